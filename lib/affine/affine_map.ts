@@ -1,0 +1,63 @@
+/**
+ * The exact affine map z(x) = A[x]·x + B[x] of a network at each input.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import type { SplineNetwork } from "../network/spline_network.ts";
+import { forwardPass, maskedPass, transposePass } from "../backend/cpu/run.ts";
+
+/** Templates and offsets of a batch, as tensors or float64 batches. */
+export interface AffineMap<T> {
+  /** Templates A[x]: `[N, C, D]`; row c of example n is the class-c template ∂z_c/∂x. */
+  readonly A: T;
+  /** Offsets B[x]: `[N, C]`. */
+  readonly B: T;
+}
+
+/**
+ * The exact affine map of the network's region at each input (the paper's eq. 8–9):
+ * `z(x) = A[x]·x + B[x]` with A[x] `[N, C, D]` (all C class templates, D = the input's
+ * values in row-major order) and B[x] `[N, C]`. A is computed by one transposed masked
+ * pass per example (the C classes batched together), B by the masked pass of the zero
+ * input with the codes of x held fixed — so `A·x + B` reproducing the network's output
+ * is a real check, not an identity. Works in float64; a tensor input returns float32
+ * tensors, a float64 {@linkcode Batch} returns float64 batches.
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`.
+ * @returns `{ A, B }`.
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "../network/spline_network.ts";
+ * import { affineMap } from "./affine_map.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * // z(x) = relu(x1 − x2)
+ * const net = new SplineNetwork([2], [
+ *   { kind: "dense", name: "d", inputShape: [2], outputShape: [1], units: 1,
+ *     kernel: new Float64Array([1, -1]), bias: null },
+ *   { kind: "relu", name: "r", inputShape: [1], outputShape: [1] },
+ * ]);
+ * const { A, B } = affineMap(net, { data: new Float64Array([3, 1, 0, 2]), shape: [2, 2] });
+ * deepEqual(Array.from(A.data), [1, -1, 0, 0]);
+ * deepEqual(Array.from(B.data), [0, 0]);
+ * ```
+ */
+export function affineMap(net: SplineNetwork, x: tf.Tensor): AffineMap<tf.Tensor>;
+export function affineMap(net: SplineNetwork, x: Batch): AffineMap<Batch>;
+export function affineMap(net: SplineNetwork, x: BatchInput): AffineMap<tf.Tensor | Batch>;
+export function affineMap(net: SplineNetwork, x: BatchInput): AffineMap<tf.Tensor | Batch> {
+  const { data, count } = readBatch(x, {
+    exampleShape: net.inputShape,
+    what: "Cannot compute the affine map",
+  });
+  const C = net.outputSize, D = net.inputSize;
+  const { codes } = forwardPass(net, data, count);
+  const eye = new Float64Array(count * C * C);
+  for (let n = 0; n < count; n++) for (let c = 0; c < C; c++) eye[(n * C + c) * C + c] = 1;
+  const A = transposePass(net, eye, { rows: count * C, codes, rowsPerCode: C });
+  const B = maskedPass(net, new Float64Array(count * D), { n: count, codes, bias: true });
+  return { A: asOutput(x, A, [count, C, D]), B: asOutput(x, B, [count, C]) };
+}

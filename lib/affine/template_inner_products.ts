@@ -1,0 +1,47 @@
+/**
+ * ⟨A[x]_c, x⟩ for every class in one masked linear pass.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import type { SplineNetwork } from "../network/spline_network.ts";
+import { forwardPass, maskedPass } from "../backend/cpu/run.ts";
+
+/**
+ * The inner products ⟨A[x]_c, x⟩ of each input with its own class templates, `[N, C]`
+ * (the quantity of the paper's Proposition 5 and Figure 2). Computed in ONE masked
+ * linear pass: the codes of x held fixed and every bias zeroed give `A[x]·x` directly,
+ * with no per-class gradient.
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`.
+ * @returns `[N, C]`, a float32 tensor for a tensor input, a float64 batch for a batch.
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "../network/spline_network.ts";
+ * import { templateInnerProducts } from "./template_inner_products.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * // z(x) = relu(x1 − x2 + 1): A[x] = [1, −1] when active, B = 1
+ * const net = new SplineNetwork([2], [
+ *   { kind: "dense", name: "d", inputShape: [2], outputShape: [1], units: 1,
+ *     kernel: new Float64Array([1, -1]), bias: new Float64Array([1]) },
+ *   { kind: "relu", name: "r", inputShape: [1], outputShape: [1] },
+ * ]);
+ * const out = templateInnerProducts(net, { data: new Float64Array([3, 1]), shape: [1, 2] });
+ * deepEqual(Array.from(out.data), [2]);
+ * ```
+ */
+export function templateInnerProducts(net: SplineNetwork, x: tf.Tensor): tf.Tensor;
+export function templateInnerProducts(net: SplineNetwork, x: Batch): Batch;
+export function templateInnerProducts(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch;
+export function templateInnerProducts(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch {
+  const { data, count } = readBatch(x, {
+    exampleShape: net.inputShape,
+    what: "Cannot compute template inner products",
+  });
+  const { codes } = forwardPass(net, data, count);
+  const z = maskedPass(net, data, { n: count, codes, bias: false });
+  return asOutput(x, z, [count, net.outputSize]);
+}

@@ -1,0 +1,109 @@
+/**
+ * A batch of examples in float64, the engine's exact working format.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Shape } from "./spline_network.ts";
+import { shapeSize } from "./spline_network.ts";
+
+/** A batch in float64: `data` holds `shape` in row-major order; `shape[0]` is the batch size N. */
+export interface Batch {
+  readonly data: Float64Array;
+  readonly shape: readonly number[];
+}
+
+/** An engine input: a tfjs tensor, or a float64 {@linkcode Batch} for exact work. */
+export type BatchInput = tf.Tensor | Batch;
+
+/** True when `x` is a tfjs tensor rather than a float64 batch. */
+export function isTensor(x: BatchInput): x is tf.Tensor {
+  return x instanceof tf.Tensor;
+}
+
+/**
+ * Reads a batch into float64 and checks it: its shape must be `[N, ...exampleShape]`
+ * and every value finite.
+ *
+ * @param x A tensor or float64 batch.
+ * @param options `exampleShape`: the per-example shape; `what`: the computation, for messages.
+ * @returns The batch as float64 with its batch size.
+ *
+ * @example
+ * ```ts
+ * import { readBatch } from "./batch.ts";
+ * import { equal, throws } from "node:assert/strict";
+ * const b = readBatch({ data: new Float64Array(6), shape: [2, 3] }, { exampleShape: [3] });
+ * equal(b.count, 2);
+ * throws(() => readBatch({ data: new Float64Array(6), shape: [3, 2] }, { exampleShape: [3] }), RangeError);
+ * ```
+ */
+export function readBatch(
+  x: BatchInput,
+  options: { exampleShape: Shape; what?: string },
+): { data: Float64Array; count: number } {
+  const what = options.what ?? "Cannot run the network";
+  const shape = x.shape;
+  const want = options.exampleShape;
+  const ok = shape.length === want.length + 1 && want.every((d, i) => shape[i + 1] === d);
+  if (!ok) {
+    throw new RangeError(
+      `${what}: input has shape [${shape}], expected [N, ${want.join(", ")}] (a batch of ${
+        want.length === 1 ? "vectors" : "examples"
+      } of shape [${want}])`,
+    );
+  }
+  const count = shape[0];
+  let data: Float64Array;
+  if (isTensor(x)) {
+    if (x.dtype !== "float32" && x.dtype !== "int32") {
+      throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32`);
+    }
+    data = Float64Array.from(x.dataSync() as Float32Array);
+  } else {
+    if (!(x.data instanceof Float64Array)) {
+      throw new TypeError(`${what}: a Batch must hold a Float64Array`);
+    }
+    if (x.data.length !== count * shapeSize(want)) {
+      throw new RangeError(
+        `${what}: batch data has ${x.data.length} values, shape [${shape}] needs ${
+          count * shapeSize(want)
+        }`,
+      );
+    }
+    data = x.data;
+  }
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const d = shapeSize(want);
+      throw new RangeError(
+        `${what}: input value ${data[i]} at example ${Math.floor(i / d)}, index ${
+          i % d
+        } is not finite`,
+      );
+    }
+  }
+  return { data, count };
+}
+
+/**
+ * Returns float64 results in the same kind as the input: a float32 tensor when the
+ * input was a tensor, else a float64 {@linkcode Batch}.
+ *
+ * @param like The engine input the result answers.
+ * @param data The result values.
+ * @param shape The result shape.
+ * @returns A tensor or a batch.
+ *
+ * @example
+ * ```ts
+ * import { asOutput } from "./batch.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const out = asOutput({ data: new Float64Array(1), shape: [1, 1] }, new Float64Array([2]), [1]);
+ * deepEqual(out.shape, [1]);
+ * ```
+ */
+export function asOutput(like: BatchInput, data: Float64Array, shape: number[]): tf.Tensor | Batch {
+  if (isTensor(like)) return tf.tensor(Float32Array.from(data), shape, "float32");
+  return { data, shape };
+}

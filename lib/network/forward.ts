@@ -1,0 +1,36 @@
+/**
+ * The network's own output, computed by the spline engine.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { asOutput, type Batch, type BatchInput, readBatch } from "./batch.ts";
+import type { SplineNetwork } from "./spline_network.ts";
+import { forwardPass } from "../backend/cpu/run.ts";
+
+/**
+ * The network's output z(x) `[N, C]` (logits, before any softmax), computed in float64.
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`.
+ * @returns `[N, C]`: a float32 tensor for a tensor input, a float64 batch for a batch.
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "./spline_network.ts";
+ * import { forward } from "./forward.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const net = new SplineNetwork([2], [{ kind: "abs", name: "a", inputShape: [2], outputShape: [2] }]);
+ * deepEqual(Array.from(forward(net, { data: new Float64Array([-1, 2]), shape: [1, 2] }).data), [1, 2]);
+ * ```
+ */
+export function forward(net: SplineNetwork, x: tf.Tensor): tf.Tensor;
+export function forward(net: SplineNetwork, x: Batch): Batch;
+export function forward(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch;
+export function forward(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch {
+  const { data, count } = readBatch(x, {
+    exampleShape: net.inputShape,
+    what: "Cannot run the network",
+  });
+  return asOutput(x, forwardPass(net, data, count).output, [count, ...net.outputShape]);
+}

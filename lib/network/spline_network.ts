@@ -1,0 +1,328 @@
+/**
+ * The one internal representation of a network in masokit: an ordered list of
+ * layers, each an affine operator or a max-affine spline nonlinearity, with
+ * residual sums as nested lists.
+ *
+ * @module
+ */
+
+/** Per-example shape of a tensor: `[H, W, C]` for images (NHWC), `[D]` for vectors. */
+export type Shape = readonly number[];
+
+/** Explicit zero padding of a 2D layer: `[top, bottom, left, right]`. */
+export type Padding2D = readonly [number, number, number, number];
+
+/** Fields every layer has. */
+export interface LayerBase {
+  /** The name of the tfjs layer this came from (or a generated one). */
+  readonly name: string;
+  /** Per-example input shape. */
+  readonly inputShape: Shape;
+  /** Per-example output shape. */
+  readonly outputShape: Shape;
+}
+
+/** Dense (fully connected) layer applied to the last axis: `y = x·W + b`. */
+export interface DenseLayer extends LayerBase {
+  readonly kind: "dense";
+  /** Kernel `[in, units]`, row-major (tfjs layout). */
+  readonly kernel: Float64Array;
+  /** Bias `[units]`, or `null`. */
+  readonly bias: Float64Array | null;
+  readonly units: number;
+}
+
+/** 2D convolution, NHWC, dilation 1, explicit zero padding. */
+export interface Conv2DLayer extends LayerBase {
+  readonly kind: "conv2d";
+  /** Kernel `[kh, kw, cin, cout]`, row-major (tfjs layout). */
+  readonly kernel: Float64Array;
+  /** Bias `[cout]`, or `null`. */
+  readonly bias: Float64Array | null;
+  readonly kernelSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly padding: Padding2D;
+}
+
+/** Per-channel affine map on the last axis, `y = x·scale + shift` (batch-norm folded in inference mode). */
+export interface ChannelAffineLayer extends LayerBase {
+  readonly kind: "channel-affine";
+  readonly scale: Float64Array;
+  readonly shift: Float64Array;
+}
+
+/** Zero padding of the two spatial axes. */
+export interface ZeroPad2DLayer extends LayerBase {
+  readonly kind: "zero-pad";
+  readonly padding: Padding2D;
+}
+
+/** 2D average pooling; padded positions are excluded from the mean (tfjs `same`). */
+export interface AvgPool2DLayer extends LayerBase {
+  readonly kind: "avg-pool";
+  readonly poolSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly padding: Padding2D;
+}
+
+/** Mean over the spatial axes: `[H, W, C] → [C]`. */
+export interface GlobalAvgPoolLayer extends LayerBase {
+  readonly kind: "global-avg-pool";
+}
+
+/** Row-major flatten: a relabelling of the same values, no arithmetic. */
+export interface FlattenLayer extends LayerBase {
+  readonly kind: "flatten";
+}
+
+/** ReLU, `max(0, x)`: code 1 where `x > 0`, else 0 (a pre-activation of exactly 0 is inactive). */
+export interface ReluLayer extends LayerBase {
+  readonly kind: "relu";
+}
+
+/** Leaky ReLU, `max(alpha·x, x)` for `0 ≤ alpha < 1`: code 1 where `x > 0`. */
+export interface LeakyReluLayer extends LayerBase {
+  readonly kind: "leaky-relu";
+  readonly alpha: number;
+}
+
+/** Absolute value, `max(-x, x)`: code 1 where `x > 0` (slope +1), else 0 (slope −1). */
+export interface AbsLayer extends LayerBase {
+  readonly kind: "abs";
+}
+
+/**
+ * 2D max pooling; padded positions never win. The code of an output is the index
+ * of its argmax in row-major window order (`ky·pw + kx`); ties pick the first.
+ */
+export interface MaxPool2DLayer extends LayerBase {
+  readonly kind: "max-pool";
+  readonly poolSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly padding: Padding2D;
+}
+
+/** A sum of paths applied to the same input (a residual block): `y = Σ_p path_p(x)`; `[]` is the identity path. */
+export interface ResidualLayer extends LayerBase {
+  readonly kind: "residual";
+  readonly paths: readonly (readonly SplineLayer[])[];
+}
+
+/** Affine layers: no partition of their own. */
+export type AffineLayer =
+  | DenseLayer
+  | Conv2DLayer
+  | ChannelAffineLayer
+  | ZeroPad2DLayer
+  | AvgPool2DLayer
+  | GlobalAvgPoolLayer
+  | FlattenLayer;
+
+/** Nonlinear max-affine spline layers: each one is a code layer. */
+export type NonlinearLayer = ReluLayer | LeakyReluLayer | AbsLayer | MaxPool2DLayer;
+
+/** Any layer of a {@linkcode SplineNetwork}. */
+export type SplineLayer = AffineLayer | NonlinearLayer | ResidualLayer;
+
+/** The kinds of code layers, in the order partition codes list them. */
+export type CodeKind = NonlinearLayer["kind"];
+
+/** Description of one code layer (a nonlinear layer) of a network. */
+export interface CodeLayerInfo {
+  /** Position among the code layers, from 0. */
+  readonly index: number;
+  readonly kind: CodeKind;
+  /** The layer's name. */
+  readonly name: string;
+  /** D^(ℓ): the number of units that carry a code (outputs of the layer). */
+  readonly units: number;
+  /** Per-example shape of the layer's output. */
+  readonly shape: Shape;
+  /** The layer itself. */
+  readonly layer: NonlinearLayer;
+}
+
+/** Number of values in a per-example shape. */
+export function shapeSize(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** True when the layer is one of the nonlinear (code) layers. */
+export function isNonlinear(layer: SplineLayer): layer is NonlinearLayer {
+  return layer.kind === "relu" || layer.kind === "leaky-relu" || layer.kind === "abs" ||
+    layer.kind === "max-pool";
+}
+
+/**
+ * A network as a composition of max-affine spline operators (MASOs).
+ *
+ * Layers run in order; a `residual` layer sums its paths. Nonlinear layers are
+ * listed as code layers in execution order: depth first, a residual layer's paths
+ * in their order. A MASO layer in the sense of the paper's Definition 1 is a
+ * nonlinear layer together with the affine layers before it ({@linkcode SplineNetwork.masoLayers}).
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "./spline_network.ts";
+ * import { equal } from "node:assert/strict";
+ * const net = new SplineNetwork([2], [
+ *   { kind: "dense", name: "d", inputShape: [2], outputShape: [3], units: 3,
+ *     kernel: new Float64Array(6).fill(1), bias: null },
+ *   { kind: "relu", name: "r", inputShape: [3], outputShape: [3] },
+ * ]);
+ * equal(net.codeLayers.length, 1);
+ * equal(net.outputSize, 3);
+ * ```
+ */
+export class SplineNetwork {
+  /** Per-example input shape (NHWC for images). */
+  readonly inputShape: Shape;
+  /** Per-example output shape. */
+  readonly outputShape: Shape;
+  /** The layers, in order. */
+  readonly layers: readonly SplineLayer[];
+  /** The nonlinear layers in execution order, one partition code layer each. */
+  readonly codeLayers: readonly CodeLayerInfo[];
+
+  /**
+   * Builds a network from layers; checks that consecutive shapes agree.
+   *
+   * @param inputShape Per-example input shape.
+   * @param layers The layers, in order.
+   */
+  constructor(inputShape: Shape, layers: readonly SplineLayer[]) {
+    this.inputShape = [...inputShape];
+    this.layers = layers;
+    this.outputShape = checkChain(inputShape, layers, "network");
+    const codes: CodeLayerInfo[] = [];
+    const visit = (ls: readonly SplineLayer[]) => {
+      for (const l of ls) {
+        if (l.kind === "residual") l.paths.forEach(visit);
+        else if (isNonlinear(l)) {
+          codes.push({
+            index: codes.length,
+            kind: l.kind,
+            name: l.name,
+            units: shapeSize(l.outputShape),
+            shape: l.outputShape,
+            layer: l,
+          });
+        }
+      }
+    };
+    visit(layers);
+    this.codeLayers = codes;
+  }
+
+  /** D: number of input values per example. */
+  get inputSize(): number {
+    return shapeSize(this.inputShape);
+  }
+
+  /** C: number of outputs per example (classes). */
+  get outputSize(): number {
+    return shapeSize(this.outputShape);
+  }
+
+  /**
+   * The MASO layers of Definition 1: each nonlinear layer with the affine layers
+   * before it; a residual layer counts as one group, and trailing affine layers
+   * (the classifier) form the last group.
+   *
+   * @returns The top-level layers grouped.
+   */
+  masoLayers(): SplineLayer[][] {
+    const groups: SplineLayer[][] = [];
+    let cur: SplineLayer[] = [];
+    for (const l of this.layers) {
+      cur.push(l);
+      if (isNonlinear(l) || l.kind === "residual") {
+        groups.push(cur);
+        cur = [];
+      }
+    }
+    if (cur.length > 0) groups.push(cur);
+    return groups;
+  }
+
+  /**
+   * Theorem 2's sufficient test for global convexity of every output: all weights of
+   * dense and conv layers after the first nonlinearity are non-negative (batch-norm
+   * scales and average pools included), and every nonlinearity is non-decreasing and
+   * convex (ReLU, leaky ReLU with `0 ≤ alpha ≤ 1`, max-pool; not abs). Residual
+   * identity paths are non-negative.
+   *
+   * @returns `true` when the test passes.
+   */
+  isConvex(): boolean {
+    let seenNonlinear = false;
+    const ok = (ls: readonly SplineLayer[]): boolean => {
+      for (const l of ls) {
+        switch (l.kind) {
+          case "abs":
+            return false;
+          case "leaky-relu":
+            if (l.alpha < 0 || l.alpha > 1) return false;
+            seenNonlinear = true;
+            break;
+          case "relu":
+          case "max-pool":
+            seenNonlinear = true;
+            break;
+          case "dense":
+          case "conv2d":
+            if (seenNonlinear && l.kernel.some((w) => w < 0)) return false;
+            break;
+          case "channel-affine":
+            if (seenNonlinear && l.scale.some((w) => w < 0)) return false;
+            break;
+          case "residual": {
+            const before = seenNonlinear;
+            let after = before;
+            for (const p of l.paths) {
+              seenNonlinear = before;
+              if (!ok(p)) return false;
+              after ||= seenNonlinear;
+            }
+            seenNonlinear = after;
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      return true;
+    };
+    return ok(this.layers);
+  }
+}
+
+function same(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Checks shapes along a chain of layers; returns the chain's output shape. */
+function checkChain(input: Shape, layers: readonly SplineLayer[], where: string): Shape {
+  let shape = input;
+  for (const l of layers) {
+    if (!same(l.inputShape, shape)) {
+      throw new RangeError(
+        `Cannot build ${where}: layer '${l.name}' expects input shape [${l.inputShape}], got [${shape}]`,
+      );
+    }
+    if (l.kind === "residual") {
+      for (const p of l.paths) {
+        const out = checkChain(l.inputShape, p, `residual '${l.name}'`);
+        if (!same(out, l.outputShape)) {
+          throw new RangeError(
+            `Cannot build residual '${l.name}': a path ends in shape [${out}], expected [${l.outputShape}]`,
+          );
+        }
+      }
+    }
+    shape = l.outputShape;
+  }
+  return shape;
+}

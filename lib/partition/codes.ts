@@ -1,0 +1,61 @@
+/**
+ * Partition codes: the region of the input space partition each input falls in, at
+ * every nonlinear layer.
+ *
+ * @module
+ */
+import { type BatchInput, readBatch } from "../network/batch.ts";
+import type { SplineNetwork } from "../network/spline_network.ts";
+import { forwardPass } from "../backend/cpu/run.ts";
+import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
+
+/**
+ * The partition codes t^(ℓ)(x) of a batch at every code layer (Section 7), in the
+ * network's code-layer order: ReLU / leaky ReLU / abs as sign bits (1 where the
+ * pre-activation is `> 0`; exactly 0 is inactive), packed 32 per Uint32 word;
+ * max-pool as the argmax's row-major window index (ties to the first).
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`.
+ * @returns One {@linkcode CodeLayer} per nonlinear layer.
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "../network/spline_network.ts";
+ * import { partitionCodes } from "./codes.ts";
+ * import { equal } from "node:assert/strict";
+ * const net = new SplineNetwork([3], [{ kind: "relu", name: "r", inputShape: [3], outputShape: [3] }]);
+ * const [layer] = partitionCodes(net, { data: new Float64Array([1, 0, 2]), shape: [1, 3] });
+ * equal(layer.bits[0], 0b101);
+ * ```
+ */
+export function partitionCodes(net: SplineNetwork, x: BatchInput): PartitionCodes {
+  const { data, count } = readBatch(x, {
+    exampleShape: net.inputShape,
+    what: "Cannot compute partition codes",
+  });
+  const { codes } = forwardPass(net, data, count);
+  return net.codeLayers.map((info): CodeLayer => {
+    const raw = codes.get(info.layer)!;
+    const units = info.units;
+    const common = {
+      kind: info.kind,
+      layer: info.index,
+      name: info.name,
+      count,
+      units,
+      shape: info.shape,
+    };
+    if (info.kind === "max-pool") {
+      return { ...common, words: 0, bits: new Uint32Array(0), argmax: raw as Uint16Array };
+    }
+    const words = Math.ceil(units / 32);
+    const bits = new Uint32Array(count * words);
+    for (let n = 0; n < count; n++) {
+      for (let u = 0; u < units; u++) {
+        if (raw[n * units + u]) bits[n * words + (u >>> 5)] |= 1 << (u & 31);
+      }
+    }
+    return { ...common, words, bits, argmax: new Uint16Array(0) };
+  });
+}

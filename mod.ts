@@ -1,0 +1,36 @@
+/**
+ * masokit: the spline theory of deep networks (Balestriero & Baraniuk, ICML 2018) for
+ * Deno. Turn a tfjs model built of max-affine spline operators into a
+ * {@linkcode SplineNetwork} and, for any input, compute exactly the affine map
+ * `z(x) = A[x]·x + B[x]` it applies, its class templates, the partition region the
+ * input falls in at every layer, and distances between regions.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { affineMap, fromLayersModel, partitionCodes } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const model = tf.sequential({ layers: [
+ *   tf.layers.dense({ inputShape: [4], units: 8, activation: "relu" }),
+ *   tf.layers.dense({ units: 3 }),
+ * ] });
+ * const net = fromLayersModel(model);
+ * const x = tf.randomNormal([2, 4]);
+ * const { A, B } = affineMap(net, x); // A: [2, 3, 4], B: [2, 3]
+ * deepEqual(A.shape, [2, 3, 4]);
+ * deepEqual(partitionCodes(net, x).map((c) => c.kind), ["relu"]);
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/util/errors.ts";
+export * from "./lib/network/spline_network.ts";
+export * from "./lib/network/batch.ts";
+export * from "./lib/network/from_layers_model.ts";
+export * from "./lib/network/forward.ts";
+export * from "./lib/affine/affine_map.ts";
+export * from "./lib/affine/template_inner_products.ts";
+export * from "./lib/affine/closed_form.ts";
+export * from "./lib/partition/code_layer.ts";
+export * from "./lib/partition/codes.ts";
