@@ -16,9 +16,21 @@ export interface Case {
 /** The random models of the property tests, each with a seeded batch. */
 export function cases(seed = 1): Case[] {
   return [
-    { name: "MLP (dense, relu, leaky relu, dropout, softmax)", model: mlpModel(seed), x: randomInput([7], 6, seed + 100) },
-    { name: "CNN (strides, paddings, BN, max/avg pool, zero pad)", model: cnnModel(seed), x: randomInput([11, 9, 3], 4, seed + 200) },
-    { name: "residual (pre-activation and downsampling blocks)", model: residualModel(seed), x: randomInput([8, 8, 2], 3, seed + 300) },
+    {
+      name: "MLP (dense, relu, leaky relu, dropout, softmax)",
+      model: mlpModel(seed),
+      x: randomInput([7], 6, seed + 100),
+    },
+    {
+      name: "CNN (strides, paddings, BN, max/avg pool, zero pad)",
+      model: cnnModel(seed),
+      x: randomInput([11, 9, 3], 4, seed + 200),
+    },
+    {
+      name: "residual (pre-activation and downsampling blocks)",
+      model: residualModel(seed),
+      x: randomInput([8, 8, 2], 3, seed + 300),
+    },
   ];
 }
 

@@ -36,9 +36,11 @@ export function randomizeWeights(model: tf.LayersModel, seed: number): void {
     layer.setWeights(ws.map((w, i) => {
       const vals = normals(w.size, r);
       const name = layer.weights[i].name;
-      if (name.includes("moving_variance")) for (let j = 0; j < vals.length; j++) vals[j] = 0.5 + r();
-      else if (name.includes("gamma")) for (let j = 0; j < vals.length; j++) vals[j] = 0.5 + r();
-      else if (name.includes("kernel")) {
+      if (name.includes("moving_variance")) {
+        for (let j = 0; j < vals.length; j++) vals[j] = 0.5 + r();
+      } else if (name.includes("gamma")) {
+        for (let j = 0; j < vals.length; j++) vals[j] = 0.5 + r();
+      } else if (name.includes("kernel")) {
         const fanIn = w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
         for (let j = 0; j < vals.length; j++) vals[j] *= Math.sqrt(2 / fanIn);
       } else for (let j = 0; j < vals.length; j++) vals[j] *= 0.3;
@@ -72,7 +74,13 @@ export function mlpModel(seed: number): tf.LayersModel {
 export function cnnModel(seed: number): tf.LayersModel {
   const m = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [11, 9, 3], filters: 4, kernelSize: 3, padding: "same", useBias: false }),
+      tf.layers.conv2d({
+        inputShape: [11, 9, 3],
+        filters: 4,
+        kernelSize: 3,
+        padding: "same",
+        useBias: false,
+      }),
       tf.layers.batchNormalization(),
       tf.layers.reLU(),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),

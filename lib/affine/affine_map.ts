@@ -4,9 +4,19 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import {
+  asOutput,
+  type Batch,
+  type BatchInput,
+  isTensor,
+  readBatch,
+  readTensor,
+  toBatch,
+} from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { forwardPass, maskedPass, transposePass } from "../backend/cpu/run.ts";
+import { disposeCodes, forwardPassTf, templatesTf } from "../backend/tfjs/run.ts";
+import { type EngineOptions, resolveBackend } from "../backend/backend.ts";
 
 /** Templates and offsets of a batch, as tensors or float64 batches. */
 export interface AffineMap<T> {
@@ -23,10 +33,14 @@ export interface AffineMap<T> {
  * pass per example (the C classes batched together), B by the masked pass of the zero
  * input with the codes of x held fixed — so `A·x + B` reproducing the network's output
  * is a real check, not an identity. Works in float64; a tensor input returns float32
- * tensors, a float64 {@linkcode Batch} returns float64 batches.
+ * tensors, a float64 {@linkcode Batch} returns float64 batches. With `backend: "tfjs"`
+ * (the default for tensors when a fast tfjs backend is active) the same passes run on
+ * tfjs ops in float32, and B is accumulated during the transposed pass as eq. (7)'s sum
+ * of propagated biases.
  *
  * @param net The network.
  * @param x Inputs `[N, ...inputShape]`.
+ * @param options `backend`: which engine computes (see {@linkcode EngineOptions}).
  * @returns `{ A, B }`.
  *
  * @example
@@ -45,14 +59,34 @@ export interface AffineMap<T> {
  * deepEqual(Array.from(B.data), [0, 0]);
  * ```
  */
-export function affineMap(net: SplineNetwork, x: tf.Tensor): AffineMap<tf.Tensor>;
-export function affineMap(net: SplineNetwork, x: Batch): AffineMap<Batch>;
-export function affineMap(net: SplineNetwork, x: BatchInput): AffineMap<tf.Tensor | Batch>;
-export function affineMap(net: SplineNetwork, x: BatchInput): AffineMap<tf.Tensor | Batch> {
-  const { data, count } = readBatch(x, {
-    exampleShape: net.inputShape,
-    what: "Cannot compute the affine map",
-  });
+export function affineMap(
+  net: SplineNetwork,
+  x: tf.Tensor,
+  options?: EngineOptions,
+): AffineMap<tf.Tensor>;
+export function affineMap(net: SplineNetwork, x: Batch, options?: EngineOptions): AffineMap<Batch>;
+export function affineMap(
+  net: SplineNetwork,
+  x: BatchInput,
+  options?: EngineOptions,
+): AffineMap<tf.Tensor | Batch>;
+export function affineMap(
+  net: SplineNetwork,
+  x: BatchInput,
+  options: EngineOptions = {},
+): AffineMap<tf.Tensor | Batch> {
+  const what = "Cannot compute the affine map";
+  if (resolveBackend(x, options) === "tfjs") {
+    const t = readTensor(x, { exampleShape: net.inputShape, what });
+    const { output, codes } = forwardPassTf(net, t);
+    output.dispose();
+    const { A, B } = templatesTf(net, codes, t.shape[0]);
+    disposeCodes(codes);
+    if (t !== x) t.dispose();
+    if (isTensor(x)) return { A, B };
+    return { A: toBatch(A), B: toBatch(B) };
+  }
+  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
   const C = net.outputSize, D = net.inputSize;
   const { codes } = forwardPass(net, data, count);
   const eye = new Float64Array(count * C * C);

@@ -4,9 +4,19 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import {
+  asOutput,
+  type Batch,
+  type BatchInput,
+  isTensor,
+  readBatch,
+  readTensor,
+  toBatch,
+} from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { forwardPass, maskedPass } from "../backend/cpu/run.ts";
+import { disposeCodes, forwardPassTf, maskedPassTf } from "../backend/tfjs/run.ts";
+import { type EngineOptions, resolveBackend } from "../backend/backend.ts";
 
 /**
  * The inner products ⟨A[x]_c, x⟩ of each input with its own class templates, `[N, C]`
@@ -16,6 +26,7 @@ import { forwardPass, maskedPass } from "../backend/cpu/run.ts";
  *
  * @param net The network.
  * @param x Inputs `[N, ...inputShape]`.
+ * @param options `backend`: which engine computes (see {@linkcode EngineOptions}).
  * @returns `[N, C]`, a float32 tensor for a tensor input, a float64 batch for a batch.
  *
  * @example
@@ -33,14 +44,33 @@ import { forwardPass, maskedPass } from "../backend/cpu/run.ts";
  * deepEqual(Array.from(out.data), [2]);
  * ```
  */
-export function templateInnerProducts(net: SplineNetwork, x: tf.Tensor): tf.Tensor;
-export function templateInnerProducts(net: SplineNetwork, x: Batch): Batch;
-export function templateInnerProducts(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch;
-export function templateInnerProducts(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch {
-  const { data, count } = readBatch(x, {
-    exampleShape: net.inputShape,
-    what: "Cannot compute template inner products",
-  });
+export function templateInnerProducts(
+  net: SplineNetwork,
+  x: tf.Tensor,
+  options?: EngineOptions,
+): tf.Tensor;
+export function templateInnerProducts(net: SplineNetwork, x: Batch, options?: EngineOptions): Batch;
+export function templateInnerProducts(
+  net: SplineNetwork,
+  x: BatchInput,
+  options?: EngineOptions,
+): tf.Tensor | Batch;
+export function templateInnerProducts(
+  net: SplineNetwork,
+  x: BatchInput,
+  options: EngineOptions = {},
+): tf.Tensor | Batch {
+  const what = "Cannot compute template inner products";
+  if (resolveBackend(x, options) === "tfjs") {
+    const t = readTensor(x, { exampleShape: net.inputShape, what });
+    const { output, codes } = forwardPassTf(net, t);
+    output.dispose();
+    const z = maskedPassTf(net, t, { codes, bias: false });
+    disposeCodes(codes);
+    if (t !== x) t.dispose();
+    return isTensor(x) ? z : toBatch(z);
+  }
+  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
   const { codes } = forwardPass(net, data, count);
   const z = maskedPass(net, data, { n: count, codes, bias: false });
   return asOutput(x, z, [count, net.outputSize]);

@@ -87,6 +87,63 @@ export function readBatch(
 }
 
 /**
+ * Checks an input like {@linkcode readBatch} and returns it as a float32 tensor for the
+ * tfjs engine (the input itself when it already is one; a new tensor for a batch).
+ *
+ * @param x A tensor or float64 batch.
+ * @param options `exampleShape` and `what`, as for {@linkcode readBatch}.
+ * @returns A float32 tensor `[N, ...exampleShape]`.
+ *
+ * @example
+ * ```ts
+ * import { readTensor } from "./batch.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const t = readTensor({ data: new Float64Array(6), shape: [2, 3] }, { exampleShape: [3] });
+ * deepEqual(t.shape, [2, 3]);
+ * ```
+ */
+export function readTensor(
+  x: BatchInput,
+  options: { exampleShape: Shape; what?: string },
+): tf.Tensor {
+  if (!isTensor(x)) {
+    const { data, count } = readBatch(x, options);
+    return tf.tensor(Float32Array.from(data), [count, ...options.exampleShape], "float32");
+  }
+  const what = options.what ?? "Cannot run the network";
+  const want = options.exampleShape, shape = x.shape;
+  if (shape.length !== want.length + 1 || !want.every((d, i) => shape[i + 1] === d)) {
+    readBatch({ data: new Float64Array(0), shape }, options); // throws the shape error
+  }
+  if (x.dtype !== "float32") {
+    throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32`);
+  }
+  const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
+  if (bad) readBatch(x, options); // finds and names the offending value
+  return x;
+}
+
+/**
+ * Reads a tensor into a float64 {@linkcode Batch} and disposes the tensor.
+ *
+ * @param t The tensor.
+ * @returns Its values as a float64 batch.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { toBatch } from "./batch.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * deepEqual(Array.from(toBatch(tf.ones([1, 2])).data), [1, 1]);
+ * ```
+ */
+export function toBatch(t: tf.Tensor): Batch {
+  const b = { data: Float64Array.from(t.dataSync() as Float32Array), shape: t.shape };
+  t.dispose();
+  return b;
+}
+
+/**
  * Returns float64 results in the same kind as the input: a float32 tensor when the
  * input was a tensor, else a float64 {@linkcode Batch}.
  *

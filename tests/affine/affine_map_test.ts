@@ -10,7 +10,12 @@ import { cases, tfjsLogits } from "../_cases.ts";
 import { normals, rng } from "../_random_models.ts";
 
 /** Row-wise A·x + B for A `[N, C, D]`, x `[N, D]`, B `[N, C]`. */
-function applyAffine(A: ArrayLike<number>, B: ArrayLike<number>, x: ArrayLike<number>, n: number): Float64Array {
+function applyAffine(
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  x: ArrayLike<number>,
+  n: number,
+): Float64Array {
   const C = B.length / n, D = x.length / n;
   const out = new Float64Array(n * C);
   for (let e = 0; e < n; e++) {
@@ -32,19 +37,25 @@ Deno.test("affineMap(): A[x]·x + B[x] equals the network's output", async (t) =
     for (const c of cases(seed)) {
       const net = fromLayersModel(c.model);
       const n = c.x.shape[0];
-      await t.step(`${c.name}, seed ${seed}: float32 tensors vs the tfjs forward pass (1e-4)`, () => {
-        const { A, B } = affineMap(net, c.x);
-        assertEquals(A.shape, [n, net.outputSize, net.inputSize]);
-        assertEquals(B.shape, [n, net.outputSize]);
-        const z = applyAffine(A.dataSync(), B.dataSync(), c.x.dataSync(), n);
-        assertAllClose(z, tfjsLogits(c.model, c.x).dataSync(), 1e-4, c.name);
-      });
-      await t.step(`${c.name}, seed ${seed}: float64 vs the engine's float64 forward pass (1e-9)`, () => {
-        const xb = toBatch(c.x);
-        const { A, B } = affineMap(net, xb);
-        const z = applyAffine(A.data, B.data, xb.data, n);
-        assertAllClose(z, forward(net, xb).data, 1e-9, c.name);
-      });
+      await t.step(
+        `${c.name}, seed ${seed}: float32 tensors vs the tfjs forward pass (1e-4)`,
+        () => {
+          const { A, B } = affineMap(net, c.x);
+          assertEquals(A.shape, [n, net.outputSize, net.inputSize]);
+          assertEquals(B.shape, [n, net.outputSize]);
+          const z = applyAffine(A.dataSync(), B.dataSync(), c.x.dataSync(), n);
+          assertAllClose(z, tfjsLogits(c.model, c.x).dataSync(), 1e-4, c.name);
+        },
+      );
+      await t.step(
+        `${c.name}, seed ${seed}: float64 vs the engine's float64 forward pass (1e-9)`,
+        () => {
+          const xb = toBatch(c.x);
+          const { A, B } = affineMap(net, xb);
+          const z = applyAffine(A.data, B.data, xb.data, n);
+          assertAllClose(z, forward(net, xb).data, 1e-9, c.name);
+        },
+      );
     }
   }
 });
@@ -82,7 +93,11 @@ Deno.test("templateInnerProducts() equals A[x]·x and z(x) − B[x]", async (t) 
       const { A, B } = affineMap(net, xb);
       const ip = templateInnerProducts(net, xb);
       assertEquals(ip.shape, [n, net.outputSize]);
-      assertAllClose(ip.data, applyAffine(A.data, new Float64Array(B.data.length), xb.data, n), 1e-9);
+      assertAllClose(
+        ip.data,
+        applyAffine(A.data, new Float64Array(B.data.length), xb.data, n),
+        1e-9,
+      );
       const z = forward(net, xb).data;
       assertAllClose(ip.data, z.map((v, i) => v - B.data[i]), 1e-9);
       const asTensor = templateInnerProducts(net, c.x);
@@ -120,7 +135,10 @@ Deno.test("affineMap() and templateInnerProducts() validate input", async (t) =>
     assertThrows(() => templateInnerProducts(net, tf.zeros([7])), RangeError);
   });
   await t.step("NaN", () => {
-    assertThrows(() => affineMap(net, { data: new Float64Array(7).fill(NaN), shape: [1, 7] }), /not finite/);
+    assertThrows(
+      () => affineMap(net, { data: new Float64Array(7).fill(NaN), shape: [1, 7] }),
+      /not finite/,
+    );
   });
   await t.step("empty batch", () => {
     const { A, B } = affineMap(net, tf.zeros([0, 7]));

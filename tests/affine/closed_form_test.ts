@@ -16,7 +16,12 @@ Deno.test("evaluateClosedForm() gives the same A and B as affineMap() (eq. 7)", 
         const C = net.outputSize, D = net.inputSize;
         for (let n = 0; n < f.count; n++) {
           const lit = evaluateClosedForm(f, { example: n });
-          assertAllClose(lit.A, A.data.subarray(n * C * D, (n + 1) * C * D), 1e-9, `A of example ${n}`);
+          assertAllClose(
+            lit.A,
+            A.data.subarray(n * C * D, (n + 1) * C * D),
+            1e-9,
+            `A of example ${n}`,
+          );
           assertAllClose(lit.B, B.data.subarray(n * C, (n + 1) * C), 1e-9, `B of example ${n}`);
         }
       });
@@ -31,7 +36,10 @@ Deno.test("closedFormFactors() exposes the paper's per-layer factors", async (t)
     assertEquals(f.factors.map((x) => x.kind), ["affine", "slopes", "affine", "slopes", "affine"]);
     const leaky = f.factors[3];
     assert(leaky.kind === "slopes");
-    assert(leaky.slopes.every((s) => s === 1 || Math.abs(s - 0.2) < 1e-7), "leaky slopes are 1 or α");
+    assert(
+      leaky.slopes.every((s) => s === 1 || Math.abs(s - 0.2) < 1e-7),
+      "leaky slopes are 1 or α",
+    );
   });
   await t.step("CNN: conv and batch-norm compose into one C; pooling is a selection", () => {
     const f = closedFormFactors(fromLayersModel(cnn.model), cnn.x);

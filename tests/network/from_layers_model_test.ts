@@ -28,7 +28,13 @@ Deno.test("fromLayersModel() reads layer structure", async (t) => {
   });
   await t.step("CNN: code layers in order with their unit counts", () => {
     const net = fromLayersModel(cnn.model);
-    assertEquals(net.codeLayers.map((c) => c.kind), ["relu", "max-pool", "relu", "leaky-relu", "max-pool"]);
+    assertEquals(net.codeLayers.map((c) => c.kind), [
+      "relu",
+      "max-pool",
+      "relu",
+      "leaky-relu",
+      "max-pool",
+    ]);
     assertEquals(net.codeLayers[0].units, 11 * 9 * 4);
     assertEquals(net.codeLayers[1].shape, [5, 4, 4]);
   });
@@ -52,7 +58,9 @@ Deno.test("fromLayersModel() rejects what is not a max-affine spline", async (t)
   for (const act of ["tanh", "sigmoid", "elu", "gelu"] as const) {
     await t.step(`activation ${act}`, () => {
       const m = tf.sequential({
-        layers: [tf.layers.dense({ inputShape: [3], units: 2, activation: act, name: `bad_${act}` })],
+        layers: [
+          tf.layers.dense({ inputShape: [3], units: 2, activation: act, name: `bad_${act}` }),
+        ],
       });
       assertThrows(() => fromLayersModel(m), (e: Error) => {
         assert(e instanceof SplineError);
@@ -71,12 +79,22 @@ Deno.test("fromLayersModel() rejects what is not a max-affine spline", async (t)
     assertThrows(() => fromLayersModel(m), /mid.*softmax/);
   });
   await t.step("ReLU with maxValue (not convex)", () => {
-    const m = tf.sequential({ layers: [tf.layers.reLU({ inputShape: [3], maxValue: 6, name: "r6" })] });
+    const m = tf.sequential({
+      layers: [tf.layers.reLU({ inputShape: [3], maxValue: 6, name: "r6" })],
+    });
     assertThrows(() => fromLayersModel(m), /r6.*maxValue 6/);
   });
   await t.step("dilated conv", () => {
     const m = tf.sequential({
-      layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 1, kernelSize: 3, dilationRate: 2, name: "dil" })],
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [8, 8, 1],
+          filters: 1,
+          kernelSize: 3,
+          dilationRate: 2,
+          name: "dil",
+        }),
+      ],
     });
     assertThrows(() => fromLayersModel(m), /dil.*dilation/);
   });
@@ -86,7 +104,10 @@ Deno.test("fromLayersModel() rejects what is not a max-affine spline", async (t)
     const d2 = tf.layers.dense({ units: 2 }).apply(a) as tf.SymbolicTensor;
     const cat = tf.layers.concatenate({ name: "cat" }).apply([d1, d2]) as tf.SymbolicTensor;
     const m = tf.model({ inputs: a, outputs: cat });
-    assertThrows(() => fromLayersModel(m), (e: Error) => e instanceof SplineError && /cat/.test(e.message));
+    assertThrows(
+      () => fromLayersModel(m),
+      (e: Error) => e instanceof SplineError && /cat/.test(e.message),
+    );
   });
 });
 

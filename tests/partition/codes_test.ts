@@ -46,7 +46,10 @@ Deno.test("partitionCodes() agrees with signs and argmaxes read from tfjs interm
                         const iy = oy * layer.strides[0] + ky - layer.padding[0];
                         const ix = ox * layer.strides[1] + kx - layer.padding[2];
                         if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                        vals.push([ky * layer.poolSize[1] + kx, v[((n * H + iy) * W + ix) * C + ch]]);
+                        vals.push([
+                          ky * layer.poolSize[1] + kx,
+                          v[((n * H + iy) * W + ix) * C + ch],
+                        ]);
                       }
                     }
                     const best = Math.max(...vals.map((p) => p[1]));
@@ -88,7 +91,12 @@ Deno.test("partitionCodes() agrees with signs and argmaxes read from tfjs interm
 Deno.test("partitionCodes() conventions at kinks", async (t) => {
   await t.step("a pre-activation of exactly 0 is inactive (code 0), packing spans words", () => {
     const units = 40;
-    const net = new SplineNetwork([units], [{ kind: "relu", name: "r", inputShape: [units], outputShape: [units] }]);
+    const net = new SplineNetwork([units], [{
+      kind: "relu",
+      name: "r",
+      inputShape: [units],
+      outputShape: [units],
+    }]);
     const x = new Float64Array(units);
     x[0] = 1;
     x[33] = 2;
@@ -124,7 +132,12 @@ Deno.test("partitionCodes() conventions at kinks", async (t) => {
     assertEquals(l.bits[0], 0b101); // |−1| = 1 > 0, |0| = 0 inactive, 2 > 0
   });
   await t.step("empty batch", () => {
-    const net = new SplineNetwork([3], [{ kind: "relu", name: "r", inputShape: [3], outputShape: [3] }]);
+    const net = new SplineNetwork([3], [{
+      kind: "relu",
+      name: "r",
+      inputShape: [3],
+      outputShape: [3],
+    }]);
     const [code] = partitionCodes(net, { data: new Float64Array(0), shape: [0, 3] });
     assertEquals(code.count, 0);
     assertEquals(code.bits.length, 0);

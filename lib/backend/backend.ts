@@ -1,0 +1,48 @@
+/**
+ * Which engine computes: the float64 CPU reference or tfjs ops (float32, on the active
+ * tfjs backend: wasm on CPU, webgpu/webgl on a GPU).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BatchInput } from "../network/batch.ts";
+
+/**
+ * The engine choice on every engine call:
+ * - `"cpu"`: the TypeScript reference, float64, exact;
+ * - `"tfjs"`: tfjs ops in float32 on the active tfjs backend (fast with `wasm` or `webgpu`);
+ * - `"auto"` (default): `"cpu"` for float64 batches and when the active tfjs backend is
+ *   tfjs' own slow `cpu`; `"tfjs"` for tensors otherwise.
+ */
+export type EngineBackend = "auto" | "cpu" | "tfjs";
+
+/** Options every engine call takes. */
+export interface EngineOptions {
+  /** Which engine computes (default `"auto"`). */
+  readonly backend?: EngineBackend;
+}
+
+/**
+ * Resolves `"auto"` to a concrete engine for an input.
+ *
+ * @param x The engine input.
+ * @param options The call's options.
+ * @returns `"cpu"` or `"tfjs"`.
+ *
+ * @example
+ * ```ts
+ * import { resolveBackend } from "./backend.ts";
+ * import { equal, throws } from "node:assert/strict";
+ * equal(resolveBackend({ data: new Float64Array(0), shape: [0, 1] }, {}), "cpu");
+ * throws(() => resolveBackend({ data: new Float64Array(0), shape: [0, 1] }, { backend: "gpu" as "cpu" }), RangeError);
+ * ```
+ */
+export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "tfjs" {
+  const b = options.backend ?? "auto";
+  if (b === "cpu" || b === "tfjs") return b;
+  if (b !== "auto") {
+    throw new RangeError(`Unknown engine backend '${b}': expected "auto", "cpu" or "tfjs"`);
+  }
+  if (!(x instanceof tf.Tensor)) return "cpu";
+  return tf.getBackend() === "cpu" ? "cpu" : "tfjs";
+}

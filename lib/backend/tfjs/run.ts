@@ -1,0 +1,514 @@
+/**
+ * The spline engine on tfjs ops (float32): runs on whatever tfjs backend is active —
+ * `wasm` (XNNPACK) on CPU, `webgpu`/`webgl` on a GPU. Same passes as the float64 CPU
+ * reference (lib/backend/cpu/run.ts), which is its oracle in the tests.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type {
+  AffineLayer,
+  AvgPool2DLayer,
+  Conv2DLayer,
+  NonlinearLayer,
+  Padding2D,
+  Shape,
+  SplineLayer,
+  SplineNetwork,
+} from "../../network/spline_network.ts";
+import { SplineError } from "../../util/errors.ts";
+import { shapeSize } from "../../network/spline_network.ts";
+import { inactiveSlope } from "../cpu/activation.ts";
+import { poolWindows } from "../cpu/_windows.ts";
+import { maxPoolForward } from "../cpu/max_pool.ts";
+
+/** What a forward pass records per nonlinear layer. */
+export type TensorCodes = Map<
+  NonlinearLayer,
+  { slope: tf.Tensor } | { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor }
+>;
+
+type Pad = "valid" | "same";
+
+/** The tfjs padding mode equal to an explicit padding, if there is one. */
+function padMode(
+  name: string,
+  p: Padding2D,
+  input: Shape,
+  output: Shape,
+  k: readonly [number, number],
+  s: readonly [number, number],
+): Pad {
+  if (p.every((v) => v === 0)) return "valid";
+  const same = [0, 1].every((i) => {
+    const total = Math.max((output[i] - 1) * s[i] + k[i] - input[i], 0);
+    const before = Math.floor(total / 2);
+    return p[2 * i] === before && p[2 * i + 1] === total - before;
+  });
+  if (same) return "same";
+  throw new SplineError(
+    `Cannot run layer '${name}' on tfjs ops: padding [${p}] is neither valid nor same`,
+  );
+}
+
+function batchShape(rows: number, shape: Shape): number[] {
+  return [rows, ...shape];
+}
+
+function kernel4(l: Conv2DLayer): tf.Tensor4D {
+  const [kh, kw] = l.kernelSize;
+  return tf.tensor4d(Float32Array.from(l.kernel), [kh, kw, l.inputShape[2], l.outputShape[2]]);
+}
+
+function affineApply(l: AffineLayer, x: tf.Tensor, rows: number, bias: boolean): tf.Tensor {
+  switch (l.kind) {
+    case "dense": {
+      const inner = l.inputShape[l.inputShape.length - 1];
+      const k = tf.tensor2d(Float32Array.from(l.kernel), [inner, l.units]);
+      let y = tf.matMul(x.reshape([-1, inner]), k);
+      if (bias && l.bias) y = tf.add(y, tf.tensor1d(Float32Array.from(l.bias)));
+      return y.reshape(batchShape(rows, l.outputShape));
+    }
+    case "conv2d": {
+      const y = tf.conv2d(
+        x as tf.Tensor4D,
+        kernel4(l),
+        l.strides as [number, number],
+        [[0, 0], [l.padding[0], l.padding[1]], [l.padding[2], l.padding[3]], [0, 0]],
+      );
+      return bias && l.bias ? tf.add(y, tf.tensor1d(Float32Array.from(l.bias))) : y;
+    }
+    case "channel-affine": {
+      const y = tf.mul(x, tf.tensor1d(Float32Array.from(l.scale)));
+      return bias ? tf.add(y, tf.tensor1d(Float32Array.from(l.shift))) : y;
+    }
+    case "zero-pad":
+      return tf.pad(x, [[0, 0], [l.padding[0], l.padding[1]], [l.padding[2], l.padding[3]], [
+        0,
+        0,
+      ]]);
+    case "avg-pool":
+      return tf.avgPool(
+        x as tf.Tensor4D,
+        l.poolSize as [number, number],
+        l.strides as [number, number],
+        padMode(l.name, l.padding, l.inputShape, l.outputShape, l.poolSize, l.strides),
+      );
+    case "global-avg-pool":
+      return tf.mean(x, [1, 2]);
+    case "flatten":
+      return x.reshape(batchShape(rows, l.outputShape));
+  }
+}
+
+/** Inserts `s − 1` zeros between rows/columns: `[m, OH, OW, C] → [m, (OH−1)·sh+1, (OW−1)·sw+1, C]`. */
+function dilate(g: tf.Tensor, sh: number, sw: number): tf.Tensor {
+  if (sh === 1 && sw === 1) return g;
+  const [m, OH, OW, C] = g.shape;
+  const d = tf.pad(g.reshape([m, OH, 1, OW, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [
+    0,
+    sw - 1,
+  ], [0, 0]]).reshape([m, OH * sh, OW * sw, C]);
+  return tf.slice(d, [0, 0, 0, 0], [m, (OH - 1) * sh + 1, (OW - 1) * sw + 1, C]);
+}
+
+/**
+ * Pads (or crops, where negative) the spatial axes so that a stride-1 window of size
+ * `k` placed with `before` rows/cols of padding yields exactly `size` outputs.
+ */
+function frame(
+  g: tf.Tensor,
+  before: [number, number],
+  k: readonly [number, number],
+  size: [number, number],
+): tf.Tensor {
+  const [m, h, w, c] = g.shape;
+  const after = [size[0] - h - before[0] + k[0] - 1, size[1] - w - before[1] + k[1] - 1];
+  const padded = tf.pad(g, [[0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [
+    Math.max(0, before[1]),
+    Math.max(0, after[1]),
+  ], [0, 0]]);
+  const top = Math.max(0, -before[0]), left = Math.max(0, -before[1]);
+  if (top === 0 && left === 0 && after[0] >= 0 && after[1] >= 0) return padded;
+  return tf.slice(padded, [0, top, left, 0], [
+    m,
+    padded.shape[1]! - top - Math.max(0, -after[0]),
+    padded.shape[2]! - left - Math.max(0, -after[1]),
+    c,
+  ]);
+}
+
+/**
+ * The transpose of a conv as a stride-1 conv of the dilated gradient with the flipped
+ * kernel, `K'[i, j, co, ci] = K[kh−1−i, kw−1−j, ci, co]` (fast on XNNPACK, unlike
+ * tfjs-wasm's Conv2DBackpropInput).
+ */
+function convTranspose(l: Conv2DLayer, g: tf.Tensor): tf.Tensor {
+  const [kh, kw] = l.kernelSize;
+  const [H, W] = l.inputShape;
+  const k = tf.transpose(tf.reverse(kernel4(l), [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const gd = frame(
+    dilate(g, l.strides[0], l.strides[1]),
+    [kh - 1 - l.padding[0], kw - 1 - l.padding[2]],
+    [kh, kw],
+    [H, W],
+  );
+  return tf.conv2d(gd as tf.Tensor4D, k, 1, "valid");
+}
+
+/**
+ * The transpose of average pooling (padded positions excluded from each mean): divide
+ * by each window's count, dilate, and sum over flipped windows with a stride-1 pool.
+ */
+function avgPoolTranspose(l: AvgPool2DLayer, g: tf.Tensor): tf.Tensor {
+  const { start } = poolWindows(l);
+  const [OH, OW] = l.outputShape, [ph, pw] = l.poolSize;
+  const inv = Float32Array.from({ length: OH * OW }, (_, o) => 1 / (start[o + 1] - start[o]));
+  const gs = tf.mul(g, tf.tensor(inv, [1, OH, OW, 1]));
+  const gd = frame(
+    dilate(gs, l.strides[0], l.strides[1]),
+    [ph - 1 - l.padding[0], pw - 1 - l.padding[2]],
+    l.poolSize,
+    [
+      l.inputShape[0],
+      l.inputShape[1],
+    ],
+  );
+  return tf.mul(tf.avgPool(gd as tf.Tensor4D, [ph, pw], 1, "valid"), ph * pw);
+}
+
+function affineTranspose(l: AffineLayer, g: tf.Tensor, rows: number): tf.Tensor {
+  switch (l.kind) {
+    case "dense": {
+      const inner = l.inputShape[l.inputShape.length - 1];
+      const k = tf.tensor2d(Float32Array.from(l.kernel), [inner, l.units]);
+      return tf.matMul(g.reshape([-1, l.units]), k, false, true).reshape(
+        batchShape(rows, l.inputShape),
+      );
+    }
+    case "conv2d":
+      return convTranspose(l, g);
+    case "channel-affine":
+      return tf.mul(g, tf.tensor1d(Float32Array.from(l.scale)));
+    case "zero-pad": {
+      const [H, W] = l.inputShape;
+      return tf.slice(g, [0, l.padding[0], l.padding[2], 0], [rows, H, W, -1]);
+    }
+    case "avg-pool":
+      return avgPoolTranspose(l, g);
+    case "global-avg-pool": {
+      const [H, W, C] = l.inputShape;
+      return tf.image.resizeNearestNeighbor(
+        tf.div(g, H * W).reshape([rows, 1, 1, C]) as tf.Tensor4D,
+        [H, W],
+      );
+    }
+    case "flatten":
+      return g.reshape(batchShape(rows, l.inputShape));
+  }
+}
+
+function maxPoolArgs(l: NonlinearLayer & { kind: "max-pool" }) {
+  return [
+    l.poolSize as [number, number],
+    l.strides as [number, number],
+    padMode(l.name, l.padding, l.inputShape, l.outputShape, l.poolSize, l.strides),
+  ] as const;
+}
+
+/**
+ * The argmax slot of every max-pool window (row-major window index, first maximum wins,
+ * padding never wins), computed by the CPU reference kernel on the recorded input: tfjs'
+ * own MaxPoolWithArgmax and MaxPoolGrad mishandle negative inputs on the wasm backend,
+ * and tie-breaking must follow masokit's convention.
+ */
+function windowSlots(l: NonlinearLayer & { kind: "max-pool" }, input: tf.Tensor4D): Uint16Array {
+  const x = Float64Array.from(input.dataSync() as Float32Array);
+  return maxPoolForward(l, x, input.shape[0]).code;
+}
+
+/** True for a max-pool whose windows tile the input without overlap or padding. */
+function disjointPool(l: NonlinearLayer & { kind: "max-pool" }): boolean {
+  return l.strides[0] === l.poolSize[0] && l.strides[1] === l.poolSize[1] &&
+    l.padding.every((p) => p === 0);
+}
+
+/**
+ * For a disjoint max-pool: the 0/1 mask `[N, H, W, C]` of each window's argmax (first
+ * maximum wins), computed once and kept with the codes.
+ */
+function argmaxMask(
+  l: NonlinearLayer & { kind: "max-pool" },
+  c: { input: tf.Tensor4D; mask?: tf.Tensor },
+): tf.Tensor {
+  if (!c.mask) {
+    const slots = windowSlots(l, c.input);
+    const [n, H, W, C] = c.input.shape;
+    const [OH, OW] = l.outputShape, [ph, pw] = l.poolSize;
+    const mask = new Float32Array(n * H * W * C);
+    for (let e = 0; e < n; e++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++) {
+          for (let ch = 0; ch < C; ch++) {
+            const slot = slots[((e * OH + oy) * OW + ox) * C + ch];
+            const iy = oy * ph + Math.floor(slot / pw), ix = ox * pw + (slot % pw);
+            mask[((e * H + iy) * W + ix) * C + ch] = 1;
+          }
+        }
+      }
+    }
+    c.mask = tf.keep(tf.tensor(mask, [n, H, W, C]));
+  }
+  return c.mask;
+}
+
+/**
+ * Flat argmax positions (batch included) of a max-pool's recorded input, computed once
+ * and kept with the codes.
+ */
+function argmaxIndices(
+  l: NonlinearLayer & { kind: "max-pool" },
+  c: { input: tf.Tensor4D; indices?: tf.Tensor },
+): tf.Tensor {
+  if (!c.indices) {
+    const slots = windowSlots(l, c.input);
+    const [n, H, W, C] = c.input.shape;
+    const [OH, OW] = l.outputShape, pw = l.poolSize[1];
+    const idx = new Int32Array(slots.length);
+    for (let e = 0; e < n; e++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++) {
+          for (let ch = 0; ch < C; ch++) {
+            const k = ((e * OH + oy) * OW + ox) * C + ch;
+            const iy = oy * l.strides[0] + Math.floor(slots[k] / pw) - l.padding[0];
+            const ix = ox * l.strides[1] + (slots[k] % pw) - l.padding[2];
+            idx[k] = ((e * H + iy) * W + ix) * C + ch;
+          }
+        }
+      }
+    }
+    c.indices = tf.keep(tf.tensor(idx, [n, OH, OW, C], "int32"));
+  }
+  return c.indices;
+}
+
+function runLayers(
+  layers: readonly SplineLayer[],
+  x: tf.Tensor,
+  rows: number,
+  mode: { bias: boolean; fixed?: TensorCodes; record?: TensorCodes },
+): tf.Tensor {
+  let v = x;
+  for (const l of layers) {
+    switch (l.kind) {
+      case "relu":
+      case "leaky-relu":
+      case "abs": {
+        const fixed = mode.fixed?.get(l);
+        if (fixed && "slope" in fixed) v = tf.mul(v, fixed.slope);
+        else {
+          const s0 = inactiveSlope(l);
+          const active = tf.cast(tf.greater(v, 0), "float32");
+          const slope = s0 === 0 ? active : tf.add(tf.mul(active, 1 - s0), s0);
+          mode.record?.set(l, { slope: tf.keep(slope) });
+          v = tf.mul(v, slope);
+        }
+        break;
+      }
+      case "max-pool": {
+        const fixed = mode.fixed?.get(l);
+        const [p, s, pad] = maxPoolArgs(l);
+        if (fixed && "input" in fixed) {
+          if (disjointPool(l)) {
+            const area = l.poolSize[0] * l.poolSize[1];
+            v = tf.mul(
+              tf.avgPool(tf.mul(v, argmaxMask(l, fixed)) as tf.Tensor4D, p, s, "valid"),
+              area,
+            );
+          } else {
+            v = tf.gather(v.reshape([-1]), argmaxIndices(l, fixed).reshape([-1])).reshape(
+              batchShape(rows, l.outputShape),
+            );
+          }
+        } else {
+          mode.record?.set(l, { input: tf.keep(v as tf.Tensor4D) });
+          v = tf.maxPool(v as tf.Tensor4D, p, s, pad);
+        }
+        break;
+      }
+      case "residual": {
+        const outs = l.paths.map((p) => runLayers(p, v, rows, mode));
+        v = outs.length === 1 ? outs[0] : tf.addN(outs);
+        break;
+      }
+      default:
+        v = affineApply(l, v, rows, mode.bias);
+    }
+  }
+  return v;
+}
+
+/**
+ * The forward pass on tfjs ops, recording each nonlinear layer's slopes (sign layers) or
+ * its input and output (max-pool). Call {@linkcode disposeCodes} when done.
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`.
+ * @returns The output and the recorded codes.
+ */
+export function forwardPassTf(
+  net: SplineNetwork,
+  x: tf.Tensor,
+): { output: tf.Tensor; codes: TensorCodes } {
+  const codes: TensorCodes = new Map();
+  const output = tf.tidy(() => runLayers(net.layers, x, x.shape[0], { bias: true, record: codes }));
+  return { output, codes };
+}
+
+/**
+ * The masked pass on tfjs ops: the region's affine map (`bias: true`) or its linear part
+ * A[x]·x (`bias: false`) applied to `x`, codes held fixed.
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`.
+ * @param options The codes of the same examples and `bias`.
+ * @returns `[N, C]`.
+ */
+export function maskedPassTf(
+  net: SplineNetwork,
+  x: tf.Tensor,
+  options: { codes: TensorCodes; bias: boolean },
+): tf.Tensor {
+  return tf.tidy(() =>
+    runLayers(net.layers, x, x.shape[0], { bias: options.bias, fixed: options.codes })
+  );
+}
+
+function transposeLayers(
+  layers: readonly SplineLayer[],
+  g: tf.Tensor,
+  rows: number,
+  ctx: { codes: TensorCodes; per: number; B: tf.Tensor[] },
+): tf.Tensor {
+  let v = g;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i];
+    switch (l.kind) {
+      case "relu":
+      case "leaky-relu":
+      case "abs": {
+        const c = ctx.codes.get(l) as { slope: tf.Tensor };
+        const [n, ...rest] = c.slope.shape;
+        v = tf.mul(v.reshape([n, ctx.per, ...rest]), c.slope.reshape([n, 1, ...rest])).reshape(
+          batchShape(rows, l.inputShape),
+        );
+        break;
+      }
+      case "max-pool": {
+        const c = ctx.codes.get(l) as { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor };
+        if (disjointPool(l)) {
+          // upsample each row's gradient over its window, keep the argmax positions
+          const [H, W, Ch] = l.inputShape, [OH, OW] = l.outputShape, [ph, pw] = l.poolSize;
+          const mask = argmaxMask(l, c);
+          const n = mask.shape[0];
+          const up = tf.pad(
+            tf.image.resizeNearestNeighbor(v as tf.Tensor4D, [OH * ph, OW * pw]),
+            [[0, 0], [0, H - OH * ph], [0, W - OW * pw], [0, 0]],
+          );
+          v = tf.mul(up.reshape([n, ctx.per, H, W, Ch]), mask.reshape([n, 1, H, W, Ch])).reshape([
+            rows,
+            H,
+            W,
+            Ch,
+          ]);
+          break;
+        }
+        // general windows: scatter each row's gradient back to its example's argmax positions
+        const idx = argmaxIndices(l, c);
+        const n = c.input.shape[0],
+          inSize = shapeSize(l.inputShape),
+          units = shapeSize(l.outputShape);
+        const local = tf.sub(
+          idx.reshape([n, 1, units]),
+          tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(inSize, "int32")).reshape([n, 1, 1]),
+        );
+        const offsets = tf.mul(tf.range(0, n * ctx.per, 1, "int32"), tf.scalar(inSize, "int32"))
+          .reshape([
+            n,
+            ctx.per,
+            1,
+          ]);
+        const global = tf.add(local, offsets).reshape([-1, 1]);
+        v = tf.scatterND(global, v.reshape([-1]), [rows * inSize]).reshape(
+          batchShape(rows, l.inputShape),
+        );
+        break;
+      }
+      case "residual": {
+        const outs = l.paths.map((p) => transposeLayers(p, v, rows, ctx));
+        v = outs.length === 1 ? outs[0] : tf.addN(outs);
+        break;
+      }
+      default: {
+        const b = l.kind === "dense" || l.kind === "conv2d"
+          ? l.bias
+          : l.kind === "channel-affine"
+          ? l.shift
+          : null;
+        if (b) {
+          const c = b.length;
+          ctx.B.push(
+            tf.sum(tf.mul(v.reshape([rows, -1, c]), tf.tensor1d(Float32Array.from(b))), [1, 2]),
+          );
+        }
+        v = affineTranspose(l, v, rows);
+      }
+    }
+  }
+  return v;
+}
+
+/**
+ * The transposed pass on tfjs ops for all classes at once: rows are (example, class)
+ * pairs; returns every template A[x]_c `[N·C, D]` and the offsets B[x] `[N·C]`,
+ * accumulated as `Σ_ℓ ⟨g_ℓ, b_ℓ⟩` (eq. 7's bias sum) along the way.
+ *
+ * @param net The network.
+ * @param codes Codes of the N examples.
+ * @param count N.
+ * @returns `{ A, B }`.
+ */
+export function templatesTf(
+  net: SplineNetwork,
+  codes: TensorCodes,
+  count: number,
+): { A: tf.Tensor; B: tf.Tensor } {
+  return tf.tidy(() => {
+    const C = net.outputSize;
+    const rows = count * C;
+    const eye = tf.tile(tf.eye(C).reshape([1, C, C]), [count, 1, 1]).reshape(
+      batchShape(rows, net.outputShape),
+    );
+    const ctx = { codes, per: C, B: [] as tf.Tensor[] };
+    const A = transposeLayers(net.layers, eye, rows, ctx).reshape([count, C, net.inputSize]);
+    const B = (ctx.B.length === 0 ? tf.zeros([rows]) : tf.addN(ctx.B)).reshape([count, C]);
+    return { A, B };
+  });
+}
+
+/**
+ * Frees the tensors a forward pass recorded.
+ *
+ * @param codes The recorded codes.
+ */
+export function disposeCodes(codes: TensorCodes): void {
+  for (const c of codes.values()) {
+    if ("slope" in c) c.slope.dispose();
+    else {
+      c.input.dispose();
+      c.indices?.dispose();
+      c.mask?.dispose();
+    }
+  }
+  codes.clear();
+}

@@ -1,0 +1,64 @@
+/**
+ * Small filesystem helpers for the data loaders (private).
+ *
+ * @module
+ */
+
+/** Joins path segments with `/`, dropping duplicate separators. */
+export function joinPath(...parts: string[]): string {
+  return parts.filter((p) => p !== "").map((p, i) =>
+    i === 0 ? p.replace(/\/+$/, "") : p.replace(/^\/+|\/+$/g, "")
+  )
+    .join("/");
+}
+
+/** Writes bytes to `path` atomically: a temp file in the same directory, then a rename. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+/** Reads a file, or returns `undefined` when it does not exist. */
+export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Whether a path exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Removes a file or directory tree, ignoring a missing path. */
+export async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Lowercase hex SHA-256 of bytes. */
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>),
+  );
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

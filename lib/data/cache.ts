@@ -1,0 +1,200 @@
+/**
+ * The decoded-array cache: uint8 arrays in raw binary files plus a JSON manifest holding their
+ * shapes and SHA-256 checksums. Every file is written atomically (temp + rename) and the
+ * manifest last, so an interrupted write leaves no entry that looks complete.
+ *
+ * @module
+ */
+import { DataError } from "./data_error.ts";
+import {
+  exists,
+  joinPath,
+  readFileIfExists,
+  removeIfExists,
+  sha256Hex,
+  writeFileAtomic,
+} from "./_fs.ts";
+
+/** One array stored in a cache entry. */
+export interface CachedArray {
+  /** Array shape, outermost first. */
+  readonly shape: readonly number[];
+  /** The bytes, row-major. */
+  readonly data: Uint8Array;
+}
+
+/** A cache entry: named uint8 arrays, the source they came from and free-form metadata. */
+export interface CacheEntry {
+  /** Identifies what the arrays were decoded from; a different source makes the entry stale. */
+  readonly source: Record<string, unknown>;
+  /** Metadata stored alongside (JSON-serializable). */
+  readonly meta: Record<string, unknown>;
+  /** The arrays by name (names become file names: letters, digits, `_` and `-`). */
+  readonly arrays: ReadonlyMap<string, CachedArray>;
+}
+
+interface ManifestArray {
+  name: string;
+  file: string;
+  dtype: "uint8";
+  shape: number[];
+  byteLength: number;
+  sha256: string;
+}
+
+interface Manifest {
+  format: "masokit-array-cache";
+  version: 1;
+  source: Record<string, unknown>;
+  meta: Record<string, unknown>;
+  arrays: ManifestArray[];
+}
+
+/** File name of the manifest inside a cache entry directory. */
+const MANIFEST = "manifest.json";
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Writes a cache entry into directory `dir` (replacing whatever was there): one `.u8` file
+ * per array, then `manifest.json` with shapes and SHA-256 checksums, each atomically.
+ *
+ * @param dir The entry's directory, e.g. `"data/cache/mnist"`.
+ * @param entry The arrays, their source and metadata.
+ * @returns Resolves when the manifest is in place.
+ *
+ * @example Write then read back
+ * ```ts
+ * import { readArrayCache, writeArrayCache } from "./cache.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const arrays = new Map([["x", { shape: [2, 2], data: new Uint8Array([1, 2, 3, 4]) }]]);
+ * await writeArrayCache(`${dir}/e`, { source: { v: 1 }, meta: {}, arrays });
+ * const back = await readArrayCache(`${dir}/e`, { v: 1 });
+ * deepEqual([...back!.arrays.get("x")!.data], [1, 2, 3, 4]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeArrayCache(dir: string, entry: CacheEntry): Promise<void> {
+  const list: ManifestArray[] = [];
+  for (const [name, array] of entry.arrays) {
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+      throw new RangeError(
+        `Cannot write cache entry ${dir}: array name "${name}" is not [A-Za-z0-9_-]+`,
+      );
+    }
+    const count = array.shape.reduce((a, b) => a * b, 1);
+    if (count !== array.data.length) {
+      throw new RangeError(
+        `Cannot write cache entry ${dir}: array "${name}" has ${array.data.length} bytes, shape [${array.shape}] needs ${count}`,
+      );
+    }
+    list.push({
+      name,
+      file: `${name}.u8`,
+      dtype: "uint8",
+      shape: [...array.shape],
+      byteLength: array.data.length,
+      sha256: "",
+    });
+  }
+  await removeIfExists(dir);
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    for (const item of list) {
+      const data = entry.arrays.get(item.name)!.data;
+      item.sha256 = await sha256Hex(data);
+      await writeFileAtomic(joinPath(dir, item.file), data);
+    }
+    const manifest: Manifest = {
+      format: "masokit-array-cache",
+      version: 1,
+      source: entry.source,
+      meta: entry.meta,
+      arrays: list,
+    };
+    await writeFileAtomic(joinPath(dir, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
+  } catch (error) {
+    await removeIfExists(dir).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Reads a cache entry written by {@link writeArrayCache}, verifying each file's length and
+ * SHA-256. A missing entry, an entry without a manifest (an interrupted write) or one from
+ * another source gives `undefined` (and leftovers are removed). A corrupt or truncated file
+ * throws a {@link DataError} naming it, after the whole entry is removed.
+ *
+ * @param dir The entry's directory.
+ * @param source The source the entry must come from (compared as JSON).
+ * @returns The entry, or `undefined` when there is no usable one.
+ *
+ * @example A missing entry reads as undefined
+ * ```ts
+ * import { readArrayCache } from "./cache.ts";
+ * import { equal } from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * equal(await readArrayCache(`${dir}/none`, {}), undefined);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readArrayCache(
+  dir: string,
+  source: Record<string, unknown>,
+): Promise<CacheEntry | undefined> {
+  const manifestPath = joinPath(dir, MANIFEST);
+  const raw = await readFileIfExists(manifestPath);
+  if (raw === undefined) {
+    if (await exists(dir)) await removeIfExists(dir);
+    return undefined;
+  }
+  const corrupt = async (path: string, why: string): Promise<never> => {
+    await removeIfExists(dir);
+    throw new DataError(
+      `Cannot read cached data ${path}: ${why}; removed the cache entry ${dir} (the next load rebuilds it)`,
+      path,
+    );
+  };
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(raw));
+  } catch (error) {
+    return corrupt(manifestPath, `invalid JSON (${(error as Error).message})`);
+  }
+  if (
+    manifest?.format !== "masokit-array-cache" || manifest.version !== 1 ||
+    !Array.isArray(manifest.arrays)
+  ) {
+    return corrupt(manifestPath, "not a masokit array-cache manifest (version 1)");
+  }
+  if (!sameJson(manifest.source, source)) {
+    await removeIfExists(dir);
+    return undefined;
+  }
+  const arrays = new Map<string, CachedArray>();
+  for (const item of manifest.arrays) {
+    if (typeof item?.file !== "string" || !/^[A-Za-z0-9_-]+\.u8$/.test(item.file)) {
+      return corrupt(manifestPath, `bad array record ${JSON.stringify(item)}`);
+    }
+    const path = joinPath(dir, item.file);
+    const data = await readFileIfExists(path);
+    if (data === undefined) return corrupt(path, "file is missing");
+    if (data.length !== item.byteLength) {
+      return corrupt(
+        path,
+        `${data.length} bytes, manifest says ${item.byteLength}${
+          data.length < item.byteLength ? " (truncated)" : ""
+        }`,
+      );
+    }
+    const sum = await sha256Hex(data);
+    if (sum !== item.sha256) {
+      return corrupt(path, `SHA-256 is ${sum}, manifest says ${item.sha256}`);
+    }
+    arrays.set(item.name, { shape: item.shape, data });
+  }
+  return { source: manifest.source, meta: manifest.meta ?? {}, arrays };
+}

@@ -1,0 +1,286 @@
+/**
+ * A tiny WebAssembly binary emitter: just enough of the format (one imported
+ * memory, functions, exports, a handful of opcodes) to generate the Hamming
+ * kernels of `_hamming_wasm.ts` at run time, specialised to a row stride.
+ * Generating the bytes here keeps the library free of committed binaries and
+ * of any build step.
+ *
+ * @module
+ */
+
+/** WebAssembly value types used by the kernels. */
+export const I32 = 0x7f;
+/** 64-bit integer value type. */
+export const I64 = 0x7e;
+/** 128-bit vector value type. */
+export const V128 = 0x7b;
+
+/** Opcodes (single byte) used by the kernels. */
+export const Op = {
+  block: 0x02,
+  loop: 0x03,
+  br: 0x0c,
+  brIf: 0x0d,
+  end: 0x0b,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Load: 0x28,
+  i64Load: 0x29,
+  i32Store: 0x36,
+  i32Const: 0x41,
+  i64Const: 0x42,
+  i32LtU: 0x49,
+  i32Add: 0x6a,
+  i32Mul: 0x6c,
+  i64Popcnt: 0x7b,
+  i64Add: 0x7c,
+  i64Xor: 0x85,
+  i32WrapI64: 0xa7,
+} as const;
+
+/** SIMD opcodes (after the 0xfd prefix). */
+export const SimdOp = {
+  v128Load: 0x00,
+  v128Const: 0x0c,
+  i32x4ExtractLane: 0x1b,
+  i16x8Ne: 0x2e,
+  i32x4ExtaddPairwiseI16x8U: 0x7f,
+  i16x8Sub: 0x91,
+  i32x4Add: 0xae,
+} as const;
+
+/** Appends the unsigned LEB128 encoding of `n` to `out`. */
+export function uleb(out: number[], n: number): void {
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+}
+
+/** Appends the signed LEB128 encoding of the 32-bit integer `n` to `out`. */
+export function sleb(out: number[], n: number): void {
+  n |= 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** A function body under construction: locals plus an instruction stream. */
+export class FunctionBuilder {
+  /** The instruction bytes. */
+  readonly code: number[] = [];
+  readonly #params: number[];
+  readonly #locals: number[] = [];
+
+  /**
+   * Starts a function with the given parameter types (locals 0…n−1).
+   *
+   * @param params Parameter value types.
+   */
+  constructor(params: readonly number[]) {
+    this.#params = [...params];
+  }
+
+  /** The parameter types. */
+  get params(): readonly number[] {
+    return this.#params;
+  }
+
+  /**
+   * Declares a new local and returns its index.
+   *
+   * @param type The local's value type.
+   * @returns The local index.
+   */
+  local(type: number): number {
+    this.#locals.push(type);
+    return this.#params.length + this.#locals.length - 1;
+  }
+
+  /**
+   * Appends raw bytes.
+   *
+   * @param bytes The bytes.
+   * @returns This builder.
+   */
+  op(...bytes: number[]): this {
+    this.code.push(...bytes);
+    return this;
+  }
+
+  /**
+   * `local.get i`.
+   *
+   * @param i Local index.
+   * @returns This builder.
+   */
+  get(i: number): this {
+    this.code.push(Op.localGet);
+    uleb(this.code, i);
+    return this;
+  }
+
+  /**
+   * `local.set i`.
+   *
+   * @param i Local index.
+   * @returns This builder.
+   */
+  set(i: number): this {
+    this.code.push(Op.localSet);
+    uleb(this.code, i);
+    return this;
+  }
+
+  /**
+   * `i32.const n`.
+   *
+   * @param n The constant.
+   * @returns This builder.
+   */
+  i32(n: number): this {
+    this.code.push(Op.i32Const);
+    sleb(this.code, n);
+    return this;
+  }
+
+  /**
+   * A memory instruction with its memarg (alignment exponent, byte offset).
+   *
+   * @param opcode The load/store opcode.
+   * @param align log2 of the natural alignment.
+   * @param offset Constant byte offset.
+   * @returns This builder.
+   */
+  mem(opcode: number, align: number, offset: number): this {
+    this.code.push(opcode);
+    uleb(this.code, align);
+    uleb(this.code, offset);
+    return this;
+  }
+
+  /**
+   * A SIMD instruction (0xfd prefix), with optional immediate bytes.
+   *
+   * @param opcode The SIMD opcode.
+   * @param immediates Raw immediate bytes.
+   * @returns This builder.
+   */
+  simd(opcode: number, ...immediates: number[]): this {
+    this.code.push(0xfd);
+    uleb(this.code, opcode);
+    this.code.push(...immediates);
+    return this;
+  }
+
+  /**
+   * `v128.load` with a byte offset.
+   *
+   * @param offset Constant byte offset.
+   * @returns This builder.
+   */
+  v128Load(offset: number): this {
+    this.code.push(0xfd);
+    uleb(this.code, SimdOp.v128Load);
+    uleb(this.code, 4);
+    uleb(this.code, offset);
+    return this;
+  }
+
+  /**
+   * The encoded body (locals declaration + code + `end`).
+   *
+   * @returns The body bytes, without the size prefix.
+   */
+  body(): number[] {
+    const out: number[] = [];
+    uleb(out, this.#locals.length);
+    for (const t of this.#locals) {
+      out.push(1, t);
+    }
+    out.push(...this.code, Op.end);
+    return out;
+  }
+}
+
+function section(out: number[], id: number, content: number[]): void {
+  out.push(id);
+  uleb(out, content.length);
+  out.push(...content);
+}
+
+function name(out: number[], s: string): void {
+  const bytes = new TextEncoder().encode(s);
+  uleb(out, bytes.length);
+  out.push(...bytes);
+}
+
+/**
+ * Assembles a module that imports one memory as `env.memory` and exports the
+ * given functions (each returning nothing).
+ *
+ * @param functions Exported name → function builder.
+ * @param options `shared`: import a shared memory (for worker threads); `maxPages`:
+ *   the memory's declared maximum in 64 KiB pages (required when shared).
+ * @returns The module bytes.
+ */
+export function assembleModule(
+  functions: Readonly<Record<string, FunctionBuilder>>,
+  options: { shared: boolean; maxPages: number },
+): Uint8Array {
+  const names = Object.keys(functions);
+  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  // Types: one per function.
+  const types: number[] = [];
+  uleb(types, names.length);
+  for (const n of names) {
+    const params = functions[n].params;
+    types.push(0x60);
+    uleb(types, params.length);
+    types.push(...params);
+    types.push(0);
+  }
+  section(out, 1, types);
+  // Import: env.memory.
+  const imports: number[] = [];
+  uleb(imports, 1);
+  name(imports, "env");
+  name(imports, "memory");
+  imports.push(0x02, options.shared ? 0x03 : 0x01);
+  uleb(imports, 1);
+  uleb(imports, options.maxPages);
+  section(out, 2, imports);
+  // Functions.
+  const funcs: number[] = [];
+  uleb(funcs, names.length);
+  names.forEach((_, i) => uleb(funcs, i));
+  section(out, 3, funcs);
+  // Exports.
+  const exports: number[] = [];
+  uleb(exports, names.length);
+  names.forEach((n, i) => {
+    name(exports, n);
+    exports.push(0x00);
+    uleb(exports, i);
+  });
+  section(out, 7, exports);
+  // Code.
+  const code: number[] = [];
+  uleb(code, names.length);
+  for (const n of names) {
+    const body = functions[n].body();
+    uleb(code, body.length);
+    code.push(...body);
+  }
+  section(out, 10, code);
+  return new Uint8Array(out);
+}

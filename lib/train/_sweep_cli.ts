@@ -1,0 +1,212 @@
+/**
+ * The command line of the λ sweep (`deno run -A sweep.ts …`): `run` a sweep or
+ * one shard of it, `plan` (list the runs of a shard), `merge` results files.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  linspace,
+  parseShard,
+  planSweep,
+  readSweepResults,
+  runSweep,
+  type Shard,
+  shardRuns,
+  summarizeSweep,
+  type SweepRegistry,
+  type SweepSpec,
+} from "./sweep.ts";
+import type { LearningRateSchedule } from "./train.ts";
+import { writeFileAtomic } from "./_atomic.ts";
+
+const USAGE = `Usage:
+  sweep.ts run   --archs a,b --datasets d1,d2 [--lambdas 0,0.5,1 | --lambda-grid 0:2:10]
+                 [--runs 15] [--epochs 150] [--batch-size 50] [--lr 1e-3]
+                 [--schedule constant | exp:RATE | step:E1,E2,...:FACTOR] [--seed 0]
+                 --out results.jsonl [--shard i/n | --shards n] [--checkpoints DIR]
+                 [--registry ./module.ts] [--quiet]
+  sweep.ts plan  (same grid options) [--shard i/n | --shards n]
+  sweep.ts merge FILE.jsonl... [--out merged.jsonl] [--json]
+
+With --shards n and no --shard, the shard index is read from SLURM_ARRAY_TASK_ID
+or JOB_COMPLETION_INDEX (Kubernetes Indexed Job). Shard i runs plan indices i, i+n, i+2n, ...`;
+
+/**
+ * Resolves the shard from `--shard i/n`, or from `--shards n` plus the
+ * scheduler's array index (`SLURM_ARRAY_TASK_ID`, else `JOB_COMPLETION_INDEX`).
+ */
+export function resolveShard(
+  options: { shard?: string; shards?: string },
+  env: Record<string, string | undefined>,
+): Shard | undefined {
+  if (options.shard !== undefined) return parseShard(options.shard);
+  if (options.shards === undefined) return undefined;
+  const count = Number(options.shards);
+  const raw = env.SLURM_ARRAY_TASK_ID ?? env.JOB_COMPLETION_INDEX;
+  if (raw === undefined) {
+    throw new RangeError(
+      `Cannot pick a shard: --shards ${options.shards} needs --shard or SLURM_ARRAY_TASK_ID / ` +
+        `JOB_COMPLETION_INDEX in the environment`,
+    );
+  }
+  return parseShard(`${raw}/${count}`);
+}
+
+/** Parses `--schedule`: `constant`, `exp:RATE`, `step:E1,E2:FACTOR`. */
+export function parseSchedule(text: string): LearningRateSchedule {
+  if (text === "constant") return { kind: "constant" };
+  let m = /^exp:([0-9.eE+-]+)$/.exec(text);
+  if (m) return { kind: "exponential", rate: Number(m[1]) };
+  m = /^step:([0-9,]+):([0-9.eE+-]+)$/.exec(text);
+  if (m) return { kind: "step", epochs: m[1].split(",").map(Number), factor: Number(m[2]) };
+  throw new RangeError(
+    `Cannot parse --schedule '${text}': expected constant, exp:RATE or step:E1,E2,...:FACTOR`,
+  );
+}
+
+function parseLambdas(values: { lambdas?: string; "lambda-grid"?: string }): number[] {
+  if (values.lambdas !== undefined) {
+    const l = values.lambdas.split(",").map((s) => Number(s.trim()));
+    if (l.some((v) => !(v >= 0) || !Number.isFinite(v))) {
+      throw new RangeError(`Cannot parse --lambdas '${values.lambdas}': expected numbers ≥ 0`);
+    }
+    return l;
+  }
+  const g = values["lambda-grid"] ?? "0:2:10";
+  const m = /^([0-9.eE+-]+):([0-9.eE+-]+):(\d+)$/.exec(g);
+  if (!m) throw new RangeError(`Cannot parse --lambda-grid '${g}': expected START:STOP:COUNT`);
+  return linspace(Number(m[1]), Number(m[2]), Number(m[3]));
+}
+
+function list(name: string, v: string | undefined): string[] {
+  if (!v) throw new RangeError(`Missing --${name}\n${USAGE}`);
+  return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function num(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new RangeError(`Cannot parse --${name} '${v}': not a number`);
+  return x;
+}
+
+/**
+ * Runs the sweep CLI.
+ *
+ * @param args Command-line arguments (`Deno.args`).
+ * @param context The registry, the environment, and output sinks.
+ * @returns The exit code.
+ */
+export async function sweepMain(
+  args: string[],
+  context: {
+    registry: SweepRegistry;
+    env: Record<string, string | undefined>;
+    print?: (s: string) => void;
+    error?: (s: string) => void;
+  },
+): Promise<number> {
+  const print = context.print ?? console.log;
+  const error = context.error ?? console.error;
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        archs: { type: "string" },
+        datasets: { type: "string" },
+        lambdas: { type: "string" },
+        "lambda-grid": { type: "string" },
+        runs: { type: "string" },
+        epochs: { type: "string" },
+        "batch-size": { type: "string" },
+        lr: { type: "string" },
+        schedule: { type: "string" },
+        seed: { type: "string" },
+        out: { type: "string" },
+        shard: { type: "string" },
+        shards: { type: "string" },
+        checkpoints: { type: "string" },
+        registry: { type: "string" },
+        quiet: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    const [command, ...rest] = positionals;
+    if (values.help || !command) {
+      print(USAGE);
+      return command || values.help ? 0 : 2;
+    }
+    if (command === "merge") {
+      if (rest.length === 0) throw new RangeError(`merge needs at least one results file`);
+      const { results, skipped, duplicates } = await readSweepResults(rest);
+      if (values.out) {
+        await writeFileAtomic(values.out, results.map((r) => JSON.stringify(r) + "\n").join(""));
+      }
+      const summary = summarizeSweep(results);
+      if (values.json) {
+        print(JSON.stringify({ summary, results: results.length, skipped, duplicates }));
+      } else {
+        print(`${results.length} runs (${duplicates} duplicates, ${skipped} unreadable lines)`);
+        print("arch\tdataset\tlambda\truns\tmean\tstd\tmax");
+        for (const r of summary) {
+          print(
+            `${r.arch}\t${r.dataset}\t${r.lambda.toFixed(4)}\t${r.runs}\t${r.mean.toFixed(4)}\t` +
+              `${r.std.toFixed(4)}\t${r.max.toFixed(4)}`,
+          );
+        }
+      }
+      return 0;
+    }
+    if (command !== "run" && command !== "plan") {
+      throw new RangeError(`Unknown command '${command}'\n${USAGE}`);
+    }
+    let registry = context.registry;
+    if (values.registry) {
+      const url = new URL(values.registry, `file://${Deno.cwd()}/`).href;
+      const mod = await import(url);
+      if (!mod.registry) throw new TypeError(`${values.registry} does not export 'registry'`);
+      registry = {
+        models: { ...registry.models, ...mod.registry.models },
+        datasets: { ...registry.datasets, ...mod.registry.datasets },
+      };
+    }
+    const spec: SweepSpec = {
+      architectures: list("archs", values.archs),
+      datasets: list("datasets", values.datasets),
+      lambdas: parseLambdas(values),
+      runs: num("runs", values.runs, 15),
+      seed: num("seed", values.seed, 0),
+      train: {
+        epochs: num("epochs", values.epochs, 150),
+        batchSize: num("batch-size", values["batch-size"], 50),
+        learningRate: num("lr", values.lr, 1e-3),
+        schedule: values.schedule ? parseSchedule(values.schedule) : { kind: "constant" },
+        progress: values.quiet ? "silent" : "auto",
+      },
+    };
+    const shard = resolveShard(values, context.env);
+    if (command === "plan") {
+      const plan = planSweep(spec);
+      const mine = shard ? shardRuns(plan, shard) : plan;
+      for (const r of mine) print(`${r.index}\t${r.key}`);
+      print(`${mine.length} of ${plan.length} runs`);
+      return 0;
+    }
+    if (!values.out) throw new RangeError(`Missing --out\n${USAGE}`);
+    const res = await runSweep(spec, {
+      registry,
+      out: values.out,
+      shard,
+      checkpointRoot: values.checkpoints,
+      log: values.quiet ? undefined : error,
+    });
+    print(`ran ${res.ran}, skipped ${res.skipped} finished runs${res.stopped ? ", stopped" : ""}`);
+    return 0;
+  } catch (e) {
+    error(e instanceof Error ? e.message : String(e));
+    return 2;
+  }
+}

@@ -1,0 +1,499 @@
+/**
+ * Training kernels for tfjs's `wasm` backend (XNNPACK): the filter gradient of a 2-D
+ * convolution, which tfjs 4.22 does not register for `wasm` (upstream issue #8474), plus faster
+ * replacements for the gradient kernels that dominate a conv-net training step.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { free, type Info, runWasm, type WasmBackendLike } from "./_wasm_ops.ts";
+
+/** What {@link registerWasmTrainingKernels} did. */
+export interface WasmTrainingKernelsReport {
+  /** Kernels that were missing on `wasm` and are now registered (e.g. `Conv2DBackpropFilter`). */
+  added: string[];
+  /** Built-in `wasm` kernels replaced by faster versions (the originals remain as fallbacks). */
+  replaced: string[];
+  /** True when an earlier call had already registered everything (nothing changed now). */
+  alreadyRegistered: boolean;
+}
+
+/** Options for {@link registerWasmTrainingKernels}. */
+export interface WasmTrainingKernelsOptions {
+  /**
+   * Also replace the slow built-in `wasm` kernels `Conv2DBackpropInput`, `MaxPoolGrad`, `Tile`,
+   * `Sum` and `Mean` by faster ones (default true). The missing `Conv2DBackpropFilter` is
+   * always added.
+   */
+  replaceSlowKernels?: boolean;
+}
+
+type KernelArgs = {
+  inputs: Record<string, Info>;
+  backend: WasmBackendLike;
+  attrs: Record<string, unknown>;
+};
+
+/** The built-in configs that were replaced, kept for fallbacks. */
+const originals = new Map<string, tf.KernelConfig>();
+const ours = new Map<string, tf.KernelConfig>();
+
+function original(name: string): tf.KernelConfig {
+  const k = originals.get(name) ?? tf.getKernel(name, "wasm");
+  if (k === undefined) throw new Error(`Cannot fall back to wasm kernel '${name}': not registered`);
+  return k;
+}
+
+function callOriginal(name: string, args: KernelArgs): Info {
+  return original(name).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as Info;
+}
+
+function checkNhwc(kernel: string, dataFormat: unknown): void {
+  if (dataFormat !== undefined && dataFormat !== "NHWC" && dataFormat !== "channelsLast") {
+    throw new RangeError(
+      `Cannot run ${kernel} on wasm: dataFormat is '${dataFormat}', expected 'NHWC'`,
+    );
+  }
+}
+
+/**
+ * dW[kh, kw, c, co] = Σ_{n, y, x} xpad[n, y·sh + kh, x·sw + kw, c] · dy[n, y, x, co].
+ *
+ * Two exact formulations, both on XNNPACK-backed kernels: (a) "transposed im2col" — transpose x
+ * to [c, n, h, w], gather the kh·kw shifted (strided) windows as rows [kh·kw·c, n·oh·ow] and
+ * multiply by dy as [n·oh·ow, co] with BatchMatMul; (b) for stride 1 and many filter taps, a
+ * convolution of x viewed as [c, h, w, n] with dy viewed as an [oh, ow, n, co] filter.
+ */
+function conv2DBackpropFilter(args: KernelArgs): Info {
+  const { inputs, backend, attrs } = args;
+  const { x, dy } = inputs;
+  checkNhwc("Conv2DBackpropFilter", attrs.dataFormat);
+  if (x.dtype !== "float32" || dy.dtype !== "float32") {
+    throw new TypeError(
+      `Cannot run Conv2DBackpropFilter on wasm: dtypes are '${x.dtype}' and '${dy.dtype}', expected 'float32'`,
+    );
+  }
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as "same" | "valid",
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  );
+  const { batchSize: n, inChannels: c, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { top, bottom, left, right } = info.padInfo;
+  const padded = top !== 0 || bottom !== 0 || left !== 0 || right !== 0;
+
+  if (sh === 1 && sw === 1 && kh * kw > 1 && kh * kw * c >= 256) {
+    // (b) dW as a convolution: batch ← c, channels ← n, filter ← dy.
+    const xT = runWasm(backend, "Transpose", { x }, { perm: [3, 1, 2, 0] });
+    const dyT = runWasm(backend, "Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+    const conv = runWasm(backend, "Conv2D", { x: xT, filter: dyT }, {
+      strides: 1,
+      dilations: 1,
+      pad: padded ? [[0, 0], [top, bottom], [left, right], [0, 0]] : "valid",
+      dataFormat: "NHWC",
+    });
+    free(backend, xT, dyT);
+    let core = conv;
+    if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
+      core = runWasm(backend, "Slice", { x: conv }, { begin: [0, 0, 0, 0], size: [c, kh, kw, co] });
+      free(backend, conv);
+    }
+    const dw = runWasm(backend, "Transpose", { x: core }, { perm: [1, 2, 0, 3] });
+    free(backend, core);
+    return dw;
+  }
+
+  // (a) transposed im2col + BatchMatMul.
+  const xT = runWasm(backend, "Transpose", { x }, { perm: [3, 0, 1, 2] }); // [c, n, h, w]
+  const xP = padded
+    ? runWasm(backend, "PadV2", { x: xT }, {
+      paddings: [[0, 0], [0, 0], [top, bottom], [left, right]],
+      constantValue: 0,
+    })
+    : xT;
+  const windows: Info[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      if (sh === 1 && sw === 1) {
+        windows.push(
+          runWasm(backend, "Slice", { x: xP }, { begin: [0, 0, i, j], size: [c, n, oh, ow] }),
+        );
+      } else {
+        windows.push(runWasm(backend, "StridedSlice", { x: xP }, {
+          begin: [0, 0, i, j],
+          end: [c, n, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1],
+          strides: [1, 1, sh, sw],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        }));
+      }
+    }
+  }
+  const cols = windows.length === 1 ? windows[0] : runWasm(backend, "Concat", windows, { axis: 0 }); // [kh·kw·c, n, oh, ow]
+  const cols2 = runWasm(backend, "Reshape", { x: cols }, { shape: [kh * kw * c, n * oh * ow] });
+  const dy2 = runWasm(backend, "Reshape", { x: dy }, { shape: [n * oh * ow, co] });
+  const prod = runWasm(backend, "BatchMatMul", { a: cols2, b: dy2 }, {
+    transposeA: false,
+    transposeB: false,
+  });
+  const dw = runWasm(backend, "Reshape", { x: prod }, { shape: filterShape });
+  free(backend, xT, cols2, dy2, prod);
+  if (xP !== xT) free(backend, xP);
+  if (windows.length > 1) free(backend, cols);
+  free(backend, ...windows);
+  return dw;
+}
+
+/**
+ * dx = conv2d(zero-inserted dy, filter flipped in space with in/out channels swapped), with
+ * padding (kh − 1 − padTop) on top; runs on XNNPACK's Conv2D. Falls back to the built-in kernel
+ * for padding larger than the filter.
+ */
+function conv2DBackpropInput(args: KernelArgs): Info {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  checkNhwc("Conv2DBackpropInput", attrs.dataFormat);
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as "same" | "valid",
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  );
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info;
+  const { outChannels: co, strideHeight: sh, strideWidth: sw } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  if (top > kh - 1 || left > kw - 1 || top < 0 || left < 0 || dy.dtype !== "float32") {
+    return callOriginal("Conv2DBackpropInput", args);
+  }
+  const flipped = runWasm(backend, "Reverse", { x: filter }, { dims: [0, 1] });
+  const wT = runWasm(backend, "Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
+  free(backend, flipped);
+  let dyD = dy;
+  let dilH = oh, dilW = ow;
+  if (sh > 1 || sw > 1) {
+    const dy6 = runWasm(backend, "Reshape", { x: dy }, { shape: [n, oh, 1, ow, 1, co] });
+    const pd = runWasm(backend, "PadV2", { x: dy6 }, {
+      paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
+      constantValue: 0,
+    });
+    dilH = oh * sh;
+    dilW = ow * sw;
+    dyD = runWasm(backend, "Reshape", { x: pd }, { shape: [n, dilH, dilW, co] });
+    free(backend, dy6, pd);
+  }
+  const padTop = kh - 1 - top, padLeft = kw - 1 - left;
+  let padBottom = h + kh - 1 - padTop - dilH;
+  let padRight = w + kw - 1 - padLeft - dilW;
+  if (padBottom < 0 || padRight < 0) {
+    // The trailing rows/columns cut off here are inserted zeros only.
+    const keepH = dilH + Math.min(0, padBottom), keepW = dilW + Math.min(0, padRight);
+    const cut = runWasm(backend, "Slice", { x: dyD }, {
+      begin: [0, 0, 0, 0],
+      size: [n, keepH, keepW, co],
+    });
+    if (dyD !== dy) free(backend, dyD);
+    dyD = cut;
+    padBottom = Math.max(0, padBottom);
+    padRight = Math.max(0, padRight);
+  }
+  const dx = runWasm(backend, "Conv2D", { x: dyD, filter: wT }, {
+    strides: 1,
+    dilations: 1,
+    pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
+    dataFormat: "NHWC",
+  });
+  free(backend, wT);
+  if (dyD !== dy) free(backend, dyD);
+  return dx;
+}
+
+/**
+ * Max-pool gradient: each dy goes to the first maximum of its window (row-major order, strict
+ * `>`, as tfjs's `cpu` backend does). A channel-vectorised loop over the wasm heap.
+ */
+function maxPoolGrad(args: KernelArgs): Info {
+  const { inputs, backend, attrs } = args;
+  const { dy, input } = inputs;
+  if (input.dtype !== "float32" || dy.dtype !== "float32") {
+    return callOriginal("MaxPoolGrad", args);
+  }
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as "same" | "valid",
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  );
+  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: c } = info;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const { top, left } = info.padInfo;
+  const out = backend.makeOutput(input.shape, "float32");
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  const xv = backend.typedArrayFromHeap(input) as Float32Array;
+  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+  dx.fill(0);
+  if (
+    fh === 2 && fw === 2 && sh === 2 && sw === 2 && dh === 1 && dw === 1 && top === 0 &&
+    left === 0 && oh * 2 <= h && ow * 2 <= w
+  ) {
+    maxPoolGrad2x2(xv, dyv, dx, [nb, h, w, c], [oh, ow]);
+    return out;
+  }
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
+  let o = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = b * h * w * c;
+    for (let yr = 0; yr < oh; yr++) {
+      const r0 = yr * sh - top;
+      for (let yc = 0; yc < ow; yc++, o += c) {
+        const c0 = yc * sw - left;
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let wr = 0; wr < fh; wr += dh) {
+          const xr = r0 + wr;
+          if (xr < 0 || xr >= h) continue;
+          for (let wc = 0; wc < fw; wc += dw) {
+            const xc = c0 + wc;
+            if (xc < 0 || xc >= w) continue;
+            const base = xb + (xr * w + xc) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = xv[base + ch];
+              if (v > best[ch]) {
+                best[ch] = v;
+                at[ch] = base + ch;
+              }
+            }
+          }
+        }
+        for (let ch = 0; ch < c; ch++) {
+          const p = at[ch];
+          if (p >= 0) dx[p] += dyv[o + ch];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Non-overlapping 2×2 windows, stride 2, no padding: every dx entry has at most one source. */
+function maxPoolGrad2x2(
+  xv: Float32Array,
+  dyv: Float32Array,
+  dx: Float32Array,
+  [nb, h, w, c]: number[],
+  [oh, ow]: number[],
+): void {
+  const rowStride = w * c;
+  let o = 0;
+  for (let b = 0; b < nb; b++) {
+    for (let yr = 0; yr < oh; yr++) {
+      let p00 = b * h * rowStride + 2 * yr * rowStride;
+      for (let yc = 0; yc < ow; yc++, p00 += 2 * c) {
+        const p01 = p00 + c, p10 = p00 + rowStride, p11 = p10 + c;
+        for (let ch = 0; ch < c; ch++, o++) {
+          let m = -Infinity, q = -1;
+          const v00 = xv[p00 + ch], v01 = xv[p01 + ch], v10 = xv[p10 + ch], v11 = xv[p11 + ch];
+          if (v00 > m) {
+            m = v00;
+            q = p00 + ch;
+          }
+          if (v01 > m) {
+            m = v01;
+            q = p01 + ch;
+          }
+          if (v10 > m) {
+            m = v10;
+            q = p10 + ch;
+          }
+          if (v11 > m) q = p11 + ch;
+          if (q >= 0) dx[q] = dyv[o];
+        }
+      }
+    }
+  }
+}
+
+/** Tile, fast path for broadcasting a [1, …, 1, C] tensor (batch-norm gradients): memcpy. */
+function tile(args: KernelArgs): Info {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs;
+  const reps = attrs.reps as number[];
+  const r = x.shape.length;
+  const broadcastOnly = r > 0 && reps[r - 1] === 1 &&
+    x.shape.slice(0, -1).every((d) => d === 1) && x.dtype !== "string";
+  if (!broadcastOnly) return callOriginal("Tile", args);
+  const outShape = x.shape.map((d, i) => d * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  const dst = backend.typedArrayFromHeap(out);
+  const src = backend.typedArrayFromHeap(x);
+  const total = dst.length, unit = src.length;
+  if (total === 0) return out;
+  dst.set(src, 0);
+  let filled = unit;
+  while (filled < total) {
+    const n = Math.min(filled, total - filled);
+    dst.copyWithin(filled, 0, n);
+    filled += n;
+  }
+  return out;
+}
+
+/**
+ * Sum or Mean over the leading axes of a float32 tensor (as batch-norm's moments and gradients
+ * reduce [N, H, W, C] over N, H, W): one pass over the wasm heap into float64 accumulators,
+ * instead of the built-in transpose-then-reduce. (A BatchMatMul with a ones row would be faster
+ * per call, but XNNPACK re-packs its right operand, here the whole tensor, on every call.)
+ */
+function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => Info {
+  return (args: KernelArgs): Info => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs;
+    const rank = x.shape.length;
+    if (x.dtype !== "float32" || rank < 2) return callOriginal(name, args);
+    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((a, b) =>
+      a - b
+    );
+    const k = axes.length;
+    if (k === 0 || k === rank || axes.some((a, i) => a !== i)) return callOriginal(name, args);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
+    const inner = tf.util.sizeFromShape(x.shape.slice(k));
+    if (rows === 0 || inner === 0) return callOriginal(name, args);
+    const keep = attrs.keepDims === true;
+    const outShape = keep ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
+    const out = backend.makeOutput(outShape, "float32");
+    const dst = backend.typedArrayFromHeap(out) as Float32Array;
+    const src = backend.typedArrayFromHeap(x) as Float32Array;
+    sumRows(src, dst, rows, inner, name === "Mean" ? 1 / rows : 1);
+    return out;
+  };
+}
+
+/** dst[j] = scale · Σ_r src[r·inner + j]. */
+function sumRows(
+  src: Float32Array,
+  dst: Float32Array,
+  rows: number,
+  inner: number,
+  scale: number,
+): void {
+  const acc = new Float64Array(inner);
+  for (let r = 0, p = 0; r < rows; r++) {
+    for (let j = 0; j < inner; j++, p++) acc[j] += src[p];
+  }
+  for (let j = 0; j < inner; j++) dst[j] = acc[j] * scale;
+}
+
+const added: Record<string, (args: KernelArgs) => Info> = {
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+};
+const replacements: Record<string, (args: KernelArgs) => Info> = {
+  Conv2DBackpropInput: conv2DBackpropInput,
+  MaxPoolGrad: maxPoolGrad,
+  Tile: tile,
+  Sum: makeReduce("Sum"),
+  Mean: makeReduce("Mean"),
+};
+
+function isOurs(name: string): boolean {
+  const current = tf.getKernel(name, "wasm");
+  return current !== undefined && current === ours.get(name);
+}
+
+function install(name: string, fn: (args: KernelArgs) => Info): void {
+  const previous = tf.getKernel(name, "wasm");
+  if (previous !== undefined) {
+    originals.set(name, previous);
+    tf.unregisterKernel(name, "wasm");
+  }
+  const config: tf.KernelConfig = {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: fn as unknown as tf.KernelFunc,
+    // Keep the original's setup so that the fallback works if the backend initialises later.
+    ...(previous?.setupFunc ? { setupFunc: previous.setupFunc } : {}),
+  };
+  tf.registerKernel(config);
+  ours.set(name, config);
+}
+
+/**
+ * Registers the kernels needed to train conv nets (conv, batch-norm, max-pool, dense, Adam) on
+ * tfjs's `wasm` backend: adds `Conv2DBackpropFilter` (missing upstream, tfjs issue #8474) and,
+ * unless `replaceSlowKernels` is false, replaces the built-in `Conv2DBackpropInput`,
+ * `MaxPoolGrad`, `Tile`, `Sum` and `Mean` by faster equivalents (the originals stay as
+ * fallbacks for cases the replacements do not cover). Idempotent; nothing is registered at
+ * import time. Call it before or after `tf.setBackend("wasm")`.
+ *
+ * @param options `replaceSlowKernels` (default true).
+ * @returns Which kernels were added and replaced, and whether an earlier call already had.
+ *
+ * @example Training a convolution on wasm
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import "@tensorflow/tfjs-backend-wasm";
+ * import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * const report = registerWasmTrainingKernels();
+ * ok(report.alreadyRegistered || report.added.includes("Conv2DBackpropFilter"));
+ * await tf.ready();
+ * const previous = tf.getBackend();
+ * await tf.setBackend("wasm");
+ * const x = tf.ones([1, 4, 4, 1]);
+ * const dw = tf.grad((w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "valid").sum())(
+ *   tf.zeros([3, 3, 1, 1]),
+ * );
+ * ok((await dw.data()).every((v) => v === 4)); // each tap sees 2×2 ones
+ * await tf.setBackend(previous);
+ * ```
+ */
+export function registerWasmTrainingKernels(
+  options: WasmTrainingKernelsOptions = {},
+): WasmTrainingKernelsReport {
+  const replace = options.replaceSlowKernels ?? true;
+  if (typeof replace !== "boolean") {
+    throw new TypeError(
+      `Cannot register wasm training kernels: replaceSlowKernels is ${
+        JSON.stringify(replace)
+      }, expected a boolean`,
+    );
+  }
+  const report: WasmTrainingKernelsReport = { added: [], replaced: [], alreadyRegistered: false };
+  for (const [name, fn] of Object.entries(added)) {
+    if (isOurs(name)) continue;
+    if (tf.getKernel(name, "wasm") !== undefined && !originals.has(name)) continue; // upstream fixed
+    install(name, fn);
+    report.added.push(name);
+  }
+  for (const [name, fn] of Object.entries(replacements)) {
+    if (isOurs(name)) {
+      if (!replace) {
+        tf.unregisterKernel(name, "wasm");
+        tf.registerKernel(original(name));
+        ours.delete(name);
+      }
+      continue;
+    }
+    if (!replace) continue;
+    install(name, fn);
+    report.replaced.push(name);
+  }
+  report.alreadyRegistered = report.added.length === 0 && report.replaced.length === 0;
+  return report;
+}

@@ -1,0 +1,51 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
+import { affineMap } from "../../lib/affine/affine_map.ts";
+import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
+import { assertAllClose, assertEquals } from "../_assert.ts";
+import { cases } from "../_cases.ts";
+
+// importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
+await tf.setBackend("cpu");
+
+/** Runs `fn` with the tfjs backend `name` active, restoring the previous one. */
+async function withBackend(name: string, fn: () => void | Promise<void>) {
+  const before = tf.getBackend();
+  await tf.setBackend(name);
+  try {
+    await fn();
+  } finally {
+    await tf.setBackend(before);
+  }
+}
+
+Deno.test("the tfjs engine agrees with the float64 CPU reference", async (t) => {
+  for (const backend of ["cpu", "wasm"]) {
+    for (const c of cases(11)) {
+      await t.step(`${c.name} on tfjs-${backend}`, async () => {
+        const net = fromLayersModel(c.model);
+        const ref = affineMap(net, c.x, { backend: "cpu" });
+        const refIp = templateInnerProducts(net, c.x, { backend: "cpu" });
+        await withBackend(backend, () => {
+          const x = tf.tensor(c.x.dataSync(), c.x.shape);
+          const before = tf.memory().numTensors;
+          const ours = affineMap(net, x, { backend: "tfjs" });
+          const ip = templateInnerProducts(net, x, { backend: "tfjs" });
+          assertEquals(ours.A.shape, ref.A.shape);
+          assertEquals(ours.B.shape, ref.B.shape);
+          // float32 vs float64: relative to the largest entry of each quantity
+          const scale = (a: ArrayLike<number>) =>
+            Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          const a = ref.A.dataSync(), b = ref.B.dataSync(), p = refIp.dataSync();
+          assertAllClose(ours.A.dataSync(), a, 1e-4, "A", scale(a));
+          assertAllClose(ours.B.dataSync(), b, 1e-4, "B", scale(b));
+          assertAllClose(ip.dataSync(), p, 1e-4, "<A_c, x>", scale(p));
+          // nothing leaks but the three results
+          assertEquals(tf.memory().numTensors, before + 3);
+          tf.dispose([ours.A, ours.B, ip, x]);
+        });
+      });
+    }
+  }
+});

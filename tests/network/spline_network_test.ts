@@ -1,0 +1,89 @@
+import * as tf from "@tensorflow/tfjs";
+import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
+import { forward } from "../../lib/network/forward.ts";
+import { SplineNetwork } from "../../lib/network/spline_network.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { normals, rng } from "../_random_models.ts";
+
+/** An MLP whose weights after the first layer are |w| (Theorem 2's condition) or signed. */
+function mlpNet(nonNegative: boolean, act: "relu" | "abs" = "relu"): SplineNetwork {
+  const r = rng(nonNegative ? 1 : 2);
+  const layers = [
+    tf.layers.dense({ inputShape: [3], units: 8 }),
+    act === "relu" ? tf.layers.reLU() : tf.layers.leakyReLU({ alpha: 0 }),
+    tf.layers.dense({ units: 6 }),
+    tf.layers.reLU(),
+    tf.layers.dense({ units: 2 }),
+  ];
+  const m = tf.sequential({ layers });
+  m.layers.forEach((l, i) => {
+    const ws = l.getWeights();
+    if (ws.length === 0) return;
+    l.setWeights(ws.map((w) => {
+      const v = normals(w.size, r);
+      return tf.tensor(i > 0 && nonNegative ? v.map(Math.abs) : v, w.shape);
+    }));
+  });
+  return fromLayersModel(m);
+}
+
+Deno.test("isConvex() implements Theorem 2's test, and such networks are convex", async (t) => {
+  await t.step(
+    "non-negative weights after the first layer: convex, checked on random chords",
+    () => {
+      const net = mlpNet(true);
+      assert(net.isConvex());
+      const r = rng(3);
+      for (let k = 0; k < 200; k++) {
+        const a = Float64Array.from(normals(3, r)), b = Float64Array.from(normals(3, r)), s = r();
+        const m = a.map((v, i) => s * v + (1 - s) * b[i]);
+        const z = forward(net, { data: Float64Array.from([...a, ...b, ...m]), shape: [3, 3] }).data;
+        for (let c = 0; c < 2; c++) {
+          assert(z[4 + c] <= s * z[c] + (1 - s) * z[2 + c] + 1e-12, `chord ${k} output ${c}`);
+        }
+      }
+    },
+  );
+  await t.step("signed weights: the test fails, and some chord shows non-convexity", () => {
+    const net = mlpNet(false);
+    assertEquals(net.isConvex(), false);
+    const r = rng(4);
+    let violated = false;
+    for (let k = 0; k < 2000 && !violated; k++) {
+      const a = Float64Array.from(normals(3, r)), b = Float64Array.from(normals(3, r));
+      const m = a.map((v, i) => 0.5 * v + 0.5 * b[i]);
+      const z = forward(net, { data: Float64Array.from([...a, ...b, ...m]), shape: [3, 3] }).data;
+      for (let c = 0; c < 2; c++) violated ||= z[4 + c] > 0.5 * z[c] + 0.5 * z[2 + c] + 1e-9;
+    }
+    assert(violated, "expected a non-convex chord");
+  });
+  await t.step("abs is not non-decreasing: not convex by Theorem 2", () => {
+    const net = new SplineNetwork([2], [{
+      kind: "abs",
+      name: "a",
+      inputShape: [2],
+      outputShape: [2],
+    }]);
+    assertEquals(net.isConvex(), false);
+  });
+});
+
+Deno.test("SplineNetwork checks shapes and groups MASO layers (Definition 1)", async (t) => {
+  await t.step("mismatched shapes name the layer", () => {
+    assertThrows(
+      () =>
+        new SplineNetwork([3], [
+          { kind: "relu", name: "r1", inputShape: [4], outputShape: [4] },
+        ]),
+      /layer 'r1' expects input shape \[4\], got \[3\]/,
+    );
+  });
+  await t.step("each nonlinearity closes a MASO layer; the classifier is the last", () => {
+    const net = mlpNet(true);
+    assertEquals(net.masoLayers().map((g) => g.map((l) => l.kind)), [
+      ["dense", "relu"],
+      ["dense", "relu"],
+      ["dense"],
+    ]);
+  });
+});

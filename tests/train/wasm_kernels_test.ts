@@ -1,0 +1,209 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
+import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Runs `f` on `backend` (restoring the previous backend) and returns its outputs' values. */
+async function on(
+  backend: string,
+  f: () => tf.Tensor[],
+): Promise<Float32Array[]> {
+  const previous = tf.getBackend();
+  await tf.setBackend(backend);
+  try {
+    const outs = tf.tidy(f);
+    const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(outs);
+    return vals;
+  } finally {
+    await tf.setBackend(previous);
+  }
+}
+
+/** Tolerance relative to the largest |expected| entry (float32 sums of ~10³ products). */
+function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string) {
+  let scale = 0;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  assertAllClose(actual, expected, tol, what, Math.max(scale, 1e-30));
+}
+
+await tf.ready();
+registerWasmTrainingKernels();
+
+Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built-in kernels", () => {
+  const again = registerWasmTrainingKernels();
+  assertEquals(again, { added: [], replaced: [], alreadyRegistered: true });
+  assert(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
+  const builtIn = registerWasmTrainingKernels({ replaceSlowKernels: false });
+  assertEquals(builtIn.replaced, []);
+  const restored = registerWasmTrainingKernels();
+  assertEquals(restored.replaced.sort(), [
+    "Conv2DBackpropInput",
+    "MaxPoolGrad",
+    "Mean",
+    "Sum",
+    "Tile",
+  ]);
+  assertThrows(
+    () => registerWasmTrainingKernels({ replaceSlowKernels: "yes" as unknown as boolean }),
+    TypeError,
+  );
+});
+
+const convConfigs: {
+  x: [number, number, number, number];
+  k: number;
+  co: number;
+  s: number;
+  pad: "valid" | "same";
+}[] = [
+  { x: [2, 7, 9, 3], k: 3, co: 4, s: 1, pad: "valid" },
+  { x: [2, 7, 9, 3], k: 3, co: 4, s: 1, pad: "same" },
+  { x: [3, 9, 7, 5], k: 3, co: 2, s: 2, pad: "valid" },
+  { x: [3, 9, 7, 5], k: 3, co: 2, s: 2, pad: "same" },
+  { x: [2, 11, 10, 4], k: 5, co: 3, s: 1, pad: "same" },
+  { x: [2, 11, 10, 4], k: 5, co: 3, s: 2, pad: "valid" },
+  { x: [3, 5, 6, 7], k: 1, co: 6, s: 1, pad: "valid" },
+  { x: [2, 5, 7, 3], k: 1, co: 2, s: 2, pad: "same" },
+  { x: [2, 8, 8, 32], k: 3, co: 8, s: 1, pad: "valid" }, // dW as a convolution (kh·kw·c ≥ 256)
+  { x: [2, 9, 8, 32], k: 3, co: 8, s: 1, pad: "same" },
+];
+
+Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
+  for (const cfg of convConfigs) {
+    const name = `x ${
+      cfg.x.join("×")
+    }, kernel ${cfg.k}, ${cfg.co} filters, stride ${cfg.s}, ${cfg.pad}`;
+    await t.step(name, async () => {
+      const wShape = [cfg.k, cfg.k, cfg.x[3], cfg.co] as [number, number, number, number];
+      const xv = values(size(cfg.x), 7 + cfg.k), wv = values(size(wShape), 11 + cfg.s);
+      const run = () => {
+        const x = tf.tensor4d(xv, cfg.x), w = tf.tensor4d(wv, wShape);
+        const weights = tf.tensor(values(size(cfg.x) * 4, 3)); // a non-uniform loss
+        const loss = (...[a, b]: tf.Tensor[]) => {
+          const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, cfg.s, cfg.pad);
+          return tf.sum(tf.mul(y, weights.slice(0, y.size).reshape(y.shape)));
+        };
+        const [dx, dw] = tf.grads(loss)([x, w]);
+        return [dx, dw];
+      };
+      const [cpuDx, cpuDw] = await on("cpu", run);
+      const [wasmDx, wasmDw] = await on("wasm", run);
+      assertClose(wasmDw, cpuDw, 1e-5, "filter gradient");
+      assertClose(wasmDx, cpuDx, 1e-5, "input gradient");
+    });
+  }
+});
+
+Deno.test("maxPool, sum, mean and tile on wasm equal the cpu backend's", async (t) => {
+  await t.step("max-pool gradient, 2×2 stride 2, odd sizes and ties", async () => {
+    const shape = [2, 7, 9, 5] as [number, number, number, number];
+    const xv = values(size(shape), 5).map((v) => Math.max(0, Math.round(v * 3) / 3)); // ties
+    const run = () => {
+      const x = tf.tensor4d(xv, shape);
+      const g = tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid"), 1.5)))(x);
+      return [g];
+    };
+    const [cpu] = await on("cpu", run);
+    const [wasm] = await on("wasm", run);
+    assertEquals(Array.from(wasm), Array.from(cpu));
+  });
+  await t.step("max-pool gradient, 3×3 stride 2 same (overlapping windows)", async () => {
+    const shape = [2, 7, 6, 3] as [number, number, number, number];
+    const xv = values(size(shape), 9);
+    const run = () => {
+      const x = tf.tensor4d(xv, shape);
+      const dy = tf.tensor4d(values(2 * 4 * 3 * 3, 4), [2, 4, 3, 3]);
+      const g = tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 3, 2, "same"), dy)))(x);
+      return [g];
+    };
+    const [cpu] = await on("cpu", run);
+    const [wasm] = await on("wasm", run);
+    assertClose(wasm, cpu, 1e-6, "max-pool gradient");
+  });
+  await t.step("sum and mean over leading axes, tile of [1, 1, 1, C]", async () => {
+    const shape = [3, 5, 4, 6];
+    const xv = values(size(shape), 13);
+    const run = () => {
+      const x = tf.tensor(xv, shape);
+      return [
+        tf.sum(x, [0, 1, 2]),
+        tf.mean(x, [0, 1], true),
+        tf.sum(x, [1, 2]), // not leading axes: falls back to the built-in kernel
+        tf.tile(tf.tensor4d(values(6, 2), [1, 1, 1, 6]), [3, 5, 4, 1]),
+        tf.tile(tf.tensor2d(values(6, 2), [2, 3]), [2, 2]), // general tile: built-in
+      ];
+    };
+    const cpu = await on("cpu", run);
+    const wasm = await on("wasm", run);
+    for (let i = 0; i < cpu.length; i++) assertClose(wasm[i], cpu[i], 1e-6, `output ${i}`);
+  });
+});
+
+Deno.test("a smallCNN-like training step has equal loss and gradients on wasm and cpu", async () => {
+  // conv3×3(8)-BN-ReLU → maxpool2 → conv3×3(16)-BN-ReLU → maxpool2 → conv1×1(16)-BN-ReLU →
+  // maxpool2 → flatten → dense(10); batch-norm in training mode (batch moments).
+  const shapes: Record<string, number[]> = {
+    w1: [3, 3, 3, 8],
+    g1: [8],
+    b1: [8],
+    w2: [3, 3, 8, 16],
+    g2: [16],
+    b2: [16],
+    w3: [1, 1, 16, 16],
+    g3: [16],
+    b3: [16],
+    wd: [16, 10],
+  };
+  const names = Object.keys(shapes);
+  const n = 4;
+  const xv = values(n * 18 * 18 * 3, 21);
+  const labels = [1, 7, 3, 3];
+  const run = () => {
+    const params = names.map((k, i) => {
+      const v = values(size(shapes[k]), 100 + i);
+      return tf.tensor(
+        k.startsWith("g") ? v.map((a) => 1 + 0.2 * a) : v.map((a) => 0.5 * a),
+        shapes[k],
+      );
+    });
+    const x = tf.tensor4d(xv, [n, 18, 18, 3]);
+    const y = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
+    const block = (h: tf.Tensor4D, w: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor4D => {
+      const z = tf.conv2d(h, w as tf.Tensor4D, 1, "valid");
+      const { mean, variance } = tf.moments(z, [0, 1, 2]);
+      const bn = tf.batchNorm(z, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
+      return tf.maxPool(tf.relu(bn) as tf.Tensor4D, 2, 2, "valid");
+    };
+    const f = (...p: tf.Tensor[]) => {
+      let h = block(x, p[0], p[1], p[2]);
+      h = block(h, p[3], p[4], p[5]);
+      h = block(h, p[6], p[7], p[8]);
+      const logits = tf.matMul(tf.reshape(h, [n, -1]), p[9]);
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(params);
+    return [value, ...grads];
+  };
+  const cpu = await on("cpu", run);
+  const wasm = await on("wasm", run);
+  assertClose(wasm[0], cpu[0], 1e-5, "loss");
+  for (let i = 0; i < names.length; i++) {
+    assertClose(wasm[i + 1], cpu[i + 1], 1e-4, `gradient of ${names[i]}`);
+  }
+});
