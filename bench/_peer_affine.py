@@ -1,4 +1,4 @@
-"""Peer for bench/affine_bench.ts: PyTorch 1.13 (functorch), smallCNN with batch-norm in
+"""Peer for bench/affine_compare.ts: PyTorch 1.13 (functorch), smallCNN with batch-norm in
 inference mode, 32x32x3, 10 classes, batch 64, 2 threads.
  - all 10 templates A[x] per input: vmap(jacrev(f))
  - <A[x]_c, x> for all c: one jvp of f at x with tangent x (f is piecewise linear, so J x = A[x] x)

@@ -11,7 +11,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { BackendWasm, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+// The wasm package registers its backend when imported: load it only when asked for, so
+// that importing masokit never changes tfjs' backend choice.
+let wasmPackage: typeof import("@tensorflow/tfjs-backend-wasm") | null = null;
 import { createRequire } from "node:module";
 import {
   evaluateGlue,
@@ -151,9 +153,9 @@ async function createBackend(
     disposeData: m.cwrap("dispose_data", null, ["number"]),
     dispose: m.cwrap("dispose", null, []),
   };
-  setThreadsCount(threads);
+  wasmPackage!.setThreadsCount(threads);
   // deno-lint-ignore no-explicit-any
-  const backend = new BackendWasm(m as any) as unknown as tf.KernelBackend;
+  const backend = new wasmPackage!.BackendWasm(m as any) as unknown as tf.KernelBackend;
   const dispose = backend.dispose.bind(backend);
   backend.dispose = () => {
     dispose();
@@ -227,6 +229,7 @@ export async function enableWasmThreads(
     if (options.quiet !== true) console.warn(reason);
     return { enabled: false, threads, backendName, reason };
   };
+  wasmPackage ??= await import("@tensorflow/tfjs-backend-wasm");
   if (
     typeof SharedArrayBuffer === "undefined" ||
     !(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof

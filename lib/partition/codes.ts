@@ -4,19 +4,24 @@
  *
  * @module
  */
-import { type BatchInput, readBatch } from "../network/batch.ts";
+import { type BatchInput, readBatch, readTensor } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import { forwardPass } from "../backend/cpu/run.ts";
+import { forwardPass, type LayerCodes } from "../backend/cpu/run.ts";
+import { disposeCodes, forwardPassTf, readCodes } from "../backend/tfjs/run.ts";
+import { type EngineOptions, resolveBackend } from "../backend/backend.ts";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 
 /**
  * The partition codes t^(ℓ)(x) of a batch at every code layer (Section 7), in the
  * network's code-layer order: ReLU / leaky ReLU / abs as sign bits (1 where the
  * pre-activation is `> 0`; exactly 0 is inactive), packed 32 per Uint32 word;
- * max-pool as the argmax's row-major window index (ties to the first).
+ * max-pool as the argmax's row-major window index (ties to the first). With
+ * `backend: "tfjs"` the forward pass runs on tfjs ops in float32 (fast with wasm or
+ * webgpu); a pre-activation within float32 rounding of 0 may then get the other code.
  *
  * @param net The network.
  * @param x Inputs `[N, ...inputShape]`.
+ * @param options `backend`: which engine computes (see {@linkcode EngineOptions}).
  * @returns One {@linkcode CodeLayer} per nonlinear layer.
  *
  * @example
@@ -29,12 +34,26 @@ import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
  * equal(layer.bits[0], 0b101);
  * ```
  */
-export function partitionCodes(net: SplineNetwork, x: BatchInput): PartitionCodes {
-  const { data, count } = readBatch(x, {
-    exampleShape: net.inputShape,
-    what: "Cannot compute partition codes",
-  });
-  const { codes } = forwardPass(net, data, count);
+export function partitionCodes(
+  net: SplineNetwork,
+  x: BatchInput,
+  options: EngineOptions = {},
+): PartitionCodes {
+  const what = "Cannot compute partition codes";
+  let codes: LayerCodes, count: number;
+  if (resolveBackend(x, options) === "tfjs") {
+    const t = readTensor(x, { exampleShape: net.inputShape, what });
+    const run = forwardPassTf(net, t);
+    run.output.dispose();
+    codes = readCodes(run.codes);
+    disposeCodes(run.codes);
+    count = t.shape[0];
+    if (t !== x) t.dispose();
+  } else {
+    const b = readBatch(x, { exampleShape: net.inputShape, what });
+    codes = forwardPass(net, b.data, b.count).codes;
+    count = b.count;
+  }
   return net.codeLayers.map((info): CodeLayer => {
     const raw = codes.get(info.layer)!;
     const units = info.units;

@@ -20,12 +20,57 @@ import { SplineError } from "../../util/errors.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
 import { poolWindows } from "../cpu/_windows.ts";
-import { maxPoolForward } from "../cpu/max_pool.ts";
+
+/**
+ * The layers with each per-channel affine map (folded batch-norm) merged into the dense
+ * or conv layer before it: `(conv(x) + b)·s + t = conv_{K·s}(x) + (b·s + t)`, computed in
+ * float64. Nonlinear layer objects are kept, so recorded codes stay keyed by them.
+ */
+function fold(layers: readonly SplineLayer[]): SplineLayer[] {
+  const out: SplineLayer[] = [];
+  for (const l of layers) {
+    const prev = out.at(-1);
+    if (l.kind === "channel-affine" && (prev?.kind === "conv2d" || prev?.kind === "dense")) {
+      const c = l.scale.length;
+      const kernel = prev.kernel.map((w, i) => w * l.scale[i % c]);
+      const bias = Float64Array.from(
+        l.shift,
+        (t, j) => (prev.bias ? prev.bias[j] : 0) * l.scale[j] + t,
+      );
+      out[out.length - 1] = {
+        ...prev,
+        name: `${prev.name}+${l.name}`,
+        outputShape: l.outputShape,
+        kernel,
+        bias,
+      };
+    } else if (l.kind === "residual") {
+      out.push({ ...l, paths: l.paths.map(fold) });
+    } else out.push(l);
+  }
+  return out;
+}
+
+const folded = new WeakMap<SplineNetwork, SplineLayer[]>();
+
+/** The network's layers with batch-norm folded, made once per network. */
+function layersOf(net: SplineNetwork): SplineLayer[] {
+  let f = folded.get(net);
+  if (!f) {
+    f = fold(net.layers);
+    folded.set(net, f);
+  }
+  return f;
+}
 
 /** What a forward pass records per nonlinear layer. */
 export type TensorCodes = Map<
   NonlinearLayer,
-  { slope: tf.Tensor } | { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor }
+  { active: tf.Tensor; slope: tf.Tensor } | {
+    input: tf.Tensor4D;
+    indices?: tf.Tensor;
+    mask?: tf.Tensor;
+  }
 >;
 
 type Pad = "valid" | "same";
@@ -55,18 +100,52 @@ function batchShape(rows: number, shape: Shape): number[] {
   return [rows, ...shape];
 }
 
+/** Tensors made from a layer's float64 parameters, kept per parameter array. */
+const constants = new WeakMap<Float64Array, Map<string, tf.Tensor>>();
+const release = new FinalizationRegistry<Map<string, tf.Tensor>>((m) => {
+  for (const t of m.values()) t.dispose();
+});
+
+/**
+ * A float32 tensor of a parameter array, made once per array and shape and kept until
+ * the array is garbage-collected (tfjs' engine does not track it: it survives tidy).
+ */
+function constant(
+  values: Float64Array,
+  shape: number[],
+  make?: (t: tf.Tensor) => tf.Tensor,
+): tf.Tensor {
+  let m = constants.get(values);
+  if (!m) {
+    m = new Map();
+    constants.set(values, m);
+    release.register(values, m);
+  }
+  const key = `${shape}|${make ? "derived" : ""}`;
+  let t = m.get(key);
+  if (!t) {
+    t = tf.tidy(() => {
+      const raw = tf.tensor(Float32Array.from(values), shape);
+      return make ? make(raw) : raw;
+    });
+    tf.keep(t);
+    m.set(key, t);
+  }
+  return t;
+}
+
 function kernel4(l: Conv2DLayer): tf.Tensor4D {
   const [kh, kw] = l.kernelSize;
-  return tf.tensor4d(Float32Array.from(l.kernel), [kh, kw, l.inputShape[2], l.outputShape[2]]);
+  return constant(l.kernel, [kh, kw, l.inputShape[2], l.outputShape[2]]) as tf.Tensor4D;
 }
 
 function affineApply(l: AffineLayer, x: tf.Tensor, rows: number, bias: boolean): tf.Tensor {
   switch (l.kind) {
     case "dense": {
       const inner = l.inputShape[l.inputShape.length - 1];
-      const k = tf.tensor2d(Float32Array.from(l.kernel), [inner, l.units]);
+      const k = constant(l.kernel, [inner, l.units]);
       let y = tf.matMul(x.reshape([-1, inner]), k);
-      if (bias && l.bias) y = tf.add(y, tf.tensor1d(Float32Array.from(l.bias)));
+      if (bias && l.bias) y = tf.add(y, constant(l.bias, [l.bias.length]));
       return y.reshape(batchShape(rows, l.outputShape));
     }
     case "conv2d": {
@@ -76,11 +155,11 @@ function affineApply(l: AffineLayer, x: tf.Tensor, rows: number, bias: boolean):
         l.strides as [number, number],
         [[0, 0], [l.padding[0], l.padding[1]], [l.padding[2], l.padding[3]], [0, 0]],
       );
-      return bias && l.bias ? tf.add(y, tf.tensor1d(Float32Array.from(l.bias))) : y;
+      return bias && l.bias ? tf.add(y, constant(l.bias, [l.bias.length])) : y;
     }
     case "channel-affine": {
-      const y = tf.mul(x, tf.tensor1d(Float32Array.from(l.scale)));
-      return bias ? tf.add(y, tf.tensor1d(Float32Array.from(l.shift))) : y;
+      const y = tf.mul(x, constant(l.scale, [l.scale.length]));
+      return bias ? tf.add(y, constant(l.shift, [l.shift.length])) : y;
     }
     case "zero-pad":
       return tf.pad(x, [[0, 0], [l.padding[0], l.padding[1]], [l.padding[2], l.padding[3]], [
@@ -146,7 +225,11 @@ function frame(
 function convTranspose(l: Conv2DLayer, g: tf.Tensor): tf.Tensor {
   const [kh, kw] = l.kernelSize;
   const [H, W] = l.inputShape;
-  const k = tf.transpose(tf.reverse(kernel4(l), [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const k = constant(
+    l.kernel,
+    [kh, kw, l.inputShape[2], l.outputShape[2]],
+    (t) => tf.transpose(tf.reverse(t, [0, 1]), [0, 1, 3, 2]),
+  ) as tf.Tensor4D;
   const gd = frame(
     dilate(g, l.strides[0], l.strides[1]),
     [kh - 1 - l.padding[0], kw - 1 - l.padding[2]],
@@ -181,7 +264,7 @@ function affineTranspose(l: AffineLayer, g: tf.Tensor, rows: number): tf.Tensor 
   switch (l.kind) {
     case "dense": {
       const inner = l.inputShape[l.inputShape.length - 1];
-      const k = tf.tensor2d(Float32Array.from(l.kernel), [inner, l.units]);
+      const k = constant(l.kernel, [inner, l.units]);
       return tf.matMul(g.reshape([-1, l.units]), k, false, true).reshape(
         batchShape(rows, l.inputShape),
       );
@@ -189,7 +272,7 @@ function affineTranspose(l: AffineLayer, g: tf.Tensor, rows: number): tf.Tensor 
     case "conv2d":
       return convTranspose(l, g);
     case "channel-affine":
-      return tf.mul(g, tf.tensor1d(Float32Array.from(l.scale)));
+      return tf.mul(g, constant(l.scale, [l.scale.length]));
     case "zero-pad": {
       const [H, W] = l.inputShape;
       return tf.slice(g, [0, l.padding[0], l.padding[2], 0], [rows, H, W, -1]);
@@ -223,8 +306,38 @@ function maxPoolArgs(l: NonlinearLayer & { kind: "max-pool" }) {
  * and tie-breaking must follow masokit's convention.
  */
 function windowSlots(l: NonlinearLayer & { kind: "max-pool" }, input: tf.Tensor4D): Uint16Array {
-  const x = Float64Array.from(input.dataSync() as Float32Array);
-  return maxPoolForward(l, x, input.shape[0]).code;
+  const x = input.dataSync() as Float32Array;
+  const [n, H, W, C] = input.shape;
+  const [OH, OW] = l.outputShape, [ph, pw] = l.poolSize, [sh, sw] = l.strides;
+  const pt = l.padding[0], pl = l.padding[2];
+  const slots = new Uint16Array(n * OH * OW * C);
+  const best = new Float32Array(C);
+  // channels innermost: each window cell is one contiguous run of C values
+  for (let e = 0; e < n; e++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const so = ((e * OH + oy) * OW + ox) * C;
+        best.fill(-Infinity);
+        for (let ky = 0; ky < ph; ky++) {
+          const iy = oy * sh + ky - pt;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < pw; kx++) {
+            const ix = ox * sw + kx - pl;
+            if (ix < 0 || ix >= W) continue;
+            const xo = ((e * H + iy) * W + ix) * C, slot = ky * pw + kx;
+            for (let c = 0; c < C; c++) {
+              const v = x[xo + c];
+              if (v > best[c]) {
+                best[c] = v;
+                slots[so + c] = slot;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return slots;
 }
 
 /** True for a max-pool whose windows tile the input without overlap or padding. */
@@ -308,9 +421,9 @@ function runLayers(
         if (fixed && "slope" in fixed) v = tf.mul(v, fixed.slope);
         else {
           const s0 = inactiveSlope(l);
-          const active = tf.cast(tf.greater(v, 0), "float32");
+          const active = tf.step(v, 0); // 1 where v > 0; exactly 0 is inactive
           const slope = s0 === 0 ? active : tf.add(tf.mul(active, 1 - s0), s0);
-          mode.record?.set(l, { slope: tf.keep(slope) });
+          mode.record?.set(l, { active: tf.keep(active), slope: tf.keep(slope) });
           v = tf.mul(v, slope);
         }
         break;
@@ -361,7 +474,9 @@ export function forwardPassTf(
   x: tf.Tensor,
 ): { output: tf.Tensor; codes: TensorCodes } {
   const codes: TensorCodes = new Map();
-  const output = tf.tidy(() => runLayers(net.layers, x, x.shape[0], { bias: true, record: codes }));
+  const output = tf.tidy(() =>
+    runLayers(layersOf(net), x, x.shape[0], { bias: true, record: codes })
+  );
   return { output, codes };
 }
 
@@ -380,7 +495,7 @@ export function maskedPassTf(
   options: { codes: TensorCodes; bias: boolean },
 ): tf.Tensor {
   return tf.tidy(() =>
-    runLayers(net.layers, x, x.shape[0], { bias: options.bias, fixed: options.codes })
+    runLayers(layersOf(net), x, x.shape[0], { bias: options.bias, fixed: options.codes })
   );
 }
 
@@ -458,7 +573,7 @@ function transposeLayers(
         if (b) {
           const c = b.length;
           ctx.B.push(
-            tf.sum(tf.mul(v.reshape([rows, -1, c]), tf.tensor1d(Float32Array.from(b))), [1, 2]),
+            tf.sum(tf.mul(v.reshape([rows, -1, c]), constant(b, [b.length])), [1, 2]),
           );
         }
         v = affineTranspose(l, v, rows);
@@ -490,10 +605,27 @@ export function templatesTf(
       batchShape(rows, net.outputShape),
     );
     const ctx = { codes, per: C, B: [] as tf.Tensor[] };
-    const A = transposeLayers(net.layers, eye, rows, ctx).reshape([count, C, net.inputSize]);
+    const A = transposeLayers(layersOf(net), eye, rows, ctx).reshape([count, C, net.inputSize]);
     const B = (ctx.B.length === 0 ? tf.zeros([rows]) : tf.addN(ctx.B)).reshape([count, C]);
     return { A, B };
   });
+}
+
+/**
+ * The codes a tfjs forward pass recorded, read back in the CPU reference's format: 0/1
+ * per unit for sign layers (1 where the float32 pre-activation is `> 0`), the argmax
+ * window slot for max-pool layers (first maximum wins).
+ *
+ * @param codes The recorded codes.
+ * @returns Per-layer code arrays.
+ */
+export function readCodes(codes: TensorCodes): Map<NonlinearLayer, Uint8Array | Uint16Array> {
+  const out = new Map<NonlinearLayer, Uint8Array | Uint16Array>();
+  for (const [l, c] of codes) {
+    if ("active" in c) out.set(l, Uint8Array.from(c.active.dataSync() as Float32Array));
+    else if (l.kind === "max-pool") out.set(l, windowSlots(l, c.input));
+  }
+  return out;
 }
 
 /**
@@ -503,8 +635,10 @@ export function templatesTf(
  */
 export function disposeCodes(codes: TensorCodes): void {
   for (const c of codes.values()) {
-    if ("slope" in c) c.slope.dispose();
-    else {
+    if ("slope" in c) {
+      c.slope.dispose();
+      c.active.dispose();
+    } else {
       c.input.dispose();
       c.indices?.dispose();
       c.mask?.dispose();

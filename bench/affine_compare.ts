@@ -1,0 +1,100 @@
+/**
+ * The spline engine on the paper's smallCNN (32×32×3, batch-norm folded, 10 classes),
+ * batch 64, in images/s: all 10 templates and offsets (`affineMap`) and ⟨A[x]_c, x⟩ for
+ * all c (`templateInnerProducts`), for
+ * - the float64 CPU reference (`backend: "cpu"`),
+ * - the tfjs engine on tfjs-wasm, stock (one thread) and threaded with 2 XNNPACK threads
+ *   (`enableWasmThreads`), side by side in one process,
+ * - with `--peer`, PyTorch 1.13 on 2 threads in the same run (bench/_peer_affine.py):
+ *   `vmap(jacrev(f))` for all templates, one JVP for ⟨A_c, x⟩.
+ *
+ * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer]`
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
+import { smallCNN } from "../lib/models/small_cnn.ts";
+import { fromLayersModel } from "../lib/network/from_layers_model.ts";
+import { affineMap } from "../lib/affine/affine_map.ts";
+import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
+
+const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
+const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
+const BATCH = 64;
+
+const r = await enableWasmThreads({ threads: 2, backendName: "wasm-t2" });
+if (!r.enabled) console.error(`threaded wasm unavailable: ${r.reason}`);
+await tf.setBackend("wasm");
+
+const net = fromLayersModel(smallCNN({ seed: 1 }));
+const x = tf.randomUniform([BATCH, 32, 32, 3], -1, 1);
+
+/** Median images/s of `reps` runs after one warm-up. */
+function rate(fn: () => tf.Tensor | { data: Float64Array }, reps: number): number {
+  const run = () => {
+    const out = fn();
+    if (out instanceof tf.Tensor) {
+      out.dataSync();
+      out.dispose();
+    }
+  };
+  run();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    run();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return BATCH / (times[Math.floor(times.length / 2)] / 1000);
+}
+
+const rows: [string, number, number][] = [];
+const xb = { data: Float64Array.from(x.dataSync()), shape: x.shape };
+rows.push([
+  "masokit CPU reference (float64, 1 thread)",
+  rate(() => affineMap(net, xb, { backend: "cpu" }).A, 1),
+  rate(() => templateInnerProducts(net, xb, { backend: "cpu" }), 2),
+]);
+for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
+  await tf.setBackend(backend);
+  const xt = tf.tensor(x.dataSync(), x.shape);
+  const aff = () => {
+    const { A, B } = affineMap(net, xt, { backend: "tfjs" });
+    B.dispose();
+    return A;
+  };
+  rows.push([
+    `masokit tfjs engine on ${backend === "wasm" ? "wasm (1 thread)" : "wasm, 2 threads"}`,
+    rate(aff, REPS),
+    rate(() => templateInnerProducts(net, xt, { backend: "tfjs" }), REPS * 3),
+  ]);
+}
+
+let peer: { templates: number; inner: number } | null = null;
+if (Deno.args.includes("--peer")) {
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: [new URL("./_peer_affine.py", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch(() => null);
+  const text = out?.success ? new TextDecoder().decode(out.stdout) : "";
+  const num = (k: string) => Number(text.match(new RegExp(`^${k} img/s ([\\d.]+)`, "m"))?.[1]);
+  if (text) {
+    peer = { templates: num("templates"), inner: Math.max(num("inner"), num("inner-forward-ad")) };
+    rows.push(["PyTorch 1.13, 2 threads (same run)", peer.templates, peer.inner]);
+  } else console.error("peer skipped: /usr/bin/python3 with torch not available");
+}
+
+console.log("| engine | all 10 templates A[x], B[x] (img/s) | ⟨A[x]_c, x⟩ for all c (img/s) |");
+console.log("| --- | --- | --- |");
+for (const [name, a, ip] of rows) {
+  const ratio = (v: number, p?: number) => (p ? ` (${(v / p).toFixed(2)}× peer)` : "");
+  console.log(
+    `| ${name} | ${a.toFixed(1)}${ratio(a, peer?.templates)} | ${ip.toFixed(1)}${
+      ratio(ip, peer?.inner)
+    } |`,
+  );
+}
