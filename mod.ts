@@ -60,5 +60,27 @@ export * from "./lib/data/types.ts";
 export * from "./lib/data/data_error.ts";
 export { enableWasmThreads } from "./lib/backend/wasm_threads.ts";
 export type { WasmThreadsOptions, WasmThreadsReport } from "./lib/backend/wasm_threads.ts";
-export type { Figure, PlotlyTrace } from "./lib/plot/figure.ts";
+export * from "./lib/plot/figure.ts";
+export * from "./lib/plot/display.ts";
+export * from "./lib/plot/export.ts";
+export * from "./lib/plot/histogram.ts";
+export * from "./lib/plot/lines.ts";
+export * from "./lib/plot/image_grid.ts";
 export type { Claim, ExperimentOptions, ExperimentResult } from "./lib/experiments/experiment.ts";
+export * from "./lib/experiments/affine_formula.ts";
+export * from "./lib/experiments/templates.ts";
+export * from "./lib/experiments/memorization.ts";
+export * from "./lib/experiments/report.ts";
+export * from "./lib/plot/affine_formula.ts";
+export * from "./lib/plot/templates.ts";
+export * from "./lib/plot/memorization.ts";
+export * from "./lib/experiments/orthogonality.ts";
+export * from "./lib/experiments/partition_knn.ts";
+export {
+  PAPER_ARCHITECTURES,
+  PAPER_DATASETS,
+  paperSweepRegistry,
+  type PaperSweepRegistryOptions,
+} from "./lib/experiments/sweep_registry.ts";
+export * from "./lib/plot/orthogonality.ts";
+export * from "./lib/plot/partition_knn.ts";

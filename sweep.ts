@@ -11,7 +11,15 @@
  */
 import { sweepMain } from "./lib/train/_sweep_cli.ts";
 import { toyRegistry } from "./lib/train/_toy_registry.ts";
+import { paperSweepRegistry } from "./lib/experiments/sweep_registry.ts";
 
 if (import.meta.main) {
-  Deno.exit(await sweepMain(Deno.args, { registry: toyRegistry, env: Deno.env.toObject() }));
+  // the paper's architectures (smallCNN, largeCNN, resNet) and datasets, plus a toy pair
+  // (mlp on synthetic blobs) for trying the machinery in seconds
+  const paper = paperSweepRegistry();
+  const registry = {
+    models: { ...toyRegistry.models, ...paper.models },
+    datasets: { ...toyRegistry.datasets, ...paper.datasets },
+  };
+  Deno.exit(await sweepMain(Deno.args, { registry, env: Deno.env.toObject() }));
 }

@@ -1,54 +1,68 @@
 /**
- * smallCNN training step (batch 64, 32×32×3, batch-norm in training mode, Adam) in images/s:
- * tfjs `wasm` with masokit's training kernels next to tfjs `cpu`, in one run; with `--peer`,
- * also PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
+ * smallCNN training step (lib/models/small_cnn.ts, batch 64, 32×32×3, batch-norm in training
+ * mode, Adam) in images/s.
  *
- * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--peer]`
+ * CPU (default): tfjs `wasm` with masokit's training kernels, in one process next to tfjs `cpu`
+ * (skip it with `--cpu-steps=0`); `--threads=N` runs wasm on N XNNPACK threads
+ * (`selectBackend({ wasmThreads: N })`, default: threads on where available, `--threads=1`:
+ * the stock single-threaded build); `--no-fused` registers only the kernels that existed before
+ * the fused batch-norm gradient (for before/after comparisons in one run); `--ab` adds a paired
+ * comparison, alternating steps with and without the fused batch-norm gradients; `--peer`: also
+ * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
- * The model is built inline (the paper's smallCNN); switch to lib/models/small_cnn.ts's
- * `smallCNN()` once it exists.
+ * GPU: `--backend=webgpu` trains on tfjs-webgpu, with and without
+ * `registerWebGpuTrainingKernels()` (two runs in one process), and with `--no-bn` also without
+ * batch-norm, plus `tf.moments` over [64, 30, 30, 32] alone. Needs a real adapter to mean
+ * anything (on Mesa llvmpipe, a software rasteriser, it only shows that everything runs). On
+ * the lent GPU machine (shared/PEERS.md, "Running Deno WebGPU"): `deno bundle
+ * bench/train_step_bench.ts -o .gpu/train_step.bundle.js`, then there
+ * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
+ *
+ * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
+ * [--no-fused] [--ab] [--peer] [--profile] [--warmup=3]`, or
+ * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../lib/train/backend.ts";
+import { smallCNN } from "../lib/models/small_cnn.ts";
+import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
+import {
+  registerWebGpuTrainingKernels,
+  unregisterWebGpuTrainingKernels,
+} from "../lib/train/webgpu_kernels.ts";
 
 const arg = (name: string, fallback: number) => {
   const a = Deno.args.find((s) => s.startsWith(`--${name}=`));
   return a ? Number(a.split("=")[1]) : fallback;
 };
+const flag = (name: string) => Deno.args.includes(`--${name}`);
 const STEPS = arg("steps", 20), CPU_STEPS = arg("cpu-steps", 1), BATCH = 64;
+const WARMUP = arg("warmup", 3);
+const THREADS = arg("threads", 0); // 0: selectBackend's default
+const BACKEND = (Deno.args.find((s) => s.startsWith("--backend="))?.split("=")[1] ?? "wasm") as
+  | "wasm"
+  | "webgpu";
 
-/** conv3×3(32, no bias)-BN-ReLU → pool → conv3×3(64)-BN-ReLU → pool → conv1×1(128)-BN-ReLU → pool → dense(10). */
-function smallCNN(): tf.Sequential {
-  const m = tf.sequential();
-  const block = (filters: number, kernelSize: number, inputShape?: number[]) => {
-    m.add(
-      tf.layers.conv2d({
-        filters,
-        kernelSize,
-        useBias: false,
-        ...(inputShape ? { inputShape } : {}),
-      }),
-    );
-    m.add(tf.layers.batchNormalization());
-    m.add(tf.layers.reLU());
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  };
-  block(32, 3, [32, 32, 3]);
-  block(64, 3);
-  block(128, 1);
-  m.add(tf.layers.flatten());
-  m.add(tf.layers.dense({ units: 10, useBias: false }));
-  return m;
+interface Measured {
+  label: string;
+  steps: number;
+  medianMs: number;
+  imgPerSec: number;
+  profile: string;
 }
 
-async function measure(backend: "wasm" | "cpu", steps: number, warmup: number) {
-  await selectBackend({ prefer: backend });
-  const model = smallCNN();
+async function measure(
+  label: string,
+  steps: number,
+  warmup: number,
+  options: { batchNorm?: boolean; profile?: boolean } = {},
+): Promise<Measured> {
+  const model = smallCNN({ batchNorm: options.batchNorm ?? true, seed: 1 });
   const opt = tf.train.adam(1e-3);
-  const x = tf.randomNormal([BATCH, 32, 32, 3]);
-  const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32"), 10).toFloat();
+  const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
+  const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
   const step = async () => {
     const loss = opt.minimize(() => {
       const logits = model.apply(x, { training: true }) as tf.Tensor;
@@ -67,19 +81,35 @@ async function measure(backend: "wasm" | "cpu", steps: number, warmup: number) {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   let profile = "";
-  if (backend === "wasm" && Deno.args.includes("--profile")) {
+  if (options.profile) {
     const info = await tf.profile(async () => await step());
-    const agg = new Map<string, number>();
+    const agg = new Map<string, [number, number]>();
     for (const k of info.kernels) {
       if (k.name.endsWith("__op")) continue;
-      agg.set(k.name, (agg.get(k.name) ?? 0) + ((await k.kernelTimeMs) as number));
+      const [ms, n] = agg.get(k.name) ?? [0, 0];
+      agg.set(k.name, [ms + ((await k.kernelTimeMs) as number), n + 1]);
     }
-    profile = [...agg].sort((a, b) => b[1] - a[1]).slice(0, 12)
-      .map(([k, v]) => `${k} ${v.toFixed(1)}ms`).join(", ");
+    profile = [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 16)
+      .map(([k, [ms, n]]) => `${k} ${ms.toFixed(1)}ms/${n}`).join(", ");
   }
   tf.dispose([x, y, ...model.weights.map((w) => w.read())]);
   opt.dispose();
-  return { backend, steps, medianMs: median, imgPerSec: (BATCH * 1000) / median, profile };
+  return { label, steps, medianMs: median, imgPerSec: (BATCH * 1000) / median, profile };
+}
+
+/** Median ms of `tf.moments` over smallCNN's first batch-norm input (includes one readback). */
+async function momentsMs(): Promise<number> {
+  const x = tf.randomNormal([64, 30, 30, 32], 0, 1, "float32", 3);
+  const times: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now();
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    await variance.data();
+    if (i >= 2) times.push(performance.now() - t0);
+    tf.dispose([mean, variance]);
+  }
+  x.dispose();
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
 function peer(): { imgPerSec: number; line: string } | null {
@@ -105,21 +135,103 @@ function peer(): { imgPerSec: number; line: string } | null {
   }
 }
 
-const wasm = await measure("wasm", STEPS, 3);
-const cpu = await measure("cpu", CPU_STEPS, 0); // ≈1 min a step: no warm-up
-const torch = Deno.args.includes("--peer") ? peer() : null;
-const peerFigure = torch?.imgPerSec ?? 1024;
-const peerSource = torch
-  ? `PyTorch measured now (${torch.line})`
-  : "PyTorch 1.13, 2 threads, 1,024 img/s (shared/PEERS.md)";
-console.log(`smallCNN train step, batch ${BATCH}, BN training mode, Adam, this CPU:`);
-for (const r of [wasm, cpu]) {
-  console.log(
-    `  tfjs ${r.backend.padEnd(4)}: ${r.imgPerSec.toFixed(0).padStart(5)} img/s ` +
-      `(median ${r.medianMs.toFixed(1)} ms/step over ${r.steps} steps; ` +
-      `${(r.imgPerSec / peerFigure).toFixed(3)}× peer)`,
-  );
+function print(results: Measured[], peerFigure: number | null): void {
+  for (const r of results) {
+    console.log(
+      `  ${r.label.padEnd(28)}: ${r.imgPerSec.toFixed(0).padStart(5)} img/s ` +
+        `(median ${r.medianMs.toFixed(1)} ms/step over ${r.steps} steps` +
+        (peerFigure ? `; ${(r.imgPerSec / peerFigure).toFixed(3)}× peer)` : ")"),
+    );
+    if (r.profile) console.log(`    kernel ms/calls, one step: ${r.profile}`);
+  }
 }
-console.log(`  wasm / cpu: ${(wasm.imgPerSec / cpu.imgPerSec).toFixed(1)}×`);
-console.log(`  peer: ${peerSource}`);
-if (wasm.profile) console.log(`  wasm kernel time, one step: ${wasm.profile}`);
+
+if (BACKEND === "webgpu") {
+  const choice = await selectBackend({ prefer: "webgpu" });
+  console.log(`smallCNN train step, batch ${BATCH}, Adam, ${choice.reason}:`);
+  const results: Measured[] = [];
+  const profile = flag("profile");
+  if (flag("no-bn")) {
+    results.push(await measure("webgpu, no BN", STEPS, WARMUP, { batchNorm: false }));
+  }
+  unregisterWebGpuTrainingKernels();
+  const stockMoments = await momentsMs();
+  results.push(await measure("webgpu, BN, stock tfjs", STEPS, WARMUP, { profile }));
+  registerWebGpuTrainingKernels();
+  const ourMoments = await momentsMs();
+  results.push(await measure("webgpu, BN, masokit kernels", STEPS, WARMUP, { profile }));
+  print(results, null);
+  console.log(
+    `  tf.moments([64, 30, 30, 32], [0, 1, 2]), median of 10: stock ${
+      stockMoments.toFixed(2)
+    } ms, masokit ${ourMoments.toFixed(2)} ms`,
+  );
+  console.log(`  load average: ${Deno.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+} else {
+  const choice = await selectBackend({
+    prefer: "wasm",
+    ...(THREADS > 0 ? { wasmThreads: THREADS } : {}),
+  });
+  if (flag("no-fused")) registerWasmTrainingKernels({ fuseBatchNorm: false });
+  const label = `wasm${flag("no-fused") ? " (no fused BN)" : ""}`;
+  const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") });
+  const results = [wasm];
+  if (flag("ab")) {
+    // Paired comparison under the same load: every other step without the fused BN gradients.
+    const fused: number[] = [], plain: number[] = [];
+    const model = smallCNN({ seed: 1 });
+    const opt = tf.train.adam(1e-3);
+    const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
+    const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
+    for (let i = 0; i < 2 * STEPS + 2; i++) {
+      const on = i % 2 === 0;
+      registerWasmTrainingKernels({ fuseBatchNorm: on });
+      const t0 = performance.now();
+      const loss = opt.minimize(() => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      }, true)!;
+      await loss.data();
+      loss.dispose();
+      if (i >= 2) (on ? fused : plain).push(performance.now() - t0);
+    }
+    registerWasmTrainingKernels();
+    tf.dispose([x, y]);
+    opt.dispose();
+    for (
+      const [name, ts] of [["A/B: fused BN gradients", fused], [
+        "A/B: tfjs BN gradients",
+        plain,
+      ]] as const
+    ) {
+      const sorted = [...ts].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      results.push({
+        label: name,
+        steps: ts.length,
+        medianMs: median,
+        imgPerSec: (BATCH * 1000) / median,
+        profile: "",
+      });
+    }
+  }
+  if (CPU_STEPS > 0) {
+    await selectBackend({ prefer: "cpu" });
+    results.push(await measure("cpu", CPU_STEPS, 0)); // ≈1 min a step: no warm-up
+  }
+  const torch = flag("peer") ? peer() : null;
+  const peerFigure = torch?.imgPerSec ?? 1024;
+  console.log(`smallCNN train step, batch ${BATCH}, BN training mode, Adam, this CPU:`);
+  console.log(`  ${choice.reason}`);
+  print(results, peerFigure);
+  const cpu = results.find((r) => r.label === "cpu");
+  if (cpu) console.log(`  wasm / cpu: ${(wasm.imgPerSec / cpu.imgPerSec).toFixed(1)}×`);
+  console.log(
+    `  peer: ${
+      torch
+        ? `PyTorch measured now (${torch.line})`
+        : "PyTorch 1.13, 2 threads, 1,024 img/s (shared/PEERS.md)"
+    }`,
+  );
+  console.log(`  load average: ${Deno.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+}

@@ -31,7 +31,9 @@ export interface Figure {
   readonly name: string;
   /** One-line description. */
   readonly title: string;
+  /** The plotly.js traces. */
   readonly data: PlotlyTrace[];
+  /** The plotly.js layout. */
   // deno-lint-ignore no-explicit-any
   readonly layout: Record<string, any>;
 }

@@ -1,0 +1,82 @@
+/**
+ * WebGPU engine benchmark on the shared/PEERS.md workloads:
+ * - kNN on bit-packed codes, N = 10,000 queries × M = 50,000 base, D = 32,768 bits, top-16
+ *   (Gpairs/s; peer: PyTorch ±1 fp32 matmul 0.79 Gpairs/s on an H100);
+ * - all 10 templates A[x] of smallCNN, 32×32×3 (img/s; peer 49,800 img/s on an H100);
+ * - ⟨A[x]_c, x⟩ for all c, smallCNN (img/s; peer 78,263 img/s on an H100).
+ *
+ * `deno run -A bench/webgpu_bench.ts` on a real GPU; `--tiny` runs tiny sizes so that it
+ * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { smallCNN } from "../lib/models/small_cnn.ts";
+import { fromLayersModel } from "../lib/network/from_layers_model.ts";
+import { webgpuContext } from "../lib/backend/webgpu/device.ts";
+import { mismatchTopKWebGpu } from "../lib/backend/webgpu/mismatch.ts";
+import { affineMapWebGpu, innerProductsWebGpu } from "../lib/backend/webgpu/passes.ts";
+import type { CodeRows } from "../lib/partition/_hamming_engine.ts";
+
+function randomRows(count: number, words: number, seed: number): CodeRows {
+  const data = new Uint32Array(count * words);
+  let s = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s ^ (s >>> 13);
+  }
+  return { kind: "sign", count, rowLength: words, data };
+}
+
+async function time(fn: () => Promise<unknown>, reps: number): Promise<number> {
+  await fn(); // warm-up: pipelines compiled, weights uploaded
+  const t0 = performance.now();
+  for (let r = 0; r < reps; r++) await fn();
+  return (performance.now() - t0) / 1000 / reps;
+}
+
+async function main(): Promise<void> {
+  const tiny = Deno.args.includes("--tiny");
+  await tf.setBackend("cpu");
+  const ctx = await webgpuContext();
+  if (ctx === null) {
+    console.log("no WebGPU adapter: nothing to measure");
+    return;
+  }
+  console.log(`adapter: ${ctx.adapterName}${ctx.isFallback ? " (software fallback)" : ""}`);
+
+  // 1. kNN
+  {
+    const [N, M, D, k] = tiny ? [256, 1024, 1024, 16] : [10_000, 50_000, 32_768, 16];
+    const query = randomRows(N, D / 32, 1), base = randomRows(M, D / 32, 2);
+    const s = await time(() => mismatchTopKWebGpu(ctx, { query, base }, { k, exclude: false }), 1);
+    console.log(
+      `kNN top-${k}, N=${N} × M=${M}, D=${D} bits: ${s.toFixed(3)} s, ${
+        (N * M / s / 1e9).toFixed(3)
+      } Gpairs/s (end to end, uploads included)`,
+    );
+  }
+
+  // 2–3. smallCNN templates and inner products
+  {
+    const model = smallCNN({ seed: 1 });
+    const net = fromLayersModel(model);
+    const D = net.inputSize;
+    const nT = tiny ? 4 : 512, nI = tiny ? 8 : 4096;
+    const x = Float64Array.from({ length: Math.max(nT, nI) * D }, (_, i) => Math.sin(i * 12.9898));
+    const sT = await time(() => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }), 2);
+    console.log(
+      `smallCNN all ${net.outputSize} templates + offsets, batch ${nT}: ${
+        (nT / sT).toFixed(1)
+      } img/s`,
+    );
+    const sI = await time(
+      () => innerProductsWebGpu(ctx, net, { x: x.subarray(0, nI * D), n: nI }),
+      2,
+    );
+    console.log(`smallCNN <A_c, x> for all c, batch ${nI}: ${(nI / sI).toFixed(1)} img/s`);
+    model.dispose();
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,158 @@
+/**
+ * `deno task reproduce`: every result of the paper at reduced scale on real data (quick,
+ * CPU, the default), or at the paper's scale (`--full`, GPU recommended). Writes
+ * `out/figures/*.html|png|svg` (PNG/SVG rendered in Chromium) and `out/report.md`: each
+ * paper claim, our measured number, the scale used, and whether the claim held.
+ *
+ * Usage: `deno task reproduce [--out DIR] [--full | --scale tiny|quick|full]
+ *   [--only id[,id…]] [--formats html,png,svg] [--threads N]`
+ * Experiments: affine_formula, templates, memorization, orthogonality, partition_knn.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { enableWasmThreads } from "./lib/backend/wasm_threads.ts";
+import { selectBackend } from "./lib/train/backend.ts";
+import type { ExperimentOptions, ExperimentResult } from "./lib/experiments/experiment.ts";
+import { renderReport } from "./lib/experiments/report.ts";
+import { runAffineFormula } from "./lib/experiments/affine_formula.ts";
+import { runTemplates } from "./lib/experiments/templates.ts";
+import { runMemorization } from "./lib/experiments/memorization.ts";
+import { runOrthogonality } from "./lib/experiments/orthogonality.ts";
+import { runPartitionKnn } from "./lib/experiments/partition_knn.ts";
+import { exportFigures } from "./lib/plot/export.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    out: { type: "string", default: "out" },
+    full: { type: "boolean", default: false },
+    scale: { type: "string" },
+    only: { type: "string" },
+    formats: { type: "string", default: "html,png,svg" },
+    threads: { type: "string", default: "2" },
+    seed: { type: "string", default: "1" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+const EXPERIMENTS: Record<string, (o: ExperimentOptions) => Promise<ExperimentResult>> = {
+  affine_formula: runAffineFormula,
+  templates: runTemplates,
+  memorization: runMemorization,
+  // the λ sweep writes its resumable JSONL under the output folder
+  orthogonality: (o) => runOrthogonality({ ...o, outDir: `${values.out}/sweep-${o.scale}` }),
+  partition_knn: runPartitionKnn,
+};
+
+if (values.help) {
+  console.log(
+    "deno task reproduce [--out DIR] [--full | --scale tiny|quick|full] [--only id,…] [--formats html,png,svg] [--threads N] [--seed N]\n" +
+      `experiments: ${Object.keys(EXPERIMENTS).join(", ")}`,
+  );
+  Deno.exit(0);
+}
+const scale = (values.full ? "full" : values.scale ?? "quick") as "tiny" | "quick" | "full";
+if (!["tiny", "quick", "full"].includes(scale)) {
+  console.error(`--scale must be tiny, quick or full, got '${values.scale}'`);
+  Deno.exit(2);
+}
+const only = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(EXPERIMENTS);
+for (const id of only) {
+  if (!(id in EXPERIMENTS)) {
+    console.error(
+      `Unknown experiment '${id}': expected one of ${Object.keys(EXPERIMENTS).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+}
+const formats = values.formats.split(",").map((s) => s.trim()) as ("html" | "png" | "svg")[];
+for (const f of formats) {
+  if (!["html", "png", "svg"].includes(f)) {
+    console.error(`--formats takes html, png and svg, got '${f}'`);
+    Deno.exit(2);
+  }
+}
+const threads = Number(values.threads), seed = Number(values.seed);
+if (!Number.isInteger(threads) || threads < 1 || !Number.isInteger(seed)) {
+  console.error(`--threads and --seed take integers, got '${values.threads}' and '${values.seed}'`);
+  Deno.exit(2);
+}
+
+const started = performance.now();
+const log = (m: string) =>
+  console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
+if (threads > 1) await enableWasmThreads({ threads, quiet: false });
+const chosen = await selectBackend({ prefer: "auto" });
+log(`tfjs backend: ${chosen.backend} (${chosen.reason}); scale ${scale}`);
+
+const results: ExperimentResult[] = [];
+let failed = 0;
+for (const id of only) {
+  log(`${id}: running`);
+  try {
+    const r = await EXPERIMENTS[id]({
+      scale,
+      seed,
+      onProgress: (m) => log(`${id}: ${m}`),
+      progress: true,
+    });
+    results.push(r);
+    log(
+      `${id}: ${r.claims.filter((c) => c.held).length}/${r.claims.length} claims held (${
+        r.seconds.toFixed(0)
+      } s)`,
+    );
+  } catch (e) {
+    failed++;
+    const message = e instanceof Error ? e.message : String(e);
+    log(`${id}: FAILED: ${message}`);
+    results.push({
+      id,
+      title: id,
+      scale,
+      seconds: 0,
+      figures: [],
+      claims: [{ claim: `${id} ran`, measured: `error: ${message}`, held: false }],
+    });
+  }
+}
+
+const dir = `${values.out}/figures`;
+await Deno.mkdir(dir, { recursive: true });
+const figs = results.flatMap((r) => r.figures);
+const files: Record<string, string[]> = {};
+try {
+  const written = await exportFigures(figs, { dir, formats });
+  for (const path of written) {
+    const name = path.split("/").at(-1)!.replace(/\.(html|png|svg)$/, "");
+    (files[name] ??= []).push(`figures/${path.split("/").at(-1)}`);
+  }
+} catch (e) {
+  log(
+    `figure export to ${formats.join("/")} failed (${
+      e instanceof Error ? e.message : e
+    }); writing HTML only`,
+  );
+  for (const path of await exportFigures(figs, { dir, formats: ["html"] })) {
+    const name = path.split("/").at(-1)!.replace(/\.html$/, "");
+    (files[name] ??= []).push(`figures/${path.split("/").at(-1)}`);
+  }
+}
+
+const report = renderReport(results, {
+  scale,
+  figures: files,
+  header: [
+    `Generated by \`deno task reproduce${Deno.args.length ? " " + Deno.args.join(" ") : ""}\` on ${
+      new Date().toISOString().slice(0, 10)
+    }, tfjs backend ${chosen.backend}, ${navigator.hardwareConcurrency} cores, in ${
+      ((performance.now() - started) / 1000).toFixed(0)
+    } s.`,
+    "",
+  ],
+});
+const tmp = `${values.out}/report.md.tmp`;
+await Deno.writeTextFile(tmp, report);
+await Deno.rename(tmp, `${values.out}/report.md`);
+log(`wrote ${values.out}/report.md and ${figs.length} figures to ${dir}`);
+if (failed > 0) Deno.exit(1);

