@@ -84,3 +84,14 @@ export {
 } from "./lib/experiments/sweep_registry.ts";
 export * from "./lib/plot/orthogonality.ts";
 export * from "./lib/plot/partition_knn.ts";
+export * from "./lib/affine/affine_map_async.ts";
+export * from "./lib/affine/template_inner_products_async.ts";
+export * from "./lib/partition/codes_async.ts";
+export * from "./lib/partition/nearest_neighbors_async.ts";
+export * from "./lib/partition/distance_matrix_async.ts";
+export {
+  setWebGpuAdapterSource,
+  webgpuAdapterInfo,
+  webgpuContext,
+} from "./lib/backend/webgpu/device.ts";
+export type { WebGpuAdapterReport, WebGpuContext } from "./lib/backend/webgpu/device.ts";

@@ -11,10 +11,14 @@ import type { BatchInput } from "../network/batch.ts";
  * The engine choice on every engine call:
  * - `"cpu"`: the TypeScript reference, float64, exact;
  * - `"tfjs"`: tfjs ops in float32 on the active tfjs backend (fast with `wasm` or `webgpu`);
+ * - `"webgpu"`: masokit's own WGSL kernels on the shared WebGPU device, float32; only the
+ *   async entry points (`affineMapAsync`, `partitionCodesAsync`, …) take it, and they fall
+ *   back to `"cpu"` with a one-line notice when there is no adapter;
  * - `"auto"` (default): `"cpu"` for float64 batches and when the active tfjs backend is
- *   tfjs' own slow `cpu`; `"tfjs"` for tensors otherwise.
+ *   tfjs' own slow `cpu`; `"tfjs"` for tensors otherwise (the async entry points pick
+ *   `"webgpu"` first on a hardware adapter, never on a software / fallback one).
  */
-export type EngineBackend = "auto" | "cpu" | "tfjs";
+export type EngineBackend = "auto" | "cpu" | "tfjs" | "webgpu";
 
 /** Options every engine call takes. */
 export interface EngineOptions {
@@ -40,6 +44,11 @@ export interface EngineOptions {
 export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "tfjs" {
   const b = options.backend ?? "auto";
   if (b === "cpu" || b === "tfjs") return b;
+  if (b === "webgpu") {
+    throw new RangeError(
+      `Engine backend 'webgpu' runs asynchronously: call the async variant (e.g. affineMapAsync)`,
+    );
+  }
   if (b !== "auto") {
     throw new RangeError(`Unknown engine backend '${b}': expected "auto", "cpu" or "tfjs"`);
   }

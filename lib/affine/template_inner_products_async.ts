@@ -1,0 +1,67 @@
+/**
+ * ⟨A[x]_c, x⟩ for every class, on WebGPU when available (async).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import type { SplineNetwork } from "../network/spline_network.ts";
+import type { EngineOptions } from "../backend/backend.ts";
+import { templateInnerProducts } from "./template_inner_products.ts";
+import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
+import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
+import { innerProductsWebGpu } from "../backend/webgpu/passes.ts";
+
+/**
+ * The inner products ⟨A[x]_c, x⟩ `[N, C]` (Proposition 5, Figure 2) — the result of
+ * {@linkcode templateInnerProducts}, computed with `backend: "webgpu"` by the forward
+ * pass (codes) and ONE masked linear pass with every bias dropped, in one submit per
+ * chunk. Float32 on the GPU. `"auto"` picks WebGPU on a hardware adapter only; without
+ * an adapter, or when the device is lost, the CPU computes after a one-line notice.
+ *
+ * @param net The network.
+ * @param x Inputs `[N, ...inputShape]`: a tensor (a float32 tensor out) or a float64 batch.
+ * @param options `backend` (`"auto"`, `"cpu"`, `"tfjs"`, `"webgpu"`).
+ * @returns `[N, C]`.
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "../network/spline_network.ts";
+ * import { templateInnerProductsAsync } from "./template_inner_products_async.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const net = new SplineNetwork([2], [
+ *   { kind: "dense", name: "d", inputShape: [2], outputShape: [1], units: 1,
+ *     kernel: new Float64Array([1, -1]), bias: new Float64Array([1]) },
+ *   { kind: "relu", name: "r", inputShape: [1], outputShape: [1] },
+ * ]);
+ * const out = await templateInnerProductsAsync(net, { data: new Float64Array([3, 1]), shape: [1, 2] });
+ * deepEqual(Array.from(out.data), [2]);
+ * ```
+ */
+export async function templateInnerProductsAsync(
+  net: SplineNetwork,
+  x: tf.Tensor,
+  options?: EngineOptions,
+): Promise<tf.Tensor>;
+export async function templateInnerProductsAsync(
+  net: SplineNetwork,
+  x: Batch,
+  options?: EngineOptions,
+): Promise<Batch>;
+export async function templateInnerProductsAsync(
+  net: SplineNetwork,
+  x: BatchInput,
+  options: EngineOptions = {},
+): Promise<tf.Tensor | Batch> {
+  const what = "Cannot compute template inner products";
+  const engine = await resolveAsyncBackend(options.backend);
+  if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
+  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
+  return await withWebGpu("template inner products", {
+    cpu: () => templateInnerProducts(net, x, { backend: "cpu" }),
+    gpu: async (ctx) => {
+      const z = await innerProductsWebGpu(ctx, net, { x: data, n: count });
+      return asOutput(x, Float64Array.from(z), [count, net.outputSize]);
+    },
+  });
+}

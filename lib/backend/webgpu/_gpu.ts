@@ -1,0 +1,158 @@
+/**
+ * Small helpers of the WebGPU engine: storage buffers, dispatches over a grid larger
+ * than one dimension allows, uniform parameters, and reading results back.
+ *
+ * @module
+ */
+import { DeviceLostError, type WebGpuContext, webgpuHooks } from "./device.ts";
+import { pipelineFor, type ShaderSource } from "./_pipelines.ts";
+
+/** Threads per workgroup of the one-thread-per-element kernels. */
+export const WG = 64;
+
+const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+
+/**
+ * A storage buffer, filled with `data` or zeroed (`size` bytes, at least 16).
+ *
+ * @param ctx The context.
+ * @param data Initial contents, or a size in bytes.
+ * @param label A label for error messages.
+ * @returns The buffer.
+ */
+export function storageBuffer(
+  ctx: WebGpuContext,
+  data: ArrayBufferView | number,
+  label: string,
+): GPUBuffer {
+  const bytes = typeof data === "number" ? data : data.byteLength;
+  const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+  const buf = ctx.device.createBuffer({ label, size, usage: STORAGE });
+  if (typeof data !== "number" && data.byteLength > 0) {
+    const v = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const padded = new Uint8Array(Math.ceil(v.byteLength / 4) * 4);
+    padded.set(v);
+    ctx.device.queue.writeBuffer(buf, 0, padded);
+  }
+  return buf;
+}
+
+/**
+ * A uniform buffer of u32 parameters.
+ *
+ * @param ctx The context.
+ * @param values The parameters.
+ * @returns The buffer.
+ */
+export function uniformU32(ctx: WebGpuContext, values: readonly number[]): GPUBuffer {
+  const data = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
+  data.set(values);
+  const buf = ctx.device.createBuffer({
+    label: "params",
+    size: data.byteLength,
+    usage: 0x40 | 0x08,
+  });
+  ctx.device.queue.writeBuffer(buf, 0, data);
+  return buf;
+}
+
+/**
+ * Splits `groups` workgroups over x and y (each at most 65,535). Kernels recover the
+ * linear workgroup index as `wid.y * nwg.x + wid.x` and return past the end.
+ *
+ * @param groups Workgroups needed.
+ * @returns `[x, y]`.
+ */
+export function grid(groups: number): [number, number] {
+  const x = Math.max(1, Math.min(groups, 65535));
+  return [x, Math.max(1, Math.ceil(groups / x))];
+}
+
+/**
+ * Records one dispatch: binds `buffers` to bindings 0, 1, … of group 0.
+ *
+ * @param ctx The context.
+ * @param pass The compute pass.
+ * @param shader The kernel.
+ * @param options `buffers` (in binding order) and the workgroup grid `groups`.
+ */
+export function dispatch(
+  ctx: WebGpuContext,
+  pass: GPUComputePassEncoder,
+  shader: ShaderSource,
+  options: { buffers: readonly GPUBuffer[]; groups: number | [number, number] },
+): void {
+  const pipeline = pipelineFor(ctx, shader);
+  const bindGroup = ctx.device.createBindGroup({
+    label: shader.label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: options.buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  const [x, y] = typeof options.groups === "number" ? grid(options.groups) : options.groups;
+  pass.dispatchWorkgroups(x, y);
+}
+
+/**
+ * Copies buffers back to the CPU after all submitted work, checking that the device
+ * is still alive and that no WebGPU validation error occurred.
+ *
+ * @param ctx The context.
+ * @param reads Buffers and byte sizes to read.
+ * @returns One ArrayBuffer per read.
+ */
+export async function readBack(
+  ctx: WebGpuContext,
+  reads: readonly { buffer: GPUBuffer; bytes: number }[],
+): Promise<ArrayBuffer[]> {
+  const { device } = ctx;
+  const enc = device.createCommandEncoder({ label: "readback" });
+  const staging = reads.map(({ buffer, bytes }) => {
+    const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+    const s = device.createBuffer({ label: "staging", size, usage: 0x01 | 0x08 });
+    enc.copyBufferToBuffer(buffer, 0, s, 0, size);
+    return s;
+  });
+  device.queue.submit([enc.finish()]);
+  webgpuHooks.beforeReadback?.(ctx);
+  try {
+    await Promise.all(staging.map((s) => s.mapAsync(0x0001)));
+  } catch (e) {
+    if (ctx.lostReason !== null) throw new DeviceLostError(ctx.lostReason);
+    throw e;
+  }
+  if (ctx.lostReason !== null) throw new DeviceLostError(ctx.lostReason);
+  const out = staging.map((s, i) =>
+    s.getMappedRange(0, Math.ceil(reads[i].bytes / 4) * 4).slice(0)
+  );
+  staging.forEach((s) => s.destroy());
+  return out;
+}
+
+/**
+ * Runs `fn` inside a validation error scope and throws what WebGPU reported.
+ *
+ * @param ctx The context.
+ * @param what The computation, for the message.
+ * @param fn The GPU work.
+ * @returns What `fn` returned.
+ */
+export async function checked<T>(
+  ctx: WebGpuContext,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  ctx.device.pushErrorScope("validation");
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const err = await ctx.device.popErrorScope().catch(() => null);
+    if (err !== null && ctx.lostReason === null) {
+      // deno-lint-ignore no-unsafe-finally
+      throw new Error(`${what}: WebGPU validation error: ${err.message}`);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,181 @@
+/**
+ * The WebGPU device of the engine: the adapter is requested once and one `GPUDevice`
+ * is shared by every kernel; the adapter is reported (name, software fallback or
+ * not); a lost device is noticed and replaced on the next call.
+ *
+ * @module
+ */
+
+/** The shared WebGPU state: the device, what adapter it runs on, its pipeline cache. */
+export interface WebGpuContext {
+  /** The shared device. */
+  readonly device: GPUDevice;
+  /** The adapter's description (e.g. `"NVIDIA H100 80GB HBM3"` or `"llvmpipe (…)"`). */
+  readonly adapterName: string;
+  /** True for a software / fallback adapter (e.g. Mesa llvmpipe). */
+  readonly isFallback: boolean;
+  /** Compute pipelines by shader key. */
+  readonly pipelines: Map<string, GPUComputePipeline>;
+  /** Set once the device is lost (destroyed, driver reset); the reason, for notices. */
+  lostReason: string | null;
+}
+
+/** The adapter report of {@linkcode webgpuAdapterInfo}. */
+export interface WebGpuAdapterReport {
+  /** The adapter's description (vendor/device when the description is empty). */
+  readonly name: string;
+  /** True for a software / fallback adapter. */
+  readonly isFallback: boolean;
+}
+
+type AdapterSource = () => Promise<GPUAdapter | null>;
+
+const defaultSource: AdapterSource = async () => {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (gpu === undefined) return null;
+  try {
+    return await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    return null;
+  }
+};
+
+let source: AdapterSource = defaultSource;
+let pending: Promise<WebGpuContext | null> | null = null;
+
+/** Test hooks: called at fixed points of a GPU computation. */
+export interface WebGpuHooks {
+  /** Called after a computation's work is submitted and before its results are read back. */
+  beforeReadback?: (ctx: WebGpuContext) => void;
+}
+
+/** The active test hooks (empty in normal use). */
+export const webgpuHooks: WebGpuHooks = {};
+
+function describe(adapter: GPUAdapter): WebGpuAdapterReport {
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  const a = adapter as GPUAdapter & { isFallbackAdapter?: boolean };
+  const i = info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  const name = i?.description || [i?.vendor, i?.device].filter((s) => s).join(" ") || "unknown";
+  return { name, isFallback: Boolean(i?.isFallbackAdapter ?? a.isFallbackAdapter) };
+}
+
+async function create(): Promise<WebGpuContext | null> {
+  const adapter = await source();
+  if (adapter === null) return null;
+  const { name, isFallback } = describe(adapter);
+  const lim = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+      maxBufferSize: lim.maxBufferSize,
+      maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: Math.min(256, lim.maxComputeInvocationsPerWorkgroup),
+      maxStorageBuffersPerShaderStage: Math.min(8, lim.maxStorageBuffersPerShaderStage),
+    },
+  });
+  const ctx: WebGpuContext = {
+    device,
+    adapterName: name,
+    isFallback,
+    pipelines: new Map(),
+    lostReason: null,
+  };
+  // the next webgpuContext() call then requests a new adapter and device
+  device.lost.then((info) => {
+    ctx.lostReason = `${info.reason ?? "unknown"}: ${info.message}`;
+  });
+  return ctx;
+}
+
+/**
+ * The shared WebGPU context: requests the adapter and device on the first call and
+ * returns the same one afterwards (a new one after the device was lost).
+ *
+ * @returns The context, or `null` when there is no WebGPU adapter.
+ *
+ * @example
+ * ```ts
+ * import { webgpuContext } from "./device.ts";
+ * import { ok } from "node:assert/strict";
+ * const ctx = await webgpuContext();
+ * ok(ctx === null || typeof ctx.adapterName === "string");
+ * ```
+ */
+export async function webgpuContext(): Promise<WebGpuContext | null> {
+  pending ??= create().catch(() => null);
+  const ctx = await pending;
+  if (ctx !== null && ctx.lostReason !== null) {
+    pending = create().catch(() => null);
+    return pending;
+  }
+  return ctx;
+}
+
+/**
+ * Reports the adapter the WebGPU backend runs on.
+ *
+ * @returns `{ name, isFallback }`, or `null` when there is no adapter.
+ *
+ * @example
+ * ```ts
+ * import { webgpuAdapterInfo } from "./device.ts";
+ * import { ok } from "node:assert/strict";
+ * const info = await webgpuAdapterInfo();
+ * ok(info === null || typeof info.isFallback === "boolean");
+ * ```
+ */
+export async function webgpuAdapterInfo(): Promise<WebGpuAdapterReport | null> {
+  const ctx = await webgpuContext();
+  return ctx === null ? null : { name: ctx.adapterName, isFallback: ctx.isFallback };
+}
+
+/**
+ * Replaces where the adapter comes from (for tests: `async () => null` simulates a
+ * machine without WebGPU) and forgets the current device; `null` restores
+ * `navigator.gpu.requestAdapter`.
+ *
+ * @param fn The adapter source, or `null` for the default.
+ *
+ * @example
+ * ```ts
+ * import { setWebGpuAdapterSource, webgpuContext } from "./device.ts";
+ * import { equal } from "node:assert/strict";
+ * setWebGpuAdapterSource(() => Promise.resolve(null));
+ * equal(await webgpuContext(), null);
+ * setWebGpuAdapterSource(null);
+ * ```
+ */
+export function setWebGpuAdapterSource(fn: (() => Promise<GPUAdapter | null>) | null): void {
+  source = fn ?? defaultSource;
+  pending = null;
+}
+
+/** Thrown inside GPU computations when the device is lost mid-run. */
+export class DeviceLostError extends Error {
+  /**
+   * @param reason Why the device was lost.
+   */
+  constructor(reason: string) {
+    super(`WebGPU device lost (${reason})`);
+    this.name = "DeviceLostError";
+  }
+}
+
+/**
+ * Whether the context's device is lost, waiting briefly for the `lost` promise (it
+ * settles a moment after the loss itself).
+ *
+ * @param ctx The context.
+ * @returns The loss reason, or `null` when the device is alive.
+ */
+export async function lostReason(ctx: WebGpuContext): Promise<string | null> {
+  if (ctx.lostReason !== null) return ctx.lostReason;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    ctx.device.lost,
+    new Promise((r) => timer = setTimeout(r, 200)),
+  ]);
+  clearTimeout(timer);
+  return ctx.lostReason;
+}

@@ -1,0 +1,58 @@
+/**
+ * The common frame of the engine's one-thread-per-output kernels: a uniform
+ * `P = (rows, rowsPerCode)`, named storage bindings, and a guard past the last output.
+ *
+ * @module
+ */
+import type { ShaderSource } from "../_pipelines.ts";
+import { LINEAR_INDEX } from "./_snippets.ts";
+import { WG } from "../_gpu.ts";
+
+/** One storage binding: name and element type; the last one listed is the output. */
+export interface Binding {
+  readonly name: string;
+  readonly type: "f32" | "u32";
+  /** True for outputs. */
+  readonly write?: boolean;
+}
+
+/**
+ * A kernel with one invocation per output element `i < P.rows · perRow`; binding 0 is
+ * the uniform `P`, the storage bindings follow in order.
+ *
+ * @param key The shader key (everything the WGSL depends on).
+ * @param options `bindings`, `perRow` (outputs per row), `consts` (WGSL `const`
+ *   declarations) and `body` (statements using `i`, `P.rows`, `P.rowsPerCode`).
+ * @returns The shader.
+ */
+export function elementwiseShader(
+  key: string,
+  options: { bindings: readonly Binding[]; perRow: number; consts?: string; body: string },
+): ShaderSource {
+  return {
+    key,
+    label: key,
+    build: () =>
+      `// ${key}
+struct Params { rows: u32, rowsPerCode: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+${
+        options.bindings.map((b, k) =>
+          `@group(0) @binding(${k + 1}) var<storage, ${
+            b.write ? "read_write" : "read"
+          }> ${b.name}: array<${b.type}>;`
+        ).join("\n")
+      }
+const PER_ROW = ${options.perRow}u;
+${options.consts ?? ""}
+${LINEAR_INDEX(WG)}
+  if (i >= P.rows * PER_ROW) { return; }
+${
+        options.bindings.map((b) => `  _ = &${b.name}; // keep the binding in the auto layout`)
+          .join("\n")
+      }
+${options.body}
+}
+`,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Named WGSL snippets shared by the kernel builders.
+ *
+ * @module
+ */
+
+/** `u32` WGSL literal. */
+export const u = (n: number): string => `${n >>> 0}u`;
+
+/** `f32` WGSL literal (exact for the float32 rounding of `n`). */
+export function f(n: number): string {
+  const v = Math.fround(n);
+  if (Object.is(v, -0) || v === 0) return "0.0";
+  return Number.isInteger(v) && Math.abs(v) < 1e15 ? `${v}.0` : `${v}`;
+}
+
+/** The linear invocation index of a 1-D kernel over a 2-D workgroup grid. */
+export const LINEAR_INDEX = (wg: number) =>
+  `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * ${wg}u + lid;`;
+
+/** Mismatching units in a `vec4<u32>` XOR of two packed sign-bit rows. */
+export const SIGN_MISMATCH = `fn mismatches(x: vec4<u32>) -> u32 {
+  let c = countOneBits(x);
+  return c.x + c.y + c.z + c.w;
+}`;
+
+/** Mismatching units in a `vec4<u32>` XOR of two rows of u16 argmax codes (2 per word). */
+export const ARGMAX_MISMATCH = `fn mismatches(x: vec4<u32>) -> u32 {
+  let z = vec4<u32>(0u);
+  let o = vec4<u32>(1u);
+  let c = select(z, o, (x & vec4<u32>(0xffffu)) != z) + select(z, o, (x >> vec4<u32>(16u)) != z);
+  return c.x + c.y + c.z + c.w;
+}`;
+
+/** `[0, 1, …, n − 1]`, for unrolling in builders. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

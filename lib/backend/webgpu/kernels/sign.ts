@@ -1,0 +1,79 @@
+/**
+ * WGSL builders for the sign-coded nonlinearities (ReLU, leaky ReLU, abs): the forward
+ * pass that also emits the bit-packed codes (one invocation per 32-unit code word), and
+ * the masked map with recorded codes (forward and transpose alike: a diagonal).
+ *
+ * @module
+ */
+import type { AbsLayer, LeakyReluLayer, ReluLayer } from "../../../network/spline_network.ts";
+import { shapeSize } from "../../../network/spline_network.ts";
+import type { ShaderSource } from "../_pipelines.ts";
+import { elementwiseShader } from "./_elementwise.ts";
+import { f } from "./_snippets.ts";
+
+type SignLayer = ReluLayer | LeakyReluLayer | AbsLayer;
+
+function inactiveSlope(l: SignLayer): number {
+  return l.kind === "relu" ? 0 : l.kind === "abs" ? -1 : l.alpha;
+}
+
+/**
+ * Forward with codes: bindings `x`, `y`, `codes` `[rows, ceil(units/32)]`; bit `u & 31`
+ * of word `u >> 5` is 1 where the pre-activation is `> 0` (0 is inactive).
+ *
+ * @param layer The layer.
+ * @returns The shader.
+ */
+export function signForwardShader(layer: SignLayer): ShaderSource {
+  const U = shapeSize(layer.outputShape), words = Math.ceil(U / 32);
+  const s0 = inactiveSlope(layer);
+  return elementwiseShader(`sign-forward/${U}/${f(s0)}`, {
+    bindings: [{ name: "x", type: "f32" }, { name: "y", type: "f32", write: true }, {
+      name: "codes",
+      type: "u32",
+      write: true,
+    }],
+    perRow: words,
+    consts: `const U = ${U}u; const S0 = ${f(s0)};`,
+    body: `  let r = i / PER_ROW;
+  let u0 = (i % PER_ROW) * 32u;
+  var bits = 0u;
+  for (var b = 0u; b < 32u; b++) {
+    let u = u0 + b;
+    if (u >= U) { break; }
+    let v = x[r * U + u];
+    if (v > 0.0) {
+      y[r * U + u] = v;
+      bits |= 1u << b;
+    } else {
+      y[r * U + u] = S0 * v;
+    }
+  }
+  codes[i] = bits;`,
+  });
+}
+
+/**
+ * Masked map: bindings `x`, `codes`, `y`; row `r` uses the codes of example
+ * `r / P.rowsPerCode`.
+ *
+ * @param layer The layer.
+ * @returns The shader.
+ */
+export function signMaskedShader(layer: SignLayer): ShaderSource {
+  const U = shapeSize(layer.outputShape), words = Math.ceil(U / 32);
+  const s0 = inactiveSlope(layer);
+  return elementwiseShader(`sign-masked/${U}/${f(s0)}`, {
+    bindings: [{ name: "x", type: "f32" }, { name: "codes", type: "u32" }, {
+      name: "y",
+      type: "f32",
+      write: true,
+    }],
+    perRow: U,
+    consts: `const WORDS = ${words}u; const S0 = ${f(s0)};`,
+    body: `  let e = (i / PER_ROW) / P.rowsPerCode;
+  let u = i % PER_ROW;
+  let on = (codes[e * WORDS + (u >> 5u)] >> (u & 31u)) & 1u;
+  y[i] = select(S0 * x[i], x[i], on == 1u);`,
+  });
+}

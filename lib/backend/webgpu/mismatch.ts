@@ -1,0 +1,198 @@
+/**
+ * The WebGPU engine under `nearestNeighborsAsync` and `partitionDistanceMatrixAsync`:
+ * mismatch counts of code rows, streamed over the base in chunks (so that bases larger
+ * than a storage-buffer binding fit), either merged into a running top-k per query on
+ * the GPU (the query × base matrix is never materialised) or read back as a matrix.
+ *
+ * @module
+ */
+import type { CodeRows, TopK } from "../../partition/_hamming_engine.ts";
+import type { WebGpuContext } from "./device.ts";
+import { checked, dispatch, readBack, storageBuffer, uniformU32 } from "./_gpu.ts";
+import { HAMMING_VEC_STEP, hammingCountsShader } from "./kernels/hamming_counts.ts";
+import { mergeThreads, topKMergeShader } from "./kernels/top_k_merge.ts";
+
+/** Chunking of a job, chosen from the device's limits (overridable for tests). */
+export interface MismatchChunks {
+  /** Pairs per thread along each side, R (1, 2, 4, 8; default 8, and 2 on a fallback adapter). */
+  perThread?: number;
+  /** Base rows per chunk (a multiple of 128). */
+  baseRows?: number;
+  /** Query rows per block (a multiple of 128). */
+  queryRows?: number;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** Rows as `u32` words, each row zero-padded to `vec4s · 4` words, `rows` rows in all. */
+function packRows(r: CodeRows, from: number, count: number, vec4s: number, rows: number) {
+  const words = vec4s * 4;
+  const out = new Uint32Array(rows * words);
+  if (r.kind === "sign") {
+    const src = r.data as Uint32Array, L = r.rowLength;
+    for (let i = 0; i < count; i++) {
+      out.set(src.subarray((from + i) * L, (from + i + 1) * L), i * words);
+    }
+  } else {
+    const src = r.data as Uint16Array, L = r.rowLength;
+    const view = new Uint16Array(out.buffer);
+    for (let i = 0; i < count; i++) {
+      view.set(src.subarray((from + i) * L, (from + i + 1) * L), i * words * 2);
+    }
+  }
+  return out;
+}
+
+function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChunks) {
+  const wordsPerRow = a.kind === "sign" ? a.rowLength : Math.ceil(a.rowLength / 2);
+  const vec4s = roundUp(Math.max(1, Math.ceil(wordsPerRow / 4)), HAMMING_VEC_STEP);
+  const rowBytes = vec4s * 16;
+  const limit = Math.min(ctx.device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20);
+  const R = chunks.perThread ?? (ctx.isFallback ? 2 : 8);
+  if (![1, 2, 4, 8].includes(R)) {
+    throw new RangeError(
+      `Cannot compare codes on WebGPU: perThread is ${R}, expected 1, 2, 4 or 8`,
+    );
+  }
+  const T = 16 * R;
+  const baseRows = chunks.baseRows ??
+    Math.max(T, Math.min(roundUp(b.count, T), 4096, Math.floor(limit / rowBytes / T) * T));
+  const countsCap = 64 * 2 ** 20 / 4 / baseRows;
+  const queryRows = chunks.queryRows ?? Math.max(
+    T,
+    Math.min(
+      roundUp(a.count, T),
+      Math.floor(limit / rowBytes / T) * T,
+      Math.floor(countsCap / T) * T,
+      65535,
+    ),
+  );
+  if (baseRows % T !== 0 || queryRows % T !== 0 || rowBytes * T > limit) {
+    throw new RangeError(
+      `Cannot compare codes on WebGPU: rows of ${rowBytes} bytes, chunks of ${queryRows} × ${baseRows} rows do not fit the device`,
+    );
+  }
+  return { vec4s, baseRows, queryRows, R, T };
+}
+
+/**
+ * The `k` base rows with the fewest mismatches for every query row, ascending by
+ * (count, base index) — the same result as the CPU `mismatchTopK`.
+ *
+ * @param ctx The WebGPU context.
+ * @param rows `query` and `base` rows (same kind and length).
+ * @param options `k` (1…128), `exclude` (skip base row i for query row i), `chunks`.
+ * @returns Indices and counts, `[query.count, k]`.
+ */
+export function mismatchTopKWebGpu(
+  ctx: WebGpuContext,
+  rows: { query: CodeRows; base: CodeRows },
+  options: { k: number; exclude: boolean; chunks?: MismatchChunks },
+): Promise<TopK> {
+  return checked(ctx, "Cannot find nearest neighbours on WebGPU", async () => {
+    const { query: a, base: b } = rows;
+    const { k, exclude } = options;
+    const nq = a.count, m = b.count;
+    const indices = new Int32Array(nq * k), counts = new Uint32Array(nq * k);
+    if (nq === 0 || k === 0) return { indices, counts };
+    const { vec4s, baseRows, queryRows, R, T } = plan(ctx, a, b, options.chunks ?? {});
+    const { device } = ctx;
+    const countsShader = hammingCountsShader({ kind: a.kind, perThread: R });
+    const mergeShader = topKMergeShader({ k, threads: mergeThreads(k, ctx.isFallback) });
+    const dims = uniformU32(ctx, [vec4s, baseRows]);
+    const bBuf = storageBuffer(ctx, baseRows * vec4s * 16, "base chunk");
+    const live: GPUBuffer[] = [bBuf, dims];
+    try {
+      for (let q0 = 0; q0 < nq; q0 += queryRows) {
+        const qn = Math.min(queryRows, nq - q0), qPad = roundUp(qn, T);
+        const qBuf = storageBuffer(ctx, packRows(a, q0, qn, vec4s, qPad), "query block");
+        const cBuf = storageBuffer(ctx, qPad * baseRows * 4, "counts");
+        const sentinel = new Uint32Array(qn * k).fill(0xffffffff);
+        const iBuf = storageBuffer(ctx, sentinel, "top-k indices");
+        const kBuf = storageBuffer(ctx, sentinel, "top-k counts");
+        live.push(qBuf, cBuf, iBuf, kBuf);
+        for (let b0 = 0; b0 < m; b0 += baseRows) {
+          const bn = Math.min(baseRows, m - b0);
+          device.queue.writeBuffer(bBuf, 0, packRows(b, b0, bn, vec4s, baseRows));
+          const params = uniformU32(ctx, [q0, b0, bn, baseRows, exclude ? 1 : 0]);
+          live.push(params);
+          const enc = device.createCommandEncoder({ label: "nearest neighbours" });
+          const pass = enc.beginComputePass({ label: "counts + top-k" });
+          dispatch(ctx, pass, countsShader, {
+            buffers: [qBuf, bBuf, cBuf, dims],
+            groups: [qPad / T, Math.ceil(bn / T)],
+          });
+          dispatch(ctx, pass, mergeShader, { buffers: [cBuf, iBuf, kBuf, params], groups: qn });
+          pass.end();
+          device.queue.submit([enc.finish()]);
+        }
+        const [bi, bc] = await readBack(ctx, [
+          { buffer: iBuf, bytes: qn * k * 4 },
+          { buffer: kBuf, bytes: qn * k * 4 },
+        ]);
+        indices.set(new Int32Array(bi, 0, qn * k), q0 * k);
+        counts.set(new Uint32Array(bc, 0, qn * k), q0 * k);
+      }
+    } finally {
+      live.forEach((buf) => buf.destroy());
+    }
+    return { indices, counts };
+  });
+}
+
+/**
+ * Mismatch counts of every (query, base) pair, `[query.count, base.count]` row-major —
+ * the same result as the CPU `mismatchMatrix`.
+ *
+ * @param ctx The WebGPU context.
+ * @param rows `query` and `base` rows (same kind and length).
+ * @param options `chunks`.
+ * @returns The counts.
+ */
+export function mismatchMatrixWebGpu(
+  ctx: WebGpuContext,
+  rows: { query: CodeRows; base: CodeRows },
+  options: { chunks?: MismatchChunks } = {},
+): Promise<Uint32Array> {
+  return checked(ctx, "Cannot compute partition distance on WebGPU", async () => {
+    const { query: a, base: b } = rows;
+    const nq = a.count, m = b.count;
+    const out = new Uint32Array(nq * m);
+    if (nq === 0 || m === 0) return out;
+    const { vec4s, baseRows, queryRows, R, T } = plan(ctx, a, b, options.chunks ?? {});
+    const shader = hammingCountsShader({ kind: a.kind, perThread: R });
+    const dims = uniformU32(ctx, [vec4s, baseRows]);
+    const live: GPUBuffer[] = [dims];
+    try {
+      for (let q0 = 0; q0 < nq; q0 += queryRows) {
+        const qn = Math.min(queryRows, nq - q0), qPad = roundUp(qn, T);
+        const qBuf = storageBuffer(ctx, packRows(a, q0, qn, vec4s, qPad), "query block");
+        live.push(qBuf);
+        for (let b0 = 0; b0 < m; b0 += baseRows) {
+          const bn = Math.min(baseRows, m - b0);
+          const bBuf = storageBuffer(ctx, packRows(b, b0, bn, vec4s, baseRows), "base chunk");
+          const cBuf = storageBuffer(ctx, qPad * baseRows * 4, "counts");
+          live.push(bBuf, cBuf);
+          const enc = ctx.device.createCommandEncoder({ label: "partition distance" });
+          const pass = enc.beginComputePass({ label: "counts" });
+          dispatch(ctx, pass, shader, {
+            buffers: [qBuf, bBuf, cBuf, dims],
+            groups: [qPad / T, Math.ceil(bn / T)],
+          });
+          pass.end();
+          ctx.device.queue.submit([enc.finish()]);
+          const [c] = await readBack(ctx, [{ buffer: cBuf, bytes: qn * baseRows * 4 }]);
+          const cv = new Uint32Array(c);
+          for (let i = 0; i < qn; i++) {
+            out.set(cv.subarray(i * baseRows, i * baseRows + bn), (q0 + i) * m + b0);
+          }
+          bBuf.destroy();
+          cBuf.destroy();
+        }
+      }
+    } finally {
+      live.forEach((buf) => buf.destroy());
+    }
+    return out;
+  });
+}

@@ -1,0 +1,185 @@
+/**
+ * The WebGPU engine's computations on a batch, chunked so that every buffer fits the
+ * device's storage-buffer binding limit; each chunk is one submit.
+ *
+ * @module
+ */
+import type { NonlinearLayer, SplineNetwork } from "../../network/spline_network.ts";
+import type { WebGpuContext } from "./device.ts";
+import { checked, readBack } from "./_gpu.ts";
+import {
+  type GpuCodes,
+  largestActivation,
+  Recorder,
+  recordForward,
+  recordTranspose,
+} from "./run.ts";
+
+/** Raw codes read back: packed sign words `[n, words]` or argmax slots `[n, units]`. */
+export type RawCodes = Map<NonlinearLayer, Uint32Array>;
+
+/** Examples per chunk: the largest buffer (`rowsPerExample` rows each) within the limit. */
+function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample: number): number {
+  const limit = Math.min(ctx.device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20);
+  const per = largestActivation(net) * rowsPerExample * 4;
+  if (per > limit) {
+    throw new RangeError(
+      `Cannot run the network on WebGPU: one example needs a ${per}-byte buffer, the device allows ${limit}`,
+    );
+  }
+  return Math.max(1, Math.min(65536, Math.floor(limit / per)));
+}
+
+async function chunked(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  n: number,
+  rowsPerExample: number,
+  fn: (start: number, count: number) => Promise<void>,
+): Promise<void> {
+  const step = chunkSize(ctx, net, rowsPerExample);
+  for (let s = 0; s < n; s += step) await fn(s, Math.min(step, n - s));
+}
+
+/**
+ * The forward pass with codes: outputs `[n, C]` (float32) and every code layer's codes.
+ *
+ * @param ctx The context.
+ * @param net The network.
+ * @param options `x` `[n, D]` (float64, converted to float32) and `n`.
+ * @returns Outputs and codes.
+ */
+export function forwardWebGpu(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  options: { x: Float64Array; n: number },
+): Promise<{ output: Float32Array; codes: RawCodes }> {
+  const { x, n } = options;
+  const D = net.inputSize, C = net.outputSize;
+  const output = new Float32Array(n * C);
+  const codes: RawCodes = new Map();
+  const sizes = net.codeLayers.map((c) =>
+    c.kind === "max-pool" ? c.units : Math.ceil(c.units / 32)
+  );
+  net.codeLayers.forEach((c, i) => codes.set(c.layer, new Uint32Array(n * sizes[i])));
+  return checked(ctx, "Cannot run the network on WebGPU", async () => {
+    await chunked(ctx, net, n, 1, async (s, m) => {
+      const rec = new Recorder(ctx, "forward pass");
+      try {
+        const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
+        const rc: GpuCodes = new Map();
+        const y = recordForward(rec, net.layers, {
+          v: xb,
+          rows: m,
+          mode: { bias: true, record: rc },
+        });
+        rec.submit();
+        const reads = [
+          { buffer: y, bytes: m * C * 4 },
+          ...net.codeLayers.map((c, i) => ({
+            buffer: rc.get(c.layer)!,
+            bytes: m * sizes[i] * 4,
+          })),
+        ];
+        const got = await readBack(ctx, reads);
+        output.set(new Float32Array(got[0]), s * C);
+        net.codeLayers.forEach((c, i) =>
+          codes.get(c.layer)!.set(new Uint32Array(got[i + 1]), s * sizes[i])
+        );
+      } finally {
+        rec.release();
+      }
+    });
+    return { output, codes };
+  });
+}
+
+/**
+ * The affine map of each example's region: templates A `[n, C, D]` by one transposed
+ * masked pass of the C one-hot covectors per example, and offsets B `[n, C]` by the
+ * masked pass of the zero input — all in the same submit as the forward pass.
+ *
+ * @param ctx The context.
+ * @param net The network.
+ * @param options `x` `[n, D]` and `n`.
+ * @returns `{ A, B }` in float32.
+ */
+export function affineMapWebGpu(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  options: { x: Float64Array; n: number },
+): Promise<{ A: Float32Array; B: Float32Array }> {
+  const { x, n } = options;
+  const D = net.inputSize, C = net.outputSize;
+  const A = new Float32Array(n * C * D), B = new Float32Array(n * C);
+  return checked(ctx, "Cannot compute the affine map on WebGPU", async () => {
+    await chunked(ctx, net, n, C, async (s, m) => {
+      const rec = new Recorder(ctx, "affine map");
+      try {
+        const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
+        const codes: GpuCodes = new Map();
+        recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
+        const eye = new Float32Array(m * C * C);
+        for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
+        const g = rec.upload(eye, "one-hot covectors");
+        const a = recordTranspose(rec, net.layers, { g, rows: m * C, codes, rowsPerCode: C });
+        const zero = rec.buffer(m * D, "zero input");
+        const b = recordForward(rec, net.layers, {
+          v: zero,
+          rows: m,
+          mode: { bias: true, fixed: codes },
+        });
+        rec.submit();
+        const [ga, gb] = await readBack(ctx, [
+          { buffer: a, bytes: m * C * D * 4 },
+          { buffer: b, bytes: m * C * 4 },
+        ]);
+        A.set(new Float32Array(ga), s * C * D);
+        B.set(new Float32Array(gb), s * C);
+      } finally {
+        rec.release();
+      }
+    });
+    return { A, B };
+  });
+}
+
+/**
+ * ⟨A[x]_c, x⟩ for every class: the forward pass records codes, and one masked pass of
+ * x with every bias dropped gives `A[x]·x` — one submit per chunk.
+ *
+ * @param ctx The context.
+ * @param net The network.
+ * @param options `x` `[n, D]` and `n`.
+ * @returns `[n, C]` in float32.
+ */
+export function innerProductsWebGpu(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  options: { x: Float64Array; n: number },
+): Promise<Float32Array> {
+  const { x, n } = options;
+  const D = net.inputSize, C = net.outputSize;
+  const out = new Float32Array(n * C);
+  return checked(ctx, "Cannot compute template inner products on WebGPU", async () => {
+    await chunked(ctx, net, n, 1, async (s, m) => {
+      const rec = new Recorder(ctx, "template inner products");
+      try {
+        const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
+        const codes: GpuCodes = new Map();
+        recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
+        const z = recordForward(rec, net.layers, {
+          v: xb,
+          rows: m,
+          mode: { bias: false, fixed: codes },
+        });
+        rec.submit();
+        const [gz] = await readBack(ctx, [{ buffer: z, bytes: m * C * 4 }]);
+        out.set(new Float32Array(gz), s * C);
+      } finally {
+        rec.release();
+      }
+    });
+    return out;
+  });
+}

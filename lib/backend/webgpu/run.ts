@@ -1,0 +1,334 @@
+/**
+ * The WebGPU engine's passes over a SplineNetwork, each recorded into ONE compute pass
+ * and submitted once: the forward pass emitting outputs and every layer's codes
+ * (bit-packed sign words, max-pool argmax slots), the masked pass with codes held
+ * fixed, and the transposed masked pass (class templates). Float32 throughout.
+ *
+ * @module
+ */
+import type { NonlinearLayer, SplineLayer, SplineNetwork } from "../../network/spline_network.ts";
+import { shapeSize } from "../../network/spline_network.ts";
+import type { WebGpuContext } from "./device.ts";
+import { dispatch, storageBuffer, uniformU32, WG } from "./_gpu.ts";
+import type { ShaderSource } from "./_pipelines.ts";
+import { denseShader, denseTransposeShader } from "./kernels/dense.ts";
+import { conv2dShader, conv2dTransposeShader } from "./kernels/conv2d.ts";
+import { channelAffineShader } from "./kernels/channel_affine.ts";
+import { zeroPadShader } from "./kernels/zero_pad.ts";
+import { avgPoolShader, globalAvgPoolShader } from "./kernels/avg_pool.ts";
+import { signForwardShader, signMaskedShader } from "./kernels/sign.ts";
+import {
+  maxPoolForwardShader,
+  maxPoolMaskedShader,
+  maxPoolTransposeShader,
+} from "./kernels/max_pool.ts";
+import { addShader } from "./kernels/add.ts";
+
+/** Per-layer codes on the device: packed sign words `[n, words]` or u32 argmax slots `[n, units]`. */
+export type GpuCodes = Map<NonlinearLayer, GPUBuffer>;
+
+const weightCache = new WeakMap<GPUDevice, WeakMap<object, GPUBuffer>>();
+
+/** A float32 copy of a parameter array on the device, uploaded once per device. */
+function param(ctx: WebGpuContext, values: Float64Array | null): GPUBuffer {
+  let m = weightCache.get(ctx.device);
+  if (m === undefined) weightCache.set(ctx.device, m = new WeakMap());
+  const k = values ?? ctx;
+  let buf = m.get(k);
+  if (buf === undefined) {
+    buf = storageBuffer(ctx, values === null ? 16 : Float32Array.from(values), "weights");
+    m.set(k, buf);
+  }
+  return buf;
+}
+
+/** Records the dispatches of one computation and owns its temporary buffers. */
+export class Recorder {
+  readonly ctx: WebGpuContext;
+  readonly encoder: GPUCommandEncoder;
+  readonly pass: GPUComputePassEncoder;
+  /** Temporary buffers, destroyed by {@linkcode Recorder.release}. */
+  readonly temps: GPUBuffer[] = [];
+  private readonly uniforms = new Map<string, GPUBuffer>();
+
+  /**
+   * @param ctx The context.
+   * @param label A label for the command encoder.
+   */
+  constructor(ctx: WebGpuContext, label: string) {
+    this.ctx = ctx;
+    this.encoder = ctx.device.createCommandEncoder({ label });
+    this.pass = this.encoder.beginComputePass({ label });
+  }
+
+  /** A zeroed temporary storage buffer of `floats` 32-bit values. */
+  buffer(floats: number, label: string): GPUBuffer {
+    const b = storageBuffer(this.ctx, floats * 4, label);
+    this.temps.push(b);
+    return b;
+  }
+
+  /** A temporary storage buffer holding `data`. */
+  upload(data: Float32Array | Uint32Array, label: string): GPUBuffer {
+    const b = storageBuffer(this.ctx, data, label);
+    this.temps.push(b);
+    return b;
+  }
+
+  /** Records a kernel over `rows · perRow` invocations. */
+  run(
+    shader: ShaderSource,
+    buffers: GPUBuffer[],
+    dims: { rows: number; perRow: number; rowsPerCode?: number },
+  ): void {
+    const key = `${dims.rows}/${dims.rowsPerCode ?? 1}`;
+    let u = this.uniforms.get(key);
+    if (u === undefined) {
+      u = uniformU32(this.ctx, [dims.rows, dims.rowsPerCode ?? 1]);
+      this.uniforms.set(key, u);
+      this.temps.push(u);
+    }
+    const groups = Math.ceil((dims.rows * dims.perRow) / WG);
+    if (groups > 0) dispatch(this.ctx, this.pass, shader, { buffers: [u, ...buffers], groups });
+  }
+
+  /** Ends the pass and submits everything recorded. */
+  submit(): void {
+    this.pass.end();
+    this.ctx.device.queue.submit([this.encoder.finish()]);
+  }
+
+  /** Destroys the temporary buffers. */
+  release(): void {
+    this.temps.forEach((b) => b.destroy());
+  }
+}
+
+/** Mode of a forward run: record codes, or apply fixed ones (with or without biases). */
+export interface ForwardMode {
+  readonly bias: boolean;
+  /** Codes to record into (forward pass). */
+  readonly record?: GpuCodes;
+  /** Codes to apply (masked pass). */
+  readonly fixed?: GpuCodes;
+}
+
+/**
+ * Records layers on `rows` rows of `v`; returns the output buffer.
+ *
+ * @param rec The recorder.
+ * @param layers The layers.
+ * @param options `v` the input, `rows`, `mode`.
+ * @returns The output buffer.
+ */
+export function recordForward(
+  rec: Recorder,
+  layers: readonly SplineLayer[],
+  options: { v: GPUBuffer; rows: number; mode: ForwardMode },
+): GPUBuffer {
+  const { rows, mode } = options;
+  const ctx = rec.ctx;
+  let v = options.v;
+  for (const l of layers) {
+    const out = shapeSize(l.outputShape);
+    const dims = { rows, perRow: out };
+    switch (l.kind) {
+      case "dense": {
+        const y = rec.buffer(rows * out, l.name);
+        rec.run(denseShader(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], dims);
+        v = y;
+        break;
+      }
+      case "conv2d": {
+        const y = rec.buffer(rows * out, l.name);
+        rec.run(conv2dShader(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], dims);
+        v = y;
+        break;
+      }
+      case "channel-affine": {
+        const y = rec.buffer(rows * out, l.name);
+        rec.run(
+          channelAffineShader(l, mode.bias),
+          [v, param(ctx, l.scale), param(ctx, l.shift), y],
+          dims,
+        );
+        v = y;
+        break;
+      }
+      case "zero-pad": {
+        const y = rec.buffer(rows * out, l.name);
+        rec.run(zeroPadShader(l, false), [v, y], dims);
+        v = y;
+        break;
+      }
+      case "avg-pool": {
+        const y = rec.buffer(rows * out, l.name);
+        rec.run(avgPoolShader(l, false), [v, y], dims);
+        v = y;
+        break;
+      }
+      case "global-avg-pool": {
+        const y = rec.buffer(rows * out, l.name);
+        rec.run(globalAvgPoolShader(l, false), [v, y], dims);
+        v = y;
+        break;
+      }
+      case "flatten":
+        break;
+      case "relu":
+      case "leaky-relu":
+      case "abs": {
+        const y = rec.buffer(rows * out, l.name);
+        const fixed = mode.fixed?.get(l);
+        if (fixed) rec.run(signMaskedShader(l), [v, fixed, y], dims);
+        else {
+          const words = Math.ceil(out / 32);
+          const codes = rec.buffer(rows * words, `${l.name} codes`);
+          rec.run(signForwardShader(l), [v, y, codes], { rows, perRow: words });
+          mode.record?.set(l, codes);
+        }
+        v = y;
+        break;
+      }
+      case "max-pool": {
+        const y = rec.buffer(rows * out, l.name);
+        const fixed = mode.fixed?.get(l);
+        if (fixed) rec.run(maxPoolMaskedShader(l), [v, fixed, y], dims);
+        else {
+          const codes = rec.buffer(rows * out, `${l.name} codes`);
+          rec.run(maxPoolForwardShader(l), [v, y, codes], dims);
+          mode.record?.set(l, codes);
+        }
+        v = y;
+        break;
+      }
+      case "residual":
+        v = sumPaths(rec, l.paths.map((p) => recordForward(rec, p, { v, rows, mode })), {
+          rows,
+          perRow: out,
+        });
+        break;
+    }
+  }
+  return v;
+}
+
+function sumPaths(rec: Recorder, outs: GPUBuffer[], dims: { rows: number; perRow: number }) {
+  if (outs.length === 0) return rec.buffer(dims.rows * dims.perRow, "empty residual");
+  let s = outs[0];
+  for (let p = 1; p < outs.length; p++) {
+    const y = rec.buffer(dims.rows * dims.perRow, "residual sum");
+    rec.run(addShader(dims.perRow), [s, outs[p], y], dims);
+    s = y;
+  }
+  return s;
+}
+
+/**
+ * Records the transposed masked pass: `rows` covector rows `g`, `rowsPerCode` rows per
+ * example; returns rows `g·A[x]` `[rows, D]`.
+ *
+ * @param rec The recorder.
+ * @param layers The layers.
+ * @param options `g`, `rows`, `codes`, `rowsPerCode`.
+ * @returns The output buffer.
+ */
+export function recordTranspose(
+  rec: Recorder,
+  layers: readonly SplineLayer[],
+  options: { g: GPUBuffer; rows: number; codes: GpuCodes; rowsPerCode: number },
+): GPUBuffer {
+  const { rows, codes, rowsPerCode } = options;
+  const ctx = rec.ctx;
+  let v = options.g;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i];
+    const inSize = shapeSize(l.inputShape);
+    const dims = { rows, perRow: inSize, rowsPerCode };
+    const y = () => rec.buffer(rows * inSize, `${l.name} transpose`);
+    switch (l.kind) {
+      case "dense": {
+        const o = y();
+        rec.run(denseTransposeShader(l), [v, param(ctx, l.kernel), o], dims);
+        v = o;
+        break;
+      }
+      case "conv2d": {
+        const o = y();
+        rec.run(conv2dTransposeShader(l), [v, param(ctx, l.kernel), o], dims);
+        v = o;
+        break;
+      }
+      case "channel-affine": {
+        const o = y();
+        rec.run(
+          channelAffineShader(l, false),
+          [v, param(ctx, l.scale), param(ctx, l.shift), o],
+          dims,
+        );
+        v = o;
+        break;
+      }
+      case "zero-pad": {
+        const o = y();
+        rec.run(zeroPadShader(l, true), [v, o], dims);
+        v = o;
+        break;
+      }
+      case "avg-pool": {
+        const o = y();
+        rec.run(avgPoolShader(l, true), [v, o], dims);
+        v = o;
+        break;
+      }
+      case "global-avg-pool": {
+        const o = y();
+        rec.run(globalAvgPoolShader(l, true), [v, o], dims);
+        v = o;
+        break;
+      }
+      case "flatten":
+        break;
+      case "relu":
+      case "leaky-relu":
+      case "abs": {
+        const o = y();
+        rec.run(signMaskedShader(l), [v, codes.get(l)!, o], dims);
+        v = o;
+        break;
+      }
+      case "max-pool": {
+        const o = y();
+        rec.run(maxPoolTransposeShader(l), [v, codes.get(l)!, o], dims);
+        v = o;
+        break;
+      }
+      case "residual":
+        v = sumPaths(
+          rec,
+          l.paths.map((p) => recordTranspose(rec, p, { g: v, rows, codes, rowsPerCode })),
+          { rows, perRow: inSize },
+        );
+        break;
+    }
+  }
+  return v;
+}
+
+/**
+ * Values per example of the largest buffer a pass over the network allocates.
+ *
+ * @param net The network.
+ * @returns The largest per-example size (input, every layer's output).
+ */
+export function largestActivation(net: SplineNetwork): number {
+  let most = net.inputSize;
+  const visit = (ls: readonly SplineLayer[]) => {
+    for (const l of ls) {
+      most = Math.max(most, shapeSize(l.outputShape));
+      if (l.kind === "residual") l.paths.forEach(visit);
+    }
+  };
+  visit(net.layers);
+  return most;
+}

@@ -1,0 +1,125 @@
+import * as tf from "@tensorflow/tfjs";
+import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
+import { readBatch } from "../../../lib/network/batch.ts";
+import { forwardPass } from "../../../lib/backend/cpu/run.ts";
+import { affineMap } from "../../../lib/affine/affine_map.ts";
+import { templateInnerProducts } from "../../../lib/affine/template_inner_products.ts";
+import { partitionCodes } from "../../../lib/partition/codes.ts";
+import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
+import { templateInnerProductsAsync } from "../../../lib/affine/template_inner_products_async.ts";
+import { partitionCodesAsync } from "../../../lib/partition/codes_async.ts";
+import { forwardWebGpu } from "../../../lib/backend/webgpu/passes.ts";
+import {
+  setWebGpuAdapterSource,
+  webgpuContext,
+  webgpuHooks,
+} from "../../../lib/backend/webgpu/device.ts";
+import { webgpuNotices } from "../../../lib/backend/webgpu/with_fallback.ts";
+import { resolveBackend } from "../../../lib/backend/backend.ts";
+import { assertAllClose, assertEquals, assertMatch, assertThrows } from "../../_assert.ts";
+import { cases } from "../../_cases.ts";
+
+await tf.setBackend("cpu");
+const gpu = await webgpuContext();
+const scale = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+const batch = (t: tf.Tensor) => ({ data: Float64Array.from(t.dataSync()), shape: t.shape });
+
+Deno.test({
+  name: "the WebGPU engine agrees with the float64 CPU reference",
+  ignore: gpu === null,
+  async fn(t) {
+    for (const c of cases(21)) {
+      await t.step(c.name, async () => {
+        const net = fromLayersModel(c.model);
+        const x = batch(c.x);
+        // forward pass: outputs within 1e-4 of the largest, codes identical (the seeded
+        // inputs have no pre-activation within float32 rounding of 0: a mismatch fails)
+        const ref = forwardPass(
+          net,
+          readBatch(x, { exampleShape: net.inputShape }).data,
+          x.shape[0],
+        );
+        const ours = await forwardWebGpu(gpu!, net, { x: x.data, n: x.shape[0] });
+        assertAllClose(ours.output, ref.output, 1e-4, "output", scale(ref.output));
+        const refCodes = partitionCodes(net, x, { backend: "cpu" });
+        const codes = await partitionCodesAsync(net, x, { backend: "webgpu" });
+        assertEquals(codes.length, refCodes.length);
+        for (let l = 0; l < codes.length; l++) {
+          assertEquals(codes[l].kind, refCodes[l].kind);
+          assertEquals(codes[l].words, refCodes[l].words);
+          assertEquals(codes[l].bits, refCodes[l].bits, `layer ${l} bits`);
+          assertEquals(codes[l].argmax, refCodes[l].argmax, `layer ${l} argmax`);
+        }
+        // templates, offsets and <A_c, x>
+        const refMap = affineMap(net, x, { backend: "cpu" });
+        const map = await affineMapAsync(net, x, { backend: "webgpu" });
+        assertEquals(map.A.shape, refMap.A.shape);
+        assertEquals(map.B.shape, refMap.B.shape);
+        assertAllClose(map.A.data, refMap.A.data, 1e-4, "A", scale(refMap.A.data));
+        assertAllClose(map.B.data, refMap.B.data, 1e-4, "B", scale(refMap.B.data));
+        const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+        const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
+        assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", scale(refIp.data));
+      });
+    }
+    await t.step("a tensor input gives tensors", async () => {
+      const c = cases(21)[0];
+      const net = fromLayersModel(c.model);
+      const { A, B } = await affineMapAsync(net, c.x, { backend: "webgpu" });
+      assertEquals(A.shape, [6, net.outputSize, net.inputSize]);
+      tf.dispose([A, B]);
+    });
+  },
+});
+
+Deno.test("the sync engine calls refuse 'webgpu' and point to the async variants", () => {
+  assertThrows(
+    () => resolveBackend({ data: new Float64Array(0), shape: [0, 1] }, { backend: "webgpu" }),
+    /runs asynchronously: call the async variant/,
+  );
+});
+
+Deno.test({
+  name: "affineMapAsync() falls back to the CPU without an adapter or on a lost device",
+  ignore: gpu === null,
+  async fn(t) {
+    const c = cases(22)[1];
+    const net = fromLayersModel(c.model);
+    const x = batch(c.x);
+    const ref = affineMap(net, x, { backend: "cpu" });
+    const lines: string[] = [];
+    const write = webgpuNotices.write;
+    webgpuNotices.write = (line) => lines.push(line);
+    try {
+      await t.step("no adapter", async () => {
+        setWebGpuAdapterSource(() => Promise.resolve(null));
+        const map = await affineMapAsync(net, x, { backend: "webgpu" });
+        assertEquals(map.A.data, ref.A.data); // computed by the float64 reference itself
+        assertEquals(lines.length, 1);
+        assertMatch(lines[0], /^masokit: no WebGPU adapter; computing the affine map on the CPU/);
+        setWebGpuAdapterSource(null);
+      });
+      await t.step("device destroyed mid-run", async () => {
+        lines.length = 0;
+        webgpuHooks.beforeReadback = (ctx) => ctx.device.destroy();
+        const map = await affineMapAsync(net, x, { backend: "webgpu" });
+        webgpuHooks.beforeReadback = undefined;
+        assertEquals(map.A.data, ref.A.data);
+        assertEquals(map.B.data, ref.B.data);
+        assertEquals(lines.length, 1);
+        assertMatch(lines[0], /^masokit: WebGPU device lost .* the affine map; redone on the CPU/);
+      });
+      await t.step("'auto' never picks a fallback adapter", async () => {
+        lines.length = 0;
+        const ctx = await webgpuContext();
+        const ip = await templateInnerProductsAsync(net, x, { backend: "auto" });
+        assertEquals(ip.data, templateInnerProducts(net, x, { backend: "cpu" }).data);
+        if (ctx?.isFallback) assertEquals(lines.length, 0);
+      });
+    } finally {
+      webgpuNotices.write = write;
+      webgpuHooks.beforeReadback = undefined;
+      setWebGpuAdapterSource(null);
+    }
+  },
+});
