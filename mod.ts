@@ -95,3 +95,4 @@ export {
   webgpuContext,
 } from "./lib/backend/webgpu/device.ts";
 export type { WebGpuAdapterReport, WebGpuContext } from "./lib/backend/webgpu/device.ts";
+export * from "./lib/train/webgpu_kernels.ts";

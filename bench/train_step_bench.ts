@@ -25,6 +25,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
 import { selectBackend } from "../lib/train/backend.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";

@@ -22,7 +22,13 @@ Deno.test({
     assert(r.success, `reproduce failed:\n${log}`);
     const report = await Deno.readTextFile(`${root}${out}/report.md`);
     for (
-      const title of ["affine formula", "templates", "memorization", "orthogonal", "partition"]
+      const title of [
+        "affine mapping formula",
+        "templates",
+        "memorization",
+        "orthogonal",
+        "partition",
+      ]
     ) {
       assertMatch(report.toLowerCase(), new RegExp(`## .*${title}`), `section '${title}'`);
     }

@@ -18,6 +18,8 @@ export interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
   /** A typed-array view of a tensor's data on the wasm heap (invalid after any allocation). */
   typedArrayFromHeap(t: Info): Float32Array | Int32Array | Uint8Array;
+  /** Increments the reference count of a tensor's data (for outputs that share it). */
+  incRef(dataId: object): void;
 }
 
 /** Runs the `wasm` backend's kernel `name` directly on `backend`. */

@@ -17,6 +17,14 @@ export interface SelectBackendOptions {
    * that backend, or an error if it cannot start.
    */
   prefer?: "auto" | TrainingBackendName;
+  /**
+   * XNNPACK threads for `wasm`, the calling thread included: an integer in [1, 8]. Default:
+   * `navigator.hardwareConcurrency` capped at 8 (threads on wherever the runtime has shared
+   * WebAssembly memory; `1` keeps tfjs's stock single-threaded build). Only takes effect when
+   * the `wasm` backend has not been initialised yet in this process (tfjs cannot restart it);
+   * the reason string says which build runs.
+   */
+  wasmThreads?: number;
 }
 
 /** The backend {@link selectBackend} activated, and why. */
@@ -69,17 +77,49 @@ export async function describeGpuAdapter(): Promise<GpuAdapterSummary | null> {
   return { description, software: fallback || SOFTWARE_RENDERERS.test(description) };
 }
 
-async function activate(name: TrainingBackendName): Promise<void> {
+/** Threads of the `wasm` backend this module started (null: not started here). */
+let wasmThreadsNote: string | null = null;
+
+function defaultThreads(): number {
+  return Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
+}
+
+/** Imports and (before its first initialisation) threads the wasm backend; returns a note. */
+async function prepareWasm(threads: number): Promise<string> {
+  await import("@tensorflow/tfjs-backend-wasm");
+  // deno-lint-ignore no-explicit-any
+  const registry = (tf.engine() as any).registry as Record<string, unknown>;
+  if (registry.wasm === undefined) {
+    if (threads > 1) {
+      const { enableWasmThreads } = await import("../backend/wasm_threads.ts");
+      const report = await enableWasmThreads({ threads, quiet: true });
+      wasmThreadsNote = report.enabled
+        ? `${threads} threads`
+        : `1 thread (${report.reason.replace(/^wasm threads not enabled, staying /, "")})`;
+    } else {
+      wasmThreadsNote = "1 thread";
+    }
+  } else if (wasmThreadsNote === null) {
+    wasmThreadsNote = "started before selectBackend(), thread count unknown";
+  }
+  registerWasmTrainingKernels();
+  return wasmThreadsNote;
+}
+
+async function activate(name: TrainingBackendName, threads = 1): Promise<string> {
+  let note = "";
   if (name === "wasm") {
-    await import("@tensorflow/tfjs-backend-wasm");
-    registerWasmTrainingKernels();
+    note = await prepareWasm(threads);
   } else if (name === "webgpu") {
     await import("@tensorflow/tfjs-backend-webgpu");
+    const { registerWebGpuTrainingKernels } = await import("./webgpu_kernels.ts");
+    registerWebGpuTrainingKernels();
   }
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`Cannot select tfjs backend '${name}': tf.setBackend('${name}') failed`);
   }
+  return note;
 }
 
 /**
@@ -88,9 +128,15 @@ async function activate(name: TrainingBackendName): Promise<void> {
  * `auto` does not pick `webgpu`, even on a real (non-fallback, non-llvmpipe) adapter:
  * tfjs-backend-webgpu 4.22 spends most of a batch-norm training step in its reductions (65
  * img/s for smallCNN on an H100, below `wasm` on 2 CPU cores, shared/PEERS.md), so it is
- * available by explicit choice only; the reason string says when a GPU was seen.
+ * available by explicit choice only; the reason string says when a GPU was seen. `wasm` runs
+ * multi-threaded (`enableWasmThreads` from lib/backend/wasm_threads.ts, `wasmThreads` threads,
+ * default all cores) when it is first started here (a `wasm` backend that tfjs already started,
+ * e.g. by `tf.ready()` after importing `@tensorflow/tfjs-backend-wasm`, keeps its build: on an
+ * oversubscribed machine `wasmThreads: 1` can be faster, bench/RESULTS.md); `webgpu` also gets
+ * `registerWebGpuTrainingKernels()`' batch-norm reductions (lib/train/webgpu_kernels.ts).
  *
- * @param options `prefer`: "auto" (default), "wasm", "cpu" or "webgpu".
+ * @param options `prefer`: "auto" (default), "wasm", "cpu" or "webgpu"; `wasmThreads`
+ *   (default `navigator.hardwareConcurrency`, at most 8).
  * @returns The active backend and a one-line reason.
  *
  * @example Choosing a backend and restoring the previous one
@@ -110,6 +156,14 @@ async function activate(name: TrainingBackendName): Promise<void> {
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
   const prefer = options.prefer ?? "auto";
+  const threads = options.wasmThreads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
+    throw new RangeError(
+      `Cannot select a backend: wasmThreads is ${
+        JSON.stringify(threads)
+      }, expected an integer in [1, 8]`,
+    );
+  }
   if (!["auto", "wasm", "cpu", "webgpu"].includes(prefer)) {
     throw new RangeError(
       `Cannot select a backend: prefer is ${
@@ -133,8 +187,11 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     };
   }
   if (prefer === "wasm") {
-    await activate("wasm");
-    return { backend: "wasm", reason: "requested: wasm with masokit's training kernels" };
+    const note = await activate("wasm", threads);
+    return {
+      backend: "wasm",
+      reason: `requested: wasm with masokit's training kernels, ${note}`,
+    };
   }
   const gpu = await describeGpuAdapter();
   const seen = gpu === null
@@ -143,8 +200,11 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     ? `WebGPU adapter '${gpu.description}' is software`
     : `WebGPU adapter '${gpu.description}' not used: tfjs-webgpu batch-norm training is slower`;
   try {
-    await activate("wasm");
-    return { backend: "wasm", reason: `auto: wasm (XNNPACK + training kernels); ${seen}` };
+    const note = await activate("wasm", threads);
+    return {
+      backend: "wasm",
+      reason: `auto: wasm (XNNPACK + training kernels, ${note}); ${seen}`,
+    };
   } catch (e) {
     await activate("cpu");
     return {

@@ -12,6 +12,9 @@ Deno.test("selectBackend() picks wasm by default and honours explicit choices", 
       assertEquals(choice.backend, "wasm");
       assertEquals(tf.getBackend(), "wasm");
       assertMatch(choice.reason, /^auto: wasm/);
+      // Threads default to the core count; the reason names the build that runs.
+      const cores = Math.min(8, navigator.hardwareConcurrency || 1);
+      assertMatch(choice.reason, cores > 1 ? /(\d+ threads|1 thread \()/ : /1 thread/);
       assert(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
       // The filter gradient of a 1×1 convolution of ones is the number of pixels.
       const dw = tf.grad((w) =>
@@ -40,6 +43,19 @@ Deno.test("selectBackend() picks wasm by default and honours explicit choices", 
         assertMatch(choice.reason, /software/);
       }
     });
+    await t.step("wasmThreads out of range is a RangeError naming it", async () => {
+      for (const bad of [0, 9, 1.5, Number.NaN]) {
+        await assertRejects(
+          () => selectBackend({ prefer: "wasm", wasmThreads: bad }),
+          (e: Error) => e instanceof RangeError && e.message.includes("wasmThreads"),
+        );
+      }
+    });
+    await t.step("an already started wasm backend is reused, threads unchanged", async () => {
+      const first = await selectBackend({ prefer: "wasm" });
+      const again = await selectBackend({ prefer: "wasm", wasmThreads: 1 });
+      assertEquals(again.reason, first.reason);
+    });
     await t.step("an unknown preference is a RangeError naming it", async () => {
       await assertRejects(
         () => selectBackend({ prefer: "tpu" as unknown as "cpu" }),
@@ -48,5 +64,37 @@ Deno.test("selectBackend() picks wasm by default and honours explicit choices", 
     });
   } finally {
     await tf.setBackend(previous);
+  }
+});
+
+Deno.test("selectBackend({ wasmThreads: 2 }) trains with the same gradients as cpu", async () => {
+  // Runs in a subprocess: the wasm backend can be started (and threaded) only once per process.
+  const code = `
+    import * as tf from "@tensorflow/tfjs";
+    import { selectBackend } from "${new URL("../../lib/train/backend.ts", import.meta.url)}";
+    const seq = (n, g) => Array.from({ length: n }, (_, i) => g(i));
+    const f = () => {
+      const x = tf.tensor4d(seq(2 * 6 * 6 * 4, Math.sin), [2, 6, 6, 4]);
+      const w = tf.tensor4d(seq(3 * 3 * 4 * 5, Math.cos), [3, 3, 4, 5]);
+      return tf.grad((w) => tf.conv2d(x, w, 1, "valid").square().sum())(w);
+    };
+    const choice = await selectBackend({ prefer: "wasm", wasmThreads: 2 });
+    const wasm = Array.from(await f().data());
+    await tf.setBackend("cpu");
+    const cpu = Array.from(await f().data());
+    console.log(JSON.stringify({ reason: choice.reason, wasm, cpu }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  const { reason, wasm, cpu } = JSON.parse(text.trim().split("\n").pop()!);
+  assertMatch(reason, /2 threads|1 thread \(/);
+  const scale = Math.max(...cpu.map(Math.abs));
+  for (let i = 0; i < cpu.length; i++) {
+    assert(Math.abs(wasm[i] - cpu[i]) <= 1e-5 * scale, `dW[${i}]: ${wasm[i]} vs ${cpu[i]}`);
   }
 });

@@ -197,5 +197,5 @@ Deno.test("sweepMain() plans a shard and reports a bad architecture", async () =
     error: print,
   });
   assertStrictEquals(bad, 2);
-  assert(lines.at(-1)!.includes("no model builder 'nope'"), lines.at(-1));
+  assert(lines.at(-1)!.includes("no model builder 'nope'"), lines.at(-1) ?? "");
 });

@@ -47,20 +47,34 @@ registerWasmTrainingKernels();
 
 Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built-in kernels", () => {
   const again = registerWasmTrainingKernels();
-  assertEquals(again, { added: [], replaced: [], alreadyRegistered: true });
+  assertEquals(again, { added: [], replaced: [], gradients: [], alreadyRegistered: true });
   assert(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
   const builtIn = registerWasmTrainingKernels({ replaceSlowKernels: false });
   assertEquals(builtIn.replaced, []);
   const restored = registerWasmTrainingKernels();
   assertEquals(restored.replaced.sort(), [
+    "Cast",
     "Conv2DBackpropInput",
+    "FusedBatchNorm",
+    "Identity",
     "MaxPoolGrad",
     "Mean",
     "Sum",
     "Tile",
   ]);
+  const unfused = registerWasmTrainingKernels({ fuseBatchNorm: false });
+  assertEquals(unfused.gradients.sort(), ["FusedBatchNorm", "Mean", "Sum"]);
+  assertEquals(registerWasmTrainingKernels().gradients.sort(), [
+    "FusedBatchNorm",
+    "Mean",
+    "Sum",
+  ]);
   assertThrows(
     () => registerWasmTrainingKernels({ replaceSlowKernels: "yes" as unknown as boolean }),
+    TypeError,
+  );
+  assertThrows(
+    () => registerWasmTrainingKernels({ fuseBatchNorm: 1 as unknown as boolean }),
     TypeError,
   );
 });
@@ -206,4 +220,121 @@ Deno.test("a smallCNN-like training step has equal loss and gradients on wasm an
   for (let i = 0; i < names.length; i++) {
     assertClose(wasm[i + 1], cpu[i + 1], 1e-4, `gradient of ${names[i]}`);
   }
+});
+
+/** Kernel names that ran on the active backend during `f` (tf.profile). */
+async function kernelsRun(f: () => tf.Tensor[]): Promise<Set<string>> {
+  const info = await tf.profile(() => f());
+  tf.dispose(info.result as tf.Tensor[]);
+  return new Set(info.kernels.map((k) => k.name));
+}
+
+Deno.test("fused batch-norm gradients on wasm equal the cpu backend's", async (t) => {
+  const cases: { name: string; shape: number[]; axes: number[] }[] = [
+    { name: "NHWC conv activations", shape: [4, 6, 5, 7], axes: [0, 1, 2] },
+    { name: "one channel", shape: [3, 4, 4, 1], axes: [0, 1, 2] },
+    { name: "dense activations [N, C]", shape: [9, 5], axes: [0] },
+  ];
+  for (const { name, shape, axes } of cases) {
+    await t.step(name, async () => {
+      const c = shape[shape.length - 1];
+      const xv = values(size(shape), 31), wv = values(size(shape), 32);
+      const gv = values(c, 33).map((a) => 1 + 0.3 * a), bv = values(c, 34);
+      // y = Σ w ⊙ batchNorm(x; batch moments): x's gradient goes through BN and the moments.
+      const run = () => {
+        const w = tf.tensor(wv, shape);
+        const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+          const { mean, variance } = tf.moments(x, axes);
+          const y = tf.batchNorm(x, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
+          return tf.sum(tf.mul(y, w));
+        };
+        const [x, g, b] = [tf.tensor(xv, shape), tf.tensor1d(gv), tf.tensor1d(bv)];
+        const { mean, variance } = tf.moments(x, axes);
+        const y = tf.batchNorm(x, mean, variance, b, g, 1e-3); // the forward kernel too
+        return [y, ...tf.grads(f)([x, g, b])];
+      };
+      const cpu = await on("cpu", run);
+      const wasm = await on("wasm", run);
+      for (let i = 0; i < cpu.length; i++) assertClose(wasm[i], cpu[i], 2e-5, `gradient ${i}`);
+      await tf.setBackend("wasm");
+      const ran = await kernelsRun(run);
+      await tf.setBackend("cpu");
+      assert(ran.has("MasokitBatchNormGrad"), `fused kernel did not run: ${[...ran]}`);
+      assert(ran.has("MasokitBroadcastLeading"), `${[...ran]}`);
+    });
+  }
+  await t.step("non-leading axes fall back to tfjs's gradients", async () => {
+    const shape = [3, 4, 5];
+    const xv = values(size(shape), 41);
+    const run = () => [tf.grad((x) => tf.sum(tf.square(tf.mean(x, [1]))))(tf.tensor(xv, shape))];
+    const cpu = await on("cpu", run);
+    const wasm = await on("wasm", run);
+    assertClose(wasm[0], cpu[0], 1e-6, "mean over axis 1");
+  });
+  await t.step("fuseBatchNorm: false gives the same gradients through tfjs's ops", async () => {
+    const shape = [4, 5, 5, 6];
+    const xv = values(size(shape), 51), wv = values(size(shape), 52);
+    const run = () => {
+      const f = (x: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, [0, 1, 2]);
+        const [beta, gamma] = [tf.zeros([6]) as tf.Tensor1D, tf.ones([6]) as tf.Tensor1D];
+        const y = tf.batchNorm(x, mean, variance, beta, gamma, 1e-3);
+        return tf.sum(tf.mul(tf.square(y), tf.tensor(wv, shape)));
+      };
+      return [tf.grad(f)(tf.tensor(xv, shape))];
+    };
+    const fused = await on("wasm", run);
+    registerWasmTrainingKernels({ fuseBatchNorm: false });
+    try {
+      const plain = await on("wasm", run);
+      assertClose(fused[0], plain[0], 2e-5, "fused vs unfused");
+    } finally {
+      registerWasmTrainingKernels();
+    }
+  });
+});
+
+Deno.test("Identity and same-dtype Cast on wasm share memory and keep values", async () => {
+  const previous = tf.getBackend();
+  await tf.setBackend("wasm");
+  try {
+    const before = tf.memory().numBytes;
+    const x = tf.tensor2d([[1, -2.5], [3, 4]]);
+    const y = tf.clone(x), z = tf.cast(x, "float32"), i = tf.cast(x, "int32");
+    assertEquals(Array.from(await y.data()), [1, -2.5, 3, 4]);
+    assertEquals(Array.from(await z.data()), [1, -2.5, 3, 4]);
+    assertEquals(Array.from(await i.data()), [1, -2, 3, 4]); // a real cast still converts
+    x.dispose();
+    assertEquals(Array.from(await z.data()), [1, -2.5, 3, 4]); // alive after x is disposed
+    tf.dispose([y, z, i]);
+    assertEquals(tf.memory().numBytes, before);
+  } finally {
+    await tf.setBackend(previous);
+  }
+});
+
+Deno.test("a tf.layers smallCNN training step has equal gradients on wasm and cpu", async () => {
+  const { smallCNN } = await import("../../lib/models/small_cnn.ts");
+  const n = 4;
+  const xv = values(n * 16 * 16 * 3, 61);
+  const run = () => {
+    const model = smallCNN({ inputShape: [16, 16, 3], filters: [4, 6, 8], seed: 7 });
+    const x = tf.tensor4d(xv, [n, 16, 16, 3]);
+    const y = tf.oneHot(tf.tensor1d([0, 3, 9, 3], "int32"), 10);
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor;
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    });
+    const out = [
+      value,
+      ...model.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name]),
+    ];
+    const kept = out.map((t) => t.clone());
+    tf.dispose([...out, ...model.weights.map((w) => w.read())]);
+    return kept;
+  };
+  const cpu = await on("cpu", run);
+  const wasm = await on("wasm", run);
+  assertClose(wasm[0], cpu[0], 1e-5, "loss");
+  for (let i = 1; i < cpu.length; i++) assertClose(wasm[i], cpu[i], 1e-4, `gradient ${i}`);
 });
