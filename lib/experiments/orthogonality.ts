@@ -269,10 +269,10 @@ const PRESETS: Record<"tiny" | "quick" | "full", Preset> = {
     archs: ["smallCNN"],
     datasets: ["cifar10"],
     lambdas: [0, 1],
-    runs: 2,
-    epochs: 5,
-    trainSize: 1000,
-    testSize: 500,
+    runs: 3,
+    epochs: 6,
+    trainSize: 3000,
+    testSize: 1000,
     batchSize: 10,
     schedule: { kind: "constant" },
     templateImages: 20,
@@ -367,8 +367,8 @@ function num(v: number): string {
  * {@linkcode templateOrthogonality}).
  *
  * Scales: `tiny` (tests: a narrow smallCNN on 500 MNIST images, λ ∈ {0, 1}, 2 runs, 2
- * epochs at batch 10), `quick` (smallCNN on 1,000 CIFAR-10 images, λ ∈ {0, 1}, 2 runs, 5 epochs at batch 10: 500
- * steps, enough for tfjs' batch-norm moving statistics (momentum 0.99) to settle),
+ * epochs at batch 10), `quick` (smallCNN on 3,000 CIFAR-10 images, λ ∈ {0, 1}, 3 runs, 6 epochs at batch 10:
+ * 1,800 steps, enough for tfjs' batch-norm moving statistics (momentum 0.99) to settle),
  * `full` (the paper: largeCNN, smallCNN, resNet on CIFAR-10, CIFAR-100, SVHN, λ =
  * linspace(0, 2, 10), 15 runs, 150 epochs (200 for CIFAR-100), batch 50 (100), learning
  * rate 1e-3 ÷5 at epochs 60/120/160). CIFAR-100 and SVHN need the user's files (`paths`);
