@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { enableWasmThreads } from "./lib/backend/wasm_threads.ts";
+import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "./lib/train/backend.ts";
 import type { ExperimentOptions, ExperimentResult } from "./lib/experiments/experiment.ts";
 import { renderReport } from "./lib/experiments/report.ts";
@@ -73,16 +73,19 @@ for (const f of formats) {
   }
 }
 const threads = Number(values.threads), seed = Number(values.seed);
-if (!Number.isInteger(threads) || threads < 1 || !Number.isInteger(seed)) {
-  console.error(`--threads and --seed take integers, got '${values.threads}' and '${values.seed}'`);
+if (!Number.isInteger(threads) || threads < 1 || threads > 8 || !Number.isInteger(seed)) {
+  console.error(
+    `--threads takes an integer in [1, 8] and --seed an integer, got '${values.threads}' and '${values.seed}'`,
+  );
   Deno.exit(2);
 }
 
 const started = performance.now();
 const log = (m: string) =>
   console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
-if (threads > 1) await enableWasmThreads({ threads, quiet: false });
-const chosen = await selectBackend({ prefer: "auto" });
+// tfjs' warn/log only (e.g. its "install tfjs-node" banner): this script reports its own progress
+tf.env().set("PROD", true);
+const chosen = await selectBackend({ prefer: "auto", wasmThreads: Math.min(threads, 8) });
 log(`tfjs backend: ${chosen.backend} (${chosen.reason}); scale ${scale}`);
 
 const results: ExperimentResult[] = [];

@@ -355,17 +355,50 @@ function argmaxMask(
   c: { input: tf.Tensor4D; mask?: tf.Tensor },
 ): tf.Tensor {
   if (!c.mask) {
-    const slots = windowSlots(l, c.input);
+    // one pass: per window and channel, the first maximum in row-major window order
+    const x = c.input.dataSync() as Float32Array;
     const [n, H, W, C] = c.input.shape;
     const [OH, OW] = l.outputShape, [ph, pw] = l.poolSize;
     const mask = new Float32Array(n * H * W * C);
+    const cells = new Int32Array(ph * pw);
     for (let e = 0; e < n; e++) {
       for (let oy = 0; oy < OH; oy++) {
         for (let ox = 0; ox < OW; ox++) {
+          for (let ky = 0; ky < ph; ky++) {
+            for (let kx = 0; kx < pw; kx++) {
+              cells[ky * pw + kx] = ((e * H + oy * ph + ky) * W + ox * pw + kx) * C;
+            }
+          }
+          const first = cells[0], k = cells.length;
+          if (k === 4) {
+            // 2×2 windows (the paper's pools), unrolled
+            const c1 = cells[1], c2 = cells[2], c3 = cells[3];
+            for (let ch = 0; ch < C; ch++) {
+              let best = x[first + ch], at = first;
+              const v1 = x[c1 + ch], v2 = x[c2 + ch], v3 = x[c3 + ch];
+              if (v1 > best) {
+                best = v1;
+                at = c1;
+              }
+              if (v2 > best) {
+                best = v2;
+                at = c2;
+              }
+              if (v3 > best) at = c3;
+              mask[at + ch] = 1;
+            }
+            continue;
+          }
           for (let ch = 0; ch < C; ch++) {
-            const slot = slots[((e * OH + oy) * OW + ox) * C + ch];
-            const iy = oy * ph + Math.floor(slot / pw), ix = ox * pw + (slot % pw);
-            mask[((e * H + iy) * W + ix) * C + ch] = 1;
+            let best = x[first + ch], at = first;
+            for (let j = 1; j < k; j++) {
+              const v = x[cells[j] + ch];
+              if (v > best) {
+                best = v;
+                at = cells[j];
+              }
+            }
+            mask[at + ch] = 1;
           }
         }
       }
