@@ -127,24 +127,26 @@ function kernelDisplay(): JupyterDisplay | null {
  * @param options `includeLibrary` forces (or suppresses) inlining plotly.js in the first
  *   figure; `send`
  *   replaces `Deno.jupyter.display` (for tests or other front ends).
- * @returns `true` when the figures were sent, `false` outside the kernel.
+ * @returns Nothing (so that a notebook cell ending in `await display(fig)` shows only the
+ *   figures); whether anything was sent is known from {@linkcode inJupyterKernel}.
  *
  * @example Outside the kernel nothing is shown
  * ```ts
- * import { display } from "./display.ts";
+ * import { display, inJupyterKernel } from "./display.ts";
  * import { equal } from "node:assert/strict";
  * const fig = { name: "demo", title: "Demo", data: [], layout: {} };
- * equal(await display(fig), false);
+ * equal(await display(fig), undefined);
+ * equal(inJupyterKernel(), false);
  * ```
  */
 export async function display(
   fig: Figure | Figure[],
   options: DisplayOptions = {},
-): Promise<boolean> {
+): Promise<void> {
   const figs = Array.isArray(fig) ? fig : [fig];
   for (const f of figs) checkFigure(f, "display figure");
   const send = options.send ?? kernelDisplay();
-  if (send === null) return false;
+  if (send === null) return;
   // The library goes into the first figure of the call (when asked, or when this kernel
   // session has not sent it yet); the others find `window.Plotly`.
   let includeLibrary = options.includeLibrary ?? !librarySent;
@@ -155,5 +157,21 @@ export async function display(
       includeLibrary = false;
     }
   }
-  return true;
+}
+
+/**
+ * Whether this code runs inside the Deno Jupyter kernel (where {@linkcode display} shows
+ * figures).
+ *
+ * @returns `true` inside `deno jupyter`.
+ *
+ * @example
+ * ```ts
+ * import { inJupyterKernel } from "./display.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(inJupyterKernel(), false);
+ * ```
+ */
+export function inJupyterKernel(): boolean {
+  return kernelDisplay() !== null;
 }

@@ -6,7 +6,12 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "../_assert.ts";
-import { display, type FigureBundle, figureBundle } from "../../lib/plot/display.ts";
+import {
+  display,
+  type FigureBundle,
+  figureBundle,
+  inJupyterKernel,
+} from "../../lib/plot/display.ts";
 import type { Figure } from "../../lib/plot/figure.ts";
 import { plotlySourceText } from "../../lib/plot/_plotly_source.ts";
 
@@ -90,7 +95,7 @@ Deno.test("figureBundle() holds the plotly JSON, HTML and a one-line text", asyn
   });
 });
 
-Deno.test("display() does nothing and returns false outside the Jupyter kernel", async () => {
+Deno.test("display() does nothing outside the Jupyter kernel", async () => {
   let threw = false;
   try {
     (Deno as unknown as { jupyter: unknown }).jupyter;
@@ -98,8 +103,9 @@ Deno.test("display() does nothing and returns false outside the Jupyter kernel",
     threw = true;
   }
   assert(threw, "this test runs outside `deno jupyter`, where Deno.jupyter throws");
-  assertStrictEquals(await display(fig), false);
-  assertStrictEquals(await display([fig, fig]), false);
+  assertStrictEquals(inJupyterKernel(), false);
+  assertStrictEquals(await display(fig), undefined);
+  assertStrictEquals(await display([fig, fig]), undefined);
 });
 
 Deno.test("display() sends one raw bundle per figure, plotly.js in the first only", async () => {
@@ -113,8 +119,8 @@ Deno.test("display() sends one raw bundle per figure, plotly.js in the first onl
     return Promise.resolve();
   };
   const hasLibrary = (i: number) => scripts(sent[i].bundle["text/html"]).length === 2;
-  assertStrictEquals(await fresh.display([fig, { ...fig, name: "second" }], { send }), true);
-  assertStrictEquals(await fresh.display(fig, { send }), true);
+  assertStrictEquals(await fresh.display([fig, { ...fig, name: "second" }], { send }), undefined);
+  assertStrictEquals(await fresh.display(fig, { send }), undefined);
   assertStrictEquals(sent.length, 3);
   assertEquals(sent.map((_, i) => hasLibrary(i)), [true, false, false]);
   assertEquals(sent[0].opts, { raw: true });
