@@ -5,7 +5,8 @@
  * paper claim, our measured number, the scale used, and whether the claim held.
  *
  * Usage: `deno task reproduce [--out DIR] [--full | --scale tiny|quick|full]
- *   [--only id[,id…]] [--formats html,png,svg] [--threads N]`
+ *   [--only id[,id…]] [--formats html,png,svg] [--threads N] [--seed N] [--cifar100 DIR]
+ *   [--svhn DIR] [--shard i/n]` (`--shard`: one shard of the Figure 3 sweep, for clusters).
  * Experiments: affine_formula, templates, memorization, orthogonality, partition_knn.
  *
  * @module
@@ -32,6 +33,9 @@ const { values } = parseArgs({
     formats: { type: "string", default: "html,png,svg" },
     threads: { type: "string", default: "2" },
     seed: { type: "string", default: "1" },
+    cifar100: { type: "string" },
+    svhn: { type: "string" },
+    shard: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -39,14 +43,29 @@ const EXPERIMENTS: Record<string, (o: ExperimentOptions) => Promise<ExperimentRe
   affine_formula: runAffineFormula,
   templates: runTemplates,
   memorization: runMemorization,
-  // the λ sweep writes its resumable JSONL under the output folder
-  orthogonality: (o) => runOrthogonality({ ...o, outDir: `${values.out}/sweep-${o.scale}` }),
-  partition_knn: runPartitionKnn,
+  // the λ sweep writes its resumable JSONL under the output folder; --shard i/n runs one
+  // shard of it (a cluster job array), --cifar100/--svhn give the user's dataset folders
+  orthogonality: (o) =>
+    runOrthogonality({
+      ...o,
+      outDir: `${values.out}/sweep-${o.scale}`,
+      paths: { cifar100: values.cifar100, svhn: values.svhn },
+      ...(shard ? { shard } : {}),
+    }),
+  partition_knn: (o) =>
+    runPartitionKnn({ ...o, ...(values.svhn ? { svhnPath: values.svhn } : {}) }),
 };
 
+const shardMatch = values.shard?.match(/^(\d+)\/(\d+)$/);
+if (values.shard !== undefined && (!shardMatch || +shardMatch[1] >= +shardMatch[2])) {
+  console.error(`--shard takes i/n with 0 ≤ i < n, got '${values.shard}'`);
+  Deno.exit(2);
+}
+const shard = shardMatch ? { index: +shardMatch[1], count: +shardMatch[2] } : undefined;
 if (values.help) {
   console.log(
-    "deno task reproduce [--out DIR] [--full | --scale tiny|quick|full] [--only id,…] [--formats html,png,svg] [--threads N] [--seed N]\n" +
+    "deno task reproduce [--out DIR] [--full | --scale tiny|quick|full] [--only id,…] [--formats html,png,svg]\n" +
+      "  [--threads N] [--seed N] [--cifar100 DIR] [--svhn DIR] [--shard i/n]\n" +
       `experiments: ${Object.keys(EXPERIMENTS).join(", ")}`,
   );
   Deno.exit(0);
