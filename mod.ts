@@ -96,3 +96,4 @@ export {
 } from "./lib/backend/webgpu/device.ts";
 export type { WebGpuAdapterReport, WebGpuContext } from "./lib/backend/webgpu/device.ts";
 export * from "./lib/train/webgpu_kernels.ts";
+export * from "./lib/backend/webgpu/share_tfjs.ts";

@@ -111,6 +111,10 @@ async function activate(name: TrainingBackendName, threads = 1): Promise<string>
   if (name === "wasm") {
     note = await prepareWasm(threads);
   } else if (name === "webgpu") {
+    // one GPUDevice for tfjs-webgpu and masokit's WGSL kernels (falls back to tfjs' own
+    // device when the webgpu backend already started)
+    const { shareDeviceWithTfjs } = await import("../backend/webgpu/share_tfjs.ts");
+    await shareDeviceWithTfjs();
     await import("@tensorflow/tfjs-backend-webgpu");
     const { registerWebGpuTrainingKernels } = await import("./webgpu_kernels.ts");
     registerWebGpuTrainingKernels();
