@@ -8,6 +8,7 @@ import type { SplineLayer, SplineNetwork } from "../network/spline_network.ts";
 import { shapeSize } from "../network/spline_network.ts";
 import { forwardPass, type LayerCodes } from "../backend/cpu/run.ts";
 import { inactiveSlope } from "../backend/cpu/activation.ts";
+import { slotPosition } from "../backend/cpu/_windows.ts";
 import { layerMatrix, multiply, multiplyVector, type SparseMatrix } from "./_sparse.ts";
 
 export type { SparseMatrix } from "./_sparse.ts";
@@ -84,17 +85,13 @@ function factorsOf(
       case "max-pool": {
         flush();
         const code = codes.get(l) as Uint16Array;
-        const [W, C] = [l.inputShape[1], l.inputShape[2]];
-        const [OW] = [l.outputShape[1]];
+        const C = l.inputShape[2];
         const units = shapeSize(l.outputShape);
         const indices = new Int32Array(count * units);
         for (let n = 0; n < count; n++) {
           for (let k = 0; k < units; k++) {
-            const c = k % C, o = Math.floor(k / C), slot = code[n * units + k];
-            const iy = Math.floor(o / OW) * l.strides[0] + Math.floor(slot / l.poolSize[1]) -
-              l.padding[0];
-            const ix = (o % OW) * l.strides[1] + (slot % l.poolSize[1]) - l.padding[2];
-            indices[n * units + k] = (iy * W + ix) * C + c;
+            const slot = code[n * units + k];
+            indices[n * units + k] = slotPosition(l, Math.floor(k / C), slot) * C + (k % C);
           }
         }
         const index = net.codeLayers.findIndex((c) => c.layer === l);

@@ -1,6 +1,7 @@
 /**
  * Which engine computes: the float64 CPU reference or tfjs ops (float32, on the active
- * tfjs backend: wasm on CPU, webgpu/webgl on a GPU).
+ * tfjs backend: wasm/XNNPACK on CPU; tfjs-webgpu cannot read back synchronously in Deno, so
+ * on a GPU use the `webgpu` engine of the async entry points).
  *
  * @module
  */
@@ -10,12 +11,13 @@ import type { BatchInput } from "../network/batch.ts";
 /**
  * The engine choice on every engine call:
  * - `"cpu"`: the TypeScript reference, float64, exact;
- * - `"tfjs"`: tfjs ops in float32 on the active tfjs backend (fast with `wasm` or `webgpu`);
+ * - `"tfjs"`: tfjs ops in float32 on the active tfjs backend (fast with `wasm`; not on
+ *   tfjs-webgpu, which cannot read back synchronously in Deno: a RangeError says so);
  * - `"webgpu"`: masokit's own WGSL kernels on the shared WebGPU device, float32; only the
  *   async entry points (`affineMapAsync`, `partitionCodesAsync`, …) take it, and they fall
  *   back to `"cpu"` with a one-line notice when there is no adapter;
  * - `"auto"` (default): `"cpu"` for float64 batches and when the active tfjs backend is
- *   tfjs' own slow `cpu`; `"tfjs"` for tensors otherwise (the async entry points pick
+ *   tfjs' own slow `cpu` or `webgpu`; `"tfjs"` for tensors otherwise (the async entry points pick
  *   `"webgpu"` first on a hardware adapter, never on a software / fallback one).
  */
 export type EngineBackend = "auto" | "cpu" | "tfjs" | "webgpu";
@@ -43,6 +45,15 @@ export interface EngineOptions {
  */
 export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "tfjs" {
   const b = options.backend ?? "auto";
+  // the tfjs engine reads codes back synchronously, which tfjs-webgpu cannot do in Deno
+  // (no tfjs backend is initialised before the first tensor: then nothing to check)
+  const active = (): string => tf.getBackend() ?? "";
+  const syncReads = () => !active().startsWith("webgpu");
+  if (b === "tfjs" && !syncReads()) {
+    throw new RangeError(
+      `Engine backend 'tfjs' needs synchronous read-back, which the active tfjs backend '${active()}' does not offer in Deno: use backend "webgpu" with the async variants (e.g. affineMapAsync), or tfjs' wasm backend`,
+    );
+  }
   if (b === "cpu" || b === "tfjs") return b;
   if (b === "webgpu") {
     throw new RangeError(
@@ -53,5 +64,5 @@ export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "
     throw new RangeError(`Unknown engine backend '${b}': expected "auto", "cpu" or "tfjs"`);
   }
   if (!(x instanceof tf.Tensor)) return "cpu";
-  return tf.getBackend() === "cpu" ? "cpu" : "tfjs";
+  return active() === "cpu" || !syncReads() ? "cpu" : "tfjs";
 }

@@ -21,6 +21,16 @@ export function isTensor(x: BatchInput): x is tf.Tensor {
   return x instanceof tf.Tensor;
 }
 
+/** Throws a RangeError naming both shapes unless `shape` is `[N, ...exampleShape]`. */
+function checkBatchShape(shape: readonly number[], want: Shape, what: string): void {
+  if (shape.length === want.length + 1 && want.every((d, i) => shape[i + 1] === d)) return;
+  throw new RangeError(
+    `${what}: input has shape [${shape}], expected [N, ${want.join(", ")}] (a batch of ${
+      want.length === 1 ? "vectors" : "examples"
+    } of shape [${want}])`,
+  );
+}
+
 /**
  * Reads a batch into float64 and checks it: its shape must be `[N, ...exampleShape]`
  * and every value finite.
@@ -45,14 +55,7 @@ export function readBatch(
   const what = options.what ?? "Cannot run the network";
   const shape = x.shape;
   const want = options.exampleShape;
-  const ok = shape.length === want.length + 1 && want.every((d, i) => shape[i + 1] === d);
-  if (!ok) {
-    throw new RangeError(
-      `${what}: input has shape [${shape}], expected [N, ${want.join(", ")}] (a batch of ${
-        want.length === 1 ? "vectors" : "examples"
-      } of shape [${want}])`,
-    );
-  }
+  checkBatchShape(shape, want, what);
   const count = shape[0];
   let data: Float64Array;
   if (isTensor(x)) {
@@ -111,10 +114,7 @@ export function readTensor(
     return tf.tensor(Float32Array.from(data), [count, ...options.exampleShape], "float32");
   }
   const what = options.what ?? "Cannot run the network";
-  const want = options.exampleShape, shape = x.shape;
-  if (shape.length !== want.length + 1 || !want.every((d, i) => shape[i + 1] === d)) {
-    readBatch({ data: new Float64Array(0), shape }, options); // throws the shape error
-  }
+  checkBatchShape(x.shape, options.exampleShape, what);
   if (x.dtype !== "float32") {
     throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32`);
   }

@@ -5,8 +5,9 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { SplineError } from "../util/errors.ts";
-import type { Padding2D, Shape, SplineLayer } from "./spline_network.ts";
+import type { Shape, SplineLayer } from "./spline_network.ts";
 import { shapeSize, SplineNetwork } from "./spline_network.ts";
+import { padFor } from "./_padding.ts";
 
 type Sym = tf.SymbolicTensor;
 type Layer = tf.layers.Layer;
@@ -40,35 +41,6 @@ function exampleShape(t: Sym): number[] {
 
 function pair(v: number | number[]): [number, number] {
   return Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v, v];
-}
-
-/** Explicit padding of a conv or pool, per tfjs' `valid`/`same` rules. */
-function padFor(
-  name: string,
-  mode: string,
-  input: Shape,
-  kernel: [number, number],
-  strides: [number, number],
-): { padding: Padding2D; out: [number, number] } {
-  if (mode === "valid") {
-    const out: [number, number] = [
-      Math.floor((input[0] - kernel[0]) / strides[0]) + 1,
-      Math.floor((input[1] - kernel[1]) / strides[1]) + 1,
-    ];
-    return { padding: [0, 0, 0, 0], out };
-  }
-  if (mode === "same") {
-    const out: [number, number] = [
-      Math.ceil(input[0] / strides[0]),
-      Math.ceil(input[1] / strides[1]),
-    ];
-    const total = [0, 1].map((i) => Math.max((out[i] - 1) * strides[i] + kernel[i] - input[i], 0));
-    const t = Math.floor(total[0] / 2), l = Math.floor(total[1] / 2);
-    return { padding: [t, total[0] - t, l, total[1] - l], out };
-  }
-  throw new SplineError(
-    `Cannot convert layer '${name}': padding '${mode}' is not supported (valid, same)`,
-  );
 }
 
 function f64(t: tf.Tensor): Float64Array {

@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { leadingReduction } from "./_leading_reduction.ts";
 import { free, type Info, runWasm, type WasmBackendLike } from "./_wasm_ops.ts";
 
 /** What {@link registerWasmTrainingKernels} did. */
@@ -374,19 +375,10 @@ function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => Info {
   return (args: KernelArgs): Info => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
-    const rank = x.shape.length;
-    if (x.dtype !== "float32" || rank < 2) return callOriginal(name, args);
-    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((a, b) =>
-      a - b
-    );
-    const k = axes.length;
-    if (k === 0 || k === rank || axes.some((a, i) => a !== i)) return callOriginal(name, args);
-    const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
-    const inner = tf.util.sizeFromShape(x.shape.slice(k));
-    if (rows === 0 || inner === 0) return callOriginal(name, args);
-    const keep = attrs.keepDims === true;
-    const outShape = keep ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
-    const out = backend.makeOutput(outShape, "float32");
+    const r = leadingReduction(x, attrs);
+    if (r === null) return callOriginal(name, args);
+    const { rows, cols: inner } = r;
+    const out = backend.makeOutput(r.shape, "float32");
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(x) as Float32Array;
     sumRows(src, dst, rows, inner, name === "Mean" ? 1 / rows : 1);

@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { leadingReduction } from "./_leading_reduction.ts";
 
 /** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
 interface WebGpuBackendLike {
@@ -153,20 +154,10 @@ function callOriginal(name: string, args: KernelArgs): tf.TensorInfo {
 function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => tf.TensorInfo {
   return (args) => {
     const { inputs: { x }, backend, attrs } = args;
-    const rank = x.shape.length;
-    if (x.dtype !== "float32" || rank < 2) return callOriginal(name, args);
-    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((a, b) =>
-      a - b
-    );
-    const k = axes.length;
-    if (k === 0 || k === rank || axes.some((a, i) => a !== i)) return callOriginal(name, args);
-    const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
-    const cols = tf.util.sizeFromShape(x.shape.slice(k));
-    if (rows === 0 || cols === 0) return callOriginal(name, args);
-    const out = reduceRows(backend, x, rows, cols, name === "Mean" ? rows : 1);
-    const shape = attrs.keepDims === true
-      ? x.shape.map((d, i) => (i < k ? 1 : d))
-      : x.shape.slice(k);
+    const r = leadingReduction(x, attrs);
+    if (r === null) return callOriginal(name, args);
+    const out = reduceRows(backend, x, r.rows, r.cols, name === "Mean" ? r.rows : 1);
+    const shape = r.shape;
     return { dataId: out.dataId, shape, dtype: "float32" };
   };
 }

@@ -4,7 +4,7 @@ import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
-import { assertAllClose, assertEquals } from "../_assert.ts";
+import { assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
 import { cases } from "../_cases.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
@@ -105,6 +105,21 @@ Deno.test("the tfjs engine counts each max-pool window once when its maxima tie 
       templateInnerProducts(net, xt, { backend: "tfjs" }).dataSync(),
       refIp.dataSync(),
       1e-5,
+    );
+  });
+});
+
+Deno.test("resolveBackend() refuses the tfjs engine on tfjs-webgpu and names the way out", async () => {
+  const { resolveBackend } = await import("../../lib/backend/backend.ts");
+  const x = tf.zeros([1, 2]);
+  const ok = await navigator.gpu?.requestAdapter().then((a) => a !== null, () => false);
+  if (!ok) return; // no WebGPU here: nothing to check
+  await import("@tensorflow/tfjs-backend-webgpu");
+  await withBackend("webgpu", () => {
+    assertEquals(resolveBackend(x, {}), "cpu");
+    assertThrows(
+      () => resolveBackend(x, { backend: "tfjs" }),
+      /synchronous read-back.*affineMapAsync/,
     );
   });
 });

@@ -57,3 +57,29 @@ export function poolWindows(layer: {
   cache.set(layer, w);
   return w;
 }
+
+/**
+ * The input spatial position `iy·W + ix` of window slot `slot` (row-major, `ky·pw + kx`)
+ * of output position `o` (`oy·OW + ox`) of a pool layer.
+ *
+ * @param layer The pool's geometry.
+ * @param o Output spatial position.
+ * @param slot Window slot.
+ * @returns Input spatial position.
+ */
+export function slotPosition(
+  layer: {
+    inputShape: Shape;
+    outputShape: Shape;
+    poolSize: readonly [number, number];
+    strides: readonly [number, number];
+    padding: Padding2D;
+  },
+  o: number,
+  slot: number,
+): number {
+  const W = layer.inputShape[1], OW = layer.outputShape[1], PW = layer.poolSize[1];
+  const iy = Math.floor(o / OW) * layer.strides[0] + Math.floor(slot / PW) - layer.padding[0];
+  const ix = (o % OW) * layer.strides[1] + (slot % PW) - layer.padding[2];
+  return iy * W + ix;
+}

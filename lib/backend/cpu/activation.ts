@@ -4,6 +4,7 @@
  * @module
  */
 import type { AbsLayer, LeakyReluLayer, ReluLayer } from "../../network/spline_network.ts";
+import { shapeSize } from "../../network/spline_network.ts";
 
 /** A sign-coded nonlinearity. */
 export type SignLayer = ReluLayer | LeakyReluLayer | AbsLayer;
@@ -55,7 +56,7 @@ export function signMasked(
   rowsPerCode: number,
 ): Float64Array {
   const s0 = inactiveSlope(layer);
-  const units = units0(layer);
+  const units = shapeSize(layer.outputShape);
   const y = new Float64Array(x.length);
   const rows = units === 0 ? 0 : x.length / units;
   for (let r = 0; r < rows; r++) {
@@ -63,10 +64,4 @@ export function signMasked(
     for (let u = 0; u < units; u++) y[ro + u] = code[co + u] ? x[ro + u] : s0 * x[ro + u];
   }
   return y;
-}
-
-function units0(layer: SignLayer): number {
-  let n = 1;
-  for (const d of layer.outputShape) n *= d;
-  return n;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { MaxPool2DLayer } from "../../network/spline_network.ts";
-import { poolWindows } from "./_windows.ts";
+import { poolWindows, slotPosition } from "./_windows.ts";
 
 /**
  * Max pooling of `n` examples, recording each output's argmax as its index in
@@ -43,16 +43,6 @@ export function maxPoolForward(
   return { y, code };
 }
 
-/** Input spatial offset of window slot `slot` for output position `o`. */
-function slotPos(layer: MaxPool2DLayer, o: number, slot: number): number {
-  const W = layer.inputShape[1], OW = layer.outputShape[1];
-  const PW = layer.poolSize[1];
-  const oy = Math.floor(o / OW), ox = o % OW;
-  const iy = oy * layer.strides[0] + Math.floor(slot / PW) - layer.padding[0];
-  const ix = ox * layer.strides[1] + (slot % PW) - layer.padding[2];
-  return iy * W + ix;
-}
-
 /**
  * The selection A_ρ[x] of eq. (7) from recorded codes, or its transpose: row `r` uses
  * the codes of example `floor(r / rowsPerCode)`.
@@ -78,7 +68,7 @@ export function maxPoolMasked(
     for (let o = 0; o < OH * OW; o++) {
       for (let c = 0; c < C; c++) {
         const k = o * C + c;
-        const i = slotPos(layer, o, code[co + k]) * C + c;
+        const i = slotPosition(layer, o, code[co + k]) * C + c;
         if (options.transpose) out[r * inSize + i] += v[r * outSize + k];
         else out[r * outSize + k] = v[r * inSize + i];
       }

@@ -17,9 +17,10 @@ import type {
   SplineNetwork,
 } from "../../network/spline_network.ts";
 import { SplineError } from "../../util/errors.ts";
+import { padFor } from "../../network/_padding.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
-import { poolWindows } from "../cpu/_windows.ts";
+import { poolWindows, slotPosition } from "../cpu/_windows.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -85,12 +86,13 @@ function padMode(
   s: readonly [number, number],
 ): Pad {
   if (p.every((v) => v === 0)) return "valid";
-  const same = [0, 1].every((i) => {
-    const total = Math.max((output[i] - 1) * s[i] + k[i] - input[i], 0);
-    const before = Math.floor(total / 2);
-    return p[2 * i] === before && p[2 * i + 1] === total - before;
-  });
-  if (same) return "same";
+  const same = padFor(name, "same", input, [k[0], k[1]], [s[0], s[1]]);
+  if (
+    same.out[0] === output[0] && same.out[1] === output[1] &&
+    same.padding.every((v, i) => v === p[i])
+  ) {
+    return "same";
+  }
   throw new SplineError(
     `Cannot run layer '${name}' on tfjs ops: padding [${p}] is neither valid nor same`,
   );
@@ -419,16 +421,14 @@ function argmaxIndices(
   if (!c.indices) {
     const slots = windowSlots(l, c.input);
     const [n, H, W, C] = c.input.shape;
-    const [OH, OW] = l.outputShape, pw = l.poolSize[1];
+    const [OH, OW] = l.outputShape;
     const idx = new Int32Array(slots.length);
     for (let e = 0; e < n; e++) {
       for (let oy = 0; oy < OH; oy++) {
         for (let ox = 0; ox < OW; ox++) {
           for (let ch = 0; ch < C; ch++) {
             const k = ((e * OH + oy) * OW + ox) * C + ch;
-            const iy = oy * l.strides[0] + Math.floor(slots[k] / pw) - l.padding[0];
-            const ix = ox * l.strides[1] + (slots[k] % pw) - l.padding[2];
-            idx[k] = ((e * H + iy) * W + ix) * C + ch;
+            idx[k] = (e * H * W + slotPosition(l, oy * OW + ox, slots[k])) * C + ch;
           }
         }
       }
