@@ -116,9 +116,15 @@ export async function readBack(
   });
   device.queue.submit([enc.finish()]);
   webgpuHooks.beforeReadback?.(ctx);
+  // one map at a time into a list: on a lost device a later mapAsync can throw
+  // synchronously, and the earlier ones' rejections must still be observed
+  const maps: Promise<void>[] = [];
   try {
-    await Promise.all(staging.map((s) => s.mapAsync(0x0001)));
+    for (const s of staging) maps.push(s.mapAsync(0x0001));
+    await Promise.all(maps);
   } catch (e) {
+    await Promise.allSettled(maps);
+    staging.forEach((s) => s.destroy());
     if (ctx.lostReason !== null) throw new DeviceLostError(ctx.lostReason);
     throw e;
   }

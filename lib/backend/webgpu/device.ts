@@ -47,6 +47,8 @@ let pending: Promise<WebGpuContext | null> | null = null;
 export interface WebGpuHooks {
   /** Called after a computation's work is submitted and before its results are read back. */
   beforeReadback?: (ctx: WebGpuContext) => void;
+  /** Caps the bytes of a network pass's largest buffer (forces small chunks). */
+  chunkBytes?: number;
 }
 
 /** The active test hooks (empty in normal use). */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { NonlinearLayer, SplineNetwork } from "../../network/spline_network.ts";
-import type { WebGpuContext } from "./device.ts";
+import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { checked, readBack } from "./_gpu.ts";
 import {
   type GpuCodes,
@@ -18,9 +18,20 @@ import {
 /** Raw codes read back: packed sign words `[n, words]` or argmax slots `[n, units]`. */
 export type RawCodes = Map<NonlinearLayer, Uint32Array>;
 
-/** Examples per chunk: the largest buffer (`rowsPerExample` rows each) within the limit. */
-function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample: number): number {
-  const limit = Math.min(ctx.device.limits.maxStorageBufferBindingSize, 256 * 2 ** 20);
+/**
+ * Examples per submit: the largest buffer (`rowsPerExample` rows each) within the limit.
+ *
+ * @param ctx The context.
+ * @param net The network.
+ * @param rowsPerExample Rows per example of the widest pass (`C` for templates).
+ * @returns The chunk size.
+ */
+export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample: number): number {
+  const limit = Math.min(
+    ctx.device.limits.maxStorageBufferBindingSize,
+    256 * 2 ** 20,
+    webgpuHooks.chunkBytes ?? Infinity,
+  );
   const per = largestActivation(net) * rowsPerExample * 4;
   if (per > limit) {
     throw new RangeError(
@@ -30,6 +41,11 @@ function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample: numbe
   return Math.max(1, Math.min(65536, Math.floor(limit / per)));
 }
 
+/**
+ * Runs `fn` on consecutive chunks with two in flight: each `fn` records and submits its
+ * chunk before its first `await` (the read-back), so the GPU computes chunk i + 1 while
+ * chunk i is copied back and stored.
+ */
 async function chunked(
   ctx: WebGpuContext,
   net: SplineNetwork,
@@ -38,7 +54,18 @@ async function chunked(
   fn: (start: number, count: number) => Promise<void>,
 ): Promise<void> {
   const step = chunkSize(ctx, net, rowsPerExample);
-  for (let s = 0; s < n; s += step) await fn(s, Math.min(step, n - s));
+  const pending: Promise<void>[] = [];
+  try {
+    for (let s = 0; s < n; s += step) {
+      const chunk = fn(s, Math.min(step, n - s));
+      chunk.catch(() => {}); // observed now (it may fail while an earlier chunk is awaited), thrown below
+      pending.push(chunk);
+      if (pending.length > 1) await pending.shift();
+    }
+    while (pending.length > 0) await pending.shift();
+  } finally {
+    await Promise.allSettled(pending); // nothing left to reject unobserved
+  }
 }
 
 /**
@@ -117,18 +144,7 @@ export function affineMapWebGpu(
       const rec = new Recorder(ctx, "affine map");
       try {
         const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
-        const codes: GpuCodes = new Map();
-        recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
-        const eye = new Float32Array(m * C * C);
-        for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
-        const g = rec.upload(eye, "one-hot covectors");
-        const a = recordTranspose(rec, net.layers, { g, rows: m * C, codes, rowsPerCode: C });
-        const zero = rec.buffer(m * D, "zero input");
-        const b = recordForward(rec, net.layers, {
-          v: zero,
-          rows: m,
-          mode: { bias: true, fixed: codes },
-        });
+        const { a, b } = recordAffineMap(rec, net, xb, m);
         rec.submit();
         const [ga, gb] = await readBack(ctx, [
           { buffer: a, bytes: m * C * D * 4 },
@@ -166,13 +182,7 @@ export function innerProductsWebGpu(
       const rec = new Recorder(ctx, "template inner products");
       try {
         const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
-        const codes: GpuCodes = new Map();
-        recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
-        const z = recordForward(rec, net.layers, {
-          v: xb,
-          rows: m,
-          mode: { bias: false, fixed: codes },
-        });
+        const z = recordInnerProducts(rec, net, xb, m);
         rec.submit();
         const [gz] = await readBack(ctx, [{ buffer: z, bytes: m * C * 4 }]);
         out.set(new Float32Array(gz), s * C);
@@ -182,4 +192,58 @@ export function innerProductsWebGpu(
     });
     return out;
   });
+}
+
+/**
+ * Records the affine map of `m` examples: the forward pass recording codes, the
+ * transposed masked pass of the C one-hot covectors per example (templates A
+ * `[m, C, D]`), and the masked pass of the zero input (offsets B `[m, C]`).
+ *
+ * @param rec The recorder.
+ * @param net The network.
+ * @param xb The input `[m, D]` on the device.
+ * @param m Examples.
+ * @returns The buffers of A and B.
+ */
+export function recordAffineMap(
+  rec: Recorder,
+  net: SplineNetwork,
+  xb: GPUBuffer,
+  m: number,
+): { a: GPUBuffer; b: GPUBuffer } {
+  const D = net.inputSize, C = net.outputSize;
+  const codes: GpuCodes = new Map();
+  recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
+  const eye = new Float32Array(m * C * C);
+  for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
+  const g = rec.upload(eye, "one-hot covectors");
+  const a = recordTranspose(rec, net.layers, { g, rows: m * C, codes, rowsPerCode: C });
+  const zero = rec.buffer(m * D, "zero input");
+  const b = recordForward(rec, net.layers, {
+    v: zero,
+    rows: m,
+    mode: { bias: true, fixed: codes },
+  });
+  return { a, b };
+}
+
+/**
+ * Records ⟨A[x]_c, x⟩ of `m` examples: the forward pass recording codes, then the
+ * masked pass of x with every bias dropped.
+ *
+ * @param rec The recorder.
+ * @param net The network.
+ * @param xb The input `[m, D]` on the device.
+ * @param m Examples.
+ * @returns The buffer of `[m, C]`.
+ */
+export function recordInnerProducts(
+  rec: Recorder,
+  net: SplineNetwork,
+  xb: GPUBuffer,
+  m: number,
+): GPUBuffer {
+  const codes: GpuCodes = new Map();
+  recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
+  return recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: false, fixed: codes } });
 }

@@ -11,8 +11,15 @@ import { shapeSize } from "../../network/spline_network.ts";
 import type { WebGpuContext } from "./device.ts";
 import { dispatch, storageBuffer, uniformU32, WG } from "./_gpu.ts";
 import type { ShaderSource } from "./_pipelines.ts";
-import { denseShader, denseTransposeShader } from "./kernels/dense.ts";
-import { conv2dShader, conv2dTransposeShader } from "./kernels/conv2d.ts";
+import { denseGemm, denseTransposeGemm, transposedDenseKernel } from "./kernels/dense.ts";
+import { conv2dGemm, conv2dTransposeGemm, transposedConvKernel } from "./kernels/conv2d.ts";
+import {
+  gemmGroups,
+  type GemmSchedule,
+  gemmScheduleFor,
+  gemmShader,
+  type GemmSpec,
+} from "./kernels/gemm.ts";
 import { channelAffineShader } from "./kernels/channel_affine.ts";
 import { zeroPadShader } from "./kernels/zero_pad.ts";
 import { avgPoolShader, globalAvgPoolShader } from "./kernels/avg_pool.ts";
@@ -92,6 +99,23 @@ export class Recorder {
     if (groups > 0) dispatch(this.ctx, this.pass, shader, { buffers: [u, ...buffers], groups });
   }
 
+  /**
+   * Records a matrix product over `rows` input rows (bindings after the uniform), by
+   * default with the adapter's schedule.
+   */
+  gemm(
+    spec: GemmSpec,
+    buffers: GPUBuffer[],
+    rows: number,
+    schedule: GemmSchedule = gemmScheduleFor(this.ctx.isFallback),
+  ): void {
+    const groups = gemmGroups(spec, rows, schedule);
+    if (groups === 0) return;
+    const u = uniformU32(this.ctx, [rows, 1]);
+    this.temps.push(u);
+    dispatch(this.ctx, this.pass, gemmShader(spec, schedule), { buffers: [u, ...buffers], groups });
+  }
+
   /** Ends the pass and submits everything recorded. */
   submit(): void {
     this.pass.end();
@@ -135,13 +159,13 @@ export function recordForward(
     switch (l.kind) {
       case "dense": {
         const y = rec.buffer(rows * out, l.name);
-        rec.run(denseShader(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], dims);
+        rec.gemm(denseGemm(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], rows);
         v = y;
         break;
       }
       case "conv2d": {
         const y = rec.buffer(rows * out, l.name);
-        rec.run(conv2dShader(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], dims);
+        rec.gemm(conv2dGemm(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], rows);
         v = y;
         break;
       }
@@ -249,13 +273,21 @@ export function recordTranspose(
     switch (l.kind) {
       case "dense": {
         const o = y();
-        rec.run(denseTransposeShader(l), [v, param(ctx, l.kernel), o], dims);
+        rec.gemm(
+          denseTransposeGemm(l),
+          [v, param(ctx, transposedDenseKernel(l)), param(ctx, null), o],
+          rows,
+        );
         v = o;
         break;
       }
       case "conv2d": {
         const o = y();
-        rec.run(conv2dTransposeShader(l), [v, param(ctx, l.kernel), o], dims);
+        rec.gemm(
+          conv2dTransposeGemm(l),
+          [v, param(ctx, transposedConvKernel(l)), param(ctx, null), o],
+          rows,
+        );
         v = o;
         break;
       }

@@ -9,6 +9,7 @@ import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { templateInnerProductsAsync } from "../../../lib/affine/template_inner_products_async.ts";
 import { partitionCodesAsync } from "../../../lib/partition/codes_async.ts";
 import { forwardWebGpu } from "../../../lib/backend/webgpu/passes.ts";
+import { largestActivation } from "../../../lib/backend/webgpu/run.ts";
 import {
   setWebGpuAdapterSource,
   webgpuContext,
@@ -62,6 +63,31 @@ Deno.test({
         assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", scale(refIp.data));
       });
     }
+    await t.step("chunks of 2 examples, two in flight, give the same results", async () => {
+      const c = cases(21)[1];
+      const net = fromLayersModel(c.model);
+      const x = batch(c.x);
+      const refMap = affineMap(net, x, { backend: "cpu" });
+      const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+      const per = largestActivation(net);
+      webgpuHooks.chunkBytes = 2 * per * net.outputSize * 4; // 2 examples per templates chunk
+      let reads = 0;
+      webgpuHooks.beforeReadback = () => void reads++;
+      try {
+        const map = await affineMapAsync(net, x, { backend: "webgpu" });
+        const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
+        assertAllClose(map.A.data, refMap.A.data, 1e-4, "A", scale(refMap.A.data));
+        assertAllClose(map.B.data, refMap.B.data, 1e-4, "B", scale(refMap.B.data));
+        assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", scale(refIp.data));
+        assertEquals(
+          reads,
+          Math.ceil(x.shape[0] / 2) + Math.ceil(x.shape[0] / (2 * net.outputSize)),
+        );
+      } finally {
+        delete webgpuHooks.chunkBytes;
+        delete webgpuHooks.beforeReadback;
+      }
+    });
     await t.step("a tensor input gives tensors", async () => {
       const c = cases(21)[0];
       const net = fromLayersModel(c.model);
@@ -108,6 +134,26 @@ Deno.test({
         assertEquals(map.B.data, ref.B.data);
         assertEquals(lines.length, 1);
         assertMatch(lines[0], /^masokit: WebGPU device lost .* the affine map; redone on the CPU/);
+      });
+      await t.step("device destroyed with two chunks in flight", async () => {
+        lines.length = 0;
+        webgpuHooks.chunkBytes = largestActivation(net) * net.outputSize * 4; // 1 example a chunk
+        let reads = 0;
+        webgpuHooks.beforeReadback = (ctx) => {
+          if (++reads === 2) ctx.device.destroy();
+        };
+        try {
+          const map = await affineMapAsync(net, x, { backend: "webgpu" });
+          assertEquals(map.A.data, ref.A.data);
+          assertEquals(lines.length, 1);
+          assertMatch(
+            lines[0],
+            /^masokit: WebGPU device lost .* the affine map; redone on the CPU/,
+          );
+        } finally {
+          delete webgpuHooks.chunkBytes;
+          webgpuHooks.beforeReadback = undefined;
+        }
       });
       await t.step("'auto' never picks a fallback adapter", async () => {
         lines.length = 0;

@@ -90,6 +90,22 @@ Deno.test({
       assertEquals(nn.indices.arraySync(), want.indices);
       tf.dispose([nn.indices, nn.distances]);
     });
+    await t.step(
+      "8 × 8 pairs per thread, the GPU default (llvmpipe takes seconds to compile it)",
+      async () => {
+        // 70 queries and 300 base rows: one partial 128-row tile and three tiles of base
+        const [q, b] = [cases[0][1], cases[0][2]];
+        const want = bruteKnn(q, b, 5, false);
+        const nn = await nearestNeighborsAsync(q, b, {
+          k: 5,
+          backend: "webgpu",
+          gpuChunks: { perThread: 8, baseRows: 128 },
+        });
+        assertEquals(nn.indices.arraySync(), want.indices);
+        assertEquals(nn.distances.arraySync(), want.distances);
+        tf.dispose([nn.indices, nn.distances]);
+      },
+    );
     await t.step("partitionDistanceMatrixAsync() equals the CPU matrix", async () => {
       const [q, b] = [cases[2][1], cases[2][2]];
       const d = await partitionDistanceMatrixAsync(q, b, {

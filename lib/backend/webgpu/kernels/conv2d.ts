@@ -1,17 +1,19 @@
 /**
- * WGSL builders for a 2D convolution (NHWC, explicit zero padding) and its transpose,
- * both as gathers (no atomics): one invocation per output value.
+ * The products of a 2D convolution (NHWC, explicit zero padding) and of its transpose
+ * (the gradient with respect to the input), for the tiled matrix-product kernel: the
+ * activations are read as an implicit im2col matrix (forward: rows = output pixels,
+ * depth = `kh·kw·cin`) or col2im matrix (transpose: rows = input pixels, depth =
+ * `kh·kw·cout`, taps that no output covers read as zeros), never materialised.
  *
  * @module
  */
 import type { Conv2DLayer } from "../../../network/spline_network.ts";
-import type { ShaderSource } from "../_pipelines.ts";
-import { elementwiseShader } from "./_elementwise.ts";
+import type { GemmSpec } from "./gemm.ts";
 
 function geometry(l: Conv2DLayer): string {
   const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
   return `const H = ${H}; const W = ${W}; const CI = ${CI}u; const OH = ${OH}; const OW = ${OW};
-const CO = ${CO}u; const KH = ${l.kernelSize[0]}; const KW = ${l.kernelSize[1]};
+const CO = ${CO}u; const KW = ${l.kernelSize[1]};
 const SH = ${l.strides[0]}; const SW = ${l.strides[1]}; const PT = ${l.padding[0]}; const PL = ${
     l.padding[2]
   };`;
@@ -21,77 +23,98 @@ function geometryKey(l: Conv2DLayer): string {
   return `${l.inputShape}/${l.outputShape}/${l.kernelSize}/${l.strides}/${l.padding}`;
 }
 
+const BINDINGS = (input: string) =>
+  [
+    { name: input, type: "f32" },
+    { name: "w", type: "f32" },
+    { name: "b", type: "f32" },
+    { name: "y", type: "f32", write: true },
+  ] as const;
+
 /**
- * Conv forward: bindings `x`, `k` `[kh, kw, cin, cout]`, `b`, `y`.
+ * Conv forward: bindings `x`, `w` the kernel `[kh, kw, cin, cout]` (= `[kh·kw·cin, cout]`),
+ * `b`, `y`.
  *
  * @param layer The layer.
  * @param bias Whether to add the bias.
- * @returns The shader.
+ * @returns The product.
  */
-export function conv2dShader(layer: Conv2DLayer, bias: boolean): ShaderSource {
-  const useBias = bias && layer.bias !== null;
+export function conv2dGemm(layer: Conv2DLayer, bias: boolean): GemmSpec {
   const [OH, OW, CO] = layer.outputShape;
-  return elementwiseShader(`conv2d/${geometryKey(layer)}${useBias ? "/bias" : ""}`, {
-    bindings: [{ name: "x", type: "f32" }, { name: "k", type: "f32" }, {
-      name: "b",
-      type: "f32",
-    }, { name: "y", type: "f32", write: true }],
-    perRow: OH * OW * CO,
+  return {
+    key: `conv2d/${geometryKey(layer)}`,
+    bindings: BINDINGS("x"),
+    mPerRow: OH * OW,
+    n: CO,
+    k: layer.kernelSize[0] * layer.kernelSize[1] * layer.inputShape[2],
     consts: geometry(layer),
-    body: `  let r = i / PER_ROW;
-  let co = i % CO;
-  let p = (i % PER_ROW) / CO;
-  let oy = i32(p / u32(OW));
-  let ox = i32(p % u32(OW));
-  var s = ${useBias ? "b[co]" : "0.0"};
-  for (var ky = 0; ky < KH; ky++) {
-    let iy = oy * SH + ky - PT;
-    if (iy < 0 || iy >= H) { continue; }
-    for (var kx = 0; kx < KW; kx++) {
-      let ix = ox * SW + kx - PL;
-      if (ix < 0 || ix >= W) { continue; }
-      let xo = ((r * u32(H) + u32(iy)) * u32(W) + u32(ix)) * CI;
-      let ko = u32(ky * KW + kx) * CI * CO + co;
-      for (var ci = 0u; ci < CI; ci++) { s += x[xo + ci] * k[ko + ci * CO]; }
-    }
-  }
-  y[i] = s;`,
-  });
+    loadA: `  let r = m / M_PER_ROW;
+  let p = m % M_PER_ROW;
+  let ci = k % CI;
+  let t = i32(k / CI);
+  let iy = i32(p / u32(OW)) * SH + t / KW - PT;
+  let ix = i32(p % u32(OW)) * SW + t % KW - PL;
+  if (iy < 0 || iy >= H || ix < 0 || ix >= W) { return 0.0; }
+  return x[((r * u32(H) + u32(iy)) * u32(W) + u32(ix)) * CI + ci];`,
+    bias: bias && layer.bias !== null,
+  };
 }
 
 /**
- * Conv transpose (gradient with respect to the input): bindings `g`, `k`, `y`.
+ * Conv transpose: bindings `g` `[rows, oh, ow, cout]`, `w` the kernel re-laid out as
+ * `[kh, kw, cout, cin]` ({@linkcode transposedConvKernel}), `b` (unused), `y`
+ * `[rows, h, w, cin]`.
  *
  * @param layer The layer.
- * @returns The shader.
+ * @returns The product.
  */
-export function conv2dTransposeShader(layer: Conv2DLayer): ShaderSource {
+export function conv2dTransposeGemm(layer: Conv2DLayer): GemmSpec {
   const [H, W, CI] = layer.inputShape;
-  return elementwiseShader(`conv2d-transpose/${geometryKey(layer)}`, {
-    bindings: [{ name: "g", type: "f32" }, { name: "k", type: "f32" }, {
-      name: "y",
-      type: "f32",
-      write: true,
-    }],
-    perRow: H * W * CI,
+  return {
+    key: `conv2d-transpose/${geometryKey(layer)}`,
+    bindings: BINDINGS("g"),
+    mPerRow: H * W,
+    n: CI,
+    k: layer.kernelSize[0] * layer.kernelSize[1] * layer.outputShape[2],
     consts: geometry(layer),
-    body: `  let r = i / PER_ROW;
-  let ci = i % CI;
-  let p = (i % PER_ROW) / CI;
-  let iy = i32(p / u32(W));
-  let ix = i32(p % u32(W));
-  var s = 0.0;
-  for (var ky = 0; ky < KH; ky++) {
-    let ty = iy + PT - ky;
-    if (ty < 0 || ty % SH != 0 || ty / SH >= OH) { continue; }
-    for (var kx = 0; kx < KW; kx++) {
-      let tx = ix + PL - kx;
-      if (tx < 0 || tx % SW != 0 || tx / SW >= OW) { continue; }
-      let go = ((r * u32(OH) + u32(ty / SH)) * u32(OW) + u32(tx / SW)) * CO;
-      let ko = (u32(ky * KW + kx) * CI + ci) * CO;
-      for (var co = 0u; co < CO; co++) { s += g[go + co] * k[ko + co]; }
+    loadA: `  let r = m / M_PER_ROW;
+  let p = m % M_PER_ROW;
+  let co = k % CO;
+  let t = i32(k / CO);
+  let ty = i32(p / u32(W)) + PT - t / KW;
+  let tx = i32(p % u32(W)) + PL - t % KW;
+  if (ty < 0 || tx < 0 || ty % SH != 0 || tx % SW != 0) { return 0.0; }
+  let oy = ty / SH;
+  let ox = tx / SW;
+  if (oy >= OH || ox >= OW) { return 0.0; }
+  return g[((r * u32(OH) + u32(oy)) * u32(OW) + u32(ox)) * CO + co];`,
+    bias: false,
+  };
+}
+
+const transposed = new WeakMap<Conv2DLayer, Float64Array>();
+
+/**
+ * The kernel `[kh, kw, cin, cout]` re-laid out as `[kh, kw, cout, cin]` (once per layer).
+ *
+ * @param layer The layer.
+ * @returns The re-laid-out kernel.
+ */
+export function transposedConvKernel(layer: Conv2DLayer): Float64Array {
+  let t = transposed.get(layer);
+  if (t === undefined) {
+    const CI = layer.inputShape[2], CO = layer.outputShape[2];
+    const taps = layer.kernelSize[0] * layer.kernelSize[1];
+    const k = layer.kernel;
+    t = new Float64Array(k.length);
+    for (let tap = 0; tap < taps; tap++) {
+      for (let ci = 0; ci < CI; ci++) {
+        for (let co = 0; co < CO; co++) {
+          t[(tap * CO + co) * CI + ci] = k[(tap * CI + ci) * CO + co];
+        }
+      }
     }
+    transposed.set(layer, t);
   }
-  y[i] = s;`,
-  });
+  return t;
 }

@@ -1,57 +1,77 @@
 /**
- * WGSL builders for a dense layer `y = x·W (+ b)` and its transpose `g·Wᵀ`.
+ * The products of a dense layer, `y = x·W (+ b)`, and of its transpose `g·Wᵀ`, for the
+ * tiled matrix-product kernel.
  *
  * @module
  */
 import type { DenseLayer } from "../../../network/spline_network.ts";
-import type { ShaderSource } from "../_pipelines.ts";
-import { elementwiseShader } from "./_elementwise.ts";
+import type { GemmSpec } from "./gemm.ts";
+
+const BINDINGS = (input: string) =>
+  [
+    { name: input, type: "f32" },
+    { name: "w", type: "f32" },
+    { name: "b", type: "f32" },
+    { name: "y", type: "f32", write: true },
+  ] as const;
 
 /**
- * Dense forward: bindings `x`, `w` `[in, units]`, `b`, `y`; one invocation per output.
+ * Dense forward: bindings `x` `[rows, in]`, `w` the kernel `[in, units]`, `b`, `y`.
  *
  * @param layer The layer.
  * @param bias Whether to add the bias.
- * @returns The shader.
+ * @returns The product.
  */
-export function denseShader(layer: DenseLayer, bias: boolean): ShaderSource {
-  const IN = layer.kernel.length / layer.units, OUT = layer.units;
-  const useBias = bias && layer.bias !== null;
-  return elementwiseShader(`dense/${IN}x${OUT}${useBias ? "/bias" : ""}`, {
-    bindings: [{ name: "x", type: "f32" }, { name: "w", type: "f32" }, {
-      name: "b",
-      type: "f32",
-    }, { name: "y", type: "f32", write: true }],
-    perRow: OUT,
-    consts: `const IN = ${IN}u;`,
-    body: `  let r = i / PER_ROW;
-  let o = i % PER_ROW;
-  var s = ${useBias ? "b[o]" : "0.0"};
-  for (var k = 0u; k < IN; k++) { s += x[r * IN + k] * w[k * PER_ROW + o]; }
-  y[i] = s;`,
-  });
+export function denseGemm(layer: DenseLayer, bias: boolean): GemmSpec {
+  const IN = layer.kernel.length / layer.units;
+  return {
+    key: "dense",
+    bindings: BINDINGS("x"),
+    mPerRow: 1,
+    n: layer.units,
+    k: IN,
+    loadA: `  return x[m * K + k];`,
+    bias: bias && layer.bias !== null,
+  };
 }
 
 /**
- * Dense transpose: bindings `g` `[rows, units]`, `w`, `y` `[rows, in]`.
+ * Dense transpose: bindings `g` `[rows, units]`, `w` the transposed kernel `[units, in]`
+ * ({@linkcode transposedDenseKernel}), `b` (unused), `y` `[rows, in]`.
  *
  * @param layer The layer.
- * @returns The shader.
+ * @returns The product.
  */
-export function denseTransposeShader(layer: DenseLayer): ShaderSource {
-  const IN = layer.kernel.length / layer.units, OUT = layer.units;
-  return elementwiseShader(`dense-transpose/${IN}x${OUT}`, {
-    bindings: [{ name: "g", type: "f32" }, { name: "w", type: "f32" }, {
-      name: "y",
-      type: "f32",
-      write: true,
-    }],
-    perRow: IN,
-    consts: `const OUT = ${OUT}u;`,
-    body: `  let r = i / PER_ROW;
-  let k = i % PER_ROW;
-  var s = 0.0;
-  for (var o = 0u; o < OUT; o++) { s += g[r * OUT + o] * w[k * OUT + o]; }
-  y[i] = s;`,
-  });
+export function denseTransposeGemm(layer: DenseLayer): GemmSpec {
+  const IN = layer.kernel.length / layer.units;
+  return {
+    key: "dense-transpose",
+    bindings: BINDINGS("g"),
+    mPerRow: 1,
+    n: IN,
+    k: layer.units,
+    loadA: `  return g[m * K + k];`,
+    bias: false,
+  };
+}
+
+const transposed = new WeakMap<DenseLayer, Float64Array>();
+
+/**
+ * The kernel transposed to `[units, in]` (computed once per layer).
+ *
+ * @param layer The layer.
+ * @returns `Wᵀ`, row-major.
+ */
+export function transposedDenseKernel(layer: DenseLayer): Float64Array {
+  let t = transposed.get(layer);
+  if (t === undefined) {
+    const OUT = layer.units, IN = layer.kernel.length / OUT;
+    t = new Float64Array(IN * OUT);
+    for (let i = 0; i < IN; i++) {
+      for (let o = 0; o < OUT; o++) t[o * IN + i] = layer.kernel[i * OUT + o];
+    }
+    transposed.set(layer, t);
+  }
+  return t;
 }

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Prepares .gpu/ (git-ignored through .git/info/exclude) for a run on the lent GPU machine,
+# which has no Deno, no npm and no Vulkan loader (shared/PEERS.md, the device README):
+# the Deno binary (xz), standalone bundles of the GPU benchmarks, and the loader packages.
+#
+#   sh bench/gpu_prepare.sh
+#
+# then, with the `device` tool: carry [".gpu"] and the command
+#   for f in .gpu/*.deb; do dpkg -x $f /; done; ldconfig;
+#   xz -dc .gpu/deno.xz > /tmp/deno; chmod +x /tmp/deno;
+#   /tmp/deno run -A .gpu/webgpu_bench.bundle.js;
+#   /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
+# (if no driver is found, first export
+#  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json).
+set -eu
+cd "$(dirname "$0")/.."
+mkdir -p .git/info .gpu
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+deno_bin=$(readlink -f "$(command -v deno || echo node_modules/.bin/deno)")
+if [ ! -f .gpu/deno.xz ]; then
+  xz -T0 -c "$deno_bin" > .gpu/deno.xz.tmp
+  mv .gpu/deno.xz.tmp .gpu/deno.xz
+fi
+deno bundle bench/webgpu_bench.ts -o .gpu/webgpu_bench.bundle.js
+deno bundle bench/train_step_bench.ts -o .gpu/train_step.bundle.js
+if ! ls .gpu/libvulkan1_*.deb >/dev/null 2>&1; then
+  mkdir -p /tmp/amd64/partial
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  # shellcheck disable=SC2086
+  apt-get $o update >/dev/null
+  # shellcheck disable=SC2086
+  (cd .gpu && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+du -sh .gpu

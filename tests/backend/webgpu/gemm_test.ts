@@ -1,0 +1,199 @@
+/**
+ * The matrix-product kernel behind dense and convolution layers, in every schedule,
+ * against float64 brute force: the tiled schedules are what GPUs run (software
+ * adapters run "direct", so the engine tests do not reach them). Tile edges are
+ * exercised on purpose: M, N and K are not multiples of any tile, N spans two column
+ * tiles, strides and asymmetric padding leave taps outside the input.
+ *
+ * llvmpipe compiles the 4 × 4 tiled kernel slowly (20–50 s a shader; Mesa caches it on
+ * disk afterwards), so only two shaders use it.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
+import { Recorder } from "../../../lib/backend/webgpu/run.ts";
+import { readBack } from "../../../lib/backend/webgpu/_gpu.ts";
+import type { GemmSchedule, GemmSpec } from "../../../lib/backend/webgpu/kernels/gemm.ts";
+import {
+  denseGemm,
+  denseTransposeGemm,
+  transposedDenseKernel,
+} from "../../../lib/backend/webgpu/kernels/dense.ts";
+import {
+  conv2dGemm,
+  conv2dTransposeGemm,
+  transposedConvKernel,
+} from "../../../lib/backend/webgpu/kernels/conv2d.ts";
+import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
+import type { Conv2DLayer, DenseLayer } from "../../../lib/network/spline_network.ts";
+import { assertAllClose, assertEquals } from "../../_assert.ts";
+
+await tf.setBackend("cpu");
+const gpu = await webgpuContext();
+
+function seeded(n: number, seed: number): Float64Array {
+  let s = seed >>> 0;
+  return Float64Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+async function product(
+  spec: GemmSpec,
+  schedule: GemmSchedule,
+  data: { a: Float64Array; w: Float64Array; b: Float64Array | null; rows: number },
+): Promise<Float32Array> {
+  const rec = new Recorder(gpu!, "gemm test");
+  try {
+    const y = rec.buffer(data.rows * spec.mPerRow * spec.n, "y");
+    rec.gemm(
+      spec,
+      [
+        rec.upload(Float32Array.from(data.a), "a"),
+        rec.upload(Float32Array.from(data.w), "w"),
+        rec.upload(Float32Array.from(data.b ?? [0]), "b"),
+        y,
+      ],
+      data.rows,
+      schedule,
+    );
+    rec.submit();
+    const [out] = await readBack(gpu!, [{
+      buffer: y,
+      bytes: data.rows * spec.mPerRow * spec.n * 4,
+    }]);
+    return new Float32Array(out);
+  } finally {
+    rec.release();
+  }
+}
+
+const scale = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+/** The float32 values round to within 1e-5 of the largest reference entry. */
+function close(got: Float32Array, want: Float64Array, what: string) {
+  assertEquals(got.length, want.length, `${what}: length`);
+  assertAllClose(got, want, 1e-5, what, scale(want));
+}
+
+Deno.test({
+  name: "the matrix-product kernel: dense layers and transposes, direct and tiled",
+  ignore: gpu === null,
+  async fn() {
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [50], units: 70, useBias: true })],
+    });
+    model.layers[0].setWeights([
+      tf.tensor(Float32Array.from(seeded(50 * 70, 1)), [50, 70]),
+      tf.tensor(Float32Array.from(seeded(70, 2))),
+    ]);
+    const layer = fromLayersModel(model).layers[0] as DenseLayer;
+    const rows = 37, IN = 50, OUT = 70;
+    const x = seeded(rows * IN, 3), g = seeded(rows * OUT, 4);
+    const want = new Float64Array(rows * OUT), wantT = new Float64Array(rows * IN);
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < OUT; o++) {
+        let s = layer.bias![o];
+        for (let i = 0; i < IN; i++) s += x[r * IN + i] * layer.kernel[i * OUT + o];
+        want[r * OUT + o] = s;
+      }
+      for (let i = 0; i < IN; i++) {
+        let s = 0;
+        for (let o = 0; o < OUT; o++) s += g[r * OUT + o] * layer.kernel[i * OUT + o];
+        wantT[r * IN + i] = s;
+      }
+    }
+    for (const schedule of ["direct", 1, 2] as const) {
+      close(
+        await product(denseGemm(layer, true), schedule, {
+          a: x,
+          w: layer.kernel,
+          b: layer.bias,
+          rows,
+        }),
+        want,
+        `dense, ${schedule}`,
+      );
+      close(
+        await product(denseTransposeGemm(layer), schedule, {
+          a: g,
+          w: transposedDenseKernel(layer),
+          b: null,
+          rows,
+        }),
+        wantT,
+        `dense transpose, ${schedule}`,
+      );
+    }
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name:
+    "the matrix-product kernel: a strided, padded convolution and its transpose, direct and 4×4-tiled",
+  ignore: gpu === null,
+  async fn() {
+    const model = tf.sequential({
+      layers: [tf.layers.conv2d({
+        inputShape: [9, 11, 5],
+        filters: 19,
+        kernelSize: [3, 4],
+        strides: [2, 3],
+        padding: "same",
+        useBias: true,
+      })],
+    });
+    model.layers[0].setWeights([
+      tf.tensor(Float32Array.from(seeded(3 * 4 * 5 * 19, 5)), [3, 4, 5, 19]),
+      tf.tensor(Float32Array.from(seeded(19, 6))),
+    ]);
+    const l = fromLayersModel(model).layers[0] as Conv2DLayer;
+    const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
+    const [KH, KW] = l.kernelSize, [SH, SW] = l.strides, PT = l.padding[0], PL = l.padding[2];
+    const rows = 3;
+    const x = seeded(rows * H * W * CI, 7), g = seeded(rows * OH * OW * CO, 8);
+    // forward by gathering, the transpose by scattering every tap's contribution
+    const want = new Float64Array(rows * OH * OW * CO), wantT = new Float64Array(rows * H * W * CI);
+    for (let r = 0; r < rows; r++) {
+      for (let oy = 0; oy < OH; oy++) {
+        for (let ox = 0; ox < OW; ox++) {
+          for (let co = 0; co < CO; co++) {
+            const o = ((r * OH + oy) * OW + ox) * CO + co;
+            let s = l.bias![co];
+            for (let ky = 0; ky < KH; ky++) {
+              for (let kx = 0; kx < KW; kx++) {
+                const iy = oy * SH + ky - PT, ix = ox * SW + kx - PL;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                for (let ci = 0; ci < CI; ci++) {
+                  const k = l.kernel[((ky * KW + kx) * CI + ci) * CO + co];
+                  s += x[((r * H + iy) * W + ix) * CI + ci] * k;
+                  wantT[((r * H + iy) * W + ix) * CI + ci] += g[o] * k;
+                }
+              }
+            }
+            want[o] = s;
+          }
+        }
+      }
+    }
+    for (const schedule of ["direct", 4] as const) {
+      close(
+        await product(conv2dGemm(l, true), schedule, { a: x, w: l.kernel, b: l.bias, rows }),
+        want,
+        `conv, ${schedule}`,
+      );
+      close(
+        await product(conv2dTransposeGemm(l), schedule, {
+          a: g,
+          w: transposedConvKernel(l),
+          b: null,
+          rows,
+        }),
+        wantT,
+        `conv transpose, ${schedule}`,
+      );
+    }
+    model.dispose();
+  },
+});
