@@ -9,7 +9,8 @@
 #   for f in .gpu/*.deb; do dpkg -x $f /; done; ldconfig;
 #   xz -dc .gpu/deno.xz > /tmp/deno; chmod +x /tmp/deno;
 #   /tmp/deno run -A .gpu/webgpu_bench.bundle.js;
-#   /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
+#   /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn;
+#   python3 bench/_peer_gpu.py   # the PyTorch peers, same machine, same run
 # (if no driver is found, first export
 #  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json).
 set -eu

@@ -7,7 +7,9 @@
  * (`selectBackend({ wasmThreads: N })`, default: threads on where available, `--threads=1`:
  * the stock single-threaded build); `--no-fused` registers only the kernels that existed before
  * the fused batch-norm gradient (for before/after comparisons in one run); `--ab` adds a paired
- * comparison, alternating steps with and without the fused batch-norm gradients; `--peer`: also
+ * comparison, alternating steps with and without the fused batch-norm gradients (`--ab=input`:
+ * with and without the first layer's input gradient; `--input-grad` computes it everywhere, as
+ * stock tfjs does); `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
  * GPU: `--backend=webgpu` trains on tfjs-webgpu, with and without
@@ -19,7 +21,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -29,6 +31,7 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { selectBackend } from "../lib/train/backend.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
+import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import {
   registerWebGpuTrainingKernels,
   unregisterWebGpuTrainingKernels,
@@ -65,10 +68,13 @@ async function measure(
   const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
   const step = async () => {
-    const loss = opt.minimize(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor;
-      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-    }, true)!;
+    const run = () =>
+      opt.minimize(() => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      }, true)!;
+    // as train() does, unless --input-grad asks for tfjs's stock behaviour
+    const loss = flag("input-grad") ? run() : withoutInputGradients([x], run);
     await loss.data();
     loss.dispose();
   };
@@ -177,21 +183,24 @@ if (BACKEND === "webgpu") {
   const label = `wasm${flag("no-fused") ? " (no fused BN)" : ""}`;
   const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") });
   const results = [wasm];
-  if (flag("ab")) {
+  if (flag("ab") || flag("ab=input")) {
     // Paired comparison under the same load: every other step without the fused BN gradients.
     const fused: number[] = [], plain: number[] = [];
     const model = smallCNN({ seed: 1 });
     const opt = tf.train.adam(1e-3);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
     const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
+    const input = flag("ab=input"); // else the fused batch-norm gradients
     for (let i = 0; i < 2 * STEPS + 2; i++) {
       const on = i % 2 === 0;
-      registerWasmTrainingKernels({ fuseBatchNorm: on });
+      if (!input) registerWasmTrainingKernels({ fuseBatchNorm: on });
       const t0 = performance.now();
-      const loss = opt.minimize(() => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor;
-        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-      }, true)!;
+      const run = () =>
+        opt.minimize(() => {
+          const logits = model.apply(x, { training: true }) as tf.Tensor;
+          return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        }, true)!;
+      const loss = input && !on ? run() : withoutInputGradients([x], run);
       await loss.data();
       loss.dispose();
       if (i >= 2) (on ? fused : plain).push(performance.now() - t0);
@@ -200,12 +209,16 @@ if (BACKEND === "webgpu") {
     tf.dispose([x, y]);
     opt.dispose();
     for (
-      const [name, ts] of [["A/B: fused BN gradients", fused], [
-        "A/B: tfjs BN gradients",
-        plain,
-      ]] as const
+      const [name, ts] of (input
+        ? [["A/B: input gradient skipped", fused], ["A/B: input gradient computed", plain]]
+        : [["A/B: fused BN gradients", fused], ["A/B: tfjs BN gradients", plain]]) as [
+          string,
+          number[],
+        ][]
     ) {
-      const sorted = [...ts].sort((a, b) => a - b);
+      const sorted = [...ts].sort((a, b) =>
+        a - b
+      );
       const median = sorted[Math.floor(sorted.length / 2)];
       results.push({
         label: name,

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ProgressBar, type ProgressMode } from "../util/progress.ts";
 import { classBalancedBatches, Rng, shuffledBatches } from "../util/rng.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { withoutInputGradients } from "./input_gradient.ts";
 import { orthogonalityPenalty } from "./orthogonality.ts";
 
 /** One split of a dataset: images `[N, H, W, C]` (or features `[N, D]`) and integer labels `[N]`. */
@@ -460,20 +461,24 @@ export async function train(
             const xb = tf.gather(xTrain, idx);
             const yb = tf.gather(yTrain, idx) as tf.Tensor1D;
             let parts: tf.Tensor[] = [];
-            const cost = optimizer.minimize(
-              () => {
-                const out = model.apply(xb, { training: true }) as tf.Tensor;
-                const ce = tf.mean(crossEntropy(yb, out, classes, fromLogits));
-                let reg: tf.Tensor = tf.scalar(0);
-                for (const l of model.calculateLosses()) reg = tf.add(reg, l);
-                if (kernel) reg = tf.add(reg, tf.mul(lambda, orthogonalityPenalty(kernel.read())));
-                const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), yb), "float32"));
-                parts = [tf.keep(reg), tf.keep(correct)];
-                return tf.add(ce, reg) as tf.Scalar;
-              },
-              true,
-              vars,
-            )!;
+            // the batch needs no gradient: skip the first convolution's (input_gradient.ts)
+            const cost = withoutInputGradients([xb], () =>
+              optimizer.minimize(
+                () => {
+                  const out = model.apply(xb, { training: true }) as tf.Tensor;
+                  const ce = tf.mean(crossEntropy(yb, out, classes, fromLogits));
+                  let reg: tf.Tensor = tf.scalar(0);
+                  for (const l of model.calculateLosses()) reg = tf.add(reg, l);
+                  if (kernel) {
+                    reg = tf.add(reg, tf.mul(lambda, orthogonalityPenalty(kernel.read())));
+                  }
+                  const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), yb), "float32"));
+                  parts = [tf.keep(reg), tf.keep(correct)];
+                  return tf.add(ce, reg) as tf.Scalar;
+                },
+                true,
+                vars,
+              )!);
             const step = tf.stack([cost, ...parts]);
             tf.dispose(parts);
             return tf.add(sums, step);
