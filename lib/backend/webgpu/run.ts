@@ -82,19 +82,25 @@ export class Recorder {
     return b;
   }
 
+  /** The uniform `P = (rows, rowsPerCode)`, one buffer per distinct pair. */
+  private params(rows: number, rowsPerCode: number): GPUBuffer {
+    const key = `${rows}/${rowsPerCode}`;
+    let u = this.uniforms.get(key);
+    if (u === undefined) {
+      u = uniformU32(this.ctx, [rows, rowsPerCode]);
+      this.uniforms.set(key, u);
+      this.temps.push(u);
+    }
+    return u;
+  }
+
   /** Records a kernel over `rows · perRow` invocations. */
   run(
     shader: ShaderSource,
     buffers: GPUBuffer[],
     dims: { rows: number; perRow: number; rowsPerCode?: number },
   ): void {
-    const key = `${dims.rows}/${dims.rowsPerCode ?? 1}`;
-    let u = this.uniforms.get(key);
-    if (u === undefined) {
-      u = uniformU32(this.ctx, [dims.rows, dims.rowsPerCode ?? 1]);
-      this.uniforms.set(key, u);
-      this.temps.push(u);
-    }
+    const u = this.params(dims.rows, dims.rowsPerCode ?? 1);
     const groups = Math.ceil((dims.rows * dims.perRow) / WG);
     if (groups > 0) dispatch(this.ctx, this.pass, shader, { buffers: [u, ...buffers], groups });
   }
@@ -111,8 +117,7 @@ export class Recorder {
   ): void {
     const groups = gemmGroups(spec, rows, schedule);
     if (groups === 0) return;
-    const u = uniformU32(this.ctx, [rows, 1]);
-    this.temps.push(u);
+    const u = this.params(rows, 1);
     dispatch(this.ctx, this.pass, gemmShader(spec, schedule), { buffers: [u, ...buffers], groups });
   }
 
