@@ -8,7 +8,10 @@
  * - with `--peer`, PyTorch 1.13 on 2 threads in the same run (bench/_peer_affine.py):
  *   `vmap(jacrev(f))` for all templates, one JVP for ⟨A_c, x⟩.
  *
- * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer]`
+ * - with `--ab-pool`, paired rounds on the 2-thread backend with the wasm max-pool kernels
+ *   (lib/backend/tfjs/_wasm_masked_max_pool.ts) on and off.
+ *
+ * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool]`
  *
  * @module
  */
@@ -19,6 +22,7 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
+import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
 const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
@@ -71,6 +75,28 @@ for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
     rate(aff, REPS),
     rate(() => templateInnerProducts(net, xt, { backend: "tfjs" }), REPS * 3),
   ]);
+}
+
+if (Deno.args.includes("--ab-pool")) {
+  // paired: the wasm max-pool kernels on and off, alternating, on the last backend
+  for (let round = 0; round < 3; round++) {
+    for (const on of [true, false]) {
+      wasmMaxPoolKernels.enabled = on;
+      const xt = tf.tensor(x.dataSync(), x.shape);
+      const aff = () => {
+        const { A, B } = affineMap(net, xt, { backend: "tfjs" });
+        B.dispose();
+        return A;
+      };
+      rows.push([
+        `  A/B round ${round + 1}: wasm max-pool kernels ${on ? "on" : "off"}`,
+        rate(aff, REPS),
+        rate(() => templateInnerProducts(net, xt, { backend: "tfjs" }), REPS * 3),
+      ]);
+      xt.dispose();
+    }
+  }
+  wasmMaxPoolKernels.enabled = true;
 }
 
 let peer: { templates: number; inner: number } | null = null;

@@ -21,6 +21,11 @@ import { padFor } from "../../network/_padding.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
 import { poolWindows, slotPosition } from "../cpu/_windows.ts";
+import {
+  MASKED_MAX_POOL,
+  MASKED_MAX_POOL_TRANSPOSE,
+  maskedMaxPoolReady,
+} from "./_wasm_masked_max_pool.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -465,7 +470,11 @@ function runLayers(
         const fixed = mode.fixed?.get(l);
         const [p, s, pad] = maxPoolArgs(l);
         if (fixed && "input" in fixed) {
-          if (disjointPool(l)) {
+          if (disjointPool(l) && maskedMaxPoolReady()) {
+            v = tf.engine().runKernel(MASKED_MAX_POOL, { x: fixed.input, v }, {
+              poolSize: [...l.poolSize],
+            }) as tf.Tensor;
+          } else if (disjointPool(l)) {
             const area = l.poolSize[0] * l.poolSize[1];
             v = tf.mul(
               tf.avgPool(tf.mul(v, argmaxMask(l, fixed)) as tf.Tensor4D, p, s, "valid"),
@@ -554,6 +563,12 @@ function transposeLayers(
       }
       case "max-pool": {
         const c = ctx.codes.get(l) as { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor };
+        if (disjointPool(l) && maskedMaxPoolReady()) {
+          v = tf.engine().runKernel(MASKED_MAX_POOL_TRANSPOSE, { x: c.input, g: v }, {
+            poolSize: [...l.poolSize],
+          }) as tf.Tensor;
+          break;
+        }
         if (disjointPool(l)) {
           // upsample each row's gradient over its window, keep the argmax positions
           const [H, W, Ch] = l.inputShape, [OH, OW] = l.outputShape, [ph, pw] = l.poolSize;

@@ -1,0 +1,160 @@
+/**
+ * The masked and transposed passes through a disjoint max-pool on tfjs's `wasm` backend,
+ * one kernel each: per window and channel, the first maximum of the recorded input `x`
+ * (row-major window order, strict `>`: the engine's convention) selects the value of `v`
+ * (masked pass) or receives the value of `g` (transposed pass, every row of the example).
+ * They read the tensors in place on the wasm heap — no copies to JS, no mask tensor —
+ * where the generic path builds a 0/1 mask in JS and runs mul/avgPool/mul or
+ * resize/pad/mul.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { WasmBackendLike } from "../../train/_wasm_ops.ts";
+
+/** The masked pass's kernel: `{ x, v }` → `[n, oh, ow, c]`. */
+export const MASKED_MAX_POOL = "MasokitMaskedMaxPool";
+
+/**
+ * The transposed pass's kernel: `{ x, g }` with `g` `[n·per, oh, ow, c]` (`per` rows per
+ * example) → `[n·per, h, w, c]`, each row's values at its example's first maxima, zeros
+ * elsewhere.
+ */
+export const MASKED_MAX_POOL_TRANSPOSE = "MasokitMaskedMaxPoolTranspose";
+
+/** Switch for before/after benchmarks (`bench/affine_compare.ts --ab-pool`); on by default. */
+export const wasmMaxPoolKernels = { enabled: true };
+
+let scratch = new Int32Array(0);
+
+/**
+ * The index into `xs` of the first maximum of every window and channel, in output order
+ * (a scratch array reused between calls: read it before the next call).
+ */
+function firstMaxima(
+  xs: Float32Array,
+  [n, H, W, C]: readonly number[],
+  [ph, pw]: readonly [number, number],
+): Int32Array {
+  const OH = Math.floor(H / ph), OW = Math.floor(W / pw), row = W * C;
+  if (scratch.length < n * OH * OW * C) scratch = new Int32Array(n * OH * OW * C);
+  const at = scratch;
+  let o = 0;
+  for (let e = 0; e < n; e++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const first = ((e * H + oy * ph) * W + ox * pw) * C;
+        if (ph === 2 && pw === 2) {
+          const c1 = first + C, c2 = first + row, c3 = c2 + C;
+          for (let ch = 0; ch < C; ch++, o++) {
+            let best = xs[first + ch], p = first + ch;
+            if (xs[c1 + ch] > best) best = xs[p = c1 + ch];
+            if (xs[c2 + ch] > best) best = xs[p = c2 + ch];
+            if (xs[c3 + ch] > best) p = c3 + ch;
+            at[o] = p;
+          }
+          continue;
+        }
+        for (let ch = 0; ch < C; ch++, o++) {
+          let best = xs[first + ch], p = first + ch;
+          for (let ky = 0; ky < ph; ky++) {
+            for (let kx = 0; kx < pw; kx++) {
+              const q = first + ky * row + kx * C + ch;
+              if (xs[q] > best) {
+                best = xs[q];
+                p = q;
+              }
+            }
+          }
+          at[o] = p;
+        }
+      }
+    }
+  }
+  return at;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+function maskedMaxPool(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, v } = args.inputs as { x: tf.TensorInfo; v: tf.TensorInfo };
+  const pool = args.attrs!.poolSize as [number, number];
+  const [n, H, W, C] = x.shape;
+  if (v.shape.length !== 4 || v.shape.some((d, i) => d !== x.shape[i])) {
+    throw new RangeError(
+      `${MASKED_MAX_POOL}: v has shape [${v.shape}], expected the recorded input's [${x.shape}]`,
+    );
+  }
+  const out = backend.makeOutput(
+    [n, Math.floor(H / pool[0]), Math.floor(W / pool[1]), C],
+    "float32",
+  );
+  // views after the allocation (an allocation may move the heap)
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const vs = backend.typedArrayFromHeap(v) as Float32Array;
+  const os = backend.typedArrayFromHeap(out) as Float32Array;
+  const at = firstMaxima(xs, x.shape, pool);
+  for (let o = 0; o < os.length; o++) os[o] = vs[at[o]];
+  return out;
+}
+
+function maskedMaxPoolTranspose(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, g } = args.inputs as { x: tf.TensorInfo; g: tf.TensorInfo };
+  const pool = args.attrs!.poolSize as [number, number];
+  const [n, H, W, C] = x.shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
+  const per = g.shape[0] / n;
+  if (
+    g.shape.length !== 4 || !Number.isInteger(per) || g.shape[1] !== OH || g.shape[2] !== OW ||
+    g.shape[3] !== C
+  ) {
+    throw new RangeError(
+      `${MASKED_MAX_POOL_TRANSPOSE}: g has shape [${g.shape}], expected [k·${n}, ${OH}, ${OW}, ${C}]`,
+    );
+  }
+  const out = backend.makeOutput([n * per, H, W, C], "float32");
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const gs = backend.typedArrayFromHeap(g) as Float32Array;
+  const os = backend.typedArrayFromHeap(out) as Float32Array;
+  os.fill(0);
+  const inSize = H * W * C, outSize = OH * OW * C;
+  const at = firstMaxima(xs, x.shape, pool);
+  for (let e = 0, o = 0; e < n; e++) {
+    for (let oo = 0; oo < outSize; oo++, o++) {
+      const po = at[o] - e * inSize;
+      for (let r = e * per; r < (e + 1) * per; r++) os[r * inSize + po] = gs[r * outSize + oo];
+    }
+  }
+  return out;
+}
+
+/**
+ * Registers the kernel on the active backend once (idempotent) when that backend is a
+ * tfjs-wasm one (`wasm`, or a threaded copy under another name); true when it can run now.
+ *
+ * @returns Whether {@linkcode MASKED_MAX_POOL} is usable on the active backend.
+ */
+export function maskedMaxPoolReady(): boolean {
+  if (!wasmMaxPoolKernels.enabled) return false;
+  const name = tf.getBackend();
+  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
+  if (typeof b.typedArrayFromHeap !== "function" || typeof b.makeOutput !== "function") {
+    return false;
+  }
+  for (
+    const [kernelName, fn] of [
+      [MASKED_MAX_POOL, maskedMaxPool],
+      [MASKED_MAX_POOL_TRANSPOSE, maskedMaxPoolTranspose],
+    ] as const
+  ) {
+    if (tf.getKernel(kernelName, name) === undefined) {
+      tf.registerKernel({
+        kernelName,
+        backendName: name,
+        kernelFunc: fn as unknown as tf.KernelFunc,
+      });
+    }
+  }
+  return true;
+}
