@@ -162,15 +162,11 @@ export function recordForward(
     const out = shapeSize(l.outputShape);
     const dims = { rows, perRow: out };
     switch (l.kind) {
-      case "dense": {
-        const y = rec.buffer(rows * out, l.name);
-        rec.gemm(denseGemm(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], rows);
-        v = y;
-        break;
-      }
+      case "dense":
       case "conv2d": {
         const y = rec.buffer(rows * out, l.name);
-        rec.gemm(conv2dGemm(l, mode.bias), [v, param(ctx, l.kernel), param(ctx, l.bias), y], rows);
+        const spec = l.kind === "dense" ? denseGemm(l, mode.bias) : conv2dGemm(l, mode.bias);
+        rec.gemm(spec, [v, param(ctx, l.kernel), param(ctx, l.bias), y], rows);
         v = y;
         break;
       }
@@ -276,23 +272,13 @@ export function recordTranspose(
     const dims = { rows, perRow: inSize, rowsPerCode };
     const y = () => rec.buffer(rows * inSize, `${l.name} transpose`);
     switch (l.kind) {
-      case "dense": {
-        const o = y();
-        rec.gemm(
-          denseTransposeGemm(l),
-          [v, param(ctx, transposedDenseKernel(l)), param(ctx, null), o],
-          rows,
-        );
-        v = o;
-        break;
-      }
+      case "dense":
       case "conv2d": {
         const o = y();
-        rec.gemm(
-          conv2dTransposeGemm(l),
-          [v, param(ctx, transposedConvKernel(l)), param(ctx, null), o],
-          rows,
-        );
+        const [spec, w] = l.kind === "dense"
+          ? [denseTransposeGemm(l), transposedDenseKernel(l)]
+          : [conv2dTransposeGemm(l), transposedConvKernel(l)];
+        rec.gemm(spec, [v, param(ctx, w), param(ctx, null), o], rows);
         v = o;
         break;
       }
