@@ -1,5 +1,5 @@
 #!/bin/sh
-# Prepares .gpu/ (git-ignored through .git/info/exclude) for a run on the lent GPU machine,
+# Prepares .gpu/ (git-ignored, excluded from tests) for a run on the lent GPU machine,
 # which has no Deno, no npm and no Vulkan loader (shared/PEERS.md, the device README):
 # the Deno binary (xz), standalone bundles of the GPU benchmarks, and the loader packages.
 #
@@ -15,8 +15,7 @@
 #  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json).
 set -eu
 cd "$(dirname "$0")/.."
-mkdir -p .git/info .gpu
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+mkdir -p .gpu
 deno_bin=$(readlink -f "$(command -v deno || echo node_modules/.bin/deno)")
 if [ ! -f .gpu/deno.xz ]; then
   xz -T0 -c "$deno_bin" > .gpu/deno.xz.tmp
