@@ -21,8 +21,8 @@ if [ ! -f .gpu/deno.xz ]; then
   xz -T0 -c "$deno_bin" > .gpu/deno.xz.tmp
   mv .gpu/deno.xz.tmp .gpu/deno.xz
 fi
-deno bundle bench/webgpu_bench.ts -o .gpu/webgpu_bench.bundle.js
-deno bundle bench/train_step_bench.ts -o .gpu/train_step.bundle.js
+"$deno_bin" bundle bench/webgpu_bench.ts -o .gpu/webgpu_bench.bundle.js
+"$deno_bin" bundle bench/train_step_bench.ts -o .gpu/train_step.bundle.js
 if ! ls .gpu/libvulkan1_*.deb >/dev/null 2>&1; then
   mkdir -p /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
