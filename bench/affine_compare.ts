@@ -55,6 +55,22 @@ function rate(fn: () => tf.Tensor | { data: Float64Array }, reps: number): numbe
   return BATCH / (times[Math.floor(times.length / 2)] / 1000);
 }
 
+/** The tfjs engine on the active backend: [templates img/s, ⟨A_c, x⟩ img/s]. */
+function tfjsEngineRates(): [number, number] {
+  const xt = tf.tensor(x.dataSync(), x.shape);
+  const aff = () => {
+    const { A, B } = affineMap(net, xt, { backend: "tfjs" });
+    B.dispose();
+    return A;
+  };
+  const rates: [number, number] = [
+    rate(aff, REPS),
+    rate(() => templateInnerProducts(net, xt, { backend: "tfjs" }), REPS * 3),
+  ];
+  xt.dispose();
+  return rates;
+}
+
 const rows: [string, number, number][] = [];
 const xb = { data: Float64Array.from(x.dataSync()), shape: x.shape };
 rows.push([
@@ -64,16 +80,9 @@ rows.push([
 ]);
 for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
   await tf.setBackend(backend);
-  const xt = tf.tensor(x.dataSync(), x.shape);
-  const aff = () => {
-    const { A, B } = affineMap(net, xt, { backend: "tfjs" });
-    B.dispose();
-    return A;
-  };
   rows.push([
     `masokit tfjs engine on ${backend === "wasm" ? "wasm (1 thread)" : "wasm, 2 threads"}`,
-    rate(aff, REPS),
-    rate(() => templateInnerProducts(net, xt, { backend: "tfjs" }), REPS * 3),
+    ...tfjsEngineRates(),
   ]);
 }
 
@@ -82,18 +91,10 @@ if (Deno.args.includes("--ab-pool")) {
   for (let round = 0; round < 3; round++) {
     for (const on of [true, false]) {
       wasmMaxPoolKernels.enabled = on;
-      const xt = tf.tensor(x.dataSync(), x.shape);
-      const aff = () => {
-        const { A, B } = affineMap(net, xt, { backend: "tfjs" });
-        B.dispose();
-        return A;
-      };
       rows.push([
         `  A/B round ${round + 1}: wasm max-pool kernels ${on ? "on" : "off"}`,
-        rate(aff, REPS),
-        rate(() => templateInnerProducts(net, xt, { backend: "tfjs" }), REPS * 3),
+        ...tfjsEngineRates(),
       ]);
-      xt.dispose();
     }
   }
   wasmMaxPoolKernels.enabled = true;

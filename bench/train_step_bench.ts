@@ -57,6 +57,20 @@ interface Measured {
   profile: string;
 }
 
+/** One Adam step of softmax cross-entropy on (x, y), returning the loss. */
+function minimizer(
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+): () => tf.Scalar {
+  return () =>
+    opt.minimize(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor;
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, true)!;
+}
+
 async function measure(
   label: string,
   steps: number,
@@ -68,11 +82,7 @@ async function measure(
   const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
   const step = async () => {
-    const run = () =>
-      opt.minimize(() => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor;
-        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-      }, true)!;
+    const run = minimizer(model, opt, x, y);
     // as train() does, unless --input-grad asks for tfjs's stock behaviour
     const loss = flag("input-grad") ? run() : withoutInputGradients([x], run);
     await loss.data();
@@ -195,11 +205,7 @@ if (BACKEND === "webgpu") {
       const on = i % 2 === 0;
       if (!input) registerWasmTrainingKernels({ fuseBatchNorm: on });
       const t0 = performance.now();
-      const run = () =>
-        opt.minimize(() => {
-          const logits = model.apply(x, { training: true }) as tf.Tensor;
-          return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-        }, true)!;
+      const run = minimizer(model, opt, x, y);
       const loss = input && !on ? run() : withoutInputGradients([x], run);
       await loss.data();
       loss.dispose();

@@ -33,6 +33,13 @@ export function maxRelativeError(
   return worst;
 }
 
+/** The largest absolute value of `a` (0 for an empty array): a scale for `assertAllClose`'s floor. */
+export function largestMagnitude(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
 /**
  * Asserts that two arrays agree elementwise within a relative tolerance
  * (`|a − b| ≤ tol · max(|b|, floor)`), reporting the worst index.

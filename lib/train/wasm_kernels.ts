@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
-import { free, type Info, runWasm, type WasmBackendLike } from "./_wasm_ops.ts";
+import { free, type Info, runWasm, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 
 /** What {@link registerWasmTrainingKernels} did. */
 export interface WasmTrainingKernelsReport {

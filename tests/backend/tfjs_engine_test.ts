@@ -4,7 +4,7 @@ import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
-import { assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
+import { assertAllClose, assertEquals, assertThrows, largestMagnitude } from "../_assert.ts";
 import { cases } from "../_cases.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
@@ -39,12 +39,10 @@ Deno.test("the tfjs engine agrees with the float64 CPU reference", async (t) => 
           assertEquals(ours.A.shape, ref.A.shape);
           assertEquals(ours.B.shape, ref.B.shape);
           // float32 vs float64: relative to the largest entry of each quantity
-          const scale = (a: ArrayLike<number>) =>
-            Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
           const a = ref.A.dataSync(), b = ref.B.dataSync(), p = refIp.dataSync();
-          assertAllClose(ours.A.dataSync(), a, 1e-4, "A", scale(a));
-          assertAllClose(ours.B.dataSync(), b, 1e-4, "B", scale(b));
-          assertAllClose(ip.dataSync(), p, 1e-4, "<A_c, x>", scale(p));
+          assertAllClose(ours.A.dataSync(), a, 1e-4, "A", largestMagnitude(a));
+          assertAllClose(ours.B.dataSync(), b, 1e-4, "B", largestMagnitude(b));
+          assertAllClose(ip.dataSync(), p, 1e-4, "<A_c, x>", largestMagnitude(p));
           // nothing leaks but the three results
           assertEquals(tf.memory().numTensors, before + 3);
           tf.dispose([ours.A, ours.B, ip, x]);

@@ -8,6 +8,7 @@ import {
   assertEquals,
   assertRejects,
   assertStrictEquals,
+  largestMagnitude,
 } from "../_assert.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
@@ -62,7 +63,7 @@ Deno.test({
     const names = ["output", "d/dx", "d/dw1", "d/dw2"];
     for (let i = 0; i < names.length; i++) {
       assertEquals(threaded[i].length, single[i].length);
-      const scale = single[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const scale = largestMagnitude(single[i]);
       assert(scale > 0, `${names[i]} is all zeros`);
       assertAllClose(threaded[i], single[i], 1e-5, names[i], scale);
     }

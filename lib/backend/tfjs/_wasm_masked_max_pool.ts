@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { WasmBackendLike } from "../../train/_wasm_ops.ts";
+import type { WasmBackendLike } from "../_wasm_ops.ts";
 
 /** The masked pass's kernel: `{ x, v }` → `[n, oh, ow, c]`. */
 export const MASKED_MAX_POOL = "MasokitMaskedMaxPool";

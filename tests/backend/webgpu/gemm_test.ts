@@ -25,7 +25,7 @@ import {
 } from "../../../lib/backend/webgpu/kernels/conv2d.ts";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
 import type { Conv2DLayer, DenseLayer } from "../../../lib/network/spline_network.ts";
-import { assertAllClose, assertEquals } from "../../_assert.ts";
+import { assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -68,12 +68,10 @@ async function product(
   }
 }
 
-const scale = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-
 /** The float32 values round to within 1e-5 of the largest reference entry. */
 function close(got: Float32Array, want: Float64Array, what: string) {
   assertEquals(got.length, want.length, `${what}: length`);
-  assertAllClose(got, want, 1e-5, what, scale(want));
+  assertAllClose(got, want, 1e-5, what, largestMagnitude(want));
 }
 
 Deno.test({

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Conv2DLayer } from "../../../network/spline_network.ts";
-import type { GemmSpec } from "./gemm.ts";
+import { type GemmSpec, productBindings } from "./gemm.ts";
 
 function geometry(l: Conv2DLayer): string {
   const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
@@ -23,14 +23,6 @@ function geometryKey(l: Conv2DLayer): string {
   return `${l.inputShape}/${l.outputShape}/${l.kernelSize}/${l.strides}/${l.padding}`;
 }
 
-const BINDINGS = (input: string) =>
-  [
-    { name: input, type: "f32" },
-    { name: "w", type: "f32" },
-    { name: "b", type: "f32" },
-    { name: "y", type: "f32", write: true },
-  ] as const;
-
 /**
  * Conv forward: bindings `x`, `w` the kernel `[kh, kw, cin, cout]` (= `[kh·kw·cin, cout]`),
  * `b`, `y`.
@@ -43,7 +35,7 @@ export function conv2dGemm(layer: Conv2DLayer, bias: boolean): GemmSpec {
   const [OH, OW, CO] = layer.outputShape;
   return {
     key: `conv2d/${geometryKey(layer)}`,
-    bindings: BINDINGS("x"),
+    bindings: productBindings("x"),
     mPerRow: OH * OW,
     n: CO,
     k: layer.kernelSize[0] * layer.kernelSize[1] * layer.inputShape[2],
@@ -72,7 +64,7 @@ export function conv2dTransposeGemm(layer: Conv2DLayer): GemmSpec {
   const [H, W, CI] = layer.inputShape;
   return {
     key: `conv2d-transpose/${geometryKey(layer)}`,
-    bindings: BINDINGS("g"),
+    bindings: productBindings("g"),
     mPerRow: H * W,
     n: CI,
     k: layer.kernelSize[0] * layer.kernelSize[1] * layer.outputShape[2],

@@ -5,15 +5,7 @@
  * @module
  */
 import type { DenseLayer } from "../../../network/spline_network.ts";
-import type { GemmSpec } from "./gemm.ts";
-
-const BINDINGS = (input: string) =>
-  [
-    { name: input, type: "f32" },
-    { name: "w", type: "f32" },
-    { name: "b", type: "f32" },
-    { name: "y", type: "f32", write: true },
-  ] as const;
+import { type GemmSpec, productBindings } from "./gemm.ts";
 
 /**
  * Dense forward: bindings `x` `[rows, in]`, `w` the kernel `[in, units]`, `b`, `y`.
@@ -26,7 +18,7 @@ export function denseGemm(layer: DenseLayer, bias: boolean): GemmSpec {
   const IN = layer.kernel.length / layer.units;
   return {
     key: "dense",
-    bindings: BINDINGS("x"),
+    bindings: productBindings("x"),
     mPerRow: 1,
     n: layer.units,
     k: IN,
@@ -46,7 +38,7 @@ export function denseTransposeGemm(layer: DenseLayer): GemmSpec {
   const IN = layer.kernel.length / layer.units;
   return {
     key: "dense-transpose",
-    bindings: BINDINGS("g"),
+    bindings: productBindings("g"),
     mPerRow: 1,
     n: IN,
     k: layer.units,

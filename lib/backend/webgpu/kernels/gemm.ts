@@ -67,6 +67,22 @@ export interface GemmSpec {
 }
 
 /**
+ * The bindings of a layer's product: the activations `input` read by `loadA`, the
+ * weights `w`, the bias `b` and the output `y`.
+ *
+ * @param input The activations' binding name (`x` forward, `g` transposed).
+ * @returns The bindings, in order.
+ */
+export function productBindings(input: string): readonly Binding[] {
+  return [
+    { name: input, type: "f32" },
+    { name: "w", type: "f32" },
+    { name: "b", type: "f32" },
+    { name: "y", type: "f32", write: true },
+  ];
+}
+
+/**
  * How a product is scheduled: `"direct"`, one invocation per output looping over `K`
  * (compiles in milliseconds everywhere: software adapters get it, because Mesa llvmpipe
  * takes 20–50 s to compile the tiled kernel with 16 accumulators), or tiled with
