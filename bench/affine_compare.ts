@@ -9,7 +9,8 @@
  *   `vmap(jacrev(f))` for all templates, one JVP for ⟨A_c, x⟩.
  *
  * - with `--ab-pool`, paired rounds on the 2-thread backend with the wasm max-pool kernels
- *   (lib/backend/tfjs/_wasm_masked_max_pool.ts) on and off.
+ *   (lib/backend/tfjs/_wasm_masked_max_pool.ts) with their SIMD bodies, with their JS loop,
+ *   and off (the generic mask/mul path).
  *
  * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool]`
  *
@@ -87,17 +88,19 @@ for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
 }
 
 if (Deno.args.includes("--ab-pool")) {
-  // paired: the wasm max-pool kernels on and off, alternating, on the last backend
+  // paired: the wasm max-pool kernels (SIMD, JS loop) and off, alternating, on the last backend
+  const modes = [
+    ["SIMD", { enabled: true, simd: true }],
+    ["JS loop", { enabled: true, simd: false }],
+    ["off", { enabled: false, simd: false }],
+  ] as const;
   for (let round = 0; round < 3; round++) {
-    for (const on of [true, false]) {
-      wasmMaxPoolKernels.enabled = on;
-      rows.push([
-        `  A/B round ${round + 1}: wasm max-pool kernels ${on ? "on" : "off"}`,
-        ...tfjsEngineRates(),
-      ]);
+    for (const [label, mode] of modes) {
+      Object.assign(wasmMaxPoolKernels, mode);
+      rows.push([`  A/B round ${round + 1}: wasm max-pool kernels ${label}`, ...tfjsEngineRates()]);
     }
   }
-  wasmMaxPoolKernels.enabled = true;
+  Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
 }
 
 let peer: { templates: number; inner: number } | null = null;

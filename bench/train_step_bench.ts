@@ -8,8 +8,9 @@
  * the stock single-threaded build); `--no-fused` registers only the kernels that existed before
  * the fused batch-norm gradient (for before/after comparisons in one run); `--ab` adds a paired
  * comparison, alternating steps with and without the fused batch-norm gradients (`--ab=input`:
- * with and without the first layer's input gradient; `--input-grad` computes it everywhere, as
- * stock tfjs does); `--peer`: also
+ * with and without the first layer's input gradient; `--ab=pool`: with the SIMD max-pool
+ * gradient and with the JS loop; `--input-grad` computes it everywhere, as stock tfjs does);
+ * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
  * GPU: `--backend=webgpu` trains on tfjs-webgpu, with and without
@@ -21,7 +22,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -32,6 +33,7 @@ import { selectBackend } from "../lib/train/backend.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
 import { withoutInputGradients } from "../lib/train/input_gradient.ts";
+import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import {
   registerWebGpuTrainingKernels,
   unregisterWebGpuTrainingKernels,
@@ -193,41 +195,39 @@ if (BACKEND === "webgpu") {
   const label = `wasm${flag("no-fused") ? " (no fused BN)" : ""}`;
   const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") });
   const results = [wasm];
-  if (flag("ab") || flag("ab=input")) {
-    // Paired comparison under the same load: every other step without the fused BN gradients.
-    const fused: number[] = [], plain: number[] = [];
+  const ab = flag("ab") ? "bn" : flag("ab=input") ? "input" : flag("ab=pool") ? "pool" : null;
+  if (ab !== null) {
+    // Paired comparison under the same load: every other step with the change switched off.
+    const steps: [number[], number[]] = [[], []];
     const model = smallCNN({ seed: 1 });
     const opt = tf.train.adam(1e-3);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
     const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
-    const input = flag("ab=input"); // else the fused batch-norm gradients
     for (let i = 0; i < 2 * STEPS + 2; i++) {
       const on = i % 2 === 0;
-      if (!input) registerWasmTrainingKernels({ fuseBatchNorm: on });
+      if (ab === "bn") registerWasmTrainingKernels({ fuseBatchNorm: on });
+      if (ab === "pool") wasmMaxPoolKernels.simd = on;
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
-      const loss = input && !on ? run() : withoutInputGradients([x], run);
+      const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
       await loss.data();
       loss.dispose();
-      if (i >= 2) (on ? fused : plain).push(performance.now() - t0);
+      if (i >= 2) steps[on ? 0 : 1].push(performance.now() - t0);
     }
     registerWasmTrainingKernels();
+    wasmMaxPoolKernels.simd = true;
     tf.dispose([x, y]);
     opt.dispose();
-    for (
-      const [name, ts] of (input
-        ? [["A/B: input gradient skipped", fused], ["A/B: input gradient computed", plain]]
-        : [["A/B: fused BN gradients", fused], ["A/B: tfjs BN gradients", plain]]) as [
-          string,
-          number[],
-        ][]
-    ) {
-      const sorted = [...ts].sort((a, b) =>
-        a - b
-      );
+    const labels = {
+      bn: ["A/B: fused BN gradients", "A/B: tfjs BN gradients"],
+      input: ["A/B: input gradient skipped", "A/B: input gradient computed"],
+      pool: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
+    }[ab];
+    for (const [k, ts] of steps.entries()) {
+      const sorted = [...ts].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)];
       results.push({
-        label: name,
+        label: labels[k],
         steps: ts.length,
         medianMs: median,
         imgPerSec: (BATCH * 1000) / median,

@@ -22,6 +22,18 @@ export interface WasmBackendLike {
   incRef(dataId: object): void;
 }
 
+/**
+ * The backend's heap memory: `wasmMemory` on threaded builds, `asm.memory` on the stock one
+ * (`null` when neither is there).
+ */
+export function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const m = (backend as unknown as {
+    wasm?: { wasmMemory?: unknown; asm?: { memory?: unknown } };
+  }).wasm;
+  const memory = m?.wasmMemory ?? m?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
 /** Runs the `wasm` backend's kernel `name` directly on `backend`. */
 export function runWasm(
   backend: WasmBackendLike,

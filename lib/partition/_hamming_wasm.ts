@@ -26,7 +26,7 @@ import {
   Op,
   SimdOp,
   V128,
-} from "./_hamming_wasm_emitter.ts";
+} from "../util/_wasm_emitter.ts";
 
 /** Query rows per tile of the sign kernel. */
 export const SIGN_TILE_Q = 4;

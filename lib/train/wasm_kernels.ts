@@ -8,6 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { free, type Info, runWasm, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
+import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
 
 /** What {@link registerWasmTrainingKernels} did. */
 export interface WasmTrainingKernelsReport {
@@ -232,7 +234,10 @@ function conv2DBackpropInput(args: KernelArgs): Info {
 
 /**
  * Max-pool gradient: each dy goes to the first maximum of its window (row-major order, strict
- * `>`, as tfjs's `cpu` backend does). A channel-vectorised loop over the wasm heap.
+ * `>`, as tfjs's `cpu` backend does). Disjoint windows over a multiple of 4 channels run the
+ * engine's WebAssembly SIMD kernel (lib/backend/tfjs/_wasm_max_pool_simd.ts, whose running
+ * maximum starts at the first cell rather than −∞: only windows holding NaN or nothing but −∞
+ * can differ); other pools a channel-vectorised loop over the wasm heap.
  */
 function maxPoolGrad(args: KernelArgs): Info {
   const { inputs, backend, attrs } = args;
@@ -257,6 +262,14 @@ function maxPoolGrad(args: KernelArgs): Info {
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
   const xv = backend.typedArrayFromHeap(input) as Float32Array;
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+  // disjoint windows (the paper's pools): the engine's SIMD transposed max-pool, one row each
+  const disjoint = fh === sh && fw === sw && dh === 1 && dw === 1 && top === 0 && left === 0 &&
+    oh === Math.floor(h / fh) && ow === Math.floor(w / fw);
+  const simd = disjoint && wasmMaxPoolKernels.simd ? maxPoolSimdFor(backend, [fh, fw], c) : null;
+  if (simd !== null) {
+    simd.transpose(xv, dyv, dx, input.shape, 1);
+    return out;
+  }
   dx.fill(0);
   if (
     fh === 2 && fw === 2 && sh === 2 && sw === 2 && dh === 1 && dw === 1 && top === 0 &&

@@ -4,8 +4,10 @@ import {
   MASKED_MAX_POOL,
   MASKED_MAX_POOL_TRANSPOSE,
   maskedMaxPoolReady,
+  wasmMaxPoolKernels,
 } from "../../lib/backend/tfjs/_wasm_masked_max_pool.ts";
-import { assertEquals, assertThrows } from "../_assert.ts";
+import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
 
 /** Brute force: per window and channel, the index of the first (row-major) maximum of x. */
 function firstMax(
@@ -48,49 +50,85 @@ function expected(
   return out;
 }
 
+/**
+ * Runs both kernels on `shape` / `pool` and compares them with brute force. x has values in
+ * {−1, 0, 1} (most windows hold ties, below, at and above zero) or, with `random`, distinct
+ * random values (unpredictable winners).
+ */
+function checkKernels(shape: number[], pool: number[], random: boolean): void {
+  const size = shape.reduce((a, b) => a * b, 1);
+  let s = 12345;
+  const xs = Float32Array.from({ length: size }, (_, i) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return random ? s / 2 ** 31 - 1 : ((i * 7919 % 13) % 3) - 1;
+  });
+  const vs = Float32Array.from({ length: size }, (_, i) => i + 1);
+  const x = tf.tensor(xs, shape), v = tf.tensor(vs, shape);
+  const y = tf.engine().runKernel(MASKED_MAX_POOL, { x, v }, { poolSize: pool }) as tf.Tensor;
+  assertEquals(y.shape, [
+    shape[0],
+    Math.floor(shape[1] / pool[0]),
+    Math.floor(shape[2] / pool[1]),
+    shape[3],
+  ]);
+  assertEquals(Array.from(y.dataSync()), expected(xs, vs, shape, pool));
+  // the transpose: 3 rows per example, each row's g lands on its example's first maxima
+  const [n, H, W, C] = shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
+  const per = 3, gs = Float32Array.from({ length: n * per * OH * OW * C }, (_, i) => i + 1);
+  const g = tf.tensor(gs, [n * per, OH, OW, C]);
+  // an output allocated where a freed tensor of garbage lay: zeros must be written
+  tf.fill([n * per, H, W, C], 7).dispose();
+  const t = tf.engine().runKernel(MASKED_MAX_POOL_TRANSPOSE, { x, g }, {
+    poolSize: pool,
+  }) as tf.Tensor;
+  const want = new Float32Array(n * per * H * W * C);
+  for (let r = 0; r < n * per; r++) {
+    const e = Math.floor(r / per);
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let c = 0; c < C; c++) {
+          const p = firstMax(xs, shape, pool, e, oy, ox, c) - e * H * W * C;
+          want[r * H * W * C + p] = gs[((r * OH + oy) * OW + ox) * C + c];
+        }
+      }
+    }
+  }
+  assertEquals(t.shape, [n * per, H, W, C]);
+  assertEquals(Array.from(t.dataSync()), Array.from(want));
+  tf.dispose([x, v, y, g, t]);
+}
+
+/** Shapes and pools: odd edges, C a multiple of 4 (the SIMD bodies) or not (the JS loop). */
+const CASES: [number[], number[]][] = [
+  [[2, 7, 9, 3], [2, 2]],
+  [[1, 9, 8, 2], [3, 2]],
+  [[3, 7, 9, 8], [2, 2]],
+  [[2, 9, 7, 4], [3, 2]],
+  [[2, 6, 6, 12], [1, 3]],
+  [[1, 5, 4, 4], [1, 1]],
+];
+
+/** Every case with the SIMD bodies on and off, on the active backend. */
+function checkAll(): void {
+  try {
+    for (const simd of [true, false]) {
+      wasmMaxPoolKernels.simd = simd;
+      for (const [shape, pool] of CASES) {
+        for (const random of [false, true]) checkKernels(shape, pool, random);
+      }
+    }
+  } finally {
+    wasmMaxPoolKernels.simd = true;
+  }
+}
+
 Deno.test("the wasm masked max-pool kernels use x's first maximum (ties included)", async () => {
   await tf.setBackend("cpu");
   assertEquals(maskedMaxPoolReady(), false); // only on wasm
   await tf.setBackend("wasm");
   try {
     assertEquals(maskedMaxPoolReady(), true);
-    for (const [shape, pool] of [[[2, 7, 9, 3], [2, 2]], [[1, 9, 8, 2], [3, 2]]]) {
-      const size = shape.reduce((a, b) => a * b, 1);
-      // values in {0, 1, 2}: most windows hold ties, at zero and above
-      const xs = Float32Array.from({ length: size }, (_, i) => (i * 7919 % 13) % 3);
-      const vs = Float32Array.from({ length: size }, (_, i) => i + 1);
-      const x = tf.tensor(xs, shape), v = tf.tensor(vs, shape);
-      const y = tf.engine().runKernel(MASKED_MAX_POOL, { x, v }, { poolSize: pool }) as tf.Tensor;
-      assertEquals(y.shape, [
-        shape[0],
-        Math.floor(shape[1] / pool[0]),
-        Math.floor(shape[2] / pool[1]),
-        shape[3],
-      ]);
-      assertEquals(Array.from(y.dataSync()), expected(xs, vs, shape, pool));
-      // the transpose: 3 rows per example, each row's g lands on its example's first maxima
-      const [n, H, W, C] = shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
-      const per = 3, gs = Float32Array.from({ length: n * per * OH * OW * C }, (_, i) => i + 1);
-      const g = tf.tensor(gs, [n * per, OH, OW, C]);
-      const t = tf.engine().runKernel(MASKED_MAX_POOL_TRANSPOSE, { x, g }, {
-        poolSize: pool,
-      }) as tf.Tensor;
-      const want = new Float32Array(n * per * H * W * C);
-      for (let r = 0; r < n * per; r++) {
-        const e = Math.floor(r / per);
-        for (let oy = 0; oy < OH; oy++) {
-          for (let ox = 0; ox < OW; ox++) {
-            for (let c = 0; c < C; c++) {
-              const p = firstMax(xs, shape, pool, e, oy, ox, c) - e * H * W * C;
-              want[r * H * W * C + p] = gs[((r * OH + oy) * OW + ox) * C + c];
-            }
-          }
-        }
-      }
-      assertEquals(t.shape, [n * per, H, W, C]);
-      assertEquals(Array.from(t.dataSync()), Array.from(want));
-      tf.dispose([x, v, y, g, t]);
-    }
+    checkAll();
     const x = tf.zeros([1, 4, 4, 1]), v = tf.zeros([1, 4, 4, 2]);
     assertThrows(
       () => tf.engine().runKernel(MASKED_MAX_POOL, { x, v }, { poolSize: [2, 2] }),
@@ -102,6 +140,22 @@ Deno.test("the wasm masked max-pool kernels use x's first maximum (ties included
       /g has shape \[3,2,3,1\], expected \[k·1, 2, 2, 1\]/,
     );
     tf.dispose([x, v, g]);
+  } finally {
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("the wasm masked max-pool kernels run on threaded wasm's shared memory", async () => {
+  const report = await enableWasmThreads({
+    threads: 2,
+    backendName: "wasm-maxpool-test",
+    quiet: true,
+  });
+  assert(report.enabled, report.reason);
+  await tf.setBackend("wasm-maxpool-test");
+  try {
+    assertEquals(maskedMaxPoolReady(), true);
+    checkAll();
   } finally {
     await tf.setBackend("cpu");
   }

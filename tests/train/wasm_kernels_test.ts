@@ -137,6 +137,33 @@ Deno.test("maxPool, sum, mean and tile on wasm equal the cpu backend's", async (
     const [wasm] = await on("wasm", run);
     assertEquals(Array.from(wasm), Array.from(cpu));
   });
+  for (
+    const [shape, pool] of [
+      [[2, 7, 9, 8], 2],
+      [[3, 10, 8, 12], 3],
+    ] as [[number, number, number, number], number][]
+  ) {
+    await t.step(
+      `max-pool gradient, ${pool}×${pool} disjoint, ${shape[3]} channels (SIMD)`,
+      async () => {
+        const xv = values(size(shape), 6).map((v) => Math.round(v * 3) / 3); // ties, ± and 0
+        const [OH, OW] = [Math.floor(shape[1] / pool), Math.floor(shape[2] / pool)];
+        const dv = values(shape[0] * OH * OW * shape[3], 8);
+        const run = () => {
+          const x = tf.tensor4d(xv, shape), dy = tf.tensor4d(dv, [shape[0], OH, OW, shape[3]]);
+          // the output is allocated where a freed tensor of garbage lay: zeros must be written
+          tf.fill(shape, 7).dispose();
+          const g = tf.grad((a) =>
+            tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, pool, pool, "valid"), dy))
+          )(x);
+          return [g];
+        };
+        const [cpu] = await on("cpu", run);
+        const [wasm] = await on("wasm", run);
+        assertEquals(Array.from(wasm), Array.from(cpu));
+      },
+    );
+  }
   await t.step("max-pool gradient, 3×3 stride 2 same (overlapping windows)", async () => {
     const shape = [2, 7, 6, 3] as [number, number, number, number];
     const xv = values(size(shape), 9);

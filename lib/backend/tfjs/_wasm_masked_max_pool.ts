@@ -5,12 +5,14 @@
  * (masked pass) or receives the value of `g` (transposed pass, every row of the example).
  * They read the tensors in place on the wasm heap — no copies to JS, no mask tensor —
  * where the generic path builds a 0/1 mask in JS and runs mul/avgPool/mul or
- * resize/pad/mul.
+ * resize/pad/mul. When the channel count is a multiple of 4, generated WebAssembly SIMD
+ * code does the work (`_wasm_max_pool_simd.ts`); otherwise a JS loop over the same heap.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { WasmBackendLike } from "../_wasm_ops.ts";
+import { maxPoolSimdFor } from "./_wasm_max_pool_simd.ts";
 
 /** The masked pass's kernel: `{ x, v }` → `[n, oh, ow, c]`. */
 export const MASKED_MAX_POOL = "MasokitMaskedMaxPool";
@@ -22,8 +24,16 @@ export const MASKED_MAX_POOL = "MasokitMaskedMaxPool";
  */
 export const MASKED_MAX_POOL_TRANSPOSE = "MasokitMaskedMaxPoolTranspose";
 
-/** Switch for before/after benchmarks (`bench/affine_compare.ts --ab-pool`); on by default. */
-export const wasmMaxPoolKernels = { enabled: true };
+/**
+ * Switches for before/after benchmarks (`bench/affine_compare.ts --ab-pool`) and tests:
+ * `enabled` the kernels at all, `simd` their WebAssembly SIMD bodies; both on by default.
+ */
+export const wasmMaxPoolKernels = { enabled: true, simd: true };
+
+/** The SIMD kernels when they apply and are switched on. */
+function simdFor(backend: WasmBackendLike, pool: readonly [number, number], C: number) {
+  return wasmMaxPoolKernels.simd ? maxPoolSimdFor(backend, pool, C) : null;
+}
 
 let scratch = new Int32Array(0);
 
@@ -94,6 +104,11 @@ function maskedMaxPool(args: KernelArgs): tf.TensorInfo {
   const xs = backend.typedArrayFromHeap(x) as Float32Array;
   const vs = backend.typedArrayFromHeap(v) as Float32Array;
   const os = backend.typedArrayFromHeap(out) as Float32Array;
+  const simd = simdFor(backend, pool, C);
+  if (simd !== null) {
+    simd.masked(xs, vs, os, x.shape);
+    return out;
+  }
   const at = firstMaxima(xs, x.shape, pool);
   for (let o = 0; o < os.length; o++) os[o] = vs[at[o]];
   return out;
@@ -117,6 +132,11 @@ function maskedMaxPoolTranspose(args: KernelArgs): tf.TensorInfo {
   const xs = backend.typedArrayFromHeap(x) as Float32Array;
   const gs = backend.typedArrayFromHeap(g) as Float32Array;
   const os = backend.typedArrayFromHeap(out) as Float32Array;
+  const simd = simdFor(backend, pool, C);
+  if (simd !== null) {
+    simd.transpose(xs, gs, os, x.shape, per);
+    return out;
+  }
   os.fill(0);
   const inSize = H * W * C, outSize = OH * OW * C;
   const at = firstMaxima(xs, x.shape, pool);

@@ -1,9 +1,10 @@
 /**
  * A tiny WebAssembly binary emitter: just enough of the format (one imported
- * memory, functions, exports, a handful of opcodes) to generate the Hamming
- * kernels of `_hamming_wasm.ts` at run time, specialised to a row stride.
- * Generating the bytes here keeps the library free of committed binaries and
- * of any build step.
+ * memory, functions, exports, a handful of opcodes) to generate kernels at run
+ * time, specialised to their shapes: the Hamming kernels of
+ * `lib/partition/_hamming_wasm.ts` and the max-pool kernels of
+ * `lib/backend/tfjs/_wasm_max_pool_simd.ts`. Generating the bytes here keeps the
+ * library free of committed binaries and of any build step.
  *
  * @module
  */
@@ -31,8 +32,11 @@ export const Op = {
   i32Const: 0x41,
   i64Const: 0x42,
   i32LtU: 0x49,
+  i32GeU: 0x4f,
   i32Add: 0x6a,
+  i32Sub: 0x6b,
   i32Mul: 0x6c,
+  i32DivU: 0x6e,
   i64Popcnt: 0x7b,
   i64Add: 0x7c,
   i64Xor: 0x85,
@@ -42,10 +46,15 @@ export const Op = {
 /** SIMD opcodes (after the 0xfd prefix). */
 export const SimdOp = {
   v128Load: 0x00,
+  v128Store: 0x0b,
   v128Const: 0x0c,
   i32x4ExtractLane: 0x1b,
   i16x8Ne: 0x2e,
   i32x4ExtaddPairwiseI16x8U: 0x7f,
+  f32x4Gt: 0x44,
+  v128And: 0x4e,
+  v128AndNot: 0x4f,
+  v128Bitselect: 0x52,
   i16x8Sub: 0x91,
   i32x4Add: 0xae,
 } as const;
@@ -197,6 +206,38 @@ export class FunctionBuilder {
   }
 
   /**
+   * `v128.store` with a byte offset (address and value on the stack).
+   *
+   * @param offset Constant byte offset.
+   * @returns This builder.
+   */
+  v128Store(offset: number): this {
+    this.code.push(0xfd);
+    uleb(this.code, SimdOp.v128Store);
+    uleb(this.code, 4);
+    uleb(this.code, offset);
+    return this;
+  }
+
+  /**
+   * A counted loop, `for (; i < end; i += step) body()` on i32 locals (`i` set by the
+   * caller; unsigned comparison; no iteration when `i >= end` at the start).
+   *
+   * @param i The counter local.
+   * @param end The local holding the bound.
+   * @param step The increment.
+   * @param body Emits the loop body.
+   * @returns This builder.
+   */
+  forLoop(i: number, end: number, step: number, body: () => void): this {
+    this.op(Op.block, 0x40, Op.loop, 0x40);
+    this.get(i).get(end).op(Op.i32GeU, Op.brIf, 1);
+    body();
+    this.get(i).i32(step).op(Op.i32Add).set(i).op(Op.br, 0, Op.end, Op.end);
+    return this;
+  }
+
+  /**
    * The encoded body (locals declaration + code + `end`).
    *
    * @returns The body bytes, without the size prefix.
@@ -230,12 +271,13 @@ function name(out: number[], s: string): void {
  *
  * @param functions Exported name → function builder.
  * @param options `shared`: import a shared memory (for worker threads); `maxPages`:
- *   the memory's declared maximum in 64 KiB pages (required when shared).
+ *   the memory's declared maximum in 64 KiB pages (required when shared; `null`
+ *   imports an unshared memory of any maximum, or none).
  * @returns The module bytes.
  */
 export function assembleModule(
   functions: Readonly<Record<string, FunctionBuilder>>,
-  options: { shared: boolean; maxPages: number },
+  options: { shared: boolean; maxPages: number | null },
 ): Uint8Array {
   const names = Object.keys(functions);
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
@@ -255,9 +297,12 @@ export function assembleModule(
   uleb(imports, 1);
   name(imports, "env");
   name(imports, "memory");
-  imports.push(0x02, options.shared ? 0x03 : 0x01);
+  if (options.maxPages === null && options.shared) {
+    throw new RangeError("A shared memory import needs a maximum: maxPages is null");
+  }
+  imports.push(0x02, options.maxPages === null ? 0x00 : options.shared ? 0x03 : 0x01);
   uleb(imports, 1);
-  uleb(imports, options.maxPages);
+  if (options.maxPages !== null) uleb(imports, options.maxPages);
   section(out, 2, imports);
   // Functions.
   const funcs: number[] = [];
