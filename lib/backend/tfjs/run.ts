@@ -114,13 +114,15 @@ const release = new FinalizationRegistry<Map<string, tf.Tensor>>((m) => {
 });
 
 /**
- * A float32 tensor of a parameter array, made once per array and shape and kept until
- * the array is garbage-collected (tfjs' engine does not track it: it survives tidy).
+ * A float32 tensor of a parameter array, made once per array, shape and derivation (`make`,
+ * named by `tag`) and kept until the array is garbage-collected (tfjs' engine does not track
+ * it: it survives tidy).
  */
 function constant(
   values: Float64Array,
   shape: number[],
   make?: (t: tf.Tensor) => tf.Tensor,
+  tag = "derived",
 ): tf.Tensor {
   let m = constants.get(values);
   if (!m) {
@@ -128,7 +130,7 @@ function constant(
     constants.set(values, m);
     release.register(values, m);
   }
-  const key = `${shape}|${make ? "derived" : ""}`;
+  const key = `${shape}|${make ? tag : ""}`;
   let t = m.get(key);
   if (!t) {
     t = tf.tidy(() => {
@@ -199,6 +201,21 @@ function dilate(g: tf.Tensor, sh: number, sw: number): tf.Tensor {
 }
 
 /**
+ * The rows/columns to add after `g`'s spatial axes (negative: to remove) so that a
+ * stride-1 window of size `k` placed with `before` rows/cols of padding yields exactly
+ * `size` outputs.
+ */
+function framePadding(
+  g: tf.Tensor,
+  before: [number, number],
+  k: readonly [number, number],
+  size: [number, number],
+): [number, number] {
+  const [, h, w] = g.shape;
+  return [size[0] - h! - before[0] + k[0] - 1, size[1] - w! - before[1] + k[1] - 1];
+}
+
+/**
  * Pads (or crops, where negative) the spatial axes so that a stride-1 window of size
  * `k` placed with `before` rows/cols of padding yields exactly `size` outputs.
  */
@@ -208,8 +225,8 @@ function frame(
   k: readonly [number, number],
   size: [number, number],
 ): tf.Tensor {
-  const [m, h, w, c] = g.shape;
-  const after = [size[0] - h - before[0] + k[0] - 1, size[1] - w - before[1] + k[1] - 1];
+  const [m, , , c] = g.shape;
+  const after = framePadding(g, before, k, size);
   const padded = tf.pad(g, [[0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [
     Math.max(0, before[1]),
     Math.max(0, after[1]),
@@ -237,13 +254,23 @@ function convTranspose(l: Conv2DLayer, g: tf.Tensor): tf.Tensor {
     [kh, kw, l.inputShape[2], l.outputShape[2]],
     (t) => tf.transpose(tf.reverse(t, [0, 1]), [0, 1, 3, 2]),
   ) as tf.Tensor4D;
-  const gd = frame(
-    dilate(g, l.strides[0], l.strides[1]),
-    [kh - 1 - l.padding[0], kw - 1 - l.padding[2]],
-    [kh, kw],
-    [H, W],
-  );
-  return tf.conv2d(gd as tf.Tensor4D, k, 1, "valid");
+  const gd = dilate(g, l.strides[0], l.strides[1]);
+  const before: [number, number] = [kh - 1 - l.padding[0], kw - 1 - l.padding[2]];
+  const after = framePadding(gd, before, [kh, kw], [H, W]);
+  if ([...before, ...after].every((p) => p >= 0)) {
+    // the padding inside the convolution (XNNPACK pads on the fly), no padded copy
+    const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [
+      [0, 0],
+      [
+        before[0],
+        after[0],
+      ],
+      [before[1], after[1]],
+      [0, 0],
+    ];
+    return tf.conv2d(gd as tf.Tensor4D, k, 1, pad);
+  }
+  return tf.conv2d(frame(gd, before, [kh, kw], [H, W]) as tf.Tensor4D, k, 1, "valid");
 }
 
 /**
@@ -619,10 +646,16 @@ function transposeLayers(
           ? l.shift
           : null;
         if (b) {
-          const c = b.length;
-          ctx.B.push(
-            tf.sum(tf.mul(v.reshape([rows, -1, c]), constant(b, [b.length])), [1, 2]),
+          // Σ over positions and channels of v·b: one matrix-vector product with b tiled
+          // over the positions (no [rows, size] intermediate)
+          const size = v.size / rows, c = b.length;
+          const tiled = constant(
+            b,
+            [c],
+            (t) => tf.tile(t, [size / c]).reshape([size, 1]),
+            `tiled ${size}`,
           );
+          ctx.B.push(tf.matMul(v.reshape([rows, size]), tiled).reshape([rows]));
         }
         v = affineTranspose(l, v, rows);
       }
