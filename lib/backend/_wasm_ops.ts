@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { assembleModule, type FunctionBuilder } from "../util/_wasm_emitter.ts";
 
 /** A tensor as kernels see it: data id, shape and dtype, no engine bookkeeping. */
 export type Info = tf.TensorInfo;
@@ -55,4 +56,76 @@ export function runWasm(
 /** Frees intermediate kernel results. */
 export function free(backend: WasmBackendLike, ...infos: Info[]): void {
   for (const t of infos) backend.disposeData(t.dataId);
+}
+
+/** A kernel function as tfjs calls it. */
+export type KernelArgs = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+};
+
+/**
+ * Registers `kernels` for the active backend once (idempotent) when that backend is a
+ * tfjs-wasm one (`wasm`, or a threaded copy under another name).
+ *
+ * @param kernels Kernel name and function pairs.
+ * @returns Whether the active backend is a tfjs-wasm one (the kernels can run now).
+ */
+export function registerOnActiveWasm(
+  kernels: readonly (readonly [string, (args: KernelArgs) => Info])[],
+): boolean {
+  const name = tf.getBackend();
+  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
+  if (typeof b.typedArrayFromHeap !== "function" || typeof b.makeOutput !== "function") {
+    return false;
+  }
+  for (const [kernelName, fn] of kernels) {
+    if (tf.getKernel(kernelName, name) === undefined) {
+      tf.registerKernel({
+        kernelName,
+        backendName: name,
+        kernelFunc: fn as unknown as tf.KernelFunc,
+      });
+    }
+  }
+  return true;
+}
+
+const heapModules = new WeakMap<WebAssembly.Memory, Map<string, unknown>>();
+
+/**
+ * The exports of a generated WebAssembly module instantiated on the backend's own heap (the
+ * module imports that memory, shared on threaded builds), so its functions read and write
+ * tensors in place by byte address. Built and instantiated once per memory and `key`.
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param key Names what `build` generates (pool size, …).
+ * @param build The module's exported functions.
+ * @returns The exports, or `null` when the backend's memory is not found.
+ */
+export function heapModule<T>(
+  backend: WasmBackendLike,
+  key: string,
+  build: () => Record<string, FunctionBuilder>,
+): T | null {
+  const memory = heapMemory(backend);
+  if (memory === null) return null;
+  let forMemory = heapModules.get(memory);
+  if (forMemory === undefined) {
+    forMemory = new Map();
+    heapModules.set(memory, forMemory);
+  }
+  let exports = forMemory.get(key) as T | undefined;
+  if (exports === undefined) {
+    const shared = typeof SharedArrayBuffer !== "undefined" &&
+      memory.buffer instanceof SharedArrayBuffer;
+    const bytes = assembleModule(build(), { shared, maxPages: shared ? 65536 : null });
+    exports = new WebAssembly.Instance(
+      new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>),
+      { env: { memory } },
+    ).exports as unknown as T;
+    forMemory.set(key, exports);
+  }
+  return exports;
 }

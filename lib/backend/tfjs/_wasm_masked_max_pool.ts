@@ -10,8 +10,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import type { WasmBackendLike } from "../_wasm_ops.ts";
+import type * as tf from "@tensorflow/tfjs";
+import { type KernelArgs, registerOnActiveWasm, type WasmBackendLike } from "../_wasm_ops.ts";
 import { maxPoolSimdFor } from "./_wasm_max_pool_simd.ts";
 
 /** The masked pass's kernel: `{ x, v }` → `[n, oh, ow, c]`. */
@@ -84,8 +84,6 @@ function firstMaxima(
   return at;
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-
 function maskedMaxPool(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { x, v } = args.inputs as { x: tf.TensorInfo; v: tf.TensorInfo };
@@ -150,31 +148,14 @@ function maskedMaxPoolTranspose(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
- * Registers the kernel on the active backend once (idempotent) when that backend is a
- * tfjs-wasm one (`wasm`, or a threaded copy under another name); true when it can run now.
+ * Registers the kernels on the active backend once (idempotent) when that backend is a
+ * tfjs-wasm one (`wasm`, or a threaded copy under another name); true when they can run now.
  *
  * @returns Whether {@linkcode MASKED_MAX_POOL} is usable on the active backend.
  */
 export function maskedMaxPoolReady(): boolean {
-  if (!wasmMaxPoolKernels.enabled) return false;
-  const name = tf.getBackend();
-  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
-  if (typeof b.typedArrayFromHeap !== "function" || typeof b.makeOutput !== "function") {
-    return false;
-  }
-  for (
-    const [kernelName, fn] of [
-      [MASKED_MAX_POOL, maskedMaxPool],
-      [MASKED_MAX_POOL_TRANSPOSE, maskedMaxPoolTranspose],
-    ] as const
-  ) {
-    if (tf.getKernel(kernelName, name) === undefined) {
-      tf.registerKernel({
-        kernelName,
-        backendName: name,
-        kernelFunc: fn as unknown as tf.KernelFunc,
-      });
-    }
-  }
-  return true;
+  return wasmMaxPoolKernels.enabled && registerOnActiveWasm([
+    [MASKED_MAX_POOL, maskedMaxPool],
+    [MASKED_MAX_POOL_TRANSPOSE, maskedMaxPoolTranspose],
+  ]);
 }

@@ -16,15 +16,8 @@
  *
  * @module
  */
-import {
-  assembleModule,
-  FunctionBuilder,
-  I32,
-  Op,
-  SimdOp,
-  V128,
-} from "../../util/_wasm_emitter.ts";
-import { heapMemory, type WasmBackendLike } from "../_wasm_ops.ts";
+import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
+import { heapModule, type WasmBackendLike } from "../_wasm_ops.ts";
 
 /** The two kernels, on views of tensors in the wasm memory (see the module notes). */
 export interface MaxPoolSimd {
@@ -233,20 +226,8 @@ function zeroUncovered(
   }
 }
 
-const instances = new WeakMap<WebAssembly.Memory, Map<string, MaxPoolSimd>>();
-
-/** Compiles and instantiates the kernels for one pool size on `memory`. */
-function instantiate(memory: WebAssembly.Memory, pool: readonly [number, number]): MaxPoolSimd {
-  const shared = typeof SharedArrayBuffer !== "undefined" &&
-    memory.buffer instanceof SharedArrayBuffer;
-  const bytes = assembleModule(
-    { masked: maskedKernel(pool), transpose: transposeKernel(pool) },
-    { shared, maxPages: shared ? 65536 : null },
-  );
-  const raw = new WebAssembly.Instance(
-    new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>),
-    { env: { memory } },
-  ).exports as unknown as Exports;
+/** The kernels on views, from the generated functions on byte addresses. */
+function wrap(raw: Exports, pool: readonly [number, number]): MaxPoolSimd {
   return {
     masked: (x, v, out, [n, H, W, C]) =>
       raw.masked(x.byteOffset, v.byteOffset, out.byteOffset, n, H, W, C),
@@ -257,6 +238,8 @@ function instantiate(memory: WebAssembly.Memory, pool: readonly [number, number]
     },
   };
 }
+
+const wrapped = new WeakMap<Exports, MaxPoolSimd>();
 
 /**
  * The kernels for a disjoint `pool` over `C` channels on a tfjs-wasm backend's heap, when
@@ -276,18 +259,15 @@ export function maxPoolSimdFor(
   if (C % 4 !== 0 || pool[0] * pool[1] > MAX_SIMD_WINDOW || pool[0] < 1 || pool[1] < 1) {
     return null;
   }
-  const memory = heapMemory(backend);
-  if (memory === null) return null;
-  let forMemory = instances.get(memory);
-  if (forMemory === undefined) {
-    forMemory = new Map();
-    instances.set(memory, forMemory);
-  }
-  const key = `${pool[0]}x${pool[1]}`;
-  let k = forMemory.get(key);
+  const raw = heapModule<Exports>(backend, `max-pool ${pool[0]}x${pool[1]}`, () => ({
+    masked: maskedKernel(pool),
+    transpose: transposeKernel(pool),
+  }));
+  if (raw === null) return null;
+  let k = wrapped.get(raw);
   if (k === undefined) {
-    k = instantiate(memory, pool);
-    forMemory.set(key, k);
+    k = wrap(raw, pool);
+    wrapped.set(raw, k);
   }
   return k;
 }
