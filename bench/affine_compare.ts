@@ -10,9 +10,10 @@
  *
  * - with `--ab-pool`, paired rounds on the 2-thread backend with the wasm max-pool kernels
  *   (lib/backend/tfjs/_wasm_masked_max_pool.ts) with their SIMD bodies, with their JS loop,
- *   and off (the generic mask/mul path).
+ *   and off (the generic mask/mul path); with `--ab-relu`, the ReLU recorded as its output
+ *   with the sign-mask kernel (lib/backend/tfjs/_wasm_sign_mask.ts) and as Step/Multiply slopes.
  *
- * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool]`
+ * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]`
  *
  * @module
  */
@@ -24,6 +25,7 @@ import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
+import { wasmSignMaskKernel } from "../lib/backend/tfjs/_wasm_sign_mask.ts";
 
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
 const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
@@ -87,20 +89,35 @@ for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
   ]);
 }
 
-if (Deno.args.includes("--ab-pool")) {
-  // paired: the wasm max-pool kernels (SIMD, JS loop) and off, alternating, on the last backend
-  const modes = [
-    ["SIMD", { enabled: true, simd: true }],
-    ["JS loop", { enabled: true, simd: false }],
-    ["off", { enabled: false, simd: false }],
-  ] as const;
+/** Paired A/B modes: label and the switches to set. */
+type Mode = readonly [string, () => void];
+const abModes: Record<string, Mode[]> = {
+  // the wasm max-pool kernels (SIMD, JS loop) and off
+  "--ab-pool": [
+    [
+      "max-pool kernels SIMD",
+      () => Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true }),
+    ],
+    ["max-pool kernels JS loop", () => Object.assign(wasmMaxPoolKernels, { simd: false })],
+    ["max-pool kernels off", () => Object.assign(wasmMaxPoolKernels, { enabled: false })],
+  ],
+  // the ReLU recorded as its output + the sign-mask kernel, or as Step/Multiply slopes
+  "--ab-relu": [
+    ["ReLU sign-mask kernel", () => (wasmSignMaskKernel.enabled = true)],
+    ["ReLU step/multiply", () => (wasmSignMaskKernel.enabled = false)],
+  ],
+};
+for (const [flag, modes] of Object.entries(abModes)) {
+  if (!Deno.args.includes(flag)) continue;
+  // paired rounds on the last backend, modes alternating
   for (let round = 0; round < 3; round++) {
-    for (const [label, mode] of modes) {
-      Object.assign(wasmMaxPoolKernels, mode);
-      rows.push([`  A/B round ${round + 1}: wasm max-pool kernels ${label}`, ...tfjsEngineRates()]);
+    for (const [label, set] of modes) {
+      set();
+      rows.push([`  A/B round ${round + 1}: ${label}`, ...tfjsEngineRates()]);
     }
   }
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
+  wasmSignMaskKernel.enabled = true;
 }
 
 let peer: { templates: number; inner: number } | null = null;

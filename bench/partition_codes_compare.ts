@@ -37,6 +37,7 @@ for (const s of slices) {
   const { output, codes } = forwardPassTf(net, s);
   for (const c of codes.values()) {
     if ("slope" in c) c.slope.dataSync();
+    else if ("positive" in c) c.positive.dataSync();
     else c.input.dataSync();
   }
   output.dispose();

@@ -26,6 +26,7 @@ import {
   MASKED_MAX_POOL_TRANSPOSE,
   maskedMaxPoolReady,
 } from "./_wasm_masked_max_pool.ts";
+import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -69,10 +70,14 @@ function layersOf(net: SplineNetwork): SplineLayer[] {
   return f;
 }
 
-/** What a forward pass records per nonlinear layer. */
+/**
+ * What a forward pass records per nonlinear layer: for sign layers the 0/1 activity and the
+ * slope tensors, or, for a ReLU on tfjs-wasm, its output `positive` (active where `> 0`;
+ * the {@linkcode SIGN_MASK} kernel masks with it); for max-pools their input.
+ */
 export type TensorCodes = Map<
   NonlinearLayer,
-  { active: tf.Tensor; slope: tf.Tensor } | {
+  { active: tf.Tensor; slope: tf.Tensor } | { positive: tf.Tensor } | {
     input: tf.Tensor4D;
     indices?: tf.Tensor;
     mask?: tf.Tensor;
@@ -484,7 +489,12 @@ function runLayers(
       case "abs": {
         const fixed = mode.fixed?.get(l);
         if (fixed && "slope" in fixed) v = tf.mul(v, fixed.slope);
-        else {
+        else if (fixed && "positive" in fixed) {
+          v = tf.engine().runKernel(SIGN_MASK, { x: fixed.positive, v }) as tf.Tensor;
+        } else if (l.kind === "relu" && signMaskReady()) {
+          v = tf.relu(v);
+          mode.record?.set(l, { positive: tf.keep(v) });
+        } else {
           const s0 = inactiveSlope(l);
           const active = tf.step(v, 0); // 1 where v > 0; exactly 0 is inactive
           const slope = s0 === 0 ? active : tf.add(tf.mul(active, 1 - s0), s0);
@@ -581,7 +591,14 @@ function transposeLayers(
       case "relu":
       case "leaky-relu":
       case "abs": {
-        const c = ctx.codes.get(l) as { slope: tf.Tensor };
+        const c = ctx.codes.get(l) as { slope: tf.Tensor } | { positive: tf.Tensor };
+        if ("positive" in c) {
+          v = tf.engine().runKernel(SIGN_MASK, {
+            x: c.positive,
+            v: v.reshape(batchShape(rows, l.outputShape)),
+          }) as tf.Tensor;
+          break;
+        }
         const [n, ...rest] = c.slope.shape;
         v = tf.mul(v.reshape([n, ctx.per, ...rest]), c.slope.reshape([n, 1, ...rest])).reshape(
           batchShape(rows, l.inputShape),
@@ -704,7 +721,9 @@ export function readCodes(codes: TensorCodes): Map<NonlinearLayer, Uint8Array | 
   const out = new Map<NonlinearLayer, Uint8Array | Uint16Array>();
   for (const [l, c] of codes) {
     if ("active" in c) out.set(l, Uint8Array.from(c.active.dataSync() as Float32Array));
-    else if (l.kind === "max-pool") out.set(l, windowSlots(l, c.input));
+    else if ("positive" in c) {
+      out.set(l, Uint8Array.from(c.positive.dataSync() as Float32Array, (y) => y > 0 ? 1 : 0));
+    } else if (l.kind === "max-pool") out.set(l, windowSlots(l, c.input));
   }
   return out;
 }
@@ -716,7 +735,8 @@ export function readCodes(codes: TensorCodes): Map<NonlinearLayer, Uint8Array | 
  */
 export function disposeCodes(codes: TensorCodes): void {
   for (const c of codes.values()) {
-    if ("slope" in c) {
+    if ("positive" in c) c.positive.dispose();
+    else if ("slope" in c) {
       c.slope.dispose();
       c.active.dispose();
     } else {
