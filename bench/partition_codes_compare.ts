@@ -1,8 +1,8 @@
 /**
- * How fast are Figure 4's partition codes? `partitionCodes` (the float64 CPU engine, the
- * only path today) against the tfjs forward pass that records the same masks
- * (`forwardPassTf`, float32 on tfjs-wasm, masks downloaded; max-pool argmaxes not packed),
- * for smallCNN without batch-norm on 32×32×3 inputs.
+ * How fast are Figure 4's partition codes? `partitionCodes` with its default engine (on
+ * tfjs-wasm: the tfjs engine, float32, codes read back and packed) and with the float64 CPU
+ * engine, against the bare tfjs forward pass that records the masks (`forwardPassTf`, masks
+ * downloaded, not packed), for smallCNN without batch-norm on 32×32×3 inputs.
  *
  * ```sh
  * deno run -A bench/partition_codes_compare.ts [images=500] [batch=250]
@@ -16,6 +16,7 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { partitionCodes } from "../lib/partition/codes.ts";
 import { disposeCodes, forwardPassTf } from "../lib/backend/tfjs/run.ts";
+import { resolveBackend } from "../lib/backend/backend.ts";
 
 const n = Number(Deno.args[0] ?? 500), batch = Number(Deno.args[1] ?? 250);
 await selectBackend({ prefer: "wasm" });
@@ -26,13 +27,17 @@ const slices = Array.from(
   (_, i) => tf.slice(x, i * batch, Math.min(batch, n - i * batch)),
 );
 
-// warm-up
-partitionCodes(net, tf.slice(x, 0, 8));
-let t = performance.now();
-for (const s of slices) partitionCodes(net, s);
-const cpu = n / ((performance.now() - t) / 1000);
+/** Images/s of `partitionCodes` on every slice with `backend`. */
+function codesRate(backend: "auto" | "cpu"): number {
+  partitionCodes(net, tf.slice(x, 0, 8), { backend }); // warm-up
+  const t = performance.now();
+  for (const s of slices) partitionCodes(net, s, { backend });
+  return n / ((performance.now() - t) / 1000);
+}
+const auto = codesRate("auto");
+const cpu = codesRate("cpu");
 
-t = performance.now();
+const t = performance.now();
 for (const s of slices) {
   const { output, codes } = forwardPassTf(net, s);
   for (const c of codes.values()) {
@@ -45,7 +50,7 @@ for (const s of slices) {
 }
 const tfjs = n / ((performance.now() - t) / 1000);
 console.log(
-  `smallCNN (no BN), ${n} images, batch ${batch}: partitionCodes (cpu float64) ` +
-    `${cpu.toFixed(0)} img/s; tfjs-wasm forward + mask download ${tfjs.toFixed(0)} img/s ` +
-    `(${(tfjs / cpu).toFixed(1)}×)`,
+  `smallCNN (no BN), ${n} images, batch ${batch}: partitionCodes default engine ` +
+    `(${resolveBackend(slices[0], {})}) ${auto.toFixed(0)} img/s, float64 CPU engine ` +
+    `${cpu.toFixed(0)} img/s; bare tfjs-wasm forward + mask download ${tfjs.toFixed(0)} img/s`,
 );
