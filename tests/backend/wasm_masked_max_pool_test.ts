@@ -5,6 +5,7 @@ import {
   MASKED_MAX_POOL_TRANSPOSE,
   maskedMaxPoolReady,
   wasmMaxPoolKernels,
+  wasmWindowSlots,
 } from "../../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
@@ -72,6 +73,19 @@ function checkKernels(shape: number[], pool: number[], random: boolean): void {
     shape[3],
   ]);
   assertEquals(Array.from(y.dataSync()), expected(xs, vs, shape, pool));
+  // the codes: each first maximum's window slot (SIMD only: null where it does not apply)
+  const slots = wasmWindowSlots(x as tf.Tensor4D, pool as [number, number]);
+  if (wasmMaxPoolKernels.simd && shape[3] % 4 === 0) {
+    const [ph, pw] = pool, [, H, W, C] = shape;
+    const positions = expected(xs, Float32Array.from(xs.keys()), shape, pool);
+    assertEquals(
+      Array.from(slots ?? []),
+      positions.map((p) => {
+        const x = Math.floor(p / C) % W, y = Math.floor(p / (C * W)) % H;
+        return (y % ph) * pw + (x % pw);
+      }),
+    );
+  } else assertEquals(slots, null);
   // the transpose: 3 rows per example, each row's g lands on its example's first maxima
   const [n, H, W, C] = shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
   const per = 3, gs = Float32Array.from({ length: n * per * OH * OW * C }, (_, i) => i + 1);

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { type KernelArgs, registerOnActiveWasm, type WasmBackendLike } from "../_wasm_ops.ts";
 import { maxPoolSimdFor } from "./_wasm_max_pool_simd.ts";
 
@@ -158,4 +158,40 @@ export function maskedMaxPoolReady(): boolean {
     [MASKED_MAX_POOL, maskedMaxPool],
     [MASKED_MAX_POOL_TRANSPOSE, maskedMaxPoolTranspose],
   ]);
+}
+
+/**
+ * The window slot of each first maximum (row-major slot index, strict `>`) of a disjoint
+ * max-pool's recorded input, computed in place on tfjs-wasm's heap by the SIMD kernels: the
+ * partition code of the layer, `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]` flattened.
+ *
+ * @param input The recorded input `[n, H, W, C]`, on the active tfjs-wasm backend.
+ * @param pool `[ph, pw]`.
+ * @returns The slots, or `null` when the kernels do not apply (not wasm, `C % 4 ≠ 0`, off).
+ */
+export function wasmWindowSlots(
+  input: tf.Tensor4D,
+  pool: readonly [number, number],
+): Uint16Array | null {
+  if (!wasmMaxPoolKernels.enabled || !wasmMaxPoolKernels.simd) return null;
+  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
+  if (
+    typeof backend.typedArrayFromHeap !== "function" || typeof backend.makeOutput !== "function"
+  ) {
+    return null;
+  }
+  const b = backend as WasmBackendLike;
+  const [n, H, W, C] = input.shape;
+  const simd = maxPoolSimdFor(b, pool, C);
+  if (simd === null) return null;
+  const out = b.makeOutput([n, Math.floor(H / pool[0]), Math.floor(W / pool[1]), C], "int32");
+  try {
+    // views after the allocation (an allocation may move the heap)
+    const xs = b.typedArrayFromHeap(input) as Float32Array;
+    const os = b.typedArrayFromHeap(out) as Int32Array;
+    simd.slots(xs, os, input.shape);
+    return Uint16Array.from(os);
+  } finally {
+    b.disposeData(out.dataId);
+  }
 }

@@ -12,7 +12,9 @@
  *   window — `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]`;
  * - `transpose(x, g, out, per)`: for every row `r` of example `e` (`per` rows each),
  *   `g[r, oy, ox, c]` at that position and zeros elsewhere — `[n·per, H, W, C]` (the
- *   max-pool gradient when `per` is 1).
+ *   max-pool gradient when `per` is 1);
+ * - `slots(x, out)`: the partition code, each first maximum's row-major window slot as an
+ *   int32 — `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]`.
  *
  * @module
  */
@@ -31,6 +33,8 @@ export interface MaxPoolSimd {
     shape: readonly number[],
     per: number,
   ): void;
+  /** The codes: `out` (int32, `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]`) ← each first maximum's window slot. */
+  slots(x: Float32Array, out: Int32Array, shape: readonly number[]): void;
 }
 
 /** The generated functions, on byte addresses. */
@@ -46,6 +50,7 @@ interface Exports {
     W: number,
     C: number,
   ): void;
+  slots(x: number, out: number, n: number, H: number, W: number, C: number): void;
 }
 
 /** Largest window (cells) the generated kernels handle; larger ones take the JS path. */
@@ -151,6 +156,32 @@ function maskedKernel(pool: readonly [number, number]): FunctionBuilder {
   return f;
 }
 
+function slotsKernel(pool: readonly [number, number]): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
+  const [x, out, n, H, W, C] = [0, 1, 2, 3, 4, 5];
+  const pr = prologue(f, pool, { H, W, C });
+  const best = f.local(V128), slot = f.local(V128), xk = f.local(V128), m = f.local(V128);
+  windows(f, x, n, pr, {
+    body: (p) => {
+      f.get(p).v128Load(0).set(best);
+      f.simd(SimdOp.v128Const, ...new Array(16).fill(0)).set(slot);
+      pr.offsets.slice(1).forEach((off, k1) => {
+        load(f, p, off);
+        f.set(xk);
+        f.get(xk).get(best).simd(SimdOp.f32x4Gt).set(m);
+        f.get(xk).get(best).get(m).simd(SimdOp.v128Bitselect).set(best);
+        // slot ← k + 1 in the lanes where cell k + 1 is the new maximum (i32x4 little-endian)
+        const k = k1 + 1, lane = [k & 0xff, (k >> 8) & 0xff, 0, 0];
+        f.simd(SimdOp.v128Const, ...lane, ...lane, ...lane, ...lane);
+        f.get(slot).get(m).simd(SimdOp.v128Bitselect).set(slot);
+      });
+      f.get(out).get(slot).v128Store(0);
+      f.get(out).i32(16).op(Op.i32Add).set(out);
+    },
+  });
+  return f;
+}
+
 function transposeKernel(pool: readonly [number, number]): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, g, out, n, per, H, W, C] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -236,6 +267,7 @@ function wrap(raw: Exports, pool: readonly [number, number]): MaxPoolSimd {
       const OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
       zeroUncovered(out, n * per, [H, W, C], [OH * pool[0], OW * pool[1]]);
     },
+    slots: (x, out, [n, H, W, C]) => raw.slots(x.byteOffset, out.byteOffset, n, H, W, C),
   };
 }
 
@@ -262,6 +294,7 @@ export function maxPoolSimdFor(
   const raw = heapModule<Exports>(backend, `max-pool ${pool[0]}x${pool[1]}`, () => ({
     masked: maskedKernel(pool),
     transpose: transposeKernel(pool),
+    slots: slotsKernel(pool),
   }));
   if (raw === null) return null;
   let k = wrapped.get(raw);

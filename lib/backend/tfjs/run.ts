@@ -25,6 +25,7 @@ import {
   MASKED_MAX_POOL,
   MASKED_MAX_POOL_TRANSPOSE,
   maskedMaxPoolReady,
+  wasmWindowSlots,
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
 
@@ -340,11 +341,14 @@ function maxPoolArgs(l: NonlinearLayer & { kind: "max-pool" }) {
 
 /**
  * The argmax slot of every max-pool window (row-major window index, first maximum wins,
- * padding never wins), computed by the CPU reference kernel on the recorded input: tfjs'
- * own MaxPoolWithArgmax and MaxPoolGrad mishandle negative inputs on the wasm backend,
- * and tie-breaking must follow masokit's convention.
+ * padding never wins), computed on the recorded input by masokit's SIMD kernel on tfjs-wasm
+ * (disjoint windows, channels a multiple of 4) or a JS loop: tfjs' own MaxPoolWithArgmax and
+ * MaxPoolGrad mishandle negative inputs on the wasm backend, and tie-breaking must follow
+ * masokit's convention.
  */
 function windowSlots(l: NonlinearLayer & { kind: "max-pool" }, input: tf.Tensor4D): Uint16Array {
+  const fast = disjointPool(l) ? wasmWindowSlots(input, l.poolSize) : null;
+  if (fast !== null) return fast;
   const x = input.dataSync() as Float32Array;
   const [n, H, W, C] = input.shape;
   const [OH, OW] = l.outputShape, [ph, pw] = l.poolSize, [sh, sw] = l.strides;
