@@ -4,6 +4,7 @@ import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
+import { disposeCodes, forwardPassTf, maskedPassTf } from "../../lib/backend/tfjs/run.ts";
 import { assertAllClose, assertEquals, assertThrows, largestMagnitude } from "../_assert.ts";
 import { cases } from "../_cases.ts";
 
@@ -105,6 +106,27 @@ Deno.test("the tfjs engine counts each max-pool window once when its maxima tie 
       1e-5,
     );
   });
+});
+
+Deno.test("the linear masked pass reuses the forward pass's W₁x bit for bit", async (t) => {
+  for (const backend of ["cpu", "wasm"]) {
+    for (const c of cases(13)) {
+      await t.step(`${c.name} on tfjs-${backend}`, async () => {
+        const net = fromLayersModel(c.model);
+        await withBackend(backend, () => {
+          const x = tf.tensor(c.x.dataSync(), c.x.shape), copy = x.clone();
+          const { output, codes } = forwardPassTf(net, x);
+          const reused = maskedPassTf(net, x, { codes, bias: false }); // starts from W₁x
+          const fresh = maskedPassTf(net, copy, { codes, bias: false }); // recomputes it
+          const full = maskedPassTf(net, x, { codes, bias: true });
+          assertEquals(Array.from(reused.dataSync()), Array.from(fresh.dataSync()));
+          assertEquals(Array.from(full.dataSync()), Array.from(output.dataSync()));
+          disposeCodes(codes);
+          tf.dispose([x, copy, output, reused, fresh, full]);
+        });
+      });
+    }
+  }
 });
 
 Deno.test("resolveBackend() refuses the tfjs engine on tfjs-webgpu and names the way out", async () => {

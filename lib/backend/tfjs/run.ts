@@ -545,6 +545,14 @@ function runLayers(
 }
 
 /**
+ * The first layer's output without its bias (`W₁x`), kept by a forward pass whose first layer
+ * is a dense or conv layer with a bias: a later linear masked pass of the same input starts
+ * from it instead of repeating the product (the forward pass adds the bias to this tensor,
+ * so both passes see bit-identical values).
+ */
+const linearHeads = new WeakMap<TensorCodes, { input: tf.Tensor; linear: tf.Tensor }>();
+
+/**
  * The forward pass on tfjs ops, recording each nonlinear layer's slopes (sign layers) or
  * its input and output (max-pool). Call {@linkcode disposeCodes} when done.
  *
@@ -557,9 +565,16 @@ export function forwardPassTf(
   x: tf.Tensor,
 ): { output: tf.Tensor; codes: TensorCodes } {
   const codes: TensorCodes = new Map();
-  const output = tf.tidy(() =>
-    runLayers(layersOf(net), x, x.shape[0], { bias: true, record: codes })
-  );
+  const layers = layersOf(net), first = layers[0], rows = x.shape[0];
+  const output = tf.tidy(() => {
+    if ((first?.kind === "conv2d" || first?.kind === "dense") && first.bias) {
+      const linear = affineApply(first, x, rows, false);
+      linearHeads.set(codes, { input: x, linear: tf.keep(linear) });
+      const v = tf.add(linear, constant(first.bias, [first.bias.length]));
+      return runLayers(layers.slice(1), v, rows, { bias: true, record: codes });
+    }
+    return runLayers(layers, x, rows, { bias: true, record: codes });
+  });
   return { output, codes };
 }
 
@@ -577,8 +592,12 @@ export function maskedPassTf(
   x: tf.Tensor,
   options: { codes: TensorCodes; bias: boolean },
 ): tf.Tensor {
+  const { codes, bias } = options, rows = x.shape[0];
+  const head = bias ? undefined : linearHeads.get(codes);
   return tf.tidy(() =>
-    runLayers(layersOf(net), x, x.shape[0], { bias: options.bias, fixed: options.codes })
+    head?.input === x
+      ? runLayers(layersOf(net).slice(1), head.linear, rows, { bias, fixed: codes })
+      : runLayers(layersOf(net), x, rows, { bias, fixed: codes })
   );
 }
 
@@ -744,6 +763,8 @@ export function readCodes(codes: TensorCodes): Map<NonlinearLayer, Uint8Array | 
  * @param codes The recorded codes.
  */
 export function disposeCodes(codes: TensorCodes): void {
+  linearHeads.get(codes)?.linear.dispose();
+  linearHeads.delete(codes);
   for (const c of codes.values()) {
     if ("positive" in c) c.positive.dispose();
     else if ("slope" in c) {
