@@ -70,9 +70,13 @@ export function partitionCodes(
     }
     const words = Math.ceil(units / 32);
     const bits = new Uint32Array(count * words);
-    for (let n = 0; n < count; n++) {
-      for (let u = 0; u < units; u++) {
-        if (raw[n * units + u]) bits[n * words + (u >>> 5)] |= 1 << (u & 31);
+    // a word at a time, branch-free (the activity bits are unpredictable on real data)
+    for (let n = 0, i = 0; n < count; n++) {
+      for (let w = 0; w < words; w++) {
+        const end = Math.min(32, units - w * 32);
+        let word = 0;
+        for (let b = 0; b < end; b++, i++) word |= raw[i] << b;
+        bits[n * words + w] = word;
       }
     }
     return { ...common, words, bits, argmax: new Uint16Array(0) };
