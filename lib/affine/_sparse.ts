@@ -9,11 +9,15 @@ import { shapeSize } from "../network/spline_network.ts";
 
 /** A sparse matrix in compressed sparse row form. */
 export interface SparseMatrix {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
   /** Row `r`'s entries are `rowPtr[r]..rowPtr[r+1]`. */
   readonly rowPtr: Int32Array;
+  /** Column of each entry. */
   readonly col: Int32Array;
+  /** Value of each entry. */
   readonly val: Float64Array;
 }
 

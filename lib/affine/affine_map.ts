@@ -64,7 +64,9 @@ export function affineMap(
   x: tf.Tensor,
   options?: EngineOptions,
 ): AffineMap<tf.Tensor>;
+/** The templates A[x] and offsets B[x] of a float64 batch, as float64 batches. */
 export function affineMap(net: SplineNetwork, x: Batch, options?: EngineOptions): AffineMap<Batch>;
+/** The templates A[x] and offsets B[x]: tensors for a tensor input, batches for a batch. */
 export function affineMap(
   net: SplineNetwork,
   x: BatchInput,

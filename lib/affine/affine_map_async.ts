@@ -45,6 +45,7 @@ export async function affineMapAsync(
   x: tf.Tensor,
   options?: EngineOptions,
 ): Promise<AffineMap<tf.Tensor>>;
+/** The templates A[x] and offsets B[x] of a float64 batch, as float64 batches. */
 export async function affineMapAsync(
   net: SplineNetwork,
   x: Batch,

@@ -55,6 +55,7 @@ export interface ClosedFormFactors {
   readonly inputSize: number;
   /** C: output size. */
   readonly outputSize: number;
+  /** The per-layer factors of eq. (7), in forward order. */
   readonly factors: ClosedFormFactor[];
 }
 

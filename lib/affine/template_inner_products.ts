@@ -49,7 +49,9 @@ export function templateInnerProducts(
   x: tf.Tensor,
   options?: EngineOptions,
 ): tf.Tensor;
+/** ⟨A[x]_c, x⟩ for every class c of a float64 batch, as a float64 batch `[N, C]`. */
 export function templateInnerProducts(net: SplineNetwork, x: Batch, options?: EngineOptions): Batch;
+/** ⟨A[x]_c, x⟩ for every class c: a tensor for a tensor input, a batch for a batch. */
 export function templateInnerProducts(
   net: SplineNetwork,
   x: BatchInput,

@@ -43,6 +43,7 @@ export async function templateInnerProductsAsync(
   x: tf.Tensor,
   options?: EngineOptions,
 ): Promise<tf.Tensor>;
+/** ⟨A[x]_c, x⟩ for every class c of a float64 batch, as a float64 batch `[N, C]`. */
 export async function templateInnerProductsAsync(
   net: SplineNetwork,
   x: Batch,

@@ -24,7 +24,9 @@ export interface ExperimentResult {
   readonly title: string;
   /** The scale actually used (datasets, subset sizes, architectures, epochs, runs). */
   readonly scale: string;
+  /** The paper's claims this experiment checks, each with what was measured and whether it held. */
   readonly claims: Claim[];
+  /** The figures it draws (plotly specs, exported by `reproduce.ts`). */
   readonly figures: Figure[];
   /** Seconds the experiment took. */
   readonly seconds: number;

@@ -9,7 +9,9 @@ import { shapeSize } from "./spline_network.ts";
 
 /** A batch in float64: `data` holds `shape` in row-major order; `shape[0]` is the batch size N. */
 export interface Batch {
+  /** The values, row-major. */
   readonly data: Float64Array;
+  /** The shape, batch axis first. */
   readonly shape: readonly number[];
 }
 

@@ -25,7 +25,9 @@ import { forwardPass } from "../backend/cpu/run.ts";
  * ```
  */
 export function forward(net: SplineNetwork, x: tf.Tensor): tf.Tensor;
+/** The network's output for a float64 batch (float64, exact). */
 export function forward(net: SplineNetwork, x: Batch): Batch;
+/** The network's output: a tensor for a tensor input, a float64 batch for a batch. */
 export function forward(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch;
 export function forward(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch {
   const { data, count } = readBatch(x, {

@@ -24,70 +24,91 @@ export interface LayerBase {
 
 /** Dense (fully connected) layer applied to the last axis: `y = x·W + b`. */
 export interface DenseLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "dense";
   /** Kernel `[in, units]`, row-major (tfjs layout). */
   readonly kernel: Float64Array;
   /** Bias `[units]`, or `null`. */
   readonly bias: Float64Array | null;
+  /** Number of outputs. */
   readonly units: number;
 }
 
 /** 2D convolution, NHWC, dilation 1, explicit zero padding. */
 export interface Conv2DLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "conv2d";
   /** Kernel `[kh, kw, cin, cout]`, row-major (tfjs layout). */
   readonly kernel: Float64Array;
   /** Bias `[cout]`, or `null`. */
   readonly bias: Float64Array | null;
+  /** `[kh, kw]`. */
   readonly kernelSize: readonly [number, number];
+  /** `[sh, sw]`. */
   readonly strides: readonly [number, number];
+  /** Zero padding added around the input. */
   readonly padding: Padding2D;
 }
 
 /** Per-channel affine map on the last axis, `y = x·scale + shift` (batch-norm folded in inference mode). */
 export interface ChannelAffineLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "channel-affine";
+  /** Per-channel factor `[C]`. */
   readonly scale: Float64Array;
+  /** Per-channel offset `[C]`. */
   readonly shift: Float64Array;
 }
 
 /** Zero padding of the two spatial axes. */
 export interface ZeroPad2DLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "zero-pad";
+  /** Zeros added around the input. */
   readonly padding: Padding2D;
 }
 
 /** 2D average pooling; padded positions are excluded from the mean (tfjs `same`). */
 export interface AvgPool2DLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "avg-pool";
+  /** `[ph, pw]`. */
   readonly poolSize: readonly [number, number];
+  /** `[sh, sw]`. */
   readonly strides: readonly [number, number];
+  /** Padded positions (excluded from each mean). */
   readonly padding: Padding2D;
 }
 
 /** Mean over the spatial axes: `[H, W, C] → [C]`. */
 export interface GlobalAvgPoolLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "global-avg-pool";
 }
 
 /** Row-major flatten: a relabelling of the same values, no arithmetic. */
 export interface FlattenLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "flatten";
 }
 
 /** ReLU, `max(0, x)`: code 1 where `x > 0`, else 0 (a pre-activation of exactly 0 is inactive). */
 export interface ReluLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "relu";
 }
 
 /** Leaky ReLU, `max(alpha·x, x)` for `0 ≤ alpha < 1`: code 1 where `x > 0`. */
 export interface LeakyReluLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "leaky-relu";
+  /** The slope where inactive, `0 ≤ alpha < 1`. */
   readonly alpha: number;
 }
 
 /** Absolute value, `max(-x, x)`: code 1 where `x > 0` (slope +1), else 0 (slope −1). */
 export interface AbsLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "abs";
 }
 
@@ -96,15 +117,21 @@ export interface AbsLayer extends LayerBase {
  * of its argmax in row-major window order (`ky·pw + kx`); ties pick the first.
  */
 export interface MaxPool2DLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "max-pool";
+  /** `[ph, pw]`. */
   readonly poolSize: readonly [number, number];
+  /** `[sh, sw]`. */
   readonly strides: readonly [number, number];
+  /** Padded positions (never win). */
   readonly padding: Padding2D;
 }
 
 /** A sum of paths applied to the same input (a residual block): `y = Σ_p path_p(x)`; `[]` is the identity path. */
 export interface ResidualLayer extends LayerBase {
+  /** Discriminant. */
   readonly kind: "residual";
+  /** The summed paths, each a list of layers. */
   readonly paths: readonly (readonly SplineLayer[])[];
 }
 
@@ -131,6 +158,7 @@ export type CodeKind = NonlinearLayer["kind"];
 export interface CodeLayerInfo {
   /** Position among the code layers, from 0. */
   readonly index: number;
+  /** The nonlinearity's kind. */
   readonly kind: CodeKind;
   /** The layer's name. */
   readonly name: string;

@@ -17,6 +17,7 @@ import type { CodeKind, Shape } from "../network/spline_network.ts";
  *   (`ky · poolWidth + kx`), ties to the first; stored in `argmax[n * units + u]`.
  */
 export interface CodeLayer {
+  /** The nonlinearity: a sign layer (`relu`, `leaky-relu`, `abs`: bits) or `max-pool` (argmaxes). */
   readonly kind: CodeKind;
   /** Index of this layer among the network's code layers, from 0. */
   readonly layer: number;
