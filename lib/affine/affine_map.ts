@@ -17,6 +17,7 @@ import type { SplineNetwork } from "../network/spline_network.ts";
 import { forwardPass, maskedPass, transposePass } from "../backend/cpu/run.ts";
 import { disposeCodes, forwardPassTf, templatesTf } from "../backend/tfjs/run.ts";
 import { type EngineOptions, resolveBackend } from "../backend/backend.ts";
+import { arrayChunks, examplesPerChunk, tensorChunks } from "../network/_chunks.ts";
 
 /** Templates and offsets of a batch, as tensors or float64 batches. */
 export interface AffineMap<T> {
@@ -80,20 +81,27 @@ export function affineMap(
   const what = "Cannot compute the affine map";
   if (resolveBackend(x, options) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
-    const { output, codes } = forwardPassTf(net, t);
-    output.dispose();
-    const { A, B } = templatesTf(net, codes, t.shape[0]);
-    disposeCodes(codes);
+    const [A, B] = tensorChunks(t, examplesPerChunk(net, net.outputSize, 4), (part) => {
+      const { output, codes } = forwardPassTf(net, part);
+      output.dispose();
+      const { A, B } = templatesTf(net, codes, part.shape[0]);
+      disposeCodes(codes);
+      return [A, B];
+    });
     if (t !== x) t.dispose();
     if (isTensor(x)) return { A, B };
     return { A: toBatch(A), B: toBatch(B) };
   }
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
   const C = net.outputSize, D = net.inputSize;
-  const { codes } = forwardPass(net, data, count);
-  const eye = new Float64Array(count * C * C);
-  for (let n = 0; n < count; n++) for (let c = 0; c < C; c++) eye[(n * C + c) * C + c] = 1;
-  const A = transposePass(net, eye, { rows: count * C, codes, rowsPerCode: C });
-  const B = maskedPass(net, new Float64Array(count * D), { n: count, codes, bias: true });
+  const [A, B] = arrayChunks(count, examplesPerChunk(net, C, 8), (start, n) => {
+    const { codes } = forwardPass(net, data.subarray(start * D, (start + n) * D), n);
+    const eye = new Float64Array(n * C * C);
+    for (let e = 0; e < n; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
+    return [
+      transposePass(net, eye, { rows: n * C, codes, rowsPerCode: C }),
+      maskedPass(net, new Float64Array(n * D), { n, codes, bias: true }),
+    ];
+  });
   return { A: asOutput(x, A, [count, C, D]), B: asOutput(x, B, [count, C]) };
 }

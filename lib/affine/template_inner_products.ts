@@ -17,6 +17,7 @@ import type { SplineNetwork } from "../network/spline_network.ts";
 import { forwardPass, maskedPass } from "../backend/cpu/run.ts";
 import { disposeCodes, forwardPassTf, maskedPassTf } from "../backend/tfjs/run.ts";
 import { type EngineOptions, resolveBackend } from "../backend/backend.ts";
+import { arrayChunks, examplesPerChunk, tensorChunks } from "../network/_chunks.ts";
 
 /**
  * The inner products ⟨A[x]_c, x⟩ of each input with its own class templates, `[N, C]`
@@ -65,15 +66,22 @@ export function templateInnerProducts(
   const what = "Cannot compute template inner products";
   if (resolveBackend(x, options) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
-    const { output, codes } = forwardPassTf(net, t);
-    output.dispose();
-    const z = maskedPassTf(net, t, { codes, bias: false });
-    disposeCodes(codes);
+    const [z] = tensorChunks(t, examplesPerChunk(net, 1, 4), (part) => {
+      const { output, codes } = forwardPassTf(net, part);
+      output.dispose();
+      const z = maskedPassTf(net, part, { codes, bias: false });
+      disposeCodes(codes);
+      return [z];
+    });
     if (t !== x) t.dispose();
     return isTensor(x) ? z : toBatch(z);
   }
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
-  const { codes } = forwardPass(net, data, count);
-  const z = maskedPass(net, data, { n: count, codes, bias: false });
+  const D = net.inputSize;
+  const [z] = arrayChunks(count, examplesPerChunk(net, 1, 8), (start, n) => {
+    const sub = data.subarray(start * D, (start + n) * D);
+    const { codes } = forwardPass(net, sub, n);
+    return [maskedPass(net, sub, { n, codes, bias: false })];
+  });
   return asOutput(x, z, [count, net.outputSize]);
 }

@@ -7,6 +7,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { asOutput, type Batch, type BatchInput, readBatch } from "./batch.ts";
 import type { SplineNetwork } from "./spline_network.ts";
 import { forwardPass } from "../backend/cpu/run.ts";
+import { arrayChunks, examplesPerChunk } from "./_chunks.ts";
 
 /**
  * The network's output z(x) `[N, C]` (logits, before any softmax), computed in float64.
@@ -34,5 +35,9 @@ export function forward(net: SplineNetwork, x: BatchInput): tf.Tensor | Batch {
     exampleShape: net.inputShape,
     what: "Cannot run the network",
   });
-  return asOutput(x, forwardPass(net, data, count).output, [count, ...net.outputShape]);
+  const D = net.inputSize;
+  const [out] = arrayChunks(count, examplesPerChunk(net, 1, 8), (start, n) => [
+    forwardPass(net, data.subarray(start * D, (start + n) * D), n).output,
+  ]);
+  return asOutput(x, out, [count, ...net.outputShape]);
 }

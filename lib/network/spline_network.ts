@@ -255,6 +255,22 @@ export class SplineNetwork {
   }
 
   /**
+   * Values per example of the largest tensor a pass over the network holds: the input or
+   * a layer's output, residual paths included (engines size their chunks with it).
+   */
+  get largestActivation(): number {
+    let most = this.inputSize;
+    const visit = (ls: readonly SplineLayer[]) => {
+      for (const l of ls) {
+        most = Math.max(most, shapeSize(l.outputShape));
+        if (l.kind === "residual") l.paths.forEach(visit);
+      }
+    };
+    visit(this.layers);
+    return most;
+  }
+
+  /**
    * The MASO layers of Definition 1: each nonlinear layer with the affine layers
    * before it; a residual layer counts as one group, and trailing affine layers
    * (the classifier) form the last group.

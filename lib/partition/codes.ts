@@ -4,7 +4,9 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { type BatchInput, readBatch, readTensor } from "../network/batch.ts";
+import { arrayChunks, examplesPerChunk } from "../network/_chunks.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { forwardPass, type LayerCodes } from "../backend/cpu/run.ts";
 import { disposeCodes, forwardPassTf, readCodes } from "../backend/tfjs/run.ts";
@@ -40,20 +42,36 @@ export function partitionCodes(
   options: EngineOptions = {},
 ): PartitionCodes {
   const what = "Cannot compute partition codes";
-  let codes: LayerCodes, count: number;
+  const layers = net.codeLayers.map((info) => info.layer);
+  const inOrder = (c: LayerCodes) => layers.map((l) => c.get(l)!);
+  let arrays: (Uint8Array | Uint16Array)[], count: number;
   if (resolveBackend(x, options) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
-    const run = forwardPassTf(net, t);
-    run.output.dispose();
-    codes = readCodes(run.codes);
-    disposeCodes(run.codes);
     count = t.shape[0];
+    arrays = arrayChunks(count, examplesPerChunk(net, 1, 4), (start, n) => {
+      const part = n === count ? t : tf.slice(t, start, n);
+      try {
+        const run = forwardPassTf(net, part);
+        run.output.dispose();
+        const c = readCodes(run.codes);
+        disposeCodes(run.codes);
+        return inOrder(c);
+      } finally {
+        if (part !== t) part.dispose();
+      }
+    });
     if (t !== x) t.dispose();
   } else {
     const b = readBatch(x, { exampleShape: net.inputShape, what });
-    codes = forwardPass(net, b.data, b.count).codes;
+    const D = net.inputSize;
     count = b.count;
+    arrays = arrayChunks(
+      count,
+      examplesPerChunk(net, 1, 8),
+      (start, n) => inOrder(forwardPass(net, b.data.subarray(start * D, (start + n) * D), n).codes),
+    );
   }
+  const codes: LayerCodes = new Map(layers.map((l, i) => [l, arrays[i]]));
   return net.codeLayers.map((info): CodeLayer => {
     const raw = codes.get(info.layer)!;
     const units = info.units;

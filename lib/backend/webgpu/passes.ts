@@ -7,13 +7,7 @@
 import type { NonlinearLayer, SplineNetwork } from "../../network/spline_network.ts";
 import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { checked, readBack } from "./_gpu.ts";
-import {
-  type GpuCodes,
-  largestActivation,
-  Recorder,
-  recordForward,
-  recordTranspose,
-} from "./run.ts";
+import { type GpuCodes, Recorder, recordForward, recordTranspose } from "./run.ts";
 
 /** Raw codes read back: packed sign words `[n, words]` or argmax slots `[n, units]`. */
 export type RawCodes = Map<NonlinearLayer, Uint32Array>;
@@ -32,7 +26,7 @@ export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample
     256 * 2 ** 20,
     webgpuHooks.chunkBytes ?? Infinity,
   );
-  const per = largestActivation(net) * rowsPerExample * 4;
+  const per = net.largestActivation * rowsPerExample * 4;
   if (per > limit) {
     throw new RangeError(
       `Cannot run the network on WebGPU: one example needs a ${per}-byte buffer, the device allows ${limit}`,

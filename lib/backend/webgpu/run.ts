@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { NonlinearLayer, SplineLayer, SplineNetwork } from "../../network/spline_network.ts";
+import type { NonlinearLayer, SplineLayer } from "../../network/spline_network.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import type { WebGpuContext } from "./device.ts";
 import { dispatch, storageBuffer, uniformU32, WG } from "./_gpu.ts";
@@ -336,22 +336,4 @@ export function recordTranspose(
     }
   }
   return v;
-}
-
-/**
- * Values per example of the largest buffer a pass over the network allocates.
- *
- * @param net The network.
- * @returns The largest per-example size (input, every layer's output).
- */
-export function largestActivation(net: SplineNetwork): number {
-  let most = net.inputSize;
-  const visit = (ls: readonly SplineLayer[]) => {
-    for (const l of ls) {
-      most = Math.max(most, shapeSize(l.outputShape));
-      if (l.kind === "residual") l.paths.forEach(visit);
-    }
-  };
-  visit(net.layers);
-  return most;
 }
