@@ -9,7 +9,6 @@ import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { templateInnerProductsAsync } from "../../../lib/affine/template_inner_products_async.ts";
 import { partitionCodesAsync } from "../../../lib/partition/codes_async.ts";
 import { forwardWebGpu } from "../../../lib/backend/webgpu/passes.ts";
-import { largestActivation } from "../../../lib/backend/webgpu/run.ts";
 import {
   setWebGpuAdapterSource,
   webgpuContext,
@@ -74,7 +73,7 @@ Deno.test({
       const x = batch(c.x);
       const refMap = affineMap(net, x, { backend: "cpu" });
       const refIp = templateInnerProducts(net, x, { backend: "cpu" });
-      const per = largestActivation(net);
+      const per = net.largestActivation;
       webgpuHooks.chunkBytes = 2 * per * net.outputSize * 4; // 2 examples per templates chunk
       let reads = 0;
       webgpuHooks.beforeReadback = () => void reads++;
@@ -142,7 +141,7 @@ Deno.test({
       });
       await t.step("device destroyed with two chunks in flight", async () => {
         lines.length = 0;
-        webgpuHooks.chunkBytes = largestActivation(net) * net.outputSize * 4; // 1 example a chunk
+        webgpuHooks.chunkBytes = net.largestActivation * net.outputSize * 4; // 1 example a chunk
         let reads = 0;
         webgpuHooks.beforeReadback = (ctx) => {
           if (++reads === 2) ctx.device.destroy();
