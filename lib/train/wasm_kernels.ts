@@ -267,7 +267,7 @@ function maxPoolGrad(args: KernelArgs): Info {
     oh === Math.floor(h / fh) && ow === Math.floor(w / fw);
   const simd = disjoint && wasmMaxPoolKernels.simd ? maxPoolSimdFor(backend, [fh, fw], c) : null;
   if (simd !== null) {
-    simd.transpose(xv, dyv, dx, input.shape, 1);
+    simd.transpose(xv, dyv, dx, input.shape, 1, false);
     return out;
   }
   dx.fill(0);

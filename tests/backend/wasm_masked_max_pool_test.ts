@@ -54,9 +54,10 @@ function expected(
 /**
  * Runs both kernels on `shape` / `pool` and compares them with brute force. x has values in
  * {−1, 0, 1} (most windows hold ties, below, at and above zero) or, with `random`, distinct
- * random values (unpredictable winners).
+ * random values (unpredictable winners). With `gate`, windows whose maximum is not positive
+ * give 0 (the ReLU before the pool folded in).
  */
-function checkKernels(shape: number[], pool: number[], random: boolean): void {
+function checkKernels(shape: number[], pool: number[], random: boolean, gate: boolean): void {
   const size = shape.reduce((a, b) => a * b, 1);
   let s = 12345;
   const xs = Float32Array.from({ length: size }, (_, i) => {
@@ -65,14 +66,18 @@ function checkKernels(shape: number[], pool: number[], random: boolean): void {
   });
   const vs = Float32Array.from({ length: size }, (_, i) => i + 1);
   const x = tf.tensor(xs, shape), v = tf.tensor(vs, shape);
-  const y = tf.engine().runKernel(MASKED_MAX_POOL, { x, v }, { poolSize: pool }) as tf.Tensor;
+  const y = tf.engine().runKernel(MASKED_MAX_POOL, { x, v }, { poolSize: pool, gate }) as tf.Tensor;
   assertEquals(y.shape, [
     shape[0],
     Math.floor(shape[1] / pool[0]),
     Math.floor(shape[2] / pool[1]),
     shape[3],
   ]);
-  assertEquals(Array.from(y.dataSync()), expected(xs, vs, shape, pool));
+  const maxima = expected(xs, xs, shape, pool);
+  assertEquals(
+    Array.from(y.dataSync()),
+    expected(xs, vs, shape, pool).map((val, o) => !gate || maxima[o] > 0 ? val : 0),
+  );
   // the codes: each first maximum's window slot (SIMD only: null where it does not apply)
   const slots = wasmWindowSlots(x as tf.Tensor4D, pool as [number, number]);
   if (wasmMaxPoolKernels.simd && shape[3] % 4 === 0) {
@@ -94,6 +99,7 @@ function checkKernels(shape: number[], pool: number[], random: boolean): void {
   tf.fill([n * per, H, W, C], 7).dispose();
   const t = tf.engine().runKernel(MASKED_MAX_POOL_TRANSPOSE, { x, g }, {
     poolSize: pool,
+    gate,
   }) as tf.Tensor;
   const want = new Float32Array(n * per * H * W * C);
   for (let r = 0; r < n * per; r++) {
@@ -101,7 +107,8 @@ function checkKernels(shape: number[], pool: number[], random: boolean): void {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
         for (let c = 0; c < C; c++) {
-          const p = firstMax(xs, shape, pool, e, oy, ox, c) - e * H * W * C;
+          const at = firstMax(xs, shape, pool, e, oy, ox, c), p = at - e * H * W * C;
+          if (gate && !(xs[at] > 0)) continue;
           want[r * H * W * C + p] = gs[((r * OH + oy) * OW + ox) * C + c];
         }
       }
@@ -128,7 +135,9 @@ function checkAll(): void {
     for (const simd of [true, false]) {
       wasmMaxPoolKernels.simd = simd;
       for (const [shape, pool] of CASES) {
-        for (const random of [false, true]) checkKernels(shape, pool, random);
+        for (const random of [false, true]) {
+          for (const gate of [false, true]) checkKernels(shape, pool, random, gate);
+        }
       }
     }
   } finally {

@@ -14,7 +14,11 @@ import * as tf from "@tensorflow/tfjs";
 import { type KernelArgs, registerOnActiveWasm, type WasmBackendLike } from "../_wasm_ops.ts";
 import { maxPoolSimdFor } from "./_wasm_max_pool_simd.ts";
 
-/** The masked pass's kernel: `{ x, v }` → `[n, oh, ow, c]`. */
+/**
+ * The masked pass's kernel: `{ x, v }` → `[n, oh, ow, c]`. Attributes: `poolSize`, and
+ * `gate` (both kernels): also 0 where the window's maximum is not positive — the masked pass
+ * of a ReLU whose output `x` is, folded in (a window of inactive units passes nothing).
+ */
 export const MASKED_MAX_POOL = "MasokitMaskedMaxPool";
 
 /**
@@ -88,6 +92,7 @@ function maskedMaxPool(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { x, v } = args.inputs as { x: tf.TensorInfo; v: tf.TensorInfo };
   const pool = args.attrs!.poolSize as [number, number];
+  const gate = args.attrs!.gate === true;
   const [n, H, W, C] = x.shape;
   if (v.shape.length !== 4 || v.shape.some((d, i) => d !== x.shape[i])) {
     throw new RangeError(
@@ -104,11 +109,11 @@ function maskedMaxPool(args: KernelArgs): tf.TensorInfo {
   const os = backend.typedArrayFromHeap(out) as Float32Array;
   const simd = simdFor(backend, pool, C);
   if (simd !== null) {
-    simd.masked(xs, vs, os, x.shape);
+    simd.masked(xs, vs, os, x.shape, gate);
     return out;
   }
   const at = firstMaxima(xs, x.shape, pool);
-  for (let o = 0; o < os.length; o++) os[o] = vs[at[o]];
+  for (let o = 0; o < os.length; o++) os[o] = !gate || xs[at[o]] > 0 ? vs[at[o]] : 0;
   return out;
 }
 
@@ -116,6 +121,7 @@ function maskedMaxPoolTranspose(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { x, g } = args.inputs as { x: tf.TensorInfo; g: tf.TensorInfo };
   const pool = args.attrs!.poolSize as [number, number];
+  const gate = args.attrs!.gate === true;
   const [n, H, W, C] = x.shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
   const per = g.shape[0] / n;
   if (
@@ -132,7 +138,7 @@ function maskedMaxPoolTranspose(args: KernelArgs): tf.TensorInfo {
   const os = backend.typedArrayFromHeap(out) as Float32Array;
   const simd = simdFor(backend, pool, C);
   if (simd !== null) {
-    simd.transpose(xs, gs, os, x.shape, per);
+    simd.transpose(xs, gs, os, x.shape, per, gate);
     return out;
   }
   os.fill(0);
@@ -140,6 +146,7 @@ function maskedMaxPoolTranspose(args: KernelArgs): tf.TensorInfo {
   const at = firstMaxima(xs, x.shape, pool);
   for (let e = 0, o = 0; e < n; e++) {
     for (let oo = 0; oo < outSize; oo++, o++) {
+      if (gate && !(xs[at[o]] > 0)) continue;
       const po = at[o] - e * inSize;
       for (let r = e * per; r < (e + 1) * per; r++) os[r * inSize + po] = gs[r * outSize + oo];
     }

@@ -23,33 +23,58 @@ import { heapModule, type WasmBackendLike } from "../_wasm_ops.ts";
 
 /** The two kernels, on views of tensors in the wasm memory (see the module notes). */
 export interface MaxPoolSimd {
-  /** The masked pass: `out ← v` at each window's first maximum of `x`. */
-  masked(x: Float32Array, v: Float32Array, out: Float32Array, shape: readonly number[]): void;
-  /** The transposed pass: `out` (`per` rows per example) ← `g` at the first maxima, else 0. */
+  /**
+   * The masked pass: `out ← v` at each window's first maximum of `x`; with `gate`, 0 where
+   * that maximum is not positive (the ReLU before the pool folded in).
+   */
+  masked(
+    x: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    shape: readonly number[],
+    gate: boolean,
+  ): void;
+  /**
+   * The transposed pass: `out` (`per` rows per example) ← `g` at the first maxima, else 0;
+   * with `gate`, 0 also where that maximum is not positive.
+   */
   transpose(
     x: Float32Array,
     g: Float32Array,
     out: Float32Array,
     shape: readonly number[],
     per: number,
+    gate: boolean,
   ): void;
   /** The codes: `out` (int32, `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]`) ← each first maximum's window slot. */
   slots(x: Float32Array, out: Int32Array, shape: readonly number[]): void;
 }
 
 /** The generated functions, on byte addresses. */
+type MaskedFn = (
+  x: number,
+  v: number,
+  out: number,
+  n: number,
+  H: number,
+  W: number,
+  C: number,
+) => void;
+type TransposeFn = (
+  x: number,
+  g: number,
+  out: number,
+  n: number,
+  per: number,
+  H: number,
+  W: number,
+  C: number,
+) => void;
 interface Exports {
-  masked(x: number, v: number, out: number, n: number, H: number, W: number, C: number): void;
-  transpose(
-    x: number,
-    g: number,
-    out: number,
-    n: number,
-    per: number,
-    H: number,
-    W: number,
-    C: number,
-  ): void;
+  masked: MaskedFn;
+  maskedGated: MaskedFn;
+  transpose: TransposeFn;
+  transposeGated: TransposeFn;
   slots(x: number, out: number, n: number, H: number, W: number, C: number): void;
 }
 
@@ -130,7 +155,12 @@ function load(f: FunctionBuilder, base: number, offset: number, dv?: number): vo
   f.v128Load(0);
 }
 
-function maskedKernel(pool: readonly [number, number]): FunctionBuilder {
+/** Pushes the all-zero vector. */
+function zeros(f: FunctionBuilder): void {
+  f.simd(SimdOp.v128Const, ...new Array(16).fill(0));
+}
+
+function maskedKernel(pool: readonly [number, number], gate: boolean): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
   const [x, v, out, n, H, W, C] = [0, 1, 2, 3, 4, 5, 6];
   const pr = prologue(f, pool, { H, W, C });
@@ -149,6 +179,12 @@ function maskedKernel(pool: readonly [number, number]): FunctionBuilder {
         load(f, p, off, dv);
         f.get(sel).get(m).simd(SimdOp.v128Bitselect).set(sel);
       }
+      if (gate) {
+        // a window whose maximum is not positive (a ReLU's output: all inactive) gives 0
+        f.get(sel).get(best);
+        zeros(f);
+        f.simd(SimdOp.f32x4Gt).simd(SimdOp.v128And).set(sel);
+      }
       f.get(out).get(sel).v128Store(0);
       f.get(out).i32(16).op(Op.i32Add).set(out);
     },
@@ -164,7 +200,8 @@ function slotsKernel(pool: readonly [number, number]): FunctionBuilder {
   windows(f, x, n, pr, {
     body: (p) => {
       f.get(p).v128Load(0).set(best);
-      f.simd(SimdOp.v128Const, ...new Array(16).fill(0)).set(slot);
+      zeros(f);
+      f.set(slot);
       pr.offsets.slice(1).forEach((off, k1) => {
         load(f, p, off);
         f.set(xk);
@@ -182,7 +219,7 @@ function slotsKernel(pool: readonly [number, number]): FunctionBuilder {
   return f;
 }
 
-function transposeKernel(pool: readonly [number, number]): FunctionBuilder {
+function transposeKernel(pool: readonly [number, number], gate: boolean): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, g, out, n, per, H, W, C] = [0, 1, 2, 3, 4, 5, 6, 7];
   const pr = prologue(f, pool, { H, W, C });
@@ -214,6 +251,12 @@ function transposeKernel(pool: readonly [number, number]): FunctionBuilder {
         }
         f.get(m).set(wins[k1 + 1]);
       });
+      if (gate) {
+        f.get(best);
+        zeros(f);
+        f.simd(SimdOp.f32x4Gt).set(m);
+        for (const w of wins) f.get(w).get(m).simd(SimdOp.v128And).set(w);
+      }
       f.get(p).get(dOut).op(Op.i32Add).set(dst);
       f.get(gAt).set(src);
       f.i32(0).set(j);
@@ -260,10 +303,19 @@ function zeroUncovered(
 /** The kernels on views, from the generated functions on byte addresses. */
 function wrap(raw: Exports, pool: readonly [number, number]): MaxPoolSimd {
   return {
-    masked: (x, v, out, [n, H, W, C]) =>
-      raw.masked(x.byteOffset, v.byteOffset, out.byteOffset, n, H, W, C),
-    transpose: (x, g, out, [n, H, W, C], per) => {
-      raw.transpose(x.byteOffset, g.byteOffset, out.byteOffset, n, per, H, W, C);
+    masked: (x, v, out, [n, H, W, C], gate) =>
+      (gate ? raw.maskedGated : raw.masked)(x.byteOffset, v.byteOffset, out.byteOffset, n, H, W, C),
+    transpose: (x, g, out, [n, H, W, C], per, gate) => {
+      (gate ? raw.transposeGated : raw.transpose)(
+        x.byteOffset,
+        g.byteOffset,
+        out.byteOffset,
+        n,
+        per,
+        H,
+        W,
+        C,
+      );
       const OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
       zeroUncovered(out, n * per, [H, W, C], [OH * pool[0], OW * pool[1]]);
     },
@@ -292,8 +344,10 @@ export function maxPoolSimdFor(
     return null;
   }
   const raw = heapModule<Exports>(backend, `max-pool ${pool[0]}x${pool[1]}`, () => ({
-    masked: maskedKernel(pool),
-    transpose: transposeKernel(pool),
+    masked: maskedKernel(pool, false),
+    maskedGated: maskedKernel(pool, true),
+    transpose: transposeKernel(pool, false),
+    transposeGated: transposeKernel(pool, true),
     slots: slotsKernel(pool),
   }));
   if (raw === null) return null;

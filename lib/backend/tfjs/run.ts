@@ -479,6 +479,21 @@ function argmaxIndices(
   return c.indices;
 }
 
+/**
+ * Whether `layers[i]` is a ReLU recorded as its output and `layers[i + 1]` a disjoint
+ * max-pool over that very tensor, with the wasm kernels ready: the pool's masked and
+ * transposed kernels then apply the ReLU's mask themselves (`gate`: a window whose maximum
+ * is not positive passes nothing) and the ReLU's own pass is skipped — exact, since a pool
+ * reads only its windows' first maxima.
+ */
+function gatedPair(layers: readonly SplineLayer[], i: number, codes: TensorCodes): boolean {
+  const relu = layers[i], pool = layers[i + 1];
+  if (relu?.kind !== "relu" || pool?.kind !== "max-pool" || !disjointPool(pool)) return false;
+  const a = codes.get(relu), b = codes.get(pool);
+  return a !== undefined && "positive" in a && b !== undefined && "input" in b &&
+    b.input === a.positive && maskedMaxPoolReady();
+}
+
 function runLayers(
   layers: readonly SplineLayer[],
   x: tf.Tensor,
@@ -486,12 +501,14 @@ function runLayers(
   mode: { bias: boolean; fixed?: TensorCodes; record?: TensorCodes },
 ): tf.Tensor {
   let v = x;
-  for (const l of layers) {
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i];
     switch (l.kind) {
       case "relu":
       case "leaky-relu":
       case "abs": {
         const fixed = mode.fixed?.get(l);
+        if (mode.fixed && gatedPair(layers, i, mode.fixed)) break; // the pool applies it
         if (fixed && "slope" in fixed) v = tf.mul(v, fixed.slope);
         else if (fixed && "positive" in fixed) {
           v = tf.engine().runKernel(SIGN_MASK, { x: fixed.positive, v }) as tf.Tensor;
@@ -514,6 +531,7 @@ function runLayers(
           if (disjointPool(l) && maskedMaxPoolReady()) {
             v = tf.engine().runKernel(MASKED_MAX_POOL, { x: fixed.input, v }, {
               poolSize: [...l.poolSize],
+              gate: gatedPair(layers, i - 1, mode.fixed!),
             }) as tf.Tensor;
           } else if (disjointPool(l)) {
             const area = l.poolSize[0] * l.poolSize[1];
@@ -631,9 +649,12 @@ function transposeLayers(
       case "max-pool": {
         const c = ctx.codes.get(l) as { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor };
         if (disjointPool(l) && maskedMaxPoolReady()) {
+          const gate = gatedPair(layers, i - 1, ctx.codes);
           v = tf.engine().runKernel(MASKED_MAX_POOL_TRANSPOSE, { x: c.input, g: v }, {
             poolSize: [...l.poolSize],
+            gate,
           }) as tf.Tensor;
+          if (gate) i--; // the ReLU before it is applied
           break;
         }
         if (disjointPool(l)) {
