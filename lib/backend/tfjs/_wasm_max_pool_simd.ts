@@ -6,13 +6,15 @@
  * keep the first maximum in row-major window order (strict `>`, as the JS path), which the
  * scalar JS loop decides with unpredictable branches (≈6× slower on random data).
  *
- * Both work on views of tensors in that memory, `x` of shape `[n, H, W, C]` with
+ * All work on views of tensors in that memory, `x` of shape `[n, H, W, C]` with
  * `C % 4 === 0`:
- * - `masked(x, v, out)`: `out[e, oy, ox, c] = v` at the first maximum of `x` over the
+ * - `masked(x, v, out, gate)`: `out[e, oy, ox, c] = v` at the first maximum of `x` over the
  *   window — `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]`;
- * - `transpose(x, g, out, per)`: for every row `r` of example `e` (`per` rows each),
+ * - `transpose(x, g, out, per, gate)`: for every row `r` of example `e` (`per` rows each),
  *   `g[r, oy, ox, c]` at that position and zeros elsewhere — `[n·per, H, W, C]` (the
  *   max-pool gradient when `per` is 1);
+ * - with `gate`, windows whose maximum is not positive give 0 (the masked / transposed pass
+ *   of a ReLU whose output `x` is, folded in);
  * - `slots(x, out)`: the partition code, each first maximum's row-major window slot as an
  *   int32 — `[n, ⌊H/ph⌋, ⌊W/pw⌋, C]`.
  *
@@ -21,7 +23,7 @@
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
 import { heapModule, type WasmBackendLike } from "../_wasm_ops.ts";
 
-/** The two kernels, on views of tensors in the wasm memory (see the module notes). */
+/** The kernels, on views of tensors in the wasm memory (see the module notes). */
 export interface MaxPoolSimd {
   /**
    * The masked pass: `out ← v` at each window's first maximum of `x`; with `gate`, 0 where
@@ -86,7 +88,7 @@ function addTo(f: FunctionBuilder, a: number, b: number): void {
   f.get(a).get(b).op(Op.i32Add).set(a);
 }
 
-/** Locals shared by both kernels: strides, window counts and the cells' byte offsets. */
+/** Locals shared by the kernels: strides, window counts and the cells' byte offsets. */
 function prologue(
   f: FunctionBuilder,
   [ph, pw]: readonly [number, number],
