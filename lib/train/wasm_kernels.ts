@@ -353,6 +353,41 @@ function maxPoolGrad2x2(
   }
 }
 
+/**
+ * BatchMatMul with a transposed operand and batch 1 (a dense layer's gradients): the operand
+ * transposed explicitly, then the built-in product, which runs on XNNPACK — the built-in
+ * kernel multiplies by a transposed operand in a generic loop (1.7 ms for smallCNN's
+ * 64 × 10 by 1,152 × 10ᵀ, 0.2 ms this way). Other cases go to the built-in kernel.
+ */
+function batchMatMul(args: KernelArgs): Info {
+  const { inputs, backend, attrs } = args;
+  const { a, b } = inputs;
+  const ta = attrs.transposeA === true, tb = attrs.transposeB === true;
+  const batchOne = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
+  if (
+    (!ta && !tb) || a.dtype !== "float32" || b.dtype !== "float32" || !batchOne(a) ||
+    !batchOne(b)
+  ) {
+    return callOriginal("BatchMatMul", args);
+  }
+  const flip = (t: Info) => {
+    const perm = t.shape.map((_, i) => i);
+    perm.push(...perm.splice(-2).reverse());
+    return runWasm(backend, "Transpose", { x: t }, { perm });
+  };
+  const a2 = ta ? flip(a) : a, b2 = tb ? flip(b) : b;
+  try {
+    return callOriginal("BatchMatMul", {
+      inputs: { a: a2, b: b2 },
+      backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
+    });
+  } finally {
+    if (a2 !== a) free(backend, a2);
+    if (b2 !== b) free(backend, b2);
+  }
+}
+
 /** Tile, fast path for broadcasting a [1, …, 1, C] tensor (batch-norm gradients): memcpy. */
 function tile(args: KernelArgs): Info {
   const { inputs, backend, attrs } = args;
@@ -556,6 +591,7 @@ const replacements: Record<string, (args: KernelArgs) => Info> = {
   Identity: identity,
   Cast: cast,
   FusedBatchNorm: fusedBatchNorm,
+  BatchMatMul: batchMatMul,
 };
 
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
@@ -699,7 +735,8 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * Registers the kernels needed to train conv nets (conv, batch-norm, max-pool, dense, Adam) on
  * tfjs's `wasm` backend: adds `Conv2DBackpropFilter` (missing upstream, tfjs issue #8474) and,
  * unless `replaceSlowKernels` is false, replaces the built-in `Conv2DBackpropInput`, `MaxPoolGrad`,
- * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `Identity` and `Cast` by faster equivalents
+ * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` (transposed operands),
+ * `Identity` and `Cast` by faster equivalents
  * (the originals stay as fallbacks for cases the replacements do not cover; `Identity` and a `Cast`
  * to the same dtype share the input's memory instead of copying it). Unless `fuseBatchNorm` is
  * false it also adds the kernels `MasokitBatchNormGrad` (all five batch-norm gradients in two

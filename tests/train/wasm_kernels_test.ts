@@ -53,6 +53,7 @@ Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built
   assertEquals(builtIn.replaced, []);
   const restored = registerWasmTrainingKernels();
   assertEquals(restored.replaced.sort(), [
+    "BatchMatMul",
     "Cast",
     "Conv2DBackpropInput",
     "FusedBatchNorm",
@@ -176,6 +177,23 @@ Deno.test("maxPool, sum, mean and tile on wasm equal the cpu backend's", async (
     const [cpu] = await on("cpu", run);
     const [wasm] = await on("wasm", run);
     assertClose(wasm, cpu, 1e-6, "max-pool gradient");
+  });
+  await t.step("matMul with transposed operands (a dense layer's gradients)", async () => {
+    const a = values(64 * 37, 21), b = values(37 * 10, 22), c = values(64 * 10, 23);
+    const run = () => {
+      const x = tf.tensor2d(a, [64, 37]), w = tf.tensor2d(b, [37, 10]);
+      const dy = tf.tensor2d(c, [64, 10]), x3 = x.reshape([1, 64, 37]);
+      return [
+        tf.matMul(dy, w, false, true), // dx
+        tf.matMul(x, dy, true, false), // dW
+        tf.matMul(w, x, true, true), // both
+        tf.matMul(x3, w.reshape([1, 37, 10]).transpose([0, 2, 1]), false, true), // rank 3
+        tf.matMul(tf.stack([x, x]), tf.stack([w, w]), false, false), // batch 2: built-in
+      ];
+    };
+    const cpu = await on("cpu", run);
+    const wasm = await on("wasm", run);
+    cpu.forEach((r, i) => assertClose(wasm[i], r, 1e-5, `product ${i}`));
   });
   await t.step("sum and mean over leading axes, tile of [1, 1, 1, C]", async () => {
     const shape = [3, 5, 4, 6];
