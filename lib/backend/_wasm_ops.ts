@@ -66,6 +66,17 @@ export type KernelArgs = {
 };
 
 /**
+ * The active tfjs backend when it is a tfjs-wasm one (`wasm`, or a threaded copy under
+ * another name), else `null`.
+ */
+export function activeWasmBackend(): WasmBackendLike | null {
+  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
+  return typeof b.typedArrayFromHeap === "function" && typeof b.makeOutput === "function"
+    ? b as WasmBackendLike
+    : null;
+}
+
+/**
  * Registers `kernels` for the active backend once (idempotent) when that backend is a
  * tfjs-wasm one (`wasm`, or a threaded copy under another name).
  *
@@ -75,11 +86,8 @@ export type KernelArgs = {
 export function registerOnActiveWasm(
   kernels: readonly (readonly [string, (args: KernelArgs) => Info])[],
 ): boolean {
+  if (activeWasmBackend() === null) return false;
   const name = tf.getBackend();
-  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
-  if (typeof b.typedArrayFromHeap !== "function" || typeof b.makeOutput !== "function") {
-    return false;
-  }
   for (const [kernelName, fn] of kernels) {
     if (tf.getKernel(kernelName, name) === undefined) {
       tf.registerKernel({

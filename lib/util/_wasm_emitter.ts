@@ -172,9 +172,7 @@ export class FunctionBuilder {
    */
   mem(opcode: number, align: number, offset: number): this {
     this.code.push(opcode);
-    uleb(this.code, align);
-    uleb(this.code, offset);
-    return this;
+    return this.#memarg(align, offset);
   }
 
   /**
@@ -198,11 +196,7 @@ export class FunctionBuilder {
    * @returns This builder.
    */
   v128Load(offset: number): this {
-    this.code.push(0xfd);
-    uleb(this.code, SimdOp.v128Load);
-    uleb(this.code, 4);
-    uleb(this.code, offset);
-    return this;
+    return this.simd(SimdOp.v128Load).#memarg(4, offset);
   }
 
   /**
@@ -212,9 +206,21 @@ export class FunctionBuilder {
    * @returns This builder.
    */
   v128Store(offset: number): this {
-    this.code.push(0xfd);
-    uleb(this.code, SimdOp.v128Store);
-    uleb(this.code, 4);
+    return this.simd(SimdOp.v128Store).#memarg(4, offset);
+  }
+
+  /**
+   * `v128.const` of all zeros.
+   *
+   * @returns This builder.
+   */
+  v128Zero(): this {
+    return this.simd(SimdOp.v128Const, ...new Array(16).fill(0));
+  }
+
+  /** A memory instruction's immediates: log2 alignment and byte offset. */
+  #memarg(align: number, offset: number): this {
+    uleb(this.code, align);
     uleb(this.code, offset);
     return this;
   }

@@ -11,7 +11,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type KernelArgs, registerOnActiveWasm, type WasmBackendLike } from "../_wasm_ops.ts";
+import {
+  activeWasmBackend,
+  type KernelArgs,
+  registerOnActiveWasm,
+  type WasmBackendLike,
+} from "../_wasm_ops.ts";
 import { maxPoolSimdFor } from "./_wasm_max_pool_simd.ts";
 
 /**
@@ -181,13 +186,8 @@ export function wasmWindowSlots(
   pool: readonly [number, number],
 ): Uint16Array | null {
   if (!wasmMaxPoolKernels.enabled || !wasmMaxPoolKernels.simd) return null;
-  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
-  if (
-    typeof backend.typedArrayFromHeap !== "function" || typeof backend.makeOutput !== "function"
-  ) {
-    return null;
-  }
-  const b = backend as WasmBackendLike;
+  const b = activeWasmBackend();
+  if (b === null) return null;
   const [n, H, W, C] = input.shape;
   const simd = maxPoolSimdFor(b, pool, C);
   if (simd === null) return null;

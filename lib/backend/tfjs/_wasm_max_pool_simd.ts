@@ -157,11 +157,6 @@ function load(f: FunctionBuilder, base: number, offset: number, dv?: number): vo
   f.v128Load(0);
 }
 
-/** Pushes the all-zero vector. */
-function zeros(f: FunctionBuilder): void {
-  f.simd(SimdOp.v128Const, ...new Array(16).fill(0));
-}
-
 function maskedKernel(pool: readonly [number, number], gate: boolean): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
   const [x, v, out, n, H, W, C] = [0, 1, 2, 3, 4, 5, 6];
@@ -184,7 +179,7 @@ function maskedKernel(pool: readonly [number, number], gate: boolean): FunctionB
       if (gate) {
         // a window whose maximum is not positive (a ReLU's output: all inactive) gives 0
         f.get(sel).get(best);
-        zeros(f);
+        f.v128Zero();
         f.simd(SimdOp.f32x4Gt).simd(SimdOp.v128And).set(sel);
       }
       f.get(out).get(sel).v128Store(0);
@@ -202,7 +197,7 @@ function slotsKernel(pool: readonly [number, number]): FunctionBuilder {
   windows(f, x, n, pr, {
     body: (p) => {
       f.get(p).v128Load(0).set(best);
-      zeros(f);
+      f.v128Zero();
       f.set(slot);
       pr.offsets.slice(1).forEach((off, k1) => {
         load(f, p, off);
@@ -255,7 +250,7 @@ function transposeKernel(pool: readonly [number, number], gate: boolean): Functi
       });
       if (gate) {
         f.get(best);
-        zeros(f);
+        f.v128Zero();
         f.simd(SimdOp.f32x4Gt).set(m);
         for (const w of wins) f.get(w).get(m).simd(SimdOp.v128And).set(w);
       }

@@ -35,7 +35,7 @@ function maskFunction(): FunctionBuilder {
   const e = f.local(I32), j = f.local(I32), p = f.local(I32), end = f.local(I32);
   const dv = f.local(I32), zero = f.local(V128);
   f.get(v).get(out).op(Op.i32Sub).set(dv); // v and out share their layout
-  f.simd(SimdOp.v128Const, ...new Array(16).fill(0)).set(zero);
+  f.v128Zero().set(zero);
   f.i32(0).set(e);
   f.forLoop(e, n, 1, () => {
     f.get(x).get(bytes).op(Op.i32Add).set(end);
