@@ -9,7 +9,8 @@
  * the fused batch-norm gradient (for before/after comparisons in one run); `--ab` adds a paired
  * comparison, alternating steps with and without the fused batch-norm gradients (`--ab=input`:
  * with and without the first layer's input gradient; `--ab=pool`: with the SIMD max-pool
- * gradient and with the JS loop; `--input-grad` computes it everywhere, as stock tfjs does);
+ * gradient and with the JS loop; `--ab=filter`: the filter gradients with the direct SIMD kernel
+ * and on XNNPACK; `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
@@ -22,7 +23,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -34,6 +35,7 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
 import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
+import { wasmFilterGradKernel } from "../lib/train/_wasm_filter_grad.ts";
 import {
   registerWebGpuTrainingKernels,
   unregisterWebGpuTrainingKernels,
@@ -195,7 +197,15 @@ if (BACKEND === "webgpu") {
   const label = `wasm${flag("no-fused") ? " (no fused BN)" : ""}`;
   const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") });
   const results = [wasm];
-  const ab = flag("ab") ? "bn" : flag("ab=input") ? "input" : flag("ab=pool") ? "pool" : null;
+  const ab = flag("ab")
+    ? "bn"
+    : flag("ab=input")
+    ? "input"
+    : flag("ab=pool")
+    ? "pool"
+    : flag("ab=filter")
+    ? "filter"
+    : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
     const steps: [number[], number[]] = [[], []];
@@ -207,6 +217,7 @@ if (BACKEND === "webgpu") {
       const on = i % 2 === 0;
       if (ab === "bn") registerWasmTrainingKernels({ fuseBatchNorm: on });
       if (ab === "pool") wasmMaxPoolKernels.simd = on;
+      if (ab === "filter") wasmFilterGradKernel.enabled = on;
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
       const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
@@ -216,12 +227,14 @@ if (BACKEND === "webgpu") {
     }
     registerWasmTrainingKernels();
     wasmMaxPoolKernels.simd = true;
+    wasmFilterGradKernel.enabled = true;
     tf.dispose([x, y]);
     opt.dispose();
     const labels = {
       bn: ["A/B: fused BN gradients", "A/B: tfjs BN gradients"],
       input: ["A/B: input gradient skipped", "A/B: input gradient computed"],
       pool: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
+      filter: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

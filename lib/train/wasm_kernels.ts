@@ -10,6 +10,7 @@ import { leadingReduction } from "./_leading_reduction.ts";
 import { free, type Info, runWasm, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
 import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
+import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 
 /** What {@link registerWasmTrainingKernels} did. */
 export interface WasmTrainingKernelsReport {
@@ -72,10 +73,12 @@ function checkNhwc(kernel: string, dataFormat: unknown): void {
 /**
  * dW[kh, kw, c, co] = Σ_{n, y, x} xpad[n, y·sh + kh, x·sw + kw, c] · dy[n, y, x, co].
  *
- * Two exact formulations, both on XNNPACK-backed kernels: (a) "transposed im2col" — transpose x
- * to [c, n, h, w], gather the kh·kw shifted (strided) windows as rows [kh·kw·c, n·oh·ow] and
- * multiply by dy as [n·oh·ow, co] with BatchMatMul; (b) for stride 1 and many filter taps, a
- * convolution of x viewed as [c, h, w, n] with dy viewed as an [oh, ow, n, co] filter.
+ * Three exact formulations: (c) where it applies (a multiple of 4 output channels, see
+ * `_wasm_filter_grad.ts`), one generated SIMD kernel reading x and dy in place; otherwise, on
+ * XNNPACK-backed kernels, (a) "transposed im2col" — transpose x to [c, n, h, w], gather the
+ * kh·kw shifted (strided) windows as rows [kh·kw·c, n·oh·ow] and multiply by dy as
+ * [n·oh·ow, co] with BatchMatMul; (b) for stride 1 and many filter taps, a convolution of x
+ * viewed as [c, h, w, n] with dy viewed as an [oh, ow, n, co] filter.
  */
 function conv2DBackpropFilter(args: KernelArgs): Info {
   const { inputs, backend, attrs } = args;
@@ -99,6 +102,32 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { top, bottom, left, right } = info.padInfo;
   const padded = top !== 0 || bottom !== 0 || left !== 0 || right !== 0;
+
+  const direct: FilterGradShape = {
+    n,
+    h: info.inHeight + top + bottom,
+    w: info.inWidth + left + right,
+    c,
+    oh,
+    ow,
+    co,
+    kh,
+    kw,
+    sh,
+    sw,
+  };
+  if (filterGradApplies(direct)) {
+    // (c) the generated SIMD kernel, reading x (padded) and dy in place.
+    const xP = padded
+      ? runWasm(backend, "PadV2", { x }, {
+        paddings: [[0, 0], [top, bottom], [left, right], [0, 0]],
+        constantValue: 0,
+      })
+      : x;
+    const dw = filterGradDirect(backend, xP, dy, direct);
+    if (xP !== x) free(backend, xP);
+    if (dw !== null) return dw;
+  }
 
   if (sh === 1 && sw === 1 && kh * kw > 1 && kh * kw * c >= 256) {
     // (b) dW as a convolution: batch ← c, channels ← n, filter ← dy.

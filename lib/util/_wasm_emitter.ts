@@ -46,6 +46,7 @@ export const Op = {
 /** SIMD opcodes (after the 0xfd prefix). */
 export const SimdOp = {
   v128Load: 0x00,
+  v128Load32Splat: 0x09,
   v128Store: 0x0b,
   v128Const: 0x0c,
   i32x4ExtractLane: 0x1b,
@@ -57,6 +58,8 @@ export const SimdOp = {
   v128Bitselect: 0x52,
   i16x8Sub: 0x91,
   i32x4Add: 0xae,
+  f32x4Add: 0xe4,
+  f32x4Mul: 0xe6,
 } as const;
 
 /** Appends the unsigned LEB128 encoding of `n` to `out`. */
@@ -200,6 +203,16 @@ export class FunctionBuilder {
   }
 
   /**
+   * `v128.load32_splat` with a byte offset: one f32/i32 read into all four lanes.
+   *
+   * @param offset Constant byte offset.
+   * @returns This builder.
+   */
+  v128Load32Splat(offset: number): this {
+    return this.simd(SimdOp.v128Load32Splat).#memarg(2, offset);
+  }
+
+  /**
    * `v128.store` with a byte offset (address and value on the stack).
    *
    * @param offset Constant byte offset.
@@ -254,7 +267,8 @@ export class FunctionBuilder {
     for (const t of this.#locals) {
       out.push(1, t);
     }
-    out.push(...this.code, Op.end);
+    for (const byte of this.code) out.push(byte); // no spread: bodies can be large
+    out.push(Op.end);
     return out;
   }
 }
@@ -262,7 +276,7 @@ export class FunctionBuilder {
 function section(out: number[], id: number, content: number[]): void {
   out.push(id);
   uleb(out, content.length);
-  out.push(...content);
+  for (const byte of content) out.push(byte);
 }
 
 function name(out: number[], s: string): void {
@@ -330,7 +344,7 @@ export function assembleModule(
   for (const n of names) {
     const body = functions[n].body();
     uleb(code, body.length);
-    code.push(...body);
+    for (const byte of body) code.push(byte);
   }
   section(out, 10, code);
   return new Uint8Array(out);

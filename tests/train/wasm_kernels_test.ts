@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
+import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
 
 /** Deterministic pseudo-random values in [-1, 1). */
@@ -97,6 +98,19 @@ const convConfigs: {
   { x: [2, 5, 7, 3], k: 1, co: 2, s: 2, pad: "same" },
   { x: [2, 8, 8, 32], k: 3, co: 8, s: 1, pad: "valid" }, // dW as a convolution (kh·kw·c ≥ 256)
   { x: [2, 9, 8, 32], k: 3, co: 8, s: 1, pad: "same" },
+  // the direct SIMD filter gradient: a row of 9 taps (a remainder of 1 in blocks of 2), 5 output
+  // quads (one block of 4 and a remainder), stride 2, padding on both sides, 1×1
+  { x: [2, 7, 9, 3], k: 3, co: 20, s: 1, pad: "same" },
+  { x: [3, 9, 7, 5], k: 3, co: 12, s: 2, pad: "valid" },
+  { x: [2, 10, 9, 2], k: 5, co: 8, s: 2, pad: "same" },
+  { x: [3, 5, 6, 7], k: 1, co: 16, s: 1, pad: "valid" },
+];
+
+/** The filter gradient's paths: as chosen, XNNPACK only, the direct kernel wherever co % 4 = 0. */
+const filterPaths = [
+  { name: "default", enabled: true, maxTaps: wasmFilterGradKernel.maxTaps },
+  { name: "XNNPACK", enabled: false, maxTaps: wasmFilterGradKernel.maxTaps },
+  { name: "direct", enabled: true, maxTaps: Infinity },
 ];
 
 Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
@@ -109,7 +123,7 @@ Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
       const xv = values(size(cfg.x), 7 + cfg.k), wv = values(size(wShape), 11 + cfg.s);
       const run = () => {
         const x = tf.tensor4d(xv, cfg.x), w = tf.tensor4d(wv, wShape);
-        const weights = tf.tensor(values(size(cfg.x) * 4, 3)); // a non-uniform loss
+        const weights = tf.tensor(values(size(cfg.x.slice(0, 3)) * cfg.co, 3)); // a non-uniform loss
         const loss = (...[a, b]: tf.Tensor[]) => {
           const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, cfg.s, cfg.pad);
           return tf.sum(tf.mul(y, weights.slice(0, y.size).reshape(y.shape)));
@@ -118,9 +132,17 @@ Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
         return [dx, dw];
       };
       const [cpuDx, cpuDw] = await on("cpu", run);
-      const [wasmDx, wasmDw] = await on("wasm", run);
-      assertClose(wasmDw, cpuDw, 1e-5, "filter gradient");
-      assertClose(wasmDx, cpuDx, 1e-5, "input gradient");
+      const saved = { ...wasmFilterGradKernel };
+      try {
+        for (const path of filterPaths) {
+          Object.assign(wasmFilterGradKernel, path);
+          const [wasmDx, wasmDw] = await on("wasm", run);
+          assertClose(wasmDw, cpuDw, 1e-5, `filter gradient (${path.name})`);
+          assertClose(wasmDx, cpuDx, 1e-5, "input gradient");
+        }
+      } finally {
+        Object.assign(wasmFilterGradKernel, saved);
+      }
     });
   }
 });
