@@ -10,7 +10,8 @@
  * comparison, alternating steps with and without the fused batch-norm gradients (`--ab=input`:
  * with and without the first layer's input gradient; `--ab=pool`: with the SIMD max-pool
  * gradient and with the JS loop; `--ab=filter`: the filter gradients with the direct SIMD kernel
- * and on XNNPACK; `--input-grad` computes it everywhere, as stock tfjs does);
+ * and on XNNPACK; `--ab=bn-simd`: batch-norm's passes (moments, forward, gradient) in SIMD and
+ * in JS loops; `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
@@ -23,7 +24,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -36,6 +37,7 @@ import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
 import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { wasmFilterGradKernel } from "../lib/train/_wasm_filter_grad.ts";
+import { wasmBatchNormSimd } from "../lib/train/_wasm_batch_norm_simd.ts";
 import {
   registerWebGpuTrainingKernels,
   unregisterWebGpuTrainingKernels,
@@ -205,6 +207,8 @@ if (BACKEND === "webgpu") {
     ? "pool"
     : flag("ab=filter")
     ? "filter"
+    : flag("ab=bn-simd")
+    ? "bnSimd"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -218,6 +222,7 @@ if (BACKEND === "webgpu") {
       if (ab === "bn") registerWasmTrainingKernels({ fuseBatchNorm: on });
       if (ab === "pool") wasmMaxPoolKernels.simd = on;
       if (ab === "filter") wasmFilterGradKernel.enabled = on;
+      if (ab === "bnSimd") wasmBatchNormSimd.enabled = on;
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
       const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
@@ -228,6 +233,7 @@ if (BACKEND === "webgpu") {
     registerWasmTrainingKernels();
     wasmMaxPoolKernels.simd = true;
     wasmFilterGradKernel.enabled = true;
+    wasmBatchNormSimd.enabled = true;
     tf.dispose([x, y]);
     opt.dispose();
     const labels = {
@@ -235,6 +241,7 @@ if (BACKEND === "webgpu") {
       input: ["A/B: input gradient skipped", "A/B: input gradient computed"],
       pool: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
       filter: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
+      bnSimd: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

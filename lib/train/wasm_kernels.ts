@@ -10,6 +10,7 @@ import { leadingReduction } from "./_leading_reduction.ts";
 import { free, type Info, runWasm, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
 import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
+import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 
 /** What {@link registerWasmTrainingKernels} did. */
@@ -456,26 +457,54 @@ function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => Info {
     if (r === null) return callOriginal(name, args);
     const { rows, cols: inner } = r;
     const out = backend.makeOutput(r.shape, "float32");
+    const acc = new Float64Array(inner);
+    sumRows(backend, [x], rows, inner, (src, t) => {
+      for (let j = 0; j < inner; j++) acc[j] += src[0][t * inner + j];
+    }, (sums) => {
+      for (let j = 0; j < inner; j++) acc[j] += sums[0][j];
+    });
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
-    const src = backend.typedArrayFromHeap(x) as Float32Array;
-    sumRows(src, dst, rows, inner, name === "Mean" ? 1 / rows : 1);
+    const scale = name === "Mean" ? 1 / rows : 1;
+    for (let j = 0; j < inner; j++) dst[j] = acc[j] * scale;
     return out;
   };
 }
 
-/** dst[j] = scale · Σ_r src[r·inner + j]. */
+/**
+ * Per-channel sums over the rows of `[rows, cols]` heap tensors, added up by the caller in
+ * float64: in blocks of float32 sums from the generated SIMD `colsum` (one tensor) or
+ * `gradsums` (x, dy and the mean: Σ dy and Σ dy·(x − μ)) where they apply, handing each block's
+ * sums to `block`; else row by row (`row(views, r)`) in JS.
+ */
 function sumRows(
-  src: Float32Array,
-  dst: Float32Array,
+  backend: WasmBackendLike,
+  tensors: Info[],
   rows: number,
-  inner: number,
-  scale: number,
+  cols: number,
+  row: (views: Float32Array[], r: number) => void,
+  block: (sums: Float32Array[]) => void,
 ): void {
-  const acc = new Float64Array(inner);
-  for (let r = 0, p = 0; r < rows; r++) {
-    for (let j = 0; j < inner; j++, p++) acc[j] += src[p];
+  const simd = batchNormSimdFor(backend, cols);
+  const tmp = simd === null ? null : backend.makeOutput([2 * cols], "float32");
+  // views after the allocation (an allocation may move the heap)
+  const views = tensors.map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  if (simd === null || tmp === null) {
+    for (let r = 0; r < rows; r++) row(views, r);
+    return;
   }
-  for (let j = 0; j < inner; j++) dst[j] = acc[j] * scale;
+  const t = backend.typedArrayFromHeap(tmp) as Float32Array;
+  const sums = [t.subarray(0, cols), t.subarray(cols)];
+  const at = (v: Float32Array, r: number) => v.byteOffset + r * cols * 4;
+  for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) {
+    const n = Math.min(SUM_BLOCK_ROWS, rows - r);
+    if (views.length === 1) simd.colsum(at(views[0], r), n, sums[0].byteOffset);
+    else {
+      const [x, dy, mean] = views;
+      simd.gradsums(at(x, r), at(dy, r), mean.byteOffset, n, sums[0].byteOffset, sums[1].byteOffset);
+    }
+    block(sums);
+  }
+  free(backend, tmp);
 }
 
 /** Identity without a copy: the output shares the input's heap data (tensors are immutable). */
@@ -513,22 +542,31 @@ function fusedBatchNorm(args: KernelArgs): Info {
   }
   const eps = attrs.varianceEpsilon as number;
   const out = backend.makeOutput(x.shape, "float32");
+  const simd = batchNormSimdFor(backend, c);
+  const params = backend.makeOutput([3 * c], "float32"); // m, k, b
+  // views after the allocations (an allocation may move the heap)
   const o = backend.typedArrayFromHeap(out) as Float32Array;
   const xv = backend.typedArrayFromHeap(x) as Float32Array;
   const mv = backend.typedArrayFromHeap(mean) as Float32Array;
   const vv = backend.typedArrayFromHeap(variance) as Float32Array;
   const sv = scale === undefined ? null : backend.typedArrayFromHeap(scale) as Float32Array;
   const bv = offset === undefined ? null : backend.typedArrayFromHeap(offset) as Float32Array;
-  const k = new Float64Array(c), m = new Float64Array(c), b = new Float64Array(c);
+  const pv = backend.typedArrayFromHeap(params) as Float32Array;
+  const m = pv.subarray(0, c), k = pv.subarray(c, 2 * c), b = pv.subarray(2 * c);
   for (let j = 0; j < c; j++) {
     k[j] = (sv === null ? 1 : sv[j]) / Math.sqrt(vv[j] + eps);
     m[j] = mv[j];
     b[j] = bv === null ? 0 : bv[j];
   }
   const n = c === 0 ? 0 : o.length;
-  for (let p = 0; p < n; p += c) {
-    for (let j = 0; j < c; j++) o[p + j] = b[j] + (xv[p + j] - m[j]) * k[j];
+  if (simd !== null) {
+    simd.affine(xv.byteOffset, m.byteOffset, k.byteOffset, b.byteOffset, n / c, o.byteOffset);
+  } else {
+    for (let p = 0; p < n; p += c) {
+      for (let j = 0; j < c; j++) o[p + j] = b[j] + (xv[p + j] - m[j]) * k[j];
+    }
   }
+  free(backend, params);
   return out;
 }
 
@@ -555,24 +593,29 @@ function batchNormGrad(args: KernelArgs): Info[] {
     backend.makeOutput(x.shape, "float32"),
     ...[0, 1, 2, 3].map(() => backend.makeOutput([c], "float32")),
   ];
-  const xv = backend.typedArrayFromHeap(x) as Float32Array;
-  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
-  const mv = backend.typedArrayFromHeap(mean) as Float32Array;
+  const s1 = new Float64Array(c), s2 = new Float64Array(c);
+  const rows = c === 0 ? 0 : total / c;
+  sumRows(backend, [x, dy, mean], rows, c, ([xv, dyv, mv], r) => {
+    for (let j = 0, p = r * c; j < c; j++, p++) {
+      const d = dyv[p];
+      s1[j] += d;
+      s2[j] += d * (xv[p] - mv[j]);
+    }
+  }, ([a, b]) => {
+    for (let j = 0; j < c; j++) {
+      s1[j] += a[j];
+      s2[j] += b[j];
+    }
+  });
+  const simd = batchNormSimdFor(backend, c);
+  const kInfo = backend.makeOutput([c], "float32");
+  // views after the allocations (an allocation may move the heap)
   const vv = backend.typedArrayFromHeap(variance) as Float32Array;
   const gv = scale === undefined ? null : backend.typedArrayFromHeap(scale) as Float32Array;
   const [dx, dMean, dVar, dScale, dOffset] = outs.map((o) =>
     backend.typedArrayFromHeap(o) as Float32Array
   );
-  const s1 = new Float64Array(c), s2 = new Float64Array(c);
-  const m32 = new Float32Array(c), k = new Float32Array(c);
-  for (let j = 0; j < c; j++) m32[j] = mv[j];
-  for (let p = 0; p < total; p += c) {
-    for (let j = 0; j < c; j++) {
-      const d = dyv[p + j];
-      s1[j] += d;
-      s2[j] += d * (xv[p + j] - m32[j]);
-    }
-  }
+  const k = backend.typedArrayFromHeap(kInfo) as Float32Array;
   for (let j = 0; j < c; j++) {
     const r = 1 / Math.sqrt(vv[j] + eps);
     const g = gv === null ? 1 : gv[j];
@@ -582,9 +625,14 @@ function batchNormGrad(args: KernelArgs): Info[] {
     dScale[j] = r * s2[j];
     dOffset[j] = s1[j];
   }
-  for (let p = 0; p < total; p += c) {
-    for (let j = 0; j < c; j++) dx[p + j] = dyv[p + j] * k[j];
+  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+  if (simd !== null) simd.scale(dyv.byteOffset, k.byteOffset, rows, dx.byteOffset);
+  else {
+    for (let p = 0; p < total; p += c) {
+      for (let j = 0; j < c; j++) dx[p + j] = dyv[p + j] * k[j];
+    }
   }
+  free(backend, kInfo);
   return outs;
 }
 

@@ -59,6 +59,7 @@ export const SimdOp = {
   i16x8Sub: 0x91,
   i32x4Add: 0xae,
   f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
 } as const;
 

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
+import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
 
 /** Deterministic pseudo-random values in [-1, 1). */
@@ -234,6 +235,28 @@ Deno.test("maxPool, sum, mean and tile on wasm equal the cpu backend's", async (
     const wasm = await on("wasm", run);
     for (let i = 0; i < cpu.length; i++) assertClose(wasm[i], cpu[i], 1e-6, `output ${i}`);
   });
+  await t.step("sums over leading axes in SIMD blocks (C a multiple of 4, > 256 rows)", async () => {
+    for (const shape of [[5, 9, 8, 36], [300, 12], [2, 2, 4]]) {
+      // an offset so that float32 sums of many rows lose digits if done carelessly
+      const xv = values(size(shape), 17).map((v) => 3 + v);
+      const run = () => {
+        const x = tf.tensor(xv, shape);
+        return [tf.sum(x, [0]), tf.mean(x, shape.slice(0, -1).map((_, i) => i))];
+      };
+      const cpu = await on("cpu", run);
+      for (const simd of [true, false]) {
+        wasmBatchNormSimd.enabled = simd;
+        try {
+          const wasm = await on("wasm", run);
+          for (let i = 0; i < cpu.length; i++) {
+            assertClose(wasm[i], cpu[i], 1e-6, `[${shape}] output ${i}, simd ${simd}`);
+          }
+        } finally {
+          wasmBatchNormSimd.enabled = true;
+        }
+      }
+    }
+  });
 });
 
 Deno.test("a smallCNN-like training step has equal loss and gradients on wasm and cpu", async () => {
@@ -301,6 +324,9 @@ Deno.test("fused batch-norm gradients on wasm equal the cpu backend's", async (t
     { name: "NHWC conv activations", shape: [4, 6, 5, 7], axes: [0, 1, 2] },
     { name: "one channel", shape: [3, 4, 4, 1], axes: [0, 1, 2] },
     { name: "dense activations [N, C]", shape: [9, 5], axes: [0] },
+    // the SIMD passes: several 256-row blocks, channels in blocks of 4 and 8 vectors + the rest
+    { name: "NHWC, 12 channels, 300 rows", shape: [3, 10, 10, 12], axes: [0, 1, 2] },
+    { name: "dense [300, 40]", shape: [300, 40], axes: [0] },
   ];
   for (const { name, shape, axes } of cases) {
     await t.step(name, async () => {
@@ -321,8 +347,17 @@ Deno.test("fused batch-norm gradients on wasm equal the cpu backend's", async (t
         return [y, ...tf.grads(f)([x, g, b])];
       };
       const cpu = await on("cpu", run);
-      const wasm = await on("wasm", run);
-      for (let i = 0; i < cpu.length; i++) assertClose(wasm[i], cpu[i], 2e-5, `gradient ${i}`);
+      for (const simd of [true, false]) {
+        wasmBatchNormSimd.enabled = simd;
+        try {
+          const wasm = await on("wasm", run);
+          for (let i = 0; i < cpu.length; i++) {
+            assertClose(wasm[i], cpu[i], 2e-5, `output ${i} (simd ${simd})`);
+          }
+        } finally {
+          wasmBatchNormSimd.enabled = true;
+        }
+      }
       await tf.setBackend("wasm");
       const ran = await kernelsRun(run);
       await tf.setBackend("cpu");

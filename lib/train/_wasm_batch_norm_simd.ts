@@ -1,0 +1,186 @@
+/**
+ * Batch-norm's training passes over `[rows, C]` float32 data on tfjs-wasm's heap as generated
+ * WebAssembly SIMD (4 channels at a time, C a multiple of 4), for the kernels of
+ * `wasm_kernels.ts`:
+ *
+ * - `colsum`: per-channel sums (the moments' Mean, Sum over leading axes);
+ * - `gradsums`: S₁ = Σ dy and S₂ = Σ dy·(x − μ) (the batch-norm gradient's two reductions);
+ * - `scale`: dy·k per channel (its input gradient);
+ * - `affine`: β + (x − μ)·k per channel (the forward pass).
+ *
+ * Sums run in float32 registers over blocks of at most {@link SUM_BLOCK_ROWS} rows and are
+ * added up across blocks in float64 by the caller, so one sum over 57,600 rows (a smallCNN
+ * batch) keeps the accuracy of the float64 loops these replace to within float32 rounding of
+ * the block sums.
+ *
+ * @module
+ */
+import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
+import { heapModule, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+
+/** Rows summed in float32 registers before the caller adds the block's sums in float64. */
+export const SUM_BLOCK_ROWS = 256;
+
+/** Switch for benchmarks and tests: the SIMD passes at all (the JS loops otherwise). */
+export const wasmBatchNormSimd = { enabled: true };
+
+/** The generated functions; addresses are bytes on the heap, `rows` a count. */
+export interface BatchNormSimd {
+  /** dst[j] = Σ_{r < rows} src[r, j]. */
+  colsum(src: number, rows: number, dst: number): void;
+  /** s1[j] = Σ dy[r, j], s2[j] = Σ dy[r, j]·(x[r, j] − mean[j]). */
+  gradsums(x: number, dy: number, mean: number, rows: number, s1: number, s2: number): void;
+  /** out[r, j] = dy[r, j]·k[j]. */
+  scale(dy: number, k: number, rows: number, out: number): void;
+  /** out[r, j] = b[j] + (x[r, j] − m[j])·k[j]. */
+  affine(x: number, m: number, k: number, b: number, rows: number, out: number): void;
+}
+
+/**
+ * Emits `body(vectors)` for every block of up to `block` 4-channel vectors of a row of `vecs`,
+ * with the block's byte offset in local `vOff`: full blocks in a loop, the rest once.
+ */
+function channelBlocks(
+  f: FunctionBuilder,
+  vecs: number,
+  block: number,
+  vOff: number,
+  vEnd: number,
+  body: (vectors: number) => void,
+): void {
+  const full = vecs - (vecs % block);
+  if (full > 0) {
+    f.i32(0).set(vOff).i32(full * 16).set(vEnd);
+    f.forLoop(vOff, vEnd, block * 16, () => body(block));
+  }
+  if (full < vecs) {
+    f.i32(full * 16).set(vOff);
+    body(vecs - full);
+  }
+}
+
+/** `colsum(src, rows, dst)`: 8 vectors (32 channels) of accumulators per sweep. */
+function colsumFunction(cols: number): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32]);
+  const [src, rows, dst] = [0, 1, 2];
+  const vOff = f.local(I32), vEnd = f.local(I32), p = f.local(I32), end = f.local(I32);
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const rowBytes = cols * 4;
+  channelBlocks(f, cols / 4, 8, vOff, vEnd, (vectors) => {
+    for (let v = 0; v < vectors; v++) f.v128Zero().set(acc[v]);
+    f.get(src).get(vOff).op(Op.i32Add).set(p);
+    f.get(rows).i32(rowBytes).op(Op.i32Mul).get(p).op(Op.i32Add).set(end);
+    f.forLoop(p, end, rowBytes, () => {
+      for (let v = 0; v < vectors; v++) {
+        f.get(acc[v]).get(p).v128Load(v * 16).simd(SimdOp.f32x4Add).set(acc[v]);
+      }
+    });
+    for (let v = 0; v < vectors; v++) {
+      f.get(dst).get(vOff).op(Op.i32Add).get(acc[v]).v128Store(v * 16);
+    }
+  });
+  return f;
+}
+
+/** `gradsums(x, dy, mean, rows, s1, s2)`: 4 vectors (16 channels) per sweep. */
+function gradsumsFunction(cols: number): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
+  const [x, dy, mean, rows, s1, s2] = [0, 1, 2, 3, 4, 5];
+  const vOff = f.local(I32), vEnd = f.local(I32), p = f.local(I32), end = f.local(I32);
+  const dx = f.local(I32);
+  const a1 = Array.from({ length: 4 }, () => f.local(V128));
+  const a2 = Array.from({ length: 4 }, () => f.local(V128));
+  const mu = Array.from({ length: 4 }, () => f.local(V128));
+  const d = f.local(V128);
+  const rowBytes = cols * 4;
+  f.get(x).get(dy).op(Op.i32Sub).set(dx); // x and dy share their layout
+  channelBlocks(f, cols / 4, 4, vOff, vEnd, (vectors) => {
+    for (let v = 0; v < vectors; v++) {
+      f.v128Zero().set(a1[v]).v128Zero().set(a2[v]);
+      f.get(mean).get(vOff).op(Op.i32Add).v128Load(v * 16).set(mu[v]);
+    }
+    f.get(dy).get(vOff).op(Op.i32Add).set(p);
+    f.get(rows).i32(rowBytes).op(Op.i32Mul).get(p).op(Op.i32Add).set(end);
+    f.forLoop(p, end, rowBytes, () => {
+      for (let v = 0; v < vectors; v++) {
+        f.get(p).v128Load(v * 16).set(d);
+        f.get(a1[v]).get(d).simd(SimdOp.f32x4Add).set(a1[v]);
+        f.get(a2[v]).get(d);
+        f.get(p).get(dx).op(Op.i32Add).v128Load(v * 16).get(mu[v]).simd(SimdOp.f32x4Sub);
+        f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a2[v]);
+      }
+    });
+    for (let v = 0; v < vectors; v++) {
+      f.get(s1).get(vOff).op(Op.i32Add).get(a1[v]).v128Store(v * 16);
+      f.get(s2).get(vOff).op(Op.i32Add).get(a2[v]).v128Store(v * 16);
+    }
+  });
+  return f;
+}
+
+/**
+ * A row-major elementwise pass with per-channel vectors re-read from L1 each row:
+ * `emit(p, c)` pushes the value to store for the input at `p` and channel offset `c` (bytes).
+ */
+function rowwise(
+  params: number,
+  cols: number,
+  input: number,
+  rowsParam: number,
+  outParam: number,
+  emit: (f: FunctionBuilder, p: number, c: number) => void,
+): FunctionBuilder {
+  const f = new FunctionBuilder(new Array(params).fill(I32));
+  const p = f.local(I32), end = f.local(I32), c = f.local(I32), o = f.local(I32);
+  const rowEnd = f.local(I32), dOut = f.local(I32);
+  const rowBytes = cols * 4;
+  f.get(input).set(p).get(outParam).get(input).op(Op.i32Sub).set(dOut);
+  f.get(rowsParam).i32(rowBytes).op(Op.i32Mul).get(p).op(Op.i32Add).set(end);
+  f.forLoop(p, end, rowBytes, () => {
+    f.get(p).i32(rowBytes).op(Op.i32Add).set(rowEnd).get(p).set(o).i32(0).set(c);
+    f.forLoop(o, rowEnd, 16, () => {
+      f.get(o).get(dOut).op(Op.i32Add);
+      emit(f, o, c);
+      f.v128Store(0);
+      f.get(c).i32(16).op(Op.i32Add).set(c);
+    });
+  });
+  return f;
+}
+
+function scaleFunction(cols: number): FunctionBuilder {
+  const [dy, k] = [0, 1];
+  return rowwise(4, cols, dy, 2, 3, (f, p, c) => {
+    f.get(p).v128Load(0).get(k).get(c).op(Op.i32Add).v128Load(0).simd(SimdOp.f32x4Mul);
+  });
+}
+
+function affineFunction(cols: number): FunctionBuilder {
+  const [x, m, k, b] = [0, 1, 2, 3];
+  const at = (f: FunctionBuilder, base: number, c: number) =>
+    f.get(base).get(c).op(Op.i32Add).v128Load(0);
+  return rowwise(6, cols, x, 4, 5, (f, p, c) => {
+    at(f, b, c);
+    f.get(p).v128Load(0);
+    at(f, m, c).simd(SimdOp.f32x4Sub);
+    at(f, k, c).simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add);
+  });
+}
+
+/**
+ * The passes for `cols` channels on the backend's heap, or `null` when they do not apply
+ * (switched off, `cols` not a multiple of 4, the heap not found).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param cols Channels (the last axis).
+ * @returns The generated functions, or null.
+ */
+export function batchNormSimdFor(backend: WasmBackendLike, cols: number): BatchNormSimd | null {
+  if (!wasmBatchNormSimd.enabled || cols % 4 !== 0 || cols === 0) return null;
+  return heapModule<BatchNormSimd>(backend, `batch norm ${cols}`, () => ({
+    colsum: colsumFunction(cols),
+    gradsums: gradsumsFunction(cols),
+    scale: scaleFunction(cols),
+    affine: affineFunction(cols),
+  }));
+}
