@@ -235,28 +235,31 @@ Deno.test("maxPool, sum, mean and tile on wasm equal the cpu backend's", async (
     const wasm = await on("wasm", run);
     for (let i = 0; i < cpu.length; i++) assertClose(wasm[i], cpu[i], 1e-6, `output ${i}`);
   });
-  await t.step("sums over leading axes in SIMD blocks (C a multiple of 4, > 256 rows)", async () => {
-    for (const shape of [[5, 9, 8, 36], [300, 12], [2, 2, 4]]) {
-      // an offset so that float32 sums of many rows lose digits if done carelessly
-      const xv = values(size(shape), 17).map((v) => 3 + v);
-      const run = () => {
-        const x = tf.tensor(xv, shape);
-        return [tf.sum(x, [0]), tf.mean(x, shape.slice(0, -1).map((_, i) => i))];
-      };
-      const cpu = await on("cpu", run);
-      for (const simd of [true, false]) {
-        wasmBatchNormSimd.enabled = simd;
-        try {
-          const wasm = await on("wasm", run);
-          for (let i = 0; i < cpu.length; i++) {
-            assertClose(wasm[i], cpu[i], 1e-6, `[${shape}] output ${i}, simd ${simd}`);
+  await t.step(
+    "sums over leading axes in SIMD blocks (C a multiple of 4, > 256 rows)",
+    async () => {
+      for (const shape of [[5, 9, 8, 36], [300, 12], [2, 2, 4]]) {
+        // an offset so that float32 sums of many rows lose digits if done carelessly
+        const xv = values(size(shape), 17).map((v) => 3 + v);
+        const run = () => {
+          const x = tf.tensor(xv, shape);
+          return [tf.sum(x, [0]), tf.mean(x, shape.slice(0, -1).map((_, i) => i))];
+        };
+        const cpu = await on("cpu", run);
+        for (const simd of [true, false]) {
+          wasmBatchNormSimd.enabled = simd;
+          try {
+            const wasm = await on("wasm", run);
+            for (let i = 0; i < cpu.length; i++) {
+              assertClose(wasm[i], cpu[i], 1e-6, `[${shape}] output ${i}, simd ${simd}`);
+            }
+          } finally {
+            wasmBatchNormSimd.enabled = true;
           }
-        } finally {
-          wasmBatchNormSimd.enabled = true;
         }
       }
-    }
-  });
+    },
+  );
 });
 
 Deno.test("a smallCNN-like training step has equal loss and gradients on wasm and cpu", async () => {
