@@ -500,7 +500,14 @@ function sumRows(
     if (views.length === 1) simd.colsum(at(views[0], r), n, sums[0].byteOffset);
     else {
       const [x, dy, mean] = views;
-      simd.gradsums(at(x, r), at(dy, r), mean.byteOffset, n, sums[0].byteOffset, sums[1].byteOffset);
+      simd.gradsums(
+        at(x, r),
+        at(dy, r),
+        mean.byteOffset,
+        n,
+        sums[0].byteOffset,
+        sums[1].byteOffset,
+      );
     }
     block(sums);
   }
