@@ -11,7 +11,8 @@
  * with and without the first layer's input gradient; `--ab=pool`: with the SIMD max-pool
  * gradient and with the JS loop; `--ab=filter`: the filter gradients with the direct SIMD kernel
  * and on XNNPACK; `--ab=bn-simd`: batch-norm's passes (moments, forward, gradient) in SIMD and
- * in JS loops; `--input-grad` computes it everywhere, as stock tfjs does);
+ * in JS loops; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
+ * calling thread alone; `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
@@ -24,7 +25,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -38,6 +39,7 @@ import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { wasmFilterGradKernel } from "../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../lib/train/_wasm_batch_norm_simd.ts";
+import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import {
   registerWebGpuTrainingKernels,
   unregisterWebGpuTrainingKernels,
@@ -209,9 +211,12 @@ if (BACKEND === "webgpu") {
     ? "filter"
     : flag("ab=bn-simd")
     ? "bnSimd"
+    : flag("ab=helpers")
+    ? "helpers"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
+    const helpers = heapThreads.helpers;
     const steps: [number[], number[]] = [[], []];
     const model = smallCNN({ seed: 1 });
     const opt = tf.train.adam(1e-3);
@@ -223,6 +228,7 @@ if (BACKEND === "webgpu") {
       if (ab === "pool") wasmMaxPoolKernels.simd = on;
       if (ab === "filter") wasmFilterGradKernel.enabled = on;
       if (ab === "bnSimd") wasmBatchNormSimd.enabled = on;
+      if (ab === "helpers") heapThreads.helpers = on ? helpers : 0;
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
       const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
@@ -234,6 +240,7 @@ if (BACKEND === "webgpu") {
     wasmMaxPoolKernels.simd = true;
     wasmFilterGradKernel.enabled = true;
     wasmBatchNormSimd.enabled = true;
+    heapThreads.helpers = helpers;
     tf.dispose([x, y]);
     opt.dispose();
     const labels = {
@@ -242,6 +249,7 @@ if (BACKEND === "webgpu") {
       pool: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
       filter: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
       bnSimd: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
+      helpers: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

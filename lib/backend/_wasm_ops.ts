@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assembleModule, type FunctionBuilder } from "../util/_wasm_emitter.ts";
+import { heapParts, runParts } from "./_heap_threads.ts";
 
 /** A tensor as kernels see it: data id, shape and dtype, no engine bookkeeping. */
 export type Info = tf.TensorInfo;
@@ -100,7 +101,41 @@ export function registerOnActiveWasm(
   return true;
 }
 
-const heapModules = new WeakMap<WebAssembly.Memory, Map<string, unknown>>();
+interface HeapModule {
+  id: number;
+  bytes: Uint8Array;
+  exports: Record<string, unknown>;
+}
+
+const heapModules = new WeakMap<WebAssembly.Memory, Map<string, HeapModule>>();
+let nextModuleId = 1;
+
+function heapModuleEntry(
+  backend: WasmBackendLike,
+  key: string,
+  build: () => Record<string, FunctionBuilder>,
+): { memory: WebAssembly.Memory; module: HeapModule } | null {
+  const memory = heapMemory(backend);
+  if (memory === null) return null;
+  let forMemory = heapModules.get(memory);
+  if (forMemory === undefined) {
+    forMemory = new Map();
+    heapModules.set(memory, forMemory);
+  }
+  let module = forMemory.get(key);
+  if (module === undefined) {
+    const shared = typeof SharedArrayBuffer !== "undefined" &&
+      memory.buffer instanceof SharedArrayBuffer;
+    const bytes = assembleModule(build(), { shared, maxPages: shared ? 65536 : null });
+    const exports = new WebAssembly.Instance(
+      new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>),
+      { env: { memory } },
+    ).exports as Record<string, unknown>;
+    module = { id: nextModuleId++, bytes, exports };
+    forMemory.set(key, module);
+  }
+  return { memory, module };
+}
 
 /**
  * The exports of a generated WebAssembly module instantiated on the backend's own heap (the
@@ -117,23 +152,41 @@ export function heapModule<T>(
   key: string,
   build: () => Record<string, FunctionBuilder>,
 ): T | null {
+  return (heapModuleEntry(backend, key, build)?.module.exports ?? null) as T | null;
+}
+
+/**
+ * How many parts {@link heapRun} runs at the same time on this backend now (1 + the helper
+ * threads that have started; 1 on an unshared heap).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @returns The number of parts to split work into.
+ */
+export function heapParallelism(backend: WasmBackendLike): number {
   const memory = heapMemory(backend);
-  if (memory === null) return null;
-  let forMemory = heapModules.get(memory);
-  if (forMemory === undefined) {
-    forMemory = new Map();
-    heapModules.set(memory, forMemory);
-  }
-  let exports = forMemory.get(key) as T | undefined;
-  if (exports === undefined) {
-    const shared = typeof SharedArrayBuffer !== "undefined" &&
-      memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assembleModule(build(), { shared, maxPages: shared ? 65536 : null });
-    exports = new WebAssembly.Instance(
-      new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>),
-      { env: { memory } },
-    ).exports as unknown as T;
-    forMemory.set(key, exports);
-  }
-  return exports;
+  return memory === null ? 1 : heapParts(memory);
+}
+
+/**
+ * Runs the function `name` of the module `key` (see {@link heapModule}) once per part, the
+ * parts at the same time on helper threads where the heap is shared (`_heap_threads.ts`).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param key Names what `build` generates.
+ * @param build The module's exported functions.
+ * @param name The function to run.
+ * @param parts Its integer arguments, one list per part.
+ * @returns False when the backend's memory is not found (nothing ran).
+ */
+export function heapRun(
+  backend: WasmBackendLike,
+  key: string,
+  build: () => Record<string, FunctionBuilder>,
+  name: string,
+  parts: readonly (readonly number[])[],
+): boolean {
+  const entry = heapModuleEntry(backend, key, build);
+  if (entry === null) return false;
+  runParts(entry.memory, entry.module, name, parts);
+  return true;
 }

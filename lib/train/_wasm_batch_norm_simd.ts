@@ -3,32 +3,43 @@
  * WebAssembly SIMD (4 channels at a time, C a multiple of 4), for the kernels of
  * `wasm_kernels.ts`:
  *
- * - `colsum`: per-channel sums (the moments' Mean, Sum over leading axes);
- * - `gradsums`: S₁ = Σ dy and S₂ = Σ dy·(x − μ) (the batch-norm gradient's two reductions);
+ * - `colsum`: per-channel sums of each block of rows (the moments' Mean, Sum over leading axes);
+ * - `gradsums`: S₁ = Σ dy and S₂ = Σ dy·(x − μ) of each block of rows (the batch-norm
+ *   gradient's two reductions);
  * - `scale`: dy·k per channel (its input gradient);
  * - `affine`: β + (x − μ)·k per channel (the forward pass).
  *
- * Sums run in float32 registers over blocks of at most {@link SUM_BLOCK_ROWS} rows and are
- * added up across blocks in float64 by the caller, so one sum over 57,600 rows (a smallCNN
- * batch) keeps the accuracy of the float64 loops these replace to within float32 rounding of
- * the block sums.
+ * Sums run in float32 registers over blocks of at most {@link SUM_BLOCK_ROWS} rows, one output
+ * row per block, and the caller adds the blocks up in float64, so one sum over 57,600 rows (a
+ * smallCNN batch) keeps the accuracy of the float64 loops these replace to within float32
+ * rounding of the block sums. Callers split rows (whole blocks, for the sums) between threads.
  *
  * @module
  */
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
-import { heapModule, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+import {
+  heapMemory,
+  heapParallelism,
+  heapRun,
+  type WasmBackendLike,
+} from "../backend/_wasm_ops.ts";
 
 /** Rows summed in float32 registers before the caller adds the block's sums in float64. */
 export const SUM_BLOCK_ROWS = 256;
 
-/** Switch for benchmarks and tests: the SIMD passes at all (the JS loops otherwise). */
-export const wasmBatchNormSimd = { enabled: true };
+/**
+ * Switches for benchmarks and tests: the SIMD passes at all (the JS loops otherwise), and the
+ * fewest values a pass splits between threads (a helper's hand-off costs ≈40 µs).
+ */
+export const wasmBatchNormSimd = { enabled: true, minSplitValues: 1 << 16 };
 
 /** The generated functions; addresses are bytes on the heap, `rows` a count. */
 export interface BatchNormSimd {
-  /** dst[j] = Σ_{r < rows} src[r, j]. */
+  /** dst[b, j] = Σ src[r, j] over the rows r of block b ({@link SUM_BLOCK_ROWS} rows a block). */
   colsum(src: number, rows: number, dst: number): void;
-  /** s1[j] = Σ dy[r, j], s2[j] = Σ dy[r, j]·(x[r, j] − mean[j]). */
+  /**
+   * s1[b, j] = Σ dy[r, j], s2[b, j] = Σ dy[r, j]·(x[r, j] − mean[j]) over the rows r of block b.
+   */
   gradsums(x: number, dy: number, mean: number, rows: number, s1: number, s2: number): void;
   /** out[r, j] = dy[r, j]·k[j]. */
   scale(dy: number, k: number, rows: number, out: number): void;
@@ -59,49 +70,85 @@ function channelBlocks(
   }
 }
 
-/** `colsum(src, rows, dst)`: 8 vectors (32 channels) of accumulators per sweep. */
+/**
+ * Emits a sweep over the rows in blocks of {@link SUM_BLOCK_ROWS}: `start(b)` before each
+ * block (b: the block's index as a local), `row(p)` for each row (p: the row's address in the
+ * first input), `finish(b)` after it. `src` and `rows` are the first input and the row count.
+ */
+function blockSweep(
+  f: FunctionBuilder,
+  cols: number,
+  src: number,
+  rows: number,
+  start: (block: number) => void,
+  row: (p: number) => void,
+  finish: (block: number) => void,
+): void {
+  const p = f.local(I32), end = f.local(I32), blockEnd = f.local(I32), block = f.local(I32);
+  const rowBytes = cols * 4;
+  f.get(rows).i32(rowBytes).op(Op.i32Mul).get(src).op(Op.i32Add).set(end);
+  f.get(src).set(p).i32(0).set(block);
+  f.forLoop(p, end, 0, () => {
+    // blockEnd = min(p + SUM_BLOCK_ROWS rows, end)
+    f.get(p).i32(SUM_BLOCK_ROWS * rowBytes).op(Op.i32Add).get(end);
+    f.get(p).i32(SUM_BLOCK_ROWS * rowBytes).op(Op.i32Add).get(end).op(Op.i32LtU);
+    f.op(Op.select).set(blockEnd);
+    start(block);
+    f.forLoop(p, blockEnd, rowBytes, () => row(p));
+    finish(block);
+    f.get(block).i32(1).op(Op.i32Add).set(block);
+  });
+}
+
+/**
+ * `colsum(src, rows, dst)`: each block of up to {@link SUM_BLOCK_ROWS} rows summed into one
+ * row of dst ([blocks, cols]); 8 vectors (32 channels) of accumulators per sweep.
+ */
 function colsumFunction(cols: number): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32]);
   const [src, rows, dst] = [0, 1, 2];
-  const vOff = f.local(I32), vEnd = f.local(I32), p = f.local(I32), end = f.local(I32);
+  const vOff = f.local(I32), vEnd = f.local(I32), base = f.local(I32);
   const acc = Array.from({ length: 8 }, () => f.local(V128));
-  const rowBytes = cols * 4;
   channelBlocks(f, cols / 4, 8, vOff, vEnd, (vectors) => {
-    for (let v = 0; v < vectors; v++) f.v128Zero().set(acc[v]);
-    f.get(src).get(vOff).op(Op.i32Add).set(p);
-    f.get(rows).i32(rowBytes).op(Op.i32Mul).get(p).op(Op.i32Add).set(end);
-    f.forLoop(p, end, rowBytes, () => {
+    f.get(src).get(vOff).op(Op.i32Add).set(base);
+    blockSweep(f, cols, base, rows, () => {
+      for (let v = 0; v < vectors; v++) f.v128Zero().set(acc[v]);
+    }, (p) => {
       for (let v = 0; v < vectors; v++) {
         f.get(acc[v]).get(p).v128Load(v * 16).simd(SimdOp.f32x4Add).set(acc[v]);
       }
+    }, (block) => {
+      for (let v = 0; v < vectors; v++) {
+        f.get(block).i32(cols * 4).op(Op.i32Mul).get(dst).op(Op.i32Add).get(vOff).op(Op.i32Add);
+        f.get(acc[v]).v128Store(v * 16);
+      }
     });
-    for (let v = 0; v < vectors; v++) {
-      f.get(dst).get(vOff).op(Op.i32Add).get(acc[v]).v128Store(v * 16);
-    }
   });
   return f;
 }
 
-/** `gradsums(x, dy, mean, rows, s1, s2)`: 4 vectors (16 channels) per sweep. */
+/**
+ * `gradsums(x, dy, mean, rows, s1, s2)`: per block of rows as in `colsum`, into s1 and s2
+ * ([blocks, cols] each); 4 vectors (16 channels) per sweep.
+ */
 function gradsumsFunction(cols: number): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
   const [x, dy, mean, rows, s1, s2] = [0, 1, 2, 3, 4, 5];
-  const vOff = f.local(I32), vEnd = f.local(I32), p = f.local(I32), end = f.local(I32);
-  const dx = f.local(I32);
+  const vOff = f.local(I32), vEnd = f.local(I32), base = f.local(I32), dx = f.local(I32);
+  const o = f.local(I32);
   const a1 = Array.from({ length: 4 }, () => f.local(V128));
   const a2 = Array.from({ length: 4 }, () => f.local(V128));
   const mu = Array.from({ length: 4 }, () => f.local(V128));
   const d = f.local(V128);
-  const rowBytes = cols * 4;
   f.get(x).get(dy).op(Op.i32Sub).set(dx); // x and dy share their layout
   channelBlocks(f, cols / 4, 4, vOff, vEnd, (vectors) => {
     for (let v = 0; v < vectors; v++) {
-      f.v128Zero().set(a1[v]).v128Zero().set(a2[v]);
       f.get(mean).get(vOff).op(Op.i32Add).v128Load(v * 16).set(mu[v]);
     }
-    f.get(dy).get(vOff).op(Op.i32Add).set(p);
-    f.get(rows).i32(rowBytes).op(Op.i32Mul).get(p).op(Op.i32Add).set(end);
-    f.forLoop(p, end, rowBytes, () => {
+    f.get(dy).get(vOff).op(Op.i32Add).set(base);
+    blockSweep(f, cols, base, rows, () => {
+      for (let v = 0; v < vectors; v++) f.v128Zero().set(a1[v]).v128Zero().set(a2[v]);
+    }, (p) => {
       for (let v = 0; v < vectors; v++) {
         f.get(p).v128Load(v * 16).set(d);
         f.get(a1[v]).get(d).simd(SimdOp.f32x4Add).set(a1[v]);
@@ -109,11 +156,13 @@ function gradsumsFunction(cols: number): FunctionBuilder {
         f.get(p).get(dx).op(Op.i32Add).v128Load(v * 16).get(mu[v]).simd(SimdOp.f32x4Sub);
         f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a2[v]);
       }
+    }, (block) => {
+      f.get(block).i32(cols * 4).op(Op.i32Mul).get(vOff).op(Op.i32Add).set(o);
+      for (let v = 0; v < vectors; v++) {
+        f.get(s1).get(o).op(Op.i32Add).get(a1[v]).v128Store(v * 16);
+        f.get(s2).get(o).op(Op.i32Add).get(a2[v]).v128Store(v * 16);
+      }
     });
-    for (let v = 0; v < vectors; v++) {
-      f.get(s1).get(vOff).op(Op.i32Add).get(a1[v]).v128Store(v * 16);
-      f.get(s2).get(vOff).op(Op.i32Add).get(a2[v]).v128Store(v * 16);
-    }
   });
   return f;
 }
@@ -169,18 +218,62 @@ function affineFunction(cols: number): FunctionBuilder {
 
 /**
  * The passes for `cols` channels on the backend's heap, or `null` when they do not apply
- * (switched off, `cols` not a multiple of 4, the heap not found).
+ * (switched off, `cols` not a multiple of 4, the heap not found). Each call splits its rows
+ * (whole blocks, for the sums) between the calling thread and the heap's helper threads.
  *
  * @param backend The tfjs-wasm backend.
  * @param cols Channels (the last axis).
- * @returns The generated functions, or null.
+ * @returns The passes, or null.
  */
 export function batchNormSimdFor(backend: WasmBackendLike, cols: number): BatchNormSimd | null {
   if (!wasmBatchNormSimd.enabled || cols % 4 !== 0 || cols === 0) return null;
-  return heapModule<BatchNormSimd>(backend, `batch norm ${cols}`, () => ({
+  if (heapMemory(backend) === null) return null;
+  const key = `batch norm ${cols}`;
+  const build = () => ({
     colsum: colsumFunction(cols),
     gradsums: gradsumsFunction(cols),
     scale: scaleFunction(cols),
     affine: affineFunction(cols),
-  }));
+  });
+  const rowBytes = cols * 4;
+  /** Runs `name` over `rows` in parts of whole `unit`s of rows: `args(first row, rows)`. */
+  const run = (
+    name: keyof BatchNormSimd,
+    rows: number,
+    unit: number,
+    args: (first: number, count: number) => number[],
+  ) => {
+    const units = Math.ceil(rows / unit);
+    const parts = rows * cols < wasmBatchNormSimd.minSplitValues
+      ? 1
+      : Math.min(units, heapParallelism(backend));
+    const list: number[][] = [];
+    for (let p = 0, done = 0; p < parts; p++) {
+      const end = Math.min(rows, Math.floor((units * (p + 1)) / parts) * unit);
+      if (end > done) list.push(args(done, end - done));
+      done = end;
+    }
+    heapRun(backend, key, build, name, list);
+  };
+  return {
+    colsum: (src, rows, dst) =>
+      run("colsum", rows, SUM_BLOCK_ROWS, (r, n) => [
+        src + r * rowBytes,
+        n,
+        dst + (r / SUM_BLOCK_ROWS) * rowBytes,
+      ]),
+    gradsums: (x, dy, mean, rows, s1, s2) =>
+      run("gradsums", rows, SUM_BLOCK_ROWS, (r, n) => [
+        x + r * rowBytes,
+        dy + r * rowBytes,
+        mean,
+        n,
+        s1 + (r / SUM_BLOCK_ROWS) * rowBytes,
+        s2 + (r / SUM_BLOCK_ROWS) * rowBytes,
+      ]),
+    scale: (dy, k, rows, out) =>
+      run("scale", rows, 1, (r, n) => [dy + r * rowBytes, k, n, out + r * rowBytes]),
+    affine: (x, m, k, b, rows, out) =>
+      run("affine", rows, 1, (r, n) => [x + r * rowBytes, m, k, b, n, out + r * rowBytes]),
+  };
 }

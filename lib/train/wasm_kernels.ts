@@ -7,7 +7,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
-import { free, type Info, runWasm, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+import {
+  free,
+  heapParallelism,
+  type Info,
+  runWasm,
+  type WasmBackendLike,
+} from "../backend/_wasm_ops.ts";
 import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
 import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
@@ -117,7 +123,7 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
     sh,
     sw,
   };
-  if (filterGradApplies(direct)) {
+  if (filterGradApplies(direct, heapParallelism(backend))) {
     // (c) the generated SIMD kernel, reading x (padded) and dy in place.
     const xP = padded
       ? runWasm(backend, "PadV2", { x }, {
@@ -472,7 +478,7 @@ function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => Info {
 
 /**
  * Per-channel sums over the rows of `[rows, cols]` heap tensors, added up by the caller in
- * float64: in blocks of float32 sums from the generated SIMD `colsum` (one tensor) or
+ * float64: float32 sums of blocks of rows from the generated SIMD `colsum` (one tensor) or
  * `gradsums` (x, dy and the mean: Σ dy and Σ dy·(x − μ)) where they apply, handing each block's
  * sums to `block`; else row by row (`row(views, r)`) in JS.
  */
@@ -485,7 +491,8 @@ function sumRows(
   block: (sums: Float32Array[]) => void,
 ): void {
   const simd = batchNormSimdFor(backend, cols);
-  const tmp = simd === null ? null : backend.makeOutput([2 * cols], "float32");
+  const blocks = Math.ceil(rows / SUM_BLOCK_ROWS);
+  const tmp = simd === null ? null : backend.makeOutput([2 * blocks * cols], "float32");
   // views after the allocation (an allocation may move the heap)
   const views = tensors.map((t) => backend.typedArrayFromHeap(t) as Float32Array);
   if (simd === null || tmp === null) {
@@ -493,23 +500,15 @@ function sumRows(
     return;
   }
   const t = backend.typedArrayFromHeap(tmp) as Float32Array;
-  const sums = [t.subarray(0, cols), t.subarray(cols)];
-  const at = (v: Float32Array, r: number) => v.byteOffset + r * cols * 4;
-  for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) {
-    const n = Math.min(SUM_BLOCK_ROWS, rows - r);
-    if (views.length === 1) simd.colsum(at(views[0], r), n, sums[0].byteOffset);
-    else {
-      const [x, dy, mean] = views;
-      simd.gradsums(
-        at(x, r),
-        at(dy, r),
-        mean.byteOffset,
-        n,
-        sums[0].byteOffset,
-        sums[1].byteOffset,
-      );
-    }
-    block(sums);
+  const s1 = t.subarray(0, blocks * cols), s2 = t.subarray(blocks * cols);
+  if (views.length === 1) simd.colsum(views[0].byteOffset, rows, s1.byteOffset);
+  else {
+    const [x, dy, mean] = views;
+    simd.gradsums(x.byteOffset, dy.byteOffset, mean.byteOffset, rows, s1.byteOffset, s2.byteOffset);
+  }
+  for (let b = 0; b < blocks; b++) {
+    const at = (s: Float32Array) => s.subarray(b * cols, (b + 1) * cols);
+    block([at(s1), at(s2)]);
   }
   free(backend, tmp);
 }

@@ -23,6 +23,7 @@ export const Op = {
   br: 0x0c,
   brIf: 0x0d,
   end: 0x0b,
+  select: 0x1b,
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,

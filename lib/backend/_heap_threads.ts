@@ -1,0 +1,185 @@
+/**
+ * Helper threads for the generated kernels that run on tfjs-wasm's heap (`heapModule`): when
+ * the heap is shared (the threaded build, `enableWasmThreads`), a kernel can split its work into
+ * parts that run at the same time, one on the calling thread and one on each helper.
+ *
+ * A helper is a `node:worker_threads` worker started from source (no file, no permission),
+ * unref'd so that it never keeps the process alive. It instantiates the same module bytes on the
+ * same shared memory and waits on a control block (`Atomics.wait`); the calling thread posts a
+ * job (module, function, arguments), runs its own part, and waits for the helpers' (tfjs kernels
+ * are synchronous, and Deno lets the main thread wait). Helpers start in the background: until
+ * they have answered, and wherever the heap is not shared, every part runs on the calling thread
+ * in turn, with the same results.
+ *
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+
+/** Control block slots (Int32). */
+const STATE = 0, DONE = 1, READY = 2, MODULE = 3, FN = 4, NARGS = 5, FAILED = 6, BYTES = 7;
+const ARGS = 8, MAX_ARGS = 16, SLOTS = ARGS + MAX_ARGS;
+/** STATE values. */
+const IDLE = 0, JOB = 1, QUIT = 2;
+/** Largest module the helpers are handed (bytes). */
+const MAX_MODULE_BYTES = 1 << 20;
+/** How long the calling thread waits for a helper's part before giving up on helpers. */
+const JOB_TIMEOUT_MS = 120_000;
+
+const helperSource = `
+const { parentPort } = require("node:worker_threads");
+parentPort.once("message", ({ ctl, bytes, memory }) => {
+  const modules = new Map();
+  Atomics.store(ctl, ${READY}, 1);
+  for (;;) {
+    Atomics.wait(ctl, ${STATE}, ${IDLE});
+    if (Atomics.load(ctl, ${STATE}) === ${QUIT}) return;
+    let failed = 0;
+    try {
+      const id = ctl[${MODULE}];
+      let fns = modules.get(id);
+      if (fns === undefined) {
+        const code = new Uint8Array(bytes.buffer, 0, ctl[${BYTES}]).slice();
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(code), { env: { memory } });
+        fns = Object.values(instance.exports);
+        modules.set(id, fns);
+      }
+      const args = [];
+      for (let i = 0; i < ctl[${NARGS}]; i++) args.push(ctl[${ARGS} + i]);
+      fns[ctl[${FN}]](...args);
+    } catch {
+      failed = 1;
+    }
+    ctl[${FAILED}] = failed;
+    Atomics.store(ctl, ${STATE}, ${IDLE});
+    Atomics.store(ctl, ${DONE}, 1);
+    Atomics.notify(ctl, ${DONE});
+  }
+});
+`;
+
+interface Helper {
+  ctl: Int32Array;
+  /** Module ids this helper has instantiated (it is handed the bytes of any other). */
+  known: Set<number>;
+}
+
+interface Pool {
+  helpers: Helper[];
+  bytes: Uint8Array;
+  broken: boolean;
+}
+
+const pools = new WeakMap<WebAssembly.Memory, Pool>();
+
+/** Helper threads for a memory: one fewer than the cores, at most 7. */
+export const heapThreads = {
+  helpers: Math.max(0, Math.min(7, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)),
+};
+
+function poolFor(memory: WebAssembly.Memory): Pool | null {
+  if (
+    heapThreads.helpers === 0 || typeof SharedArrayBuffer === "undefined" ||
+    !(memory.buffer instanceof SharedArrayBuffer)
+  ) {
+    return null;
+  }
+  let pool = pools.get(memory);
+  if (pool === undefined) {
+    const bytes = new Uint8Array(new SharedArrayBuffer(MAX_MODULE_BYTES));
+    pool = { helpers: [], bytes, broken: false };
+    for (let i = 0; i < heapThreads.helpers; i++) {
+      const ctl = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+      const worker = new Worker(helperSource, { eval: true });
+      worker.postMessage({ ctl, bytes, memory });
+      worker.unref();
+      pool.helpers.push({ ctl, known: new Set() });
+    }
+    pools.set(memory, pool);
+  }
+  return pool.broken ? null : pool;
+}
+
+/** The helpers that have started (all or none are used, so that parts stay balanced). */
+function readyHelpers(pool: Pool | null): Helper[] {
+  if (pool === null) return [];
+  return pool.helpers.every((h) => Atomics.load(h.ctl, READY) === 1) ? pool.helpers : [];
+}
+
+/**
+ * How many parts a kernel on this memory should split its work into now: 1 + the helpers that
+ * have started (1 where the memory is not shared).
+ *
+ * @param memory The heap.
+ * @returns The number of parts {@link runParts} runs at once.
+ */
+export function heapParts(memory: WebAssembly.Memory): number {
+  return 1 + readyHelpers(poolFor(memory)).length;
+}
+
+/**
+ * Runs `fn(...parts[i])` for every part: part 0 on the calling thread, the others on helpers
+ * when they are ready (else on the calling thread in turn). Returns when all have finished.
+ *
+ * @param memory The heap the module was instantiated on.
+ * @param module The module: a process-wide id, its bytes, and its exports on this thread.
+ * @param name The exported function.
+ * @param parts Integer arguments of each part.
+ */
+export function runParts(
+  memory: WebAssembly.Memory,
+  module: { id: number; bytes: Uint8Array; exports: Record<string, unknown> },
+  name: string,
+  parts: readonly (readonly number[])[],
+): void {
+  const fn = module.exports[name] as (...a: number[]) => void;
+  const helpers = readyHelpers(poolFor(memory));
+  const pool = pools.get(memory);
+  const fnIndex = Object.keys(module.exports).indexOf(name);
+  if (
+    helpers.length === 0 || pool === undefined || parts.length > helpers.length + 1 ||
+    module.bytes.length > MAX_MODULE_BYTES || parts.some((p) => p.length > MAX_ARGS)
+  ) {
+    for (const p of parts) fn(...p);
+    return;
+  }
+  const posted: Helper[] = [];
+  for (let i = 1; i < parts.length; i++) {
+    const h = helpers[i - 1];
+    const ctl = h.ctl;
+    if (!h.known.has(module.id)) {
+      pool.bytes.set(module.bytes);
+      ctl[BYTES] = module.bytes.length;
+      h.known.add(module.id);
+    }
+    ctl[MODULE] = module.id;
+    ctl[FN] = fnIndex;
+    ctl[NARGS] = parts[i].length;
+    parts[i].forEach((a, j) => (ctl[ARGS + j] = a));
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, STATE, JOB);
+    Atomics.notify(ctl, STATE);
+    posted.push(h);
+    // A helper reads the shared bytes only while compiling: wait before reusing them for the next.
+    if (ctl[BYTES] !== 0 && i + 1 < parts.length) wait(pool, h);
+  }
+  fn(...parts[0]);
+  for (const h of posted) wait(pool, h);
+  posted.forEach((h, i) => {
+    h.ctl[BYTES] = 0;
+    // A part that trapped on a helper runs again here, so that its error is thrown from here.
+    if (h.ctl[FAILED] !== 0) fn(...parts[i + 1]);
+  });
+}
+
+function wait(pool: Pool, h: Helper): void {
+  const start = performance.now();
+  while (Atomics.load(h.ctl, DONE) === 0) {
+    Atomics.wait(h.ctl, DONE, 0, 1000);
+    if (performance.now() - start > JOB_TIMEOUT_MS) {
+      pool.broken = true;
+      throw new Error(
+        `A heap kernel's helper thread did not finish within ${JOB_TIMEOUT_MS} ms; helpers are off for this backend`,
+      );
+    }
+  }
+}

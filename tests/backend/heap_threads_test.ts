@@ -1,0 +1,187 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
+import {
+  activeWasmBackend,
+  heapMemory,
+  heapParallelism,
+  heapRun,
+  type WasmBackendLike,
+} from "../../lib/backend/_wasm_ops.ts";
+import { heapThreads } from "../../lib/backend/_heap_threads.ts";
+import { FunctionBuilder, I32, Op } from "../../lib/util/_wasm_emitter.ts";
+import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
+import {
+  assert,
+  assertAllClose,
+  assertEquals,
+  assertThrows,
+  largestMagnitude,
+} from "../_assert.ts";
+
+// importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
+await tf.setBackend("cpu");
+
+const THREADED = "wasm-heap-threads-test";
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/** `fill(dst, n, v)`: n i32 values v from byte address dst. */
+function fillModule(): Record<string, FunctionBuilder> {
+  const f = new FunctionBuilder([I32, I32, I32]);
+  const [dst, n, v] = [0, 1, 2];
+  const end = f.local(I32);
+  f.get(n).i32(4).op(Op.i32Mul).get(dst).op(Op.i32Add).set(end);
+  f.forLoop(dst, end, 4, () => {
+    f.get(dst).get(v).op(Op.i32Store, 2, 0);
+  });
+  return { fill: f };
+}
+
+/** The threaded backend with helper threads started (polls until they answer). */
+async function threadedWithHelpers(): Promise<WasmBackendLike> {
+  await tf.setBackend(THREADED);
+  const backend = activeWasmBackend();
+  assert(backend !== null, "the threaded backend is not a tfjs-wasm one");
+  const start = performance.now();
+  while (heapParallelism(backend) < 2) {
+    assert(performance.now() - start < 30_000, "helper threads did not start within 30 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return backend;
+}
+
+/** A conv layer with batch-norm in training mode: output and all gradients, on `name`. */
+async function convBnStep(name: string): Promise<Float32Array[]> {
+  const before = tf.getBackend();
+  await tf.setBackend(name);
+  try {
+    // 8·30·30 positions × 27 taps × 32 filters: large enough for the filter gradient and the
+    // batch-norm passes to be split between threads
+    const x = tf.tensor4d(values(8 * 32 * 32 * 3, 1), [8, 32, 32, 3]);
+    const w = tf.tensor4d(values(3 * 3 * 3 * 32, 2), [3, 3, 3, 32]);
+    const g = tf.tensor1d(values(32, 3).map((v) => 1 + 0.5 * v));
+    const b = tf.tensor1d(values(32, 4));
+    const weights = tf.tensor4d(values(8 * 30 * 30 * 32, 5), [8, 30, 30, 32]);
+    const f = (...[xx, ww, gg, bb]: tf.Tensor[]) => {
+      const z = tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, "valid");
+      const { mean, variance } = tf.moments(z, [0, 1, 2]);
+      const y = tf.batchNorm(z, mean, variance, bb as tf.Tensor1D, gg as tf.Tensor1D, 1e-3);
+      return tf.sum(tf.mul(tf.relu(y), weights));
+    };
+    const { value, grads } = tf.valueAndGrads(f)([x, w, g, b]);
+    const out = await Promise.all(
+      [value, ...grads].map((t) => t.data() as Promise<Float32Array>),
+    );
+    tf.dispose([x, w, g, b, weights, value, ...grads]);
+    return out;
+  } finally {
+    await tf.setBackend(before);
+  }
+}
+
+registerWasmTrainingKernels(); // before the threaded backend starts: it copies wasm's kernels
+const report = await enableWasmThreads({ threads: 2, backendName: THREADED, quiet: true });
+
+Deno.test({
+  name: "heap kernels run in parts on helper threads over the shared heap",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  fn: async (t) => {
+    const backend = await threadedWithHelpers();
+    try {
+      await t.step("every part writes its own range", () => {
+        const buf = backend.makeOutput([3000], "int32");
+        const a = (backend.typedArrayFromHeap(buf) as Int32Array).byteOffset;
+        heapRun(backend, "test fill", fillModule, "fill", [[a, 1000, 7], [a + 4000, 2000, 9]]);
+        const v = backend.typedArrayFromHeap(buf) as Int32Array;
+        assertEquals(v.slice(0, 1000).every((x) => x === 7), true);
+        assertEquals(v.slice(1000).every((x) => x === 9), true);
+        backend.disposeData(buf.dataId);
+      });
+      await t.step("a part that traps on a helper throws here; helpers keep working", () => {
+        const memory = heapMemory(backend)!;
+        const outside = memory.buffer.byteLength; // one past the heap
+        assertThrows(
+          () => heapRun(backend, "test fill", fillModule, "fill", [[0, 0, 0], [outside, 4, 1]]),
+          WebAssembly.RuntimeError,
+        );
+        assertEquals(heapParallelism(backend), 2);
+        const buf = backend.makeOutput([8], "int32");
+        const a = (backend.typedArrayFromHeap(buf) as Int32Array).byteOffset;
+        heapRun(backend, "test fill", fillModule, "fill", [[a, 4, 3], [a + 16, 4, 5]]);
+        assertEquals([...backend.typedArrayFromHeap(buf)], [3, 3, 3, 3, 5, 5, 5, 5]);
+        backend.disposeData(buf.dataId);
+      });
+    } finally {
+      await tf.setBackend("cpu");
+    }
+  },
+});
+
+Deno.test({
+  name: "conv + batch-norm training gradients with helper threads equal the cpu backend's",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  fn: async () => {
+    await threadedWithHelpers();
+    await tf.setBackend("cpu");
+    const cpu = await convBnStep("cpu");
+    const helpers = heapThreads.helpers;
+    const names = ["loss", "d/dx", "d/dw", "d/dγ", "d/dβ"];
+    for (const on of [true, false]) {
+      heapThreads.helpers = on ? helpers : 0;
+      try {
+        const wasm = await convBnStep(THREADED);
+        for (let i = 0; i < names.length; i++) {
+          const scale = largestMagnitude(cpu[i]);
+          assert(scale > 0, `${names[i]} is all zeros`);
+          assertAllClose(wasm[i], cpu[i], 2e-4, `${names[i]} (helpers ${on})`, scale);
+        }
+      } finally {
+        heapThreads.helpers = helpers;
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "helper threads do not keep a script alive",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  permissions: { run: true, read: true },
+  fn: async () => {
+    const lib = (p: string) => new URL(`../../lib/${p}`, import.meta.url).href;
+    const script = `
+      import * as tf from "@tensorflow/tfjs";
+      import "@tensorflow/tfjs-backend-wasm";
+      import { selectBackend } from "${lib("train/backend.ts")}";
+      import { heapParallelism, activeWasmBackend } from "${lib("backend/_wasm_ops.ts")}";
+      await selectBackend({ prefer: "wasm", wasmThreads: 2 });
+      const backend = activeWasmBackend();
+      heapParallelism(backend); // starts the helpers
+      while (heapParallelism(backend) < 2) await new Promise((r) => setTimeout(r, 20));
+      const x = tf.randomNormal([8, 32, 32, 3]), dy = tf.randomNormal([8, 30, 30, 32]);
+      const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+        strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, 3, 32],
+      });
+      console.log("parts", heapParallelism(backend), dw.shape.join("x"));
+    `;
+    const config = new URL("../../deno.json", import.meta.url).pathname;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--config", config, "-A", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assert(out.success, `child failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+    assert(text.endsWith("parts 2 3x3x3x32"), text);
+  },
+});
