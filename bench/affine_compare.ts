@@ -11,9 +11,13 @@
  * - with `--ab-pool`, paired rounds on the 2-thread backend with the wasm max-pool kernels
  *   (lib/backend/tfjs/_wasm_masked_max_pool.ts) with their SIMD bodies, with their JS loop,
  *   and off (the generic mask/mul path); with `--ab-relu`, the ReLU recorded as its output
- *   with the sign-mask kernel (lib/backend/tfjs/_wasm_sign_mask.ts) and as Step/Multiply slopes.
+ *   with the sign-mask kernel (lib/backend/tfjs/_wasm_sign_mask.ts) and as Step/Multiply slopes;
+ *   with `--ab-few`, the transposed first layer with masokit's few-outputs kernel
+ *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-helpers`,
+ *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
- * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]`
+ * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]
+ * [--ab-few] [--ab-helpers]`
  *
  * @module
  */
@@ -26,6 +30,8 @@ import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { wasmSignMaskKernel } from "../lib/backend/tfjs/_wasm_sign_mask.ts";
+import { wasmConvFewOutputs } from "../lib/backend/tfjs/_wasm_conv_few_outputs.ts";
+import { heapThreads } from "../lib/backend/_heap_threads.ts";
 
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
 const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
@@ -89,6 +95,7 @@ for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
   ]);
 }
 
+const helpers = heapThreads.helpers;
 /** Paired A/B modes: label and the switches to set. */
 type Mode = readonly [string, () => void];
 const abModes: Record<string, Mode[]> = {
@@ -106,6 +113,16 @@ const abModes: Record<string, Mode[]> = {
     ["ReLU sign-mask kernel", () => (wasmSignMaskKernel.enabled = true)],
     ["ReLU step/multiply", () => (wasmSignMaskKernel.enabled = false)],
   ],
+  // the transposed first layer (to 3 channels) with masokit's kernel or XNNPACK's conv
+  "--ab-few": [
+    ["first-layer transpose, masokit kernel", () => (wasmConvFewOutputs.enabled = true)],
+    ["first-layer transpose, XNNPACK", () => (wasmConvFewOutputs.enabled = false)],
+  ],
+  // masokit's heap kernels split over helper threads, or on the calling thread alone
+  "--ab-helpers": [
+    ["heap kernels on helper threads", () => (heapThreads.helpers = helpers)],
+    ["heap kernels on one thread", () => (heapThreads.helpers = 0)],
+  ],
 };
 for (const [flag, modes] of Object.entries(abModes)) {
   if (!Deno.args.includes(flag)) continue;
@@ -118,6 +135,8 @@ for (const [flag, modes] of Object.entries(abModes)) {
   }
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
   wasmSignMaskKernel.enabled = true;
+  wasmConvFewOutputs.enabled = true;
+  heapThreads.helpers = helpers;
 }
 
 let peer: { templates: number; inner: number } | null = null;

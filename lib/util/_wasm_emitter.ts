@@ -30,9 +30,12 @@ export const Op = {
   i32Load: 0x28,
   i64Load: 0x29,
   i32Store: 0x36,
+  f32Store: 0x38,
   i32Const: 0x41,
   i64Const: 0x42,
+  i32LtS: 0x48,
   i32LtU: 0x49,
+  i32GtS: 0x4a,
   i32GeU: 0x4f,
   i32Add: 0x6a,
   i32Sub: 0x6b,
@@ -41,6 +44,7 @@ export const Op = {
   i64Popcnt: 0x7b,
   i64Add: 0x7c,
   i64Xor: 0x85,
+  f32Add: 0x92,
   i32WrapI64: 0xa7,
 } as const;
 
@@ -51,6 +55,7 @@ export const SimdOp = {
   v128Store: 0x0b,
   v128Const: 0x0c,
   i32x4ExtractLane: 0x1b,
+  f32x4ExtractLane: 0x1f,
   i16x8Ne: 0x2e,
   i32x4ExtaddPairwiseI16x8U: 0x7f,
   f32x4Gt: 0x44,

@@ -28,6 +28,7 @@ import {
   wasmWindowSlots,
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
+import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -250,7 +251,8 @@ function frame(
 /**
  * The transpose of a conv as a stride-1 conv of the dilated gradient with the flipped
  * kernel, `K'[i, j, co, ci] = K[kh−1−i, kw−1−j, ci, co]` (fast on XNNPACK, unlike
- * tfjs-wasm's Conv2DBackpropInput).
+ * tfjs-wasm's Conv2DBackpropInput); to ≤ 4 channels (a first layer's input) on tfjs-wasm,
+ * masokit's `MasokitConvFewOutputs`, which takes the flipped kernel in its own layout.
  */
 function convTranspose(l: Conv2DLayer, g: tf.Tensor): tf.Tensor {
   const [kh, kw] = l.kernelSize;
@@ -263,7 +265,20 @@ function convTranspose(l: Conv2DLayer, g: tf.Tensor): tf.Tensor {
   const gd = dilate(g, l.strides[0], l.strides[1]);
   const before: [number, number] = [kh - 1 - l.padding[0], kw - 1 - l.padding[2]];
   const after = framePadding(gd, before, [kh, kw], [H, W]);
-  if ([...before, ...after].every((p) => p >= 0)) {
+  const inside = [...before, ...after].every((p) => p >= 0);
+  if (inside && convFewOutputsReady(l.outputShape[2], l.inputShape[2])) {
+    // back to image space (≤ 4 channels): masokit's kernel, vectorised over the input channels
+    const flipped = constant(
+      l.kernel,
+      [kh, kw, l.inputShape[2], l.outputShape[2]],
+      (t) => tf.reverse(t, [0, 1]),
+      "flipped",
+    );
+    return tf.engine().runKernel(CONV_FEW_OUTPUTS, { x: gd, k: flipped }, {
+      pad: [before[0], after[0], before[1], after[1]],
+    }) as tf.Tensor;
+  }
+  if (inside) {
     // the padding inside the convolution (XNNPACK pads on the fly), no padded copy
     const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [
       [0, 0],
