@@ -13,11 +13,13 @@
  *   and off (the generic mask/mul path); with `--ab-relu`, the ReLU recorded as its output
  *   with the sign-mask kernel (lib/backend/tfjs/_wasm_sign_mask.ts) and as Step/Multiply slopes;
  *   with `--ab-few`, the transposed first layer with masokit's few-outputs kernel
- *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-helpers`,
+ *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-fused`,
+ *   the pool → ReLU → conv transposes as one scattering kernel
+ *   (lib/backend/tfjs/_wasm_pool_conv_transpose.ts) and as masked pool + conv; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
  * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]
- * [--ab-few] [--ab-helpers]`
+ * [--ab-few] [--ab-fused] [--ab-helpers]`
  *
  * @module
  */
@@ -32,6 +34,7 @@ import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts
 import { wasmSignMaskKernel } from "../lib/backend/tfjs/_wasm_sign_mask.ts";
 import { wasmConvFewOutputs } from "../lib/backend/tfjs/_wasm_conv_few_outputs.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
+import { wasmPoolConvTranspose } from "../lib/backend/tfjs/_wasm_pool_conv_transpose.ts";
 
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
 const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
@@ -118,6 +121,11 @@ const abModes: Record<string, Mode[]> = {
     ["first-layer transpose, masokit kernel", () => (wasmConvFewOutputs.enabled = true)],
     ["first-layer transpose, XNNPACK", () => (wasmConvFewOutputs.enabled = false)],
   ],
+  // the pool → ReLU → conv transposes fused and scattering, or masked pool + XNNPACK conv
+  "--ab-fused": [
+    ["pool/ReLU/conv transpose fused", () => (wasmPoolConvTranspose.enabled = true)],
+    ["pool/ReLU/conv transpose separate", () => (wasmPoolConvTranspose.enabled = false)],
+  ],
   // masokit's heap kernels split over helper threads, or on the calling thread alone
   "--ab-helpers": [
     ["heap kernels on helper threads", () => (heapThreads.helpers = helpers)],
@@ -136,6 +144,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
   wasmSignMaskKernel.enabled = true;
   wasmConvFewOutputs.enabled = true;
+  wasmPoolConvTranspose.enabled = true;
   heapThreads.helpers = helpers;
 }
 

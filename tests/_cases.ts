@@ -4,7 +4,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { cnnModel, mlpModel, randomInput, residualModel } from "./_random_models.ts";
+import {
+  cnnModel,
+  mlpModel,
+  pooledCnnModel,
+  randomInput,
+  residualModel,
+} from "./_random_models.ts";
 
 /** A model with a batch of inputs. */
 export interface Case {
@@ -30,6 +36,11 @@ export function cases(seed = 1): Case[] {
       name: "residual (pre-activation and downsampling blocks)",
       model: residualModel(seed),
       x: randomInput([8, 8, 2], 3, seed + 300),
+    },
+    {
+      name: "pooled CNN (conv-ReLU-pool blocks, 12 classes)",
+      model: pooledCnnModel(seed),
+      x: randomInput([12, 11, 3], 3, seed + 400),
     },
   ];
 }

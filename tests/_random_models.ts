@@ -99,6 +99,33 @@ export function cnnModel(seed: number): tf.LayersModel {
   return m;
 }
 
+/**
+ * A smallCNN-like stack of conv → ReLU → disjoint max-pool blocks with 12 classes: channel
+ * counts that are multiples of 4 after the first layer (the tfjs-wasm engine's fused
+ * pool/ReLU/conv transpose and its few-outputs transpose to the input's 3 channels), padding,
+ * odd pooled sizes, a conv without bias and a max-pool without a ReLU before it.
+ */
+export function pooledCnnModel(seed: number): tf.LayersModel {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [12, 11, 3], filters: 8, kernelSize: 3 }),
+      tf.layers.reLU(),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 12, kernelSize: 3, padding: "same", useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.reLU(),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false }),
+      tf.layers.maxPooling2d({ poolSize: [2, 1] }),
+      tf.layers.reLU(),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 12 }),
+    ],
+  });
+  randomizeWeights(m, seed);
+  return m;
+}
+
 /** A functional model with a pre-activation residual block and a downsampling block. */
 export function residualModel(seed: number): tf.LayersModel {
   const inp = tf.input({ shape: [8, 8, 2] });

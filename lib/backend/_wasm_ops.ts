@@ -85,7 +85,7 @@ export function activeWasmBackend(): WasmBackendLike | null {
  * @returns Whether the active backend is a tfjs-wasm one (the kernels can run now).
  */
 export function registerOnActiveWasm(
-  kernels: readonly (readonly [string, (args: KernelArgs) => Info])[],
+  kernels: readonly (readonly [string, (args: KernelArgs) => Info | Info[]])[],
 ): boolean {
   if (activeWasmBackend() === null) return false;
   const name = tf.getBackend();

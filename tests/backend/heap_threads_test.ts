@@ -11,6 +11,9 @@ import {
 import { heapThreads } from "../../lib/backend/_heap_threads.ts";
 import { FunctionBuilder, I32, Op } from "../../lib/util/_wasm_emitter.ts";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
+import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
+import { affineMap } from "../../lib/affine/affine_map.ts";
+import { cases } from "../_cases.ts";
 import {
   assert,
   assertAllClose,
@@ -40,7 +43,7 @@ function fillModule(): Record<string, FunctionBuilder> {
   const end = f.local(I32);
   f.get(n).i32(4).op(Op.i32Mul).get(dst).op(Op.i32Add).set(end);
   f.forLoop(dst, end, 4, () => {
-    f.get(dst).get(v).op(Op.i32Store, 2, 0);
+    f.get(dst).get(v).mem(Op.i32Store, 2, 0);
   });
   return { fill: f };
 }
@@ -146,6 +149,28 @@ Deno.test({
       } finally {
         heapThreads.helpers = helpers;
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "the engine's templates with helper threads equal the float64 reference",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  fn: async () => {
+    // the pooled CNN: the fused pool/ReLU/conv transposes split their examples between threads
+    const c = cases(31).find((k) => k.name.startsWith("pooled CNN"))!;
+    const net = fromLayersModel(c.model);
+    const ref = affineMap(net, c.x, { backend: "cpu" });
+    const a = ref.A.dataSync(), b = ref.B.dataSync();
+    await threadedWithHelpers();
+    try {
+      const x = tf.tensor(c.x.dataSync(), c.x.shape);
+      const ours = affineMap(net, x, { backend: "tfjs" });
+      assertAllClose(ours.A.dataSync(), a, 1e-4, "A", largestMagnitude(a));
+      assertAllClose(ours.B.dataSync(), b, 1e-4, "B", largestMagnitude(b));
+      tf.dispose([x, ours.A, ours.B]);
+    } finally {
+      await tf.setBackend("cpu");
     }
   },
 });

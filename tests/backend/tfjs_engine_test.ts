@@ -75,37 +75,42 @@ Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", as
   }
 });
 
-Deno.test("the tfjs engine counts each max-pool window once when its maxima tie exactly", async () => {
+Deno.test("the tfjs engine counts each max-pool window once when its maxima tie exactly", async (t) => {
   // a constant image gives identical positive activations in every window: the first wins
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({
-        inputShape: [6, 6, 2],
-        filters: 3,
-        kernelSize: 1,
-        biasInitializer: "ones",
-      }),
-      tf.layers.reLU(),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 2 }),
-    ],
-  });
-  const net = fromLayersModel(model);
-  const x = tf.fill([2, 6, 6, 2], 0.5);
-  const ref = affineMap(net, x, { backend: "cpu" });
-  const refIp = templateInnerProducts(net, x, { backend: "cpu" });
-  await withBackend("wasm", () => {
-    const xt = tf.fill([2, 6, 6, 2], 0.5);
-    const ours = affineMap(net, xt, { backend: "tfjs" });
-    assertAllClose(ours.A.dataSync(), ref.A.dataSync(), 1e-5, "A");
-    assertAllClose(ours.B.dataSync(), ref.B.dataSync(), 1e-5, "B");
-    assertAllClose(
-      templateInnerProducts(net, xt, { backend: "tfjs" }).dataSync(),
-      refIp.dataSync(),
-      1e-5,
-    );
-  });
+  // (4 input channels: the fused pool/ReLU/conv transpose kernel on wasm; 2: the others)
+  for (const channels of [2, 4]) {
+    await t.step(`${channels} input channels`, async () => {
+      const model = tf.sequential({
+        layers: [
+          tf.layers.conv2d({
+            inputShape: [6, 6, channels],
+            filters: 3,
+            kernelSize: 1,
+            biasInitializer: "ones",
+          }),
+          tf.layers.reLU(),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 2 }),
+        ],
+      });
+      const net = fromLayersModel(model);
+      const x = tf.fill([2, 6, 6, channels], 0.5);
+      const ref = affineMap(net, x, { backend: "cpu" });
+      const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+      await withBackend("wasm", () => {
+        const xt = tf.fill([2, 6, 6, channels], 0.5);
+        const ours = affineMap(net, xt, { backend: "tfjs" });
+        assertAllClose(ours.A.dataSync(), ref.A.dataSync(), 1e-5, "A");
+        assertAllClose(ours.B.dataSync(), ref.B.dataSync(), 1e-5, "B");
+        assertAllClose(
+          templateInnerProducts(net, xt, { backend: "tfjs" }).dataSync(),
+          refIp.dataSync(),
+          1e-5,
+        );
+      });
+    });
+  }
 });
 
 Deno.test("the linear masked pass reuses the forward pass's W₁x bit for bit", async (t) => {

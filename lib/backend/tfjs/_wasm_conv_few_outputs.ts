@@ -94,7 +94,7 @@ function convFunction(s: Shape): FunctionBuilder {
     for (let lane = 1; lane < 4; lane++) {
       f.get(acc[a]).simd(SimdOp.f32x4ExtractLane, lane).op(Op.f32Add);
     }
-    f.op(Op.f32Store, 2, offset);
+    f.mem(Op.f32Store, 2, offset);
   };
   /** inRow ← x + ((y + i − pt)·W + x − pl + jLocal?)·cin·4 */
   const inputRow = (withJ: boolean) => {

@@ -29,6 +29,7 @@ import {
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
+import { POOL_CONV_TRANSPOSE, poolConvTransposeReady } from "./_wasm_pool_conv_transpose.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -666,6 +667,36 @@ function transposeLayers(
         const c = ctx.codes.get(l) as { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor };
         if (disjointPool(l) && maskedMaxPoolReady()) {
           const gate = gatedPair(layers, i - 1, ctx.codes);
+          const conv = layers[gate ? i - 2 : i - 1];
+          if (
+            conv?.kind === "conv2d" && conv.strides[0] === 1 && conv.strides[1] === 1 &&
+            poolConvTransposeReady(conv.inputShape[2])
+          ) {
+            // pool, ReLU and conv transposed at once, scattering (the conv's bias terms too)
+            const [kh, kw] = conv.kernelSize, [cin, co] = [conv.inputShape[2], l.inputShape[2]];
+            const k = constant(
+              conv.kernel,
+              [kh, kw, cin, co],
+              (t) => tf.transpose(t, [0, 1, 3, 2]),
+              "io-swapped",
+            );
+            const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
+            const [dx, terms] = tf.engine().runKernel(POOL_CONV_TRANSPOSE, {
+              x: c.input,
+              g: v.reshape(batchShape(rows, l.outputShape)),
+              k,
+              b,
+            }, {
+              poolSize: [...l.poolSize],
+              gate,
+              inShape: [...conv.inputShape],
+              pad: [conv.padding[0], conv.padding[2]],
+            }) as tf.Tensor[];
+            if (conv.bias) ctx.B.push(terms);
+            v = dx;
+            i -= gate ? 2 : 1; // the ReLU and the conv are applied
+            break;
+          }
           v = tf.engine().runKernel(MASKED_MAX_POOL_TRANSPOSE, { x: c.input, g: v }, {
             poolSize: [...l.poolSize],
             gate,
