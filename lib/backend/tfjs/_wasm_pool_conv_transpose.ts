@@ -75,7 +75,7 @@ function runFunction(s: Shape): FunctionBuilder {
   const [winX, gAt, dRow, kAt, dAt, OHl, OWl, COl] = Array.from({ length: 8 }, () => f.local(I32));
   const best = f.local(F32), val = f.local(F32), gv = f.local(F32), bo = f.local(F32);
   const splat = Array.from({ length: Math.min(MAX_GROUP, s.per) }, () => f.local(V128));
-  const kv = f.local(V128), d = f.local(V128);
+  const kv = f.local(V128);
   const vecs = s.cin / 4;
   const rowBytes = s.H * s.W * s.cin * 4; // one row of dx
   const gRowBytes = s.OH * s.OW * s.co * 4;
