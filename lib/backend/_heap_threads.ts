@@ -106,6 +106,17 @@ function readyHelpers(pool: Pool | null): Helper[] {
 }
 
 /**
+ * How many threads kernels on this memory will run on once the helpers have started (1 where
+ * the memory is not shared): for choices that must not change while helpers start.
+ *
+ * @param memory The heap.
+ * @returns 1 + the helpers configured for it.
+ */
+export function heapThreadCount(memory: WebAssembly.Memory): number {
+  return 1 + (poolFor(memory)?.helpers.length ?? 0);
+}
+
+/**
  * How many parts a kernel on this memory should split its work into now: 1 + the helpers that
  * have started (1 where the memory is not shared).
  *
@@ -117,8 +128,10 @@ export function heapParts(memory: WebAssembly.Memory): number {
 }
 
 /**
- * Runs `fn(...parts[i])` for every part: part 0 on the calling thread, the others on helpers
- * when they are ready (else on the calling thread in turn). Returns when all have finished.
+ * Runs `fn(...parts[i])` for every part: in rounds of 1 + the ready helpers, part 0 of a round
+ * on the calling thread and the others on helpers (all on the calling thread in turn where
+ * there are none). Returns when all have finished. What a part computes must not depend on
+ * where it runs: callers split reductions into a fixed number of parts, whatever the threads.
  *
  * @param memory The heap the module was instantiated on.
  * @param module The module: a process-wide id, its bytes, and its exports on this thread.
@@ -134,14 +147,28 @@ export function runParts(
   const fn = module.exports[name] as (...a: number[]) => void;
   const helpers = readyHelpers(poolFor(memory));
   const pool = pools.get(memory);
-  const fnIndex = Object.keys(module.exports).indexOf(name);
   if (
-    helpers.length === 0 || pool === undefined || parts.length > helpers.length + 1 ||
-    module.bytes.length > MAX_MODULE_BYTES || parts.some((p) => p.length > MAX_ARGS)
+    helpers.length === 0 || pool === undefined || module.bytes.length > MAX_MODULE_BYTES ||
+    parts.some((p) => p.length > MAX_ARGS)
   ) {
     for (const p of parts) fn(...p);
     return;
   }
+  const fnIndex = Object.keys(module.exports).indexOf(name);
+  for (let r = 0; r < parts.length; r += helpers.length + 1) {
+    round(pool, helpers, module, fn, fnIndex, parts.slice(r, r + helpers.length + 1));
+  }
+}
+
+/** One round: parts[0] here, parts[i] on helper i − 1. */
+function round(
+  pool: Pool,
+  helpers: Helper[],
+  module: { id: number; bytes: Uint8Array },
+  fn: (...a: number[]) => void,
+  fnIndex: number,
+  parts: readonly (readonly number[])[],
+): void {
   const posted: Helper[] = [];
   for (let i = 1; i < parts.length; i++) {
     const h = helpers[i - 1];

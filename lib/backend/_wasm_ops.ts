@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assembleModule, type FunctionBuilder } from "../util/_wasm_emitter.ts";
-import { heapParts, runParts } from "./_heap_threads.ts";
+import { heapParts, heapThreadCount, runParts } from "./_heap_threads.ts";
 
 /** A tensor as kernels see it: data id, shape and dtype, no engine bookkeeping. */
 export type Info = tf.TensorInfo;
@@ -165,6 +165,18 @@ export function heapModule<T>(
 export function heapParallelism(backend: WasmBackendLike): number {
   const memory = heapMemory(backend);
   return memory === null ? 1 : heapParts(memory);
+}
+
+/**
+ * How many threads {@link heapRun} will use on this backend once its helpers have started
+ * (1 on an unshared heap): unlike {@link heapParallelism}, fixed from the first call.
+ *
+ * @param backend The tfjs-wasm backend.
+ * @returns The thread count.
+ */
+export function heapThreadsFor(backend: WasmBackendLike): number {
+  const memory = heapMemory(backend);
+  return memory === null ? 1 : heapThreadCount(memory);
 }
 
 /**

@@ -19,12 +19,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
-import {
-  heapMemory,
-  heapParallelism,
-  heapRun,
-  type WasmBackendLike,
-} from "../backend/_wasm_ops.ts";
+import { heapMemory, heapRun, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 
 /** The shapes the kernel is generated for: x already padded, [n, h, w, c]; dy [n, oh, ow, co]. */
 export interface FilterGradShape {
@@ -68,16 +63,18 @@ export const wasmFilterGradKernel: {
  * against 16 for smallCNN's 3×3×32 → 64 layer).
  *
  * @param s The shapes.
- * @param parts The heap's parallelism (`heapParallelism`).
+ * @param threads The heap's thread count (`heapThreadsFor`).
  * @returns Whether {@link filterGradDirect} should run.
  */
-export function filterGradApplies(s: FilterGradShape, parts: number): boolean {
+export function filterGradApplies(s: FilterGradShape, threads: number): boolean {
   const k = wasmFilterGradKernel;
-  return k.enabled && s.co % 4 === 0 && (parts > 1 || s.kh * s.kw * s.c <= k.maxTaps);
+  return k.enabled && s.co % 4 === 0 && (threads > 1 || s.kh * s.kw * s.c <= k.maxTaps);
 }
 
 /** Multiply-adds below which the kernel runs on the calling thread alone. */
 const MIN_SPLIT_MACS = 1 << 20;
+/** Partial sums over the examples, run on as many threads as the heap has (up to 8). */
+const FILTER_GRAD_PARTS = 8;
 
 /**
  * `grad(x, dy, out, n)`: byte addresses and the batch size; `out` ([kh, kw, c, co]) must be
@@ -170,8 +167,9 @@ function gradFunction(s: FilterGradShape, b: FilterGradBlocking): FunctionBuilde
 /**
  * dW for padded x `[n, h, w, c]` and dy `[n, oh, ow, co]` (float32 on the wasm heap) as a new
  * `[kh, kw, c, co]` tensor, or `null` when the backend's memory is not found. The examples are
- * split between the calling thread and the heap's helper threads (`_heap_threads.ts`), each
- * summing into its own dW, added up at the end.
+ * split into up to 8 parts, each summing into its own dW, added up at the end in a fixed order,
+ * and the parts run on the calling thread and the heap's helper threads (`_heap_threads.ts`):
+ * the same bits whatever the number of threads.
  *
  * @param backend The tfjs-wasm backend holding both tensors.
  * @param x The padded input.
@@ -190,8 +188,10 @@ export function filterGradDirect(
   const key = `filter grad ${Object.values(perExample).join("x")} ${b.rows}x${b.vectors}`;
   if (heapMemory(backend) === null) return null;
   const macs = n * s.oh * s.ow * s.kh * s.kw * s.c * s.co;
-  // a helper's hand-off costs ≈40 µs: small gradients stay on the calling thread
-  const parts = macs < MIN_SPLIT_MACS ? 1 : Math.max(1, Math.min(n, heapParallelism(backend)));
+  // A fixed number of partial sums (never the number of threads, so that results do not
+  // depend on how many helpers have started); a helper's hand-off costs ≈40 µs, so small
+  // gradients are one part.
+  const parts = macs < MIN_SPLIT_MACS ? 1 : Math.min(n, FILTER_GRAD_PARTS);
   const size = s.kh * s.kw * s.c * s.co;
   const out = backend.makeOutput([s.kh, s.kw, s.c, s.co], "float32");
   const extra = parts > 1 ? backend.makeOutput([(parts - 1) * size], "float32") : null;

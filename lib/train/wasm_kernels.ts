@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import {
   free,
-  heapParallelism,
+  heapThreadsFor,
   type Info,
   runWasm,
   type WasmBackendLike,
@@ -123,7 +123,7 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
     sh,
     sw,
   };
-  if (filterGradApplies(direct, heapParallelism(backend))) {
+  if (filterGradApplies(direct, heapThreadsFor(backend))) {
     // (c) the generated SIMD kernel, reading x (padded) and dy in place.
     const xP = padded
       ? runWasm(backend, "PadV2", { x }, {

@@ -49,8 +49,8 @@ function fillModule(): Record<string, FunctionBuilder> {
 }
 
 /** The threaded backend with helper threads started (polls until they answer). */
-async function threadedWithHelpers(): Promise<WasmBackendLike> {
-  await tf.setBackend(THREADED);
+async function threadedWithHelpers(name = THREADED): Promise<WasmBackendLike> {
+  await tf.setBackend(name);
   const backend = activeWasmBackend();
   assert(backend !== null, "the threaded backend is not a tfjs-wasm one");
   const start = performance.now();
@@ -171,6 +171,44 @@ Deno.test({
       tf.dispose([x, ours.A, ours.B]);
     } finally {
       await tf.setBackend("cpu");
+    }
+  },
+});
+
+Deno.test({
+  name: "training kernels give the same bits before and after the helper threads start",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  fn: async () => {
+    // a fresh threaded backend: its first kernels run before any helper has answered
+    const name = "wasm-heap-threads-fresh";
+    const fresh = await enableWasmThreads({ threads: 2, backendName: name, quiet: true });
+    assert(fresh.enabled, fresh.reason);
+    const x = values(16 * 15 * 15 * 32, 7), dy = values(16 * 13 * 13 * 64, 8);
+    const step = () => {
+      const xt = tf.tensor4d(x, [16, 15, 15, 32]), dyt = tf.tensor4d(dy, [16, 13, 13, 64]);
+      // 3×3×32 taps: the direct kernel only because the heap has helpers, in 8 partial sums
+      const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: dyt }, {
+        strides: 1,
+        pad: "valid",
+        dataFormat: "NHWC",
+        filterShape: [3, 3, 32, 64],
+      }) as tf.Tensor;
+      const { mean, variance } = tf.moments(dyt, [0, 1, 2]);
+      const out = [dw, mean, variance].map((t) => Array.from(t.dataSync()));
+      tf.dispose([xt, dyt, dw, mean, variance]);
+      return out;
+    };
+    await tf.setBackend(name);
+    try {
+      const backend = activeWasmBackend()!;
+      assertEquals(heapParallelism(backend), 1); // starts the helpers; none has answered yet
+      const before = step();
+      await threadedWithHelpers(name);
+      const after = step();
+      for (let i = 0; i < before.length; i++) assertEquals(after[i], before[i], `output ${i}`);
+    } finally {
+      await tf.setBackend("cpu");
+      tf.removeBackend(name);
     }
   },
 });
