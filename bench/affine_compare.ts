@@ -14,8 +14,8 @@
  *   with the sign-mask kernel (lib/backend/tfjs/_wasm_sign_mask.ts) and as Step/Multiply slopes;
  *   with `--ab-few`, the transposed first layer with masokit's few-outputs kernel
  *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-fused`,
- *   the pool → ReLU → conv transposes as one scattering kernel
- *   (lib/backend/tfjs/_wasm_pool_conv_transpose.ts) and as masked pool + conv; with `--ab-helpers`,
+ *   conv → ReLU → pool as the fused gathering / scattering kernels
+ *   (lib/backend/tfjs/_wasm_conv_pool.ts) and as conv + masked pool; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
  * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]
@@ -34,7 +34,7 @@ import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts
 import { wasmSignMaskKernel } from "../lib/backend/tfjs/_wasm_sign_mask.ts";
 import { wasmConvFewOutputs } from "../lib/backend/tfjs/_wasm_conv_few_outputs.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
-import { wasmPoolConvTranspose } from "../lib/backend/tfjs/_wasm_pool_conv_transpose.ts";
+import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
 
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
 const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
@@ -123,8 +123,11 @@ const abModes: Record<string, Mode[]> = {
   ],
   // the pool → ReLU → conv transposes fused and scattering, or masked pool + XNNPACK conv
   "--ab-fused": [
-    ["pool/ReLU/conv transpose fused", () => (wasmPoolConvTranspose.enabled = true)],
-    ["pool/ReLU/conv transpose separate", () => (wasmPoolConvTranspose.enabled = false)],
+    ["conv/ReLU/pool fused", () => Object.assign(wasmConvPool, { transpose: true, gather: true })],
+    [
+      "conv/ReLU/pool separate",
+      () => Object.assign(wasmConvPool, { transpose: false, gather: false }),
+    ],
   ],
   // masokit's heap kernels split over helper threads, or on the calling thread alone
   "--ab-helpers": [
@@ -144,7 +147,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
   wasmSignMaskKernel.enabled = true;
   wasmConvFewOutputs.enabled = true;
-  wasmPoolConvTranspose.enabled = true;
+  Object.assign(wasmConvPool, { transpose: true, gather: true });
   heapThreads.helpers = helpers;
 }
 

@@ -102,7 +102,8 @@ export function cnnModel(seed: number): tf.LayersModel {
 /**
  * A smallCNN-like stack of conv → ReLU → disjoint max-pool blocks with 12 classes: channel
  * counts that are multiples of 4 after the first layer (the tfjs-wasm engine's fused
- * pool/ReLU/conv transpose and its few-outputs transpose to the input's 3 channels), padding,
+ * conv/ReLU/pool kernels and its few-outputs transpose to the input's 3 channels), padding, a
+ * non-square kernel,
  * odd pooled sizes, a conv without bias and a max-pool without a ReLU before it.
  */
 export function pooledCnnModel(seed: number): tf.LayersModel {
@@ -111,7 +112,7 @@ export function pooledCnnModel(seed: number): tf.LayersModel {
       tf.layers.conv2d({ inputShape: [12, 11, 3], filters: 8, kernelSize: 3 }),
       tf.layers.reLU(),
       tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 12, kernelSize: 3, padding: "same", useBias: false }),
+      tf.layers.conv2d({ filters: 12, kernelSize: [3, 2], padding: "same", useBias: false }),
       tf.layers.batchNormalization(),
       tf.layers.reLU(),
       tf.layers.maxPooling2d({ poolSize: 2 }),

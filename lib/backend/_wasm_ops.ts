@@ -168,6 +168,23 @@ export function heapParallelism(backend: WasmBackendLike): number {
 }
 
 /**
+ * `n` items split into `parts` contiguous ranges as even as can be (sizes differ by at most 1).
+ *
+ * @param n Items.
+ * @param parts Ranges (at least 1).
+ * @returns `[start, count]` of each range, in order.
+ */
+export function splitEvenly(n: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let p = 0, start = 0; p < parts; p++) {
+    const end = Math.floor((n * (p + 1)) / parts);
+    out.push([start, end - start]);
+    start = end;
+  }
+  return out;
+}
+
+/**
  * How many threads {@link heapRun} will use on this backend once its helpers have started
  * (1 on an unshared heap): unlike {@link heapParallelism}, fixed from the first call.
  *

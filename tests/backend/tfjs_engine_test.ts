@@ -125,7 +125,17 @@ Deno.test("the linear masked pass reuses the forward pass's W₁x bit for bit", 
           const fresh = maskedPassTf(net, copy, { codes, bias: false }); // recomputes it
           const full = maskedPassTf(net, x, { codes, bias: true });
           assertEquals(Array.from(reused.dataSync()), Array.from(fresh.dataSync()));
-          assertEquals(Array.from(full.dataSync()), Array.from(output.dataSync()));
+          // the affine masked pass reproduces the forward output: to the bit where it runs the
+          // same ops; to float32 rounding where a conv → ReLU → pool runs masokit's gathering
+          // kernel (dot products at the pooled positions only) instead of XNNPACK's conv
+          const want = output.dataSync();
+          assertAllClose(
+            full.dataSync(),
+            want,
+            backend === "cpu" ? 0 : 1e-6,
+            "affine masked pass",
+            largestMagnitude(want),
+          );
           disposeCodes(codes);
           tf.dispose([x, copy, output, reused, fresh, full]);
         });

@@ -10,6 +10,7 @@ import type {
   AffineLayer,
   AvgPool2DLayer,
   Conv2DLayer,
+  MaxPool2DLayer,
   NonlinearLayer,
   Padding2D,
   Shape,
@@ -29,7 +30,7 @@ import {
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
-import { POOL_CONV_TRANSPOSE, poolConvTransposeReady } from "./_wasm_pool_conv_transpose.ts";
+import { CONV_POOL_GATHER, convPoolReady, POOL_CONV_TRANSPOSE } from "./_wasm_conv_pool.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -511,6 +512,40 @@ function gatedPair(layers: readonly SplineLayer[], i: number, codes: TensorCodes
     b.input === a.positive && maskedMaxPoolReady();
 }
 
+/**
+ * When layers[i] is a stride-1 conv followed by a disjoint max-pool (directly, or through the
+ * ReLU of a gated pair) whose input was recorded: that pool, and whether the ReLU gates it
+ * (the pair the fused conv/pool kernels of `_wasm_conv_pool.ts` take).
+ */
+function convPoolAt(
+  layers: readonly SplineLayer[],
+  i: number,
+  codes: TensorCodes,
+): { conv: Conv2DLayer; pool: MaxPool2DLayer; gate: boolean } | null {
+  const conv = layers[i];
+  if (conv?.kind !== "conv2d" || conv.strides[0] !== 1 || conv.strides[1] !== 1) return null;
+  const gate = gatedPair(layers, i + 1, codes);
+  const pool = layers[gate ? i + 2 : i + 1];
+  if (pool?.kind !== "max-pool" || !disjointPool(pool) || !maskedMaxPoolReady()) return null;
+  const c = codes.get(pool);
+  return c !== undefined && "input" in c ? { conv, pool, gate } : null;
+}
+
+/** The pool's recorded input (the ReLU's output for a gated pair). */
+function poolInput(codes: TensorCodes, pool: MaxPool2DLayer): tf.Tensor4D {
+  return (codes.get(pool) as { input: tf.Tensor4D }).input;
+}
+
+/** Attributes shared by the fused conv/pool kernels. */
+function convPoolAttrs(f: { conv: Conv2DLayer; pool: MaxPool2DLayer; gate: boolean }) {
+  return {
+    poolSize: [...f.pool.poolSize],
+    gate: f.gate,
+    inShape: [...f.conv.inputShape],
+    pad: [f.conv.padding[0], f.conv.padding[2]],
+  };
+}
+
 function runLayers(
   layers: readonly SplineLayer[],
   x: tf.Tensor,
@@ -572,8 +607,30 @@ function runLayers(
         v = outs.length === 1 ? outs[0] : tf.addN(outs);
         break;
       }
-      default:
+      default: {
+        const fused = mode.fixed ? convPoolAt(layers, i, mode.fixed) : null;
+        if (fused && convPoolReady(CONV_POOL_GATHER, fused.conv.inputShape[2])) {
+          // the conv only where the pool (and its ReLU) let it through
+          const { conv } = fused, [kh, kw] = conv.kernelSize;
+          const [cin, co] = [conv.inputShape[2], conv.outputShape[2]];
+          const k = constant(
+            conv.kernel,
+            [kh, kw, cin, co],
+            (t) => tf.transpose(t, [3, 0, 1, 2]),
+            "output-first",
+          );
+          const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
+          v = tf.engine().runKernel(CONV_POOL_GATHER, {
+            x: poolInput(mode.fixed!, fused.pool),
+            v,
+            k,
+            b,
+          }, { ...convPoolAttrs(fused), bias: mode.bias && conv.bias !== null }) as tf.Tensor;
+          i += fused.gate ? 2 : 1; // the ReLU and the pool are applied
+          break;
+        }
         v = affineApply(l, v, rows, mode.bias);
+      }
     }
   }
   return v;
@@ -667,13 +724,13 @@ function transposeLayers(
         const c = ctx.codes.get(l) as { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor };
         if (disjointPool(l) && maskedMaxPoolReady()) {
           const gate = gatedPair(layers, i - 1, ctx.codes);
-          const conv = layers[gate ? i - 2 : i - 1];
+          const fused = convPoolAt(layers, gate ? i - 2 : i - 1, ctx.codes);
           if (
-            conv?.kind === "conv2d" && conv.strides[0] === 1 && conv.strides[1] === 1 &&
-            poolConvTransposeReady(conv.inputShape[2])
+            fused?.pool === l && convPoolReady(POOL_CONV_TRANSPOSE, fused.conv.inputShape[2])
           ) {
             // pool, ReLU and conv transposed at once, scattering (the conv's bias terms too)
-            const [kh, kw] = conv.kernelSize, [cin, co] = [conv.inputShape[2], l.inputShape[2]];
+            const { conv } = fused, [kh, kw] = conv.kernelSize;
+            const [cin, co] = [conv.inputShape[2], l.inputShape[2]];
             const k = constant(
               conv.kernel,
               [kh, kw, cin, co],
@@ -686,12 +743,7 @@ function transposeLayers(
               g: v.reshape(batchShape(rows, l.outputShape)),
               k,
               b,
-            }, {
-              poolSize: [...l.poolSize],
-              gate,
-              inShape: [...conv.inputShape],
-              pad: [conv.padding[0], conv.padding[2]],
-            }) as tf.Tensor[];
+            }, convPoolAttrs(fused)) as tf.Tensor[];
             if (conv.bias) ctx.B.push(terms);
             v = dx;
             i -= gate ? 2 : 1; // the ReLU and the conv are applied

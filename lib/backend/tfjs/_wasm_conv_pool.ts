@@ -1,0 +1,491 @@
+/**
+ * The engine's passes through `conv (stride 1) → ReLU → disjoint max-pool` with the codes held
+ * fixed, as two generated WebAssembly SIMD kernels on tfjs-wasm's heap that touch only the
+ * positions the pool lets through.
+ *
+ * With its codes fixed a disjoint max-pool passes one position per window and channel (the
+ * window's first maximum in the recorded input, and only where that maximum is positive when a
+ * ReLU gates it), so of the conv's outputs only those are needed (masked pass), and only those
+ * receive a gradient (transposed pass): 36 of 169 positions per channel for smallCNN's second
+ * layer, fewer once the ReLU gates. The kernels find each window's maximum in the pool's
+ * recorded input once per example (shared by the example's rows) and
+ *
+ * - {@link CONV_POOL_GATHER} (masked pass): computes the conv only there, as dot products over
+ *   the valid taps in float32x4 over the conv's input channels;
+ * - {@link POOL_CONV_TRANSPOSE} (transposed pass): adds each row's gradient times the filter's
+ *   slice K[i, j, :, o] to the conv input's gradient around that position, up to
+ *   {@link MAX_GROUP} rows at a time sharing each loaded filter vector, and returns the rows'
+ *   bias terms Σ g·b (the offsets B[x] of eq. 7) too;
+ *
+ * so neither the dense conv output, nor the upsampled gradient, nor a dense transposed
+ * convolution is formed. Examples are split between the calling thread and the heap's helper
+ * threads (each example's rows on one thread: the same bits whatever the split).
+ *
+ * Shared inputs: `x` the pool's recorded input `[n, PH, PW, Co]` (the ReLU's output when
+ * gated), `b` the conv's bias `[Co]`. Attrs: `poolSize`, `gate`, `inShape` `[H, W, Cin]` (the
+ * conv's input), `pad` `[top, left]`, and for the masked pass `bias` (add b).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
+import {
+  heapMemory,
+  heapParallelism,
+  heapRun,
+  type KernelArgs,
+  registerOnActiveWasm,
+  splitEvenly,
+  type WasmBackendLike,
+} from "../_wasm_ops.ts";
+
+/**
+ * The transposed pass: `{ x, g, k, b }` with `g` the pooled gradient `[n·per, OH, OW, Co]` and
+ * `k` the conv kernel as `[kh, kw, Co, Cin]` → `[n·per, H, W, Cin]` and the bias terms
+ * `[n·per]`.
+ */
+export const POOL_CONV_TRANSPOSE = "MasokitPoolConvTranspose";
+
+/**
+ * The masked pass: `{ x, v, k, b }` with `v` the conv's input `[n·per, H, W, Cin]` and `k` the
+ * conv kernel as `[Co, kh, kw, Cin]` → the pool's output `[n·per, OH, OW, Co]`.
+ */
+export const CONV_POOL_GATHER = "MasokitConvPoolGather";
+
+/** Rows (classes) that share each loaded filter vector in the transposed pass. */
+export const MAX_GROUP = 10;
+/** The most conv input channels (unrolled in the generated code). */
+export const MAX_CONV_POOL_INPUTS = 512;
+
+/** Switches for benchmarks and tests: each kernel at all. */
+export const wasmConvPool = { transpose: true, gather: true };
+
+const F32 = 0x7d;
+
+interface Shape {
+  ph: number;
+  pw: number;
+  PH: number;
+  PW: number;
+  OH: number;
+  OW: number;
+  co: number;
+  kh: number;
+  kw: number;
+  H: number;
+  W: number;
+  cin: number;
+  pt: number;
+  pl: number;
+  per: number;
+  gate: boolean;
+  bias: boolean;
+}
+
+/** The locals both kernels' window sweep uses. */
+interface Sweep {
+  oy: number;
+  ox: number;
+  o: number;
+  y: number;
+  x: number;
+  t: number;
+  p: number;
+  winX: number;
+  best: number;
+  val: number;
+  i0: number;
+  i1: number;
+  j0: number;
+  j1: number;
+}
+
+function sweepLocals(f: FunctionBuilder): Sweep {
+  const l = () => f.local(I32);
+  return {
+    oy: l(),
+    ox: l(),
+    o: l(),
+    y: l(),
+    x: l(),
+    t: l(),
+    p: l(),
+    winX: l(),
+    best: f.local(F32),
+    val: f.local(F32),
+    i0: l(),
+    i1: l(),
+    j0: l(),
+    j1: l(),
+  };
+}
+
+/**
+ * For every window (oy, ox) and channel o of the example whose pool input starts at local
+ * `xp`: its first maximum `best` at conv output position (y, x) and the valid taps
+ * [i0, i1) × [j0, j1) of the conv there; then `pass()`, or `gatedOff()` where a gating ReLU
+ * lets nothing through (maximum not positive).
+ */
+function sweepWindows(
+  f: FunctionBuilder,
+  s: Shape,
+  L: Sweep,
+  xp: number,
+  pass: () => void,
+  gatedOff: () => void,
+): void {
+  const clamp = (dst: number, value: () => void, limit: number) => {
+    value(); // dst ← min(limit, max(0, value))
+    f.set(L.t).get(L.t).i32(0).get(L.t).i32(0).op(Op.i32GtS).op(Op.select).set(dst);
+    f.get(dst).i32(limit).get(dst).i32(limit).op(Op.i32LtS).op(Op.select).set(dst);
+  };
+  const OHl = f.local(I32), OWl = f.local(I32), COl = f.local(I32);
+  f.i32(s.OH).set(OHl).i32(s.OW).set(OWl).i32(s.co).set(COl);
+  f.i32(0).set(L.oy);
+  f.forLoop(L.oy, OHl, 1, () => {
+    f.i32(0).set(L.ox);
+    f.forLoop(L.ox, OWl, 1, () => {
+      // the window's top-left element, channel 0
+      f.get(L.oy).i32(s.ph * s.PW).op(Op.i32Mul).get(L.ox).i32(s.pw).op(Op.i32Mul);
+      f.op(Op.i32Add).i32(s.co * 4).op(Op.i32Mul).get(xp).op(Op.i32Add).set(L.winX);
+      f.i32(0).set(L.o);
+      f.forLoop(L.o, COl, 1, () => {
+        f.get(L.winX).get(L.o).i32(4).op(Op.i32Mul).op(Op.i32Add).set(L.p);
+        f.get(L.p).mem(Op.f32Load, 2, 0).set(L.best).i32(0).set(L.y).i32(0).set(L.x);
+        for (let a = 0; a < s.ph; a++) {
+          for (let c = 0; c < s.pw; c++) {
+            if (a === 0 && c === 0) continue;
+            // strictly greater: the first maximum in row-major window order wins ties
+            f.get(L.p).mem(Op.f32Load, 2, ((a * s.PW + c) * s.co) * 4).set(L.val);
+            f.get(L.val).get(L.best).op(Op.f32Gt).set(L.t);
+            f.get(L.val).get(L.best).get(L.t).op(Op.select).set(L.best);
+            f.i32(a).get(L.y).get(L.t).op(Op.select).set(L.y);
+            f.i32(c).get(L.x).get(L.t).op(Op.select).set(L.x);
+          }
+        }
+        const taps = () => {
+          f.get(L.oy).i32(s.ph).op(Op.i32Mul).get(L.y).op(Op.i32Add).set(L.y);
+          f.get(L.ox).i32(s.pw).op(Op.i32Mul).get(L.x).op(Op.i32Add).set(L.x);
+          clamp(L.i0, () => f.i32(s.pt).get(L.y).op(Op.i32Sub), s.kh);
+          clamp(L.i1, () => f.i32(s.H + s.pt).get(L.y).op(Op.i32Sub), s.kh);
+          clamp(L.j0, () => f.i32(s.pl).get(L.x).op(Op.i32Sub), s.kw);
+          clamp(L.j1, () => f.i32(s.W + s.pl).get(L.x).op(Op.i32Sub), s.kw);
+          pass();
+        };
+        if (s.gate) {
+          f.get(L.best).op(Op.f32Const, 0, 0, 0, 0).op(Op.f32Gt).op(Op.if, 0x40);
+          taps();
+          f.op(Op.else);
+          gatedOff();
+          f.op(Op.end);
+        } else taps();
+      });
+    });
+  });
+}
+
+/** Pushes the address of the conv input at tap (i, j) of position (y, x), from `base`. */
+function inputAt(f: FunctionBuilder, s: Shape, L: Sweep, i: number, j: number, base: number) {
+  f.get(L.y).get(i).op(Op.i32Add).i32(s.pt).op(Op.i32Sub).i32(s.W).op(Op.i32Mul);
+  f.get(L.x).op(Op.i32Add).get(j).op(Op.i32Add).i32(s.pl).op(Op.i32Sub);
+  f.i32(s.cin * 4).op(Op.i32Mul).get(base).op(Op.i32Add);
+}
+
+/** `run(x, g, k, b, dx, bs, n)`: byte addresses of example 0 / row 0, n examples. */
+function transposeFunction(s: Shape): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
+  const [xp, gp, kp, bp, dxp, bsp, n] = [0, 1, 2, 3, 4, 5, 6];
+  const L = sweepLocals(f);
+  const e = f.local(I32), end = f.local(I32), i = f.local(I32), j = f.local(I32);
+  const gAt = f.local(I32), kAt = f.local(I32), dAt = f.local(I32);
+  const gv = f.local(F32), bo = f.local(F32);
+  const splat = Array.from({ length: Math.min(MAX_GROUP, s.per) }, () => f.local(V128));
+  const kv = f.local(V128);
+  const vecs = s.cin / 4;
+  const rowBytes = s.H * s.W * s.cin * 4; // one row of dx
+  const gRowBytes = s.OH * s.OW * s.co * 4;
+
+  f.i32(0).set(e);
+  f.forLoop(e, n, 1, () => {
+    // zero this example's rows of dx and their bias terms
+    f.get(dxp).set(L.p).get(dxp).i32(s.per * rowBytes).op(Op.i32Add).set(end);
+    f.forLoop(L.p, end, 16, () => {
+      f.get(L.p).v128Zero().v128Store(0);
+    });
+    for (let r = 0; r < s.per; r++) {
+      f.get(bsp).op(Op.f32Const, 0, 0, 0, 0).mem(Op.f32Store, 2, r * 4);
+    }
+    sweepWindows(f, s, L, xp, () => {
+      // g[row 0, oy, ox, o] and b[o]
+      f.get(L.oy).i32(s.OW).op(Op.i32Mul).get(L.ox).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
+      f.get(L.o).op(Op.i32Add).i32(4).op(Op.i32Mul).get(gp).op(Op.i32Add).set(gAt);
+      f.get(bp).get(L.o).i32(4).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2, 0).set(bo);
+      for (let r0 = 0; r0 < s.per; r0 += MAX_GROUP) {
+        const rows = Math.min(MAX_GROUP, s.per - r0);
+        for (let r = 0; r < rows; r++) {
+          f.get(gAt).mem(Op.f32Load, 2, (r0 + r) * gRowBytes).set(gv);
+          f.get(gv).simd(SimdOp.f32x4Splat).set(splat[r]);
+          // the bias term
+          f.get(bsp).get(bsp).mem(Op.f32Load, 2, (r0 + r) * 4).get(gv).get(bo);
+          f.op(Op.f32Mul).op(Op.f32Add).mem(Op.f32Store, 2, (r0 + r) * 4);
+        }
+        f.get(L.i0).set(i);
+        f.forLoop(i, L.i1, 1, () => {
+          f.get(L.j0).set(j);
+          f.forLoop(j, L.j1, 1, () => {
+            f.get(i).i32(s.kw).op(Op.i32Mul).get(j).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
+            f.get(L.o).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add);
+            f.set(kAt);
+            inputAt(f, s, L, i, j, dxp);
+            f.set(dAt);
+            for (let v = 0; v < vecs; v++) {
+              f.get(kAt).v128Load(v * 16).set(kv);
+              for (let r = 0; r < rows; r++) {
+                const off = (r0 + r) * rowBytes + v * 16;
+                f.get(dAt).get(dAt).v128Load(off).get(splat[r]).get(kv);
+                f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).v128Store(off);
+              }
+            }
+          });
+        });
+      }
+    }, () => {});
+    f.get(xp).i32(s.PH * s.PW * s.co * 4).op(Op.i32Add).set(xp);
+    f.get(gp).i32(s.per * gRowBytes).op(Op.i32Add).set(gp);
+    f.get(dxp).i32(s.per * rowBytes).op(Op.i32Add).set(dxp);
+    f.get(bsp).i32(s.per * 4).op(Op.i32Add).set(bsp);
+  });
+  return f;
+}
+
+/** Accumulators per row in the masked pass: 4 independent sums in all (latency). */
+function gatherLayout(per: number): { group: number; accs: number } {
+  const group = Math.min(per, 4);
+  return { group, accs: Math.max(1, Math.floor(4 / group)) };
+}
+
+/** `run(x, v, k, b, out, n)`: byte addresses of example 0 / row 0, n examples. */
+function gatherFunction(s: Shape): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
+  const [xp, vp, kp, bp, outp, n] = [0, 1, 2, 3, 4, 5];
+  const L = sweepLocals(f);
+  const e = f.local(I32), i = f.local(I32), j = f.local(I32);
+  const kAt = f.local(I32), vAt = f.local(I32), oAt = f.local(I32);
+  const { group, accs } = gatherLayout(s.per);
+  const acc = Array.from({ length: group * accs }, () => f.local(V128));
+  const kv = f.local(V128);
+  const vecs = s.cin / 4;
+  const rowBytes = s.H * s.W * s.cin * 4; // one row of v
+  const outRowBytes = s.OH * s.OW * s.co * 4;
+
+  const outAddress = () => {
+    f.get(L.oy).i32(s.OW).op(Op.i32Mul).get(L.ox).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
+    f.get(L.o).op(Op.i32Add).i32(4).op(Op.i32Mul).get(outp).op(Op.i32Add).set(oAt);
+  };
+  f.i32(0).set(e);
+  f.forLoop(e, n, 1, () => {
+    sweepWindows(f, s, L, xp, () => {
+      outAddress();
+      for (let r0 = 0; r0 < s.per; r0 += group) {
+        const rows = Math.min(group, s.per - r0);
+        for (let a = 0; a < rows * accs; a++) f.v128Zero().set(acc[a]);
+        f.get(L.i0).set(i);
+        f.forLoop(i, L.i1, 1, () => {
+          f.get(L.j0).set(j);
+          f.forLoop(j, L.j1, 1, () => {
+            f.get(L.o).i32(s.kh).op(Op.i32Mul).get(i).op(Op.i32Add).i32(s.kw).op(Op.i32Mul);
+            f.get(j).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add).set(kAt);
+            inputAt(f, s, L, i, j, vp);
+            f.set(vAt);
+            for (let v = 0; v < vecs; v++) {
+              f.get(kAt).v128Load(v * 16).set(kv);
+              for (let r = 0; r < rows; r++) {
+                const a = acc[r * accs + (v % accs)];
+                f.get(a).get(vAt).v128Load((r0 + r) * rowBytes + v * 16).get(kv);
+                f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a);
+              }
+            }
+          });
+        });
+        for (let r = 0; r < rows; r++) {
+          const first = acc[r * accs];
+          for (let a = 1; a < accs; a++) {
+            f.get(first).get(acc[r * accs + a]).simd(SimdOp.f32x4Add).set(first);
+          }
+          f.get(oAt).get(first).simd(SimdOp.f32x4ExtractLane, 0);
+          for (let lane = 1; lane < 4; lane++) {
+            f.get(first).simd(SimdOp.f32x4ExtractLane, lane).op(Op.f32Add);
+          }
+          if (s.bias) {
+            f.get(bp).get(L.o).i32(4).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2, 0);
+            f.op(Op.f32Add);
+          }
+          f.mem(Op.f32Store, 2, (r0 + r) * outRowBytes);
+        }
+      }
+    }, () => {
+      outAddress();
+      for (let r = 0; r < s.per; r++) {
+        f.get(oAt).op(Op.f32Const, 0, 0, 0, 0).mem(Op.f32Store, 2, r * outRowBytes);
+      }
+    });
+    f.get(xp).i32(s.PH * s.PW * s.co * 4).op(Op.i32Add).set(xp);
+    f.get(vp).i32(s.per * rowBytes).op(Op.i32Add).set(vp);
+    f.get(outp).i32(s.per * outRowBytes).op(Op.i32Add).set(outp);
+  });
+  return f;
+}
+
+interface Attrs {
+  poolSize: [number, number];
+  gate: boolean;
+  inShape: [number, number, number];
+  pad: [number, number];
+  bias?: boolean;
+}
+
+/** The shapes of a call, checked: `rows` the second input's leading size. */
+function shapeOf(
+  kernel: string,
+  x: tf.TensorInfo,
+  rows: number,
+  k: tf.TensorInfo,
+  kShape: readonly number[],
+  b: tf.TensorInfo,
+  attrs: Attrs,
+  others: tf.TensorInfo[],
+): Shape {
+  const [ph, pw] = attrs.poolSize, [H, W, cin] = attrs.inShape, [pt, pl] = attrs.pad;
+  const [n, PH, PW, co] = x.shape;
+  const per = rows / n;
+  const s: Shape = {
+    ph,
+    pw,
+    PH,
+    PW,
+    OH: Math.floor(PH / ph),
+    OW: Math.floor(PW / pw),
+    co,
+    kh: kShape[0],
+    kw: kShape[1],
+    H,
+    W,
+    cin,
+    pt,
+    pl,
+    per,
+    gate: attrs.gate,
+    bias: attrs.bias === true,
+  };
+  const kWant = kernel === POOL_CONV_TRANSPOSE ? [s.kh, s.kw, co, cin] : [co, s.kh, s.kw, cin];
+  if (
+    [x, k, b, ...others].some((t) => t.dtype !== "float32") || x.shape.length !== 4 ||
+    !Number.isInteger(per) || per < 1 || k.shape.some((d, i) => d !== kWant[i]) ||
+    b.shape.length !== 1 || b.shape[0] !== co || !convPoolApplies(cin) || pt < 0 || pl < 0
+  ) {
+    throw new RangeError(
+      `${kernel}: x [${x.shape}], ${rows} rows, k [${k.shape}], b [${b.shape}], inShape [${attrs.inShape}]: expected float32 x [n, PH, PW, Co], rows a multiple of n, k [${kWant}], b [Co], Cin a multiple of 4 up to ${MAX_CONV_POOL_INPUTS}`,
+    );
+  }
+  return s;
+}
+
+function poolConvTranspose(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { x, g, k, b } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs = args.attrs as unknown as Attrs;
+  const s = shapeOf(POOL_CONV_TRANSPOSE, x, g.shape[0], k, k.shape, b, attrs, [g]);
+  if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
+    throw new RangeError(
+      `${POOL_CONV_TRANSPOSE}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,
+    );
+  }
+  const rows = g.shape[0];
+  const dx = backend.makeOutput([rows, s.H, s.W, s.cin], "float32");
+  const bs = backend.makeOutput([rows], "float32");
+  run(backend, POOL_CONV_TRANSPOSE, s, () => transposeFunction(s), [x, g, k, b, dx, bs], [
+    s.PH * s.PW * s.co,
+    s.per * s.OH * s.OW * s.co,
+    0,
+    0,
+    s.per * s.H * s.W * s.cin,
+    s.per,
+  ]);
+  return [dx, bs];
+}
+
+function convPoolGather(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, v, k, b } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs = args.attrs as unknown as Attrs;
+  const s = shapeOf(CONV_POOL_GATHER, x, v.shape[0], k, k.shape.slice(1), b, attrs, [v]);
+  if (v.shape[1] !== s.H || v.shape[2] !== s.W || v.shape[3] !== s.cin) {
+    throw new RangeError(
+      `${CONV_POOL_GATHER}: v [${v.shape}], expected [rows, ${attrs.inShape}]`,
+    );
+  }
+  const rows = v.shape[0];
+  const out = backend.makeOutput([rows, s.OH, s.OW, s.co], "float32");
+  run(backend, CONV_POOL_GATHER, s, () => gatherFunction(s), [x, v, k, b, out], [
+    s.PH * s.PW * s.co,
+    s.per * s.H * s.W * s.cin,
+    0,
+    0,
+    s.per * s.OH * s.OW * s.co,
+  ]);
+  return out;
+}
+
+/**
+ * Runs the generated function over the examples, split between threads: `tensors` are the
+ * function's address arguments, advanced by `perExample[i]` floats for each example.
+ */
+function run(
+  backend: WasmBackendLike,
+  kernel: string,
+  s: Shape,
+  build: () => FunctionBuilder,
+  tensors: tf.TensorInfo[],
+  perExample: number[],
+): void {
+  if (heapMemory(backend) === null) throw new Error(`${kernel}: the wasm heap was not found`);
+  // views after the allocations (an allocation may move the heap)
+  const at = tensors.map((t) => backend.typedArrayFromHeap(t).byteOffset);
+  const n = tensors[0].shape[0];
+  const parts = splitEvenly(n, Math.min(n, heapParallelism(backend))).map(([start, count]) => [
+    ...at.map((a, i) => a + start * perExample[i] * 4),
+    count,
+  ]);
+  heapRun(
+    backend,
+    `${kernel} ${Object.values(s).join("x")}`,
+    () => ({ run: build() }),
+    "run",
+    parts,
+  );
+}
+
+/** Whether the kernels take a conv with `cin` input channels. */
+function convPoolApplies(cin: number): boolean {
+  return cin % 4 === 0 && cin >= 4 && cin <= MAX_CONV_POOL_INPUTS;
+}
+
+/**
+ * Registers both kernels on the active backend once when it is a tfjs-wasm one; true when
+ * `kernel` is switched on and can run now for a conv with `cin` input channels.
+ *
+ * @param kernel {@link POOL_CONV_TRANSPOSE} or {@link CONV_POOL_GATHER}.
+ * @param cin The conv's input channels.
+ * @returns Whether to call the kernel.
+ */
+export function convPoolReady(
+  kernel: typeof POOL_CONV_TRANSPOSE | typeof CONV_POOL_GATHER,
+  cin: number,
+): boolean {
+  const on = kernel === POOL_CONV_TRANSPOSE ? wasmConvPool.transpose : wasmConvPool.gather;
+  return on && convPoolApplies(cin) &&
+    registerOnActiveWasm([
+      [POOL_CONV_TRANSPOSE, poolConvTranspose],
+      [CONV_POOL_GATHER, convPoolGather],
+    ]);
+}
