@@ -8,6 +8,7 @@ import {
   wasmWindowSlots,
 } from "../../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
+import { activeWasmBackend, heapParallelism } from "../../lib/backend/_wasm_ops.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 
 /** Brute force: per window and channel, the index of the first (row-major) maximum of x. */
@@ -129,12 +130,15 @@ const CASES: [number[], number[]][] = [
   [[1, 5, 4, 4], [1, 1]],
 ];
 
+/** Large enough for the SIMD kernels to split the examples between threads (odd counts). */
+const LARGE: [number[], number[]] = [[5, 33, 31, 80], [2, 2]];
+
 /** Every case with the SIMD bodies on and off, on the active backend. */
-function checkAll(): void {
+function checkAll(cases = CASES): void {
   try {
     for (const simd of [true, false]) {
       wasmMaxPoolKernels.simd = simd;
-      for (const [shape, pool] of CASES) {
+      for (const [shape, pool] of cases) {
         for (const random of [false, true]) {
           for (const gate of [false, true]) checkKernels(shape, pool, random, gate);
         }
@@ -178,7 +182,13 @@ Deno.test("the wasm masked max-pool kernels run on threaded wasm's shared memory
   await tf.setBackend("wasm-maxpool-test");
   try {
     assertEquals(maskedMaxPoolReady(), true);
-    checkAll();
+    const backend = activeWasmBackend()!;
+    const start = performance.now();
+    while (heapParallelism(backend) < Math.min(2, navigator.hardwareConcurrency)) {
+      assert(performance.now() - start < 30_000, "helper threads did not start");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    checkAll([...CASES, LARGE]);
   } finally {
     await tf.setBackend("cpu");
   }

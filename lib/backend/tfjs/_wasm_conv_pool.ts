@@ -231,13 +231,14 @@ function transposeFunction(s: Shape): FunctionBuilder {
         }
         f.get(L.i0).set(i);
         f.forLoop(i, L.i1, 1, () => {
+          // K[i, j0, o, :] and dx at tap (i, j0); both step by a tap along j
+          f.get(i).i32(s.kw).op(Op.i32Mul).get(L.j0).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
+          f.get(L.o).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add);
+          f.set(kAt);
+          inputAt(f, s, L, i, L.j0, dxp);
+          f.set(dAt);
           f.get(L.j0).set(j);
           f.forLoop(j, L.j1, 1, () => {
-            f.get(i).i32(s.kw).op(Op.i32Mul).get(j).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
-            f.get(L.o).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add);
-            f.set(kAt);
-            inputAt(f, s, L, i, j, dxp);
-            f.set(dAt);
             for (let v = 0; v < vecs; v++) {
               f.get(kAt).v128Load(v * 16).set(kv);
               for (let r = 0; r < rows; r++) {
@@ -246,6 +247,8 @@ function transposeFunction(s: Shape): FunctionBuilder {
                 f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).v128Store(off);
               }
             }
+            f.get(kAt).i32(s.co * s.cin * 4).op(Op.i32Add).set(kAt);
+            f.get(dAt).i32(s.cin * 4).op(Op.i32Add).set(dAt);
           });
         });
       }
@@ -291,12 +294,13 @@ function gatherFunction(s: Shape): FunctionBuilder {
         for (let a = 0; a < rows * accs; a++) f.v128Zero().set(acc[a]);
         f.get(L.i0).set(i);
         f.forLoop(i, L.i1, 1, () => {
+          // K[o, i, j0, :] and v at tap (i, j0); both step by cin along j
+          f.get(L.o).i32(s.kh).op(Op.i32Mul).get(i).op(Op.i32Add).i32(s.kw).op(Op.i32Mul);
+          f.get(L.j0).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add).set(kAt);
+          inputAt(f, s, L, i, L.j0, vp);
+          f.set(vAt);
           f.get(L.j0).set(j);
           f.forLoop(j, L.j1, 1, () => {
-            f.get(L.o).i32(s.kh).op(Op.i32Mul).get(i).op(Op.i32Add).i32(s.kw).op(Op.i32Mul);
-            f.get(j).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add).set(kAt);
-            inputAt(f, s, L, i, j, vp);
-            f.set(vAt);
             for (let v = 0; v < vecs; v++) {
               f.get(kAt).v128Load(v * 16).set(kv);
               for (let r = 0; r < rows; r++) {
@@ -305,6 +309,8 @@ function gatherFunction(s: Shape): FunctionBuilder {
                 f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a);
               }
             }
+            f.get(kAt).i32(s.cin * 4).op(Op.i32Add).set(kAt);
+            f.get(vAt).i32(s.cin * 4).op(Op.i32Add).set(vAt);
           });
         });
         for (let r = 0; r < rows; r++) {

@@ -21,7 +21,13 @@
  * @module
  */
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
-import { heapModule, type WasmBackendLike } from "../_wasm_ops.ts";
+import {
+  heapMemory,
+  heapParallelism,
+  heapRun,
+  splitEvenly,
+  type WasmBackendLike,
+} from "../_wasm_ops.ts";
 
 /** The kernels, on views of tensors in the wasm memory (see the module notes). */
 export interface MaxPoolSimd {
@@ -297,30 +303,68 @@ function zeroUncovered(
   }
 }
 
-/** The kernels on views, from the generated functions on byte addresses. */
-function wrap(raw: Exports, pool: readonly [number, number]): MaxPoolSimd {
+/** Below this many input values a pass runs on the calling thread alone. */
+const MIN_SPLIT_VALUES = 1 << 16;
+
+/**
+ * The kernels on views, from the generated functions on byte addresses, the examples split
+ * between the calling thread and the heap's helper threads (`heapRun`).
+ */
+function wrap(
+  backend: WasmBackendLike,
+  key: string,
+  build: () => Record<string, FunctionBuilder>,
+  pool: readonly [number, number],
+): MaxPoolSimd {
+  /** Runs `name` over n examples: `args(first, count)` gives a part's arguments. */
+  const run = (
+    name: keyof Exports,
+    [n, H, W, C]: readonly number[],
+    args: (first: number, count: number) => number[],
+  ) => {
+    const parts = n * H * W * C < MIN_SPLIT_VALUES ? 1 : Math.min(n, heapParallelism(backend));
+    heapRun(backend, key, build, name, splitEvenly(n, parts).map(([s, c]) => args(s, c)));
+  };
   return {
-    masked: (x, v, out, [n, H, W, C], gate) =>
-      (gate ? raw.maskedGated : raw.masked)(x.byteOffset, v.byteOffset, out.byteOffset, n, H, W, C),
-    transpose: (x, g, out, [n, H, W, C], per, gate) => {
-      (gate ? raw.transposeGated : raw.transpose)(
-        x.byteOffset,
-        g.byteOffset,
-        out.byteOffset,
-        n,
+    masked: (x, v, out, shape, gate) => {
+      const [, H, W, C] = shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
+      run(gate ? "maskedGated" : "masked", shape, (s, c) => [
+        x.byteOffset + s * H * W * C * 4,
+        v.byteOffset + s * H * W * C * 4,
+        out.byteOffset + s * OH * OW * C * 4,
+        c,
+        H,
+        W,
+        C,
+      ]);
+    },
+    transpose: (x, g, out, shape, per, gate) => {
+      const [n, H, W, C] = shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
+      run(gate ? "transposeGated" : "transpose", shape, (s, c) => [
+        x.byteOffset + s * H * W * C * 4,
+        g.byteOffset + s * per * OH * OW * C * 4,
+        out.byteOffset + s * per * H * W * C * 4,
+        c,
         per,
         H,
         W,
         C,
-      );
-      const OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
+      ]);
       zeroUncovered(out, n * per, [H, W, C], [OH * pool[0], OW * pool[1]]);
     },
-    slots: (x, out, [n, H, W, C]) => raw.slots(x.byteOffset, out.byteOffset, n, H, W, C),
+    slots: (x, out, shape) => {
+      const [, H, W, C] = shape, OH = Math.floor(H / pool[0]), OW = Math.floor(W / pool[1]);
+      run("slots", shape, (s, c) => [
+        x.byteOffset + s * H * W * C * 4,
+        out.byteOffset + s * OH * OW * C * 4,
+        c,
+        H,
+        W,
+        C,
+      ]);
+    },
   };
 }
-
-const wrapped = new WeakMap<Exports, MaxPoolSimd>();
 
 /**
  * The kernels for a disjoint `pool` over `C` channels on a tfjs-wasm backend's heap, when
@@ -340,18 +384,12 @@ export function maxPoolSimdFor(
   if (C % 4 !== 0 || pool[0] * pool[1] > MAX_SIMD_WINDOW || pool[0] < 1 || pool[1] < 1) {
     return null;
   }
-  const raw = heapModule<Exports>(backend, `max-pool ${pool[0]}x${pool[1]}`, () => ({
+  if (heapMemory(backend) === null) return null;
+  return wrap(backend, `max-pool ${pool[0]}x${pool[1]}`, () => ({
     masked: maskedKernel(pool, false),
     maskedGated: maskedKernel(pool, true),
     transpose: transposeKernel(pool, false),
     transposeGated: transposeKernel(pool, true),
     slots: slotsKernel(pool),
-  }));
-  if (raw === null) return null;
-  let k = wrapped.get(raw);
-  if (k === undefined) {
-    k = wrap(raw, pool);
-    wrapped.set(raw, k);
-  }
-  return k;
+  }), pool);
 }
