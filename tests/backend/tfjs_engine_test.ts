@@ -113,7 +113,7 @@ Deno.test("the tfjs engine counts each max-pool window once when its maxima tie 
   }
 });
 
-Deno.test("the linear masked pass reuses the forward pass's W₁x bit for bit", async (t) => {
+Deno.test("the linear masked pass reuses the forward pass's W₁x", async (t) => {
   for (const backend of ["cpu", "wasm"]) {
     for (const c of cases(13)) {
       await t.step(`${c.name} on tfjs-${backend}`, async () => {
@@ -124,18 +124,14 @@ Deno.test("the linear masked pass reuses the forward pass's W₁x bit for bit", 
           const reused = maskedPassTf(net, x, { codes, bias: false }); // starts from W₁x
           const fresh = maskedPassTf(net, copy, { codes, bias: false }); // recomputes it
           const full = maskedPassTf(net, x, { codes, bias: true });
-          assertEquals(Array.from(reused.dataSync()), Array.from(fresh.dataSync()));
-          // the affine masked pass reproduces the forward output: to the bit where it runs the
-          // same ops; to float32 rounding where a conv → ReLU → pool runs masokit's gathering
-          // kernel (dot products at the pooled positions only) instead of XNNPACK's conv
+          // to the bit where both run the same ops; to float32 rounding on wasm, where a
+          // conv → ReLU → pool runs masokit's gathering kernel (dot products at the pooled
+          // positions only) in the fresh pass and the reused W₁x came from XNNPACK's conv
+          const tol = backend === "cpu" ? 0 : 1e-6, f = fresh.dataSync();
+          assertAllClose(reused.dataSync(), f, tol, "reused W₁x", largestMagnitude(f));
+          // the affine masked pass reproduces the forward output, likewise
           const want = output.dataSync();
-          assertAllClose(
-            full.dataSync(),
-            want,
-            backend === "cpu" ? 0 : 1e-6,
-            "affine masked pass",
-            largestMagnitude(want),
-          );
+          assertAllClose(full.dataSync(), want, tol, "affine masked pass", largestMagnitude(want));
           disposeCodes(codes);
           tf.dispose([x, copy, output, reused, fresh, full]);
         });

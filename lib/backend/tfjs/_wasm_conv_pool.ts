@@ -11,11 +11,15 @@
  * recorded input once per example (shared by the example's rows) and
  *
  * - {@link CONV_POOL_GATHER} (masked pass): computes the conv only there, as dot products over
- *   the valid taps in float32x4 over the conv's input channels;
+ *   the valid taps;
  * - {@link POOL_CONV_TRANSPOSE} (transposed pass): adds each row's gradient times the filter's
  *   slice K[i, j, :, o] to the conv input's gradient around that position, up to
  *   {@link MAX_GROUP} rows at a time sharing each loaded filter vector, and returns the rows'
  *   bias terms Σ g·b (the offsets B[x] of eq. 7) too;
+ *
+ * both in float32x4 over each tap row's contiguous (kw, Cin) floats — the conv input in NHWC and
+ * the filters laid out with (j, ci) innermost — with a scalar rest (the gather takes any Cin:
+ * the first layer's 3 channels give rows of 9 floats, two vectors and one scalar for 3×3);
  *
  * so neither the dense conv output, nor the upsampled gradient, nor a dense transposed
  * convolution is formed. Examples are split between the calling thread and the heap's helper
@@ -41,7 +45,7 @@ import {
 
 /**
  * The transposed pass: `{ x, g, k, b }` with `g` the pooled gradient `[n·per, OH, OW, Co]` and
- * `k` the conv kernel as `[kh, kw, Co, Cin]` → `[n·per, H, W, Cin]` and the bias terms
+ * `k` the conv kernel as `[kh, Co, kw, Cin]` → `[n·per, H, W, Cin]` and the bias terms
  * `[n·per]`.
  */
 export const POOL_CONV_TRANSPOSE = "MasokitPoolConvTranspose";
@@ -54,7 +58,7 @@ export const CONV_POOL_GATHER = "MasokitConvPoolGather";
 
 /** Rows (classes) that share each loaded filter vector in the transposed pass. */
 export const MAX_GROUP = 10;
-/** The most conv input channels (unrolled in the generated code). */
+/** The most conv input channels (a tap's channels are unrolled in the generated code). */
 export const MAX_CONV_POOL_INPUTS = 512;
 
 /** Switches for benchmarks and tests: each kernel at all. */
@@ -191,6 +195,60 @@ function inputAt(f: FunctionBuilder, s: Shape, L: Sweep, i: number, j: number, b
   f.i32(s.cin * 4).op(Op.i32Mul).get(base).op(Op.i32Add);
 }
 
+/** The longest run (floats) of a whole tap row that is unrolled; longer rows go tap by tap. */
+const MAX_ROW_RUN = 256;
+
+/**
+ * Emits the work over a run of `floats` contiguous floats at byte offset 0 of both the filter
+ * and the conv input/gradient: `vector(off)` for each float32x4, `scalar(off)` for the rest.
+ */
+function run4(floats: number, vector: (off: number) => void, scalar: (off: number) => void) {
+  const whole = Math.floor(floats / 4);
+  for (let v = 0; v < whole; v++) vector(v * 16);
+  for (let t = whole * 4; t < floats; t++) scalar(t * 4);
+}
+
+/**
+ * For each valid tap row i ∈ [i0, i1): `kAt` ← `filterRow()` (the filter at (i, j0)) and `dAt`
+ * ← the conv input at (i, j0), then the row's taps [j0, j1) — contiguous `(j1 − j0)·Cin` floats
+ * in both, as the filter layouts put (j, ci) innermost: as one unrolled run when the whole row
+ * is valid and short enough, else tap by tap (`Cin` floats each).
+ */
+function tapRows(
+  f: FunctionBuilder,
+  s: Shape,
+  L: Sweep,
+  locals: { i: number; j: number; kAt: number; dAt: number; base: number },
+  filterRow: () => void,
+  work: (floats: number) => void,
+): void {
+  const { i, j, kAt, dAt, base } = locals;
+  const full = s.kw * s.cin <= MAX_ROW_RUN;
+  f.get(L.i0).set(i);
+  f.forLoop(i, L.i1, 1, () => {
+    filterRow();
+    f.set(kAt);
+    inputAt(f, s, L, i, L.j0, base);
+    f.set(dAt);
+    const byTap = () => {
+      f.get(L.j0).set(j);
+      f.forLoop(j, L.j1, 1, () => {
+        work(s.cin);
+        f.get(kAt).i32(s.cin * 4).op(Op.i32Add).set(kAt);
+        f.get(dAt).i32(s.cin * 4).op(Op.i32Add).set(dAt);
+      });
+    };
+    if (full) {
+      // the whole row: j0 = 0 and j1 = kw
+      f.get(L.j0).op(Op.i32Eqz).get(L.j1).i32(s.kw).op(Op.i32Eq).op(Op.i32And).op(Op.if, 0x40);
+      work(s.kw * s.cin);
+      f.op(Op.else);
+      byTap();
+      f.op(Op.end);
+    } else byTap();
+  });
+}
+
 /** `run(x, g, k, b, dx, bs, n)`: byte addresses of example 0 / row 0, n examples. */
 function transposeFunction(s: Shape): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
@@ -200,18 +258,21 @@ function transposeFunction(s: Shape): FunctionBuilder {
   const gAt = f.local(I32), kAt = f.local(I32), dAt = f.local(I32);
   const gv = f.local(F32), bo = f.local(F32);
   const splat = Array.from({ length: Math.min(MAX_GROUP, s.per) }, () => f.local(V128));
-  const kv = f.local(V128);
-  const vecs = s.cin / 4;
+  const kv = f.local(V128), kf = f.local(F32);
   const rowBytes = s.H * s.W * s.cin * 4; // one row of dx
   const gRowBytes = s.OH * s.OW * s.co * 4;
 
   f.i32(0).set(e);
   f.forLoop(e, n, 1, () => {
     // zero this example's rows of dx and their bias terms
-    f.get(dxp).set(L.p).get(dxp).i32(s.per * rowBytes).op(Op.i32Add).set(end);
+    const zeroBytes = s.per * rowBytes, whole = zeroBytes - (zeroBytes % 16);
+    f.get(dxp).set(L.p).get(dxp).i32(whole).op(Op.i32Add).set(end);
     f.forLoop(L.p, end, 16, () => {
       f.get(L.p).v128Zero().v128Store(0);
     });
+    for (let b = whole; b < zeroBytes; b += 4) {
+      f.get(dxp).op(Op.f32Const, 0, 0, 0, 0).mem(Op.f32Store, 2, b); // never past the example
+    }
     for (let r = 0; r < s.per; r++) {
       f.get(bsp).op(Op.f32Const, 0, 0, 0, 0).mem(Op.f32Store, 2, r * 4);
     }
@@ -229,28 +290,27 @@ function transposeFunction(s: Shape): FunctionBuilder {
           f.get(bsp).get(bsp).mem(Op.f32Load, 2, (r0 + r) * 4).get(gv).get(bo);
           f.op(Op.f32Mul).op(Op.f32Add).mem(Op.f32Store, 2, (r0 + r) * 4);
         }
-        f.get(L.i0).set(i);
-        f.forLoop(i, L.i1, 1, () => {
-          // K[i, j0, o, :] and dx at tap (i, j0); both step by a tap along j
-          f.get(i).i32(s.kw).op(Op.i32Mul).get(L.j0).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
-          f.get(L.o).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add);
-          f.set(kAt);
-          inputAt(f, s, L, i, L.j0, dxp);
-          f.set(dAt);
-          f.get(L.j0).set(j);
-          f.forLoop(j, L.j1, 1, () => {
-            for (let v = 0; v < vecs; v++) {
-              f.get(kAt).v128Load(v * 16).set(kv);
-              for (let r = 0; r < rows; r++) {
-                const off = (r0 + r) * rowBytes + v * 16;
-                f.get(dAt).get(dAt).v128Load(off).get(splat[r]).get(kv);
-                f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).v128Store(off);
-              }
+        tapRows(f, s, L, { i, j, kAt, dAt, base: dxp }, () => {
+          // K[i, o, j0, :] (the filter as [kh, Co, kw, Cin])
+          f.get(i).i32(s.co).op(Op.i32Mul).get(L.o).op(Op.i32Add).i32(s.kw).op(Op.i32Mul);
+          f.get(L.j0).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add);
+        }, (floats) =>
+          run4(floats, (off) => {
+            f.get(kAt).v128Load(off).set(kv);
+            for (let r = 0; r < rows; r++) {
+              const at = (r0 + r) * rowBytes + off;
+              f.get(dAt).get(dAt).v128Load(at).get(splat[r]).get(kv);
+              f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).v128Store(at);
             }
-            f.get(kAt).i32(s.co * s.cin * 4).op(Op.i32Add).set(kAt);
-            f.get(dAt).i32(s.cin * 4).op(Op.i32Add).set(dAt);
-          });
-        });
+          }, (off) => {
+            f.get(kAt).mem(Op.f32Load, 2, off).set(kf);
+            for (let r = 0; r < rows; r++) {
+              const at = (r0 + r) * rowBytes + off;
+              f.get(dAt).get(dAt).mem(Op.f32Load, 2, at);
+              f.get(splat[r]).simd(SimdOp.f32x4ExtractLane, 0).get(kf).op(Op.f32Mul);
+              f.op(Op.f32Add).mem(Op.f32Store, 2, at);
+            }
+          }));
       }
     }, () => {});
     f.get(xp).i32(s.PH * s.PW * s.co * 4).op(Op.i32Add).set(xp);
@@ -276,8 +336,8 @@ function gatherFunction(s: Shape): FunctionBuilder {
   const kAt = f.local(I32), vAt = f.local(I32), oAt = f.local(I32);
   const { group, accs } = gatherLayout(s.per);
   const acc = Array.from({ length: group * accs }, () => f.local(V128));
-  const kv = f.local(V128);
-  const vecs = s.cin / 4;
+  const tail = Array.from({ length: group }, () => f.local(F32)); // sums of the scalar rest
+  const kv = f.local(V128), kf = f.local(F32);
   const rowBytes = s.H * s.W * s.cin * 4; // one row of v
   const outRowBytes = s.OH * s.OW * s.co * 4;
 
@@ -292,27 +352,28 @@ function gatherFunction(s: Shape): FunctionBuilder {
       for (let r0 = 0; r0 < s.per; r0 += group) {
         const rows = Math.min(group, s.per - r0);
         for (let a = 0; a < rows * accs; a++) f.v128Zero().set(acc[a]);
-        f.get(L.i0).set(i);
-        f.forLoop(i, L.i1, 1, () => {
-          // K[o, i, j0, :] and v at tap (i, j0); both step by cin along j
+        for (let r = 0; r < rows; r++) f.op(Op.f32Const, 0, 0, 0, 0).set(tail[r]);
+        let vector = 0; // which of a row's accumulators the next float32x4 goes to
+        tapRows(f, s, L, { i, j, kAt, dAt: vAt, base: vp }, () => {
+          // K[o, i, j0, :] (the filter as [Co, kh, kw, Cin])
           f.get(L.o).i32(s.kh).op(Op.i32Mul).get(i).op(Op.i32Add).i32(s.kw).op(Op.i32Mul);
-          f.get(L.j0).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add).set(kAt);
-          inputAt(f, s, L, i, L.j0, vp);
-          f.set(vAt);
-          f.get(L.j0).set(j);
-          f.forLoop(j, L.j1, 1, () => {
-            for (let v = 0; v < vecs; v++) {
-              f.get(kAt).v128Load(v * 16).set(kv);
-              for (let r = 0; r < rows; r++) {
-                const a = acc[r * accs + (v % accs)];
-                f.get(a).get(vAt).v128Load((r0 + r) * rowBytes + v * 16).get(kv);
-                f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a);
-              }
+          f.get(L.j0).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul).get(kp).op(Op.i32Add);
+        }, (floats) =>
+          run4(floats, (off) => {
+            f.get(kAt).v128Load(off).set(kv);
+            for (let r = 0; r < rows; r++) {
+              const a = acc[r * accs + (vector % accs)];
+              f.get(a).get(vAt).v128Load((r0 + r) * rowBytes + off).get(kv);
+              f.simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a);
             }
-            f.get(kAt).i32(s.cin * 4).op(Op.i32Add).set(kAt);
-            f.get(vAt).i32(s.cin * 4).op(Op.i32Add).set(vAt);
-          });
-        });
+            vector++;
+          }, (off) => {
+            f.get(kAt).mem(Op.f32Load, 2, off).set(kf);
+            for (let r = 0; r < rows; r++) {
+              f.get(tail[r]).get(vAt).mem(Op.f32Load, 2, (r0 + r) * rowBytes + off).get(kf);
+              f.op(Op.f32Mul).op(Op.f32Add).set(tail[r]);
+            }
+          }));
         for (let r = 0; r < rows; r++) {
           const first = acc[r * accs];
           for (let a = 1; a < accs; a++) {
@@ -322,6 +383,7 @@ function gatherFunction(s: Shape): FunctionBuilder {
           for (let lane = 1; lane < 4; lane++) {
             f.get(first).simd(SimdOp.f32x4ExtractLane, lane).op(Op.f32Add);
           }
+          f.get(tail[r]).op(Op.f32Add);
           if (s.bias) {
             f.get(bp).get(L.o).i32(4).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2, 0);
             f.op(Op.f32Add);
@@ -383,14 +445,14 @@ function shapeOf(
     gate: attrs.gate,
     bias: attrs.bias === true,
   };
-  const kWant = kernel === POOL_CONV_TRANSPOSE ? [s.kh, s.kw, co, cin] : [co, s.kh, s.kw, cin];
+  const kWant = kernel === POOL_CONV_TRANSPOSE ? [s.kh, co, s.kw, cin] : [co, s.kh, s.kw, cin];
   if (
     [x, k, b, ...others].some((t) => t.dtype !== "float32") || x.shape.length !== 4 ||
     !Number.isInteger(per) || per < 1 || k.shape.some((d, i) => d !== kWant[i]) ||
-    b.shape.length !== 1 || b.shape[0] !== co || !convPoolApplies(cin) || pt < 0 || pl < 0
+    b.shape.length !== 1 || b.shape[0] !== co || !convPoolApplies(kernel, cin) || pt < 0 || pl < 0
   ) {
     throw new RangeError(
-      `${kernel}: x [${x.shape}], ${rows} rows, k [${k.shape}], b [${b.shape}], inShape [${attrs.inShape}]: expected float32 x [n, PH, PW, Co], rows a multiple of n, k [${kWant}], b [Co], Cin a multiple of 4 up to ${MAX_CONV_POOL_INPUTS}`,
+      `${kernel}: x [${x.shape}], ${rows} rows, k [${k.shape}], b [${b.shape}], inShape [${attrs.inShape}]: expected float32 x [n, PH, PW, Co], rows a multiple of n, k [${kWant}], b [Co], Cin up to ${MAX_CONV_POOL_INPUTS} (a multiple of 4 for the transpose)`,
     );
   }
   return s;
@@ -400,7 +462,9 @@ function poolConvTranspose(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const { x, g, k, b } = args.inputs as Record<string, tf.TensorInfo>;
   const attrs = args.attrs as unknown as Attrs;
-  const s = shapeOf(POOL_CONV_TRANSPOSE, x, g.shape[0], k, k.shape, b, attrs, [g]);
+  const s = shapeOf(POOL_CONV_TRANSPOSE, x, g.shape[0], k, [k.shape[0], k.shape[2]], b, attrs, [
+    g,
+  ]);
   if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
     throw new RangeError(
       `${POOL_CONV_TRANSPOSE}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,
@@ -471,9 +535,15 @@ function run(
   );
 }
 
-/** Whether the kernels take a conv with `cin` input channels. */
-function convPoolApplies(cin: number): boolean {
-  return cin % 4 === 0 && cin >= 4 && cin <= MAX_CONV_POOL_INPUTS;
+/**
+ * Whether `kernel` takes a conv with `cin` input channels: the gather any, the scatter a
+ * multiple of 4 (its float32x4 read-modify-writes of neighbouring positions then never overlap
+ * partly — with 3 channels they did, and stalled: the first layer's transpose is faster as
+ * `MasokitConvFewOutputs` after the masked pool, 940–990 against 650–670 templates/s).
+ */
+function convPoolApplies(kernel: string, cin: number): boolean {
+  return Number.isInteger(cin) && cin >= 1 && cin <= MAX_CONV_POOL_INPUTS &&
+    (kernel === CONV_POOL_GATHER || cin % 4 === 0);
 }
 
 /**
@@ -489,7 +559,7 @@ export function convPoolReady(
   cin: number,
 ): boolean {
   const on = kernel === POOL_CONV_TRANSPOSE ? wasmConvPool.transpose : wasmConvPool.gather;
-  return on && convPoolApplies(cin) &&
+  return on && convPoolApplies(kernel, cin) &&
     registerOnActiveWasm([
       [POOL_CONV_TRANSPOSE, poolConvTranspose],
       [CONV_POOL_GATHER, convPoolGather],

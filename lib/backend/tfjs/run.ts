@@ -734,8 +734,8 @@ function transposeLayers(
             const k = constant(
               conv.kernel,
               [kh, kw, cin, co],
-              (t) => tf.transpose(t, [0, 1, 3, 2]),
-              "io-swapped",
+              (t) => tf.transpose(t, [0, 3, 1, 2]),
+              "row-runs",
             );
             const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
             const [dx, terms] = tf.engine().runKernel(POOL_CONV_TRANSPOSE, {
