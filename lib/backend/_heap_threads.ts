@@ -65,9 +65,13 @@ interface Helper {
 
 interface Pool {
   helpers: Helper[];
+  workers: Worker[];
   bytes: Uint8Array;
   broken: boolean;
 }
+
+/** Helper workers that have not exited yet (all memories). */
+const live = new Set<Worker>();
 
 const pools = new WeakMap<WebAssembly.Memory, Pool>();
 
@@ -86,17 +90,42 @@ function poolFor(memory: WebAssembly.Memory): Pool | null {
   let pool = pools.get(memory);
   if (pool === undefined) {
     const bytes = new Uint8Array(new SharedArrayBuffer(MAX_MODULE_BYTES));
-    pool = { helpers: [], bytes, broken: false };
+    pool = { helpers: [], workers: [], bytes, broken: false };
     for (let i = 0; i < heapThreads.helpers; i++) {
       const ctl = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
       const worker = new Worker(helperSource, { eval: true });
+      live.add(worker);
+      worker.on("exit", () => live.delete(worker));
       worker.postMessage({ ctl, bytes, memory });
       worker.unref();
       pool.helpers.push({ ctl, known: new Set() });
+      pool.workers.push(worker);
     }
     pools.set(memory, pool);
   }
   return pool.broken ? null : pool;
+}
+
+/**
+ * Stops the helper threads of a memory (its backend is being disposed: they would keep the
+ * memory alive); a later kernel on the same memory starts new ones.
+ *
+ * @param memory The heap.
+ */
+export function stopHeapThreads(memory: WebAssembly.Memory): void {
+  const pool = pools.get(memory);
+  if (pool === undefined) return;
+  pools.delete(memory);
+  for (const h of pool.helpers) {
+    Atomics.store(h.ctl, STATE, QUIT);
+    Atomics.notify(h.ctl, STATE);
+  }
+  for (const w of pool.workers) void w.terminate();
+}
+
+/** How many helper threads are running, for all memories (for tests). */
+export function runningHeapThreads(): number {
+  return live.size;
 }
 
 /** The helpers that have started (all or none are used, so that parts stay balanced). */

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assembleModule, type FunctionBuilder } from "../util/_wasm_emitter.ts";
-import { heapParts, heapThreadCount, runParts } from "./_heap_threads.ts";
+import { heapParts, heapThreadCount, runParts, stopHeapThreads } from "./_heap_threads.ts";
 
 /** A tensor as kernels see it: data id, shape and dtype, no engine bookkeeping. */
 export type Info = tf.TensorInfo;
@@ -155,6 +155,26 @@ export function heapModule<T>(
   return (heapModuleEntry(backend, key, build)?.module.exports ?? null) as T | null;
 }
 
+const withStopHook = new WeakSet<WasmBackendLike>();
+
+/**
+ * The backend's heap, with its `dispose` (`tf.removeBackend`) made to stop the heap's helper
+ * threads too (once per backend); `null` when the heap is not found.
+ */
+function threadedHeap(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const memory = heapMemory(backend);
+  if (memory !== null && !withStopHook.has(backend)) {
+    withStopHook.add(backend);
+    const b = backend as unknown as { dispose?: () => void };
+    const dispose = b.dispose?.bind(backend);
+    b.dispose = () => {
+      dispose?.();
+      stopHeapThreads(memory);
+    };
+  }
+  return memory;
+}
+
 /**
  * How many parts {@link heapRun} runs at the same time on this backend now (1 + the helper
  * threads that have started; 1 on an unshared heap).
@@ -163,7 +183,7 @@ export function heapModule<T>(
  * @returns The number of parts to split work into.
  */
 export function heapParallelism(backend: WasmBackendLike): number {
-  const memory = heapMemory(backend);
+  const memory = threadedHeap(backend);
   return memory === null ? 1 : heapParts(memory);
 }
 
@@ -192,7 +212,7 @@ export function splitEvenly(n: number, parts: number): [number, number][] {
  * @returns The thread count.
  */
 export function heapThreadsFor(backend: WasmBackendLike): number {
-  const memory = heapMemory(backend);
+  const memory = threadedHeap(backend);
   return memory === null ? 1 : heapThreadCount(memory);
 }
 
@@ -216,6 +236,7 @@ export function heapRun(
 ): boolean {
   const entry = heapModuleEntry(backend, key, build);
   if (entry === null) return false;
+  threadedHeap(backend);
   runParts(entry.memory, entry.module, name, parts);
   return true;
 }

@@ -8,7 +8,7 @@ import {
   heapRun,
   type WasmBackendLike,
 } from "../../lib/backend/_wasm_ops.ts";
-import { heapThreads } from "../../lib/backend/_heap_threads.ts";
+import { heapThreads, runningHeapThreads } from "../../lib/backend/_heap_threads.ts";
 import { FunctionBuilder, I32, Op } from "../../lib/util/_wasm_emitter.ts";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
@@ -176,11 +176,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "training kernels give the same bits before and after the helper threads start",
+  name:
+    "training kernels give the same bits before and after the helper threads start; tf.removeBackend() stops them",
   ignore: !report.enabled || heapThreads.helpers === 0,
   fn: async () => {
     // a fresh threaded backend: its first kernels run before any helper has answered
     const name = "wasm-heap-threads-fresh";
+    const running = runningHeapThreads();
     const fresh = await enableWasmThreads({ threads: 2, backendName: name, quiet: true });
     assert(fresh.enabled, fresh.reason);
     const x = values(16 * 15 * 15 * 32, 7), dy = values(16 * 13 * 13 * 64, 8);
@@ -209,6 +211,12 @@ Deno.test({
     } finally {
       await tf.setBackend("cpu");
       tf.removeBackend(name);
+    }
+    // tf.removeBackend() stopped its helpers (they would keep its memory alive)
+    const start = performance.now();
+    while (runningHeapThreads() !== running) {
+      assert(performance.now() - start < 10_000, `${runningHeapThreads()} helpers still run`);
+      await new Promise((r) => setTimeout(r, 20));
     }
   },
 });
