@@ -34,6 +34,7 @@ import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts
 import { wasmSignMaskKernel } from "../lib/backend/tfjs/_wasm_sign_mask.ts";
 import { wasmConvFewOutputs } from "../lib/backend/tfjs/_wasm_conv_few_outputs.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
+import { activeWasmBackend, heapThreadsReady } from "../lib/backend/_wasm_ops.ts";
 import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
 
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
@@ -92,6 +93,7 @@ rows.push([
 ]);
 for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
   await tf.setBackend(backend);
+  await heapThreadsReady(activeWasmBackend()!); // masokit's kernels split from the first call
   rows.push([
     `masokit tfjs engine on ${backend === "wasm" ? "wasm (1 thread)" : "wasm, 2 threads"}`,
     ...tfjsEngineRates(),

@@ -75,14 +75,32 @@ const live = new Set<Worker>();
 
 const pools = new WeakMap<WebAssembly.Memory, Pool>();
 
-/** Helper threads for a memory: one fewer than the cores, at most 7. */
+/**
+ * The most helper threads for a memory (and the switch: 0 turns them off): one fewer than the
+ * cores, at most 7. A threaded backend's own count (its XNNPACK threads − 1) applies below it.
+ */
 export const heapThreads = {
   helpers: Math.max(0, Math.min(7, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)),
 };
 
+/** Helpers wanted per memory (its backend's XNNPACK threads − 1), where known. */
+const wanted = new WeakMap<WebAssembly.Memory, number>();
+
+/**
+ * Sets how many helper threads a memory's kernels use (before its first kernel; at most
+ * `heapThreads.helpers`).
+ *
+ * @param memory The heap.
+ * @param helpers The helper count.
+ */
+export function configureHeapThreads(memory: WebAssembly.Memory, helpers: number): void {
+  wanted.set(memory, helpers);
+}
+
 function poolFor(memory: WebAssembly.Memory): Pool | null {
+  const count = Math.min(heapThreads.helpers, wanted.get(memory) ?? heapThreads.helpers);
   if (
-    heapThreads.helpers === 0 || typeof SharedArrayBuffer === "undefined" ||
+    count <= 0 || typeof SharedArrayBuffer === "undefined" ||
     !(memory.buffer instanceof SharedArrayBuffer)
   ) {
     return null;
@@ -91,7 +109,7 @@ function poolFor(memory: WebAssembly.Memory): Pool | null {
   if (pool === undefined) {
     const bytes = new Uint8Array(new SharedArrayBuffer(MAX_MODULE_BYTES));
     pool = { helpers: [], workers: [], bytes, broken: false };
-    for (let i = 0; i < heapThreads.helpers; i++) {
+    for (let i = 0; i < count; i++) {
       const ctl = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
       const worker = new Worker(helperSource, { eval: true });
       live.add(worker);

@@ -7,7 +7,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assembleModule, type FunctionBuilder } from "../util/_wasm_emitter.ts";
-import { heapParts, heapThreadCount, runParts, stopHeapThreads } from "./_heap_threads.ts";
+import {
+  configureHeapThreads,
+  heapParts,
+  heapThreadCount,
+  runParts,
+  stopHeapThreads,
+} from "./_heap_threads.ts";
 
 /** A tensor as kernels see it: data id, shape and dtype, no engine bookkeeping. */
 export type Info = tf.TensorInfo;
@@ -156,6 +162,18 @@ export function heapModule<T>(
 }
 
 const withStopHook = new WeakSet<WasmBackendLike>();
+const helpersOf = new WeakMap<WasmBackendLike, number>();
+
+/**
+ * Records how many helper threads the backend's heap kernels should use (the threaded build:
+ * its XNNPACK threads − 1), before its first kernel.
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param helpers The helper count.
+ */
+export function setHeapHelpers(backend: WasmBackendLike, helpers: number): void {
+  helpersOf.set(backend, helpers);
+}
 
 /**
  * The backend's heap, with its `dispose` (`tf.removeBackend`) made to stop the heap's helper
@@ -165,6 +183,8 @@ function threadedHeap(backend: WasmBackendLike): WebAssembly.Memory | null {
   const memory = heapMemory(backend);
   if (memory !== null && !withStopHook.has(backend)) {
     withStopHook.add(backend);
+    const helpers = helpersOf.get(backend);
+    if (helpers !== undefined) configureHeapThreads(memory, helpers);
     const b = backend as unknown as { dispose?: () => void };
     const dispose = b.dispose?.bind(backend);
     b.dispose = () => {
@@ -214,6 +234,26 @@ export function splitEvenly(n: number, parts: number): [number, number][] {
 export function heapThreadsFor(backend: WasmBackendLike): number {
   const memory = threadedHeap(backend);
   return memory === null ? 1 : heapThreadCount(memory);
+}
+
+/**
+ * Starts the backend's helper threads (where its heap is shared) and resolves when they have
+ * all answered, or after `timeoutMs`, with the parallelism then: so that kernels run split
+ * from the first (they start in ≈0.1 s; until then every part runs on the calling thread).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param timeoutMs How long to wait at most.
+ * @returns {@link heapParallelism} when done.
+ */
+export async function heapThreadsReady(
+  backend: WasmBackendLike,
+  timeoutMs = 5_000,
+): Promise<number> {
+  const want = heapThreadsFor(backend), start = performance.now();
+  while (heapParallelism(backend) < want && performance.now() - start < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return heapParallelism(backend);
 }
 
 /**

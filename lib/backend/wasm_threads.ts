@@ -25,6 +25,7 @@ import {
   unrefWorkers,
   workerSource,
 } from "./_wasm_threads_glue.ts";
+import { setHeapHelpers, type WasmBackendLike } from "./_wasm_ops.ts";
 
 /** Options for {@link enableWasmThreads}. */
 export interface WasmThreadsOptions {
@@ -161,6 +162,8 @@ async function createBackend(
     dispose();
     m.PThread.terminateAllThreads(); // tf.removeBackend(): stop this module's workers
   };
+  // masokit's own heap kernels split their work over as many threads as XNNPACK has
+  setHeapHelpers(backend as unknown as WasmBackendLike, threads - 1);
   return backend;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { activeWasmBackend, heapThreadsFor, heapThreadsReady } from "../backend/_wasm_ops.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 
 /** The backends {@link selectBackend} can choose. */
@@ -122,6 +123,12 @@ async function activate(name: TrainingBackendName, threads = 1): Promise<string>
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`Cannot select tfjs backend '${name}': tf.setBackend('${name}') failed`);
+  }
+  const wasm = name === "wasm" ? activeWasmBackend() : null;
+  if (wasm !== null && heapThreadsFor(wasm) > 1) {
+    // masokit's heap kernels split from the first step on (their helpers start in ≈0.1 s)
+    const threads = await heapThreadsReady(wasm);
+    note += `, masokit kernels on ${threads} thread${threads === 1 ? "" : "s"}`;
   }
   return note;
 }

@@ -6,6 +6,7 @@ import {
   heapMemory,
   heapParallelism,
   heapRun,
+  heapThreadsFor,
   type WasmBackendLike,
 } from "../../lib/backend/_wasm_ops.ts";
 import { heapThreads, runningHeapThreads } from "../../lib/backend/_heap_threads.ts";
@@ -217,6 +218,29 @@ Deno.test({
     while (runningHeapThreads() !== running) {
       assert(performance.now() - start < 10_000, `${runningHeapThreads()} helpers still run`);
       await new Promise((r) => setTimeout(r, 20));
+    }
+  },
+});
+
+Deno.test({
+  name: "a threaded backend's heap kernels use as many threads as its XNNPACK",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  fn: async () => {
+    const name = "wasm-heap-threads-one";
+    const one = await enableWasmThreads({ threads: 1, backendName: name, quiet: true });
+    assert(one.enabled, one.reason);
+    await tf.setBackend(name);
+    try {
+      assertEquals(heapThreadsFor(activeWasmBackend()!), 1); // 1 XNNPACK thread: no helpers
+    } finally {
+      await tf.setBackend("cpu");
+      tf.removeBackend(name);
+    }
+    await tf.setBackend(THREADED);
+    try {
+      assertEquals(heapThreadsFor(activeWasmBackend()!), 2);
+    } finally {
+      await tf.setBackend("cpu");
     }
   },
 });

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describeGpuAdapter, selectBackend } from "../../lib/train/backend.ts";
+import { activeWasmBackend, heapParallelism } from "../../lib/backend/_wasm_ops.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 
 await tf.ready();
@@ -15,6 +16,12 @@ Deno.test("selectBackend() picks wasm by default and honours explicit choices", 
       // Threads default to the core count; the reason names the build that runs.
       const cores = Math.min(8, navigator.hardwareConcurrency || 1);
       assertMatch(choice.reason, cores > 1 ? /(\d+ threads|1 thread \()/ : /1 thread/);
+      // on the threaded build masokit's heap kernels are split from the start, thread for thread
+      const threads = choice.reason.match(/(\d+) threads/)?.[1];
+      if (threads !== undefined) {
+        assertMatch(choice.reason, new RegExp(`masokit kernels on ${threads} threads`));
+        assertEquals(heapParallelism(activeWasmBackend()!), Number(threads));
+      }
       assert(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
       // The filter gradient of a 1×1 convolution of ones is the number of pixels.
       const dw = tf.grad((w) =>
