@@ -15,6 +15,7 @@ import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { cases } from "../_cases.ts";
+import { lcgValues, runChildScript, untilHeapThreads } from "../_threads.ts";
 import {
   assert,
   assertAllClose,
@@ -28,14 +29,7 @@ await tf.setBackend("cpu");
 
 const THREADED = "wasm-heap-threads-test";
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
+const values = lcgValues;
 
 /** `fill(dst, n, v)`: n i32 values v from byte address dst. */
 function fillModule(): Record<string, FunctionBuilder> {
@@ -54,11 +48,7 @@ async function threadedWithHelpers(name = THREADED): Promise<WasmBackendLike> {
   await tf.setBackend(name);
   const backend = activeWasmBackend();
   assert(backend !== null, "the threaded backend is not a tfjs-wasm one");
-  const start = performance.now();
-  while (heapParallelism(backend) < 2) {
-    assert(performance.now() - start < 30_000, "helper threads did not start within 30 s");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await untilHeapThreads(backend, 2);
   return backend;
 }
 
@@ -266,17 +256,7 @@ Deno.test({
       });
       console.log("parts", heapParallelism(backend), dw.shape.join("x"));
     `;
-    const config = new URL("../../deno.json", import.meta.url).pathname;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--config", config, "-A", script],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    const out = await child.output();
-    clearTimeout(timer);
-    const text = new TextDecoder().decode(out.stdout).trim();
-    assert(out.success, `child failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+    const text = await runChildScript(script);
     assert(text.endsWith("parts 2 3x3x3x32"), text);
   },
 });

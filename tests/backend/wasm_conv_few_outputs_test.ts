@@ -5,7 +5,8 @@ import {
   convFewOutputsReady,
 } from "../../lib/backend/tfjs/_wasm_conv_few_outputs.ts";
 import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
-import { activeWasmBackend, heapParallelism } from "../../lib/backend/_wasm_ops.ts";
+import { activeWasmBackend } from "../../lib/backend/_wasm_ops.ts";
+import { lcgValues, untilHeapThreads } from "../_threads.ts";
 import {
   assert,
   assertAllClose,
@@ -17,14 +18,7 @@ import {
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
 await tf.setBackend("cpu");
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
+const values = lcgValues;
 
 /** x shape, k shape [kh, kw, c, cin], padding [top, bottom, left, right]. */
 const cases: [number[], number[], number[]][] = [
@@ -93,12 +87,7 @@ Deno.test("the few-outputs conv kernel splits images between threads on threaded
   assert(report.enabled, report.reason);
   await tf.setBackend(name);
   try {
-    const backend = activeWasmBackend()!;
-    const start = performance.now();
-    while (heapParallelism(backend) < Math.min(2, navigator.hardwareConcurrency)) {
-      assert(performance.now() - start < 30_000, "helper threads did not start");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilHeapThreads(activeWasmBackend()!, Math.min(2, navigator.hardwareConcurrency));
     await checkAll(name);
   } finally {
     await tf.setBackend("cpu");

@@ -8,7 +8,8 @@ import {
   wasmWindowSlots,
 } from "../../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
-import { activeWasmBackend, heapParallelism } from "../../lib/backend/_wasm_ops.ts";
+import { activeWasmBackend } from "../../lib/backend/_wasm_ops.ts";
+import { untilHeapThreads } from "../_threads.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 
 /** Brute force: per window and channel, the index of the first (row-major) maximum of x. */
@@ -182,12 +183,7 @@ Deno.test("the wasm masked max-pool kernels run on threaded wasm's shared memory
   await tf.setBackend("wasm-maxpool-test");
   try {
     assertEquals(maskedMaxPoolReady(), true);
-    const backend = activeWasmBackend()!;
-    const start = performance.now();
-    while (heapParallelism(backend) < Math.min(2, navigator.hardwareConcurrency)) {
-      assert(performance.now() - start < 30_000, "helper threads did not start");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilHeapThreads(activeWasmBackend()!, Math.min(2, navigator.hardwareConcurrency));
     checkAll([...CASES, LARGE]);
   } finally {
     await tf.setBackend("cpu");

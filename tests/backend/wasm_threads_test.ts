@@ -10,20 +10,14 @@ import {
   assertStrictEquals,
   largestMagnitude,
 } from "../_assert.ts";
+import { lcgValues, runChildScript } from "../_threads.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
 await tf.setBackend("cpu");
 
 const THREADED = "wasm-threads-test";
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
+const values = lcgValues;
 
 /**
  * A conv net's output and the gradients of a loss with respect to its input and both filters
@@ -109,17 +103,7 @@ Deno.test({
       const y = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));
       console.log(r.enabled, tf.getBackend(), (await y.data())[0]);
     `;
-    const config = new URL("../../deno.json", import.meta.url).pathname;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--config", config, "-A", script],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    const out = await child.output();
-    clearTimeout(timer);
-    const text = new TextDecoder().decode(out.stdout).trim();
-    assert(out.success, `child failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+    const text = await runChildScript(script);
     assert(text.endsWith("true wasm 64"), text);
   },
 });

@@ -44,6 +44,22 @@ function assertClose(actual: Float32Array, expected: Float32Array, tol: number, 
   assertAllClose(actual, expected, tol, what, Math.max(scale, 1e-30));
 }
 
+/** `run` on wasm, with batch-norm's SIMD passes and with its JS loops, against tfjs-cpu. */
+async function sameWithAndWithoutSimd(run: () => tf.Tensor[], tol: number, what: string) {
+  const cpu = await on("cpu", run);
+  for (const simd of [true, false]) {
+    wasmBatchNormSimd.enabled = simd;
+    try {
+      const wasm = await on("wasm", run);
+      for (let i = 0; i < cpu.length; i++) {
+        assertClose(wasm[i], cpu[i], tol, `${what}: output ${i}, simd ${simd}`);
+      }
+    } finally {
+      wasmBatchNormSimd.enabled = true;
+    }
+  }
+}
+
 await tf.ready();
 registerWasmTrainingKernels();
 
@@ -245,18 +261,7 @@ Deno.test("maxPool, sum, mean and tile on wasm equal the cpu backend's", async (
           const x = tf.tensor(xv, shape);
           return [tf.sum(x, [0]), tf.mean(x, shape.slice(0, -1).map((_, i) => i))];
         };
-        const cpu = await on("cpu", run);
-        for (const simd of [true, false]) {
-          wasmBatchNormSimd.enabled = simd;
-          try {
-            const wasm = await on("wasm", run);
-            for (let i = 0; i < cpu.length; i++) {
-              assertClose(wasm[i], cpu[i], 1e-6, `[${shape}] output ${i}, simd ${simd}`);
-            }
-          } finally {
-            wasmBatchNormSimd.enabled = true;
-          }
-        }
+        await sameWithAndWithoutSimd(run, 1e-6, `[${shape}]`);
       }
     },
   );
@@ -349,18 +354,7 @@ Deno.test("fused batch-norm gradients on wasm equal the cpu backend's", async (t
         const y = tf.batchNorm(x, mean, variance, b, g, 1e-3); // the forward kernel too
         return [y, ...tf.grads(f)([x, g, b])];
       };
-      const cpu = await on("cpu", run);
-      for (const simd of [true, false]) {
-        wasmBatchNormSimd.enabled = simd;
-        try {
-          const wasm = await on("wasm", run);
-          for (let i = 0; i < cpu.length; i++) {
-            assertClose(wasm[i], cpu[i], 2e-5, `output ${i} (simd ${simd})`);
-          }
-        } finally {
-          wasmBatchNormSimd.enabled = true;
-        }
-      }
+      await sameWithAndWithoutSimd(run, 2e-5, name);
       await tf.setBackend("wasm");
       const ran = await kernelsRun(run);
       await tf.setBackend("cpu");

@@ -536,6 +536,20 @@ function poolInput(codes: TensorCodes, pool: MaxPool2DLayer): tf.Tensor4D {
   return (codes.get(pool) as { input: tf.Tensor4D }).input;
 }
 
+/**
+ * The fused conv/pool kernels' filter and bias tensors: the conv kernel `[kh, kw, cin, co]`
+ * permuted by `perm` (kept, like every layer constant), and its bias (zeros when it has none).
+ */
+function convPoolTensors(
+  conv: Conv2DLayer,
+  perm: number[],
+  tag: string,
+): { k: tf.Tensor; b: tf.Tensor } {
+  const [kh, kw] = conv.kernelSize, [cin, co] = [conv.inputShape[2], conv.outputShape[2]];
+  const k = constant(conv.kernel, [kh, kw, cin, co], (t) => tf.transpose(t, perm), tag);
+  return { k, b: conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]) };
+}
+
 /** Attributes shared by the fused conv/pool kernels. */
 function convPoolAttrs(f: { conv: Conv2DLayer; pool: MaxPool2DLayer; gate: boolean }) {
   return {
@@ -610,16 +624,8 @@ function runLayers(
       default: {
         const fused = mode.fixed ? convPoolAt(layers, i, mode.fixed) : null;
         if (fused && convPoolReady(CONV_POOL_GATHER, fused.conv.inputShape[2])) {
-          // the conv only where the pool (and its ReLU) let it through
-          const { conv } = fused, [kh, kw] = conv.kernelSize;
-          const [cin, co] = [conv.inputShape[2], conv.outputShape[2]];
-          const k = constant(
-            conv.kernel,
-            [kh, kw, cin, co],
-            (t) => tf.transpose(t, [3, 0, 1, 2]),
-            "output-first",
-          );
-          const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
+          // the conv only where the pool (and its ReLU) let it through: filter [co, kh, kw, cin]
+          const { conv } = fused, { k, b } = convPoolTensors(conv, [3, 0, 1, 2], "output-first");
           v = tf.engine().runKernel(CONV_POOL_GATHER, {
             x: poolInput(mode.fixed!, fused.pool),
             v,
@@ -728,16 +734,9 @@ function transposeLayers(
           if (
             fused?.pool === l && convPoolReady(POOL_CONV_TRANSPOSE, fused.conv.inputShape[2])
           ) {
-            // pool, ReLU and conv transposed at once, scattering (the conv's bias terms too)
-            const { conv } = fused, [kh, kw] = conv.kernelSize;
-            const [cin, co] = [conv.inputShape[2], l.inputShape[2]];
-            const k = constant(
-              conv.kernel,
-              [kh, kw, cin, co],
-              (t) => tf.transpose(t, [0, 3, 1, 2]),
-              "row-runs",
-            );
-            const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
+            // pool, ReLU and conv transposed at once, scattering (the conv's bias terms too);
+            // filter [kh, co, kw, cin]
+            const { conv } = fused, { k, b } = convPoolTensors(conv, [0, 3, 1, 2], "row-runs");
             const [dx, terms] = tf.engine().runKernel(POOL_CONV_TRANSPOSE, {
               x: c.input,
               g: v.reshape(batchShape(rows, l.outputShape)),
