@@ -15,11 +15,12 @@
  *   with `--ab-few`, the transposed first layer with masokit's few-outputs kernel
  *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-fused`,
  *   conv → ReLU → pool as the fused gathering / scattering kernels
- *   (lib/backend/tfjs/_wasm_conv_pool.ts) and as conv + masked pool; with `--ab-helpers`,
+ *   (lib/backend/tfjs/_wasm_conv_pool.ts) and as conv + masked pool; with `--ab-tiles`, the first
+ *   layer's pooled transpose as window tiles and as masked pool + conv; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
  * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]
- * [--ab-few] [--ab-fused] [--ab-helpers]`
+ * [--ab-few] [--ab-fused] [--ab-tiles] [--ab-helpers]`
  *
  * @module
  */
@@ -125,11 +126,19 @@ const abModes: Record<string, Mode[]> = {
   ],
   // the pool → ReLU → conv transposes fused and scattering, or masked pool + XNNPACK conv
   "--ab-fused": [
-    ["conv/ReLU/pool fused", () => Object.assign(wasmConvPool, { transpose: true, gather: true })],
+    [
+      "conv/ReLU/pool fused",
+      () => Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true }),
+    ],
     [
       "conv/ReLU/pool separate",
-      () => Object.assign(wasmConvPool, { transpose: false, gather: false }),
+      () => Object.assign(wasmConvPool, { transpose: false, gather: false, tiles: false }),
     ],
+  ],
+  // the first layer's pooled transpose as window tiles, or masked pool + few-outputs conv
+  "--ab-tiles": [
+    ["first layer as window tiles", () => (wasmConvPool.tiles = true)],
+    ["first layer as pool + conv", () => (wasmConvPool.tiles = false)],
   ],
   // masokit's heap kernels split over helper threads, or on the calling thread alone
   "--ab-helpers": [
@@ -149,7 +158,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
   wasmSignMaskKernel.enabled = true;
   wasmConvFewOutputs.enabled = true;
-  Object.assign(wasmConvPool, { transpose: true, gather: true });
+  Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true });
   heapThreads.helpers = helpers;
 }
 

@@ -7,6 +7,7 @@ import { partitionCodes } from "../../lib/partition/codes.ts";
 import { disposeCodes, forwardPassTf, maskedPassTf } from "../../lib/backend/tfjs/run.ts";
 import { assertAllClose, assertEquals, assertThrows, largestMagnitude } from "../_assert.ts";
 import { cases } from "../_cases.ts";
+import { randomInput, randomizeWeights } from "../_random_models.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
 await tf.setBackend("cpu");
@@ -72,6 +73,35 @@ Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", as
         });
       });
     }
+  }
+});
+
+Deno.test("a first layer's pooled transpose is right where its window tiles cross every edge", async (t) => {
+  // conv (same padding) → ReLU → 2×2 max-pool: the tiles of the edge windows reach past the
+  // input on all four sides and are clipped (3×3 over 3 channels; 5×5 over 1 channel)
+  const configs: [number[], number][] = [[[8, 10, 3], 3], [[9, 8, 1], 5]];
+  for (const [shape, k] of configs) {
+    await t.step(`${k}×${k} over [${shape}]`, async () => {
+      const model = tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: shape, filters: 8, kernelSize: k, padding: "same" }),
+          tf.layers.reLU(),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 3 }),
+        ],
+      });
+      randomizeWeights(model, k);
+      const net = fromLayersModel(model);
+      const x = randomInput(shape, 3, 7 + k);
+      const ref = affineMap(net, x, { backend: "cpu" });
+      await withBackend("wasm", () => {
+        const ours = affineMap(net, tf.tensor(x.dataSync(), x.shape), { backend: "tfjs" });
+        const a = ref.A.dataSync(), b = ref.B.dataSync();
+        assertAllClose(ours.A.dataSync(), a, 1e-5, "A", largestMagnitude(a));
+        assertAllClose(ours.B.dataSync(), b, 1e-5, "B", largestMagnitude(b));
+      });
+    });
   }
 });
 

@@ -56,13 +56,23 @@ export const POOL_CONV_TRANSPOSE = "MasokitPoolConvTranspose";
  */
 export const CONV_POOL_GATHER = "MasokitConvPoolGather";
 
+/**
+ * The transposed pass of a conv with few input channels (a first layer, ≤ 4): `{ x, g, t, b }`
+ * with `t` the filter as window tiles ({@link poolConvTiles}) → `[n·per, H, W, Cin]` and the bias
+ * terms `[n·per]`. Attrs also `kernelSize`.
+ */
+export const POOL_CONV_TILES = "MasokitPoolConvTiles";
+
+/** The most float32x4 registers a window tile may take (the tile kernel's accumulators). */
+export const MAX_TILE_VECTORS = 12;
+
 /** Rows (classes) that share each loaded filter vector in the transposed pass. */
 export const MAX_GROUP = 10;
 /** The most conv input channels (a tap's channels are unrolled in the generated code). */
 export const MAX_CONV_POOL_INPUTS = 512;
 
 /** Switches for benchmarks and tests: each kernel at all. */
-export const wasmConvPool = { transpose: true, gather: true };
+export const wasmConvPool = { transpose: true, gather: true, tiles: true };
 
 const F32 = 0x7d;
 
@@ -404,7 +414,181 @@ function gatherFunction(s: Shape): FunctionBuilder {
   return f;
 }
 
+/** A window tile: rows, floats per row (kw + pw − 1 pixels × Cin), padded to whole vectors. */
+function tileOf(
+  [ph, pw]: readonly [number, number],
+  [kh, kw]: readonly [number, number],
+  cin: number,
+): { rows: number; floats: number; padded: number; vectors: number } {
+  const rows = ph + kh - 1, floats = (pw + kw - 1) * cin, padded = Math.ceil(floats / 4) * 4;
+  return { rows, floats, padded, vectors: (rows * padded) / 4 };
+}
+
+/**
+ * The conv's filter as window tiles for {@link POOL_CONV_TILES}: for each output channel o and
+ * window slot p = a·pw + c, the footprint of K[:, :, :, o] placed at (a, c) in a window's tile of
+ * the conv input (`[ph + kh − 1] × [pw + kw − 1] × Cin`, rows padded to whole vectors), so that
+ * a slot's gradient is added as whole float32x4 vectors at fixed offsets.
+ *
+ * @param kernel The conv kernel `[kh, kw, cin, co]`, row-major.
+ * @param kernelSize `[kh, kw]`.
+ * @param cin Input channels.
+ * @param co Output channels.
+ * @param poolSize `[ph, pw]` of the max-pool after it.
+ * @returns `[co, ph·pw, rows, padded]` floats.
+ */
+export function poolConvTiles(
+  kernel: ArrayLike<number>,
+  [kh, kw]: readonly [number, number],
+  cin: number,
+  co: number,
+  [ph, pw]: readonly [number, number],
+): Float32Array {
+  const t = tileOf([ph, pw], [kh, kw], cin), P = ph * pw, size = t.rows * t.padded;
+  const out = new Float32Array(co * P * size);
+  for (let o = 0; o < co; o++) {
+    for (let a = 0; a < ph; a++) {
+      for (let c = 0; c < pw; c++) {
+        const base = (o * P + a * pw + c) * size;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            for (let ch = 0; ch < cin; ch++) {
+              out[base + (a + i) * t.padded + (c + j) * cin + ch] =
+                kernel[((i * kw + j) * cin + ch) * co + o];
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * `run(x, g, t, b, dx, bs, n, scratch)`: per example, each (window, channel)'s tile offset and
+ * gate (into `scratch`, `[OH·OW·Co]` pairs of i32 and f32), then per row the window tiles summed
+ * in registers over the channels and added to dx (zeroed first), clipped at the edges.
+ */
+function tilesFunction(s: Shape): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [xp, gp, tp, bp, dxp, bsp, n, sp] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const L = sweepLocals(f);
+  const e = f.local(I32), r = f.local(I32), perL = f.local(I32), end = f.local(I32);
+  const wy = f.local(I32), wx = f.local(I32), OHl = f.local(I32), OWl = f.local(I32);
+  const o = f.local(I32), COl = f.local(I32), wAt = f.local(I32), gAt = f.local(I32);
+  const tAt = f.local(I32), yy = f.local(I32), xx = f.local(I32), at = f.local(I32);
+  const dRow = f.local(I32), gRow = f.local(I32);
+  const sv = f.local(F32), bsum = f.local(F32);
+  const T = tileOf([s.ph, s.pw], [s.kh, s.kw], s.cin), P = s.ph * s.pw;
+  const tileBytes = T.rows * T.padded * 4, pix = s.pw + s.kw - 1;
+  const acc = Array.from({ length: T.vectors }, () => f.local(V128));
+  const spl = f.local(V128);
+  const rowBytes = s.H * s.W * s.cin * 4, gRowBytes = s.OH * s.OW * s.co * 4;
+  /** Pushes the float at (tile row tr, float k) of the tile. */
+  const lane = (tr: number, k: number) =>
+    f.get(acc[tr * (T.padded / 4) + Math.floor(k / 4)]).simd(SimdOp.f32x4ExtractLane, k % 4);
+
+  f.i32(s.OH).set(OHl).i32(s.OW).set(OWl).i32(s.co).set(COl).i32(s.per).set(perL);
+  f.i32(0).set(e);
+  f.forLoop(e, n, 1, () => {
+    // each (window, channel): the byte offset of its slot's tile, and 1 or 0 (gated off)
+    sweepWindows(f, s, L, xp, () => {
+      f.get(L.oy).i32(s.OW).op(Op.i32Mul).get(L.ox).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
+      f.get(L.o).op(Op.i32Add).i32(8).op(Op.i32Mul).get(sp).op(Op.i32Add).set(at);
+      f.get(at);
+      f.get(L.o).i32(P).op(Op.i32Mul);
+      f.get(L.y).get(L.oy).i32(s.ph).op(Op.i32Mul).op(Op.i32Sub).i32(s.pw).op(Op.i32Mul);
+      f.op(Op.i32Add).get(L.x).get(L.ox).i32(s.pw).op(Op.i32Mul).op(Op.i32Sub).op(Op.i32Add);
+      f.i32(tileBytes).op(Op.i32Mul).mem(Op.i32Store, 2, 0);
+      f.get(at).op(Op.f32Const, 0x00, 0x00, 0x80, 0x3f).mem(Op.f32Store, 2, 4); // 1.0
+    }, () => {
+      f.get(L.oy).i32(s.OW).op(Op.i32Mul).get(L.ox).op(Op.i32Add).i32(s.co).op(Op.i32Mul);
+      f.get(L.o).op(Op.i32Add).i32(8).op(Op.i32Mul).get(sp).op(Op.i32Add).set(at);
+      f.get(at).i32(0).mem(Op.i32Store, 2, 0);
+      f.get(at).op(Op.f32Const, 0, 0, 0, 0).mem(Op.f32Store, 2, 4);
+    });
+    f.get(dxp).set(dRow).get(gp).set(gRow).i32(0).set(r);
+    f.forLoop(r, perL, 1, () => {
+      // zero the row (never past it), then its windows
+      const whole = rowBytes - (rowBytes % 16);
+      f.get(dRow).set(at).get(dRow).i32(whole).op(Op.i32Add).set(end);
+      f.forLoop(at, end, 16, () => f.get(at).v128Zero().v128Store(0));
+      for (let b = whole; b < rowBytes; b += 4) {
+        f.get(dRow).op(Op.f32Const, 0, 0, 0, 0).mem(Op.f32Store, 2, b);
+      }
+      f.op(Op.f32Const, 0, 0, 0, 0).set(bsum);
+      f.i32(0).set(wy);
+      f.forLoop(wy, OHl, 1, () => {
+        f.i32(0).set(wx);
+        f.forLoop(wx, OWl, 1, () => {
+          for (const a of acc) f.v128Zero().set(a);
+          f.get(wy).get(OWl).op(Op.i32Mul).get(wx).op(Op.i32Add).get(COl).op(Op.i32Mul);
+          f.set(at);
+          f.get(at).i32(8).op(Op.i32Mul).get(sp).op(Op.i32Add).set(wAt);
+          f.get(at).i32(4).op(Op.i32Mul).get(gRow).op(Op.i32Add).set(gAt);
+          f.i32(0).set(o);
+          f.forLoop(o, COl, 1, () => {
+            // s = g·gate; B += s·b[o]; tile += s·T[o, slot]
+            f.get(gAt).mem(Op.f32Load, 2, 0).get(wAt).mem(Op.f32Load, 2, 4).op(Op.f32Mul);
+            f.set(sv);
+            f.get(bsum).get(sv).get(bp).get(o).i32(4).op(Op.i32Mul).op(Op.i32Add);
+            f.mem(Op.f32Load, 2, 0).op(Op.f32Mul).op(Op.f32Add).set(bsum);
+            f.get(wAt).mem(Op.i32Load, 2, 0).get(tp).op(Op.i32Add).set(tAt);
+            f.get(sv).simd(SimdOp.f32x4Splat).set(spl);
+            acc.forEach((a, v) => {
+              f.get(a).get(spl).get(tAt).v128Load(v * 16).simd(SimdOp.f32x4Mul);
+              f.simd(SimdOp.f32x4Add).set(a);
+            });
+            f.get(gAt).i32(4).op(Op.i32Add).set(gAt);
+            f.get(wAt).i32(8).op(Op.i32Add).set(wAt);
+          });
+          // add the tile at (wy·ph − pt, wx·pw − pl), clipped to the input
+          f.get(wx).i32(s.pw).op(Op.i32Mul).i32(s.pl).op(Op.i32Sub).set(xx);
+          for (let tr = 0; tr < T.rows; tr++) {
+            f.get(wy).i32(s.ph).op(Op.i32Mul).i32(tr - s.pt).op(Op.i32Add).set(yy);
+            // 0 ≤ yy < H (unsigned compare)
+            f.get(yy).i32(s.H).op(Op.i32LtU).op(Op.if, 0x40);
+            f.get(yy).i32(s.W).op(Op.i32Mul).get(xx).op(Op.i32Add).i32(s.cin * 4).op(Op.i32Mul);
+            f.get(dRow).op(Op.i32Add).set(at);
+            // the whole tile row inside: 0 ≤ xx and xx + pix ≤ W
+            f.get(xx).i32(s.W - pix + 1).op(Op.i32LtU).op(Op.if, 0x40);
+            run4(T.floats, (off) => {
+              f.get(at).get(at).v128Load(off);
+              f.get(acc[tr * (T.padded / 4) + off / 16]).simd(SimdOp.f32x4Add).v128Store(off);
+            }, (off) => {
+              f.get(at).get(at).mem(Op.f32Load, 2, off);
+              lane(tr, off / 4).op(Op.f32Add).mem(Op.f32Store, 2, off);
+            });
+            f.op(Op.else);
+            for (let q = 0; q < pix; q++) {
+              // pixel q of the row, where 0 ≤ xx + q < W
+              f.get(xx).i32(q).op(Op.i32Add).i32(s.W).op(Op.i32LtU).op(Op.if, 0x40);
+              for (let c = 0; c < s.cin; c++) {
+                const off = (q * s.cin + c) * 4;
+                f.get(at).get(at).mem(Op.f32Load, 2, off);
+                lane(tr, q * s.cin + c).op(Op.f32Add).mem(Op.f32Store, 2, off);
+              }
+              f.op(Op.end);
+            }
+            f.op(Op.end);
+            f.op(Op.end);
+          }
+        });
+      });
+      f.get(bsp).get(bsum).mem(Op.f32Store, 2, 0);
+      f.get(bsp).i32(4).op(Op.i32Add).set(bsp);
+      f.get(dRow).i32(rowBytes).op(Op.i32Add).set(dRow);
+      f.get(gRow).i32(gRowBytes).op(Op.i32Add).set(gRow);
+    });
+    f.get(xp).i32(s.PH * s.PW * s.co * 4).op(Op.i32Add).set(xp);
+    f.get(gp).i32(s.per * gRowBytes).op(Op.i32Add).set(gp);
+    f.get(dxp).i32(s.per * rowBytes).op(Op.i32Add).set(dxp);
+  });
+  return f;
+}
+
 interface Attrs {
+  kernelSize?: [number, number];
   poolSize: [number, number];
   gate: boolean;
   inShape: [number, number, number];
@@ -445,10 +629,16 @@ function shapeOf(
     gate: attrs.gate,
     bias: attrs.bias === true,
   };
-  const kWant = kernel === POOL_CONV_TRANSPOSE ? [s.kh, co, s.kw, cin] : [co, s.kh, s.kw, cin];
+  const tile = tileOf([ph, pw], [s.kh, s.kw], cin);
+  const kWant = kernel === POOL_CONV_TRANSPOSE
+    ? [s.kh, co, s.kw, cin]
+    : kernel === POOL_CONV_TILES
+    ? [co, ph * pw, tile.rows, tile.padded]
+    : [co, s.kh, s.kw, cin];
   if (
     [x, k, b, ...others].some((t) => t.dtype !== "float32") || x.shape.length !== 4 ||
-    !Number.isInteger(per) || per < 1 || k.shape.some((d, i) => d !== kWant[i]) ||
+    !Number.isInteger(per) || per < 1 || k.shape.length !== 4 ||
+    k.shape.some((d, i) => d !== kWant[i]) ||
     b.shape.length !== 1 || b.shape[0] !== co || !convPoolApplies(kernel, cin) || pt < 0 || pl < 0
   ) {
     throw new RangeError(
@@ -481,6 +671,30 @@ function poolConvTranspose(args: KernelArgs): tf.TensorInfo[] {
     s.per * s.H * s.W * s.cin,
     s.per,
   ]);
+  return [dx, bs];
+}
+
+function poolConvTilesKernel(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { x, g, t, b } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs = args.attrs as unknown as Attrs;
+  const s = shapeOf(POOL_CONV_TILES, x, g.shape[0], t, attrs.kernelSize ?? [0, 0], b, attrs, [g]);
+  if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
+    throw new RangeError(
+      `${POOL_CONV_TILES}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,
+    );
+  }
+  const rows = g.shape[0];
+  const dx = backend.makeOutput([rows, s.H, s.W, s.cin], "float32");
+  const bs = backend.makeOutput([rows], "float32");
+  run(backend, POOL_CONV_TILES, s, () => tilesFunction(s), [x, g, t, b, dx, bs], [
+    s.PH * s.PW * s.co,
+    s.per * s.OH * s.OW * s.co,
+    0,
+    0,
+    s.per * s.H * s.W * s.cin,
+    s.per,
+  ], 2 * s.OH * s.OW * s.co);
   return [dx, bs];
 }
 
@@ -517,22 +731,28 @@ function run(
   build: () => FunctionBuilder,
   tensors: tf.TensorInfo[],
   perExample: number[],
+  scratchPerPart = 0,
 ): void {
   if (heapMemory(backend) === null) throw new Error(`${kernel}: the wasm heap was not found`);
+  const n = tensors[0].shape[0];
+  const ranges = splitEvenly(n, Math.min(n, heapParallelism(backend)));
+  const scratch = scratchPerPart > 0
+    ? backend.makeOutput([ranges.length * scratchPerPart], "float32")
+    : null;
   // views after the allocations (an allocation may move the heap)
   const at = tensors.map((t) => backend.typedArrayFromHeap(t).byteOffset);
-  const n = tensors[0].shape[0];
-  const parts = splitEvenly(n, Math.min(n, heapParallelism(backend))).map(([start, count]) => [
+  const scratchAt = scratch === null ? 0 : backend.typedArrayFromHeap(scratch).byteOffset;
+  const parts = ranges.map(([start, count], p) => [
     ...at.map((a, i) => a + start * perExample[i] * 4),
     count,
+    ...(scratch === null ? [] : [scratchAt + p * scratchPerPart * 4]),
   ]);
-  heapRun(
-    backend,
-    `${kernel} ${Object.values(s).join("x")}`,
-    () => ({ run: build() }),
-    "run",
-    parts,
-  );
+  try {
+    const key = `${kernel} ${Object.values(s).join("x")}`;
+    heapRun(backend, key, () => ({ run: build() }), "run", parts);
+  } finally {
+    if (scratch !== null) backend.disposeData(scratch.dataId);
+  }
 }
 
 /**
@@ -543,7 +763,7 @@ function run(
  */
 function convPoolApplies(kernel: string, cin: number): boolean {
   return Number.isInteger(cin) && cin >= 1 && cin <= MAX_CONV_POOL_INPUTS &&
-    (kernel === CONV_POOL_GATHER || cin % 4 === 0);
+    (kernel === CONV_POOL_GATHER || kernel === POOL_CONV_TILES || cin % 4 === 0);
 }
 
 /**
@@ -555,13 +775,35 @@ function convPoolApplies(kernel: string, cin: number): boolean {
  * @returns Whether to call the kernel.
  */
 export function convPoolReady(
-  kernel: typeof POOL_CONV_TRANSPOSE | typeof CONV_POOL_GATHER,
+  kernel: typeof POOL_CONV_TRANSPOSE | typeof CONV_POOL_GATHER | typeof POOL_CONV_TILES,
   cin: number,
 ): boolean {
-  const on = kernel === POOL_CONV_TRANSPOSE ? wasmConvPool.transpose : wasmConvPool.gather;
+  const on = kernel === POOL_CONV_TRANSPOSE
+    ? wasmConvPool.transpose
+    : kernel === CONV_POOL_GATHER
+    ? wasmConvPool.gather
+    : wasmConvPool.tiles;
   return on && convPoolApplies(kernel, cin) &&
     registerOnActiveWasm([
       [POOL_CONV_TRANSPOSE, poolConvTranspose],
       [CONV_POOL_GATHER, convPoolGather],
+      [POOL_CONV_TILES, poolConvTilesKernel],
     ]);
+}
+
+/**
+ * Whether {@link POOL_CONV_TILES} takes a conv with `cin` input channels and this kernel and
+ * pool (few input channels, a window tile within {@link MAX_TILE_VECTORS} registers).
+ *
+ * @param cin The conv's input channels.
+ * @param kernelSize `[kh, kw]`.
+ * @param poolSize `[ph, pw]`.
+ * @returns Whether the tile kernel applies (when also {@link convPoolReady}).
+ */
+export function tilesFit(
+  cin: number,
+  kernelSize: readonly [number, number],
+  poolSize: readonly [number, number],
+): boolean {
+  return cin <= 4 && tileOf(poolSize, kernelSize, cin).vectors <= MAX_TILE_VECTORS;
 }

@@ -30,7 +30,14 @@ import {
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
-import { CONV_POOL_GATHER, convPoolReady, POOL_CONV_TRANSPOSE } from "./_wasm_conv_pool.ts";
+import {
+  CONV_POOL_GATHER,
+  convPoolReady,
+  POOL_CONV_TILES,
+  POOL_CONV_TRANSPOSE,
+  poolConvTiles,
+  tilesFit,
+} from "./_wasm_conv_pool.ts";
 
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
@@ -550,6 +557,13 @@ function convPoolTensors(
   return { k, b: conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]) };
 }
 
+/** The window tiles' shape for a conv with few input channels before a pool. */
+function tileShape(conv: Conv2DLayer, pool: MaxPool2DLayer): number[] {
+  const [ph, pw] = pool.poolSize, [kh, kw] = conv.kernelSize, cin = conv.inputShape[2];
+  const floats = (pw + kw - 1) * cin;
+  return [pool.inputShape[2], ph * pw, ph + kh - 1, Math.ceil(floats / 4) * 4];
+}
+
 /** Attributes shared by the fused conv/pool kernels. */
 function convPoolAttrs(f: { conv: Conv2DLayer; pool: MaxPool2DLayer; gate: boolean }) {
   return {
@@ -731,6 +745,35 @@ function transposeLayers(
         if (disjointPool(l) && maskedMaxPoolReady()) {
           const gate = gatedPair(layers, i - 1, ctx.codes);
           const fused = convPoolAt(layers, gate ? i - 2 : i - 1, ctx.codes);
+          const cin = fused?.conv.inputShape[2] ?? 0;
+          if (
+            fused?.pool === l && tilesFit(cin, fused.conv.kernelSize, l.poolSize) &&
+            convPoolReady(POOL_CONV_TILES, cin)
+          ) {
+            // a first layer (few input channels): each window's gradient summed as one tile of
+            // the input in registers over the channels, then added (the bias terms too)
+            const { conv } = fused, co = l.inputShape[2];
+            const t = constant(
+              conv.kernel,
+              [conv.kernel.length],
+              () => {
+                const tiles = poolConvTiles(conv.kernel, conv.kernelSize, cin, co, l.poolSize);
+                return tf.tensor(tiles, tileShape(conv, l));
+              },
+              `tiles ${l.poolSize}`,
+            );
+            const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
+            const [dx, terms] = tf.engine().runKernel(POOL_CONV_TILES, {
+              x: c.input,
+              g: v.reshape(batchShape(rows, l.outputShape)),
+              t,
+              b,
+            }, { ...convPoolAttrs(fused), kernelSize: [...conv.kernelSize] }) as tf.Tensor[];
+            if (conv.bias) ctx.B.push(terms);
+            v = dx;
+            i -= gate ? 2 : 1; // the ReLU and the conv are applied
+            break;
+          }
           if (
             fused?.pool === l && convPoolReady(POOL_CONV_TRANSPOSE, fused.conv.inputShape[2])
           ) {
