@@ -1,6 +1,6 @@
 /**
  * The engine's passes through `conv (stride 1) → ReLU → disjoint max-pool` with the codes held
- * fixed, as two generated WebAssembly SIMD kernels on tfjs-wasm's heap that touch only the
+ * fixed, as three generated WebAssembly SIMD kernels on tfjs-wasm's heap that touch only the
  * positions the pool lets through.
  *
  * With its codes fixed a disjoint max-pool passes one position per window and channel (the
@@ -12,6 +12,10 @@
  *
  * - {@link CONV_POOL_GATHER} (masked pass): computes the conv only there, as dot products over
  *   the valid taps;
+ * - {@link POOL_CONV_TILES} (transposed pass of a conv with ≤ 4 input channels, a first layer):
+ *   sums each window's contributions over all channels in registers, as a tile of the input
+ *   around the window, from filter tiles precomputed for each window slot
+ *   ({@link poolConvTiles}), and adds the tile once (clipped at the edges);
  * - {@link POOL_CONV_TRANSPOSE} (transposed pass): adds each row's gradient times the filter's
  *   slice K[i, j, :, o] to the conv input's gradient around that position, up to
  *   {@link MAX_GROUP} rows at a time sharing each loaded filter vector, and returns the rows'
