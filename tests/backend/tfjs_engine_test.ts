@@ -78,14 +78,19 @@ Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", as
 
 Deno.test("a first layer's pooled transpose is right where its window tiles cross every edge", async (t) => {
   // conv (same padding) → ReLU → 2×2 max-pool: the tiles of the edge windows reach past the
-  // input on all four sides and are clipped (3×3 over 3 channels; 5×5 over 1 channel)
-  const configs: [number[], number][] = [[[8, 10, 3], 3], [[9, 8, 1], 5]];
-  for (const [shape, k] of configs) {
-    await t.step(`${k}×${k} over [${shape}]`, async () => {
+  // input on all four sides and are clipped (3×3 over 3 channels; 5×5 over 1 channel; a pool
+  // straight after the conv, no ReLU to gate it, over 2 channels)
+  const configs: [number[], number, boolean][] = [
+    [[8, 10, 3], 3, true],
+    [[9, 8, 1], 5, true],
+    [[7, 6, 2], 3, false],
+  ];
+  for (const [shape, k, relu] of configs) {
+    await t.step(`${k}×${k} over [${shape}]${relu ? "" : ", no ReLU"}`, async () => {
       const model = tf.sequential({
         layers: [
           tf.layers.conv2d({ inputShape: shape, filters: 8, kernelSize: k, padding: "same" }),
-          tf.layers.reLU(),
+          ...(relu ? [tf.layers.reLU()] : []),
           tf.layers.maxPooling2d({ poolSize: 2 }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 3 }),

@@ -31,7 +31,8 @@
  *
  * Shared inputs: `x` the pool's recorded input `[n, PH, PW, Co]` (the ReLU's output when
  * gated), `b` the conv's bias `[Co]`. Attrs: `poolSize`, `gate`, `inShape` `[H, W, Cin]` (the
- * conv's input), `pad` `[top, left]`, and for the masked pass `bias` (add b).
+ * conv's input), `pad` `[top, left]`, `kernelSize` `[kh, kw]` (required by the tile kernel), and
+ * for the masked pass `bias` (add b).
  *
  * @module
  */
@@ -622,8 +623,8 @@ function shapeOf(
     OH: Math.floor(PH / ph),
     OW: Math.floor(PW / pw),
     co,
-    kh: kShape[0],
-    kw: kShape[1],
+    kh: attrs.kernelSize?.[0] ?? kShape[0],
+    kw: attrs.kernelSize?.[1] ?? kShape[1],
     H,
     W,
     cin,
@@ -682,7 +683,7 @@ function poolConvTilesKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const { x, g, t, b } = args.inputs as Record<string, tf.TensorInfo>;
   const attrs = args.attrs as unknown as Attrs;
-  const s = shapeOf(POOL_CONV_TILES, x, g.shape[0], t, attrs.kernelSize ?? [0, 0], b, attrs, [g]);
+  const s = shapeOf(POOL_CONV_TILES, x, g.shape[0], t, [0, 0], b, attrs, [g]);
   if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
     throw new RangeError(
       `${POOL_CONV_TILES}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,

@@ -567,6 +567,7 @@ function tileShape(conv: Conv2DLayer, pool: MaxPool2DLayer): number[] {
 /** Attributes shared by the fused conv/pool kernels. */
 function convPoolAttrs(f: { conv: Conv2DLayer; pool: MaxPool2DLayer; gate: boolean }) {
   return {
+    kernelSize: [...f.conv.kernelSize],
     poolSize: [...f.pool.poolSize],
     gate: f.gate,
     inShape: [...f.conv.inputShape],
@@ -768,7 +769,7 @@ function transposeLayers(
               g: v.reshape(batchShape(rows, l.outputShape)),
               t,
               b,
-            }, { ...convPoolAttrs(fused), kernelSize: [...conv.kernelSize] }) as tf.Tensor[];
+            }, convPoolAttrs(fused)) as tf.Tensor[];
             if (conv.bias) ctx.B.push(terms);
             v = dx;
             i -= gate ? 2 : 1; // the ReLU and the conv are applied
