@@ -164,23 +164,48 @@ function kernel4(l: Conv2DLayer): tf.Tensor4D {
   return constant(l.kernel, [kh, kw, l.inputShape[2], l.outputShape[2]]) as tf.Tensor4D;
 }
 
-function affineApply(l: AffineLayer, x: tf.Tensor, rows: number, bias: boolean): tf.Tensor {
+/**
+ * An affine layer applied to `x` (with its bias when `bias`); a dense or conv layer followed by
+ * a ReLU can take it as `relu` (one fused op: bias and ReLU inside the product).
+ */
+function affineApply(
+  l: AffineLayer,
+  x: tf.Tensor,
+  rows: number,
+  bias: boolean,
+  relu = false,
+): tf.Tensor {
   switch (l.kind) {
     case "dense": {
       const inner = l.inputShape[l.inputShape.length - 1];
       const k = constant(l.kernel, [inner, l.units]);
-      let y = tf.matMul(x.reshape([-1, inner]), k);
-      if (bias && l.bias) y = tf.add(y, constant(l.bias, [l.bias.length]));
+      const b = bias && l.bias ? constant(l.bias, [l.bias.length]) : undefined;
+      const y = b === undefined && !relu ? tf.matMul(x.reshape([-1, inner]), k) : tf.fused.matMul({
+        a: x.reshape([-1, inner]) as tf.Tensor2D,
+        b: k as tf.Tensor2D,
+        bias: b,
+        activation: relu ? "relu" : "linear",
+      });
       return y.reshape(batchShape(rows, l.outputShape));
     }
     case "conv2d": {
-      const y = tf.conv2d(
-        x as tf.Tensor4D,
-        kernel4(l),
-        l.strides as [number, number],
-        [[0, 0], [l.padding[0], l.padding[1]], [l.padding[2], l.padding[3]], [0, 0]],
-      );
-      return bias && l.bias ? tf.add(y, constant(l.bias, [l.bias.length])) : y;
+      const b = bias && l.bias ? constant(l.bias, [l.bias.length]) : undefined;
+      const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [
+        [0, 0],
+        [l.padding[0], l.padding[1]],
+        [l.padding[2], l.padding[3]],
+        [0, 0],
+      ];
+      const strides = l.strides as [number, number];
+      if (b === undefined && !relu) return tf.conv2d(x as tf.Tensor4D, kernel4(l), strides, pad);
+      return tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: kernel4(l),
+        strides,
+        pad,
+        bias: b,
+        activation: relu ? "relu" : "linear",
+      });
     }
     case "channel-affine": {
       const y = tf.mul(x, constant(l.scale, [l.scale.length]));
@@ -650,7 +675,16 @@ function runLayers(
           i += fused.gate ? 2 : 1; // the ReLU and the pool are applied
           break;
         }
-        v = affineApply(l, v, rows, mode.bias);
+        // recording a ReLU after a dense/conv layer: one fused op gives the ReLU's output
+        const next = layers[i + 1];
+        const relu = mode.record !== undefined && mode.fixed === undefined &&
+          next?.kind === "relu" && (l.kind === "conv2d" || l.kind === "dense") &&
+          signMaskReady();
+        v = affineApply(l, v, rows, mode.bias, relu);
+        if (relu) {
+          mode.record!.set(next, { positive: tf.keep(v) });
+          i++; // the ReLU is applied
+        }
       }
     }
   }
