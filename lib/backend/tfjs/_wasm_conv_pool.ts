@@ -62,8 +62,8 @@ export const POOL_CONV_TRANSPOSE = "MasokitPoolConvTranspose";
 export const CONV_POOL_GATHER = "MasokitConvPoolGather";
 
 /**
- * The transposed pass of a conv with few input channels (a first layer, ≤ 4): `{ x, g, t, b }`
- * with `t` the filter as window tiles ({@link poolConvTiles}) → `[n·per, H, W, Cin]` and the bias
+ * The transposed pass of a conv with few input channels (a first layer, ≤ 4): `{ x, g, k, b }`
+ * with `k` the filter as window tiles ({@link poolConvTiles}) → `[n·per, H, W, Cin]` and the bias
  * terms `[n·per]`. Attrs also `kernelSize`.
  */
 export const POOL_CONV_TILES = "MasokitPoolConvTiles";
@@ -653,54 +653,36 @@ function shapeOf(
   return s;
 }
 
-function poolConvTranspose(args: KernelArgs): tf.TensorInfo[] {
-  const backend = args.backend as WasmBackendLike;
-  const { x, g, k, b } = args.inputs as Record<string, tf.TensorInfo>;
-  const attrs = args.attrs as unknown as Attrs;
-  const s = shapeOf(POOL_CONV_TRANSPOSE, x, g.shape[0], k, [k.shape[0], k.shape[2]], b, attrs, [
-    g,
-  ]);
-  if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
-    throw new RangeError(
-      `${POOL_CONV_TRANSPOSE}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,
-    );
-  }
-  const rows = g.shape[0];
-  const dx = backend.makeOutput([rows, s.H, s.W, s.cin], "float32");
-  const bs = backend.makeOutput([rows], "float32");
-  run(backend, POOL_CONV_TRANSPOSE, s, () => transposeFunction(s), [x, g, k, b, dx, bs], [
-    s.PH * s.PW * s.co,
-    s.per * s.OH * s.OW * s.co,
-    0,
-    0,
-    s.per * s.H * s.W * s.cin,
-    s.per,
-  ]);
-  return [dx, bs];
-}
-
-function poolConvTilesKernel(args: KernelArgs): tf.TensorInfo[] {
-  const backend = args.backend as WasmBackendLike;
-  const { x, g, t, b } = args.inputs as Record<string, tf.TensorInfo>;
-  const attrs = args.attrs as unknown as Attrs;
-  const s = shapeOf(POOL_CONV_TILES, x, g.shape[0], t, [0, 0], b, attrs, [g]);
-  if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
-    throw new RangeError(
-      `${POOL_CONV_TILES}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,
-    );
-  }
-  const rows = g.shape[0];
-  const dx = backend.makeOutput([rows, s.H, s.W, s.cin], "float32");
-  const bs = backend.makeOutput([rows], "float32");
-  run(backend, POOL_CONV_TILES, s, () => tilesFunction(s), [x, g, t, b, dx, bs], [
-    s.PH * s.PW * s.co,
-    s.per * s.OH * s.OW * s.co,
-    0,
-    0,
-    s.per * s.H * s.W * s.cin,
-    s.per,
-  ], 2 * s.OH * s.OW * s.co);
-  return [dx, bs];
+/** The kernel function of a transposed pass: the scatter or, for few input channels, tiles. */
+function transposedPass(
+  kernel: typeof POOL_CONV_TRANSPOSE | typeof POOL_CONV_TILES,
+): (args: KernelArgs) => tf.TensorInfo[] {
+  const tiles = kernel === POOL_CONV_TILES;
+  return (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x, g, k, b } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as unknown as Attrs;
+    const kShape = tiles ? [0, 0] : [k.shape[0], k.shape[2]];
+    const s = shapeOf(kernel, x, g.shape[0], k, kShape, b, attrs, [g]);
+    if (g.shape[1] !== s.OH || g.shape[2] !== s.OW || g.shape[3] !== s.co) {
+      throw new RangeError(
+        `${kernel}: g [${g.shape}], expected [rows, ${s.OH}, ${s.OW}, ${s.co}]`,
+      );
+    }
+    const rows = g.shape[0];
+    const dx = backend.makeOutput([rows, s.H, s.W, s.cin], "float32");
+    const bs = backend.makeOutput([rows], "float32");
+    const build = () => tiles ? tilesFunction(s) : transposeFunction(s);
+    run(backend, kernel, s, build, [x, g, k, b, dx, bs], [
+      s.PH * s.PW * s.co,
+      s.per * s.OH * s.OW * s.co,
+      0,
+      0,
+      s.per * s.H * s.W * s.cin,
+      s.per,
+    ], tiles ? 2 * s.OH * s.OW * s.co : 0);
+    return [dx, bs];
+  };
 }
 
 function convPoolGather(args: KernelArgs): tf.TensorInfo {
@@ -790,9 +772,9 @@ export function convPoolReady(
     : wasmConvPool.tiles;
   return on && convPoolApplies(kernel, cin) &&
     registerOnActiveWasm([
-      [POOL_CONV_TRANSPOSE, poolConvTranspose],
+      [POOL_CONV_TRANSPOSE, transposedPass(POOL_CONV_TRANSPOSE)],
       [CONV_POOL_GATHER, convPoolGather],
-      [POOL_CONV_TILES, poolConvTilesKernel],
+      [POOL_CONV_TILES, transposedPass(POOL_CONV_TILES)],
     ]);
 }
 

@@ -569,16 +569,17 @@ function poolInput(codes: TensorCodes, pool: MaxPool2DLayer): tf.Tensor4D {
 }
 
 /**
- * The fused conv/pool kernels' filter and bias tensors: the conv kernel `[kh, kw, cin, co]`
- * permuted by `perm` (kept, like every layer constant), and its bias (zeros when it has none).
+ * The fused conv/pool kernels' filter and bias tensors: the conv kernel `[kh, kw, cin, co]` in the
+ * kernel's `layout` (kept under `tag`, like every layer constant), and its bias (zeros when it
+ * has none).
  */
 function convPoolTensors(
   conv: Conv2DLayer,
-  perm: number[],
   tag: string,
+  layout: (kernel: tf.Tensor) => tf.Tensor,
 ): { k: tf.Tensor; b: tf.Tensor } {
   const [kh, kw] = conv.kernelSize, [cin, co] = [conv.inputShape[2], conv.outputShape[2]];
-  const k = constant(conv.kernel, [kh, kw, cin, co], (t) => tf.transpose(t, perm), tag);
+  const k = constant(conv.kernel, [kh, kw, cin, co], layout, tag);
   return { k, b: conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]) };
 }
 
@@ -665,7 +666,12 @@ function runLayers(
         const fused = mode.fixed ? convPoolAt(layers, i, mode.fixed) : null;
         if (fused && convPoolReady(CONV_POOL_GATHER, fused.conv.inputShape[2])) {
           // the conv only where the pool (and its ReLU) let it through: filter [co, kh, kw, cin]
-          const { conv } = fused, { k, b } = convPoolTensors(conv, [3, 0, 1, 2], "output-first");
+          const { conv } = fused;
+          const { k, b } = convPoolTensors(
+            conv,
+            "output-first",
+            (t) => tf.transpose(t, [3, 0, 1, 2]),
+          );
           v = tf.engine().runKernel(CONV_POOL_GATHER, {
             x: poolInput(mode.fixed!, fused.pool),
             v,
@@ -781,41 +787,26 @@ function transposeLayers(
           const gate = gatedPair(layers, i - 1, ctx.codes);
           const fused = convPoolAt(layers, gate ? i - 2 : i - 1, ctx.codes);
           const cin = fused?.conv.inputShape[2] ?? 0;
-          if (
-            fused?.pool === l && tilesFit(cin, fused.conv.kernelSize, l.poolSize) &&
-            convPoolReady(POOL_CONV_TILES, cin)
-          ) {
-            // a first layer (few input channels): each window's gradient summed as one tile of
-            // the input in registers over the channels, then added (the bias terms too)
+          // pool, ReLU and conv transposed at once (the conv's bias terms too): a first layer
+          // (few input channels) as window tiles summed in registers, others by scattering
+          const kernel = fused?.pool !== l
+            ? null
+            : tilesFit(cin, fused.conv.kernelSize, l.poolSize) &&
+                convPoolReady(POOL_CONV_TILES, cin)
+            ? POOL_CONV_TILES
+            : convPoolReady(POOL_CONV_TRANSPOSE, cin)
+            ? POOL_CONV_TRANSPOSE
+            : null;
+          if (kernel !== null && fused !== null) {
             const { conv } = fused, co = l.inputShape[2];
-            const t = constant(
-              conv.kernel,
-              [conv.kernel.length],
-              () => {
-                const tiles = poolConvTiles(conv.kernel, conv.kernelSize, cin, co, l.poolSize);
-                return tf.tensor(tiles, tileShape(conv, l));
-              },
-              `tiles ${l.poolSize}`,
-            );
-            const b = conv.bias ? constant(conv.bias, [co]) : tf.zeros([co]);
-            const [dx, terms] = tf.engine().runKernel(POOL_CONV_TILES, {
-              x: c.input,
-              g: v.reshape(batchShape(rows, l.outputShape)),
-              t,
-              b,
-            }, convPoolAttrs(fused)) as tf.Tensor[];
-            if (conv.bias) ctx.B.push(terms);
-            v = dx;
-            i -= gate ? 2 : 1; // the ReLU and the conv are applied
-            break;
-          }
-          if (
-            fused?.pool === l && convPoolReady(POOL_CONV_TRANSPOSE, fused.conv.inputShape[2])
-          ) {
-            // pool, ReLU and conv transposed at once, scattering (the conv's bias terms too);
-            // filter [kh, co, kw, cin]
-            const { conv } = fused, { k, b } = convPoolTensors(conv, [0, 3, 1, 2], "row-runs");
-            const [dx, terms] = tf.engine().runKernel(POOL_CONV_TRANSPOSE, {
+            const { k, b } = kernel === POOL_CONV_TILES
+              ? convPoolTensors(conv, `tiles ${l.poolSize}`, () =>
+                tf.tensor(
+                  poolConvTiles(conv.kernel, conv.kernelSize, cin, co, l.poolSize),
+                  tileShape(conv, l),
+                ))
+              : convPoolTensors(conv, "row-runs", (t) => tf.transpose(t, [0, 3, 1, 2])); // [kh, co, kw, cin]
+            const [dx, terms] = tf.engine().runKernel(kernel, {
               x: c.input,
               g: v.reshape(batchShape(rows, l.outputShape)),
               k,
