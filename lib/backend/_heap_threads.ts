@@ -4,7 +4,8 @@
  * parts that run at the same time, one on the calling thread and one on each helper.
  *
  * A helper is a `node:worker_threads` worker started from source (no file, no permission),
- * unref'd so that it never keeps the process alive. It instantiates the same module bytes on the
+ * unref'd so that it never keeps the process alive; the module is imported only when a shared
+ * heap first runs a kernel. It instantiates the same module bytes on the
  * same shared memory and waits on a control block (`Atomics.wait`); the calling thread posts a
  * job (module, function, arguments), runs its own part, and waits for the helpers' (tfjs kernels
  * are synchronous, and Deno lets the main thread wait). Helpers start in the background: until
@@ -13,7 +14,7 @@
  *
  * @module
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 
 /** Control block slots (Int32). */
 const STATE = 0, DONE = 1, READY = 2, MODULE = 3, FN = 4, NARGS = 5, FAILED = 6, BYTES = 7;
@@ -64,10 +65,13 @@ interface Helper {
 }
 
 interface Pool {
+  /** The helpers it is to have (they start in the background). */
+  count: number;
   helpers: Helper[];
   workers: Worker[];
   bytes: Uint8Array;
   broken: boolean;
+  stopped: boolean;
 }
 
 /** Helper workers that have not exited yet (all memories). */
@@ -108,18 +112,33 @@ function poolFor(memory: WebAssembly.Memory): Pool | null {
   let pool = pools.get(memory);
   if (pool === undefined) {
     const bytes = new Uint8Array(new SharedArrayBuffer(MAX_MODULE_BYTES));
-    pool = { helpers: [], workers: [], bytes, broken: false };
-    for (let i = 0; i < count; i++) {
-      const ctl = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
-      const worker = new Worker(helperSource, { eval: true });
-      live.add(worker);
-      worker.on("exit", () => live.delete(worker));
-      worker.postMessage({ ctl, bytes, memory });
-      worker.unref();
-      pool.helpers.push({ ctl, known: new Set() });
-      pool.workers.push(worker);
-    }
+    const started: Pool = {
+      count,
+      helpers: [],
+      workers: [],
+      bytes,
+      broken: false,
+      stopped: false,
+    };
+    pool = started;
     pools.set(memory, pool);
+    // node:worker_threads is loaded only here, when a shared heap first runs a kernel (where it
+    // does not exist, the kernels simply stay on the calling thread)
+    import("node:worker_threads").then(({ Worker }) => {
+      if (started.stopped) return;
+      for (let i = 0; i < count; i++) {
+        const ctl = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+        const worker = new Worker(helperSource, { eval: true });
+        live.add(worker);
+        worker.on("exit", () => live.delete(worker));
+        worker.postMessage({ ctl, bytes, memory });
+        worker.unref();
+        started.helpers.push({ ctl, known: new Set() });
+        started.workers.push(worker);
+      }
+    }, () => {
+      started.broken = true;
+    });
   }
   return pool.broken ? null : pool;
 }
@@ -134,6 +153,7 @@ export function stopHeapThreads(memory: WebAssembly.Memory): void {
   const pool = pools.get(memory);
   if (pool === undefined) return;
   pools.delete(memory);
+  pool.stopped = true;
   for (const h of pool.helpers) {
     Atomics.store(h.ctl, STATE, QUIT);
     Atomics.notify(h.ctl, STATE);
@@ -149,7 +169,10 @@ export function runningHeapThreads(): number {
 /** The helpers that have started (all or none are used, so that parts stay balanced). */
 function readyHelpers(pool: Pool | null): Helper[] {
   if (pool === null) return [];
-  return pool.helpers.every((h) => Atomics.load(h.ctl, READY) === 1) ? pool.helpers : [];
+  return pool.helpers.length === pool.count &&
+      pool.helpers.every((h) => Atomics.load(h.ctl, READY) === 1)
+    ? pool.helpers
+    : [];
 }
 
 /**
@@ -160,7 +183,7 @@ function readyHelpers(pool: Pool | null): Helper[] {
  * @returns 1 + the helpers configured for it.
  */
 export function heapThreadCount(memory: WebAssembly.Memory): number {
-  return 1 + (poolFor(memory)?.helpers.length ?? 0);
+  return 1 + (poolFor(memory)?.count ?? 0);
 }
 
 /**
