@@ -39,16 +39,36 @@ const patched: FusedConv2D = (args) => {
   return args.bias == null ? y : tf.add(y, args.bias);
 };
 
+let patchable: boolean | null = null;
+
+/**
+ * Whether `tf.fused.conv2d` can be replaced here: not where tfjs is bundled as ES modules
+ * (`deno bundle`), whose namespace objects are read-only; there tfjs's own gradients run.
+ */
+function canPatch(): boolean {
+  if (patchable === null) {
+    try {
+      fused.conv2d = stock;
+      patchable = fused.conv2d === stock;
+    } catch {
+      patchable = false;
+    }
+  }
+  return patchable;
+}
+
 /**
  * Runs `fn` (a training step) with the input gradients of the given tensors skipped in
  * tf.layers' convolutions (see the module note); restores tfjs afterwards, also when
- * `fn` throws. Nested calls are allowed.
+ * `fn` throws. Nested calls are allowed. Where tfjs's namespace cannot be patched (a bundle of
+ * ES modules), `fn` runs as it is: the same gradients, the input's computed too.
  *
  * @param data Tensors fed to the model that need no gradient (the batch).
  * @param fn The step.
  * @returns What `fn` returns.
  */
 export function withoutInputGradients<T>(data: readonly tf.Tensor[], fn: () => T): T {
+  if (!canPatch()) return fn();
   const previous = inputs;
   inputs = new Set([...(previous ?? []), ...data.map((t) => t.id)]);
   fused.conv2d = patched;
