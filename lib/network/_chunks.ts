@@ -59,7 +59,7 @@ export function tensorChunks(
  * each returning arrays with an equal number of values per example, and concatenates each
  * output in example order; `fn(0, total)` when they fit in one chunk.
  */
-export function arrayChunks<T extends Float64Array | Uint8Array | Uint16Array>(
+export function arrayChunks<T extends Float64Array | Uint8Array | Uint16Array | Uint32Array>(
   total: number,
   step: number,
   fn: (start: number, count: number) => T[],

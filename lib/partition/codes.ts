@@ -7,8 +7,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BatchInput, readBatch, readTensor } from "../network/batch.ts";
 import { arrayChunks, examplesPerChunk } from "../network/_chunks.ts";
-import type { SplineNetwork } from "../network/spline_network.ts";
-import { forwardPass, type LayerCodes } from "../backend/cpu/run.ts";
+import type { NonlinearLayer, SplineNetwork } from "../network/spline_network.ts";
+import { forwardPass } from "../backend/cpu/run.ts";
 import { disposeCodes, forwardPassTf, readCodes } from "../backend/tfjs/run.ts";
 import { type EngineOptions, resolveBackend } from "../backend/backend.ts";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
@@ -43,8 +43,9 @@ export function partitionCodes(
 ): PartitionCodes {
   const what = "Cannot compute partition codes";
   const layers = net.codeLayers.map((info) => info.layer);
-  const inOrder = (c: LayerCodes) => layers.map((l) => c.get(l)!);
-  let arrays: (Uint8Array | Uint16Array)[], count: number;
+  const inOrder = (c: Map<NonlinearLayer, Uint8Array | Uint16Array | Uint32Array>) =>
+    layers.map((l) => c.get(l)!);
+  let arrays: (Uint8Array | Uint16Array | Uint32Array)[], count: number;
   if (resolveBackend(x, options) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     count = t.shape[0];
@@ -53,7 +54,7 @@ export function partitionCodes(
       try {
         const run = forwardPassTf(net, part);
         run.output.dispose();
-        const c = readCodes(run.codes);
+        const c = readCodes(run.codes, { packed: true });
         disposeCodes(run.codes);
         return inOrder(c);
       } finally {
@@ -71,7 +72,7 @@ export function partitionCodes(
       (start, n) => inOrder(forwardPass(net, b.data.subarray(start * D, (start + n) * D), n).codes),
     );
   }
-  const codes: LayerCodes = new Map(layers.map((l, i) => [l, arrays[i]]));
+  const codes = new Map(layers.map((l, i) => [l, arrays[i]]));
   return net.codeLayers.map((info): CodeLayer => {
     const raw = codes.get(info.layer)!;
     const units = info.units;
@@ -87,6 +88,9 @@ export function partitionCodes(
       return { ...common, words: 0, bits: new Uint32Array(0), argmax: raw as Uint16Array };
     }
     const words = Math.ceil(units / 32);
+    if (raw instanceof Uint32Array) {
+      return { ...common, words, bits: raw, argmax: new Uint16Array(0) };
+    }
     const bits = new Uint32Array(count * words);
     // a word at a time, branch-free (the activity bits are unpredictable on real data)
     for (let n = 0, i = 0; n < count; n++) {

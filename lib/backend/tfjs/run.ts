@@ -29,6 +29,7 @@ import {
   wasmWindowSlots,
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
+import { SIGN_BITS, signBitsReady } from "./_wasm_sign_bits.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
 import {
   CONV_POOL_GATHER,
@@ -923,16 +924,30 @@ export function templatesTf(
 /**
  * The codes a tfjs forward pass recorded, read back in the CPU reference's format: 0/1
  * per unit for sign layers (1 where the float32 pre-activation is `> 0`), the argmax
- * window slot for max-pool layers (first maximum wins).
+ * window slot for max-pool layers (first maximum wins). With `packed`, a ReLU's codes on
+ * tfjs-wasm come packed instead, 32 units per word as `partitionCodes` stores them
+ * (`MasokitSignBits`, a `Uint32Array` of `[n, ⌈units/32⌉]`).
  *
  * @param codes The recorded codes.
+ * @param options `packed`: packed ReLU codes where the kernel runs.
  * @returns Per-layer code arrays.
  */
-export function readCodes(codes: TensorCodes): Map<NonlinearLayer, Uint8Array | Uint16Array> {
-  const out = new Map<NonlinearLayer, Uint8Array | Uint16Array>();
+export function readCodes(
+  codes: TensorCodes,
+  options: { packed?: boolean } = {},
+): Map<NonlinearLayer, Uint8Array | Uint16Array | Uint32Array> {
+  const out = new Map<NonlinearLayer, Uint8Array | Uint16Array | Uint32Array>();
   for (const [l, c] of codes) {
     if ("active" in c) out.set(l, Uint8Array.from(c.active.dataSync() as Float32Array));
-    else if ("positive" in c) {
+    else if ("positive" in c && options.packed === true && signBitsReady()) {
+      // packed on the heap: only ⌈units/32⌉ words per example leave it
+      const words = tf.engine().runKernel(SIGN_BITS, {
+        x: c.positive.reshape([c.positive.shape[0], -1]),
+      }) as tf.Tensor;
+      const w = words.dataSync() as Int32Array;
+      out.set(l, new Uint32Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength)));
+      words.dispose();
+    } else if ("positive" in c) {
       // y > 0 ⇔ y's bit pattern as an int32 is > 0 (NaN aside: NaN inputs are refused),
       // tested without branches (a ternary mispredicts on real data: 8× slower)
       const y = c.positive.dataSync() as Float32Array;
