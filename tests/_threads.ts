@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { heapParallelism, type WasmBackendLike } from "../lib/backend/_wasm_ops.ts";
+import * as tf from "@tensorflow/tfjs";
+import {
+  activeWasmBackend,
+  heapParallelism,
+  type WasmBackendLike,
+} from "../lib/backend/_wasm_ops.ts";
+import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
 import { assert } from "./_assert.ts";
 
 /** Deterministic pseudo-random values in [-1, 1) (a linear congruential generator). */
@@ -22,6 +28,22 @@ export async function untilHeapThreads(backend: WasmBackendLike, threads: number
   while (heapParallelism(backend) < threads) {
     assert(performance.now() - start < 30_000, "helper threads did not start within 30 s");
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Runs `fn` on a threaded wasm backend registered as `name` (2 XNNPACK threads), once its heap
+ * helper threads have started; tfjs-cpu is active again afterwards.
+ */
+export async function onThreadedWasm(name: string, fn: () => void | Promise<void>): Promise<void> {
+  const report = await enableWasmThreads({ threads: 2, backendName: name, quiet: true });
+  assert(report.enabled, report.reason);
+  await tf.setBackend(name);
+  try {
+    await untilHeapThreads(activeWasmBackend()!, Math.min(2, navigator.hardwareConcurrency));
+    await fn();
+  } finally {
+    await tf.setBackend("cpu");
   }
 }
 

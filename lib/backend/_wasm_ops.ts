@@ -225,6 +225,24 @@ export function splitEvenly(n: number, parts: number): [number, number][] {
 }
 
 /**
+ * `n` items (examples, rows) as the contiguous ranges the heap runs at once now: as many as
+ * {@link heapParallelism}, or one when `split` is false (work too small for a helper's ≈40 µs
+ * hand-off).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param n Items.
+ * @param split Whether the work is worth splitting.
+ * @returns `[start, count]` of each range, in order.
+ */
+export function heapRanges(
+  backend: WasmBackendLike,
+  n: number,
+  split = true,
+): [number, number][] {
+  return splitEvenly(n, split ? Math.max(1, Math.min(n, heapParallelism(backend))) : 1);
+}
+
+/**
  * How many threads {@link heapRun} will use on this backend once its helpers have started
  * (1 on an unshared heap): unlike {@link heapParallelism}, fixed from the first call.
  *

@@ -17,12 +17,7 @@
  * @module
  */
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
-import {
-  heapMemory,
-  heapParallelism,
-  heapRun,
-  type WasmBackendLike,
-} from "../backend/_wasm_ops.ts";
+import { heapMemory, heapRanges, heapRun, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 
 /** Rows summed in float32 registers before the caller adds the block's sums in float64. */
 export const SUM_BLOCK_ROWS = 256;
@@ -244,15 +239,11 @@ export function batchNormSimdFor(backend: WasmBackendLike, cols: number): BatchN
     args: (first: number, count: number) => number[],
   ) => {
     const units = Math.ceil(rows / unit);
-    const parts = rows * cols < wasmBatchNormSimd.minSplitValues
-      ? 1
-      : Math.min(units, heapParallelism(backend));
-    const list: number[][] = [];
-    for (let p = 0, done = 0; p < parts; p++) {
-      const end = Math.min(rows, Math.floor((units * (p + 1)) / parts) * unit);
-      if (end > done) list.push(args(done, end - done));
-      done = end;
-    }
+    const split = rows * cols >= wasmBatchNormSimd.minSplitValues;
+    const list = heapRanges(backend, units, split).map(([first, count]) => {
+      const end = Math.min(rows, (first + count) * unit);
+      return args(first * unit, end - first * unit);
+    });
     heapRun(backend, key, build, name, list);
   };
   return {

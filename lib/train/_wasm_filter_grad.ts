@@ -19,7 +19,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
-import { heapMemory, heapRun, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+import { heapMemory, heapRun, splitEvenly, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 
 /** The shapes the kernel is generated for: x already padded, [n, h, w, c]; dy [n, oh, ow, co]. */
 export interface FilterGradShape {
@@ -202,13 +202,12 @@ export function filterGradDirect(
   more?.fill(0);
   const xs = backend.typedArrayFromHeap(x), dys = backend.typedArrayFromHeap(dy);
   const xBytes = s.h * s.w * s.c * 4, dyBytes = s.oh * s.ow * s.co * 4;
-  const args: number[][] = [];
-  for (let p = 0, start = 0; p < parts; p++) {
-    const count = Math.floor((n * (p + 1)) / parts) - start;
-    const dst = p === 0 ? outs.byteOffset : more!.byteOffset + (p - 1) * size * 4;
-    args.push([xs.byteOffset + start * xBytes, dys.byteOffset + start * dyBytes, dst, count]);
-    start += count;
-  }
+  const args = splitEvenly(n, parts).map(([start, count], p) => [
+    xs.byteOffset + start * xBytes,
+    dys.byteOffset + start * dyBytes,
+    p === 0 ? outs.byteOffset : more!.byteOffset + (p - 1) * size * 4,
+    count,
+  ]);
   heapRun(backend, key, () => ({ grad: gradFunction(s, b) }), "grad", args);
   if (extra !== null) {
     const o = backend.typedArrayFromHeap(out) as Float32Array;

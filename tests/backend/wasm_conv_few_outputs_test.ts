@@ -4,9 +4,7 @@ import {
   CONV_FEW_OUTPUTS,
   convFewOutputsReady,
 } from "../../lib/backend/tfjs/_wasm_conv_few_outputs.ts";
-import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
-import { activeWasmBackend } from "../../lib/backend/_wasm_ops.ts";
-import { lcgValues, untilHeapThreads } from "../_threads.ts";
+import { lcgValues, onThreadedWasm } from "../_threads.ts";
 import {
   assert,
   assertAllClose,
@@ -83,13 +81,5 @@ Deno.test("the few-outputs conv kernel equals tfjs-cpu's conv2d", async () => {
 
 Deno.test("the few-outputs conv kernel splits images between threads on threaded wasm", async () => {
   const name = "wasm-few-outputs-test";
-  const report = await enableWasmThreads({ threads: 2, backendName: name, quiet: true });
-  assert(report.enabled, report.reason);
-  await tf.setBackend(name);
-  try {
-    await untilHeapThreads(activeWasmBackend()!, Math.min(2, navigator.hardwareConcurrency));
-    await checkAll(name);
-  } finally {
-    await tf.setBackend("cpu");
-  }
+  await onThreadedWasm(name, () => checkAll(name));
 });

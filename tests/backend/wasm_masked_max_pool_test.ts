@@ -7,10 +7,8 @@ import {
   wasmMaxPoolKernels,
   wasmWindowSlots,
 } from "../../lib/backend/tfjs/_wasm_masked_max_pool.ts";
-import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
-import { activeWasmBackend } from "../../lib/backend/_wasm_ops.ts";
-import { untilHeapThreads } from "../_threads.ts";
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { onThreadedWasm } from "../_threads.ts";
+import { assertEquals, assertThrows } from "../_assert.ts";
 
 /** Brute force: per window and channel, the index of the first (row-major) maximum of x. */
 function firstMax(
@@ -174,18 +172,8 @@ Deno.test("the wasm masked max-pool kernels use x's first maximum (ties included
 });
 
 Deno.test("the wasm masked max-pool kernels run on threaded wasm's shared memory", async () => {
-  const report = await enableWasmThreads({
-    threads: 2,
-    backendName: "wasm-maxpool-test",
-    quiet: true,
-  });
-  assert(report.enabled, report.reason);
-  await tf.setBackend("wasm-maxpool-test");
-  try {
+  await onThreadedWasm("wasm-maxpool-test", () => {
     assertEquals(maskedMaxPoolReady(), true);
-    await untilHeapThreads(activeWasmBackend()!, Math.min(2, navigator.hardwareConcurrency));
     checkAll([...CASES, LARGE]);
-  } finally {
-    await tf.setBackend("cpu");
-  }
+  });
 });

@@ -1,10 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { SIGN_BITS, signBitsReady } from "../../lib/backend/tfjs/_wasm_sign_bits.ts";
-import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
-import { activeWasmBackend } from "../../lib/backend/_wasm_ops.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import { untilHeapThreads } from "../_threads.ts";
+import { onThreadedWasm } from "../_threads.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
 await tf.setBackend("cpu");
@@ -55,13 +53,6 @@ Deno.test("the wasm sign-bits kernel packs x > 0 as partitionCodes stores bits",
 
 Deno.test("the wasm sign-bits kernel splits examples between threads", async () => {
   const name = "wasm-sign-bits-test";
-  const report = await enableWasmThreads({ threads: 2, backendName: name, quiet: true });
-  assert(report.enabled, report.reason);
-  await tf.setBackend(name);
-  try {
-    await untilHeapThreads(activeWasmBackend()!, Math.min(2, navigator.hardwareConcurrency));
-    checkAll([...COUNTS, [9, 28_803]]); // the last large enough to be split
-  } finally {
-    await tf.setBackend("cpu");
-  }
+  // the last large enough to be split
+  await onThreadedWasm(name, () => checkAll([...COUNTS, [9, 28_803]]));
 });

@@ -5,8 +5,8 @@ import {
   signMaskReady,
   wasmSignMaskKernel,
 } from "../../lib/backend/tfjs/_wasm_sign_mask.ts";
-import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { onThreadedWasm } from "../_threads.ts";
+import { assertEquals, assertThrows } from "../_assert.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
 await tf.setBackend("cpu");
@@ -62,17 +62,8 @@ Deno.test("the wasm sign-mask kernel keeps v where its example's x > 0", async (
 });
 
 Deno.test("the wasm sign-mask kernel runs on threaded wasm's shared memory", async () => {
-  const report = await enableWasmThreads({
-    threads: 2,
-    backendName: "wasm-sign-mask-test",
-    quiet: true,
-  });
-  assert(report.enabled, report.reason);
-  await tf.setBackend("wasm-sign-mask-test");
-  try {
+  await onThreadedWasm("wasm-sign-mask-test", () => {
     assertEquals(signMaskReady(), true);
     checkAll();
-  } finally {
-    await tf.setBackend("cpu");
-  }
+  });
 });

@@ -19,7 +19,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
 import {
   heapMemory,
-  heapParallelism,
+  heapRanges,
   heapRun,
   type KernelArgs,
   registerOnActiveWasm,
@@ -202,20 +202,14 @@ function convFewOutputs(args: KernelArgs): tf.TensorInfo {
   const xs = backend.typedArrayFromHeap(x), ks = backend.typedArrayFromHeap(k);
   const os = backend.typedArrayFromHeap(out);
   const macs = m * oh * ow * c * kh * kw * cin;
-  const parts = macs < MIN_SPLIT_MACS ? 1 : Math.max(1, Math.min(m, heapParallelism(backend)));
-  const args2: number[][] = [];
-  for (let p = 0, start = 0; p < parts; p++) {
-    const count = Math.floor((m * (p + 1)) / parts) - start;
-    args2.push([
-      xs.byteOffset + start * h * w * cin * 4,
-      ks.byteOffset,
-      os.byteOffset + start * oh * ow * c * 4,
-      count,
-    ]);
-    start += count;
-  }
+  const parts = heapRanges(backend, m, macs >= MIN_SPLIT_MACS).map(([start, count]) => [
+    xs.byteOffset + start * h * w * cin * 4,
+    ks.byteOffset,
+    os.byteOffset + start * oh * ow * c * 4,
+    count,
+  ]);
   const key = `conv few outputs ${Object.values(s).join("x")}`;
-  heapRun(backend, key, () => ({ conv: convFunction(s) }), "conv", args2);
+  heapRun(backend, key, () => ({ conv: convFunction(s) }), "conv", parts);
   return out;
 }
 

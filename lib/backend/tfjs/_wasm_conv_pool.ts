@@ -40,11 +40,10 @@ import type * as tf from "@tensorflow/tfjs";
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
 import {
   heapMemory,
-  heapParallelism,
+  heapRanges,
   heapRun,
   type KernelArgs,
   registerOnActiveWasm,
-  splitEvenly,
   type WasmBackendLike,
 } from "../_wasm_ops.ts";
 
@@ -722,7 +721,7 @@ function run(
 ): void {
   if (heapMemory(backend) === null) throw new Error(`${kernel}: the wasm heap was not found`);
   const n = tensors[0].shape[0];
-  const ranges = splitEvenly(n, Math.min(n, heapParallelism(backend)));
+  const ranges = heapRanges(backend, n);
   const scratch = scratchPerPart > 0
     ? backend.makeOutput([ranges.length * scratchPerPart], "float32")
     : null;

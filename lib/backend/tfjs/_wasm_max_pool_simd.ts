@@ -21,13 +21,7 @@
  * @module
  */
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
-import {
-  heapMemory,
-  heapParallelism,
-  heapRun,
-  splitEvenly,
-  type WasmBackendLike,
-} from "../_wasm_ops.ts";
+import { heapMemory, heapRanges, heapRun, type WasmBackendLike } from "../_wasm_ops.ts";
 
 /** The kernels, on views of tensors in the wasm memory (see the module notes). */
 export interface MaxPoolSimd {
@@ -322,8 +316,8 @@ function wrap(
     [n, H, W, C]: readonly number[],
     args: (first: number, count: number) => number[],
   ) => {
-    const parts = n * H * W * C < MIN_SPLIT_VALUES ? 1 : Math.min(n, heapParallelism(backend));
-    heapRun(backend, key, build, name, splitEvenly(n, parts).map(([s, c]) => args(s, c)));
+    const ranges = heapRanges(backend, n, n * H * W * C >= MIN_SPLIT_VALUES);
+    heapRun(backend, key, build, name, ranges.map(([s, c]) => args(s, c)));
   };
   return {
     masked: (x, v, out, shape, gate) => {

@@ -14,11 +14,10 @@ import type * as tf from "@tensorflow/tfjs";
 import { FunctionBuilder, I32, Op, SimdOp } from "../../util/_wasm_emitter.ts";
 import {
   heapMemory,
-  heapParallelism,
+  heapRanges,
   heapRun,
   type KernelArgs,
   registerOnActiveWasm,
-  splitEvenly,
   type WasmBackendLike,
 } from "../_wasm_ops.ts";
 
@@ -90,13 +89,16 @@ function signBits(args: KernelArgs): tf.TensorInfo {
   // views after the allocation (an allocation may move the heap)
   const xs = backend.typedArrayFromHeap(x).byteOffset;
   const os = backend.typedArrayFromHeap(out).byteOffset;
-  const parts = n * units < MIN_SPLIT_VALUES ? 1 : Math.min(n, heapParallelism(backend));
   heapRun(
     backend,
     `sign bits ${units}`,
     () => ({ pack: packFunction(units) }),
     "pack",
-    splitEvenly(n, parts).map(([s, c]) => [xs + s * units * 4, os + s * words * 4, c]),
+    heapRanges(backend, n, n * units >= MIN_SPLIT_VALUES).map(([s, c]) => [
+      xs + s * units * 4,
+      os + s * words * 4,
+      c,
+    ]),
   );
   return out;
 }

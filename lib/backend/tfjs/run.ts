@@ -944,8 +944,8 @@ export function readCodes(
       const words = tf.engine().runKernel(SIGN_BITS, {
         x: c.positive.reshape([c.positive.shape[0], -1]),
       }) as tf.Tensor;
-      const w = words.dataSync() as Int32Array;
-      out.set(l, new Uint32Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength)));
+      const w = words.dataSync() as Int32Array; // already a copy off the heap
+      out.set(l, new Uint32Array(w.buffer, w.byteOffset, w.length));
       words.dispose();
     } else if ("positive" in c) {
       // y > 0 ⇔ y's bit pattern as an int32 is > 0 (NaN aside: NaN inputs are refused),
