@@ -5,7 +5,7 @@
 #
 #   sh bench/gpu_prepare.sh
 #
-# then, with the `device` tool: carry [".gpu"] and the command
+# then, with the `device` tool: carry [".gpu"] and the command `sh bench/gpu_run.sh`, which runs
 #   for f in .gpu/*.deb; do dpkg -x $f /; done; ldconfig;
 #   xz -dc .gpu/deno.xz > /tmp/deno; chmod +x /tmp/deno;
 #   /tmp/deno run -A .gpu/webgpu_bench.bundle.js;

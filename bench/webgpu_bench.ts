@@ -9,6 +9,10 @@
  * Templates and inner products are timed twice: read back into JS arrays (what the
  * library's functions return) and kept on the GPU (the CUDA peers' setting).
  *
+ * Before timing, every workload is checked against the CPU reference on the same adapter
+ * (float64 templates and inner products on 4 inputs; exact kNN counts for 32 queries): the
+ * line "agreement …" says how far apart they are, and the run exits non-zero where they differ.
+ *
  * `deno run -A bench/webgpu_bench.ts` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
  *
@@ -30,7 +34,30 @@ import {
   recordAffineMap,
   recordInnerProducts,
 } from "../lib/backend/webgpu/passes.ts";
-import type { CodeRows } from "../lib/partition/_hamming_engine.ts";
+import { type CodeRows, mismatchTopK } from "../lib/partition/_hamming_engine.ts";
+import { affineMap } from "../lib/affine/affine_map.ts";
+import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
+import { partitionCodes } from "../lib/partition/codes.ts";
+import { partitionCodesAsync } from "../lib/partition/codes_async.ts";
+
+let disagreements = 0;
+
+/** Largest |a − b| over the largest |b|, printed with a verdict against `tol`. */
+function agreement(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
+  let worst = 0, scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  const rel = a.length === b.length ? worst / (scale || 1) : Infinity;
+  const ok = rel <= tol;
+  if (!ok) disagreements++;
+  console.log(
+    `agreement ${what}: ${rel.toExponential(2)} of the largest value (${
+      ok ? "ok" : "FAILED"
+    }, tolerance ${tol})`,
+  );
+}
 
 function randomRows(count: number, words: number, seed: number): CodeRows {
   const data = new Uint32Array(count * words);
@@ -90,6 +117,12 @@ async function main(): Promise<void> {
   {
     const [N, M, D, k] = tiny ? [256, 1024, 1024, 16] : [10_000, 50_000, 32_768, 16];
     const query = randomRows(N, D / 32, 1), base = randomRows(M, D / 32, 2);
+    const q = tiny ? N : 32;
+    const few: CodeRows = { ...query, count: q, data: query.data.subarray(0, q * query.rowLength) };
+    const gpuTop = await mismatchTopKWebGpu(ctx, { query: few, base }, { k, exclude: false });
+    const cpuTop = mismatchTopK(few, base, { k, backend: "wasm" });
+    agreement(`kNN counts, ${q} queries`, gpuTop.counts, cpuTop.counts, 0);
+    agreement(`kNN indices, ${q} queries`, gpuTop.indices, cpuTop.indices, 0);
     const s = await time(() => mismatchTopKWebGpu(ctx, { query, base }, { k, exclude: false }), 1);
     console.log(
       `kNN top-${k}, N=${N} × M=${M}, D=${D} bits: ${s.toFixed(3)} s, ${
@@ -113,6 +146,31 @@ async function main(): Promise<void> {
     const nT = tiny ? 4 : arch === "smallCNN" ? 2048 : 256;
     const nI = tiny ? 8 : arch === "smallCNN" ? 16384 : 2048;
     const x = Float64Array.from({ length: Math.max(nT, nI) * D }, (_, i) => Math.sin(i * 12.9898));
+    {
+      const n = 4, xs = { data: x.slice(0, n * D), shape: [n, ...net.inputShape] };
+      const codes = await partitionCodesAsync(net, xs, { backend: "webgpu" });
+      const ref = partitionCodes(net, xs, { backend: "cpu" });
+      const same = codes.every((c, l) =>
+        c.bits.every((v, i) => v === ref[l].bits[i]) &&
+        c.argmax.every((v, i) => v === ref[l].argmax[i])
+      );
+      console.log(
+        `agreement ${arch} partition codes: ${
+          same ? "identical" : "DIFFERENT (a pre-activation within float32 rounding of a kink)"
+        }`,
+      );
+      const map = await affineMapWebGpu(ctx, net, { x: xs.data, n });
+      const refMap = affineMap(net, xs, { backend: "cpu" });
+      agreement(`${arch} templates A`, map.A, refMap.A.data, 1e-4);
+      agreement(`${arch} offsets B`, map.B, refMap.B.data, 1e-4);
+      const ip = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
+      agreement(
+        `${arch} <A_c, x>`,
+        ip,
+        templateInnerProducts(net, xs, { backend: "cpu" }).data,
+        1e-4,
+      );
+    }
     const sT = await time(() => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }), 2);
     const sI = await time(
       () => innerProductsWebGpu(ctx, net, { x: x.subarray(0, nI * D), n: nI }),
@@ -134,4 +192,10 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  await main();
+  if (disagreements > 0) {
+    console.log(`${disagreements} disagreement(s) with the CPU reference`);
+    Deno.exit(1);
+  }
+}
