@@ -1,6 +1,7 @@
 #!/bin/sh
 # The GPU measurement, run on the lent GPU machine (`device` tool) after `sh bench/gpu_prepare.sh`
-# here: carry [".gpu"], command `sh bench/gpu_run.sh`. Each step has its own time limit, so that
+# here: carry [".gpu"], command `sh bench/gpu_run.sh` (`WEBGPU_ARGS=--profile` adds the kernel
+# profile, `TRAIN_LIMIT=0` skips the training step). Each step has its own time limit, so that
 # one slow step cannot take the others' results with it; everything is logged to $OUT/gpu.log.
 set -u
 cd "$(dirname "$0")/.."
@@ -17,7 +18,9 @@ step() { # step <seconds> <command...>
   timeout "$limit" "$@" 2>&1 | tee -a "$log"
 }
 { nvidia-smi -L; uname -r; python3 -c 'import torch; print("torch", torch.__version__)'; } 2>&1 | tee -a "$log"
-step "${WEBGPU_LIMIT:-200}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js
+# shellcheck disable=SC2086
+step "${WEBGPU_LIMIT:-200}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-}
 step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py
-step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
+[ "${TRAIN_LIMIT:-120}" = 0 ] ||
+  step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
 echo "== $(date -u +%H:%M:%S) done" | tee -a "$log"

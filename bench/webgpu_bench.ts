@@ -10,10 +10,14 @@
  * library's functions return) and kept on the GPU (the CUDA peers' setting).
  *
  * Before timing, every workload is checked against the CPU reference on the same adapter
- * (float64 templates and inner products on 4 inputs; exact kNN counts for 32 queries): the
+ * (float64 templates and inner products on 4 inputs, 1 for largeCNN; exact kNN counts for 32
+ * queries): the
  * line "agreement …" says how far apart they are, and the run exits non-zero where they differ.
  *
- * `deno run -A bench/webgpu_bench.ts` on a real GPU; `--tiny` runs tiny sizes so that it
+ * `--profile` first times one chunk of each pass kernel by kernel (each dispatch replayed
+ * alone and waited for), worst first.
+ *
+ * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
  *
  * @module
@@ -25,6 +29,10 @@ import { largeCNN } from "../lib/models/large_cnn.ts";
 import type { SplineNetwork } from "../lib/network/spline_network.ts";
 import { type WebGpuContext, webgpuContext } from "../lib/backend/webgpu/device.ts";
 import { Recorder } from "../lib/backend/webgpu/run.ts";
+import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
+import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
+import { mergeThreads, topKMergeShader } from "../lib/backend/webgpu/kernels/top_k_merge.ts";
+import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
 import { gemmScheduleFor } from "../lib/backend/webgpu/kernels/gemm.ts";
 import { mismatchTopKWebGpu } from "../lib/backend/webgpu/mismatch.ts";
 import {
@@ -103,6 +111,114 @@ async function onDevice(
   recs.forEach((r) => r.release());
 }
 
+/**
+ * A recorder that keeps its dispatches instead of encoding them, so that each can be
+ * replayed alone (its own submit, waited for): where a pass's time goes, kernel by kernel.
+ */
+class ProfilingRecorder extends Recorder {
+  readonly ops: {
+    shader: ShaderSource;
+    buffers: GPUBuffer[];
+    groups: number | [number, number];
+    flops: number;
+  }[] = [];
+  protected override encode(
+    shader: ShaderSource,
+    buffers: GPUBuffer[],
+    groups: number | [number, number],
+    flops: number,
+  ) {
+    this.ops.push({ shader, buffers, groups, flops });
+  }
+
+  /** Replays every dispatch `reps` times; prints ms per kernel kind, worst first. */
+  async profile(title: string, images: number, reps: number): Promise<void> {
+    this.pass.end();
+    const { device } = this.ctx;
+    const ms = new Float64Array(this.ops.length);
+    for (let r = -1; r < reps; r++) { // r = -1 compiles the pipelines
+      for (let i = 0; i < this.ops.length; i++) {
+        const op = this.ops[i];
+        const enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        dispatch(this.ctx, pass, op.shader, { buffers: op.buffers, groups: op.groups });
+        pass.end();
+        const t0 = performance.now();
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        if (r >= 0) ms[i] += (performance.now() - t0) / reps;
+      }
+    }
+    const total = ms.reduce((a, b) => a + b, 0);
+    console.log(
+      `profile ${title}: ${this.ops.length} dispatches, ${total.toFixed(2)} ms one at a time (${
+        (images / total * 1000).toFixed(0)
+      } img/s at that rate)`,
+    );
+    const order = [...ms.keys()].sort((a, b) => ms[b] - ms[a]);
+    for (const i of order.slice(0, 12)) {
+      const op = this.ops[i];
+      const rate = op.flops > 0 ? `, ${(op.flops / ms[i] / 1e9).toFixed(0)} GFLOP/s` : "";
+      console.log(
+        `  ${ms[i].toFixed(3).padStart(8)} ms  ${(100 * ms[i] / total).toFixed(1).padStart(5)}%  ${
+          op.shader.label.slice(0, 90)
+        } (${op.groups} groups${rate})`,
+      );
+    }
+  }
+}
+
+/** Per-kernel times of one chunk of each pass (see {@linkcode ProfilingRecorder}). */
+async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
+  { // kNN: one block of the counts kernel and of the top-16 merge, as mismatchTopKWebGpu runs them
+    const [rows, D, k] = tiny ? [256, 1024, 16] : [4096, 32_768, 16];
+    const vec4s = D / 128, R = ctx.isFallback ? 2 : 8;
+    const rec = new ProfilingRecorder(ctx, "profile");
+    const q = rec.upload(randomRows(rows, D / 32, 1).data as Uint32Array, "query");
+    const b = rec.upload(randomRows(rows, D / 32, 2).data as Uint32Array, "base");
+    const counts = rec.buffer(rows * rows, "counts");
+    const dims = uniformU32(ctx, [vec4s, rows]);
+    const params = uniformU32(ctx, [0, 0, rows, rows, 0]);
+    const best = rec.upload(new Uint32Array(rows * k).fill(0xffffffff), "top-k indices");
+    const bestCounts = rec.upload(new Uint32Array(rows * k).fill(0xffffffff), "top-k counts");
+    rec.temps.push(dims, params);
+    rec.ops.push({
+      shader: hammingCountsShader({ kind: "sign", perThread: R }),
+      buffers: [q, b, counts, dims],
+      groups: [rows / (16 * R), rows / (16 * R)],
+      flops: 0,
+    }, {
+      shader: topKMergeShader({ k, threads: mergeThreads(k, ctx.isFallback) }),
+      buffers: [counts, best, bestCounts, params],
+      groups: rows,
+      flops: 0,
+    });
+    await rec.profile(
+      `kNN block ${rows} × ${rows}, D = ${D} (pairs/s: img/s below)`,
+      rows * rows,
+      3,
+    );
+    rec.release();
+  }
+  for (const arch of ["smallCNN", "largeCNN"] as const) {
+    if (tiny && arch === "largeCNN") continue;
+    const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
+    const net = fromLayersModel(model);
+    const D = net.inputSize;
+    for (const what of ["templates", "inner products"] as const) {
+      const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
+      const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
+      const rec = new ProfilingRecorder(ctx, "profile");
+      const xb = rec.upload(x, "input");
+      if (what === "templates") recordAffineMap(rec, net, xb, m);
+      else recordInnerProducts(rec, net, xb, m);
+      await rec.profile(`${arch} ${what}, ${m} images`, m, tiny ? 1 : 3);
+      rec.release();
+    }
+    model.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   const tiny = Deno.args.includes("--tiny");
   await tf.setBackend("cpu");
@@ -112,6 +228,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`adapter: ${ctx.adapterName}${ctx.isFallback ? " (software fallback)" : ""}`);
+  if (Deno.args.includes("--profile")) await profile(ctx, tiny);
 
   // 1. kNN
   {
@@ -147,7 +264,8 @@ async function main(): Promise<void> {
     const nI = tiny ? 8 : arch === "smallCNN" ? 16384 : 2048;
     const x = Float64Array.from({ length: Math.max(nT, nI) * D }, (_, i) => Math.sin(i * 12.9898));
     {
-      const n = 4, xs = { data: x.slice(0, n * D), shape: [n, ...net.inputShape] };
+      const n = arch === "smallCNN" ? 4 : 1,
+        xs = { data: x.slice(0, n * D), shape: [n, ...net.inputShape] };
       const codes = await partitionCodesAsync(net, xs, { backend: "webgpu" });
       const ref = partitionCodes(net, xs, { backend: "cpu" });
       const same = codes.every((c, l) =>

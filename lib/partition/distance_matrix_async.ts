@@ -12,14 +12,14 @@ import {
 import { checkComparable, resolveLayer, toRows } from "./_hamming_input.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
-import { mismatchMatrixWebGpu } from "../backend/webgpu/mismatch.ts";
+import { type MismatchChunks, mismatchMatrixWebGpu } from "../backend/webgpu/mismatch.ts";
 
 /** Options of {@linkcode partitionDistanceMatrixAsync}. */
 export interface PartitionDistanceAsyncOptions extends PartitionDistanceOptions {
   /** `"webgpu"`, `"cpu"` or `"auto"` (default: WebGPU on a hardware adapter, else CPU). */
   backend?: "auto" | "cpu" | "webgpu";
   /** Base / query rows per GPU chunk; for tests of the chunking. */
-  gpuChunks?: { baseRows?: number; queryRows?: number; perThread?: number };
+  gpuChunks?: MismatchChunks;
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 import { resolveLayer, toRows } from "./_hamming_input.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
-import { mismatchTopKWebGpu } from "../backend/webgpu/mismatch.ts";
+import { type MismatchChunks, mismatchTopKWebGpu } from "../backend/webgpu/mismatch.ts";
 import { MAX_GPU_K } from "../backend/webgpu/kernels/top_k_merge.ts";
 
 /** Options of {@linkcode nearestNeighborsAsync}. */
@@ -28,7 +28,7 @@ export interface NearestNeighborsAsyncOptions extends NearestNeighborsOptions {
    */
   backend?: "auto" | "cpu" | "webgpu";
   /** Base / query rows per GPU chunk (multiples of 128); for tests of the chunking. */
-  gpuChunks?: { baseRows?: number; queryRows?: number; perThread?: number };
+  gpuChunks?: MismatchChunks;
 }
 
 /**

@@ -20,9 +20,15 @@ export interface MismatchChunks {
   baseRows?: number;
   /** Query rows per block (a multiple of 128). */
   queryRows?: number;
+  /** Base sets up to this many bytes (packed) are uploaded once for all query blocks; larger
+   * ones are streamed again for each block (default 1 GiB). */
+  residentBaseBytes?: number;
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** Base sets up to this size stay on the device for the whole job (see mismatchTopKWebGpu). */
+const RESIDENT_BASE_BYTES = 1024 * 2 ** 20;
 
 /** Rows as `u32` words, each row zero-padded to `vec4s · 4` words, `rows` rows in all. */
 function packRows(r: CodeRows, from: number, count: number, vec4s: number, rows: number) {
@@ -100,8 +106,25 @@ export function mismatchTopKWebGpu(
     const countsShader = hammingCountsShader({ kind: a.kind, perThread: R });
     const mergeShader = topKMergeShader({ k, threads: mergeThreads(k, ctx.isFallback) });
     const dims = uniformU32(ctx, [vec4s, baseRows]);
-    const bBuf = storageBuffer(ctx, baseRows * vec4s * 16, "base chunk");
-    const live: GPUBuffer[] = [bBuf, dims];
+    const live: GPUBuffer[] = [dims];
+    // the base chunks are packed and uploaded once and reused by every query block, as long
+    // as they fit `residentBaseBytes` together; past that each block streams them again
+    // through one buffer
+    const chunkBytes = baseRows * vec4s * 16;
+    const resident = Math.ceil(m / baseRows) * chunkBytes <=
+      (options.chunks?.residentBaseBytes ?? RESIDENT_BASE_BYTES);
+    const baseChunks = new Map<number, GPUBuffer>();
+    const baseChunk = (b0: number, bn: number): GPUBuffer => {
+      let buf = baseChunks.get(resident ? b0 : 0);
+      if (buf !== undefined && resident) return buf;
+      if (buf === undefined) {
+        buf = storageBuffer(ctx, chunkBytes, "base chunk");
+        live.push(buf);
+        baseChunks.set(resident ? b0 : 0, buf);
+      }
+      device.queue.writeBuffer(buf, 0, packRows(b, b0, bn, vec4s, baseRows));
+      return buf;
+    };
     try {
       for (let q0 = 0; q0 < nq; q0 += queryRows) {
         const qn = Math.min(queryRows, nq - q0), qPad = roundUp(qn, T);
@@ -113,7 +136,7 @@ export function mismatchTopKWebGpu(
         live.push(qBuf, cBuf, iBuf, kBuf);
         for (let b0 = 0; b0 < m; b0 += baseRows) {
           const bn = Math.min(baseRows, m - b0);
-          device.queue.writeBuffer(bBuf, 0, packRows(b, b0, bn, vec4s, baseRows));
+          const bBuf = baseChunk(b0, bn);
           const params = uniformU32(ctx, [q0, b0, bn, baseRows, exclude ? 1 : 0]);
           live.push(params);
           const enc = device.createCommandEncoder({ label: "nearest neighbours" });

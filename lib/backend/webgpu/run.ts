@@ -102,7 +102,7 @@ export class Recorder {
   ): void {
     const u = this.params(dims.rows, dims.rowsPerCode ?? 1);
     const groups = Math.ceil((dims.rows * dims.perRow) / WG);
-    if (groups > 0) dispatch(this.ctx, this.pass, shader, { buffers: [u, ...buffers], groups });
+    if (groups > 0) this.encode(shader, [u, ...buffers], groups, 0);
   }
 
   /**
@@ -118,7 +118,21 @@ export class Recorder {
     const groups = gemmGroups(spec, rows, schedule);
     if (groups === 0) return;
     const u = this.params(rows, 1);
-    dispatch(this.ctx, this.pass, gemmShader(spec, schedule), { buffers: [u, ...buffers], groups });
+    const flops = 2 * rows * spec.mPerRow * spec.n * spec.k;
+    this.encode(gemmShader(spec, schedule), [u, ...buffers], groups, flops);
+  }
+
+  /**
+   * Records one dispatch into the pass (a profiler overrides this to time each one).
+   *
+   * @param shader The kernel.
+   * @param buffers Its bindings, the uniform first.
+   * @param groups Workgroups.
+   * @param flops Floating-point operations it does (matrix products; 0 for the others).
+   */
+  protected encode(shader: ShaderSource, buffers: GPUBuffer[], groups: number, flops: number) {
+    void flops;
+    dispatch(this.ctx, this.pass, shader, { buffers, groups });
   }
 
   /** Ends the pass and submits everything recorded. */

@@ -74,124 +74,143 @@ function close(got: Float32Array, want: Float64Array, what: string) {
   assertAllClose(got, want, 1e-5, what, largestMagnitude(want));
 }
 
+async function checkDense(IN: number, OUT: number, schedules: readonly GemmSchedule[]) {
+  const model = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [IN], units: OUT, useBias: true })],
+  });
+  model.layers[0].setWeights([
+    tf.tensor(Float32Array.from(seeded(IN * OUT, 1)), [IN, OUT]),
+    tf.tensor(Float32Array.from(seeded(OUT, 2))),
+  ]);
+  const layer = fromLayersModel(model).layers[0] as DenseLayer;
+  // the four-wide gathers exist exactly where the rows' widths are multiples of 4
+  assertEquals(denseGemm(layer, true).vec4 !== undefined, IN % 4 === 0, "forward gather");
+  assertEquals(denseTransposeGemm(layer).vec4 !== undefined, OUT % 4 === 0, "transpose gather");
+  const rows = 37;
+  const x = seeded(rows * IN, 3), g = seeded(rows * OUT, 4);
+  const want = new Float64Array(rows * OUT), wantT = new Float64Array(rows * IN);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < OUT; o++) {
+      let s = layer.bias![o];
+      for (let i = 0; i < IN; i++) s += x[r * IN + i] * layer.kernel[i * OUT + o];
+      want[r * OUT + o] = s;
+    }
+    for (let i = 0; i < IN; i++) {
+      let s = 0;
+      for (let o = 0; o < OUT; o++) s += g[r * OUT + o] * layer.kernel[i * OUT + o];
+      wantT[r * IN + i] = s;
+    }
+  }
+  for (const schedule of schedules) {
+    close(
+      await product(denseGemm(layer, true), schedule, {
+        a: x,
+        w: layer.kernel,
+        b: layer.bias,
+        rows,
+      }),
+      want,
+      `dense ${IN} → ${OUT}, ${schedule}`,
+    );
+    close(
+      await product(denseTransposeGemm(layer), schedule, {
+        a: g,
+        w: transposedDenseKernel(layer),
+        b: null,
+        rows,
+      }),
+      wantT,
+      `dense ${IN} → ${OUT} transpose, ${schedule}`,
+    );
+  }
+  model.dispose();
+}
+
 Deno.test({
   name: "the matrix-product kernel: dense layers and transposes, direct and tiled",
   ignore: gpu === null,
   async fn() {
-    const model = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [50], units: 70, useBias: true })],
-    });
-    model.layers[0].setWeights([
-      tf.tensor(Float32Array.from(seeded(50 * 70, 1)), [50, 70]),
-      tf.tensor(Float32Array.from(seeded(70, 2))),
-    ]);
-    const layer = fromLayersModel(model).layers[0] as DenseLayer;
-    const rows = 37, IN = 50, OUT = 70;
-    const x = seeded(rows * IN, 3), g = seeded(rows * OUT, 4);
-    const want = new Float64Array(rows * OUT), wantT = new Float64Array(rows * IN);
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < OUT; o++) {
-        let s = layer.bias![o];
-        for (let i = 0; i < IN; i++) s += x[r * IN + i] * layer.kernel[i * OUT + o];
-        want[r * OUT + o] = s;
-      }
-      for (let i = 0; i < IN; i++) {
-        let s = 0;
-        for (let o = 0; o < OUT; o++) s += g[r * OUT + o] * layer.kernel[i * OUT + o];
-        wantT[r * IN + i] = s;
-      }
-    }
-    for (const schedule of ["direct", 1, 2] as const) {
-      close(
-        await product(denseGemm(layer, true), schedule, {
-          a: x,
-          w: layer.kernel,
-          b: layer.bias,
-          rows,
-        }),
-        want,
-        `dense, ${schedule}`,
-      );
-      close(
-        await product(denseTransposeGemm(layer), schedule, {
-          a: g,
-          w: transposedDenseKernel(layer),
-          b: null,
-          rows,
-        }),
-        wantT,
-        `dense transpose, ${schedule}`,
-      );
-    }
-    model.dispose();
+    // widths that are not multiples of 4: A is gathered one value at a time
+    await checkDense(50, 70, ["direct", 1, 2]);
+    // multiples of 4: tiled schedules gather A four values at a time
+    await checkDense(52, 68, [1, 2]);
   },
 });
+
+async function checkConv(CIN: number, COUT: number, schedules: readonly GemmSchedule[]) {
+  const model = tf.sequential({
+    layers: [tf.layers.conv2d({
+      inputShape: [9, 11, CIN],
+      filters: COUT,
+      kernelSize: [3, 4],
+      strides: [2, 3],
+      padding: "same",
+      useBias: true,
+    })],
+  });
+  model.layers[0].setWeights([
+    tf.tensor(Float32Array.from(seeded(3 * 4 * CIN * COUT, 5)), [3, 4, CIN, COUT]),
+    tf.tensor(Float32Array.from(seeded(COUT, 6))),
+  ]);
+  const l = fromLayersModel(model).layers[0] as Conv2DLayer;
+  assertEquals(conv2dGemm(l, true).vec4 !== undefined, CIN % 4 === 0, "forward gather");
+  assertEquals(conv2dTransposeGemm(l).vec4 !== undefined, COUT % 4 === 0, "transpose gather");
+  const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
+  const [KH, KW] = l.kernelSize, [SH, SW] = l.strides, PT = l.padding[0], PL = l.padding[2];
+  const rows = 3;
+  const x = seeded(rows * H * W * CI, 7), g = seeded(rows * OH * OW * CO, 8);
+  // forward by gathering, the transpose by scattering every tap's contribution
+  const want = new Float64Array(rows * OH * OW * CO), wantT = new Float64Array(rows * H * W * CI);
+  for (let r = 0; r < rows; r++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let co = 0; co < CO; co++) {
+          const o = ((r * OH + oy) * OW + ox) * CO + co;
+          let s = l.bias![co];
+          for (let ky = 0; ky < KH; ky++) {
+            for (let kx = 0; kx < KW; kx++) {
+              const iy = oy * SH + ky - PT, ix = ox * SW + kx - PL;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+              for (let ci = 0; ci < CI; ci++) {
+                const k = l.kernel[((ky * KW + kx) * CI + ci) * CO + co];
+                s += x[((r * H + iy) * W + ix) * CI + ci] * k;
+                wantT[((r * H + iy) * W + ix) * CI + ci] += g[o] * k;
+              }
+            }
+          }
+          want[o] = s;
+        }
+      }
+    }
+  }
+  for (const schedule of schedules) {
+    close(
+      await product(conv2dGemm(l, true), schedule, { a: x, w: l.kernel, b: l.bias, rows }),
+      want,
+      `conv ${CIN} → ${COUT}, ${schedule}`,
+    );
+    close(
+      await product(conv2dTransposeGemm(l), schedule, {
+        a: g,
+        w: transposedConvKernel(l),
+        b: null,
+        rows,
+      }),
+      wantT,
+      `conv ${CIN} → ${COUT} transpose, ${schedule}`,
+    );
+  }
+  model.dispose();
+}
 
 Deno.test({
   name:
     "the matrix-product kernel: a strided, padded convolution and its transpose, direct and 4×4-tiled",
   ignore: gpu === null,
   async fn() {
-    const model = tf.sequential({
-      layers: [tf.layers.conv2d({
-        inputShape: [9, 11, 5],
-        filters: 19,
-        kernelSize: [3, 4],
-        strides: [2, 3],
-        padding: "same",
-        useBias: true,
-      })],
-    });
-    model.layers[0].setWeights([
-      tf.tensor(Float32Array.from(seeded(3 * 4 * 5 * 19, 5)), [3, 4, 5, 19]),
-      tf.tensor(Float32Array.from(seeded(19, 6))),
-    ]);
-    const l = fromLayersModel(model).layers[0] as Conv2DLayer;
-    const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
-    const [KH, KW] = l.kernelSize, [SH, SW] = l.strides, PT = l.padding[0], PL = l.padding[2];
-    const rows = 3;
-    const x = seeded(rows * H * W * CI, 7), g = seeded(rows * OH * OW * CO, 8);
-    // forward by gathering, the transpose by scattering every tap's contribution
-    const want = new Float64Array(rows * OH * OW * CO), wantT = new Float64Array(rows * H * W * CI);
-    for (let r = 0; r < rows; r++) {
-      for (let oy = 0; oy < OH; oy++) {
-        for (let ox = 0; ox < OW; ox++) {
-          for (let co = 0; co < CO; co++) {
-            const o = ((r * OH + oy) * OW + ox) * CO + co;
-            let s = l.bias![co];
-            for (let ky = 0; ky < KH; ky++) {
-              for (let kx = 0; kx < KW; kx++) {
-                const iy = oy * SH + ky - PT, ix = ox * SW + kx - PL;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                for (let ci = 0; ci < CI; ci++) {
-                  const k = l.kernel[((ky * KW + kx) * CI + ci) * CO + co];
-                  s += x[((r * H + iy) * W + ix) * CI + ci] * k;
-                  wantT[((r * H + iy) * W + ix) * CI + ci] += g[o] * k;
-                }
-              }
-            }
-            want[o] = s;
-          }
-        }
-      }
-    }
-    for (const schedule of ["direct", 4] as const) {
-      close(
-        await product(conv2dGemm(l, true), schedule, { a: x, w: l.kernel, b: l.bias, rows }),
-        want,
-        `conv, ${schedule}`,
-      );
-      close(
-        await product(conv2dTransposeGemm(l), schedule, {
-          a: g,
-          w: transposedConvKernel(l),
-          b: null,
-          rows,
-        }),
-        wantT,
-        `conv transpose, ${schedule}`,
-      );
-    }
-    model.dispose();
+    // channels that are not multiples of 4: one value at a time
+    await checkConv(5, 19, ["direct", 4]);
+    // multiples of 4: four at a time (input channels forward, output channels transposed)
+    await checkConv(8, 12, [4]);
   },
 });

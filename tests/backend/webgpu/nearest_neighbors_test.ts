@@ -76,7 +76,16 @@ Deno.test({
         });
         assertEquals(nn.indices.arraySync(), want.indices);
         assertEquals(nn.distances.arraySync(), want.distances);
-        tf.dispose([nn.indices, nn.distances]);
+        // the base streamed again for every query block through one buffer
+        const streamed = await nearestNeighborsAsync(q, b, {
+          k,
+          exclude: exclude ? "same-index" : undefined,
+          backend: "webgpu",
+          gpuChunks: { baseRows: 64, queryRows: 32, residentBaseBytes: 0 },
+        });
+        assertEquals(streamed.indices.arraySync(), want.indices);
+        assertEquals(streamed.distances.arraySync(), want.distances);
+        tf.dispose([nn.indices, nn.distances, streamed.indices, streamed.distances]);
       });
     }
     await t.step("one pair per thread (R = 1) and a single chunk", async () => {

@@ -48,6 +48,18 @@ export function conv2dGemm(layer: Conv2DLayer, bias: boolean): GemmSpec {
   let ix = i32(p % u32(OW)) * SW + t % KW - PL;
   if (iy < 0 || iy >= H || ix < 0 || ix >= W) { return 0.0; }
   return x[((r * u32(H) + u32(iy)) * u32(W) + u32(ix)) * CI + ci];`,
+    // input channels 4 at a time: the row's image and window origin once, one load a quad
+    vec4: layer.inputShape[2] % 4 !== 0 ? undefined : {
+      rowInfo: `  let r = m / M_PER_ROW;
+  let p = m % M_PER_ROW;
+  return vec4<i32>(i32(r * u32(H * W) * (CI / 4u)), i32(p / u32(OW)) * SH - PT,
+                   i32(p % u32(OW)) * SW - PL, 0);`,
+      load4: `  let t = i32(k / CI);
+  let iy = ri.y + t / KW;
+  let ix = ri.z + t % KW;
+  if (iy < 0 || iy >= H || ix < 0 || ix >= W) { return vec4<f32>(0.0); }
+  return x[u32(ri.x + (iy * W + ix) * i32(CI / 4u)) + (k % CI) / 4u];`,
+    },
     bias: bias && layer.bias !== null,
   };
 }
@@ -80,6 +92,20 @@ export function conv2dTransposeGemm(layer: Conv2DLayer): GemmSpec {
   let ox = tx / SW;
   if (oy >= OH || ox >= OW) { return 0.0; }
   return g[((r * u32(OH) + u32(oy)) * u32(OW) + u32(ox)) * CO + co];`,
+    // output channels 4 at a time: the row's image and position once, one load a quad
+    vec4: layer.outputShape[2] % 4 !== 0 ? undefined : {
+      rowInfo: `  let r = m / M_PER_ROW;
+  let p = m % M_PER_ROW;
+  return vec4<i32>(i32(r * u32(OH * OW) * (CO / 4u)), i32(p / u32(W)) + PT, i32(p % u32(W)) + PL, 0);`,
+      load4: `  let t = i32(k / CO);
+  let ty = ri.y - t / KW;
+  let tx = ri.z - t % KW;
+  if (ty < 0 || tx < 0 || ty % SH != 0 || tx % SW != 0) { return vec4<f32>(0.0); }
+  let oy = ty / SH;
+  let ox = tx / SW;
+  if (oy >= OH || ox >= OW) { return vec4<f32>(0.0); }
+  return g[u32(ri.x + (oy * OW + ox) * i32(CO / 4u)) + (k % CO) / 4u];`,
+    },
     bias: false,
   };
 }

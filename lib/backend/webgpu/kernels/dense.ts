@@ -5,7 +5,16 @@
  * @module
  */
 import type { DenseLayer } from "../../../network/spline_network.ts";
-import { type GemmSpec, productBindings } from "./gemm.ts";
+import { type GemmSpec, type GemmVec4, productBindings } from "./gemm.ts";
+
+/** Rows of `K` values read 4 at a time (where `K % 4 == 0`) from binding `input`. */
+function rows4(k: number, input: string): GemmVec4 | undefined {
+  if (k % 4 !== 0) return undefined;
+  return {
+    rowInfo: `  return vec4<i32>(i32(m * (K / 4u)), 0, 0, 0);`,
+    load4: `  return ${input}[u32(ri.x) + k / 4u];`,
+  };
+}
 
 /**
  * Dense forward: bindings `x` `[rows, in]`, `w` the kernel `[in, units]`, `b`, `y`.
@@ -23,6 +32,7 @@ export function denseGemm(layer: DenseLayer, bias: boolean): GemmSpec {
     n: layer.units,
     k: IN,
     loadA: `  return x[m * K + k];`,
+    vec4: rows4(IN, "x"),
     bias: bias && layer.bias !== null,
   };
 }
@@ -43,6 +53,7 @@ export function denseTransposeGemm(layer: DenseLayer): GemmSpec {
     n: IN,
     k: layer.units,
     loadA: `  return g[m * K + k];`,
+    vec4: rows4(layer.units, "g"),
     bias: false,
   };
 }

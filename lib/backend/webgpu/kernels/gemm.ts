@@ -22,11 +22,13 @@ export interface GemmTile {
   /** Output rows and columns per workgroup. */
   readonly tm: number;
   readonly tn: number;
-  /** Depth of one staged slice. */
+  /** Depth of one staged slice (a multiple of 4: A is staged 4 depths at a time). */
   readonly tk: number;
   /** Threads along rows and along columns. */
   readonly thm: number;
   readonly thn: number;
+  /** Row stride of the staged A slice: `tm` plus a pad that spreads its writes over the banks. */
+  readonly tmp: number;
 }
 
 /**
@@ -40,11 +42,28 @@ export interface GemmTile {
 export function gemmTile(n: number, r: 1 | 2 | 4): GemmTile {
   let tn = 4;
   while (tn < n && tn < 64) tn *= 2;
-  const thn = tn / r;
+  const thn = Math.max(1, tn / r);
   const thm = Math.min(64, 256 / thn);
   const tm = thm * r;
-  const tk = (tm + tn) * 16 * 4 <= 16384 ? 16 : 8;
-  return { r, tm, tn, tk, thm, thn };
+  // a loader thread writes 4 depths of one row: with 4·tmp ≡ 8 (mod 32) the 32 threads of a
+  // wave (8 rows × 4 depth quads) hit 32 different banks
+  const tmp = tm % 8 === 0 ? tm + 2 : tm + 1;
+  const tk = (tmp + tn) * 16 * 4 <= 16384 ? 16 : 8;
+  return { r, tm, tn, tk, thm, thn, tmp };
+}
+
+/**
+ * A gather of A four depths at a time, for products whose contiguous inner dimension (input
+ * channels, output channels of a transpose, a dense row) is a multiple of 4: the row's
+ * address arithmetic is done once per thread ({@linkcode GemmSpec.vec4} `rowInfo`), and each
+ * staged quad is one 16-byte load.
+ */
+export interface GemmVec4 {
+  /** Body of `fn rowInfo(m: u32) -> vec4<i32>`, called once per loaded row with `m < M`. */
+  readonly rowInfo: string;
+  /** Body of `fn loadA4(ri: vec4<i32>, k: u32) -> vec4<f32>` (A[m, k..k+3]; `k % 4 == 0`,
+   * `k < K`), reading the activations binding as `array<vec4<f32>>`. */
+  readonly load4: string;
 }
 
 /** What a product reads and how. */
@@ -62,6 +81,8 @@ export interface GemmSpec {
   readonly consts?: string;
   /** Body of `fn loadA(m: u32, k: u32) -> f32`, called with `m < M`, `k < K`. */
   readonly loadA: string;
+  /** The four-wide gather, where the layout allows it (tiled schedules use it). */
+  readonly vec4?: GemmVec4;
   /** Whether to add `b[n]`. */
   readonly bias: boolean;
 }
@@ -85,7 +106,7 @@ export function productBindings(input: string): readonly Binding[] {
 /**
  * How a product is scheduled: `"direct"`, one invocation per output looping over `K`
  * (compiles in milliseconds everywhere: software adapters get it, because Mesa llvmpipe
- * takes 20–50 s to compile the tiled kernel with 16 accumulators), or tiled with
+ * takes 20–50 s to compile a tiled kernel with 16 accumulators), or tiled with
  * `r × r` outputs per thread (GPUs get `4`).
  */
 export type GemmSchedule = "direct" | 1 | 2 | 4;
@@ -95,7 +116,18 @@ export function gemmScheduleFor(isFallback: boolean): GemmSchedule {
   return isFallback ? "direct" : 4;
 }
 
-function header(spec: GemmSpec, key: string, consts: string): string {
+function header(spec: GemmSpec, key: string, consts: string, vec4: boolean): string {
+  const gather = vec4
+    ? `fn rowInfo(m: u32) -> vec4<i32> {
+${spec.vec4!.rowInfo}
+}
+
+fn loadA4(ri: vec4<i32>, k: u32) -> vec4<f32> {
+${spec.vec4!.load4}
+}`
+    : `fn loadA(m: u32, k: u32) -> f32 {
+${spec.loadA}
+}`;
   return `// ${key}
 struct Params { rows: u32, rowsPerCode: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -103,7 +135,7 @@ ${
     spec.bindings.map((b, k) =>
       `@group(0) @binding(${k + 1}) var<storage, ${
         b.write ? "read_write" : "read"
-      }> ${b.name}: array<${b.type}>;`
+      }> ${b.name}: array<${vec4 && k === 0 ? "vec4<f32>" : b.type}>;`
     ).join("\n")
   }
 const M_PER_ROW = ${spec.mPerRow}u;
@@ -112,9 +144,7 @@ const K = ${spec.k}u;
 ${consts}
 ${spec.consts ?? ""}
 
-fn loadA(m: u32, k: u32) -> f32 {
-${spec.loadA}
-}
+${gather}
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -122,6 +152,90 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let M = P.rows * M_PER_ROW;
   let group = wid.y * nwg.x + wid.x;
 ${spec.bindings.map((b) => `  _ = &${b.name};`).join("\n")}
+`;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The tiled kernel's body, generated unrolled: the `r × r` accumulators, the staged values
+ * and the loaders' row information are named scalars (`c_i_j`, `a_i`, `b_j`, `ri_q`), so
+ * that nothing is indexed dynamically and every one stays in a register.
+ */
+function tiledBody(spec: GemmSpec, t: GemmTile, vec4: boolean, bias: string): string {
+  const r = t.r;
+  const quads = (t.tm * t.tk) / 4, threads = t.thm * t.thn;
+  const perThread = Math.ceil(quads / threads);
+  const loaders = range(perThread).map((q) => {
+    const staged = (q + 1) * threads > quads ? `q${q} < ${quads}u` : "true";
+    const load = vec4
+      ? `if (ok${q} && k0 + ak < K) { v = loadA4(ri${q}, k0 + ak); }`
+      : `if (ok${q}) {
+${
+        ["x", "y", "z", "w"].map((c, j) =>
+          `        if (k0 + ak + ${j}u < K) { v.${c} = loadA(m${q}, k0 + ak + ${j}u); }`
+        ).join("\n")
+      }
+      }`;
+    return {
+      setup: `  let q${q} = lid + ${q * threads}u;
+  let am${q} = q${q} / QPR;
+  let m${q} = mBase + am${q};
+  let st${q} = ${staged};
+  let ok${q} = st${q} && m${q} < M;
+${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q}); }\n` : ""}`,
+      body: `    if (st${q}) {
+      var v = vec4<f32>(0.0);
+      ${load}
+      let o = ak * TMP + am${q};
+      As[o] = v.x; As[o + TMP] = v.y; As[o + 2u * TMP] = v.z; As[o + 3u * TMP] = v.w;
+    }`,
+    };
+  });
+  const acc = range(r).flatMap((i) => range(r).map((j) => `c${i}_${j}`));
+  return `  let tilesN = (N + TN - 1u) / TN;
+  let mBase = (group / tilesN) * TM;
+  let nBase = (group % tilesN) * TN;
+  if (mBase >= M) { return; }
+  let tx = lid % THN;
+  let ty = lid / THN;
+  let ak = (lid % QPR) * 4u;
+${loaders.map((l) => l.setup).join("")}  ${acc.map((c) => `var ${c} = 0.0;`).join(" ")}
+  for (var k0 = 0u; k0 < K; k0 += TK) {
+${loaders.map((l) => l.body).join("\n")}
+    for (var e = lid; e < TK * TN; e += THREADS) {
+      let kk = e / TN;
+      let nn = e % TN;
+      var v = 0.0;
+      if (k0 + kk < K && nBase + nn < N) { v = w[(k0 + kk) * N + nBase + nn]; }
+      Bs[kk * TN + nn] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+${range(r).map((i) => `      let a${i} = As[kk * TMP + ty + ${i * t.thm}u];`).join("\n")}
+${range(r).map((j) => `      let b${j} = Bs[kk * TN + tx + ${j * t.thn}u];`).join("\n")}
+${acc.map((c) => `      ${c} = fma(a${c[1]}, b${c[3]}, ${c});`).join("\n")}
+    }
+    workgroupBarrier();
+  }
+${
+    range(r).map((j) =>
+      `  {
+    let n = nBase + tx + ${j * t.thn}u;
+    if (n < N) {
+      let bias = ${bias};
+${
+        range(r).map((i) =>
+          `      { let m = mBase + ty + ${
+            i * t.thm
+          }u; if (m < M) { y[m * N + n] = c${i}_${j} + bias; } }`
+        ).join("\n")
+      }
+    }
+  }`
+    ).join("\n")
+  }
+}
 `;
 }
 
@@ -133,7 +247,8 @@ ${spec.bindings.map((b) => `  _ = &${b.name};`).join("\n")}
  * @returns The shader.
  */
 export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource {
-  const key = `gemm-${schedule}/${spec.key}/${spec.mPerRow}x${spec.n}x${spec.k}${
+  const vec4 = schedule !== "direct" && spec.vec4 !== undefined;
+  const key = `gemm-${schedule}${vec4 ? "v4" : ""}/${spec.key}/${spec.mPerRow}x${spec.n}x${spec.k}${
     spec.bias ? "/bias" : ""
   }`;
   const bias = spec.bias ? "b[n]" : "0.0";
@@ -142,7 +257,7 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
       key,
       label: key,
       build: () =>
-        `${header(spec, key, `const THREADS = ${WG}u;`)}  let i = group * THREADS + lid;
+        `${header(spec, key, `const THREADS = ${WG}u;`, false)}  let i = group * THREADS + lid;
   if (i >= M * N) { return; }
   let m = i / N;
   let n = i % N;
@@ -153,8 +268,7 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
 `,
     };
   }
-  const r = schedule;
-  const t = gemmTile(spec.n, r);
+  const t = gemmTile(spec.n, schedule);
   return {
     key,
     label: key,
@@ -166,58 +280,16 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
           `const TM = ${t.tm}u;
 const TN = ${t.tn}u;
 const TK = ${t.tk}u;
+const TMP = ${t.tmp}u;
+const QPR = ${t.tk / 4}u;
 const THM = ${t.thm}u;
 const THN = ${t.thn}u;
 const THREADS = ${t.thm * t.thn}u;
-const R = ${r}u;
-var<workgroup> As: array<f32, ${t.tk * t.tm}>;
+var<workgroup> As: array<f32, ${t.tk * t.tmp}>;
 var<workgroup> Bs: array<f32, ${t.tk * t.tn}>;`,
+          vec4,
         )
-      }  let tilesN = (N + TN - 1u) / TN;
-  let mBase = (group / tilesN) * TM;
-  let nBase = (group % tilesN) * TN;
-  if (mBase >= M) { return; }
-  let tx = lid % THN;
-  let ty = lid / THN;
-  var acc: array<f32, ${r * r}>;
-  for (var k0 = 0u; k0 < K; k0 += TK) {
-    for (var e = lid; e < TM * TK; e += THREADS) {
-      let mm = e / TK;
-      let kk = e % TK;
-      var v = 0.0;
-      if (mBase + mm < M && k0 + kk < K) { v = loadA(mBase + mm, k0 + kk); }
-      As[kk * TM + mm] = v;
-    }
-    for (var e = lid; e < TK * TN; e += THREADS) {
-      let kk = e / TN;
-      let nn = e % TN;
-      var v = 0.0;
-      if (k0 + kk < K && nBase + nn < N) { v = w[(k0 + kk) * N + nBase + nn]; }
-      Bs[kk * TN + nn] = v;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      var a: array<f32, R>;
-      var bv: array<f32, R>;
-      for (var i = 0u; i < R; i++) { a[i] = As[kk * TM + ty + i * THM]; }
-      for (var j = 0u; j < R; j++) { bv[j] = Bs[kk * TN + tx + j * THN]; }
-      for (var i = 0u; i < R; i++) {
-        for (var j = 0u; j < R; j++) { acc[i * R + j] = fma(a[i], bv[j], acc[i * R + j]); }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var j = 0u; j < R; j++) {
-    let n = nBase + tx + j * THN;
-    if (n >= N) { continue; }
-    let bias = ${bias};
-    for (var i = 0u; i < R; i++) {
-      let m = mBase + ty + i * THM;
-      if (m < M) { y[m * N + n] = acc[i * R + j] + bias; }
-    }
-  }
-}
-`,
+      }${tiledBody(spec, t, vec4, bias)}`,
   };
 }
 
