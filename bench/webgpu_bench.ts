@@ -15,7 +15,7 @@
  * line "agreement …" says how far apart they are, and the run exits non-zero where they differ.
  *
  * `--profile` first times one chunk of each pass kernel by kernel (each dispatch replayed
- * alone and waited for), worst first.
+ * 20 times in one submit), worst first.
  *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
@@ -131,27 +131,40 @@ class ProfilingRecorder extends Recorder {
     this.ops.push({ shader, buffers, groups, flops });
   }
 
-  /** Replays every dispatch `reps` times; prints ms per kernel kind, worst first. */
+  /**
+   * Replays every dispatch `reps` times in one submit, waited for, less the wait for an
+   * empty submit (≈ 11.6 ms on the lent H200: the wait's own latency); prints ms per
+   * dispatch, worst first.
+   */
   async profile(title: string, images: number, reps: number): Promise<void> {
     this.pass.end();
     const { device } = this.ctx;
-    const ms = new Float64Array(this.ops.length);
-    for (let r = -1; r < reps; r++) { // r = -1 compiles the pipelines
-      for (let i = 0; i < this.ops.length; i++) {
-        const op = this.ops[i];
-        const enc = device.createCommandEncoder();
+    const submitWait = async (op?: (typeof this.ops)[number], times = 1) => {
+      const enc = device.createCommandEncoder();
+      if (op !== undefined) {
         const pass = enc.beginComputePass();
-        dispatch(this.ctx, pass, op.shader, { buffers: op.buffers, groups: op.groups });
+        for (let r = 0; r < times; r++) {
+          dispatch(this.ctx, pass, op.shader, { buffers: op.buffers, groups: op.groups });
+        }
         pass.end();
-        const t0 = performance.now();
-        device.queue.submit([enc.finish()]);
-        await device.queue.onSubmittedWorkDone();
-        if (r >= 0) ms[i] += (performance.now() - t0) / reps;
       }
+      const t0 = performance.now();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    };
+    const waits: number[] = [];
+    for (let r = 0; r < 5; r++) waits.push(await submitWait());
+    const wait = waits.sort((x, y) => x - y)[2];
+    const ms = new Float64Array(this.ops.length);
+    for (let i = 0; i < this.ops.length; i++) {
+      await submitWait(this.ops[i]); // compiles the pipeline
+      ms[i] = Math.max(0, (await submitWait(this.ops[i], reps)) - wait) / reps;
     }
+    console.log(`  (an empty submit's wait: ${wait.toFixed(2)} ms, subtracted)`);
     const total = ms.reduce((a, b) => a + b, 0);
     console.log(
-      `profile ${title}: ${this.ops.length} dispatches, ${total.toFixed(2)} ms one at a time (${
+      `profile ${title}: ${this.ops.length} dispatches, ${total.toFixed(2)} ms of kernels (${
         (images / total * 1000).toFixed(0)
       } img/s at that rate)`,
     );
@@ -196,7 +209,7 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     await rec.profile(
       `kNN block ${rows} × ${rows}, D = ${D} (pairs/s: img/s below)`,
       rows * rows,
-      3,
+      tiny ? 2 : 20,
     );
     rec.release();
   }
@@ -212,7 +225,7 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       const xb = rec.upload(x, "input");
       if (what === "templates") recordAffineMap(rec, net, xb, m);
       else recordInnerProducts(rec, net, xb, m);
-      await rec.profile(`${arch} ${what}, ${m} images`, m, tiny ? 1 : 3);
+      await rec.profile(`${arch} ${what}, ${m} images`, m, tiny ? 2 : 20);
       rec.release();
     }
     model.dispose();

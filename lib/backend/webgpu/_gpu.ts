@@ -10,7 +10,7 @@ import { pipelineFor, type ShaderSource } from "./_pipelines.ts";
 /** Threads per workgroup of the one-thread-per-element kernels. */
 export const WG = 64;
 
-const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+export const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 
 /**
  * A storage buffer, filled with `data` or zeroed (`size` bytes, at least 16).
@@ -35,6 +35,69 @@ export function storageBuffer(
     ctx.device.queue.writeBuffer(buf, 0, padded);
   }
   return buf;
+}
+
+/**
+ * Free device buffers kept for reuse, per device and usage, by exact size. Creating a
+ * large buffer costs milliseconds (device memory is mapped for it and zeroed before first
+ * use) — on the lent H200 a templates chunk spent most of its time there — while a chunk
+ * of a batch needs the same sizes as the one before it.
+ */
+interface BufferPool {
+  free: Map<string, GPUBuffer[]>;
+  bytes: number;
+}
+
+const pools = new WeakMap<GPUDevice, BufferPool>();
+
+/** The most bytes kept free per device; buffers given back past it are destroyed. */
+export const POOL_LIMIT_BYTES = 4 * 2 ** 30;
+
+/**
+ * A buffer of at least `bytes` (rounded up to 4, at least 16) and usage `usage`: a pooled
+ * one of that size if there is one (its contents are whatever its last user left), else a
+ * new one (zeroed). Give it back with {@linkcode giveBuffer}.
+ */
+export function takeBuffer(
+  ctx: WebGpuContext,
+  bytes: number,
+  usage: number,
+  label: string,
+): GPUBuffer {
+  const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+  const pool = pools.get(ctx.device);
+  const b = pool?.free.get(`${usage}/${size}`)?.pop();
+  if (b !== undefined) {
+    pool!.bytes -= size;
+    return b;
+  }
+  return ctx.device.createBuffer({ label, size, usage });
+}
+
+/**
+ * Returns a buffer to the pool once no later work needs its contents (work already
+ * submitted that uses it runs before any later submit that reuses it: the queue is ordered).
+ */
+export function giveBuffer(ctx: WebGpuContext, b: GPUBuffer): void {
+  let pool = pools.get(ctx.device);
+  if (pool === undefined) pools.set(ctx.device, pool = { free: new Map(), bytes: 0 });
+  if (ctx.lostReason !== null || pool.bytes + b.size > POOL_LIMIT_BYTES) {
+    b.destroy();
+    return;
+  }
+  const key = `${b.usage}/${b.size}`;
+  const list = pool.free.get(key);
+  if (list === undefined) pool.free.set(key, [b]);
+  else list.push(b);
+  pool.bytes += b.size;
+}
+
+/** Destroys every pooled buffer of the context's device (their memory goes back now). */
+export function drainBufferPool(ctx: WebGpuContext): void {
+  const pool = pools.get(ctx.device);
+  if (pool === undefined) return;
+  pool.free.forEach((list) => list.forEach((b) => b.destroy()));
+  pools.delete(ctx.device);
 }
 
 /**
@@ -110,7 +173,7 @@ export async function readBack(
   const enc = device.createCommandEncoder({ label: "readback" });
   const staging = reads.map(({ buffer, bytes }) => {
     const size = Math.max(16, Math.ceil(bytes / 4) * 4);
-    const s = device.createBuffer({ label: "staging", size, usage: 0x01 | 0x08 });
+    const s = takeBuffer(ctx, size, 0x01 | 0x08, "staging"); // MAP_READ | COPY_DST
     enc.copyBufferToBuffer(buffer, 0, s, 0, size);
     return s;
   });
@@ -132,7 +195,10 @@ export async function readBack(
   const out = staging.map((s, i) =>
     s.getMappedRange(0, Math.ceil(reads[i].bytes / 4) * 4).slice(0)
   );
-  staging.forEach((s) => s.destroy());
+  staging.forEach((s) => {
+    s.unmap();
+    giveBuffer(ctx, s);
+  });
   return out;
 }
 

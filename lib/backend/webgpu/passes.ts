@@ -212,7 +212,7 @@ export function recordAffineMap(
   for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
   const g = rec.upload(eye, "one-hot covectors");
   const a = recordTranspose(rec, net.layers, { g, rows: m * C, codes, rowsPerCode: C });
-  const zero = rec.buffer(m * D, "zero input");
+  const zero = rec.zeros(m * D, "zero input");
   const b = recordForward(rec, net.layers, {
     v: zero,
     rows: m,

@@ -9,7 +9,15 @@
 import type { NonlinearLayer, SplineLayer } from "../../network/spline_network.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import type { WebGpuContext } from "./device.ts";
-import { dispatch, storageBuffer, uniformU32, WG } from "./_gpu.ts";
+import {
+  dispatch,
+  giveBuffer,
+  STORAGE,
+  storageBuffer,
+  takeBuffer,
+  uniformU32,
+  WG,
+} from "./_gpu.ts";
 import type { ShaderSource } from "./_pipelines.ts";
 import { denseGemm, denseTransposeGemm, transposedDenseKernel } from "./kernels/dense.ts";
 import { conv2dGemm, conv2dTransposeGemm, transposedConvKernel } from "./kernels/conv2d.ts";
@@ -56,6 +64,10 @@ export class Recorder {
   readonly pass: GPUComputePassEncoder;
   /** Temporary buffers, destroyed by {@linkcode Recorder.release}. */
   readonly temps: GPUBuffer[] = [];
+  /** Temporary buffers from the device's pool, given back by {@linkcode Recorder.release}. */
+  private readonly pooled: GPUBuffer[] = [];
+  /** Buffers to clear before the pass. */
+  private readonly clears: GPUBuffer[] = [];
   private readonly uniforms = new Map<string, GPUBuffer>();
 
   /**
@@ -68,17 +80,27 @@ export class Recorder {
     this.pass = this.encoder.beginComputePass({ label });
   }
 
-  /** A zeroed temporary storage buffer of `floats` 32-bit values. */
+  /**
+   * A temporary storage buffer of `floats` 32-bit values, from the device's pool: its
+   * contents are undefined, for outputs that a kernel writes in full.
+   */
   buffer(floats: number, label: string): GPUBuffer {
-    const b = storageBuffer(this.ctx, floats * 4, label);
-    this.temps.push(b);
+    const b = takeBuffer(this.ctx, floats * 4, STORAGE, label);
+    this.pooled.push(b);
+    return b;
+  }
+
+  /** A temporary storage buffer of `floats` zeros (cleared before the pass runs). */
+  zeros(floats: number, label: string): GPUBuffer {
+    const b = this.buffer(floats, label);
+    this.clears.push(b);
     return b;
   }
 
   /** A temporary storage buffer holding `data`. */
   upload(data: Float32Array | Uint32Array, label: string): GPUBuffer {
-    const b = storageBuffer(this.ctx, data, label);
-    this.temps.push(b);
+    const b = this.buffer(data.length, label);
+    this.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
     return b;
   }
 
@@ -135,15 +157,26 @@ export class Recorder {
     dispatch(this.ctx, this.pass, shader, { buffers, groups });
   }
 
-  /** Ends the pass and submits everything recorded. */
+  /** Ends the pass and submits everything recorded (after the clears of {@linkcode zeros}). */
   submit(): void {
     this.pass.end();
-    this.ctx.device.queue.submit([this.encoder.finish()]);
+    const { device } = this.ctx;
+    const buffers: GPUCommandBuffer[] = [];
+    if (this.clears.length > 0) {
+      const enc = device.createCommandEncoder({ label: "clears" });
+      this.clears.forEach((b) => enc.clearBuffer(b));
+      buffers.push(enc.finish());
+    }
+    buffers.push(this.encoder.finish());
+    device.queue.submit(buffers);
   }
 
-  /** Destroys the temporary buffers. */
+  /** Gives the temporary buffers back (pooled ones to the pool, the rest destroyed). */
   release(): void {
     this.temps.forEach((b) => b.destroy());
+    this.pooled.forEach((b) => giveBuffer(this.ctx, b));
+    this.temps.length = 0;
+    this.pooled.length = 0;
   }
 }
 
@@ -253,7 +286,7 @@ export function recordForward(
 }
 
 function sumPaths(rec: Recorder, outs: GPUBuffer[], dims: { rows: number; perRow: number }) {
-  if (outs.length === 0) return rec.buffer(dims.rows * dims.perRow, "empty residual");
+  if (outs.length === 0) return rec.zeros(dims.rows * dims.perRow, "empty residual");
   let s = outs[0];
   for (let p = 1; p < outs.length; p++) {
     const y = rec.buffer(dims.rows * dims.perRow, "residual sum");

@@ -21,13 +21,22 @@ export interface Binding {
  * the uniform `P`, the storage bindings follow in order.
  *
  * @param key The shader key (everything the WGSL depends on).
- * @param options `bindings`, `perRow` (outputs per row), `consts` (WGSL `const`
- *   declarations) and `body` (statements using `i`, `P.rows`, `P.rowsPerCode`).
+ * @param options `bindings`, `perRow` (outputs per row), `consts` (WGSL module-scope
+ *   declarations) and `body` (statements using `i`, `lid`, `P.rows`, `P.rowsPerCode`),
+ *   `wholeGroups`.
  * @returns The shader.
  */
 export function elementwiseShader(
   key: string,
-  options: { bindings: readonly Binding[]; perRow: number; consts?: string; body: string },
+  options: {
+    bindings: readonly Binding[];
+    perRow: number;
+    consts?: string;
+    body: string;
+    /** Whole workgroups run the body (no early return past the last output, so that it may
+     * use barriers): the body guards its own writes. */
+    wholeGroups?: boolean;
+  },
 ): ShaderSource {
   return {
     key,
@@ -46,8 +55,7 @@ ${
 const PER_ROW = ${options.perRow}u;
 ${options.consts ?? ""}
 ${LINEAR_INDEX(WG)}
-  if (i >= P.rows * PER_ROW) { return; }
-${
+${options.wholeGroups ? "" : "  if (i >= P.rows * PER_ROW) { return; }\n"}${
         options.bindings.map((b) => `  _ = &${b.name}; // keep the binding in the auto layout`)
           .join("\n")
       }

@@ -162,7 +162,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
  * and the loaders' row information are named scalars (`c_i_j`, `a_i`, `b_j`, `ri_q`), so
  * that nothing is indexed dynamically and every one stays in a register.
  */
-function tiledBody(spec: GemmSpec, t: GemmTile, vec4: boolean, bias: string): string {
+function tiledBody(t: GemmTile, vec4: boolean, bias: string): string {
   const r = t.r;
   const quads = (t.tm * t.tk) / 4, threads = t.thm * t.thn;
   const perThread = Math.ceil(quads / threads);
@@ -289,7 +289,7 @@ var<workgroup> As: array<f32, ${t.tk * t.tmp}>;
 var<workgroup> Bs: array<f32, ${t.tk * t.tn}>;`,
           vec4,
         )
-      }${tiledBody(spec, t, vec4, bias)}`,
+      }${tiledBody(t, vec4, bias)}`,
   };
 }
 

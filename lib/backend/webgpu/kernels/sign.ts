@@ -10,6 +10,7 @@ import { shapeSize } from "../../../network/spline_network.ts";
 import type { ShaderSource } from "../_pipelines.ts";
 import { elementwiseShader } from "./_elementwise.ts";
 import { f } from "./_snippets.ts";
+import { WG } from "../_gpu.ts";
 
 type SignLayer = ReluLayer | LeakyReluLayer | AbsLayer;
 
@@ -20,6 +21,10 @@ function inactiveSlope(l: SignLayer): number {
 /**
  * Forward with codes: bindings `x`, `y`, `codes` `[rows, ceil(units/32)]`; bit `u & 31`
  * of word `u >> 5` is 1 where the pre-activation is `> 0` (0 is inactive).
+ *
+ * One invocation per code word, but a workgroup's words cover one contiguous run of `x`
+ * (rows follow each other), which its threads read and write side by side (coalesced),
+ * setting the bits in workgroup memory.
  *
  * @param layer The layer.
  * @returns The shader.
@@ -34,22 +39,30 @@ export function signForwardShader(layer: SignLayer): ShaderSource {
       write: true,
     }],
     perRow: words,
-    consts: `const U = ${U}u; const S0 = ${f(s0)};`,
-    body: `  let r = i / PER_ROW;
-  let u0 = (i % PER_ROW) * 32u;
-  var bits = 0u;
-  for (var b = 0u; b < 32u; b++) {
-    let u = u0 + b;
-    if (u >= U) { break; }
-    let v = x[r * U + u];
-    if (v > 0.0) {
-      y[r * U + u] = v;
-      bits |= 1u << b;
-    } else {
-      y[r * U + u] = S0 * v;
+    consts: `const U = ${U}u; const S0 = ${f(s0)}; const WG = ${WG}u;
+var<workgroup> bits: array<atomic<u32>, ${WG}>;`,
+    wholeGroups: true,
+    body: `  let w0 = i - lid; // the workgroup's first word
+  let total = P.rows * PER_ROW;
+  atomicStore(&bits[lid], 0u);
+  workgroupBarrier();
+  if (w0 < total) {
+    let last = min(w0 + WG, total) - 1u;
+    let e0 = (w0 / PER_ROW) * U + (w0 % PER_ROW) * 32u;
+    let e1 = (last / PER_ROW) * U + min((last % PER_ROW) * 32u + 32u, U);
+    for (var e = e0 + lid; e < e1; e += WG) {
+      let u = e % U;
+      let v = x[e];
+      if (v > 0.0) {
+        y[e] = v;
+        atomicOr(&bits[(e / U) * PER_ROW + (u >> 5u) - w0], 1u << (u & 31u));
+      } else {
+        y[e] = S0 * v;
+      }
     }
   }
-  codes[i] = bits;`,
+  workgroupBarrier();
+  if (i < total) { codes[i] = atomicLoad(&bits[lid]); }`,
   });
 }
 
