@@ -84,9 +84,14 @@ async function time(fn: () => Promise<unknown>, reps: number): Promise<number> {
   return (performance.now() - t0) / 1000 / reps;
 }
 
+/** Result buffers of the whole batch on the device, made once per size (as PyTorch's caching
+ * allocator keeps its blocks between calls). */
+const results = new Map<number, GPUBuffer>();
+
 /**
  * The same passes with the results left on the GPU (as a CUDA peer leaves them): inputs
- * uploaded, every chunk recorded and submitted, then one wait for the queue.
+ * uploaded, every chunk recorded and submitted, its results copied into one buffer of the
+ * whole batch, its temporaries given back for the next chunk, then one wait for the queue.
  */
 async function onDevice(
   ctx: WebGpuContext,
@@ -95,20 +100,28 @@ async function onDevice(
   n: number,
   what: "templates" | "inner products",
 ): Promise<void> {
-  const D = net.inputSize;
-  const step = chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
-  const recs: Recorder[] = [];
+  const D = net.inputSize, C = net.outputSize;
+  const perExample = (what === "templates" ? C * D : C) * 4;
+  let out = results.get(n * perExample);
+  if (out === undefined) {
+    out = ctx.device.createBuffer({ size: n * perExample, usage: 0x80 | 0x08 });
+    results.set(n * perExample, out);
+  }
+  const step = chunkSize(ctx, net, what === "templates" ? C : 1);
   for (let s = 0; s < n; s += step) {
     const m = Math.min(step, n - s);
     const rec = new Recorder(ctx, what);
-    recs.push(rec);
     const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
-    if (what === "templates") recordAffineMap(rec, net, xb, m);
-    else recordInnerProducts(rec, net, xb, m);
+    const y = what === "templates"
+      ? recordAffineMap(rec, net, xb, m).a
+      : recordInnerProducts(rec, net, xb, m);
     rec.submit();
+    const enc = ctx.device.createCommandEncoder();
+    enc.copyBufferToBuffer(y, 0, out, s * perExample, m * perExample);
+    ctx.device.queue.submit([enc.finish()]);
+    rec.release();
   }
   await ctx.device.queue.onSubmittedWorkDone();
-  recs.forEach((r) => r.release());
 }
 
 /**
@@ -171,7 +184,7 @@ class ProfilingRecorder extends Recorder {
     const order = [...ms.keys()].sort((a, b) => ms[b] - ms[a]);
     for (const i of order.slice(0, 12)) {
       const op = this.ops[i];
-      const rate = op.flops > 0 ? `, ${(op.flops / ms[i] / 1e9).toFixed(0)} GFLOP/s` : "";
+      const rate = op.flops > 0 ? `, ${(op.flops / ms[i] / 1e9).toFixed(1)} TFLOP/s` : "";
       console.log(
         `  ${ms[i].toFixed(3).padStart(8)} ms  ${(100 * ms[i] / total).toFixed(1).padStart(5)}%  ${
           op.shader.label.slice(0, 90)

@@ -18,6 +18,7 @@ import type {
   SplineNetwork,
 } from "../../network/spline_network.ts";
 import { SplineError } from "../../util/errors.ts";
+import { foldedLayers } from "../../network/folded_layers.ts";
 import { padFor } from "../../network/_padding.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
@@ -39,48 +40,6 @@ import {
   poolConvTiles,
   tilesFit,
 } from "./_wasm_conv_pool.ts";
-
-/**
- * The layers with each per-channel affine map (folded batch-norm) merged into the dense
- * or conv layer before it: `(conv(x) + b)·s + t = conv_{K·s}(x) + (b·s + t)`, computed in
- * float64. Nonlinear layer objects are kept, so recorded codes stay keyed by them.
- */
-function fold(layers: readonly SplineLayer[]): SplineLayer[] {
-  const out: SplineLayer[] = [];
-  for (const l of layers) {
-    const prev = out.at(-1);
-    if (l.kind === "channel-affine" && (prev?.kind === "conv2d" || prev?.kind === "dense")) {
-      const c = l.scale.length;
-      const kernel = prev.kernel.map((w, i) => w * l.scale[i % c]);
-      const bias = Float64Array.from(
-        l.shift,
-        (t, j) => (prev.bias ? prev.bias[j] : 0) * l.scale[j] + t,
-      );
-      out[out.length - 1] = {
-        ...prev,
-        name: `${prev.name}+${l.name}`,
-        outputShape: l.outputShape,
-        kernel,
-        bias,
-      };
-    } else if (l.kind === "residual") {
-      out.push({ ...l, paths: l.paths.map(fold) });
-    } else out.push(l);
-  }
-  return out;
-}
-
-const folded = new WeakMap<SplineNetwork, SplineLayer[]>();
-
-/** The network's layers with batch-norm folded, made once per network. */
-function layersOf(net: SplineNetwork): SplineLayer[] {
-  let f = folded.get(net);
-  if (!f) {
-    f = fold(net.layers);
-    folded.set(net, f);
-  }
-  return f;
-}
 
 /**
  * What a forward pass records per nonlinear layer: for sign layers the 0/1 activity and the
@@ -719,7 +678,7 @@ export function forwardPassTf(
   x: tf.Tensor,
 ): { output: tf.Tensor; codes: TensorCodes } {
   const codes: TensorCodes = new Map();
-  const layers = layersOf(net), first = layers[0], rows = x.shape[0];
+  const layers = foldedLayers(net), first = layers[0], rows = x.shape[0];
   const output = tf.tidy(() => {
     if ((first?.kind === "conv2d" || first?.kind === "dense") && first.bias) {
       const linear = affineApply(first, x, rows, false);
@@ -750,8 +709,8 @@ export function maskedPassTf(
   const head = bias ? undefined : linearHeads.get(codes);
   return tf.tidy(() =>
     head?.input === x
-      ? runLayers(layersOf(net).slice(1), head.linear, rows, { bias, fixed: codes })
-      : runLayers(layersOf(net), x, rows, { bias, fixed: codes })
+      ? runLayers(foldedLayers(net).slice(1), head.linear, rows, { bias, fixed: codes })
+      : runLayers(foldedLayers(net), x, rows, { bias, fixed: codes })
   );
 }
 
@@ -915,7 +874,7 @@ export function templatesTf(
       batchShape(rows, net.outputShape),
     );
     const ctx = { codes, per: C, B: [] as tf.Tensor[] };
-    const A = transposeLayers(layersOf(net), eye, rows, ctx).reshape([count, C, net.inputSize]);
+    const A = transposeLayers(foldedLayers(net), eye, rows, ctx).reshape([count, C, net.inputSize]);
     const B = (ctx.B.length === 0 ? tf.zeros([rows]) : tf.addN(ctx.B)).reshape([count, C]);
     return { A, B };
   });

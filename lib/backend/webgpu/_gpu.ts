@@ -10,7 +10,10 @@ import { pipelineFor, type ShaderSource } from "./_pipelines.ts";
 /** Threads per workgroup of the one-thread-per-element kernels. */
 export const WG = 64;
 
-export const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+/** Usage of the engine's storage buffers: STORAGE | COPY_SRC | COPY_DST. */
+export const STORAGE = 0x80 | 0x04 | 0x08;
+/** Usage of its uniform buffers: UNIFORM | COPY_DST. */
+export const UNIFORM = 0x40 | 0x08;
 
 /**
  * A storage buffer, filled with `data` or zeroed (`size` bytes, at least 16).
@@ -113,7 +116,7 @@ export function uniformU32(ctx: WebGpuContext, values: readonly number[]): GPUBu
   const buf = ctx.device.createBuffer({
     label: "params",
     size: data.byteLength,
-    usage: 0x40 | 0x08,
+    usage: UNIFORM,
   });
   ctx.device.queue.writeBuffer(buf, 0, data);
   return buf;
@@ -157,17 +160,29 @@ export function dispatch(
   pass.dispatchWorkgroups(x, y);
 }
 
+/** One buffer to read back: `bytes` of it, copied into `into` at element `at` where given. */
+export interface ReadBack {
+  readonly buffer: GPUBuffer;
+  readonly bytes: number;
+  readonly into?: Float32Array | Uint32Array;
+  readonly at?: number;
+}
+
 /**
  * Copies buffers back to the CPU after all submitted work, checking that the device
  * is still alive and that no WebGPU validation error occurred.
  *
  * @param ctx The context.
- * @param reads Buffers and byte sizes to read.
+ * @param reads Buffers and byte sizes to read; a read with `into` is copied straight from
+ *   the mapped range into that array (its ArrayBuffer in the result is empty).
+ * @param options `submitted`: called once the copies are submitted, before the wait — the
+ *   buffers read may be reused from then on (later work runs after the copies).
  * @returns One ArrayBuffer per read.
  */
 export async function readBack(
   ctx: WebGpuContext,
-  reads: readonly { buffer: GPUBuffer; bytes: number }[],
+  reads: readonly ReadBack[],
+  options: { submitted?: () => void } = {},
 ): Promise<ArrayBuffer[]> {
   const { device } = ctx;
   const enc = device.createCommandEncoder({ label: "readback" });
@@ -178,6 +193,7 @@ export async function readBack(
     return s;
   });
   device.queue.submit([enc.finish()]);
+  options.submitted?.();
   webgpuHooks.beforeReadback?.(ctx);
   // one map at a time into a list: on a lost device a later mapAsync can throw
   // synchronously, and the earlier ones' rejections must still be observed
@@ -192,9 +208,16 @@ export async function readBack(
     throw e;
   }
   if (ctx.lostReason !== null) throw new DeviceLostError(ctx.lostReason);
-  const out = staging.map((s, i) =>
-    s.getMappedRange(0, Math.ceil(reads[i].bytes / 4) * 4).slice(0)
-  );
+  const out = staging.map((s, i) => {
+    const { bytes, into, at } = reads[i];
+    const mapped = s.getMappedRange(0, Math.ceil(bytes / 4) * 4);
+    if (into === undefined) return mapped.slice(0);
+    const view = into instanceof Float32Array
+      ? new Float32Array(mapped, 0, bytes / 4)
+      : new Uint32Array(mapped, 0, bytes / 4);
+    into.set(view, at ?? 0);
+    return new ArrayBuffer(0);
+  });
   staging.forEach((s) => {
     s.unmap();
     giveBuffer(ctx, s);

@@ -125,15 +125,24 @@ export function mismatchTopKWebGpu(
       device.queue.writeBuffer(buf, 0, packRows(b, b0, bn, vec4s, baseRows));
       return buf;
     };
+    // one set of block buffers for all query blocks: the queue runs in order, so a block's
+    // uploads land after the previous block's work and read-back copies, and the blocks'
+    // read-backs are waited for together at the end (the GPU never waits for the CPU)
+    const qPadMax = roundUp(Math.min(queryRows, nq), T);
+    const qBuf = storageBuffer(ctx, qPadMax * vec4s * 16, "query block");
+    const cBuf = storageBuffer(ctx, qPadMax * baseRows * 4, "counts");
+    const iBuf = storageBuffer(ctx, qPadMax * k * 4, "top-k indices");
+    const kBuf = storageBuffer(ctx, qPadMax * k * 4, "top-k counts");
+    live.push(qBuf, cBuf, iBuf, kBuf);
+    const indexBits = new Uint32Array(indices.buffer);
+    const pending: Promise<unknown>[] = [];
     try {
       for (let q0 = 0; q0 < nq; q0 += queryRows) {
         const qn = Math.min(queryRows, nq - q0), qPad = roundUp(qn, T);
-        const qBuf = storageBuffer(ctx, packRows(a, q0, qn, vec4s, qPad), "query block");
-        const cBuf = storageBuffer(ctx, qPad * baseRows * 4, "counts");
+        device.queue.writeBuffer(qBuf, 0, packRows(a, q0, qn, vec4s, qPad));
         const sentinel = new Uint32Array(qn * k).fill(0xffffffff);
-        const iBuf = storageBuffer(ctx, sentinel, "top-k indices");
-        const kBuf = storageBuffer(ctx, sentinel, "top-k counts");
-        live.push(qBuf, cBuf, iBuf, kBuf);
+        device.queue.writeBuffer(iBuf, 0, sentinel);
+        device.queue.writeBuffer(kBuf, 0, sentinel);
         for (let b0 = 0; b0 < m; b0 += baseRows) {
           const bn = Math.min(baseRows, m - b0);
           const bBuf = baseChunk(b0, bn);
@@ -149,14 +158,16 @@ export function mismatchTopKWebGpu(
           pass.end();
           device.queue.submit([enc.finish()]);
         }
-        const [bi, bc] = await readBack(ctx, [
-          { buffer: iBuf, bytes: qn * k * 4 },
-          { buffer: kBuf, bytes: qn * k * 4 },
+        const read = readBack(ctx, [
+          { buffer: iBuf, bytes: qn * k * 4, into: indexBits, at: q0 * k },
+          { buffer: kBuf, bytes: qn * k * 4, into: counts, at: q0 * k },
         ]);
-        indices.set(new Int32Array(bi, 0, qn * k), q0 * k);
-        counts.set(new Uint32Array(bc, 0, qn * k), q0 * k);
+        read.catch(() => {}); // observed now, thrown below
+        pending.push(read);
       }
+      await Promise.all(pending);
     } finally {
+      await Promise.allSettled(pending);
       live.forEach((buf) => buf.destroy());
     }
     return { indices, counts };

@@ -7,6 +7,7 @@
 import type { NonlinearLayer, SplineNetwork } from "../../network/spline_network.ts";
 import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { checked, readBack } from "./_gpu.ts";
+import { foldedLayers } from "../../network/folded_layers.ts";
 import { type GpuCodes, Recorder, recordForward, recordTranspose } from "./run.ts";
 
 /** Raw codes read back: packed sign words `[n, words]` or argmax slots `[n, units]`. */
@@ -36,9 +37,18 @@ export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample
 }
 
 /**
- * Runs `fn` on consecutive chunks with two in flight: each `fn` records and submits its
- * chunk before its first `await` (the read-back), so the GPU computes chunk i + 1 while
- * chunk i is copied back and stored.
+ * Chunks submitted ahead of the one being read back. A chunk gives its temporaries back as
+ * soon as its read-back copies are submitted (the next chunk reuses them: the queue runs in
+ * order), so a chunk in flight holds only its staging buffers; the wait for a read-back
+ * (≈ 11 ms in Deno, whatever the work) and the copy into the result overlap the GPU's work
+ * on the chunks behind it.
+ */
+export const IN_FLIGHT = 4;
+
+/**
+ * Runs `fn` on consecutive chunks with up to {@linkcode IN_FLIGHT} in flight: each `fn`
+ * records and submits its chunk before its first `await` (the read-back), so the GPU
+ * computes chunks i + 1, i + 2, … while chunk i is copied back and stored.
  */
 async function chunked(
   ctx: WebGpuContext,
@@ -54,7 +64,7 @@ async function chunked(
       const chunk = fn(s, Math.min(step, n - s));
       chunk.catch(() => {}); // observed now (it may fail while an earlier chunk is awaited), thrown below
       pending.push(chunk);
-      if (pending.length > 1) await pending.shift();
+      if (pending.length >= IN_FLIGHT) await pending.shift();
     }
     while (pending.length > 0) await pending.shift();
   } finally {
@@ -89,24 +99,22 @@ export function forwardWebGpu(
       try {
         const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
         const rc: GpuCodes = new Map();
-        const y = recordForward(rec, net.layers, {
+        const y = recordForward(rec, foldedLayers(net), {
           v: xb,
           rows: m,
           mode: { bias: true, record: rc },
         });
         rec.submit();
         const reads = [
-          { buffer: y, bytes: m * C * 4 },
+          { buffer: y, bytes: m * C * 4, into: output, at: s * C },
           ...net.codeLayers.map((c, i) => ({
             buffer: rc.get(c.layer)!,
             bytes: m * sizes[i] * 4,
+            into: codes.get(c.layer)!,
+            at: s * sizes[i],
           })),
         ];
-        const got = await readBack(ctx, reads);
-        output.set(new Float32Array(got[0]), s * C);
-        net.codeLayers.forEach((c, i) =>
-          codes.get(c.layer)!.set(new Uint32Array(got[i + 1]), s * sizes[i])
-        );
+        await readBack(ctx, reads, { submitted: () => rec.release() });
       } finally {
         rec.release();
       }
@@ -140,12 +148,10 @@ export function affineMapWebGpu(
         const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
         const { a, b } = recordAffineMap(rec, net, xb, m);
         rec.submit();
-        const [ga, gb] = await readBack(ctx, [
-          { buffer: a, bytes: m * C * D * 4 },
-          { buffer: b, bytes: m * C * 4 },
-        ]);
-        A.set(new Float32Array(ga), s * C * D);
-        B.set(new Float32Array(gb), s * C);
+        await readBack(ctx, [
+          { buffer: a, bytes: m * C * D * 4, into: A, at: s * C * D },
+          { buffer: b, bytes: m * C * 4, into: B, at: s * C },
+        ], { submitted: () => rec.release() });
       } finally {
         rec.release();
       }
@@ -178,8 +184,9 @@ export function innerProductsWebGpu(
         const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
         const z = recordInnerProducts(rec, net, xb, m);
         rec.submit();
-        const [gz] = await readBack(ctx, [{ buffer: z, bytes: m * C * 4 }]);
-        out.set(new Float32Array(gz), s * C);
+        await readBack(ctx, [{ buffer: z, bytes: m * C * 4, into: out, at: s * C }], {
+          submitted: () => rec.release(),
+        });
       } finally {
         rec.release();
       }
@@ -207,13 +214,13 @@ export function recordAffineMap(
 ): { a: GPUBuffer; b: GPUBuffer } {
   const D = net.inputSize, C = net.outputSize;
   const codes: GpuCodes = new Map();
-  recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
+  recordForward(rec, foldedLayers(net), { v: xb, rows: m, mode: { bias: true, record: codes } });
   const eye = new Float32Array(m * C * C);
   for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
   const g = rec.upload(eye, "one-hot covectors");
-  const a = recordTranspose(rec, net.layers, { g, rows: m * C, codes, rowsPerCode: C });
+  const a = recordTranspose(rec, foldedLayers(net), { g, rows: m * C, codes, rowsPerCode: C });
   const zero = rec.zeros(m * D, "zero input");
-  const b = recordForward(rec, net.layers, {
+  const b = recordForward(rec, foldedLayers(net), {
     v: zero,
     rows: m,
     mode: { bias: true, fixed: codes },
@@ -238,6 +245,10 @@ export function recordInnerProducts(
   m: number,
 ): GPUBuffer {
   const codes: GpuCodes = new Map();
-  recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: true, record: codes } });
-  return recordForward(rec, net.layers, { v: xb, rows: m, mode: { bias: false, fixed: codes } });
+  recordForward(rec, foldedLayers(net), { v: xb, rows: m, mode: { bias: true, record: codes } });
+  return recordForward(rec, foldedLayers(net), {
+    v: xb,
+    rows: m,
+    mode: { bias: false, fixed: codes },
+  });
 }

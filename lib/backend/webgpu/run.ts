@@ -6,18 +6,10 @@
  *
  * @module
  */
-import type { NonlinearLayer, SplineLayer } from "../../network/spline_network.ts";
+import type { MaxPool2DLayer, NonlinearLayer, SplineLayer } from "../../network/spline_network.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import type { WebGpuContext } from "./device.ts";
-import {
-  dispatch,
-  giveBuffer,
-  STORAGE,
-  storageBuffer,
-  takeBuffer,
-  uniformU32,
-  WG,
-} from "./_gpu.ts";
+import { dispatch, giveBuffer, STORAGE, storageBuffer, takeBuffer, UNIFORM, WG } from "./_gpu.ts";
 import type { ShaderSource } from "./_pipelines.ts";
 import { denseGemm, denseTransposeGemm, transposedDenseKernel } from "./kernels/dense.ts";
 import { conv2dGemm, conv2dTransposeGemm, transposedConvKernel } from "./kernels/conv2d.ts";
@@ -38,6 +30,7 @@ import {
   maxPoolTransposeShader,
 } from "./kernels/max_pool.ts";
 import { addShader } from "./kernels/add.ts";
+import { inactiveSlope } from "../cpu/activation.ts";
 
 /** Per-layer codes on the device: packed sign words `[n, words]` or u32 argmax slots `[n, units]`. */
 export type GpuCodes = Map<NonlinearLayer, GPUBuffer>;
@@ -109,9 +102,10 @@ export class Recorder {
     const key = `${rows}/${rowsPerCode}`;
     let u = this.uniforms.get(key);
     if (u === undefined) {
-      u = uniformU32(this.ctx, [rows, rowsPerCode]);
+      u = takeBuffer(this.ctx, 16, UNIFORM, "params");
+      this.ctx.device.queue.writeBuffer(u, 0, new Uint32Array([rows, rowsPerCode, 0, 0]));
       this.uniforms.set(key, u);
-      this.temps.push(u);
+      this.pooled.push(u);
     }
     return u;
   }
@@ -171,12 +165,17 @@ export class Recorder {
     device.queue.submit(buffers);
   }
 
-  /** Gives the temporary buffers back (pooled ones to the pool, the rest destroyed). */
+  /**
+   * Gives the temporary buffers back (pooled ones to the pool, the rest destroyed). Safe
+   * right after {@linkcode submit} (and after the read-back copies are submitted): work
+   * submitted later that reuses them runs after this recording's.
+   */
   release(): void {
     this.temps.forEach((b) => b.destroy());
     this.pooled.forEach((b) => giveBuffer(this.ctx, b));
     this.temps.length = 0;
     this.pooled.length = 0;
+    this.uniforms.clear();
   }
 }
 
@@ -205,7 +204,8 @@ export function recordForward(
   const { rows, mode } = options;
   const ctx = rec.ctx;
   let v = options.v;
-  for (const l of layers) {
+  for (let li = 0; li < layers.length; li++) {
+    const l = layers[li];
     const out = shapeSize(l.outputShape);
     const dims = { rows, perRow: out };
     switch (l.kind) {
@@ -250,8 +250,23 @@ export function recordForward(
       case "relu":
       case "leaky-relu":
       case "abs": {
-        const y = rec.buffer(rows * out, l.name);
         const fixed = mode.fixed?.get(l);
+        const next = layers[li + 1];
+        const pooled = next?.kind === "max-pool" ? mode.fixed?.get(next) : undefined;
+        if (fixed && pooled) {
+          // a ReLU and the max-pool after it with fixed codes: one selection, the sign applied
+          // to the selected value only
+          const p = next as MaxPool2DLayer;
+          const y = rec.buffer(rows * shapeSize(p.outputShape), p.name);
+          rec.run(maxPoolMaskedShader(p, { slope: inactiveSlope(l) }), [v, pooled, fixed, y], {
+            rows,
+            perRow: shapeSize(p.outputShape),
+          });
+          v = y;
+          li++;
+          break;
+        }
+        const y = rec.buffer(rows * out, l.name);
         if (fixed) rec.run(signMaskedShader(l), [v, fixed, y], dims);
         else {
           const words = Math.ceil(out / 32);
@@ -368,6 +383,19 @@ export function recordTranspose(
         break;
       }
       case "max-pool": {
+        const prev = layers[i - 1];
+        if (prev?.kind === "relu" || prev?.kind === "leaky-relu" || prev?.kind === "abs") {
+          // the sign layer before the pool applied in the same gather (its input is as large)
+          const o = y();
+          rec.run(
+            maxPoolTransposeShader(l, { slope: inactiveSlope(prev) }),
+            [v, codes.get(l)!, codes.get(prev)!, o],
+            dims,
+          );
+          v = o;
+          i--;
+          break;
+        }
         const o = y();
         rec.run(maxPoolTransposeShader(l), [v, codes.get(l)!, o], dims);
         v = o;

@@ -67,7 +67,7 @@ Deno.test({
         assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
       });
     }
-    await t.step("chunks of 2 examples, two in flight, give the same results", async () => {
+    await t.step("chunks of 2 examples, several in flight, give the same results", async () => {
       const c = cases(21)[1];
       const net = fromLayersModel(c.model);
       const x = batch(c.x);

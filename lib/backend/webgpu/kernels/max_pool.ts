@@ -9,6 +9,7 @@ import type { MaxPool2DLayer } from "../../../network/spline_network.ts";
 import type { ShaderSource } from "../_pipelines.ts";
 import { elementwiseShader } from "./_elementwise.ts";
 import { poolGeometry } from "./avg_pool.ts";
+import { f } from "./_snippets.ts";
 
 const key = (l: MaxPool2DLayer) =>
   `${l.inputShape}/${l.outputShape}/${l.poolSize}/${l.strides}/${l.padding}`;
@@ -59,45 +60,76 @@ export function maxPoolForwardShader(layer: MaxPool2DLayer): ShaderSource {
 }
 
 /**
- * Masked selection: bindings `x` `[rows, H, W, C]`, `codes`, `y` `[rows, OH, OW, C]`.
+ * The sign layer (ReLU, leaky ReLU, abs) just before a max-pool, fused into the pool's
+ * masked and transposed selections: its recorded codes, binding `scodes`
+ * `[examples, ceil(H·W·C / 32)]`, scale each pre-pool value by 1 (bit set) or `slope`.
+ */
+export interface FusedSign {
+  readonly slope: number;
+}
+
+const signConsts = (l: MaxPool2DLayer, sign?: FusedSign) =>
+  sign === undefined ? "" : `
+const SWORDS = ${Math.ceil(l.inputShape[0] * l.inputShape[1] * l.inputShape[2] / 32)}u;
+const S0 = ${f(sign.slope)};
+fn signOf(e: u32, u: u32) -> f32 {
+  return select(S0, 1.0, ((scodes[e * SWORDS + (u >> 5u)] >> (u & 31u)) & 1u) == 1u);
+}`;
+
+const signBindings = (sign?: FusedSign) =>
+  sign === undefined ? [] : [{ name: "scodes", type: "u32" as const }];
+
+const signKey = (sign?: FusedSign) => sign === undefined ? "" : `/sign${f(sign.slope)}`;
+
+/**
+ * Masked selection: bindings `x` `[rows, H, W, C]`, `codes`, (`scodes` with `sign`), `y`
+ * `[rows, OH, OW, C]`.
  *
  * @param layer The layer.
+ * @param sign The sign layer before it, applied to the selected value.
  * @returns The shader.
  */
-export function maxPoolMaskedShader(layer: MaxPool2DLayer): ShaderSource {
+export function maxPoolMaskedShader(layer: MaxPool2DLayer, sign?: FusedSign): ShaderSource {
   const [OH, OW, C] = layer.outputShape;
-  return elementwiseShader(`max-pool-masked/${key(layer)}`, {
-    bindings: [{ name: "x", type: "f32" }, { name: "codes", type: "u32" }, {
-      name: "y",
-      type: "f32",
-      write: true,
-    }],
+  const [H, W] = layer.inputShape;
+  return elementwiseShader(`max-pool-masked/${key(layer)}${signKey(sign)}`, {
+    bindings: [
+      { name: "x", type: "f32" },
+      { name: "codes", type: "u32" },
+      ...signBindings(sign),
+      { name: "y", type: "f32", write: true },
+    ],
     perRow: OH * OW * C,
-    consts: poolGeometry(layer),
+    consts: poolGeometry(layer) + signConsts(layer, sign),
     body: `${OUT_POS}
-  let slot = i32(codes[(r / P.rowsPerCode) * PER_ROW + i % PER_ROW]);
+  let e = r / P.rowsPerCode;
+  let slot = i32(codes[e * PER_ROW + i % PER_ROW]);
   let iy = oy * SH + slot / PW - PT;
   let ix = ox * SW + slot % PW - PL;
-  y[i] = x[((r * u32(H) + u32(iy)) * u32(W) + u32(ix)) * C + c];`,
+  let u = (u32(iy) * u32(W) + u32(ix)) * C + c;
+  y[i] = x[r * ${H * W}u * C + u]${sign === undefined ? "" : " * signOf(e, u)"};`,
   });
 }
 
 /**
- * Transposed selection: bindings `g` `[rows, OH, OW, C]`, `codes`, `y` `[rows, H, W, C]`.
+ * Transposed selection: bindings `g` `[rows, OH, OW, C]`, `codes`, (`scodes` with `sign`),
+ * `y` `[rows, H, W, C]`.
  *
  * @param layer The layer.
+ * @param sign The sign layer before it, applied to the result.
  * @returns The shader.
  */
-export function maxPoolTransposeShader(layer: MaxPool2DLayer): ShaderSource {
+export function maxPoolTransposeShader(layer: MaxPool2DLayer, sign?: FusedSign): ShaderSource {
   const [H, W, C] = layer.inputShape, [OH, OW] = layer.outputShape;
-  return elementwiseShader(`max-pool-transpose/${key(layer)}`, {
-    bindings: [{ name: "g", type: "f32" }, { name: "codes", type: "u32" }, {
-      name: "y",
-      type: "f32",
-      write: true,
-    }],
+  return elementwiseShader(`max-pool-transpose/${key(layer)}${signKey(sign)}`, {
+    bindings: [
+      { name: "g", type: "f32" },
+      { name: "codes", type: "u32" },
+      ...signBindings(sign),
+      { name: "y", type: "f32", write: true },
+    ],
     perRow: H * W * C,
-    consts: poolGeometry(layer) + `\nconst OUT = ${OH * OW * C}u;`,
+    consts: poolGeometry(layer) + `\nconst OUT = ${OH * OW * C}u;` + signConsts(layer, sign),
     body: `  let r = i / PER_ROW;
   let c = i % C;
   let p = (i % PER_ROW) / C;
@@ -115,6 +147,6 @@ export function maxPoolTransposeShader(layer: MaxPool2DLayer): ShaderSource {
       if (codes[e * OUT + o] == u32(ky * PW + kx)) { s += g[r * OUT + o]; }
     }
   }
-  y[i] = s;`,
+  y[i] = s${sign === undefined ? "" : " * signOf(e, i % PER_ROW)"};`,
   });
 }

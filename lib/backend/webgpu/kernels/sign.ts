@@ -5,18 +5,12 @@
  *
  * @module
  */
-import type { AbsLayer, LeakyReluLayer, ReluLayer } from "../../../network/spline_network.ts";
+import { inactiveSlope, type SignLayer } from "../../cpu/activation.ts";
 import { shapeSize } from "../../../network/spline_network.ts";
 import type { ShaderSource } from "../_pipelines.ts";
 import { elementwiseShader } from "./_elementwise.ts";
 import { f } from "./_snippets.ts";
 import { WG } from "../_gpu.ts";
-
-type SignLayer = ReluLayer | LeakyReluLayer | AbsLayer;
-
-function inactiveSlope(l: SignLayer): number {
-  return l.kind === "relu" ? 0 : l.kind === "abs" ? -1 : l.alpha;
-}
 
 /**
  * Forward with codes: bindings `x`, `y`, `codes` `[rows, ceil(units/32)]`; bit `u & 31`

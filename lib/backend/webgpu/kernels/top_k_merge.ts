@@ -1,9 +1,10 @@
 /**
  * WGSL builder: merges one base chunk's mismatch counts into each query's running
  * top-k list, ascending by (count, base index). One workgroup per query: each of T
- * threads keeps a private sorted top-k of its strided share of the chunk, the lists
- * go through workgroup memory, and one thread merges them with the running list
- * (whose indices, from earlier chunks, are all smaller).
+ * threads keeps a private sorted top-k of its strided share of the chunk, admitting only
+ * counts below the running list's last (its indices, from earlier chunks, are all
+ * smaller, so a tie loses); the candidates are gathered in workgroup memory and one thread
+ * inserts them into the running list — after the first chunks there are few, or none.
  *
  * @module
  */
@@ -48,6 +49,7 @@ const T = ${T}u;
 const NONE = 0xffffffffu;
 var<workgroup> ci: array<u32, ${T * k}>;
 var<workgroup> cc: array<u32, ${T * k}>;
+var<workgroup> found: atomic<u32>;
 fn before(c1: u32, i1: u32, c2: u32, i2: u32) -> bool {
   return c1 < c2 || (c1 == c2 && i1 < i2);
 }
@@ -57,14 +59,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row = wid.y * nwg.x + wid.x;
   let qi = p.queryOffset + row;
   let M = p.baseRows;
+  if (t == 0u) { atomicStore(&found, 0u); }
+  // a count must beat the running list's last one: this chunk's indices are all larger, so
+  // a tie loses (NONE while the list is not full)
+  let bound = bestCnt[row * K + K - 1u];
   var li: array<u32, K>;
   var lc: array<u32, K>;
   for (var s = 0u; s < K; s++) { li[s] = NONE; lc[s] = NONE; }
+  var kept = 0u;
   for (var j = t; j < p.valid; j += T) {
     let c = counts[row * M + j];
     let gj = p.chunkBase + j;
     if (p.exclude != 0u && gj == qi) { continue; }
-    if (c < lc[K - 1u]) {
+    if (c < lc[K - 1u] && c < bound) {
       var s = K - 1u;
       while (s > 0u && lc[s - 1u] > c) {
         lc[s] = lc[s - 1u];
@@ -73,31 +80,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       lc[s] = c;
       li[s] = gj;
+      kept = min(kept + 1u, K);
     }
   }
-  for (var s = 0u; s < K; s++) { ci[t * K + s] = li[s]; cc[t * K + s] = lc[s]; }
   workgroupBarrier();
-  if (t != 0u) { return; }
-  var head: array<u32, ${T + 1}>;
-  for (var h = 0u; h <= T; h++) { head[h] = 0u; }
+  // the threads' candidates side by side, then one thread inserts them into the running list
+  let at = atomicAdd(&found, kept);
+  for (var s = 0u; s < kept; s++) { ci[at + s] = li[s]; cc[at + s] = lc[s]; }
+  workgroupBarrier();
+  let n = atomicLoad(&found);
+  if (t != 0u || n == 0u) { return; }
   var oi: array<u32, K>;
   var oc: array<u32, K>;
-  for (var s = 0u; s < K; s++) {
-    // list T is the running list
-    var bestH = T;
-    var bc = NONE;
-    var bi = NONE;
-    if (head[T] < K) { bc = bestCnt[row * K + head[T]]; bi = bestIdx[row * K + head[T]]; }
-    for (var h = 0u; h < T; h++) {
-      if (head[h] < K) {
-        let c = cc[h * K + head[h]];
-        let i = ci[h * K + head[h]];
-        if (before(c, i, bc, bi)) { bc = c; bi = i; bestH = h; }
-      }
+  for (var s = 0u; s < K; s++) { oc[s] = bestCnt[row * K + s]; oi[s] = bestIdx[row * K + s]; }
+  for (var e = 0u; e < n; e++) {
+    let c = cc[e];
+    let i = ci[e];
+    if (!before(c, i, oc[K - 1u], oi[K - 1u])) { continue; }
+    var s = K - 1u;
+    while (s > 0u && before(c, i, oc[s - 1u], oi[s - 1u])) {
+      oc[s] = oc[s - 1u];
+      oi[s] = oi[s - 1u];
+      s -= 1u;
     }
-    oc[s] = bc;
-    oi[s] = bi;
-    head[bestH] += 1u;
+    oc[s] = c;
+    oi[s] = i;
   }
   for (var s = 0u; s < K; s++) { bestCnt[row * K + s] = oc[s]; bestIdx[row * K + s] = oi[s]; }
 }
