@@ -58,8 +58,9 @@ export const POOL_LIMIT_BYTES = 4 * 2 ** 30;
 
 /**
  * A buffer of at least `bytes` (rounded up to 4, at least 16) and usage `usage`: a pooled
- * one of that size if there is one (its contents are whatever its last user left), else a
- * new one (zeroed). Give it back with {@linkcode giveBuffer}.
+ * one of that size or up to twice it if there is one (its contents are whatever its last
+ * user left, and it may be larger than asked), else a new one (zeroed). Give it back with
+ * {@linkcode giveBuffer}.
  */
 export function takeBuffer(
   ctx: WebGpuContext,
@@ -69,10 +70,21 @@ export function takeBuffer(
 ): GPUBuffer {
   const size = Math.max(16, Math.ceil(bytes / 4) * 4);
   const pool = pools.get(ctx.device);
-  const b = pool?.free.get(`${usage}/${size}`)?.pop();
-  if (b !== undefined) {
-    pool!.bytes -= size;
-    return b;
+  if (pool !== undefined) {
+    // the smallest free buffer that holds `size` bytes and wastes at most as much again (a
+    // batch's last, partial chunk reuses the full chunks' buffers)
+    let best: string | undefined, bestSize = Infinity;
+    for (const [key, list] of pool.free) {
+      const [u, sz] = key.split("/").map(Number);
+      if (u === usage && list.length > 0 && sz >= size && sz <= 2 * size && sz < bestSize) {
+        best = key;
+        bestSize = sz;
+      }
+    }
+    if (best !== undefined) {
+      pool.bytes -= bestSize;
+      return pool.free.get(best)!.pop()!;
+    }
   }
   return ctx.device.createBuffer({ label, size, usage });
 }

@@ -30,6 +30,19 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 /** Base sets up to this size stay on the device for the whole job (see mismatchTopKWebGpu). */
 const RESIDENT_BASE_BYTES = 1024 * 2 ** 20;
 
+/**
+ * Rows `from … from + count` as the kernel reads them: the code words themselves where rows
+ * are sign words already `vec4s · 4` long (no copy; rows past `count` in the device buffer
+ * are left as they are, and no count of theirs is ever used), else {@linkcode packRows}.
+ */
+function rowsFor(r: CodeRows, from: number, count: number, vec4s: number, rows: number) {
+  if (r.kind === "sign" && r.rowLength === vec4s * 4) {
+    const words = r.data as Uint32Array<ArrayBuffer>;
+    return words.subarray(from * r.rowLength, (from + count) * r.rowLength);
+  }
+  return packRows(r, from, count, vec4s, rows);
+}
+
 /** Rows as `u32` words, each row zero-padded to `vec4s · 4` words, `rows` rows in all. */
 function packRows(r: CodeRows, from: number, count: number, vec4s: number, rows: number) {
   const words = vec4s * 4;
@@ -122,7 +135,7 @@ export function mismatchTopKWebGpu(
         live.push(buf);
         baseChunks.set(resident ? b0 : 0, buf);
       }
-      device.queue.writeBuffer(buf, 0, packRows(b, b0, bn, vec4s, baseRows));
+      device.queue.writeBuffer(buf, 0, rowsFor(b, b0, bn, vec4s, baseRows));
       return buf;
     };
     // one set of block buffers for all query blocks: the queue runs in order, so a block's
@@ -139,7 +152,7 @@ export function mismatchTopKWebGpu(
     try {
       for (let q0 = 0; q0 < nq; q0 += queryRows) {
         const qn = Math.min(queryRows, nq - q0), qPad = roundUp(qn, T);
-        device.queue.writeBuffer(qBuf, 0, packRows(a, q0, qn, vec4s, qPad));
+        device.queue.writeBuffer(qBuf, 0, rowsFor(a, q0, qn, vec4s, qPad));
         const sentinel = new Uint32Array(qn * k).fill(0xffffffff);
         device.queue.writeBuffer(iBuf, 0, sentinel);
         device.queue.writeBuffer(kBuf, 0, sentinel);

@@ -97,7 +97,7 @@ export function forwardWebGpu(
     await chunked(ctx, net, n, 1, async (s, m) => {
       const rec = new Recorder(ctx, "forward pass");
       try {
-        const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
+        const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
         const rc: GpuCodes = new Map();
         const y = recordForward(rec, foldedLayers(net), {
           v: xb,
@@ -145,7 +145,7 @@ export function affineMapWebGpu(
     await chunked(ctx, net, n, C, async (s, m) => {
       const rec = new Recorder(ctx, "affine map");
       try {
-        const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
+        const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
         const { a, b } = recordAffineMap(rec, net, xb, m);
         rec.submit();
         await readBack(ctx, [
@@ -181,7 +181,7 @@ export function innerProductsWebGpu(
     await chunked(ctx, net, n, 1, async (s, m) => {
       const rec = new Recorder(ctx, "template inner products");
       try {
-        const xb = rec.upload(Float32Array.from(x.subarray(s * D, (s + m) * D)), "input");
+        const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
         const z = recordInnerProducts(rec, net, xb, m);
         rec.submit();
         await readBack(ctx, [{ buffer: z, bytes: m * C * 4, into: out, at: s * C }], {

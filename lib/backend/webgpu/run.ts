@@ -50,6 +50,8 @@ function param(ctx: WebGpuContext, values: Float64Array | null): GPUBuffer {
   return buf;
 }
 
+let conversion = new Float32Array(0);
+
 /** Records the dispatches of one computation and owns its temporary buffers. */
 export class Recorder {
   readonly ctx: WebGpuContext;
@@ -95,6 +97,17 @@ export class Recorder {
     const b = this.buffer(data.length, label);
     this.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
     return b;
+  }
+
+  /**
+   * A temporary storage buffer holding float64 `values` rounded to float32 (converted through
+   * one reused array: `writeBuffer` copies it before returning).
+   */
+  uploadFloat64(values: Float64Array, label: string): GPUBuffer {
+    if (conversion.length < values.length) conversion = new Float32Array(values.length);
+    const f32 = conversion.subarray(0, values.length);
+    f32.set(values);
+    return this.upload(f32, label);
   }
 
   /** The uniform `P = (rows, rowsPerCode)`, one buffer per distinct pair. */
