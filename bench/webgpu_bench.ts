@@ -28,7 +28,7 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
 import type { SplineNetwork } from "../lib/network/spline_network.ts";
-import { type WebGpuContext, webgpuContext } from "../lib/backend/webgpu/device.ts";
+import { type WebGpuContext, webgpuContext, webgpuHooks } from "../lib/backend/webgpu/device.ts";
 import { Recorder } from "../lib/backend/webgpu/run.ts";
 import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
@@ -280,10 +280,11 @@ async function main(): Promise<void> {
   }
 
   // 2–3. templates and inner products, smallCNN and largeCNN
-  const schedule = gemmScheduleFor(ctx.isFallback);
   console.log(
     `dense/conv products: ${
-      schedule === "direct" ? "direct" : `tiled, ${schedule}×${schedule} per thread`
+      gemmScheduleFor(ctx.isFallback) === "direct"
+        ? "direct"
+        : "tiled, 8×8 per thread from 64 columns on, else 4×4"
     }`,
   );
   for (const arch of ["smallCNN", "largeCNN"] as const) {
@@ -329,6 +330,16 @@ async function main(): Promise<void> {
     ctx.device.queue.writeBuffer(xDev, 0, Float32Array.from(x));
     const rT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
     const rI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
+    // the same with 4 × 4 outputs per thread everywhere (the default takes 8 × 8 from 64
+    // columns on)
+    let r4 = "";
+    if (!ctx.isFallback) {
+      webgpuHooks.gemmMaxPerThread = 4;
+      const qT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
+      const qI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
+      delete webgpuHooks.gemmMaxPerThread;
+      r4 = ` (4 × 4 per thread: ${(nT / qT).toFixed(1)} and ${(nI / qI).toFixed(1)} img/s)`;
+    }
     xDev.destroy();
     console.log(
       `${arch} all ${C} templates + offsets, batch ${nT}: ${
@@ -338,7 +349,7 @@ async function main(): Promise<void> {
     console.log(
       `${arch} <A_c, x> for all c, batch ${nI}: ${(nI / sI).toFixed(1)} img/s read back, ${
         (nI / rI).toFixed(1)
-      } img/s on the GPU (inputs and results there)`,
+      } img/s on the GPU (inputs and results there)${r4}`,
     );
     model.dispose();
   }

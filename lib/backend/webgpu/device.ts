@@ -49,6 +49,9 @@ export interface WebGpuHooks {
   beforeReadback?: (ctx: WebGpuContext) => void;
   /** Caps the bytes of a network pass's largest buffer (forces small chunks). */
   chunkBytes?: number;
+  /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
+   * (default 8; benchmarks compare 4). */
+  gemmMaxPerThread?: 4 | 8;
 }
 
 /** The active test hooks (empty in normal use). */

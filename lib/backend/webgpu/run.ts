@@ -8,7 +8,7 @@
  */
 import type { MaxPool2DLayer, NonlinearLayer, SplineLayer } from "../../network/spline_network.ts";
 import { shapeSize } from "../../network/spline_network.ts";
-import type { WebGpuContext } from "./device.ts";
+import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { dispatch, giveBuffer, STORAGE, storageBuffer, takeBuffer, UNIFORM, WG } from "./_gpu.ts";
 import type { ShaderSource } from "./_pipelines.ts";
 import { denseGemm, denseTransposeGemm, transposedDenseKernel } from "./kernels/dense.ts";
@@ -142,7 +142,11 @@ export class Recorder {
     spec: GemmSpec,
     buffers: GPUBuffer[],
     rows: number,
-    schedule: GemmSchedule = gemmScheduleFor(this.ctx.isFallback),
+    schedule: GemmSchedule = gemmScheduleFor(
+      this.ctx.isFallback,
+      spec.n,
+      webgpuHooks.gemmMaxPerThread,
+    ),
   ): void {
     const groups = gemmGroups(spec, rows, schedule);
     if (groups === 0) return;

@@ -32,23 +32,37 @@ export interface GemmTile {
 }
 
 /**
- * The tile for `N` output columns: `TN` the power of two in [4, 64] covering `N`,
- * `r × r` outputs per thread, up to 256 threads, staged slices within 16 KiB.
+ * The tile for `N` output columns and `r × r` outputs per thread: `TN` the multiple of `4r`
+ * up to `16r` that pads `N` least (the larger on a tie), or for `N < 4r` the power of two
+ * from `max(4, r)` covering it; as many rows of threads as fit 256 threads and 256 rows
+ * (a power of two); staged slices within 16 KiB.
  *
  * @param n Output columns.
- * @param r Outputs per thread along each axis (1, 2 or 4).
+ * @param r Outputs per thread along each axis (1, 2, 4 or 8).
  * @returns The tile.
  */
-export function gemmTile(n: number, r: 1 | 2 | 4): GemmTile {
-  let tn = 4;
-  while (tn < n && tn < 64) tn *= 2;
-  const thn = Math.max(1, tn / r);
-  const thm = Math.min(64, 256 / thn);
+export function gemmTile(n: number, r: 1 | 2 | 4 | 8): GemmTile {
+  let tn = Math.max(4, r);
+  if (n >= 4 * r) {
+    let padded = Infinity;
+    for (let c = 4 * r; c <= 16 * r; c += 4 * r) {
+      const p = Math.ceil(n / c) * c;
+      if (p <= padded) [tn, padded] = [c, p];
+    }
+  } else {
+    while (tn < n) tn *= 2;
+  }
+  const thn = tn / r;
+  let thm = 1;
+  while (thm * 2 <= Math.min(64, 256 / thn, 256 / r)) thm *= 2;
   const tm = thm * r;
   // a loader thread writes 4 depths of one row: with 4·tmp ≡ 8 (mod 32) the 32 threads of a
   // wave (8 rows × 4 depth quads) hit 32 different banks
   const tmp = tm % 8 === 0 ? tm + 2 : tm + 1;
   const tk = (tmp + tn) * 16 * 4 <= 16384 ? 16 : 8;
+  if ((thm * thn) % (tk / 4) !== 0) {
+    throw new RangeError(`Cannot tile a product of ${n} columns with ${r} × ${r} per thread`);
+  }
   return { r, tm, tn, tk, thm, thn, tmp };
 }
 
@@ -109,11 +123,26 @@ export function productBindings(input: string): readonly Binding[] {
  * takes 20–50 s to compile a tiled kernel with 16 accumulators), or tiled with
  * `r × r` outputs per thread (GPUs get `4`).
  */
-export type GemmSchedule = "direct" | 1 | 2 | 4;
+export type GemmSchedule = "direct" | 1 | 2 | 4 | 8;
 
-/** The schedule for an adapter. */
-export function gemmScheduleFor(isFallback: boolean): GemmSchedule {
-  return isFallback ? "direct" : 4;
+/**
+ * The schedule for an adapter and a product `n` outputs wide: direct on software adapters;
+ * on GPUs 8 × 8 outputs per thread from 64 columns on (16 staged values feed 64 fused
+ * multiply-adds: twice the 4 × 4 tile's ratio, whose shared-memory reads capped it at
+ * ≈ 15 TFLOP/s on the H200), else 4 × 4 (a narrow product would waste most of a wide tile).
+ *
+ * @param isFallback Whether the adapter is a software one.
+ * @param n Output columns.
+ * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
+ * @returns The schedule.
+ */
+export function gemmScheduleFor(
+  isFallback: boolean,
+  n = 0,
+  maxPerThread: 4 | 8 = 8,
+): GemmSchedule {
+  if (isFallback) return "direct";
+  return maxPerThread === 8 && n >= 64 ? 8 : 4;
 }
 
 function header(spec: GemmSpec, key: string, consts: string, vec4: boolean): string {
