@@ -105,6 +105,7 @@ async function onDevice(
   xDev: GPUBuffer,
   n: number,
   what: "templates" | "inner products",
+  split?: { record: number; submit: number; wait: number },
 ): Promise<void> {
   const D = net.inputSize, C = net.outputSize;
   const perExample = (what === "templates" ? C * D : C) * 4;
@@ -115,22 +116,47 @@ async function onDevice(
   }
   const step = chunkSize(ctx, net, what === "templates" ? C : 1);
   for (let s = 0; s < n; s += step) {
+    const t0 = performance.now();
     const m = Math.min(step, n - s);
     const rec = new Recorder(ctx, what);
     const xb = rec.buffer(m * D, "input");
     const copyIn = ctx.device.createCommandEncoder();
     copyIn.copyBufferToBuffer(xDev, s * D * 4, xb, 0, m * D * 4);
-    ctx.device.queue.submit([copyIn.finish()]);
     const y = what === "templates"
       ? recordAffineMap(rec, net, xb, m).a
       : recordInnerProducts(rec, net, xb, m);
+    const t1 = performance.now();
+    ctx.device.queue.submit([copyIn.finish()]);
     rec.submit();
     const copyOut = ctx.device.createCommandEncoder();
     copyOut.copyBufferToBuffer(y, 0, out, s * perExample, m * perExample);
     ctx.device.queue.submit([copyOut.finish()]);
     rec.release();
+    if (split) {
+      split.record += t1 - t0;
+      split.submit += performance.now() - t1;
+    }
   }
+  const t2 = performance.now();
   await ctx.device.queue.onSubmittedWorkDone();
+  if (split) split.wait += performance.now() - t2;
+}
+
+/** Where one on-GPU call's time goes on the CPU side: recording, submitting, the final wait. */
+async function cpuSplit(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  xDev: GPUBuffer,
+  n: number,
+  what: "templates" | "inner products",
+): Promise<string> {
+  const split = { record: 0, submit: 0, wait: 0 };
+  const t0 = performance.now();
+  await onDevice(ctx, net, xDev, n, what, split);
+  const total = performance.now() - t0;
+  return `${what}: ${total.toFixed(1)} ms = recording ${split.record.toFixed(1)} + submits ${
+    split.submit.toFixed(1)
+  } + waiting for the GPU ${split.wait.toFixed(1)}`;
 }
 
 /**
@@ -240,15 +266,21 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     const net = fromLayersModel(model);
     const D = net.inputSize;
-    for (const what of ["templates", "inner products"] as const) {
+    // the templates pass also with 4 × 4 outputs per thread everywhere, kernel by kernel
+    const runs = [["templates"], ["inner products"], ["templates", 4]] as const;
+    for (const [what, perThread] of runs) {
+      if (perThread !== undefined && ctx.isFallback) continue;
+      webgpuHooks.gemmMaxPerThread = perThread;
       const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
       const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
       const rec = new ProfilingRecorder(ctx, "profile");
       const xb = rec.upload(x, "input");
       if (what === "templates") recordAffineMap(rec, net, xb, m);
       else recordInnerProducts(rec, net, xb, m);
-      await rec.profile(`${arch} ${what}, ${m} images`, m, tiny ? 2 : 20);
+      const tiles = perThread === undefined ? "" : ", 4 × 4 per thread";
+      await rec.profile(`${arch} ${what}, ${m} images${tiles}`, m, tiny ? 2 : 20);
       rec.release();
+      delete webgpuHooks.gemmMaxPerThread;
     }
     model.dispose();
   }
@@ -334,6 +366,15 @@ async function main(): Promise<void> {
     ctx.device.queue.writeBuffer(xDev, 0, Float32Array.from(x));
     const rT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
     const rI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
+    console.log(
+      `${arch} one call on the GPU, CPU side: ${await cpuSplit(
+        ctx,
+        net,
+        xDev,
+        nT,
+        "templates",
+      )}; ${await cpuSplit(ctx, net, xDev, nI, "inner products")}`,
+    );
     // the same with 4 × 4 outputs per thread everywhere (the default takes 8 × 8 from 64
     // columns on)
     let r4 = "";

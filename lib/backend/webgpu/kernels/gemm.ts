@@ -121,7 +121,7 @@ export function productBindings(input: string): readonly Binding[] {
  * How a product is scheduled: `"direct"`, one invocation per output looping over `K`
  * (compiles in milliseconds everywhere: software adapters get it, because Mesa llvmpipe
  * takes 20–50 s to compile a tiled kernel with 16 accumulators), or tiled with
- * `r × r` outputs per thread (GPUs get `4`).
+ * `r × r` outputs per thread (GPUs get 4 or 8: {@linkcode gemmScheduleFor}).
  */
 export type GemmSchedule = "direct" | 1 | 2 | 4 | 8;
 
