@@ -97,3 +97,4 @@ export {
 export type { WebGpuAdapterReport, WebGpuContext } from "./lib/backend/webgpu/device.ts";
 export * from "./lib/train/webgpu_kernels.ts";
 export * from "./lib/backend/webgpu/share_tfjs.ts";
+export * from "./lib/backend/webgpu/release_buffers.ts";

@@ -107,12 +107,22 @@ export function giveBuffer(ctx: WebGpuContext, b: GPUBuffer): void {
   pool.bytes += b.size;
 }
 
-/** Destroys every pooled buffer of the context's device (their memory goes back now). */
-export function drainBufferPool(ctx: WebGpuContext): void {
+/** Bytes held free in the context's device pool. */
+export function pooledBytes(ctx: WebGpuContext): number {
+  return pools.get(ctx.device)?.bytes ?? 0;
+}
+
+/**
+ * Destroys every pooled buffer of the context's device (their memory goes back now).
+ *
+ * @returns The bytes freed.
+ */
+export function drainBufferPool(ctx: WebGpuContext): number {
   const pool = pools.get(ctx.device);
-  if (pool === undefined) return;
+  if (pool === undefined) return 0;
   pool.free.forEach((list) => list.forEach((b) => b.destroy()));
   pools.delete(ctx.device);
+  return pool.bytes;
 }
 
 /**
