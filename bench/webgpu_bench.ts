@@ -242,7 +242,6 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     const params = uniformU32(ctx, [0, 0, rows, rows, 0]);
     const best = rec.upload(new Uint32Array(rows * k).fill(0xffffffff), "top-k indices");
     const bestCounts = rec.upload(new Uint32Array(rows * k).fill(0xffffffff), "top-k counts");
-    rec.temps.push(dims, params);
     rec.ops.push({
       shader: hammingCountsShader({ kind: "sign", perThread: R }),
       buffers: [q, b, counts, dims],
@@ -260,6 +259,8 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       tiny ? 2 : 20,
     );
     rec.release();
+    dims.destroy();
+    params.destroy();
   }
   for (const arch of ["smallCNN", "largeCNN"] as const) {
     if (tiny && arch === "largeCNN") continue;

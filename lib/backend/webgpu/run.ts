@@ -57,8 +57,6 @@ export class Recorder {
   readonly ctx: WebGpuContext;
   readonly encoder: GPUCommandEncoder;
   readonly pass: GPUComputePassEncoder;
-  /** Temporary buffers, destroyed by {@linkcode Recorder.release}. */
-  readonly temps: GPUBuffer[] = [];
   /** Temporary buffers from the device's pool, given back by {@linkcode Recorder.release}. */
   private readonly pooled: GPUBuffer[] = [];
   /** Buffers to clear before the pass. */
@@ -183,14 +181,12 @@ export class Recorder {
   }
 
   /**
-   * Gives the temporary buffers back (pooled ones to the pool, the rest destroyed). Safe
+   * Gives the temporary buffers back to the pool. Safe
    * right after {@linkcode submit} (and after the read-back copies are submitted): work
    * submitted later that reuses them runs after this recording's.
    */
   release(): void {
-    this.temps.forEach((b) => b.destroy());
     this.pooled.forEach((b) => giveBuffer(this.ctx, b));
-    this.temps.length = 0;
     this.pooled.length = 0;
     this.uniforms.clear();
   }
