@@ -28,8 +28,7 @@ export function storageBuffer(
   data: ArrayBufferView | number,
   label: string,
 ): GPUBuffer {
-  const bytes = typeof data === "number" ? data : data.byteLength;
-  const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+  const size = bufferSize(typeof data === "number" ? data : data.byteLength);
   const buf = ctx.device.createBuffer({ label, size, usage: STORAGE });
   if (typeof data !== "number" && data.byteLength > 0) {
     const v = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -41,26 +40,29 @@ export function storageBuffer(
 }
 
 /**
- * Free device buffers kept for reuse, per device and usage, by exact size. Creating a
- * large buffer costs milliseconds (device memory is mapped for it and zeroed before first
- * use) — on the lent H200 a templates chunk spent most of its time there — while a chunk
- * of a batch needs the same sizes as the one before it.
+ * Free device buffers kept for reuse, per device. Creating a large buffer costs
+ * milliseconds (device memory is mapped for it and zeroed before first use) — on the lent
+ * H200 a templates chunk spent most of its time there — while a chunk of a batch needs the
+ * same sizes as the one before it.
  */
 interface BufferPool {
-  free: Map<string, GPUBuffer[]>;
+  free: GPUBuffer[];
   bytes: number;
 }
 
 const pools = new WeakMap<GPUDevice, BufferPool>();
 
 /** The most bytes kept free per device; buffers given back past it are destroyed. */
-export const POOL_LIMIT_BYTES = 4 * 2 ** 30;
+const POOL_LIMIT_BYTES = 4 * 2 ** 30;
+
+/** A buffer's size for `bytes` of data: a multiple of 4, at least 16. */
+const bufferSize = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4);
 
 /**
- * A buffer of at least `bytes` (rounded up to 4, at least 16) and usage `usage`: a pooled
- * one of that size or up to twice it if there is one (its contents are whatever its last
- * user left, and it may be larger than asked), else a new one (zeroed). Give it back with
- * {@linkcode giveBuffer}.
+ * A buffer of at least `bytes` (rounded up to 4, at least 16) and usage `usage`: the
+ * smallest pooled one of that usage holding `bytes` and at most twice as large (a batch's
+ * last, partial chunk reuses the full chunks' buffers; its contents are whatever its last
+ * user left), else a new one (zeroed). Give it back with {@linkcode giveBuffer}.
  */
 export function takeBuffer(
   ctx: WebGpuContext,
@@ -68,25 +70,19 @@ export function takeBuffer(
   usage: number,
   label: string,
 ): GPUBuffer {
-  const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+  const size = bufferSize(bytes);
   const pool = pools.get(ctx.device);
-  if (pool !== undefined) {
-    // the smallest free buffer that holds `size` bytes and wastes at most as much again (a
-    // batch's last, partial chunk reuses the full chunks' buffers)
-    let best: string | undefined, bestSize = Infinity;
-    for (const [key, list] of pool.free) {
-      const [u, sz] = key.split("/").map(Number);
-      if (u === usage && list.length > 0 && sz >= size && sz <= 2 * size && sz < bestSize) {
-        best = key;
-        bestSize = sz;
-      }
-    }
-    if (best !== undefined) {
-      pool.bytes -= bestSize;
-      return pool.free.get(best)!.pop()!;
+  let best = -1;
+  for (let i = (pool?.free.length ?? 0) - 1; i >= 0; i--) { // newest first on a tie
+    const b = pool!.free[i];
+    if (b.usage === usage && b.size >= size && b.size <= 2 * size) {
+      if (best < 0 || b.size < pool!.free[best].size) best = i;
     }
   }
-  return ctx.device.createBuffer({ label, size, usage });
+  if (best < 0) return ctx.device.createBuffer({ label, size, usage });
+  const [b] = pool!.free.splice(best, 1);
+  pool!.bytes -= b.size;
+  return b;
 }
 
 /**
@@ -95,15 +91,12 @@ export function takeBuffer(
  */
 export function giveBuffer(ctx: WebGpuContext, b: GPUBuffer): void {
   let pool = pools.get(ctx.device);
-  if (pool === undefined) pools.set(ctx.device, pool = { free: new Map(), bytes: 0 });
+  if (pool === undefined) pools.set(ctx.device, pool = { free: [], bytes: 0 });
   if (ctx.lostReason !== null || pool.bytes + b.size > POOL_LIMIT_BYTES) {
     b.destroy();
     return;
   }
-  const key = `${b.usage}/${b.size}`;
-  const list = pool.free.get(key);
-  if (list === undefined) pool.free.set(key, [b]);
-  else list.push(b);
+  pool.free.push(b);
   pool.bytes += b.size;
 }
 
@@ -120,7 +113,7 @@ export function pooledBytes(ctx: WebGpuContext): number {
 export function drainBufferPool(ctx: WebGpuContext): number {
   const pool = pools.get(ctx.device);
   if (pool === undefined) return 0;
-  pool.free.forEach((list) => list.forEach((b) => b.destroy()));
+  pool.free.forEach((b) => b.destroy());
   pools.delete(ctx.device);
   return pool.bytes;
 }
@@ -209,7 +202,7 @@ export async function readBack(
   const { device } = ctx;
   const enc = device.createCommandEncoder({ label: "readback" });
   const staging = reads.map(({ buffer, bytes }) => {
-    const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+    const size = bufferSize(bytes);
     const s = takeBuffer(ctx, size, 0x01 | 0x08, "staging"); // MAP_READ | COPY_DST
     enc.copyBufferToBuffer(buffer, 0, s, 0, size);
     return s;

@@ -43,7 +43,7 @@ export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample
  * (≈ 11 ms in Deno, whatever the work) and the copy into the result overlap the GPU's work
  * on the chunks behind it.
  */
-export const IN_FLIGHT = 4;
+const IN_FLIGHT = 4;
 
 /**
  * Runs `fn` on consecutive chunks with up to {@linkcode IN_FLIGHT} in flight: each `fn`

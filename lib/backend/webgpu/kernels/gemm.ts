@@ -38,10 +38,10 @@ export interface GemmTile {
  * (a power of two); staged slices within 16 KiB.
  *
  * @param n Output columns.
- * @param r Outputs per thread along each axis (1, 2, 4 or 8).
+ * @param r Outputs per thread along each axis (4 or 8).
  * @returns The tile.
  */
-export function gemmTile(n: number, r: 1 | 2 | 4 | 8): GemmTile {
+export function gemmTile(n: number, r: 4 | 8): GemmTile {
   let tn = Math.max(4, r);
   if (n >= 4 * r) {
     let padded = Infinity;
@@ -123,7 +123,7 @@ export function productBindings(input: string): readonly Binding[] {
  * takes 20–50 s to compile a tiled kernel with 16 accumulators), or tiled with
  * `r × r` outputs per thread (GPUs get 4 or 8: {@linkcode gemmScheduleFor}).
  */
-export type GemmSchedule = "direct" | 1 | 2 | 4 | 8;
+export type GemmSchedule = "direct" | 4 | 8;
 
 /**
  * The schedule for an adapter and a product `n` outputs wide: direct on software adapters;
