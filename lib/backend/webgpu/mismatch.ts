@@ -126,15 +126,15 @@ export function mismatchTopKWebGpu(
     const chunkBytes = baseRows * vec4s * 16;
     const resident = Math.ceil(m / baseRows) * chunkBytes <=
       (options.chunks?.residentBaseBytes ?? RESIDENT_BASE_BYTES);
-    const baseChunks = new Map<number, GPUBuffer>();
+    const baseChunks = new Map<number, GPUBuffer>(); // by first row; one (key 0) when streamed
     const baseChunk = (b0: number, bn: number): GPUBuffer => {
-      let buf = baseChunks.get(resident ? b0 : 0);
-      if (buf !== undefined && resident) return buf;
+      const key = resident ? b0 : 0;
+      let buf = baseChunks.get(key);
       if (buf === undefined) {
         buf = storageBuffer(ctx, chunkBytes, "base chunk");
         live.push(buf);
-        baseChunks.set(resident ? b0 : 0, buf);
-      }
+        baseChunks.set(key, buf);
+      } else if (resident) return buf; // uploaded by an earlier query block
       device.queue.writeBuffer(buf, 0, rowsFor(b, b0, bn, vec4s, baseRows));
       return buf;
     };
