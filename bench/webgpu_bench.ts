@@ -222,7 +222,7 @@ class ProfilingRecorder extends Recorder {
       const rate = op.flops > 0 ? `, ${(op.flops / ms[i] / 1e9).toFixed(1)} TFLOP/s` : "";
       console.log(
         `  ${ms[i].toFixed(3).padStart(8)} ms  ${(100 * ms[i] / total).toFixed(1).padStart(5)}%  ${
-          op.shader.label.slice(0, 90)
+          op.shader.label
         } (${op.groups} groups${rate})`,
       );
     }
@@ -267,21 +267,36 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     const net = fromLayersModel(model);
     const D = net.inputSize;
-    // the templates pass also with 4 × 4 outputs per thread everywhere, kernel by kernel
-    const runs = [["templates"], ["inner products"], ["templates", 4]] as const;
-    for (const [what, perThread] of runs) {
-      if (perThread !== undefined && ctx.isFallback) continue;
+    // the templates pass also with 4 × 4 outputs per thread everywhere, and with the sign
+    // layers and disjoint max-pools after each conv in passes of their own, kernel by kernel
+    const runs = [
+      { what: "templates" },
+      { what: "inner products" },
+      { what: "templates", perThread: 4 },
+      { what: "templates", unfused: true },
+    ] as const;
+    for (const run of runs) {
+      const { what } = run;
+      const perThread = "perThread" in run ? run.perThread : undefined;
+      const unfused = "unfused" in run;
+      if ((perThread !== undefined || unfused) && ctx.isFallback) continue;
       webgpuHooks.gemmMaxPerThread = perThread;
+      if (unfused) webgpuHooks.fuseTransposes = false;
       const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
       const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
       const rec = new ProfilingRecorder(ctx, "profile");
       const xb = rec.upload(x, "input");
       if (what === "templates") recordAffineMap(rec, net, xb, m);
       else recordInnerProducts(rec, net, xb, m);
-      const tiles = perThread === undefined ? "" : ", 4 × 4 per thread";
-      await rec.profile(`${arch} ${what}, ${m} images${tiles}`, m, tiny ? 2 : 20);
+      const variant = perThread !== undefined
+        ? ", 4 × 4 per thread"
+        : unfused
+        ? ", sign layers and max-pools after a conv in passes of their own"
+        : "";
+      await rec.profile(`${arch} ${what}, ${m} images${variant}`, m, tiny ? 2 : 20);
       rec.release();
       delete webgpuHooks.gemmMaxPerThread;
+      delete webgpuHooks.fuseTransposes;
     }
     model.dispose();
   }
@@ -378,19 +393,27 @@ async function main(): Promise<void> {
     );
     // the same with 4 × 4 outputs per thread everywhere (the default takes 8 × 8 from 64
     // columns on)
-    let r4 = "";
+    let r4 = "", unfused = "";
     if (!ctx.isFallback) {
       webgpuHooks.gemmMaxPerThread = 4;
       const qT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
       const qI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
       delete webgpuHooks.gemmMaxPerThread;
       r4 = ` (4 × 4 per thread: ${(nT / qT).toFixed(1)} and ${(nI / qI).toFixed(1)} img/s)`;
+      webgpuHooks.fuseTransposes = false;
+      const uT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
+      delete webgpuHooks.fuseTransposes;
+      unfused = `; ${
+        (nT / uT).toFixed(1)
+      } img/s with the sign layers and max-pools after each conv in passes of their own`;
     }
     xDev.destroy();
     console.log(
       `${arch} all ${C} templates + offsets, batch ${nT}: ${
         (nT / sT).toFixed(1)
-      } img/s read back, ${(nT / rT).toFixed(1)} img/s on the GPU (inputs and results there)`,
+      } img/s read back, ${
+        (nT / rT).toFixed(1)
+      } img/s on the GPU (inputs and results there)${unfused}`,
     );
     console.log(
       `${arch} <A_c, x> for all c, batch ${nI}: ${(nI / sI).toFixed(1)} img/s read back, ${

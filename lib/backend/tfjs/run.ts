@@ -30,6 +30,7 @@ import {
   wasmWindowSlots,
 } from "./_wasm_masked_max_pool.ts";
 import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
+import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { SIGN_BITS, signBitsReady } from "./_wasm_sign_bits.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
 import {
@@ -357,7 +358,7 @@ function maxPoolArgs(l: NonlinearLayer & { kind: "max-pool" }) {
  * masokit's convention.
  */
 function windowSlots(l: NonlinearLayer & { kind: "max-pool" }, input: tf.Tensor4D): Uint16Array {
-  const fast = disjointPool(l) ? wasmWindowSlots(input, l.poolSize) : null;
+  const fast = isDisjointPool(l) ? wasmWindowSlots(input, l.poolSize) : null;
   if (fast !== null) return fast;
   const x = input.dataSync() as Float32Array;
   const [n, H, W, C] = input.shape;
@@ -391,12 +392,6 @@ function windowSlots(l: NonlinearLayer & { kind: "max-pool" }, input: tf.Tensor4
     }
   }
   return slots;
-}
-
-/** True for a max-pool whose windows tile the input without overlap or padding. */
-function disjointPool(l: NonlinearLayer & { kind: "max-pool" }): boolean {
-  return l.strides[0] === l.poolSize[0] && l.strides[1] === l.poolSize[1] &&
-    l.padding.every((p) => p === 0);
 }
 
 /**
@@ -498,7 +493,7 @@ function argmaxIndices(
  */
 function gatedPair(layers: readonly SplineLayer[], i: number, codes: TensorCodes): boolean {
   const relu = layers[i], pool = layers[i + 1];
-  if (relu?.kind !== "relu" || pool?.kind !== "max-pool" || !disjointPool(pool)) return false;
+  if (relu?.kind !== "relu" || pool?.kind !== "max-pool" || !isDisjointPool(pool)) return false;
   const a = codes.get(relu), b = codes.get(pool);
   return a !== undefined && "positive" in a && b !== undefined && "input" in b &&
     b.input === a.positive && maskedMaxPoolReady();
@@ -518,7 +513,7 @@ function convPoolAt(
   if (conv?.kind !== "conv2d" || conv.strides[0] !== 1 || conv.strides[1] !== 1) return null;
   const gate = gatedPair(layers, i + 1, codes);
   const pool = layers[gate ? i + 2 : i + 1];
-  if (pool?.kind !== "max-pool" || !disjointPool(pool) || !maskedMaxPoolReady()) return null;
+  if (pool?.kind !== "max-pool" || !isDisjointPool(pool) || !maskedMaxPoolReady()) return null;
   const c = codes.get(pool);
   return c !== undefined && "input" in c ? { conv, pool, gate } : null;
 }
@@ -595,12 +590,12 @@ function runLayers(
         const fixed = mode.fixed?.get(l);
         const [p, s, pad] = maxPoolArgs(l);
         if (fixed && "input" in fixed) {
-          if (disjointPool(l) && maskedMaxPoolReady()) {
+          if (isDisjointPool(l) && maskedMaxPoolReady()) {
             v = tf.engine().runKernel(MASKED_MAX_POOL, { x: fixed.input, v }, {
               poolSize: [...l.poolSize],
               gate: gatedPair(layers, i - 1, mode.fixed!),
             }) as tf.Tensor;
-          } else if (disjointPool(l)) {
+          } else if (isDisjointPool(l)) {
             const area = l.poolSize[0] * l.poolSize[1];
             v = tf.mul(
               tf.avgPool(tf.mul(v, argmaxMask(l, fixed)) as tf.Tensor4D, p, s, "valid"),
@@ -743,7 +738,7 @@ function transposeLayers(
       }
       case "max-pool": {
         const c = ctx.codes.get(l) as { input: tf.Tensor4D; indices?: tf.Tensor; mask?: tf.Tensor };
-        if (disjointPool(l) && maskedMaxPoolReady()) {
+        if (isDisjointPool(l) && maskedMaxPoolReady()) {
           const gate = gatedPair(layers, i - 1, ctx.codes);
           const fused = convPoolAt(layers, gate ? i - 2 : i - 1, ctx.codes);
           const cin = fused?.conv.inputShape[2] ?? 0;
@@ -784,7 +779,7 @@ function transposeLayers(
           if (gate) i--; // the ReLU before it is applied
           break;
         }
-        if (disjointPool(l)) {
+        if (isDisjointPool(l)) {
           // upsample each row's gradient over its window, keep the argmax positions
           const [H, W, Ch] = l.inputShape, [OH, OW] = l.outputShape, [ph, pw] = l.poolSize;
           const mask = argmaxMask(l, c);

@@ -52,6 +52,9 @@ export interface WebGpuHooks {
   /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
    * (default 8; benchmarks compare 4). */
   gemmMaxPerThread?: 4 | 8;
+  /** False runs the sign layers and disjoint max-pools after a conv in passes of their own
+   * on the transposed pass, instead of in the conv transpose's gather (benchmarks compare). */
+  fuseTransposes?: boolean;
 }
 
 /** The active test hooks (empty in normal use). */

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { MaxPool2DLayer, NonlinearLayer, SplineLayer } from "../../network/spline_network.ts";
+import type {
+  Conv2DLayer,
+  MaxPool2DLayer,
+  NonlinearLayer,
+  SplineLayer,
+} from "../../network/spline_network.ts";
+import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { dispatch, giveBuffer, STORAGE, storageBuffer, takeBuffer, UNIFORM, WG } from "./_gpu.ts";
@@ -133,22 +139,23 @@ export class Recorder {
   }
 
   /**
-   * Records a matrix product over `rows` input rows (bindings after the uniform), by
-   * default with the adapter's schedule.
+   * Records a matrix product over `rows` input rows (`rowsPerCode` of them share an
+   * example's codes, for gathers that apply codes), by default with the adapter's schedule.
    */
   gemm(
     spec: GemmSpec,
     buffers: GPUBuffer[],
-    rows: number,
+    dims: { rows: number; rowsPerCode?: number },
     schedule: GemmSchedule = gemmScheduleFor(
       this.ctx.isFallback,
       spec.n,
       webgpuHooks.gemmMaxPerThread,
     ),
   ): void {
+    const { rows } = dims;
     const groups = gemmGroups(spec, rows, schedule);
     if (groups === 0) return;
-    const u = this.params(rows, 1);
+    const u = this.params(rows, dims.rowsPerCode ?? 1);
     const flops = 2 * rows * spec.mPerRow * spec.n * spec.k;
     this.encode(gemmShader(spec, schedule), [u, ...buffers], groups, flops);
   }
@@ -226,7 +233,7 @@ export function recordForward(
       case "conv2d": {
         const y = rec.buffer(rows * out, l.name);
         const spec = l.kind === "dense" ? denseGemm(l, mode.bias) : conv2dGemm(l, mode.bias);
-        rec.gemm(spec, [v, param(ctx, l.kernel), param(ctx, l.bias), y], rows);
+        rec.gemm(spec, [v, param(ctx, l.kernel), param(ctx, l.bias), y], { rows });
         v = y;
         break;
       }
@@ -342,6 +349,24 @@ export function recordTranspose(
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
+    const fused = fusedTranspose(layers, i);
+    if (fused !== null) {
+      // conv → sign (→ disjoint max-pool): one product gathering through the codes
+      const { conv, pool, sign } = fused;
+      const o = rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
+      const spec = conv2dTransposeGemm(conv, {
+        pool,
+        sign: sign && { slope: inactiveSlope(sign) },
+      });
+      const through = [pool, sign].filter((c) => c !== undefined).map((c) => codes.get(c)!);
+      rec.gemm(spec, [v, ...through, param(ctx, transposedConvKernel(conv)), param(ctx, null), o], {
+        rows,
+        rowsPerCode,
+      });
+      v = o;
+      i = fused.at;
+      continue;
+    }
     const l = layers[i];
     const inSize = shapeSize(l.inputShape);
     const dims = { rows, perRow: inSize, rowsPerCode };
@@ -353,7 +378,7 @@ export function recordTranspose(
         const [spec, w] = l.kind === "dense"
           ? [denseTransposeGemm(l), transposedDenseKernel(l)]
           : [conv2dTransposeGemm(l), transposedConvKernel(l)];
-        rec.gemm(spec, [v, param(ctx, w), param(ctx, null), o], rows);
+        rec.gemm(spec, [v, param(ctx, w), param(ctx, null), o], { rows });
         v = o;
         break;
       }
@@ -424,4 +449,35 @@ export function recordTranspose(
     }
   }
   return v;
+}
+
+type SignLayer = Exclude<NonlinearLayer, MaxPool2DLayer>;
+
+const isSign = (l: SplineLayer | undefined): l is SignLayer =>
+  l?.kind === "relu" || l?.kind === "leaky-relu" || l?.kind === "abs";
+
+/**
+ * The layers ending at `layers[i]` that the transposed pass runs as one product: a conv,
+ * then its sign layer and/or a disjoint max-pool, which the conv's transpose applies in its
+ * gather ({@linkcode TransposeSource}); null elsewhere or when a benchmark turns it off.
+ *
+ * @param layers The layers.
+ * @param i The last layer of the run.
+ * @returns The conv (at index `at`), the pool and the sign layer, or null.
+ */
+function fusedTranspose(
+  layers: readonly SplineLayer[],
+  i: number,
+): { conv: Conv2DLayer; pool?: MaxPool2DLayer; sign?: SignLayer; at: number } | null {
+  if (webgpuHooks.fuseTransposes === false) return null;
+  let j = i;
+  const last = layers[j];
+  const pool = last.kind === "max-pool" && isDisjointPool(last) ? last : undefined;
+  if (pool !== undefined) j--;
+  const prev = layers[j];
+  const sign = isSign(prev) ? prev : undefined;
+  if (sign !== undefined) j--;
+  const conv = layers[j];
+  if (conv?.kind !== "conv2d" || (pool === undefined && sign === undefined)) return null;
+  return { conv, pool, sign, at: j };
 }

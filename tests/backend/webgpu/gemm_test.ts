@@ -25,8 +25,12 @@ import {
   transposedConvKernel,
 } from "../../../lib/backend/webgpu/kernels/conv2d.ts";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
-import type { Conv2DLayer, DenseLayer } from "../../../lib/network/spline_network.ts";
-import { assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
+import type {
+  Conv2DLayer,
+  DenseLayer,
+  MaxPool2DLayer,
+} from "../../../lib/network/spline_network.ts";
+import { assertAllClose, assertEquals, assertThrows, largestMagnitude } from "../../_assert.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -42,7 +46,14 @@ function seeded(n: number, seed: number): Float64Array {
 async function product(
   spec: GemmSpec,
   schedule: GemmSchedule,
-  data: { a: Float64Array; w: Float64Array; b: Float64Array | null; rows: number },
+  data: {
+    a: Float64Array;
+    w: Float64Array;
+    b: Float64Array | null;
+    rows: number;
+    codes?: Uint32Array[];
+    rowsPerCode?: number;
+  },
 ): Promise<Float32Array> {
   const rec = new Recorder(gpu!, "gemm test");
   try {
@@ -51,11 +62,12 @@ async function product(
       spec,
       [
         rec.upload(Float32Array.from(data.a), "a"),
+        ...(data.codes ?? []).map((c) => rec.upload(c, "codes")),
         rec.upload(Float32Array.from(data.w), "w"),
         rec.upload(Float32Array.from(data.b ?? [0]), "b"),
         y,
       ],
-      data.rows,
+      { rows: data.rows, rowsPerCode: data.rowsPerCode },
       schedule,
     );
     rec.submit();
@@ -236,5 +248,160 @@ Deno.test({
     await checkConv(5, 19, ["direct", 4]);
     // multiples of 4: four at a time (input channels forward, output channels transposed)
     await checkConv(8, 12, [4, 8], [4]);
+  },
+});
+
+/**
+ * A conv's transpose reading the gradient through the layers after the conv, fused into its
+ * gather: a sign layer (codes: packed bits, inactive units scaled by `slope`) and/or a
+ * disjoint `ph × pw` max-pool (codes: argmax slots; the gradient is the pooled one), with 2
+ * rows per example's codes — against the unpooled, masked gradient built by brute force and
+ * scattered through the taps.
+ */
+async function checkConvThrough(
+  CIN: number,
+  COUT: number,
+  through: { pool?: [number, number]; slope?: number },
+  schedules: readonly GemmSchedule[],
+) {
+  const model = tf.sequential({
+    layers: [tf.layers.conv2d({
+      inputShape: [10, 9, CIN],
+      filters: COUT,
+      kernelSize: [3, 2],
+      strides: [1, 2],
+      padding: "same",
+    })],
+  });
+  model.layers[0].setWeights([
+    tf.tensor(Float32Array.from(seeded(3 * 2 * CIN * COUT, 9)), [3, 2, CIN, COUT]),
+    tf.tensor(Float32Array.from(seeded(COUT, 10))),
+  ]);
+  const l = fromLayersModel(model).layers[0] as Conv2DLayer;
+  const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
+  const [KH, KW] = l.kernelSize, [SH, SW] = l.strides, PT = l.padding[0], PL = l.padding[2];
+  const [PH, PW] = through.pool ?? [1, 1];
+  // windows that leave the last row or column uncovered where the size is not a multiple
+  const [QH, QW] = [Math.floor(OH / PH), Math.floor(OW / PW)];
+  const pool: MaxPool2DLayer | undefined = through.pool && {
+    kind: "max-pool",
+    name: "pool",
+    inputShape: [OH, OW, CO],
+    outputShape: [QH, QW, CO],
+    poolSize: [PH, PW],
+    strides: [PH, PW],
+    padding: [0, 0, 0, 0],
+  };
+  const examples = 2, perCode = 2, rows = examples * perCode;
+  const gSize = pool ? QH * QW * CO : OH * OW * CO;
+  const g = seeded(rows * gSize, 11);
+  const r = seeded(examples * (QH * QW * CO + OH * OW * CO), 12);
+  const slots = Uint32Array.from(
+    { length: examples * QH * QW * CO },
+    (_, i) => Math.floor((r[i] + 1) / 2 * PH * PW) % (PH * PW),
+  );
+  const words = Math.ceil(OH * OW * CO / 32);
+  const bits = new Uint32Array(examples * words);
+  for (let e = 0; e < examples; e++) {
+    for (let u = 0; u < OH * OW * CO; u++) {
+      if (r[examples * QH * QW * CO + e * OH * OW * CO + u] > 0) {
+        bits[e * words + (u >> 5)] |= 1 << (u & 31);
+      }
+    }
+  }
+  // the gradient at the conv's output, by definition
+  const at = new Float64Array(rows * OH * OW * CO);
+  for (let row = 0; row < rows; row++) {
+    const e = Math.floor(row / perCode);
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let co = 0; co < CO; co++) {
+          const u = (oy * OW + ox) * CO + co;
+          let v: number;
+          if (pool) {
+            const wy = Math.floor(oy / PH), wx = Math.floor(ox / PW);
+            const o = (wy * QW + wx) * CO + co;
+            const slot = (oy % PH) * PW + ox % PW;
+            v = wy < QH && wx < QW && slots[e * QH * QW * CO + o] === slot ? g[row * gSize + o] : 0;
+          } else v = g[row * gSize + u];
+          if (
+            through.slope !== undefined && ((bits[e * words + (u >> 5)] >>> (u & 31)) & 1) === 0
+          ) {
+            v *= through.slope;
+          }
+          at[row * OH * OW * CO + u] = v;
+        }
+      }
+    }
+  }
+  const want = new Float64Array(rows * H * W * CI);
+  for (let row = 0; row < rows; row++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let ky = 0; ky < KH; ky++) {
+          for (let kx = 0; kx < KW; kx++) {
+            const iy = oy * SH + ky - PT, ix = ox * SW + kx - PL;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            for (let ci = 0; ci < CI; ci++) {
+              for (let co = 0; co < CO; co++) {
+                want[((row * H + iy) * W + ix) * CI + ci] +=
+                  at[((row * OH + oy) * OW + ox) * CO + co] *
+                  l.kernel[((ky * KW + kx) * CI + ci) * CO + co];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const sign = through.slope === undefined ? undefined : { slope: through.slope };
+  const spec = conv2dTransposeGemm(l, { pool, sign });
+  assertEquals(spec.vec4 !== undefined, COUT % 4 === 0, "transpose gather");
+  for (const schedule of schedules) {
+    close(
+      await product(spec, schedule, {
+        a: g,
+        w: transposedConvKernel(l),
+        b: null,
+        rows,
+        codes: [...(pool ? [slots] : []), ...(sign ? [bits] : [])],
+        rowsPerCode: perCode,
+      }),
+      want,
+      `conv ${CIN} → ${COUT} transpose through ${JSON.stringify(through)}, ${schedule}`,
+    );
+  }
+  model.dispose();
+}
+
+Deno.test({
+  name:
+    "the matrix-product kernel: a conv transpose through the sign layer and disjoint max-pool after the conv",
+  ignore: gpu === null,
+  async fn() {
+    // one value at a time (5 output channels), then four (8); tiled where the gather's code
+    // differs (each tiled shader compiles for ≈ 30 s on llvmpipe)
+    await checkConvThrough(3, 5, { pool: [2, 2], slope: 0 }, ["direct", 4]);
+    await checkConvThrough(3, 8, { pool: [2, 3], slope: 0.1 }, ["direct", 4]);
+    await checkConvThrough(2, 8, { pool: [2, 2] }, ["direct"]);
+    await checkConvThrough(2, 8, { slope: -1 }, ["direct", 4]);
+    await checkConvThrough(2, 5, { slope: 0 }, ["direct"]);
+    // overlapping windows cannot be gathered this way
+    assertThrows(
+      () =>
+        conv2dTransposeGemm({ kind: "conv2d" } as Conv2DLayer, {
+          pool: {
+            kind: "max-pool",
+            name: "p",
+            inputShape: [9, 9, 4],
+            outputShape: [4, 4, 4],
+            poolSize: [3, 3],
+            strides: [2, 2],
+            padding: [0, 0, 0, 0],
+          },
+        }),
+      RangeError,
+      "windows overlap or are padded",
+    );
   },
 });

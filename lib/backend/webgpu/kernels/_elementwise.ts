@@ -14,6 +14,8 @@ export interface Binding {
   readonly type: "f32" | "u32";
   /** True for outputs. */
   readonly write?: boolean;
+  /** Declared `array<vec4<type>>` by the products' four-wide gathers (`GemmVec4`). */
+  readonly wide?: boolean;
 }
 
 /**

@@ -37,3 +37,26 @@ export const ARGMAX_MISMATCH = `fn mismatches(x: vec4<u32>) -> u32 {
 
 /** `[0, 1, …, n − 1]`, for unrolling in builders. */
 export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * `fn signOf(e, u) -> f32` and `fn signOf4(e, u) -> vec4<f32>` (units `u … u + 3`, `u % 4 == 0`):
+ * 1 where unit `u` of example `e` is active in a sign layer's packed codes (binding
+ * `scodes`, `ceil(units / 32)` words per example), else `slope` (0 for ReLU, α for leaky
+ * ReLU, −1 for abs).
+ *
+ * @param units Units of the sign layer.
+ * @param slope Its slope where inactive.
+ * @returns WGSL declarations.
+ */
+export function signOfFns(units: number, slope: number): string {
+  return `
+const SWORDS = ${Math.ceil(units / 32)}u;
+const S0 = ${f(slope)};
+fn signOf(e: u32, u: u32) -> f32 {
+  return select(S0, 1.0, ((scodes[e * SWORDS + (u >> 5u)] >> (u & 31u)) & 1u) == 1u);
+}
+fn signOf4(e: u32, u: u32) -> vec4<f32> {
+  let bits = vec4<u32>(scodes[e * SWORDS + (u >> 5u)] >> (u & 31u)) >> vec4<u32>(0u, 1u, 2u, 3u);
+  return select(vec4<f32>(S0), vec4<f32>(1.0), (bits & vec4<u32>(1u)) == vec4<u32>(1u));
+}`;
+}

@@ -7,8 +7,11 @@
  *
  * @module
  */
-import type { Conv2DLayer } from "../../../network/spline_network.ts";
+import type { Conv2DLayer, MaxPool2DLayer } from "../../../network/spline_network.ts";
+import { isDisjointPool } from "../../../network/disjoint_pool.ts";
 import { type GemmSpec, productBindings } from "./gemm.ts";
+import type { FusedSign } from "./max_pool.ts";
+import { f, signOfFns } from "./_snippets.ts";
 
 function geometry(l: Conv2DLayer): string {
   const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
@@ -65,22 +68,115 @@ export function conv2dGemm(layer: Conv2DLayer, bias: boolean): GemmSpec {
 }
 
 /**
- * Conv transpose: bindings `g` `[rows, oh, ow, cout]`, `w` the kernel re-laid out as
- * `[kh, kw, cout, cin]` ({@linkcode transposedConvKernel}), `b` (unused), `y`
- * `[rows, h, w, cin]`.
+ * What a conv's transpose reads as the gradient at the conv's output, when layers after
+ * the conv are applied in its gather instead of in passes of their own: the sign layer
+ * right after it (binding `scodes`, its packed codes) and/or a disjoint max-pool after that
+ * (binding `codes`, its argmax slots; `g` is then the pooled gradient). Never is the
+ * gradient at the conv's output written out.
+ */
+export interface TransposeSource {
+  /** A disjoint max-pool after the conv (and its sign layer): {@linkcode isDisjointPool}. */
+  readonly pool?: MaxPool2DLayer;
+  /** The sign layer right after the conv: inactive units are scaled by `slope`. */
+  readonly sign?: FusedSign;
+}
+
+/**
+ * WGSL reads of row `r`'s gradient at the conv's output position `(oy, ox)` (in range),
+ * channel `co`: `consts`, then `one` declaring `gradAt(r, oy, ox, co)` and `four` declaring
+ * `gradAt4(ri, oy, ox, co)` (channels `co … co + 3`, `ri` from `rowInfo`).
+ */
+function gradientReads(
+  l: Conv2DLayer,
+  src: TransposeSource,
+): { consts: string; one: string; four: string } {
+  const [OH, OW, CO] = l.outputShape;
+  const { pool, sign } = src;
+  const signed = (e: string, u: string) => sign === undefined ? "" : ` * signOf(${e}, ${u})`;
+  const signed4 = (e: string, u: string) => sign === undefined ? "" : ` * signOf4(${e}, ${u})`;
+  const consts = `const OUT = ${OH * OW * CO}u;${
+    sign === undefined ? "" : signOfFns(OH * OW * CO, sign.slope)
+  }`;
+  if (pool === undefined) {
+    return {
+      consts,
+      one: `fn gradAt(r: u32, oy: u32, ox: u32, co: u32) -> f32 {
+  let u = (oy * u32(OW) + ox) * CO + co;
+  return g[r * OUT + u]${signed("r / P.rowsPerCode", "u")};
+}`,
+      four: `fn gradAt4(ri: vec4<i32>, oy: i32, ox: i32, co: u32) -> vec4<f32> {
+  let u = u32(oy * OW + ox) * CO + co;
+  return g[u32(ri.x) + u / 4u]${signed4("u32(ri.w) / P.rowsPerCode", "u")};
+}`,
+    };
+  }
+  const [QOH, QOW] = pool.outputShape, [QPH, QPW] = pool.poolSize;
+  // the window of (oy, ox), its slot in it, and the pooled unit (channel co)
+  const at = `  let wy = oy / ${QPH}u;
+  let wx = ox / ${QPW}u;
+  if (wy >= ${QOH}u || wx >= ${QOW}u) { return ZERO; }
+  let e = r / P.rowsPerCode;
+  let slot = (oy % ${QPH}u) * ${QPW}u + ox % ${QPW}u;
+  let o = (wy * ${QOW}u + wx) * CO + co;`;
+  return {
+    consts: `${consts}
+const QOUT = ${QOH * QOW * CO}u;`,
+    one: `fn gradAt(r: u32, oy: u32, ox: u32, co: u32) -> f32 {
+${at.replace("ZERO", "0.0")}
+  if (codes[e * QOUT + o] != slot) { return 0.0; }
+  return g[r * QOUT + o]${signed("e", "(oy * u32(OW) + ox) * CO + co")};
+}`,
+    four: `fn gradAt4(ri: vec4<i32>, py: i32, px: i32, co: u32) -> vec4<f32> {
+  let r = u32(ri.w);
+  let oy = u32(py);
+  let ox = u32(px);
+${at.replace("ZERO", "vec4<f32>(0.0)")}
+  let hit = codes[(e * QOUT + o) / 4u] == vec4<u32>(slot);
+  return select(vec4<f32>(0.0), g[(r * QOUT + o) / 4u], hit)${
+      signed4("e", "(oy * u32(OW) + ox) * CO + co")
+    };
+}`,
+  };
+}
+
+function sourceKey(src: TransposeSource): string {
+  const pool = src.pool === undefined ? "" : `/unpool${src.pool.poolSize}`;
+  return pool + (src.sign === undefined ? "" : `/sign${f(src.sign.slope)}`);
+}
+
+/**
+ * Conv transpose: bindings `g` `[rows, oh, ow, cout]` (with `source.pool`, the pooled
+ * gradient `[rows, poh, pow, cout]` and then its argmax slots `codes`), with `source.sign`
+ * `scodes`, then `w` the kernel re-laid out as `[kh, kw, cout, cin]`
+ * ({@linkcode transposedConvKernel}), `b` (unused), `y` `[rows, h, w, cin]`. Codes are
+ * per example: `P.rowsPerCode` consecutive rows share them.
  *
  * @param layer The layer.
+ * @param source The layers after it applied in the gather (none by default).
  * @returns The product.
  */
-export function conv2dTransposeGemm(layer: Conv2DLayer): GemmSpec {
+export function conv2dTransposeGemm(layer: Conv2DLayer, source: TransposeSource = {}): GemmSpec {
+  if (source.pool !== undefined && !isDisjointPool(source.pool)) {
+    throw new RangeError(
+      `Cannot gather through max-pool ${source.pool.name}: its windows overlap or are padded`,
+    );
+  }
   const [H, W, CI] = layer.inputShape;
+  const [g, ...rest] = productBindings("g");
+  const reads = gradientReads(layer, source);
+  const codes = [
+    ...(source.pool === undefined ? [] : [{ name: "codes", type: "u32" as const, wide: true }]),
+    ...(source.sign === undefined ? [] : [{ name: "scodes", type: "u32" as const }]),
+  ];
   return {
-    key: `conv2d-transpose/${geometryKey(layer)}`,
-    bindings: productBindings("g"),
+    key: `conv2d-transpose/${geometryKey(layer)}${sourceKey(source)}`,
+    bindings: [g, ...codes, ...rest],
     mPerRow: H * W,
     n: CI,
     k: layer.kernelSize[0] * layer.kernelSize[1] * layer.outputShape[2],
-    consts: geometry(layer),
+    consts: `${geometry(layer)}
+${reads.consts}`,
+    fns: reads.one,
     loadA: `  let r = m / M_PER_ROW;
   let p = m % M_PER_ROW;
   let co = k % CO;
@@ -91,12 +187,14 @@ export function conv2dTransposeGemm(layer: Conv2DLayer): GemmSpec {
   let oy = ty / SH;
   let ox = tx / SW;
   if (oy >= OH || ox >= OW) { return 0.0; }
-  return g[((r * u32(OH) + u32(oy)) * u32(OW) + u32(ox)) * CO + co];`,
-    // output channels 4 at a time: the row's image and position once, one load a quad
+  return gradAt(r, u32(oy), u32(ox), co);`,
+    // output channels 4 at a time: the row's offset, position and index once, one gather a
+    // quad
     vec4: layer.outputShape[2] % 4 !== 0 ? undefined : {
+      fns: reads.four,
       rowInfo: `  let r = m / M_PER_ROW;
   let p = m % M_PER_ROW;
-  return vec4<i32>(i32(r * u32(OH * OW) * (CO / 4u)), i32(p / u32(W)) + PT, i32(p % u32(W)) + PL, 0);`,
+  return vec4<i32>(i32(r * OUT / 4u), i32(p / u32(W)) + PT, i32(p % u32(W)) + PL, i32(r));`,
       load4: `  let t = i32(k / CO);
   let ty = ri.y - t / KW;
   let tx = ri.z - t % KW;
@@ -104,7 +202,7 @@ export function conv2dTransposeGemm(layer: Conv2DLayer): GemmSpec {
   let oy = ty / SH;
   let ox = tx / SW;
   if (oy >= OH || ox >= OW) { return vec4<f32>(0.0); }
-  return g[u32(ri.x + (oy * OW + ox) * i32(CO / 4u)) + (k % CO) / 4u];`,
+  return gradAt4(ri, oy, ox, k % CO);`,
     },
     bias: false,
   };

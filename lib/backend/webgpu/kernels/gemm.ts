@@ -73,6 +73,8 @@ export function gemmTile(n: number, r: 4 | 8): GemmTile {
  * staged quad is one 16-byte load.
  */
 export interface GemmVec4 {
+  /** Module-scope functions used by `rowInfo` and `load4` only. */
+  readonly fns?: string;
   /** Body of `fn rowInfo(m: u32) -> vec4<i32>`, called once per loaded row with `m < M`. */
   readonly rowInfo: string;
   /** Body of `fn loadA4(ri: vec4<i32>, k: u32) -> vec4<f32>` (A[m, k..k+3]; `k % 4 == 0`,
@@ -84,15 +86,19 @@ export interface GemmVec4 {
 export interface GemmSpec {
   /** Shader key prefix: everything `loadA` and `consts` depend on. */
   readonly key: string;
-  /** Storage bindings after the uniform: the activations read by `loadA`, `w` the `[K, N]`
-   * weights, `b` the bias (read only when `bias`), and the output `y` last. */
+  /** Storage bindings after the uniform: the activations read by `loadA` (then any codes
+   * that the gather applies), `w` the `[K, N]` weights, `b` the bias (read only when
+   * `bias`), and the output `y` last. */
   readonly bindings: readonly Binding[];
   /** Output rows per input row (1 for dense layers, output pixels for convolutions). */
   readonly mPerRow: number;
   readonly n: number;
   readonly k: number;
-  /** WGSL `const` declarations used by `loadA`. */
+  /** WGSL module-scope declarations (constants, helper functions) used by the gathers. */
   readonly consts?: string;
+  /** Module-scope functions used by `loadA` only (declared with it: in the four-wide
+   * gather the activations are typed as vectors). */
+  readonly fns?: string;
   /** Body of `fn loadA(m: u32, k: u32) -> f32`, called with `m < M`, `k < K`. */
   readonly loadA: string;
   /** The four-wide gather, where the layout allows it (tiled schedules use it). */
@@ -110,7 +116,7 @@ export interface GemmSpec {
  */
 export function productBindings(input: string): readonly Binding[] {
   return [
-    { name: input, type: "f32" },
+    { name: input, type: "f32", wide: true },
     { name: "w", type: "f32" },
     { name: "b", type: "f32" },
     { name: "y", type: "f32", write: true },
@@ -147,14 +153,16 @@ export function gemmScheduleFor(
 
 function header(spec: GemmSpec, key: string, consts: string, vec4: boolean): string {
   const gather = vec4
-    ? `fn rowInfo(m: u32) -> vec4<i32> {
+    ? `${spec.vec4!.fns ?? ""}
+fn rowInfo(m: u32) -> vec4<i32> {
 ${spec.vec4!.rowInfo}
 }
 
 fn loadA4(ri: vec4<i32>, k: u32) -> vec4<f32> {
 ${spec.vec4!.load4}
 }`
-    : `fn loadA(m: u32, k: u32) -> f32 {
+    : `${spec.fns ?? ""}
+fn loadA(m: u32, k: u32) -> f32 {
 ${spec.loadA}
 }`;
   return `// ${key}
@@ -164,7 +172,7 @@ ${
     spec.bindings.map((b, k) =>
       `@group(0) @binding(${k + 1}) var<storage, ${
         b.write ? "read_write" : "read"
-      }> ${b.name}: array<${vec4 && k === 0 ? "vec4<f32>" : b.type}>;`
+      }> ${b.name}: array<${vec4 && b.wide ? `vec4<${b.type}>` : b.type}>;`
     ).join("\n")
   }
 const M_PER_ROW = ${spec.mPerRow}u;

@@ -9,7 +9,7 @@ import type { MaxPool2DLayer } from "../../../network/spline_network.ts";
 import type { ShaderSource } from "../_pipelines.ts";
 import { elementwiseShader } from "./_elementwise.ts";
 import { poolGeometry } from "./avg_pool.ts";
-import { f } from "./_snippets.ts";
+import { f, signOfFns } from "./_snippets.ts";
 
 const key = (l: MaxPool2DLayer) =>
   `${l.inputShape}/${l.outputShape}/${l.poolSize}/${l.strides}/${l.padding}`;
@@ -69,12 +69,9 @@ export interface FusedSign {
 }
 
 const signConsts = (l: MaxPool2DLayer, sign?: FusedSign) =>
-  sign === undefined ? "" : `
-const SWORDS = ${Math.ceil(l.inputShape[0] * l.inputShape[1] * l.inputShape[2] / 32)}u;
-const S0 = ${f(sign.slope)};
-fn signOf(e: u32, u: u32) -> f32 {
-  return select(S0, 1.0, ((scodes[e * SWORDS + (u >> 5u)] >> (u & 31u)) & 1u) == 1u);
-}`;
+  sign === undefined
+    ? ""
+    : signOfFns(l.inputShape[0] * l.inputShape[1] * l.inputShape[2], sign.slope);
 
 const signBindings = (sign?: FusedSign) =>
   sign === undefined ? [] : [{ name: "scodes", type: "u32" as const }];
