@@ -221,9 +221,9 @@ class ProfilingRecorder extends Recorder {
       const op = this.ops[i];
       const rate = op.flops > 0 ? `, ${(op.flops / ms[i] / 1e9).toFixed(1)} TFLOP/s` : "";
       console.log(
-        `  ${ms[i].toFixed(3).padStart(8)} ms  ${(100 * ms[i] / total).toFixed(1).padStart(5)}%  ${
-          op.shader.label
-        } (${op.groups} groups${rate})`,
+        `  ${ms[i].toFixed(3).padStart(8)} ms  ${
+          (100 * ms[i] / total).toFixed(1).padStart(5)
+        }%  ${op.shader.label} (${op.groups} groups${rate})`,
       );
     }
   }
@@ -267,21 +267,23 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     const net = fromLayersModel(model);
     const D = net.inputSize;
-    // the templates pass also with 4 × 4 outputs per thread everywhere, and with the sign
-    // layers and disjoint max-pools after each conv in passes of their own, kernel by kernel
+    // the templates pass also with 4 × 4 outputs per thread everywhere, with the sign layers
+    // and disjoint max-pools after each conv in passes of their own, and with every conv's
+    // transpose (the first layer's too) gathering through them, kernel by kernel
     const runs = [
       { what: "templates" },
       { what: "inner products" },
       { what: "templates", perThread: 4 },
-      { what: "templates", unfused: true },
+      { what: "templates", fuse: false },
+      { what: "templates", fuse: true },
     ] as const;
     for (const run of runs) {
       const { what } = run;
       const perThread = "perThread" in run ? run.perThread : undefined;
-      const unfused = "unfused" in run;
-      if ((perThread !== undefined || unfused) && ctx.isFallback) continue;
+      const fuse = "fuse" in run ? run.fuse : undefined;
+      if ((perThread !== undefined || fuse !== undefined) && ctx.isFallback) continue;
       webgpuHooks.gemmMaxPerThread = perThread;
-      if (unfused) webgpuHooks.fuseTransposes = false;
+      webgpuHooks.fuseTransposes = fuse;
       const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
       const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
       const rec = new ProfilingRecorder(ctx, "profile");
@@ -290,8 +292,10 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       else recordInnerProducts(rec, net, xb, m);
       const variant = perThread !== undefined
         ? ", 4 × 4 per thread"
-        : unfused
+        : fuse === false
         ? ", sign layers and max-pools after a conv in passes of their own"
+        : fuse
+        ? ", every conv transpose gathering through the layers after it"
         : "";
       await rec.profile(`${arch} ${what}, ${m} images${variant}`, m, tiny ? 2 : 20);
       rec.release();

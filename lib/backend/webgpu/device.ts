@@ -52,8 +52,10 @@ export interface WebGpuHooks {
   /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
    * (default 8; benchmarks compare 4). */
   gemmMaxPerThread?: 4 | 8;
-  /** False runs the sign layers and disjoint max-pools after a conv in passes of their own
-   * on the transposed pass, instead of in the conv transpose's gather (benchmarks compare). */
+  /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv
+   * in the conv transpose's gather instead of in passes of their own, wherever the layers
+   * allow (default: on hardware adapters, for convs of at least 16 input channels; tests
+   * and benchmarks set it). */
   fuseTransposes?: boolean;
 }
 

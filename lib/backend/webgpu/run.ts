@@ -349,7 +349,11 @@ export function recordTranspose(
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
-    const fused = fusedTranspose(layers, i);
+    const fused = fusedTranspose(
+      layers,
+      i,
+      webgpuHooks.fuseTransposes ?? (ctx.isFallback ? false : "wide"),
+    );
     if (fused !== null) {
       // conv → sign (→ disjoint max-pool): one product gathering through the codes
       const { conv, pool, sign } = fused;
@@ -451,6 +455,16 @@ export function recordTranspose(
   return v;
 }
 
+/**
+ * The fewest columns (the conv's input channels) for which a conv transpose gathers through
+ * the layers after it: the gather's code lookups are redone for each of the conv's taps and
+ * shared by a tile's columns, so a transpose to 3 channels (the first layer's, to RGB)
+ * would pay them for little work; its input goes through the pool's own transpose, once.
+ * A guess between 3 and 32 channels, which a GPU benchmark should settle (`webgpu_bench.ts
+ * --profile` compares the fused and unfused passes kernel by kernel).
+ */
+const FUSED_MIN_COLUMNS = 16;
+
 type SignLayer = Exclude<NonlinearLayer, MaxPool2DLayer>;
 
 const isSign = (l: SplineLayer | undefined): l is SignLayer =>
@@ -459,17 +473,23 @@ const isSign = (l: SplineLayer | undefined): l is SignLayer =>
 /**
  * The layers ending at `layers[i]` that the transposed pass runs as one product: a conv,
  * then its sign layer and/or a disjoint max-pool, which the conv's transpose applies in its
- * gather ({@linkcode TransposeSource}); null elsewhere or when a benchmark turns it off.
+ * gather ({@linkcode TransposeSource}); null elsewhere.
  *
  * @param layers The layers.
  * @param i The last layer of the run.
+ * @param fuse `"wide"`: for convs of at least {@linkcode FUSED_MIN_COLUMNS} input channels
+ *   (what hardware adapters do by default: their tiled products stage each gathered value
+ *   once for a whole tile of columns, where the direct schedule of software adapters would
+ *   redo the gather's code lookups for every column); `true`: wherever the layers allow;
+ *   `false`: never.
  * @returns The conv (at index `at`), the pool and the sign layer, or null.
  */
 function fusedTranspose(
   layers: readonly SplineLayer[],
   i: number,
+  fuse: boolean | "wide",
 ): { conv: Conv2DLayer; pool?: MaxPool2DLayer; sign?: SignLayer; at: number } | null {
-  if (webgpuHooks.fuseTransposes === false) return null;
+  if (fuse === false) return null;
   let j = i;
   const last = layers[j];
   const pool = last.kind === "max-pool" && isDisjointPool(last) ? last : undefined;
@@ -479,5 +499,6 @@ function fusedTranspose(
   if (sign !== undefined) j--;
   const conv = layers[j];
   if (conv?.kind !== "conv2d" || (pool === undefined && sign === undefined)) return null;
+  if (fuse === "wide" && conv.inputShape[2] < FUSED_MIN_COLUMNS) return null;
   return { conv, pool, sign, at: j };
 }

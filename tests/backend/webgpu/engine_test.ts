@@ -67,6 +67,24 @@ Deno.test({
         assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
       });
     }
+    await t.step(
+      "the transposed pass gathering through the sign layers and max-pools after each conv (as on GPUs)",
+      async () => {
+        webgpuHooks.fuseTransposes = true;
+        try {
+          for (const c of cases(21)) {
+            const net = fromLayersModel(c.model);
+            const x = batch(c.x);
+            const refMap = affineMap(net, x, { backend: "cpu" });
+            const map = await affineMapAsync(net, x, { backend: "webgpu" });
+            const what = `${c.name}: A`;
+            assertAllClose(map.A.data, refMap.A.data, 1e-4, what, largestMagnitude(refMap.A.data));
+          }
+        } finally {
+          delete webgpuHooks.fuseTransposes;
+        }
+      },
+    );
     await t.step("chunks of 2 examples, several in flight, give the same results", async () => {
       const c = cases(21)[1];
       const net = fromLayersModel(c.model);
