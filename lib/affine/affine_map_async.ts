@@ -4,7 +4,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import { asOutput, type Batch, type BatchInput, outputArray, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import type { EngineOptions } from "../backend/backend.ts";
 import { type AffineMap, affineMap } from "./affine_map.ts";
@@ -64,11 +64,9 @@ export async function affineMapAsync(
   return await withWebGpu("the affine map", {
     cpu: () => affineMap(net, x, { backend: "cpu" }),
     gpu: async (ctx) => {
-      const { A, B } = await affineMapWebGpu(ctx, net, { x: data, n: count });
-      return {
-        A: asOutput(x, Float64Array.from(A), [count, C, D]),
-        B: asOutput(x, Float64Array.from(B), [count, C]),
-      };
+      const array = outputArray(x);
+      const { A, B } = await affineMapWebGpu(ctx, net, { x: data, n: count, array });
+      return { A: asOutput(x, A, [count, C, D]), B: asOutput(x, B, [count, C]) };
     },
   });
 }

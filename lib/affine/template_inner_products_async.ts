@@ -4,7 +4,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { asOutput, type Batch, type BatchInput, readBatch } from "../network/batch.ts";
+import { asOutput, type Batch, type BatchInput, outputArray, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import type { EngineOptions } from "../backend/backend.ts";
 import { templateInnerProducts } from "./template_inner_products.ts";
@@ -61,8 +61,9 @@ export async function templateInnerProductsAsync(
   return await withWebGpu("template inner products", {
     cpu: () => templateInnerProducts(net, x, { backend: "cpu" }),
     gpu: async (ctx) => {
-      const z = await innerProductsWebGpu(ctx, net, { x: data, n: count });
-      return asOutput(x, Float64Array.from(z), [count, net.outputSize]);
+      const array = outputArray(x);
+      const z = await innerProductsWebGpu(ctx, net, { x: data, n: count, array });
+      return asOutput(x, z, [count, net.outputSize]);
     },
   });
 }

@@ -147,7 +147,7 @@ export function toBatch(t: tf.Tensor): Batch {
 
 /**
  * Returns float64 results in the same kind as the input: a float32 tensor when the
- * input was a tensor, else a float64 {@linkcode Batch}.
+ * input was a tensor, else a float64 {@linkcode Batch} (data of the other type is converted).
  *
  * @param like The engine input the result answers.
  * @param data The result values.
@@ -162,7 +162,31 @@ export function toBatch(t: tf.Tensor): Batch {
  * deepEqual(out.shape, [1]);
  * ```
  */
-export function asOutput(like: BatchInput, data: Float64Array, shape: number[]): tf.Tensor | Batch {
-  if (isTensor(like)) return tf.tensor(Float32Array.from(data), shape, "float32");
-  return { data, shape };
+export function asOutput(
+  like: BatchInput,
+  data: Float64Array | Float32Array,
+  shape: number[],
+): tf.Tensor | Batch {
+  if (isTensor(like)) {
+    return tf.tensor(
+      data instanceof Float32Array ? data : Float32Array.from(data),
+      shape,
+      "float32",
+    );
+  }
+  return { data: data instanceof Float64Array ? data : Float64Array.from(data), shape };
+}
+
+/**
+ * The array type of an engine's result for `like`: float32 for a tensor input (its result is a
+ * float32 tensor), float64 for a batch — so that a result computed in float32 is written once,
+ * straight into the array returned.
+ *
+ * @param like The engine input.
+ * @returns `Float32Array` or `Float64Array`.
+ */
+export function outputArray(
+  like: BatchInput,
+): new (length: number) => Float32Array | Float64Array {
+  return isTensor(like) ? Float32Array : Float64Array;
 }

@@ -179,7 +179,8 @@ export function dispatch(
 export interface ReadBack {
   readonly buffer: GPUBuffer;
   readonly bytes: number;
-  readonly into?: Float32Array | Uint32Array;
+  /** The array to copy into (float32 values converted to float64 for a `Float64Array`). */
+  readonly into?: Float32Array | Float64Array | Uint32Array;
   readonly at?: number;
 }
 
@@ -227,9 +228,9 @@ export async function readBack(
     const { bytes, into, at } = reads[i];
     const mapped = s.getMappedRange(0, Math.ceil(bytes / 4) * 4);
     if (into === undefined) return mapped.slice(0);
-    const view = into instanceof Float32Array
-      ? new Float32Array(mapped, 0, bytes / 4)
-      : new Uint32Array(mapped, 0, bytes / 4);
+    const view = into instanceof Uint32Array
+      ? new Uint32Array(mapped, 0, bytes / 4)
+      : new Float32Array(mapped, 0, bytes / 4);
     into.set(view, at ?? 0);
     return new ArrayBuffer(0);
   });

@@ -123,6 +123,19 @@ export function forwardWebGpu(
   });
 }
 
+/** A result array: the GPU computes in float32; a float64 one receives the values converted. */
+export type ResultArray = Float32Array | Float64Array;
+
+/** The options of the passes that return float arrays. */
+export interface ResultOptions<T extends ResultArray> {
+  /** Inputs `[n, D]` (converted to float32). */
+  readonly x: Float64Array;
+  readonly n: number;
+  /** The type of the arrays returned (each chunk is copied straight into them; default
+   * `Float32Array`). */
+  readonly array?: new (length: number) => T;
+}
+
 /**
  * The affine map of each example's region: templates A `[n, C, D]` by one transposed
  * masked pass of the C one-hot covectors per example, and offsets B `[n, C]` by the
@@ -130,17 +143,18 @@ export function forwardWebGpu(
  *
  * @param ctx The context.
  * @param net The network.
- * @param options `x` `[n, D]` and `n`.
- * @returns `{ A, B }` in float32.
+ * @param options `x` `[n, D]`, `n` and the result `array` type.
+ * @returns `{ A, B }`, computed in float32.
  */
-export function affineMapWebGpu(
+export function affineMapWebGpu<T extends ResultArray = Float32Array>(
   ctx: WebGpuContext,
   net: SplineNetwork,
-  options: { x: Float64Array; n: number },
-): Promise<{ A: Float32Array; B: Float32Array }> {
+  options: ResultOptions<T>,
+): Promise<{ A: T; B: T }> {
   const { x, n } = options;
   const D = net.inputSize, C = net.outputSize;
-  const A = new Float32Array(n * C * D), B = new Float32Array(n * C);
+  const array = options.array ?? (Float32Array as unknown as new (length: number) => T);
+  const A = new array(n * C * D), B = new array(n * C);
   return checked(ctx, "Cannot compute the affine map on WebGPU", async () => {
     await chunked(ctx, net, n, C, async (s, m) => {
       const rec = new Recorder(ctx, "affine map");
@@ -166,17 +180,18 @@ export function affineMapWebGpu(
  *
  * @param ctx The context.
  * @param net The network.
- * @param options `x` `[n, D]` and `n`.
- * @returns `[n, C]` in float32.
+ * @param options `x` `[n, D]`, `n` and the result `array` type.
+ * @returns `[n, C]`, computed in float32.
  */
-export function innerProductsWebGpu(
+export function innerProductsWebGpu<T extends ResultArray = Float32Array>(
   ctx: WebGpuContext,
   net: SplineNetwork,
-  options: { x: Float64Array; n: number },
-): Promise<Float32Array> {
+  options: ResultOptions<T>,
+): Promise<T> {
   const { x, n } = options;
   const D = net.inputSize, C = net.outputSize;
-  const out = new Float32Array(n * C);
+  const array = options.array ?? (Float32Array as unknown as new (length: number) => T);
+  const out = new array(n * C);
   return checked(ctx, "Cannot compute template inner products on WebGPU", async () => {
     await chunked(ctx, net, n, 1, async (s, m) => {
       const rec = new Recorder(ctx, "template inner products");

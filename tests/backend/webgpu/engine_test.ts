@@ -110,12 +110,19 @@ Deno.test({
         delete webgpuHooks.beforeReadback;
       }
     });
-    await t.step("a tensor input gives tensors", async () => {
+    await t.step("a tensor input gives float32 tensors of the same values", async () => {
       const c = cases(21)[0];
       const net = fromLayersModel(c.model);
       const { A, B } = await affineMapAsync(net, c.x, { backend: "webgpu" });
       assertEquals(A.shape, [6, net.outputSize, net.inputSize]);
-      tf.dispose([A, B]);
+      assertEquals(A.dtype, "float32");
+      const ref = affineMap(net, batch(c.x), { backend: "cpu" });
+      assertAllClose(A.dataSync(), ref.A.data, 1e-4, "A", largestMagnitude(ref.A.data));
+      assertAllClose(B.dataSync(), ref.B.data, 1e-4, "B", largestMagnitude(ref.B.data));
+      const ip = await templateInnerProductsAsync(net, c.x, { backend: "webgpu" });
+      const refIp = templateInnerProducts(net, batch(c.x), { backend: "cpu" });
+      assertAllClose(ip.dataSync(), refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
+      tf.dispose([A, B, ip]);
     });
   },
 });
