@@ -276,14 +276,19 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       { what: "templates", perThread: 4 },
       { what: "templates", fuse: false },
       { what: "templates", fuse: true },
+      { what: "templates", blocked: true },
+      { what: "inner products", blocked: true },
     ] as const;
     for (const run of runs) {
       const { what } = run;
       const perThread = "perThread" in run ? run.perThread : undefined;
       const fuse = "fuse" in run ? run.fuse : undefined;
-      if ((perThread !== undefined || fuse !== undefined) && ctx.isFallback) continue;
+      const blocked = "blocked" in run;
+      const variantRun = perThread !== undefined || fuse !== undefined || blocked;
+      if (variantRun && ctx.isFallback) continue;
       webgpuHooks.gemmMaxPerThread = perThread;
       webgpuHooks.fuseTransposes = fuse;
+      webgpuHooks.gemmBlocked = blocked || undefined;
       const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
       const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
       const rec = new ProfilingRecorder(ctx, "profile");
@@ -296,11 +301,14 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
         ? ", sign layers and max-pools after a conv in passes of their own"
         : fuse
         ? ", every conv transpose gathering through the layers after it"
+        : blocked
+        ? ", blocked tiles"
         : "";
       await rec.profile(`${arch} ${what}, ${m} images${variant}`, m, tiny ? 2 : 20);
       rec.release();
       delete webgpuHooks.gemmMaxPerThread;
       delete webgpuHooks.fuseTransposes;
+      delete webgpuHooks.gemmBlocked;
     }
     model.dispose();
   }
@@ -369,13 +377,24 @@ async function main(): Promise<void> {
       const refMap = affineMap(net, xs, { backend: "cpu" });
       agreement(`${arch} templates A`, map.A, refMap.A.data, 1e-4);
       agreement(`${arch} offsets B`, map.B, refMap.B.data, 1e-4);
+      const refIp = templateInnerProducts(net, xs, { backend: "cpu" }).data;
       const ip = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
-      agreement(
-        `${arch} <A_c, x>`,
-        ip,
-        templateInnerProducts(net, xs, { backend: "cpu" }).data,
-        1e-4,
-      );
+      agreement(`${arch} <A_c, x>`, ip, refIp, 1e-4);
+      // the variants timed below, checked too
+      if (!ctx.isFallback) {
+        webgpuHooks.gemmBlocked = true;
+        const b = await affineMapWebGpu(ctx, net, { x: xs.data, n });
+        agreement(`${arch} templates A, blocked tiles`, b.A, refMap.A.data, 1e-4);
+        const bIp = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
+        agreement(`${arch} <A_c, x>, blocked tiles`, bIp, refIp, 1e-4);
+        delete webgpuHooks.gemmBlocked;
+        for (const fuse of [false, true]) {
+          webgpuHooks.fuseTransposes = fuse;
+          const f = await affineMapWebGpu(ctx, net, { x: xs.data, n });
+          agreement(`${arch} templates A, fuseTransposes = ${fuse}`, f.A, refMap.A.data, 1e-4);
+          delete webgpuHooks.fuseTransposes;
+        }
+      }
     }
     const sT = await time(() => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }), 2);
     const sI = await time(
@@ -407,6 +426,11 @@ async function main(): Promise<void> {
       webgpuHooks.fuseTransposes = false;
       const uT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
       delete webgpuHooks.fuseTransposes;
+      webgpuHooks.gemmBlocked = true;
+      const bT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
+      const bI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
+      delete webgpuHooks.gemmBlocked;
+      r4 += ` (blocked tiles: ${(nT / bT).toFixed(1)} and ${(nI / bI).toFixed(1)} img/s)`;
       unfused = `; ${
         (nT / uT).toFixed(1)
       } img/s with the sign layers and max-pools after each conv in passes of their own`;

@@ -52,6 +52,8 @@ export interface WebGpuHooks {
   /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
    * (default 8; benchmarks compare 4). */
   gemmMaxPerThread?: 4 | 8;
+  /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`: benchmarks compare). */
+  gemmBlocked?: boolean;
   /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv
    * in the conv transpose's gather instead of in passes of their own, wherever the layers
    * allow (default: on hardware adapters, for convs of at least 16 input channels; tests

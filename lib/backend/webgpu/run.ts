@@ -150,6 +150,7 @@ export class Recorder {
       this.ctx.isFallback,
       spec.n,
       webgpuHooks.gemmMaxPerThread,
+      webgpuHooks.gemmBlocked,
     ),
   ): void {
     const { rows } = dims;

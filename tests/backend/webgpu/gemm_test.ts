@@ -7,7 +7,8 @@
  *
  * llvmpipe compiles the tiled kernels slowly (tens of seconds a shader with 16 or 64
  * accumulators; Mesa caches them on disk afterwards), so the tests use the schedules GPUs
- * run — 4 × 4 and 8 × 8, each with the one-value and the four-value gather — once each.
+ * run — 4 × 4 and 8 × 8, strided and blocked, each with the one-value and the four-value
+ * gather — about once each.
  */
 import * as tf from "@tensorflow/tfjs";
 import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
@@ -156,9 +157,9 @@ Deno.test({
   async fn() {
     // widths that are not multiples of 4: A is gathered one value at a time
     // (8 × 8 compiles for 1–2 min on llvmpipe: the forward product alone covers its tile)
-    await checkDense(50, 70, ["direct", 8], ["direct", 4]);
+    await checkDense(50, 70, ["direct", 8], ["direct", 4, "4b"]);
     // multiples of 4: tiled schedules gather A four values at a time
-    await checkDense(52, 68, [4]);
+    await checkDense(52, 68, [4, "8b"]);
   },
 });
 
@@ -247,7 +248,7 @@ Deno.test({
     // channels that are not multiples of 4: one value at a time
     await checkConv(5, 19, ["direct", 4]);
     // multiples of 4: four at a time (input channels forward, output channels transposed)
-    await checkConv(8, 12, [4, 8], [4]);
+    await checkConv(8, 12, [4, 8, "4b"], [4, "4b"]);
   },
 });
 
@@ -382,7 +383,7 @@ Deno.test({
     // one value at a time (5 output channels), then four (8); tiled where the gather's code
     // differs (each tiled shader compiles for ≈ 30 s on llvmpipe)
     await checkConvThrough(3, 5, { pool: [2, 2], slope: 0 }, ["direct", 4]);
-    await checkConvThrough(3, 8, { pool: [2, 3], slope: 0.1 }, ["direct", 4]);
+    await checkConvThrough(3, 8, { pool: [2, 3], slope: 0.1 }, ["direct", 4, "4b"]);
     await checkConvThrough(2, 8, { pool: [2, 2] }, ["direct"]);
     await checkConvThrough(2, 8, { slope: -1 }, ["direct", 4]);
     await checkConvThrough(2, 5, { slope: 0 }, ["direct"]);

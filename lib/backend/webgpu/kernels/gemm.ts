@@ -39,9 +39,10 @@ export interface GemmTile {
  *
  * @param n Output columns.
  * @param r Outputs per thread along each axis (4 or 8).
+ * @param blocked Whether each thread's outputs are blocked (see {@linkcode GemmSchedule}).
  * @returns The tile.
  */
-export function gemmTile(n: number, r: 4 | 8): GemmTile {
+export function gemmTile(n: number, r: 4 | 8, blocked = false): GemmTile {
   let tn = Math.max(4, r);
   if (n >= 4 * r) {
     let padded = Infinity;
@@ -57,8 +58,9 @@ export function gemmTile(n: number, r: 4 | 8): GemmTile {
   while (thm * 2 <= Math.min(64, 256 / thn, 256 / r)) thm *= 2;
   const tm = thm * r;
   // a loader thread writes 4 depths of one row: with 4·tmp ≡ 8 (mod 32) the 32 threads of a
-  // wave (8 rows × 4 depth quads) hit 32 different banks
-  const tmp = tm % 8 === 0 ? tm + 2 : tm + 1;
+  // wave (8 rows × 4 depth quads) hit 32 different banks; blocked tiles read rows as vec4s,
+  // so their stride stays a multiple of 4 (4·tmp ≡ 16: two-way conflicts on the writes)
+  const tmp = blocked ? tm + 4 : tm % 8 === 0 ? tm + 2 : tm + 1;
   const tk = (tmp + tn) * 16 * 4 <= 16384 ? 16 : 8;
   if ((thm * thn) % (tk / 4) !== 0) {
     throw new RangeError(`Cannot tile a product of ${n} columns with ${r} × ${r} per thread`);
@@ -127,9 +129,13 @@ export function productBindings(input: string): readonly Binding[] {
  * How a product is scheduled: `"direct"`, one invocation per output looping over `K`
  * (compiles in milliseconds everywhere: software adapters get it, because Mesa llvmpipe
  * takes 20–50 s to compile a tiled kernel with 16 accumulators), or tiled with
- * `r × r` outputs per thread (GPUs get 4 or 8: {@linkcode gemmScheduleFor}).
+ * `r × r` outputs per thread (GPUs get 4 or 8: {@linkcode gemmScheduleFor}) — strided, so
+ * that neighbouring threads hold neighbouring outputs, or blocked (`"4b"`, `"8b"`): each
+ * thread's outputs are `r` consecutive rows and columns, and the staged slices are read four
+ * values at a time (a quarter of the workgroup-memory reads, and of the index clamps that
+ * WebGPU adds to each).
  */
-export type GemmSchedule = "direct" | 4 | 8;
+export type GemmSchedule = "direct" | 4 | 8 | "4b" | "8b";
 
 /**
  * The schedule for an adapter and a product `n` outputs wide: direct on software adapters;
@@ -140,15 +146,25 @@ export type GemmSchedule = "direct" | 4 | 8;
  * @param isFallback Whether the adapter is a software one.
  * @param n Output columns.
  * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
+ * @param blocked Whether to use the blocked tiles (benchmarks compare them).
  * @returns The schedule.
  */
 export function gemmScheduleFor(
   isFallback: boolean,
   n = 0,
   maxPerThread: 4 | 8 = 8,
+  blocked = false,
 ): GemmSchedule {
   if (isFallback) return "direct";
-  return maxPerThread === 8 && n >= 64 ? 8 : 4;
+  const r = maxPerThread === 8 && n >= 64 ? 8 : 4;
+  return blocked ? (r === 8 ? "8b" : "4b") : r;
+}
+
+/** Outputs per thread along each axis, and whether they are blocked. */
+function perThread(schedule: Exclude<GemmSchedule, "direct">): { r: 4 | 8; blocked: boolean } {
+  return typeof schedule === "number"
+    ? { r: schedule, blocked: false }
+    : { r: schedule === "8b" ? 8 : 4, blocked: true };
 }
 
 function header(spec: GemmSpec, key: string, consts: string, vec4: boolean): string {
@@ -197,39 +213,79 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /**
  * The tiled kernel's body, generated unrolled: the `r × r` accumulators, the staged values
  * and the loaders' row information are named scalars (`c_i_j`, `a_i`, `b_j`, `ri_q`), so
- * that nothing is indexed dynamically and every one stays in a register.
+ * that nothing is indexed dynamically and every one stays in a register. Blocked tiles
+ * stage vec4s: `a_q`, `b_q` hold four rows or columns each.
  */
-function tiledBody(t: GemmTile, vec4: boolean, bias: string): string {
+function tiledBody(t: GemmTile, vec4: boolean, bias: string, blocked: boolean): string {
   const r = t.r;
   const quads = (t.tm * t.tk) / 4, threads = t.thm * t.thn;
   const perThread = Math.ceil(quads / threads);
+  const comps = ["x", "y", "z", "w"];
   const loaders = range(perThread).map((q) => {
     const staged = (q + 1) * threads > quads ? `q${q} < ${quads}u` : "true";
     const load = vec4
       ? `if (ok${q} && k0 + ak < K) { v = loadA4(ri${q}, k0 + ak); }`
       : `if (ok${q}) {
 ${
-        ["x", "y", "z", "w"].map((c, j) =>
+        comps.map((c, j) =>
           `        if (k0 + ak + ${j}u < K) { v.${c} = loadA(m${q}, k0 + ak + ${j}u); }`
         ).join("\n")
       }
       }`;
+    const store = blocked
+      ? comps.map((c, j) => `As[(ak + ${j}u) * TMP4 + sv${q}][sc${q}] = v.${c};`).join(" ")
+      : `let o = ak * TMP + am${q};
+      As[o] = v.x; As[o + TMP] = v.y; As[o + 2u * TMP] = v.z; As[o + 3u * TMP] = v.w;`;
     return {
       setup: `  let q${q} = lid + ${q * threads}u;
   let am${q} = q${q} / QPR;
   let m${q} = mBase + am${q};
   let st${q} = ${staged};
   let ok${q} = st${q} && m${q} < M;
-${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q}); }\n` : ""}`,
+${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q}); }\n` : ""}${
+        blocked ? `  let sv${q} = am${q} / 4u;\n  let sc${q} = am${q} % 4u;\n` : ""
+      }`,
       body: `    if (st${q}) {
       var v = vec4<f32>(0.0);
       ${load}
-      let o = ak * TMP + am${q};
-      As[o] = v.x; As[o + TMP] = v.y; As[o + 2u * TMP] = v.z; As[o + 3u * TMP] = v.w;
+      ${store}
     }`,
     };
   });
-  const acc = range(r).flatMap((i) => range(r).map((j) => `c${i}_${j}`));
+  const acc = range(r).flatMap((i) => range(r).map((j) => [i, j]));
+  const cName = ([i, j]: number[]) => `c${i}_${j}`;
+  // thread (tx, ty)'s i-th row and j-th column of the tile
+  const row = (i: number) => blocked ? `ty * ${r}u + ${i}u` : `ty + ${i * t.thm}u`;
+  const col = (j: number) => blocked ? `tx * ${r}u + ${j}u` : `tx + ${j * t.thn}u`;
+  const stageB = blocked
+    ? `    for (var e = lid; e < TK * TN4; e += THREADS) {
+      let kk = e / TN4;
+      let n4 = nBase + (e % TN4) * 4u;
+      var v = vec4<f32>(0.0);
+      if (k0 + kk < K) {
+        let base = (k0 + kk) * N + n4;
+${comps.map((c, j) => `        if (n4 + ${j}u < N) { v.${c} = w[base + ${j}u]; }`).join("\n")}
+      }
+      Bs[e] = v;
+    }`
+    : `    for (var e = lid; e < TK * TN; e += THREADS) {
+      let kk = e / TN;
+      let nn = e % TN;
+      var v = 0.0;
+      if (k0 + kk < K && nBase + nn < N) { v = w[(k0 + kk) * N + nBase + nn]; }
+      Bs[kk * TN + nn] = v;
+    }`;
+  const reads = blocked
+    ? `${
+      range(r / 4).map((q) => `      let a${q} = As[kk * TMP4 + ty * ${r / 4}u + ${q}u];`).join(
+        "\n",
+      )
+    }
+${range(r / 4).map((q) => `      let b${q} = Bs[kk * TN4 + tx * ${r / 4}u + ${q}u];`).join("\n")}`
+    : `${range(r).map((i) => `      let a${i} = As[kk * TMP + ${row(i)}];`).join("\n")}
+${range(r).map((j) => `      let b${j} = Bs[kk * TN + ${col(j)}];`).join("\n")}`;
+  const term = (x: string, i: number) =>
+    blocked ? `${x}${Math.floor(i / 4)}.${comps[i % 4]}` : `${x}${i}`;
   return `  let tilesN = (N + TN - 1u) / TN;
   let mBase = (group / tilesN) * TM;
   let nBase = (group % tilesN) * TN;
@@ -237,35 +293,29 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
   let tx = lid % THN;
   let ty = lid / THN;
   let ak = (lid % QPR) * 4u;
-${loaders.map((l) => l.setup).join("")}  ${acc.map((c) => `var ${c} = 0.0;`).join(" ")}
+${loaders.map((l) => l.setup).join("")}  ${acc.map((c) => `var ${cName(c)} = 0.0;`).join(" ")}
   for (var k0 = 0u; k0 < K; k0 += TK) {
 ${loaders.map((l) => l.body).join("\n")}
-    for (var e = lid; e < TK * TN; e += THREADS) {
-      let kk = e / TN;
-      let nn = e % TN;
-      var v = 0.0;
-      if (k0 + kk < K && nBase + nn < N) { v = w[(k0 + kk) * N + nBase + nn]; }
-      Bs[kk * TN + nn] = v;
-    }
+${stageB}
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-${range(r).map((i) => `      let a${i} = As[kk * TMP + ty + ${i * t.thm}u];`).join("\n")}
-${range(r).map((j) => `      let b${j} = Bs[kk * TN + tx + ${j * t.thn}u];`).join("\n")}
-${acc.map((c) => `      ${c} = fma(a${c[1]}, b${c[3]}, ${c});`).join("\n")}
+${reads}
+${
+    acc.map(([i, j]) => `      c${i}_${j} = fma(${term("a", i)}, ${term("b", j)}, c${i}_${j});`)
+      .join("\n")
+  }
     }
     workgroupBarrier();
   }
 ${
     range(r).map((j) =>
       `  {
-    let n = nBase + tx + ${j * t.thn}u;
+    let n = nBase + ${col(j)};
     if (n < N) {
       let bias = ${bias};
 ${
         range(r).map((i) =>
-          `      { let m = mBase + ty + ${
-            i * t.thm
-          }u; if (m < M) { y[m * N + n] = c${i}_${j} + bias; } }`
+          `      { let m = mBase + ${row(i)}; if (m < M) { y[m * N + n] = c${i}_${j} + bias; } }`
         ).join("\n")
       }
     }
@@ -305,7 +355,15 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
 `,
     };
   }
-  const t = gemmTile(spec.n, schedule);
+  const { r, blocked } = perThread(schedule);
+  const t = gemmTile(spec.n, r, blocked);
+  const staged = blocked
+    ? `const TMP4 = ${t.tmp / 4}u;
+const TN4 = ${t.tn / 4}u;
+var<workgroup> As: array<vec4<f32>, ${t.tk * t.tmp / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${t.tk * t.tn / 4}>;`
+    : `var<workgroup> As: array<f32, ${t.tk * t.tmp}>;
+var<workgroup> Bs: array<f32, ${t.tk * t.tn}>;`;
   return {
     key,
     label: key,
@@ -322,11 +380,10 @@ const QPR = ${t.tk / 4}u;
 const THM = ${t.thm}u;
 const THN = ${t.thn}u;
 const THREADS = ${t.thm * t.thn}u;
-var<workgroup> As: array<f32, ${t.tk * t.tmp}>;
-var<workgroup> Bs: array<f32, ${t.tk * t.tn}>;`,
+${staged}`,
           vec4,
         )
-      }${tiledBody(t, vec4, bias)}`,
+      }${tiledBody(t, vec4, bias, blocked)}`,
   };
 }
 
@@ -344,6 +401,7 @@ export function gemmGroups(
   schedule: GemmSchedule,
 ): number {
   if (schedule === "direct") return Math.ceil((rows * spec.mPerRow * spec.n) / WG);
-  const t = gemmTile(spec.n, schedule);
+  const { r, blocked } = perThread(schedule);
+  const t = gemmTile(spec.n, r, blocked);
   return Math.ceil((rows * spec.mPerRow) / t.tm) * Math.ceil(spec.n / t.tn);
 }
