@@ -278,17 +278,21 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       { what: "templates", fuse: true },
       { what: "templates", blocked: true },
       { what: "inner products", blocked: true },
+      { what: "templates", windowTiles: false },
     ] as const;
     for (const run of runs) {
       const { what } = run;
       const perThread = "perThread" in run ? run.perThread : undefined;
       const fuse = "fuse" in run ? run.fuse : undefined;
       const blocked = "blocked" in run;
-      const variantRun = perThread !== undefined || fuse !== undefined || blocked;
+      const windowTiles = "windowTiles" in run ? run.windowTiles : undefined;
+      const variantRun = perThread !== undefined || fuse !== undefined || blocked ||
+        windowTiles !== undefined;
       if (variantRun && ctx.isFallback) continue;
       webgpuHooks.gemmMaxPerThread = perThread;
       webgpuHooks.fuseTransposes = fuse;
       webgpuHooks.gemmBlocked = blocked || undefined;
+      webgpuHooks.windowTiles = windowTiles;
       const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
       const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
       const rec = new ProfilingRecorder(ctx, "profile");
@@ -303,12 +307,15 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
         ? ", every conv transpose gathering through the layers after it"
         : blocked
         ? ", blocked tiles"
+        : windowTiles === false
+        ? ", without window tiles (pool transpose, then the conv's)"
         : "";
       await rec.profile(`${arch} ${what}, ${m} images${variant}`, m, tiny ? 2 : 20);
       rec.release();
       delete webgpuHooks.gemmMaxPerThread;
       delete webgpuHooks.fuseTransposes;
       delete webgpuHooks.gemmBlocked;
+      delete webgpuHooks.windowTiles;
     }
     model.dispose();
   }
@@ -394,6 +401,10 @@ async function main(): Promise<void> {
           agreement(`${arch} templates A, fuseTransposes = ${fuse}`, f.A, refMap.A.data, 1e-4);
           delete webgpuHooks.fuseTransposes;
         }
+        webgpuHooks.windowTiles = false;
+        const nt = await affineMapWebGpu(ctx, net, { x: xs.data, n });
+        agreement(`${arch} templates A, without window tiles`, nt.A, refMap.A.data, 1e-4);
+        delete webgpuHooks.windowTiles;
       }
     }
     const sT = await time(() => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }), 2);
@@ -426,6 +437,9 @@ async function main(): Promise<void> {
       webgpuHooks.fuseTransposes = false;
       const uT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
       delete webgpuHooks.fuseTransposes;
+      webgpuHooks.windowTiles = false;
+      const wT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
+      delete webgpuHooks.windowTiles;
       webgpuHooks.gemmBlocked = true;
       const bT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
       const bI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
@@ -433,7 +447,9 @@ async function main(): Promise<void> {
       r4 += ` (blocked tiles: ${(nT / bT).toFixed(1)} and ${(nI / bI).toFixed(1)} img/s)`;
       unfused = `; ${
         (nT / uT).toFixed(1)
-      } img/s with the sign layers and max-pools after each conv in passes of their own`;
+      } img/s with the sign layers and max-pools after each conv in passes of their own; ${
+        (nT / wT).toFixed(1)
+      } img/s without window tiles`;
     }
     xDev.destroy();
     console.log(

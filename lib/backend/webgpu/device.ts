@@ -59,6 +59,9 @@ export interface WebGpuHooks {
    * allow (default: on hardware adapters, for convs of at least 16 input channels; tests
    * and benchmarks set it). */
   fuseTransposes?: boolean;
+  /** Whether the transposed pass runs a stride-1 conv → (sign) → disjoint max-pool block by
+   * window tiles (default true; benchmarks and tests compare). */
+  windowTiles?: boolean;
 }
 
 /** The active test hooks (empty in normal use). */

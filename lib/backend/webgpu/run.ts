@@ -36,6 +36,13 @@ import {
   maxPoolTransposeShader,
 } from "./kernels/max_pool.ts";
 import { addShader } from "./kernels/add.ts";
+import {
+  poolConvOverlapShader,
+  poolConvTiles,
+  poolConvTilesApply,
+  poolConvTilesShader,
+  poolConvTileValues,
+} from "./kernels/pool_conv_tiles.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
 
 /** Per-layer codes on the device: packed sign words `[n, words]` or u32 argmax slots `[n, units]`. */
@@ -350,26 +357,10 @@ export function recordTranspose(
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
-    const fused = fusedTranspose(
-      layers,
-      i,
-      webgpuHooks.fuseTransposes ?? (ctx.isFallback ? false : "wide"),
-    );
-    if (fused !== null) {
-      // conv → sign (→ disjoint max-pool): one product gathering through the codes
-      const { conv, pool, sign } = fused;
-      const o = rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
-      const spec = conv2dTransposeGemm(conv, {
-        pool,
-        sign: sign && { slope: inactiveSlope(sign) },
-      });
-      const through = [pool, sign].filter((c) => c !== undefined).map((c) => codes.get(c)!);
-      rec.gemm(spec, [v, ...through, param(ctx, transposedConvKernel(conv)), param(ctx, null), o], {
-        rows,
-        rowsPerCode,
-      });
-      v = o;
-      i = fused.at;
+    const block = convBlock(layers, i);
+    if (block !== null && recordBlockTranspose(rec, block, { v, rows, codes, rowsPerCode })) {
+      v = block.out!;
+      i = block.at;
       continue;
     }
     const l = layers[i];
@@ -471,26 +462,26 @@ type SignLayer = Exclude<NonlinearLayer, MaxPool2DLayer>;
 const isSign = (l: SplineLayer | undefined): l is SignLayer =>
   l?.kind === "relu" || l?.kind === "leaky-relu" || l?.kind === "abs";
 
+/** A conv and the sign layer and/or disjoint max-pool right after it, ending at `layers[i]`. */
+interface ConvBlock {
+  readonly conv: Conv2DLayer;
+  readonly pool?: MaxPool2DLayer;
+  readonly sign?: SignLayer;
+  /** The conv's index. */
+  readonly at: number;
+  /** The block's transpose, once recorded. */
+  out?: GPUBuffer;
+}
+
 /**
- * The layers ending at `layers[i]` that the transposed pass runs as one product: a conv,
- * then its sign layer and/or a disjoint max-pool, which the conv's transpose applies in its
- * gather ({@linkcode TransposeSource}); null elsewhere.
+ * The conv block ending at `layers[i]`: conv → sign layer, conv → disjoint max-pool, or
+ * conv → sign layer → disjoint max-pool; null elsewhere.
  *
  * @param layers The layers.
- * @param i The last layer of the run.
- * @param fuse `"wide"`: for convs of at least {@linkcode FUSED_MIN_COLUMNS} input channels
- *   (what hardware adapters do by default: their tiled products stage each gathered value
- *   once for a whole tile of columns, where the direct schedule of software adapters would
- *   redo the gather's code lookups for every column); `true`: wherever the layers allow;
- *   `false`: never.
- * @returns The conv (at index `at`), the pool and the sign layer, or null.
+ * @param i The block's last layer.
+ * @returns The block.
  */
-function fusedTranspose(
-  layers: readonly SplineLayer[],
-  i: number,
-  fuse: boolean | "wide",
-): { conv: Conv2DLayer; pool?: MaxPool2DLayer; sign?: SignLayer; at: number } | null {
-  if (fuse === false) return null;
+function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null {
   let j = i;
   const last = layers[j];
   const pool = last.kind === "max-pool" && isDisjointPool(last) ? last : undefined;
@@ -500,6 +491,64 @@ function fusedTranspose(
   if (sign !== undefined) j--;
   const conv = layers[j];
   if (conv?.kind !== "conv2d" || (pool === undefined && sign === undefined)) return null;
-  if (fuse === "wide" && conv.inputShape[2] < FUSED_MIN_COLUMNS) return null;
   return { conv, pool, sign, at: j };
+}
+
+/**
+ * Records a conv block's transpose as one computation where that pays, reading the gradient
+ * `v` at the block's output through the block's codes (never writing the gradient at the
+ * conv's output): window tiles for a stride-1 conv before a pool whose tiles are small
+ * (`webgpuHooks.windowTiles`, default on: {@linkcode poolConvTilesShader}), else one product
+ * gathering through the codes where `webgpuHooks.fuseTransposes` allows (default: hardware
+ * adapters, convs of at least {@linkcode FUSED_MIN_COLUMNS} input channels: tiled products
+ * stage each gathered value once for a tile of columns, while the direct schedule of software
+ * adapters would redo the gather's lookups for every column). Sets `block.out`.
+ *
+ * @returns Whether it recorded the block (false: run its layers one by one).
+ */
+function recordBlockTranspose(
+  rec: Recorder,
+  block: ConvBlock,
+  options: { v: GPUBuffer; rows: number; codes: GpuCodes; rowsPerCode: number },
+): boolean {
+  const { conv, pool, sign } = block;
+  const { v, rows, codes, rowsPerCode } = options;
+  const ctx = rec.ctx;
+  const fusedSign = sign && { slope: inactiveSlope(sign) };
+  const signCodes = sign === undefined ? [] : [codes.get(sign)!];
+  const o = () => rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
+  if (pool !== undefined && (webgpuHooks.windowTiles ?? true) && poolConvTilesApply(conv, pool)) {
+    const t = rec.buffer(rows * poolConvTileValues(conv, pool), `${conv.name} window tiles`);
+    rec.run(
+      poolConvTilesShader(conv, pool, fusedSign),
+      [v, codes.get(pool)!, ...signCodes, param(ctx, poolConvTiles(conv, pool)), t],
+      { rows, perRow: shapeSize(pool.outputShape) / conv.outputShape[2], rowsPerCode },
+    );
+    block.out = o();
+    rec.run(poolConvOverlapShader(conv, pool), [t, block.out], {
+      rows,
+      perRow: shapeSize(conv.inputShape),
+    });
+    return true;
+  }
+  const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? false : "wide");
+  if (fuse === false || (fuse === "wide" && conv.inputShape[2] < FUSED_MIN_COLUMNS)) {
+    return false;
+  }
+  const spec = conv2dTransposeGemm(conv, { pool, sign: fusedSign });
+  const poolCodes = pool === undefined ? [] : [codes.get(pool)!];
+  block.out = o();
+  rec.gemm(
+    spec,
+    [
+      v,
+      ...poolCodes,
+      ...signCodes,
+      param(ctx, transposedConvKernel(conv)),
+      param(ctx, null),
+      block.out,
+    ],
+    { rows, rowsPerCode },
+  );
+  return true;
 }

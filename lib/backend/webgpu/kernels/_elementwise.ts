@@ -14,7 +14,8 @@ export interface Binding {
   readonly type: "f32" | "u32";
   /** True for outputs. */
   readonly write?: boolean;
-  /** Declared `array<vec4<type>>` by the products' four-wide gathers (`GemmVec4`). */
+  /** Declared `array<vec4<type>>` (always in an elementwise kernel; in a product, by its
+   * four-wide gather, `GemmVec4`). */
   readonly wide?: boolean;
 }
 
@@ -51,7 +52,7 @@ ${
         options.bindings.map((b, k) =>
           `@group(0) @binding(${k + 1}) var<storage, ${
             b.write ? "read_write" : "read"
-          }> ${b.name}: array<${b.type}>;`
+          }> ${b.name}: array<${b.wide ? `vec4<${b.type}>` : b.type}>;`
         ).join("\n")
       }
 const PER_ROW = ${options.perRow}u;

@@ -1,0 +1,222 @@
+/**
+ * The window-tile transpose of a stride-1 conv → (sign layer) → disjoint max-pool block,
+ * against brute force (the gradient unpooled, masked and scattered through every tap) and,
+ * through the engine, against the float64 CPU reference.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { webgpuContext, webgpuHooks } from "../../../lib/backend/webgpu/device.ts";
+import { Recorder } from "../../../lib/backend/webgpu/run.ts";
+import { readBack } from "../../../lib/backend/webgpu/_gpu.ts";
+import {
+  poolConvOverlapShader,
+  poolConvTiles,
+  poolConvTilesApply,
+  poolConvTilesShader,
+  poolConvTileValues,
+} from "../../../lib/backend/webgpu/kernels/pool_conv_tiles.ts";
+import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
+import type { Conv2DLayer, MaxPool2DLayer } from "../../../lib/network/spline_network.ts";
+import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
+import { affineMap } from "../../../lib/affine/affine_map.ts";
+import { randomInput, randomizeWeights } from "../../_random_models.ts";
+import { assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
+
+await tf.setBackend("cpu");
+const gpu = await webgpuContext();
+
+function seeded(n: number, seed: number): Float64Array {
+  let s = seed >>> 0;
+  return Float64Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/**
+ * A conv of `kernel` over `[h, w, cin]` (padding "same" or "valid", stride 1) to `cout`
+ * channels, a `pool` max-pool after it, and (with `slope`) a sign layer between: the tiles'
+ * transpose of seeded pooled gradients, codes and sign bits (2 rows per example), against
+ * brute force.
+ */
+async function check(
+  geometry: {
+    input: [number, number, number];
+    cout: number;
+    kernel: [number, number];
+    padding: "same" | "valid";
+    pool: [number, number];
+  },
+  slope?: number,
+) {
+  const model = tf.sequential({
+    layers: [tf.layers.conv2d({
+      inputShape: geometry.input,
+      filters: geometry.cout,
+      kernelSize: geometry.kernel,
+      padding: geometry.padding,
+    })],
+  });
+  randomizeWeights(model, 3);
+  const conv = fromLayersModel(model).layers[0] as Conv2DLayer;
+  const [H, W, CI] = conv.inputShape, [OH, OW, CO] = conv.outputShape;
+  const [KH, KW] = conv.kernelSize, PT = conv.padding[0], PL = conv.padding[2];
+  const [PH, PW] = geometry.pool;
+  const [QH, QW] = [Math.floor(OH / PH), Math.floor(OW / PW)];
+  const pool: MaxPool2DLayer = {
+    kind: "max-pool",
+    name: "pool",
+    inputShape: [OH, OW, CO],
+    outputShape: [QH, QW, CO],
+    poolSize: [PH, PW],
+    strides: [PH, PW],
+    padding: [0, 0, 0, 0],
+  };
+  assertEquals(poolConvTilesApply(conv, pool), true, "the block qualifies");
+  const examples = 2, perCode = 2, rows = examples * perCode, Q = QH * QW * CO;
+  const g = seeded(rows * Q, 11);
+  const r = seeded(examples * (Q + OH * OW * CO), 12);
+  const slots = Uint32Array.from(
+    { length: examples * Q },
+    (_, i) => Math.floor((r[i] + 1) / 2 * PH * PW) % (PH * PW),
+  );
+  const words = Math.ceil(OH * OW * CO / 32);
+  const bits = new Uint32Array(examples * words);
+  for (let e = 0; e < examples; e++) {
+    for (let u = 0; u < OH * OW * CO; u++) {
+      if (r[examples * Q + e * OH * OW * CO + u] > 0) bits[e * words + (u >> 5)] |= 1 << (u & 31);
+    }
+  }
+  // brute force: each window's gradient at its argmax, masked, scattered through the taps
+  const want = new Float64Array(rows * H * W * CI);
+  for (let row = 0; row < rows; row++) {
+    const e = Math.floor(row / perCode);
+    for (let wy = 0; wy < QH; wy++) {
+      for (let wx = 0; wx < QW; wx++) {
+        for (let c = 0; c < CO; c++) {
+          const o = (wy * QW + wx) * CO + c;
+          const slot = slots[e * Q + o];
+          const oy = wy * PH + Math.floor(slot / PW), ox = wx * PW + slot % PW;
+          const u = (oy * OW + ox) * CO + c;
+          let v = g[row * Q + o];
+          if (slope !== undefined && ((bits[e * words + (u >> 5)] >>> (u & 31)) & 1) === 0) {
+            v *= slope;
+          }
+          for (let ky = 0; ky < KH; ky++) {
+            for (let kx = 0; kx < KW; kx++) {
+              const iy = oy + ky - PT, ix = ox + kx - PL;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+              for (let ci = 0; ci < CI; ci++) {
+                want[((row * H + iy) * W + ix) * CI + ci] += v *
+                  conv.kernel[((ky * KW + kx) * CI + ci) * CO + c];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const rec = new Recorder(gpu!, "window tiles test");
+  try {
+    const t = rec.buffer(rows * poolConvTileValues(conv, pool), "tiles");
+    const y = rec.buffer(rows * H * W * CI, "y");
+    const sign = slope === undefined ? undefined : { slope };
+    rec.run(poolConvTilesShader(conv, pool, sign), [
+      rec.upload(Float32Array.from(g), "g"),
+      rec.upload(slots, "codes"),
+      ...(sign ? [rec.upload(bits, "scodes")] : []),
+      rec.upload(Float32Array.from(poolConvTiles(conv, pool)), "filter tiles"),
+      t,
+    ], { rows, perRow: QH * QW, rowsPerCode: perCode });
+    rec.run(poolConvOverlapShader(conv, pool), [t, y], { rows, perRow: H * W * CI });
+    rec.submit();
+    const [out] = await readBack(gpu!, [{ buffer: y, bytes: rows * H * W * CI * 4 }]);
+    const what = `${JSON.stringify(geometry)}, slope ${slope}`;
+    assertAllClose(new Float32Array(out), want, 1e-5, what, largestMagnitude(want));
+  } finally {
+    rec.release();
+  }
+  model.dispose();
+}
+
+Deno.test({
+  name: "window tiles: the transpose of conv → sign → disjoint max-pool, against brute force",
+  ignore: gpu === null,
+  async fn() {
+    // smallCNN's first block
+    await check(
+      { input: [12, 12, 3], cout: 16, kernel: [3, 3], padding: "valid", pool: [2, 2] },
+      0,
+    );
+    // tiles crossing all four edges (same padding), an uncovered last row and column, a
+    // non-square kernel and pool, leaky and abs slopes, no sign layer, one input channel
+    await check(
+      { input: [9, 11, 3], cout: 20, kernel: [3, 2], padding: "same", pool: [2, 3] },
+      0.1,
+    );
+    await check({ input: [8, 7, 2], cout: 12, kernel: [2, 3], padding: "same", pool: [2, 2] }, -1);
+    await check({ input: [9, 9, 4], cout: 16, kernel: [3, 3], padding: "valid", pool: [2, 2] });
+    await check({ input: [10, 10, 1], cout: 12, kernel: [5, 5], padding: "same", pool: [2, 2] }, 0);
+  },
+});
+
+Deno.test("window tiles apply to stride-1 convs before disjoint pools, with small tiles only", () => {
+  const conv = (cin: number, cout: number, strides: [number, number]) =>
+    ({
+      kind: "conv2d",
+      inputShape: [12, 12, cin],
+      outputShape: [10, 10, cout],
+      kernelSize: [3, 3],
+      strides,
+      padding: [0, 0, 0, 0],
+    }) as unknown as Conv2DLayer;
+  const pool = (size: number, stride: number, cout: number): MaxPool2DLayer => ({
+    kind: "max-pool",
+    name: "p",
+    inputShape: [10, 10, cout],
+    outputShape: [Math.floor(10 / stride), Math.floor(10 / stride), cout],
+    poolSize: [size, size],
+    strides: [stride, stride],
+    padding: [0, 0, 0, 0],
+  });
+  assertEquals(poolConvTilesApply(conv(3, 32, [1, 1]), pool(2, 2, 32)), true);
+  assertEquals(poolConvTilesApply(conv(3, 32, [2, 2]), pool(2, 2, 32)), false, "strided conv");
+  assertEquals(poolConvTilesApply(conv(3, 32, [1, 1]), pool(3, 2, 32)), false, "overlapping pool");
+  assertEquals(poolConvTilesApply(conv(8, 32, [1, 1]), pool(2, 2, 32)), false, "128-value tiles");
+  assertEquals(poolConvTilesApply(conv(3, 8, [1, 1]), pool(2, 2, 8)), false, "tiles > output");
+});
+
+Deno.test({
+  name: "window tiles through the engine: templates agree with the float64 CPU reference",
+  ignore: gpu === null,
+  async fn() {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [11, 10, 3], filters: 16, kernelSize: 3, padding: "same" }),
+        tf.layers.reLU(),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 3 }),
+        tf.layers.leakyReLU({ alpha: 0.2 }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 6 }),
+      ],
+    });
+    randomizeWeights(model, 5);
+    const net = fromLayersModel(model);
+    const x = randomInput([11, 10, 3], 3, 6);
+    const batch = { data: Float64Array.from(x.dataSync()), shape: x.shape };
+    const ref = affineMap(net, batch, { backend: "cpu" });
+    for (const windowTiles of [true, false]) {
+      webgpuHooks.windowTiles = windowTiles;
+      try {
+        const { A } = await affineMapAsync(net, batch, { backend: "webgpu" });
+        const what = `A, window tiles ${windowTiles}`;
+        assertAllClose(A.data, ref.A.data, 1e-4, what, largestMagnitude(ref.A.data));
+      } finally {
+        delete webgpuHooks.windowTiles;
+      }
+    }
+    tf.dispose([x]);
+    model.dispose();
+  },
+});
