@@ -60,7 +60,8 @@ export interface WebGpuHooks {
    * and benchmarks set it). */
   fuseTransposes?: boolean;
   /** Whether the transposed pass runs a stride-1 conv → (sign) → disjoint max-pool block by
-   * window tiles (default true; benchmarks and tests compare). */
+   * window tiles wherever they apply (default: where they save at least half the work or the
+   * conv's input is narrow; benchmarks and tests set it). */
   windowTiles?: boolean;
 }
 

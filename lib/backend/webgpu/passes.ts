@@ -233,7 +233,13 @@ export function recordAffineMap(
   const eye = new Float32Array(m * C * C);
   for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
   const g = rec.upload(eye, "one-hot covectors");
-  const a = recordTranspose(rec, foldedLayers(net), { g, rows: m * C, codes, rowsPerCode: C });
+  const a = recordTranspose(rec, foldedLayers(net), {
+    g,
+    rows: m * C,
+    codes,
+    rowsPerCode: C,
+    rowFloats: net.largestActivation,
+  });
   const zero = rec.zeros(m * D, "zero input");
   const b = recordForward(rec, foldedLayers(net), {
     v: zero,

@@ -40,7 +40,9 @@ import {
   poolConvOverlapShader,
   poolConvTiles,
   poolConvTilesApply,
+  poolConvTilesPerRow,
   poolConvTilesShader,
+  poolConvTilesWork,
   poolConvTileValues,
 } from "./kernels/pool_conv_tiles.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
@@ -341,24 +343,33 @@ function sumPaths(rec: Recorder, outs: GPUBuffer[], dims: { rows: number; perRow
 
 /**
  * Records the transposed masked pass: `rows` covector rows `g`, `rowsPerCode` rows per
- * example; returns rows `g·A[x]` `[rows, D]`.
+ * example; returns rows `g·A[x]` `[rows, D]`. `rowFloats`: the most values per row that a
+ * temporary may hold (the chunk was sized for it: the network's largest activation).
  *
  * @param rec The recorder.
  * @param layers The layers.
- * @param options `g`, `rows`, `codes`, `rowsPerCode`.
+ * @param options `g`, `rows`, `codes`, `rowsPerCode`, `rowFloats`.
  * @returns The output buffer.
  */
 export function recordTranspose(
   rec: Recorder,
   layers: readonly SplineLayer[],
-  options: { g: GPUBuffer; rows: number; codes: GpuCodes; rowsPerCode: number },
+  options: {
+    g: GPUBuffer;
+    rows: number;
+    codes: GpuCodes;
+    rowsPerCode: number;
+    rowFloats: number;
+  },
 ): GPUBuffer {
-  const { rows, codes, rowsPerCode } = options;
+  const { rows, codes, rowsPerCode, rowFloats } = options;
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
     const block = convBlock(layers, i);
-    if (block !== null && recordBlockTranspose(rec, block, { v, rows, codes, rowsPerCode })) {
+    if (
+      block !== null && recordBlockTranspose(rec, block, { v, rows, codes, rowsPerCode, rowFloats })
+    ) {
       v = block.out!;
       i = block.at;
       continue;
@@ -438,7 +449,9 @@ export function recordTranspose(
       case "residual":
         v = sumPaths(
           rec,
-          l.paths.map((p) => recordTranspose(rec, p, { g: v, rows, codes, rowsPerCode })),
+          l.paths.map((p) =>
+            recordTranspose(rec, p, { g: v, rows, codes, rowsPerCode, rowFloats })
+          ),
           { rows, perRow: inSize },
         );
         break;
@@ -497,8 +510,10 @@ function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null 
 /**
  * Records a conv block's transpose as one computation where that pays, reading the gradient
  * `v` at the block's output through the block's codes (never writing the gradient at the
- * conv's output): window tiles for a stride-1 conv before a pool whose tiles are small
- * (`webgpuHooks.windowTiles`, default on: {@linkcode poolConvTilesShader}), else one product
+ * conv's output): window tiles for a stride-1 conv before a pool whose tiles are small, where
+ * they do at most half the product's multiply-adds or the conv has fewer than
+ * {@linkcode FUSED_MIN_COLUMNS} input channels (`webgpuHooks.windowTiles` overrides that:
+ * {@linkcode poolConvTilesShader}), else one product
  * gathering through the codes where `webgpuHooks.fuseTransposes` allows (default: hardware
  * adapters, convs of at least {@linkcode FUSED_MIN_COLUMNS} input channels: tiled products
  * stage each gathered value once for a tile of columns, while the direct schedule of software
@@ -509,7 +524,13 @@ function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null 
 function recordBlockTranspose(
   rec: Recorder,
   block: ConvBlock,
-  options: { v: GPUBuffer; rows: number; codes: GpuCodes; rowsPerCode: number },
+  options: {
+    v: GPUBuffer;
+    rows: number;
+    codes: GpuCodes;
+    rowsPerCode: number;
+    rowFloats: number;
+  },
 ): boolean {
   const { conv, pool, sign } = block;
   const { v, rows, codes, rowsPerCode } = options;
@@ -517,12 +538,15 @@ function recordBlockTranspose(
   const fusedSign = sign && { slope: inactiveSlope(sign) };
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
   const o = () => rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
-  if (pool !== undefined && (webgpuHooks.windowTiles ?? true) && poolConvTilesApply(conv, pool)) {
+  // window tiles where they save work or the product would be narrow (to RGB)
+  const tiles = pool !== undefined && (webgpuHooks.windowTiles ??
+    (poolConvTilesWork(conv, pool) <= 0.5 || conv.inputShape[2] < FUSED_MIN_COLUMNS));
+  if (tiles && poolConvTilesApply(conv, pool, options.rowFloats)) {
     const t = rec.buffer(rows * poolConvTileValues(conv, pool), `${conv.name} window tiles`);
     rec.run(
       poolConvTilesShader(conv, pool, fusedSign),
       [v, codes.get(pool)!, ...signCodes, param(ctx, poolConvTiles(conv, pool)), t],
-      { rows, perRow: shapeSize(pool.outputShape) / conv.outputShape[2], rowsPerCode },
+      { rows, perRow: poolConvTilesPerRow(conv, pool), rowsPerCode },
     );
     block.out = o();
     rec.run(poolConvOverlapShader(conv, pool), [t, block.out], {

@@ -11,7 +11,9 @@ import {
   poolConvOverlapShader,
   poolConvTiles,
   poolConvTilesApply,
+  poolConvTilesPerRow,
   poolConvTilesShader,
+  poolConvTilesWork,
   poolConvTileValues,
 } from "../../../lib/backend/webgpu/kernels/pool_conv_tiles.ts";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
@@ -71,7 +73,7 @@ async function check(
     strides: [PH, PW],
     padding: [0, 0, 0, 0],
   };
-  assertEquals(poolConvTilesApply(conv, pool), true, "the block qualifies");
+  assertEquals(poolConvTilesApply(conv, pool, Infinity), true, "the block qualifies");
   const examples = 2, perCode = 2, rows = examples * perCode, Q = QH * QW * CO;
   const g = seeded(rows * Q, 11);
   const r = seeded(examples * (Q + OH * OW * CO), 12);
@@ -126,7 +128,7 @@ async function check(
       ...(sign ? [rec.upload(bits, "scodes")] : []),
       rec.upload(Float32Array.from(poolConvTiles(conv, pool)), "filter tiles"),
       t,
-    ], { rows, perRow: QH * QW, rowsPerCode: perCode });
+    ], { rows, perRow: poolConvTilesPerRow(conv, pool), rowsPerCode: perCode });
     rec.run(poolConvOverlapShader(conv, pool), [t, y], { rows, perRow: H * W * CI });
     rec.submit();
     const [out] = await readBack(gpu!, [{ buffer: y, bytes: rows * H * W * CI * 4 }]);
@@ -156,33 +158,46 @@ Deno.test({
     await check({ input: [8, 7, 2], cout: 12, kernel: [2, 3], padding: "same", pool: [2, 2] }, -1);
     await check({ input: [9, 9, 4], cout: 16, kernel: [3, 3], padding: "valid", pool: [2, 2] });
     await check({ input: [10, 10, 1], cout: 12, kernel: [5, 5], padding: "same", pool: [2, 2] }, 0);
+    // input channels in groups: 2 of 4, 2 of 3, and smallCNN's second block (8 of 4)
+    await check({ input: [9, 9, 8], cout: 12, kernel: [3, 3], padding: "valid", pool: [2, 2] }, 0);
+    await check({ input: [8, 9, 6], cout: 8, kernel: [3, 3], padding: "same", pool: [2, 2] }, 0.3);
+    await check(
+      { input: [15, 15, 32], cout: 64, kernel: [3, 3], padding: "valid", pool: [2, 2] },
+      0,
+    );
   },
 });
 
-Deno.test("window tiles apply to stride-1 convs before disjoint pools, with small tiles only", () => {
-  const conv = (cin: number, cout: number, strides: [number, number]) =>
+Deno.test("window tiles apply to stride-1 convs before disjoint pools, within the budget", () => {
+  const conv = (cin: number, kernel: number, strides: [number, number]) =>
     ({
       kind: "conv2d",
       inputShape: [12, 12, cin],
-      outputShape: [10, 10, cout],
-      kernelSize: [3, 3],
+      outputShape: [10, 10, 32],
+      kernelSize: [kernel, kernel],
       strides,
       padding: [0, 0, 0, 0],
     }) as unknown as Conv2DLayer;
-  const pool = (size: number, stride: number, cout: number): MaxPool2DLayer => ({
+  const pool = (size: number, stride: number): MaxPool2DLayer => ({
     kind: "max-pool",
     name: "p",
-    inputShape: [10, 10, cout],
-    outputShape: [Math.floor(10 / stride), Math.floor(10 / stride), cout],
+    inputShape: [10, 10, 32],
+    outputShape: [Math.floor(10 / stride), Math.floor(10 / stride), 32],
     poolSize: [size, size],
     strides: [stride, stride],
     padding: [0, 0, 0, 0],
   });
-  assertEquals(poolConvTilesApply(conv(3, 32, [1, 1]), pool(2, 2, 32)), true);
-  assertEquals(poolConvTilesApply(conv(3, 32, [2, 2]), pool(2, 2, 32)), false, "strided conv");
-  assertEquals(poolConvTilesApply(conv(3, 32, [1, 1]), pool(3, 2, 32)), false, "overlapping pool");
-  assertEquals(poolConvTilesApply(conv(8, 32, [1, 1]), pool(2, 2, 32)), false, "128-value tiles");
-  assertEquals(poolConvTilesApply(conv(3, 8, [1, 1]), pool(2, 2, 8)), false, "tiles > output");
+  // 25 windows of 4 × 4 pixels against 100 positions of 3 × 3 taps
+  assertEquals(poolConvTilesWork(conv(3, 3, [1, 1]), pool(2, 2)), 400 / 900);
+  // 25 windows × 4 × 4 pixels × 3 channels
+  assertEquals(poolConvTileValues(conv(3, 3, [1, 1]), pool(2, 2)), 1200);
+  assertEquals(poolConvTilesApply(conv(3, 3, [1, 1]), pool(2, 2), 1200), true);
+  assertEquals(poolConvTilesApply(conv(3, 3, [1, 1]), pool(2, 2), 1199), false, "over budget");
+  assertEquals(poolConvTilesApply(conv(32, 3, [1, 1]), pool(2, 2), Infinity), true, "groups");
+  assertEquals(poolConvTilesApply(conv(3, 3, [2, 2]), pool(2, 2), Infinity), false, "strided");
+  assertEquals(poolConvTilesApply(conv(3, 3, [1, 1]), pool(3, 2), Infinity), false, "overlap");
+  // a 10 × 10 tile: more than 64 values even for one channel
+  assertEquals(poolConvTilesApply(conv(3, 9, [1, 1]), pool(2, 2), Infinity), false, "big tile");
 });
 
 Deno.test({

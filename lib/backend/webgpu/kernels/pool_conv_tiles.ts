@@ -1,13 +1,14 @@
 /**
  * The transpose of a stride-1 conv followed by its sign layer and a disjoint max-pool
- * (conv → ReLU → pool, a first layer's block), by window tiles instead of a product: through
- * the pool each window passes one gradient per channel, at its argmax, so that window's
- * contribution to the conv's input is `Σ_c coef_c · F[c, slot_c]`, where `F[c, s]` is the
- * conv's filter `c` transposed and shifted to slot `s` of a `(ph + kh − 1) × (pw + kw − 1)`
- * tile of the input (precomputed once). One invocation per window sums its tile in registers
- * (`CO` terms of `tile` values, against `H·W` positions × `kh·kw·CO` depths for the product
- * on the unpooled gradient); a second kernel adds each input pixel's overlapping tiles.
- * Neither the unpooled gradient nor an im2col view of it is ever read.
+ * (conv → ReLU → pool), by window tiles instead of a product: through the pool each window
+ * passes one gradient per channel, at its argmax, so that window's contribution to the conv's
+ * input is `Σ_c coef_c · F[c, slot_c]`, where `F[c, s]` is the conv's filter `c` transposed
+ * and shifted to slot `s` of a `(ph + kh − 1) × (pw + kw − 1)` tile of the input
+ * (precomputed once). One invocation per window and group of input channels sums its part of
+ * the tile in registers — `CO` coefficients, each computed once and applied to the whole
+ * part — and a second kernel adds each input pixel's overlapping tiles. For a 3×3 conv and a
+ * 2×2 pool that is 16/36 of the product on the unpooled gradient (whose values are 3/4
+ * zeros), without its im2col gather, and the unpooled gradient is never written.
  *
  * @module
  */
@@ -21,43 +22,87 @@ import { f, range, signOfFns } from "./_snippets.ts";
 /** The most tile values one invocation holds (16 vec4 accumulators). */
 const MAX_TILE = 64;
 
-/** Tile geometry of a conv → (sign) → pool block. */
+/**
+ * Tile geometry of a conv → (sign) → pool block: the tile `TH × TW` pixels, its input
+ * channels split into `G` groups of `CG` (the largest divisor of `CI` whose part of the tile
+ * fits {@linkcode MAX_TILE} values; 0 if none does), `V` vec4s per group's part.
+ */
 function geometry(conv: Conv2DLayer, pool: MaxPool2DLayer) {
   const [H, W, CI] = conv.inputShape, [OH, OW, CO] = conv.outputShape;
   const [KH, KW] = conv.kernelSize, [PH, PW] = pool.poolSize;
   const [QOH, QOW] = pool.outputShape;
   const TH = PH + KH - 1, TW = PW + KW - 1;
-  const TV = Math.ceil((TH * TW * CI) / 4);
-  return { H, W, CI, OH, OW, CO, KH, KW, PH, PW, QOH, QOW, TH, TW, TV };
+  let CG = CI;
+  while (CG > 0 && (CI % CG !== 0 || TH * TW * CG > MAX_TILE)) CG--;
+  const G = CG > 0 ? CI / CG : 0;
+  const V = Math.ceil((TH * TW * CG) / 4);
+  return { H, W, CI, OH, OW, CO, KH, KW, PH, PW, QOH, QOW, TH, TW, CG, G, V };
+}
+
+/**
+ * Values of all windows' tiles, per row (the temporary between the two kernels).
+ *
+ * @param conv The conv.
+ * @param pool The max-pool.
+ * @returns The count.
+ */
+export function poolConvTileValues(conv: Conv2DLayer, pool: MaxPool2DLayer): number {
+  const g = geometry(conv, pool);
+  return g.QOH * g.QOW * g.G * 4 * g.V;
+}
+
+/**
+ * Invocations per row of {@linkcode poolConvTilesShader}: windows × channel groups.
+ *
+ * @param conv The conv.
+ * @param pool The max-pool.
+ * @returns The count.
+ */
+export function poolConvTilesPerRow(conv: Conv2DLayer, pool: MaxPool2DLayer): number {
+  const g = geometry(conv, pool);
+  return g.QOH * g.QOW * g.G;
+}
+
+/**
+ * The multiply-adds of the window tiles over those of the conv's transpose on the unpooled
+ * gradient (as a product does it): `poh·pow·th·tw / (oh·ow·kh·kw)` — 0.38 for smallCNN's
+ * 3×3 convs before 2×2 pools, 1 for a 1×1 conv (whose tiles are its windows).
+ *
+ * @param conv The conv.
+ * @param pool The max-pool.
+ * @returns The ratio.
+ */
+export function poolConvTilesWork(conv: Conv2DLayer, pool: MaxPool2DLayer): number {
+  const { OH, OW, KH, KW, QOH, QOW, TH, TW } = geometry(conv, pool);
+  return (QOH * QOW * TH * TW) / (OH * OW * KH * KW);
 }
 
 /**
  * Whether the block's transpose can run as window tiles: a stride-1 conv, a disjoint pool
- * over its output, tiles of at most 64 values, and tiles of all windows no larger than the
- * conv's output (they share its buffers' size limit).
+ * over its output, a tile of at most 64 pixels (one input channel per invocation then), and
+ * all windows' tiles within `rowFloats` values per row (the chunk's budget).
  *
  * @param conv The conv.
  * @param pool The max-pool after it (and after its sign layer, if any).
+ * @param rowFloats The most values per row a temporary may hold.
  * @returns Whether {@linkcode poolConvTilesShader} applies.
  */
-export function poolConvTilesApply(conv: Conv2DLayer, pool: MaxPool2DLayer): boolean {
+export function poolConvTilesApply(
+  conv: Conv2DLayer,
+  pool: MaxPool2DLayer,
+  rowFloats: number,
+): boolean {
   if (conv.strides[0] !== 1 || conv.strides[1] !== 1 || !isDisjointPool(pool)) return false;
-  const g = geometry(conv, pool);
-  return 4 * g.TV <= MAX_TILE && g.QOH * g.QOW * 4 * g.TV <= g.OH * g.OW * g.CO;
-}
-
-/** Values of the window tiles of all rows' windows, per row (the temporary's size). */
-export function poolConvTileValues(conv: Conv2DLayer, pool: MaxPool2DLayer): number {
-  const g = geometry(conv, pool);
-  return g.QOH * g.QOW * 4 * g.TV;
+  return geometry(conv, pool).G > 0 && poolConvTileValues(conv, pool) <= rowFloats;
 }
 
 const tileCache = new WeakMap<Conv2DLayer, { pool: string; tiles: Float64Array }>();
 
 /**
- * The shifted filters `F[c, s]` `[CO, ph·pw, 4·TV]`: filter `c` transposed (`[kh, kw, cin]`)
- * placed at slot `s = sy·pw + sx` of the tile (`F[c, s][(sy + ky, sx + kx), ci] = k[ky, kx,
- * ci, c]`), zero elsewhere. Made once per conv.
+ * The shifted filters `F[c, s]`, laid out `[CO, ph·pw, V, G, 4]`: group `g`'s part of filter
+ * `c` transposed and placed at slot `s = sy·pw + sx` of the tile (value `(ty·TW + tx)·CG + cl`
+ * of the part is `k[ty − sy, tx − sx, g·CG + cl, c]`, zero outside the filter), the groups of
+ * one vec4 side by side (neighbouring invocations read neighbouring vec4s). Made once per conv.
  *
  * @param conv The conv.
  * @param pool The max-pool.
@@ -67,16 +112,18 @@ export function poolConvTiles(conv: Conv2DLayer, pool: MaxPool2DLayer): Float64A
   const key = `${pool.poolSize}`;
   const hit = tileCache.get(conv);
   if (hit?.pool === key) return hit.tiles;
-  const { CI, CO, KH, KW, PH, PW, TW, TV } = geometry(conv, pool);
-  const tiles = new Float64Array(CO * PH * PW * 4 * TV);
+  const { CI, CO, KH, KW, PH, PW, TW, CG, G, V } = geometry(conv, pool);
+  const tiles = new Float64Array(CO * PH * PW * V * G * 4);
   for (let c = 0; c < CO; c++) {
     for (let sy = 0; sy < PH; sy++) {
       for (let sx = 0; sx < PW; sx++) {
-        const base = (c * PH * PW + sy * PW + sx) * 4 * TV;
+        const base = (c * PH * PW + sy * PW + sx) * V;
         for (let ky = 0; ky < KH; ky++) {
           for (let kx = 0; kx < KW; kx++) {
             for (let ci = 0; ci < CI; ci++) {
-              tiles[base + ((sy + ky) * TW + sx + kx) * CI + ci] =
+              const g = Math.floor(ci / CG);
+              const j = ((sy + ky) * TW + sx + kx) * CG + ci % CG;
+              tiles[((base + (j >> 2)) * G + g) * 4 + (j & 3)] =
                 conv.kernel[((ky * KW + kx) * CI + ci) * CO + c];
             }
           }
@@ -91,7 +138,8 @@ export function poolConvTiles(conv: Conv2DLayer, pool: MaxPool2DLayer): Float64A
 /**
  * The window tiles: bindings `g` the pooled gradient `[rows, poh, pow, CO]`, `codes` the
  * pool's argmax slots, (`scodes` the sign layer's codes, with `sign`), `tiles`
- * ({@linkcode poolConvTiles}), `t` `[rows, poh·pow, 4·TV]`; one invocation per row and window.
+ * ({@linkcode poolConvTiles}), `t` `[rows, poh·pow, V, G, 4]`; one invocation per row,
+ * window and channel group ({@linkcode poolConvTilesPerRow}).
  *
  * @param conv The conv.
  * @param pool The max-pool.
@@ -103,8 +151,8 @@ export function poolConvTilesShader(
   pool: MaxPool2DLayer,
   sign?: FusedSign,
 ): ShaderSource {
-  const { OW, CO, PH, PW, QOH, QOW, TV } = geometry(conv, pool);
-  const acc = range(TV);
+  const { OW, CO, PH, PW, QOH, QOW, G, V } = geometry(conv, pool);
+  const acc = range(V);
   const signKey = sign === undefined ? "" : `/sign${f(sign.slope)}`;
   return elementwiseShader(
     `pool-conv-tiles/${conv.inputShape}/${conv.outputShape}/${conv.kernelSize}/${conv.padding}/${pool.poolSize}${signKey}`,
@@ -116,13 +164,15 @@ export function poolConvTilesShader(
         { name: "tiles", type: "f32", wide: true },
         { name: "t", type: "f32", wide: true, write: true },
       ],
-      perRow: QOH * QOW,
+      perRow: QOH * QOW * G,
       consts: `const CO = ${CO}u; const OW = ${OW}u; const PH = ${PH}u; const PW = ${PW}u;
-const QOW = ${QOW}u; const QOUT = ${QOH * QOW * CO}u; const S = ${PH * PW}u; const TV = ${TV}u;${
+const QOW = ${QOW}u; const QOUT = ${QOH * QOW * CO}u; const S = ${PH * PW}u;
+const G = ${G}u; const V = ${V}u;${
         sign === undefined ? "" : signOfFns(conv.outputShape.reduce((a, b) => a * b), sign.slope)
       }`,
       body: `  let r = i / PER_ROW;
-  let w = i % PER_ROW;
+  let gi = i % G;
+  let w = (i % PER_ROW) / G;
   let e = r / P.rowsPerCode;
   let wy = w / QOW;
   let wx = w % QOW;
@@ -136,12 +186,13 @@ ${acc.map((v) => `  var a${v} = vec4<f32>(0.0);`).join("\n")}
           : " * signOf(e, ((wy * PH + slot / PW) * OW + wx * PW + slot % PW) * CO + c)"
       };
     if (coef != 0.0) {
-      let base = (c * S + slot) * TV;
+      let base = (c * S + slot) * V * G + gi;
       let k = vec4<f32>(coef);
-${acc.map((v) => `      a${v} = fma(k, tiles[base + ${v}u], a${v});`).join("\n")}
+${acc.map((v) => `      a${v} = fma(k, tiles[base + ${v}u * G], a${v});`).join("\n")}
     }
   }
-${acc.map((v) => `  t[i * TV + ${v}u] = a${v};`).join("\n")}`,
+  let out = (i - gi) * V + gi;
+${acc.map((v) => `  t[out + ${v}u * G] = a${v};`).join("\n")}`,
     },
   );
 }
@@ -156,7 +207,7 @@ ${acc.map((v) => `  t[i * TV + ${v}u] = a${v};`).join("\n")}`,
  * @returns The shader.
  */
 export function poolConvOverlapShader(conv: Conv2DLayer, pool: MaxPool2DLayer): ShaderSource {
-  const { H, W, CI, PH, PW, QOH, QOW, TH, TW, TV } = geometry(conv, pool);
+  const { H, W, CI, PH, PW, QOH, QOW, TH, TW, CG, G, V } = geometry(conv, pool);
   const PT = conv.padding[0], PL = conv.padding[2];
   return elementwiseShader(
     `pool-conv-overlap/${conv.inputShape}/${conv.outputShape}/${conv.kernelSize}/${conv.padding}/${pool.poolSize}`,
@@ -165,20 +216,23 @@ export function poolConvOverlapShader(conv: Conv2DLayer, pool: MaxPool2DLayer): 
       perRow: H * W * CI,
       consts: `const W = ${W}u; const CI = ${CI}u; const PH = ${PH}; const PW = ${PW};
 const PT = ${PT}; const PL = ${PL}; const QOH = ${QOH}; const QOW = ${QOW}; const TH = ${TH};
-const TW = ${TW}; const WIN = ${QOH * QOW}u; const TILE = ${4 * TV}u;`,
+const TW = ${TW}; const WIN = ${QOH * QOW}u; const CG = ${CG}u; const G = ${G}u;
+const V = ${V}u;`,
       body: `  let r = i / PER_ROW;
   let q = i % PER_ROW;
   let ci = q % CI;
+  let gi = ci / CG;
   let iy = i32((q / CI) / W) + PT;
   let ix = i32((q / CI) % W) + PL;
   var s = 0.0;
-  // windows wy with 0 ≤ iy + PT − wy·PH < TH, from the last one down
+  // windows wy with 0 ≤ iy − wy·PH < TH (iy counted from the padded top), from the last down
   for (var wy = iy / PH; wy >= 0 && iy - wy * PH < TH; wy--) {
     if (wy >= QOH) { continue; }
     for (var wx = ix / PW; wx >= 0 && ix - wx * PW < TW; wx--) {
       if (wx >= QOW) { continue; }
-      let tile = (r * WIN + u32(wy * QOW + wx)) * TILE;
-      s += t[tile + u32((iy - wy * PH) * TW + ix - wx * PW) * CI + ci];
+      let j = u32((iy - wy * PH) * TW + ix - wx * PW) * CG + ci % CG;
+      let v = ((r * WIN + u32(wy * QOW + wx)) * V + j / 4u) * G + gi;
+      s += t[v * 4u + j % 4u];
     }
   }
   y[i] = s;`,
