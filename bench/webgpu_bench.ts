@@ -18,6 +18,10 @@
  * `--profile` first times one chunk of each pass kernel by kernel (each dispatch replayed
  * 20 times in one submit), worst first.
  *
+ * On a GPU, the engine's alternatives ({@linkcode VARIANTS}: tile shapes, fusions, window
+ * tiles) are checked, profiled and timed too, each against the defaults in the same run
+ * (`--variants` runs them on a software adapter as well, to test the bench itself).
+ *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
  *
@@ -28,7 +32,12 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
 import type { SplineNetwork } from "../lib/network/spline_network.ts";
-import { type WebGpuContext, webgpuContext, webgpuHooks } from "../lib/backend/webgpu/device.ts";
+import {
+  type WebGpuContext,
+  webgpuContext,
+  type WebGpuHooks,
+  webgpuHooks,
+} from "../lib/backend/webgpu/device.ts";
 import { Recorder } from "../lib/backend/webgpu/run.ts";
 import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
@@ -50,6 +59,40 @@ import { partitionCodes } from "../lib/partition/codes.ts";
 import { partitionCodesAsync } from "../lib/partition/codes_async.ts";
 
 let disagreements = 0;
+
+/**
+ * The engine's alternatives that the GPU measurement compares with its defaults, each a
+ * setting of {@linkcode webgpuHooks}: timed on the GPU, profiled kernel by kernel and checked
+ * against the CPU reference like the defaults.
+ */
+const VARIANTS: readonly { name: string; hooks: WebGpuHooks }[] = [
+  { name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
+  { name: "blocked tiles", hooks: { gemmBlocked: true } },
+  { name: "narrow deep products on tiles (no reduce)", hooks: { gemmReduce: false } },
+  { name: "without window tiles", hooks: { windowTiles: false } },
+  {
+    name: "sign layers and max-pools after a conv in passes of their own",
+    hooks: { fuseTransposes: false },
+  },
+  {
+    name: "every conv transpose gathering through the layers after it",
+    hooks: { fuseTransposes: true },
+  },
+];
+
+/** The variants to run: on GPUs, or with `--variants` (a software adapter, to test the bench). */
+const variantsFor = (ctx: WebGpuContext) =>
+  ctx.isFallback && !Deno.args.includes("--variants") ? [] : VARIANTS;
+
+/** Runs `fn` with `hooks` set, then restores the defaults. */
+async function withHooks<T>(hooks: WebGpuHooks, fn: () => Promise<T>): Promise<T> {
+  Object.assign(webgpuHooks, hooks);
+  try {
+    return await fn();
+  } finally {
+    for (const k of Object.keys(hooks)) delete webgpuHooks[k as keyof WebGpuHooks];
+  }
+}
 
 /** Largest |a − b| over the largest |b|, printed with a verdict against `tol`. */
 function agreement(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
@@ -267,55 +310,30 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     const net = fromLayersModel(model);
     const D = net.inputSize;
-    // the templates pass also with 4 × 4 outputs per thread everywhere, with the sign layers
-    // and disjoint max-pools after each conv in passes of their own, and with every conv's
-    // transpose (the first layer's too) gathering through them, kernel by kernel
-    const runs = [
+    // the defaults, then each variant's templates pass (and inner products where products
+    // differ), kernel by kernel
+    const runs: { what: "templates" | "inner products"; variant?: (typeof VARIANTS)[number] }[] = [
       { what: "templates" },
       { what: "inner products" },
-      { what: "templates", perThread: 4 },
-      { what: "templates", fuse: false },
-      { what: "templates", fuse: true },
-      { what: "templates", blocked: true },
-      { what: "inner products", blocked: true },
-      { what: "templates", windowTiles: false },
-    ] as const;
-    for (const run of runs) {
-      const { what } = run;
-      const perThread = "perThread" in run ? run.perThread : undefined;
-      const fuse = "fuse" in run ? run.fuse : undefined;
-      const blocked = "blocked" in run;
-      const windowTiles = "windowTiles" in run ? run.windowTiles : undefined;
-      const variantRun = perThread !== undefined || fuse !== undefined || blocked ||
-        windowTiles !== undefined;
-      if (variantRun && ctx.isFallback) continue;
-      webgpuHooks.gemmMaxPerThread = perThread;
-      webgpuHooks.fuseTransposes = fuse;
-      webgpuHooks.gemmBlocked = blocked || undefined;
-      webgpuHooks.windowTiles = windowTiles;
-      const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
-      const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
-      const rec = new ProfilingRecorder(ctx, "profile");
-      const xb = rec.upload(x, "input");
-      if (what === "templates") recordAffineMap(rec, net, xb, m);
-      else recordInnerProducts(rec, net, xb, m);
-      const variant = perThread !== undefined
-        ? ", 4 × 4 per thread"
-        : fuse === false
-        ? ", sign layers and max-pools after a conv in passes of their own"
-        : fuse
-        ? ", every conv transpose gathering through the layers after it"
-        : blocked
-        ? ", blocked tiles"
-        : windowTiles === false
-        ? ", without window tiles (pool transpose, then the conv's)"
-        : "";
-      await rec.profile(`${arch} ${what}, ${m} images${variant}`, m, tiny ? 2 : 20);
-      rec.release();
-      delete webgpuHooks.gemmMaxPerThread;
-      delete webgpuHooks.fuseTransposes;
-      delete webgpuHooks.gemmBlocked;
-      delete webgpuHooks.windowTiles;
+      ...(variantsFor(ctx).flatMap((variant) => [
+        { what: "templates" as const, variant },
+        ...("windowTiles" in variant.hooks || "fuseTransposes" in variant.hooks
+          ? []
+          : [{ what: "inner products" as const, variant }]),
+      ])),
+    ];
+    for (const { what, variant } of runs) {
+      await withHooks(variant?.hooks ?? {}, async () => {
+        const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
+        const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
+        const rec = new ProfilingRecorder(ctx, "profile");
+        const xb = rec.upload(x, "input");
+        if (what === "templates") recordAffineMap(rec, net, xb, m);
+        else recordInnerProducts(rec, net, xb, m);
+        const title = `${arch} ${what}, ${m} images${variant ? `, ${variant.name}` : ""}`;
+        await rec.profile(title, m, tiny ? 2 : 20);
+        rec.release();
+      });
     }
     model.dispose();
   }
@@ -355,7 +373,7 @@ async function main(): Promise<void> {
     `dense/conv products: ${
       gemmScheduleFor(ctx.isFallback) === "direct"
         ? "direct"
-        : "tiled, 8×8 per thread from 64 columns on, else 4×4"
+        : "tiled, 8×8 per thread from 64 columns on, else 4×4; a workgroup per row for ≤ 16 columns"
     }`,
   );
   for (const arch of ["smallCNN", "largeCNN"] as const) {
@@ -388,23 +406,13 @@ async function main(): Promise<void> {
       const ip = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
       agreement(`${arch} <A_c, x>`, ip, refIp, 1e-4);
       // the variants timed below, checked too
-      if (!ctx.isFallback) {
-        webgpuHooks.gemmBlocked = true;
-        const b = await affineMapWebGpu(ctx, net, { x: xs.data, n });
-        agreement(`${arch} templates A, blocked tiles`, b.A, refMap.A.data, 1e-4);
-        const bIp = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
-        agreement(`${arch} <A_c, x>, blocked tiles`, bIp, refIp, 1e-4);
-        delete webgpuHooks.gemmBlocked;
-        for (const fuse of [false, true]) {
-          webgpuHooks.fuseTransposes = fuse;
-          const f = await affineMapWebGpu(ctx, net, { x: xs.data, n });
-          agreement(`${arch} templates A, fuseTransposes = ${fuse}`, f.A, refMap.A.data, 1e-4);
-          delete webgpuHooks.fuseTransposes;
-        }
-        webgpuHooks.windowTiles = false;
-        const nt = await affineMapWebGpu(ctx, net, { x: xs.data, n });
-        agreement(`${arch} templates A, without window tiles`, nt.A, refMap.A.data, 1e-4);
-        delete webgpuHooks.windowTiles;
+      for (const variant of variantsFor(ctx)) {
+        await withHooks(variant.hooks, async () => {
+          const v = await affineMapWebGpu(ctx, net, { x: xs.data, n });
+          agreement(`${arch} templates A, ${variant.name}`, v.A, refMap.A.data, 1e-4);
+          const vIp = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
+          agreement(`${arch} <A_c, x>, ${variant.name}`, vIp, refIp, 1e-4);
+        });
       }
     }
     const sT = await time(() => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }), 2);
@@ -425,45 +433,31 @@ async function main(): Promise<void> {
         "templates",
       )}; ${await cpuSplit(ctx, net, xDev, nI, "inner products")}`,
     );
-    // the same with 4 × 4 outputs per thread everywhere (the default takes 8 × 8 from 64
-    // columns on)
-    let r4 = "", unfused = "";
-    if (!ctx.isFallback) {
-      webgpuHooks.gemmMaxPerThread = 4;
-      const qT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
-      const qI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
-      delete webgpuHooks.gemmMaxPerThread;
-      r4 = ` (4 × 4 per thread: ${(nT / qT).toFixed(1)} and ${(nI / qI).toFixed(1)} img/s)`;
-      webgpuHooks.fuseTransposes = false;
-      const uT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
-      delete webgpuHooks.fuseTransposes;
-      webgpuHooks.windowTiles = false;
-      const wT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
-      delete webgpuHooks.windowTiles;
-      webgpuHooks.gemmBlocked = true;
-      const bT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
-      const bI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
-      delete webgpuHooks.gemmBlocked;
-      r4 += ` (blocked tiles: ${(nT / bT).toFixed(1)} and ${(nI / bI).toFixed(1)} img/s)`;
-      unfused = `; ${
-        (nT / uT).toFixed(1)
-      } img/s with the sign layers and max-pools after each conv in passes of their own; ${
-        (nT / wT).toFixed(1)
-      } img/s without window tiles`;
+    // each variant, on the GPU
+    const compared: string[] = [];
+    for (const variant of variantsFor(ctx)) {
+      const [vT, vI] = await withHooks(variant.hooks, async () => [
+        await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2),
+        await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2),
+      ]);
+      compared.push(
+        `${arch} ${variant.name}: templates ${(nT / vT).toFixed(1)} img/s, <A_c, x> ${
+          (nI / vI).toFixed(1)
+        } img/s (on the GPU)`,
+      );
     }
     xDev.destroy();
     console.log(
       `${arch} all ${C} templates + offsets, batch ${nT}: ${
         (nT / sT).toFixed(1)
-      } img/s read back, ${
-        (nT / rT).toFixed(1)
-      } img/s on the GPU (inputs and results there)${unfused}`,
+      } img/s read back, ${(nT / rT).toFixed(1)} img/s on the GPU (inputs and results there)`,
     );
     console.log(
       `${arch} <A_c, x> for all c, batch ${nI}: ${(nI / sI).toFixed(1)} img/s read back, ${
         (nI / rI).toFixed(1)
-      } img/s on the GPU (inputs and results there)${r4}`,
+      } img/s on the GPU (inputs and results there)`,
     );
+    compared.forEach((line) => console.log(`  variant: ${line}`));
     model.dispose();
   }
 }

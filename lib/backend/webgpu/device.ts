@@ -54,6 +54,8 @@ export interface WebGpuHooks {
   gemmMaxPerThread?: 4 | 8;
   /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`: benchmarks compare). */
   gemmBlocked?: boolean;
+  /** False keeps narrow, deep products on tiles instead of `"reduce"` (benchmarks compare). */
+  gemmReduce?: boolean;
   /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv
    * in the conv transpose's gather instead of in passes of their own, wherever the layers
    * allow (default: on hardware adapters, for convs of at least 16 input channels; tests

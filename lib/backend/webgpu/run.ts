@@ -157,7 +157,9 @@ export class Recorder {
     dims: { rows: number; rowsPerCode?: number },
     schedule: GemmSchedule = gemmScheduleFor(
       this.ctx.isFallback,
-      spec.n,
+      webgpuHooks.gemmReduce === false
+        ? { n: spec.n }
+        : { m: dims.rows * spec.mPerRow, n: spec.n, k: spec.k },
       webgpuHooks.gemmMaxPerThread,
       webgpuHooks.gemmBlocked,
     ),

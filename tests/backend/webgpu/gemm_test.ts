@@ -160,6 +160,9 @@ Deno.test({
     await checkDense(50, 70, ["direct", 8], ["direct", 4, "4b"]);
     // multiples of 4: tiled schedules gather A four values at a time
     await checkDense(52, 68, [4, "8b"]);
+    // a final layer to few classes: one workgroup per row, reduced (four-wide, one-wide)
+    await checkDense(300, 10, ["reduce"], ["direct"]);
+    await checkDense(301, 7, ["reduce"], ["direct"]);
   },
 });
 
@@ -246,9 +249,9 @@ Deno.test({
   ignore: gpu === null,
   async fn() {
     // channels that are not multiples of 4: one value at a time
-    await checkConv(5, 19, ["direct", 4]);
+    await checkConv(5, 19, ["direct", 4], ["direct", 4, "reduce"]);
     // multiples of 4: four at a time (input channels forward, output channels transposed)
-    await checkConv(8, 12, [4, 8, "4b"], [4, "4b"]);
+    await checkConv(8, 12, [4, 8, "4b"], [4, "4b", "reduce"]);
   },
 });
 

@@ -133,35 +133,46 @@ export function productBindings(input: string): readonly Binding[] {
  * that neighbouring threads hold neighbouring outputs, or blocked (`"4b"`, `"8b"`): each
  * thread's outputs are `r` consecutive rows and columns, and the staged slices are read four
  * values at a time (a quarter of the workgroup-memory reads, and of the index clamps that
- * WebGPU adds to each).
+ * WebGPU adds to each). `"reduce"`: one workgroup per output row, its threads splitting `K`
+ * and reduced in workgroup memory, for few columns and a long `K` (a final dense layer to 10
+ * classes: a tile of 256 rows would leave all but one workgroup idle).
  */
-export type GemmSchedule = "direct" | 4 | 8 | "4b" | "8b";
+export type GemmSchedule = "direct" | 4 | 8 | "4b" | "8b" | "reduce";
+
+/** The most columns, the least depth and the most rows of a product that `"reduce"` takes. */
+const REDUCE = { n: 16, k: 128, m: 65536 };
 
 /**
- * The schedule for an adapter and a product `n` outputs wide: direct on software adapters;
- * on GPUs 8 × 8 outputs per thread from 64 columns on (16 staged values feed 64 fused
- * multiply-adds: twice the 4 × 4 tile's ratio, whose shared-memory reads capped it at
- * ≈ 15 TFLOP/s on the H200), else 4 × 4 (a narrow product would waste most of a wide tile).
+ * The schedule for an adapter and a product `m × n` (depth `k`): direct on software
+ * adapters; on GPUs `"reduce"` for at most 16 columns, a depth of at least 128 and at most
+ * 65,536 rows (fewer rows than 256 tiles of 256); else 8 × 8 outputs per thread from 64
+ * columns on (16 staged values feed 64 fused multiply-adds: twice the 4 × 4 tile's ratio,
+ * whose shared-memory reads capped it at ≈ 15 TFLOP/s on the H200), else 4 × 4 (a narrow
+ * product would waste most of a wide tile).
  *
  * @param isFallback Whether the adapter is a software one.
- * @param n Output columns.
+ * @param shape `m` rows, `n` columns, `k` depth (unknown dimensions never pick "reduce").
  * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
  * @param blocked Whether to use the blocked tiles (benchmarks compare them).
  * @returns The schedule.
  */
 export function gemmScheduleFor(
   isFallback: boolean,
-  n = 0,
+  shape: { m?: number; n?: number; k?: number } = {},
   maxPerThread: 4 | 8 = 8,
   blocked = false,
 ): GemmSchedule {
   if (isFallback) return "direct";
+  const { m = Infinity, n = 0, k = 0 } = shape;
+  if (n <= REDUCE.n && k >= REDUCE.k && m <= REDUCE.m) return "reduce";
   const r = maxPerThread === 8 && n >= 64 ? 8 : 4;
   return blocked ? (r === 8 ? "8b" : "4b") : r;
 }
 
 /** Outputs per thread along each axis, and whether they are blocked. */
-function perThread(schedule: Exclude<GemmSchedule, "direct">): { r: 4 | 8; blocked: boolean } {
+function perThread(
+  schedule: Exclude<GemmSchedule, "direct" | "reduce">,
+): { r: 4 | 8; blocked: boolean } {
   return typeof schedule === "number"
     ? { r: schedule, blocked: false }
     : { r: schedule === "8b" ? 8 : 4, blocked: true };
@@ -326,6 +337,66 @@ ${
 `;
 }
 
+/** Threads of a `"reduce"` workgroup. */
+const REDUCE_THREADS = 64;
+
+/**
+ * The `"reduce"` schedule: workgroup `m` computes row `m`, thread `t` summing depths `t`,
+ * `t + 64`, … (quads with the four-wide gather) for every column, then a tree reduction.
+ */
+function reduceShader(spec: GemmSpec, key: string, vec4: boolean): ShaderSource {
+  if (spec.n > REDUCE.n) {
+    throw new RangeError(`Cannot reduce a product of ${spec.n} columns (at most ${REDUCE.n})`);
+  }
+  const cols = range(spec.n);
+  const terms = (a: string, k: string) =>
+    cols.map((j) => `      s${j} = fma(${a}, w[(${k}) * N + ${j}u], s${j});`).join("\n");
+  const loop = vec4
+    ? `  let ri = rowInfo(m);
+  for (var k = lid * 4u; k < K; k += THREADS * 4u) {
+    let a = loadA4(ri, k);
+${["x", "y", "z", "w"].map((c, i) => terms(`a.${c}`, `k + ${i}u`)).join("\n")}
+  }`
+    : `  for (var k = lid; k < K; k += THREADS) {
+    let a = loadA(m, k);
+${terms("a", "k")}
+  }`;
+  return {
+    key,
+    label: key,
+    build: () =>
+      `${
+        header(
+          spec,
+          key,
+          `const THREADS = ${REDUCE_THREADS}u;
+var<workgroup> red: array<f32, ${spec.n * REDUCE_THREADS}>;`,
+          vec4,
+        )
+      }  let m = group;
+  if (m >= M) { return; }
+  ${cols.map((j) => `var s${j} = 0.0;`).join(" ")}
+${loop}
+${cols.map((j) => `  red[${j}u * THREADS + lid] = s${j};`).join("\n")}
+  workgroupBarrier();
+  for (var half = THREADS / 2u; half > 0u; half = half / 2u) {
+    if (lid < half) {
+${
+        cols.map((j) => `      red[${j}u * THREADS + lid] += red[${j}u * THREADS + lid + half];`)
+          .join("\n")
+      }
+    }
+    workgroupBarrier();
+  }
+  if (lid < N) {
+    let n = lid;
+    y[m * N + n] = red[n * THREADS] + ${spec.bias ? "b[n]" : "0.0"};
+  }
+}
+`,
+  };
+}
+
 /**
  * The product's shader; dispatch {@linkcode gemmGroups} workgroups.
  *
@@ -339,6 +410,7 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
     spec.bias ? "/bias" : ""
   }`;
   const bias = spec.bias ? "b[n]" : "0.0";
+  if (schedule === "reduce") return reduceShader(spec, key, vec4);
   if (schedule === "direct") {
     return {
       key,
@@ -401,6 +473,7 @@ export function gemmGroups(
   schedule: GemmSchedule,
 ): number {
   if (schedule === "direct") return Math.ceil((rows * spec.mPerRow * spec.n) / WG);
+  if (schedule === "reduce") return rows * spec.mPerRow;
   const { r, blocked } = perThread(schedule);
   const t = gemmTile(spec.n, r, blocked);
   return Math.ceil((rows * spec.mPerRow) / t.tm) * Math.ceil(spec.n / t.tn);
