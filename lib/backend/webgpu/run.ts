@@ -37,9 +37,10 @@ import {
 } from "./kernels/max_pool.ts";
 import { addShader } from "./kernels/add.ts";
 import {
+  poolConvOverlapPerRow,
   poolConvOverlapShader,
+  poolConvTilePasses,
   poolConvTiles,
-  poolConvTilesApply,
   poolConvTilesPerRow,
   poolConvTilesShader,
   poolConvTilesWork,
@@ -540,21 +541,26 @@ function recordBlockTranspose(
   const fusedSign = sign && { slope: inactiveSlope(sign) };
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
   const o = () => rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
-  // window tiles where they save work or the product would be narrow (to RGB)
+  // window tiles where they save work or the product would be narrow (to RGB), in as few
+  // passes over channel groups as the chunk's budget allows
   const tiles = pool !== undefined && (webgpuHooks.windowTiles ??
     (poolConvTilesWork(conv, pool) <= 0.5 || conv.inputShape[2] < FUSED_MIN_COLUMNS));
-  if (tiles && poolConvTilesApply(conv, pool, options.rowFloats)) {
-    const t = rec.buffer(rows * poolConvTileValues(conv, pool), `${conv.name} window tiles`);
-    rec.run(
-      poolConvTilesShader(conv, pool, fusedSign),
-      [v, codes.get(pool)!, ...signCodes, param(ctx, poolConvTiles(conv, pool)), t],
-      { rows, perRow: poolConvTilesPerRow(conv, pool), rowsPerCode },
-    );
+  const passes = tiles ? poolConvTilePasses(conv, pool, options.rowFloats) : [];
+  if (pool !== undefined && passes.length > 0) {
     block.out = o();
-    rec.run(poolConvOverlapShader(conv, pool), [t, block.out], {
-      rows,
-      perRow: shapeSize(conv.inputShape),
-    });
+    const tileCodes = [codes.get(pool)!, ...signCodes];
+    for (const groups of passes) {
+      const t = rec.buffer(rows * poolConvTileValues(conv, pool, groups), `${conv.name} tiles`);
+      rec.run(
+        poolConvTilesShader(conv, pool, { sign: fusedSign, groups }),
+        [v, ...tileCodes, param(ctx, poolConvTiles(conv, pool)), t],
+        { rows, perRow: poolConvTilesPerRow(conv, pool, groups), rowsPerCode },
+      );
+      rec.run(poolConvOverlapShader(conv, pool, groups), [t, block.out], {
+        rows,
+        perRow: poolConvOverlapPerRow(conv, pool, groups),
+      });
+    }
     return true;
   }
   const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? false : "wide");

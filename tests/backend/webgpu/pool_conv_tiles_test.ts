@@ -8,9 +8,10 @@ import { webgpuContext, webgpuHooks } from "../../../lib/backend/webgpu/device.t
 import { Recorder } from "../../../lib/backend/webgpu/run.ts";
 import { readBack } from "../../../lib/backend/webgpu/_gpu.ts";
 import {
+  poolConvOverlapPerRow,
   poolConvOverlapShader,
+  poolConvTilePasses,
   poolConvTiles,
-  poolConvTilesApply,
   poolConvTilesPerRow,
   poolConvTilesShader,
   poolConvTilesWork,
@@ -37,8 +38,8 @@ function seeded(n: number, seed: number): Float64Array {
 /**
  * A conv of `kernel` over `[h, w, cin]` (padding "same" or "valid", stride 1) to `cout`
  * channels, a `pool` max-pool after it, and (with `slope`) a sign layer between: the tiles'
- * transpose of seeded pooled gradients, codes and sign bits (2 rows per example), against
- * brute force.
+ * transpose of seeded pooled gradients, codes and sign bits (2 rows per example), in the
+ * passes that `rowFloats` values per row allow, against brute force.
  */
 async function check(
   geometry: {
@@ -49,6 +50,7 @@ async function check(
     pool: [number, number];
   },
   slope?: number,
+  rowFloats = Infinity,
 ) {
   const model = tf.sequential({
     layers: [tf.layers.conv2d({
@@ -73,7 +75,8 @@ async function check(
     strides: [PH, PW],
     padding: [0, 0, 0, 0],
   };
-  assertEquals(poolConvTilesApply(conv, pool, Infinity), true, "the block qualifies");
+  const passes = poolConvTilePasses(conv, pool, rowFloats);
+  assertEquals(passes.length > 0, true, "the block qualifies");
   const examples = 2, perCode = 2, rows = examples * perCode, Q = QH * QW * CO;
   const g = seeded(rows * Q, 11);
   const r = seeded(examples * (Q + OH * OW * CO), 12);
@@ -119,20 +122,26 @@ async function check(
   }
   const rec = new Recorder(gpu!, "window tiles test");
   try {
-    const t = rec.buffer(rows * poolConvTileValues(conv, pool), "tiles");
     const y = rec.buffer(rows * H * W * CI, "y");
     const sign = slope === undefined ? undefined : { slope };
-    rec.run(poolConvTilesShader(conv, pool, sign), [
-      rec.upload(Float32Array.from(g), "g"),
-      rec.upload(slots, "codes"),
-      ...(sign ? [rec.upload(bits, "scodes")] : []),
-      rec.upload(Float32Array.from(poolConvTiles(conv, pool)), "filter tiles"),
-      t,
-    ], { rows, perRow: poolConvTilesPerRow(conv, pool), rowsPerCode: perCode });
-    rec.run(poolConvOverlapShader(conv, pool), [t, y], { rows, perRow: H * W * CI });
+    const g32 = rec.upload(Float32Array.from(g), "g");
+    const codes = [rec.upload(slots, "codes"), ...(sign ? [rec.upload(bits, "scodes")] : [])];
+    const tiles = rec.upload(Float32Array.from(poolConvTiles(conv, pool)), "filter tiles");
+    for (const groups of passes) {
+      const t = rec.buffer(rows * poolConvTileValues(conv, pool, groups), "tiles");
+      rec.run(poolConvTilesShader(conv, pool, { sign, groups }), [g32, ...codes, tiles, t], {
+        rows,
+        perRow: poolConvTilesPerRow(conv, pool, groups),
+        rowsPerCode: perCode,
+      });
+      rec.run(poolConvOverlapShader(conv, pool, groups), [t, y], {
+        rows,
+        perRow: poolConvOverlapPerRow(conv, pool, groups),
+      });
+    }
     rec.submit();
     const [out] = await readBack(gpu!, [{ buffer: y, bytes: rows * H * W * CI * 4 }]);
-    const what = `${JSON.stringify(geometry)}, slope ${slope}`;
+    const what = `${JSON.stringify(geometry)}, slope ${slope}, ${passes.length} passes`;
     assertAllClose(new Float32Array(out), want, 1e-5, what, largestMagnitude(want));
   } finally {
     rec.release();
@@ -165,6 +174,12 @@ Deno.test({
       { input: [15, 15, 32], cout: 64, kernel: [3, 3], padding: "valid", pool: [2, 2] },
       0,
     );
+    // the same in passes of 3, 3 and 2 of its 8 groups (36 windows × 64 values a group)
+    await check(
+      { input: [15, 15, 32], cout: 64, kernel: [3, 3], padding: "valid", pool: [2, 2] },
+      0,
+      3 * 36 * 64 + 5,
+    );
   },
 });
 
@@ -190,14 +205,23 @@ Deno.test("window tiles apply to stride-1 convs before disjoint pools, within th
   // 25 windows of 4 × 4 pixels against 100 positions of 3 × 3 taps
   assertEquals(poolConvTilesWork(conv(3, 3, [1, 1]), pool(2, 2)), 400 / 900);
   // 25 windows × 4 × 4 pixels × 3 channels
+  const passes = (cin: number, kernel = 3, strides: [number, number] = [1, 1], budget = Infinity) =>
+    poolConvTilePasses(conv(cin, kernel, strides), pool(2, 2), budget);
   assertEquals(poolConvTileValues(conv(3, 3, [1, 1]), pool(2, 2)), 1200);
-  assertEquals(poolConvTilesApply(conv(3, 3, [1, 1]), pool(2, 2), 1200), true);
-  assertEquals(poolConvTilesApply(conv(3, 3, [1, 1]), pool(2, 2), 1199), false, "over budget");
-  assertEquals(poolConvTilesApply(conv(32, 3, [1, 1]), pool(2, 2), Infinity), true, "groups");
-  assertEquals(poolConvTilesApply(conv(3, 3, [2, 2]), pool(2, 2), Infinity), false, "strided");
-  assertEquals(poolConvTilesApply(conv(3, 3, [1, 1]), pool(3, 2), Infinity), false, "overlap");
+  assertEquals(passes(3, 3, [1, 1], 1200), [{ first: 0, count: 1 }]);
+  assertEquals(passes(3, 3, [1, 1], 1199), [], "over budget");
+  // 32 channels: 8 groups of 4, 1600 values each
+  assertEquals(passes(32).length, 1);
+  assertEquals(passes(32, 3, [1, 1], 4000), [
+    { first: 0, count: 2 },
+    { first: 2, count: 2 },
+    { first: 4, count: 2 },
+    { first: 6, count: 2 },
+  ]);
+  assertEquals(passes(3, 3, [2, 2]), [], "strided");
+  assertEquals(poolConvTilePasses(conv(3, 3, [1, 1]), pool(3, 2), Infinity), [], "overlap");
   // a 10 × 10 tile: more than 64 values even for one channel
-  assertEquals(poolConvTilesApply(conv(3, 9, [1, 1]), pool(2, 2), Infinity), false, "big tile");
+  assertEquals(passes(3, 9), [], "big tile");
 });
 
 Deno.test({

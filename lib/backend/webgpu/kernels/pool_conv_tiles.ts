@@ -40,30 +40,6 @@ function geometry(conv: Conv2DLayer, pool: MaxPool2DLayer) {
 }
 
 /**
- * Values of all windows' tiles, per row (the temporary between the two kernels).
- *
- * @param conv The conv.
- * @param pool The max-pool.
- * @returns The count.
- */
-export function poolConvTileValues(conv: Conv2DLayer, pool: MaxPool2DLayer): number {
-  const g = geometry(conv, pool);
-  return g.QOH * g.QOW * g.G * 4 * g.V;
-}
-
-/**
- * Invocations per row of {@linkcode poolConvTilesShader}: windows × channel groups.
- *
- * @param conv The conv.
- * @param pool The max-pool.
- * @returns The count.
- */
-export function poolConvTilesPerRow(conv: Conv2DLayer, pool: MaxPool2DLayer): number {
-  const g = geometry(conv, pool);
-  return g.QOH * g.QOW * g.G;
-}
-
-/**
  * The multiply-adds of the window tiles over those of the conv's transpose on the unpooled
  * gradient (as a product does it): `poh·pow·th·tw / (oh·ow·kh·kw)` — 0.38 for smallCNN's
  * 3×3 convs before 2×2 pools, 1 for a 1×1 conv (whose tiles are its windows).
@@ -77,23 +53,89 @@ export function poolConvTilesWork(conv: Conv2DLayer, pool: MaxPool2DLayer): numb
   return (QOH * QOW * TH * TW) / (OH * OW * KH * KW);
 }
 
+/** A pass over channel groups `first … first + count − 1` of the tiles. */
+export interface TileGroups {
+  readonly first: number;
+  readonly count: number;
+}
+
 /**
- * Whether the block's transpose can run as window tiles: a stride-1 conv, a disjoint pool
- * over its output, a tile of at most 64 pixels (one input channel per invocation then), and
- * all windows' tiles within `rowFloats` values per row (the chunk's budget).
+ * Values per row of the tiles of all windows in `groups` (the temporary between the kernels).
+ *
+ * @param conv The conv.
+ * @param pool The max-pool.
+ * @param groups The pass's channel groups (all by default).
+ * @returns The count.
+ */
+export function poolConvTileValues(
+  conv: Conv2DLayer,
+  pool: MaxPool2DLayer,
+  groups?: TileGroups,
+): number {
+  const g = geometry(conv, pool);
+  return g.QOH * g.QOW * (groups?.count ?? g.G) * 4 * g.V;
+}
+
+/**
+ * The passes of the window tiles within `rowFloats` values per row: as few as fit, over
+ * (nearly) equal runs of channel groups; empty where the block does not qualify (a strided conv, overlapping or
+ * padded pool windows, a tile of over 64 pixels, or one group's tiles over the budget).
  *
  * @param conv The conv.
  * @param pool The max-pool after it (and after its sign layer, if any).
  * @param rowFloats The most values per row a temporary may hold.
- * @returns Whether {@linkcode poolConvTilesShader} applies.
+ * @returns The passes.
  */
-export function poolConvTilesApply(
+export function poolConvTilePasses(
   conv: Conv2DLayer,
   pool: MaxPool2DLayer,
   rowFloats: number,
-): boolean {
-  if (conv.strides[0] !== 1 || conv.strides[1] !== 1 || !isDisjointPool(pool)) return false;
-  return geometry(conv, pool).G > 0 && poolConvTileValues(conv, pool) <= rowFloats;
+): TileGroups[] {
+  if (conv.strides[0] !== 1 || conv.strides[1] !== 1 || !isDisjointPool(pool)) return [];
+  const { G } = geometry(conv, pool);
+  const one = poolConvTileValues(conv, pool, { first: 0, count: 1 });
+  if (G === 0 || one > rowFloats) return [];
+  // as few passes as fit, of (nearly) equal size
+  const count = Math.ceil(G / Math.min(G, Math.floor(rowFloats / one)));
+  const per = Math.ceil(G / count);
+  return Array.from(
+    { length: Math.ceil(G / per) },
+    (_, i) => ({ first: i * per, count: Math.min(per, G - i * per) }),
+  );
+}
+
+/**
+ * Invocations per row of {@linkcode poolConvTilesShader}: windows × channel groups.
+ *
+ * @param conv The conv.
+ * @param pool The max-pool.
+ * @param groups The pass's channel groups.
+ * @returns The count.
+ */
+export function poolConvTilesPerRow(
+  conv: Conv2DLayer,
+  pool: MaxPool2DLayer,
+  groups: TileGroups,
+): number {
+  const g = geometry(conv, pool);
+  return g.QOH * g.QOW * groups.count;
+}
+
+/**
+ * Invocations per row of {@linkcode poolConvOverlapShader}: pixels × the pass's channels.
+ *
+ * @param conv The conv.
+ * @param pool The max-pool.
+ * @param groups The pass's channel groups.
+ * @returns The count.
+ */
+export function poolConvOverlapPerRow(
+  conv: Conv2DLayer,
+  pool: MaxPool2DLayer,
+  groups: TileGroups,
+): number {
+  const g = geometry(conv, pool);
+  return g.H * g.W * groups.count * g.CG;
 }
 
 const tileCache = new WeakMap<Conv2DLayer, { pool: string; tiles: Float64Array }>();
@@ -138,24 +180,25 @@ export function poolConvTiles(conv: Conv2DLayer, pool: MaxPool2DLayer): Float64A
 /**
  * The window tiles: bindings `g` the pooled gradient `[rows, poh, pow, CO]`, `codes` the
  * pool's argmax slots, (`scodes` the sign layer's codes, with `sign`), `tiles`
- * ({@linkcode poolConvTiles}), `t` `[rows, poh·pow, V, G, 4]`; one invocation per row,
- * window and channel group ({@linkcode poolConvTilesPerRow}).
+ * ({@linkcode poolConvTiles}), `t` `[rows, poh·pow, V, groups.count, 4]`; one invocation
+ * per row, window and channel group of the pass ({@linkcode poolConvTilesPerRow}).
  *
  * @param conv The conv.
  * @param pool The max-pool.
- * @param sign The sign layer between them.
+ * @param options `sign` the sign layer between them, `groups` the pass's channel groups.
  * @returns The shader.
  */
 export function poolConvTilesShader(
   conv: Conv2DLayer,
   pool: MaxPool2DLayer,
-  sign?: FusedSign,
+  options: { sign?: FusedSign; groups: TileGroups },
 ): ShaderSource {
   const { OW, CO, PH, PW, QOH, QOW, G, V } = geometry(conv, pool);
+  const { sign, groups } = options;
   const acc = range(V);
   const signKey = sign === undefined ? "" : `/sign${f(sign.slope)}`;
   return elementwiseShader(
-    `pool-conv-tiles/${conv.inputShape}/${conv.outputShape}/${conv.kernelSize}/${conv.padding}/${pool.poolSize}${signKey}`,
+    `pool-conv-tiles/${conv.inputShape}/${conv.outputShape}/${conv.kernelSize}/${conv.padding}/${pool.poolSize}/groups${groups.first},${groups.count}${signKey}`,
     {
       bindings: [
         { name: "g", type: "f32" },
@@ -164,15 +207,15 @@ export function poolConvTilesShader(
         { name: "tiles", type: "f32", wide: true },
         { name: "t", type: "f32", wide: true, write: true },
       ],
-      perRow: QOH * QOW * G,
+      perRow: QOH * QOW * groups.count,
       consts: `const CO = ${CO}u; const OW = ${OW}u; const PH = ${PH}u; const PW = ${PW}u;
 const QOW = ${QOW}u; const QOUT = ${QOH * QOW * CO}u; const S = ${PH * PW}u;
-const G = ${G}u; const V = ${V}u;${
+const G = ${G}u; const V = ${V}u; const G0 = ${groups.first}u; const GB = ${groups.count}u;${
         sign === undefined ? "" : signOfFns(conv.outputShape.reduce((a, b) => a * b), sign.slope)
       }`,
       body: `  let r = i / PER_ROW;
-  let gi = i % G;
-  let w = (i % PER_ROW) / G;
+  let gi = i % GB;
+  let w = (i % PER_ROW) / GB;
   let e = r / P.rowsPerCode;
   let wy = w / QOW;
   let wx = w % QOW;
@@ -186,56 +229,63 @@ ${acc.map((v) => `  var a${v} = vec4<f32>(0.0);`).join("\n")}
           : " * signOf(e, ((wy * PH + slot / PW) * OW + wx * PW + slot % PW) * CO + c)"
       };
     if (coef != 0.0) {
-      let base = (c * S + slot) * V * G + gi;
+      let base = (c * S + slot) * V * G + G0 + gi;
       let k = vec4<f32>(coef);
 ${acc.map((v) => `      a${v} = fma(k, tiles[base + ${v}u * G], a${v});`).join("\n")}
     }
   }
   let out = (i - gi) * V + gi;
-${acc.map((v) => `  t[out + ${v}u * G] = a${v};`).join("\n")}`,
+${acc.map((v) => `  t[out + ${v}u * GB] = a${v};`).join("\n")}`,
     },
   );
 }
 
 /**
- * The overlapping tiles added into the conv's input gradient: bindings `t` (the window
- * tiles), `y` `[rows, H, W, CI]`; one invocation per output value, summing the tiles of
- * the (at most `⌈th / ph⌉ · ⌈tw / pw⌉`) windows that cover its pixel.
+ * The overlapping tiles added into the conv's input gradient: bindings `t` (the pass's
+ * window tiles), `y` `[rows, H, W, CI]`, of which the pass writes its groups' channels; one
+ * invocation per value written ({@linkcode poolConvOverlapPerRow}), summing the tiles of the
+ * (at most `⌈th / ph⌉ · ⌈tw / pw⌉`) windows that cover its pixel.
  *
  * @param conv The conv.
  * @param pool The max-pool.
+ * @param groups The pass's channel groups.
  * @returns The shader.
  */
-export function poolConvOverlapShader(conv: Conv2DLayer, pool: MaxPool2DLayer): ShaderSource {
-  const { H, W, CI, PH, PW, QOH, QOW, TH, TW, CG, G, V } = geometry(conv, pool);
+export function poolConvOverlapShader(
+  conv: Conv2DLayer,
+  pool: MaxPool2DLayer,
+  groups: TileGroups,
+): ShaderSource {
+  const { H, W, CI, PH, PW, QOH, QOW, TH, TW, CG, V } = geometry(conv, pool);
   const PT = conv.padding[0], PL = conv.padding[2];
   return elementwiseShader(
-    `pool-conv-overlap/${conv.inputShape}/${conv.outputShape}/${conv.kernelSize}/${conv.padding}/${pool.poolSize}`,
+    `pool-conv-overlap/${conv.inputShape}/${conv.outputShape}/${conv.kernelSize}/${conv.padding}/${pool.poolSize}/groups${groups.first},${groups.count}`,
     {
       bindings: [{ name: "t", type: "f32" }, { name: "y", type: "f32", write: true }],
-      perRow: H * W * CI,
+      perRow: H * W * groups.count * CG,
       consts: `const W = ${W}u; const CI = ${CI}u; const PH = ${PH}; const PW = ${PW};
 const PT = ${PT}; const PL = ${PL}; const QOH = ${QOH}; const QOW = ${QOW}; const TH = ${TH};
-const TW = ${TW}; const WIN = ${QOH * QOW}u; const CG = ${CG}u; const G = ${G}u;
-const V = ${V}u;`,
+const TW = ${TW}; const WIN = ${QOH * QOW}u; const CG = ${CG}u; const G = ${groups.count}u;
+const V = ${V}u; const C0 = ${groups.first * CG}u; const CP = ${groups.count * CG}u;`,
       body: `  let r = i / PER_ROW;
   let q = i % PER_ROW;
-  let ci = q % CI;
-  let gi = ci / CG;
-  let iy = i32((q / CI) / W) + PT;
-  let ix = i32((q / CI) % W) + PL;
+  let cp = q % CP;
+  let gi = cp / CG;
+  let pixel = q / CP;
+  let iy = i32(pixel / W) + PT;
+  let ix = i32(pixel % W) + PL;
   var s = 0.0;
   // windows wy with 0 ≤ iy − wy·PH < TH (iy counted from the padded top), from the last down
   for (var wy = iy / PH; wy >= 0 && iy - wy * PH < TH; wy--) {
     if (wy >= QOH) { continue; }
     for (var wx = ix / PW; wx >= 0 && ix - wx * PW < TW; wx--) {
       if (wx >= QOW) { continue; }
-      let j = u32((iy - wy * PH) * TW + ix - wx * PW) * CG + ci % CG;
+      let j = u32((iy - wy * PH) * TW + ix - wx * PW) * CG + cp % CG;
       let v = ((r * WIN + u32(wy * QOW + wx)) * V + j / 4u) * G + gi;
       s += t[v * 4u + j % 4u];
     }
   }
-  y[i] = s;`,
+  y[(r * ${H * W}u + pixel) * CI + C0 + cp] = s;`,
     },
   );
 }
