@@ -49,8 +49,9 @@ import {
   affineMapWebGpu,
   chunkSize,
   innerProductsWebGpu,
-  recordAffineMap,
+  recordCodesAndOffsets,
   recordInnerProducts,
+  recordTemplates,
 } from "../lib/backend/webgpu/passes.ts";
 import { type CodeRows, mismatchTopK } from "../lib/partition/_hamming_engine.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
@@ -139,8 +140,10 @@ const results = new Map<number, GPUBuffer>();
 /**
  * The same passes with inputs and results on the GPU (as the CUDA peers have them): the
  * batch `xDev` uploaded once beforehand, each chunk's rows copied from it on the device,
- * recorded and submitted, its results copied into one buffer of the whole batch, its
- * temporaries given back for the next chunk, then one wait for the queue.
+ * recorded and submitted as the library does (templates: codes and offsets of a chunk, then
+ * its templates in slices), the results copied into one buffer of the whole batch (offsets
+ * are computed, not copied), the temporaries given back for the next chunk, then one wait for
+ * the queue.
  */
 async function onDevice(
   ctx: WebGpuContext,
@@ -157,28 +160,50 @@ async function onDevice(
     out = ctx.device.createBuffer({ size: n * perExample, usage: 0x80 | 0x08 });
     results.set(n * perExample, out);
   }
-  const step = chunkSize(ctx, net, what === "templates" ? C : 1);
-  for (let s = 0; s < n; s += step) {
-    const t0 = performance.now();
-    const m = Math.min(step, n - s);
-    const rec = new Recorder(ctx, what);
-    const xb = rec.buffer(m * D, "input");
-    const copyIn = ctx.device.createCommandEncoder();
-    copyIn.copyBufferToBuffer(xDev, s * D * 4, xb, 0, m * D * 4);
-    const y = what === "templates"
-      ? recordAffineMap(rec, net, xb, m).a
-      : recordInnerProducts(rec, net, xb, m);
-    const t1 = performance.now();
-    ctx.device.queue.submit([copyIn.finish()]);
-    rec.submit();
-    const copyOut = ctx.device.createCommandEncoder();
-    copyOut.copyBufferToBuffer(y, 0, out, s * perExample, m * perExample);
-    ctx.device.queue.submit([copyOut.finish()]);
-    rec.release();
+  const step = chunkSize(ctx, net, 1), slice = chunkSize(ctx, net, C);
+  const timed = (t0: number, t1: number) => {
     if (split) {
       split.record += t1 - t0;
       split.submit += performance.now() - t1;
     }
+  };
+  const copy = (from: GPUBuffer, at: number, to: GPUBuffer, to0: number, bytes: number) => {
+    const enc = ctx.device.createCommandEncoder();
+    enc.copyBufferToBuffer(from, at, to, to0, bytes);
+    ctx.device.queue.submit([enc.finish()]);
+  };
+  for (let s = 0; s < n; s += step) {
+    let t0 = performance.now();
+    const m = Math.min(step, n - s);
+    const rec = new Recorder(ctx, what);
+    const xb = rec.buffer(m * D, "input");
+    if (what === "inner products") {
+      const y = recordInnerProducts(rec, net, xb, m);
+      const t1 = performance.now();
+      copy(xDev, s * D * 4, xb, 0, m * D * 4);
+      rec.submit();
+      copy(y, 0, out, s * perExample, m * perExample);
+      rec.release();
+      timed(t0, t1);
+      continue;
+    }
+    const { codes } = recordCodesAndOffsets(rec, net, xb, m);
+    let t1 = performance.now();
+    copy(xDev, s * D * 4, xb, 0, m * D * 4);
+    rec.submit();
+    timed(t0, t1);
+    for (let first = 0; first < m; first += slice) {
+      t0 = performance.now();
+      const count = Math.min(slice, m - first);
+      const sub = new Recorder(ctx, what);
+      const a = recordTemplates(sub, net, codes, { first, count });
+      t1 = performance.now();
+      sub.submit();
+      copy(a, 0, out, (s + first) * perExample, count * perExample);
+      sub.release();
+      timed(t0, t1);
+    }
+    rec.release();
   }
   const t2 = performance.now();
   await ctx.device.queue.onSubmittedWorkDone();
@@ -212,22 +237,26 @@ class ProfilingRecorder extends Recorder {
     buffers: GPUBuffer[];
     groups: number | [number, number];
     flops: number;
+    images: number;
   }[] = [];
+  /** Images that the dispatches recorded from now on work for. */
+  images = 1;
   protected override encode(
     shader: ShaderSource,
     buffers: GPUBuffer[],
     groups: number | [number, number],
     flops: number,
   ) {
-    this.ops.push({ shader, buffers, groups, flops });
+    this.ops.push({ shader, buffers, groups, flops, images: this.images });
   }
 
   /**
    * Replays every dispatch `reps` times in one submit, waited for, less the wait for an
    * empty submit (≈ 11.6 ms on the lent H200: the wait's own latency); prints ms per
-   * dispatch, worst first.
+   * dispatch, worst first, and the rate of the whole at those times (each dispatch's time
+   * spread over the images it worked for).
    */
-  async profile(title: string, images: number, reps: number): Promise<void> {
+  async profile(title: string, reps: number): Promise<void> {
     this.pass.end();
     const { device } = this.ctx;
     const submitWait = async (op?: (typeof this.ops)[number], times = 1) => {
@@ -254,9 +283,10 @@ class ProfilingRecorder extends Recorder {
     }
     console.log(`  (an empty submit's wait: ${wait.toFixed(2)} ms, subtracted)`);
     const total = ms.reduce((a, b) => a + b, 0);
+    const perImage = this.ops.reduce((a, op, i) => a + ms[i] / op.images, 0);
     console.log(
       `profile ${title}: ${this.ops.length} dispatches, ${total.toFixed(2)} ms of kernels (${
-        (images / total * 1000).toFixed(0)
+        (1000 / perImage).toFixed(0)
       } img/s at that rate)`,
     );
     const order = [...ms.keys()].sort((a, b) => ms[b] - ms[a]);
@@ -266,7 +296,7 @@ class ProfilingRecorder extends Recorder {
       console.log(
         `  ${ms[i].toFixed(3).padStart(8)} ms  ${
           (100 * ms[i] / total).toFixed(1).padStart(5)
-        }%  ${op.shader.label} (${op.groups} groups${rate})`,
+        }%  ${op.shader.label} (${op.groups} groups, ${op.images} images${rate})`,
       );
     }
   }
@@ -290,15 +320,16 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       buffers: [q, b, counts, dims],
       groups: [rows / (16 * R), rows / (16 * R)],
       flops: 0,
+      images: rows * rows,
     }, {
       shader: topKMergeShader({ k, threads: mergeThreads(k, ctx.isFallback) }),
       buffers: [counts, best, bestCounts, params],
       groups: rows,
       flops: 0,
+      images: rows * rows,
     });
     await rec.profile(
       `kNN block ${rows} × ${rows}, D = ${D} (pairs/s: img/s below)`,
-      rows * rows,
       tiny ? 2 : 20,
     );
     rec.release();
@@ -324,14 +355,24 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     ];
     for (const { what, variant } of runs) {
       await withHooks(variant?.hooks ?? {}, async () => {
-        const m = tiny ? 2 : chunkSize(ctx, net, what === "templates" ? net.outputSize : 1);
+        // a chunk as the library records it: for templates, the codes and offsets of a chunk,
+        // then one slice's templates
+        const m = tiny ? 4 : chunkSize(ctx, net, 1);
+        const slice = tiny ? 2 : chunkSize(ctx, net, net.outputSize);
         const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
         const rec = new ProfilingRecorder(ctx, "profile");
         const xb = rec.upload(x, "input");
-        if (what === "templates") recordAffineMap(rec, net, xb, m);
-        else recordInnerProducts(rec, net, xb, m);
-        const title = `${arch} ${what}, ${m} images${variant ? `, ${variant.name}` : ""}`;
-        await rec.profile(title, m, tiny ? 2 : 20);
+        rec.images = m;
+        if (what === "templates") {
+          const { codes } = recordCodesAndOffsets(rec, net, xb, m);
+          rec.images = slice;
+          recordTemplates(rec, net, codes, { first: 0, count: slice });
+        } else recordInnerProducts(rec, net, xb, m);
+        const images = what === "templates" ? `${m} images, templates of ${slice}` : `${m} images`;
+        await rec.profile(
+          `${arch} ${what}, ${images}${variant ? `, ${variant.name}` : ""}`,
+          tiny ? 2 : 20,
+        );
         rec.release();
       });
     }

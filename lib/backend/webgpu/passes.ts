@@ -139,7 +139,11 @@ export interface ResultOptions<T extends ResultArray> {
 /**
  * The affine map of each example's region: templates A `[n, C, D]` by one transposed
  * masked pass of the C one-hot covectors per example, and offsets B `[n, C]` by the
- * masked pass of the zero input — all in the same submit as the forward pass.
+ * masked pass of the zero input. The forward pass (codes) and the offsets run on chunks of
+ * as many examples as one buffer of the widest activation holds, each in one submit; the
+ * templates of a chunk, `C` rows an example, in slices of `1/C` of that, one submit each,
+ * reading the chunk's codes — so the forward's products are as large as the ⟨A_c, x⟩
+ * pass's, not `C` times smaller.
  *
  * @param ctx The context.
  * @param net The network.
@@ -155,23 +159,46 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
   const D = net.inputSize, C = net.outputSize;
   const array = options.array ?? (Float32Array as unknown as new (length: number) => T);
   const A = new array(n * C * D), B = new array(n * C);
+  const slice = chunkSize(ctx, net, C);
   return checked(ctx, "Cannot compute the affine map on WebGPU", async () => {
-    await chunked(ctx, net, n, C, async (s, m) => {
-      const rec = new Recorder(ctx, "affine map");
+    await chunked(ctx, net, n, 1, async (s, m) => {
+      const forward = new Recorder(ctx, "affine map: codes and offsets");
+      const reads: Promise<unknown>[] = [];
       try {
-        const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
-        const { a, b } = recordAffineMap(rec, net, xb, m);
-        rec.submit();
-        await readBack(ctx, [
-          { buffer: a, bytes: m * C * D * 4, into: A, at: s * C * D },
-          { buffer: b, bytes: m * C * 4, into: B, at: s * C },
-        ], { submitted: () => rec.release() });
+        const xb = forward.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
+        const { codes, b } = recordCodesAndOffsets(forward, net, xb, m);
+        forward.submit();
+        reads.push(readBack(ctx, [{ buffer: b, bytes: m * C * 4, into: B, at: s * C }]));
+        for (let first = 0; first < m; first += slice) {
+          const count = Math.min(slice, m - first);
+          const rec = new Recorder(ctx, "affine map: templates");
+          try {
+            const a = recordTemplates(rec, net, codes, { first, count });
+            rec.submit();
+            reads.push(readBack(ctx, [{
+              buffer: a,
+              bytes: count * C * D * 4,
+              into: A,
+              at: (s + first) * C * D,
+            }], { submitted: () => rec.release() }));
+          } finally {
+            rec.release();
+          }
+        }
       } finally {
-        rec.release();
+        forward.release(); // after every slice reading its codes is submitted
+        await settle(reads);
       }
     });
     return { A, B };
   });
+}
+
+/** Waits for every promise, then throws the first rejection (none is left unobserved). */
+async function settle(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
@@ -211,42 +238,62 @@ export function innerProductsWebGpu<T extends ResultArray = Float32Array>(
 }
 
 /**
- * Records the affine map of `m` examples: the forward pass recording codes, the
- * transposed masked pass of the C one-hot covectors per example (templates A
- * `[m, C, D]`), and the masked pass of the zero input (offsets B `[m, C]`).
+ * Records the forward pass of `m` examples recording every code layer's codes, and the
+ * masked pass of the zero input with those codes: the offsets B `[m, C]`.
  *
  * @param rec The recorder.
  * @param net The network.
  * @param xb The input `[m, D]` on the device.
  * @param m Examples.
- * @returns The buffers of A and B.
+ * @returns The codes and the buffer of B.
  */
-export function recordAffineMap(
+export function recordCodesAndOffsets(
   rec: Recorder,
   net: SplineNetwork,
   xb: GPUBuffer,
   m: number,
-): { a: GPUBuffer; b: GPUBuffer } {
-  const D = net.inputSize, C = net.outputSize;
+): { codes: GpuCodes; b: GPUBuffer } {
+  const D = net.inputSize;
   const codes: GpuCodes = new Map();
   recordForward(rec, foldedLayers(net), { v: xb, rows: m, mode: { bias: true, record: codes } });
-  const eye = new Float32Array(m * C * C);
-  for (let e = 0; e < m; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
-  const g = rec.upload(eye, "one-hot covectors");
-  const a = recordTranspose(rec, foldedLayers(net), {
-    g,
-    rows: m * C,
-    codes,
-    rowsPerCode: C,
-    rowFloats: net.largestActivation,
-  });
   const zero = rec.zeros(m * D, "zero input");
   const b = recordForward(rec, foldedLayers(net), {
     v: zero,
     rows: m,
     mode: { bias: true, fixed: codes },
   });
-  return { a, b };
+  return { codes, b };
+}
+
+/**
+ * Records the templates A `[count, C, D]` of examples `first … first + count − 1` of a
+ * batch whose codes are recorded: the transposed masked pass of the C one-hot covectors per
+ * example.
+ *
+ * @param rec The recorder.
+ * @param net The network.
+ * @param codes The batch's codes.
+ * @param examples `first` and `count`.
+ * @returns The buffer of A.
+ */
+export function recordTemplates(
+  rec: Recorder,
+  net: SplineNetwork,
+  codes: GpuCodes,
+  examples: { first: number; count: number },
+): GPUBuffer {
+  const C = net.outputSize, { first, count } = examples;
+  const eye = new Float32Array(count * C * C);
+  for (let e = 0; e < count; e++) for (let c = 0; c < C; c++) eye[(e * C + c) * C + c] = 1;
+  const g = rec.upload(eye, "one-hot covectors");
+  return recordTranspose(rec, foldedLayers(net), {
+    g,
+    rows: count * C,
+    codes,
+    rowsPerCode: C,
+    codeBase: first,
+    rowFloats: net.largestActivation,
+  });
 }
 
 /**

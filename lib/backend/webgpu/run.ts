@@ -68,6 +68,15 @@ function param(ctx: WebGpuContext, values: Float64Array | null): GPUBuffer {
 
 let conversion = new Float32Array(0);
 
+/**
+ * How a computation's rows find their codes: `rowsPerCode` consecutive rows per example
+ * (default 1), row 0 being example `codeBase` of the code buffers (default 0).
+ */
+export interface CodeRows {
+  readonly rowsPerCode?: number;
+  readonly codeBase?: number;
+}
+
 /** Records the dispatches of one computation and owns its temporary buffers. */
 export class Recorder {
   readonly ctx: WebGpuContext;
@@ -124,13 +133,13 @@ export class Recorder {
     return this.upload(f32, label);
   }
 
-  /** The uniform `P = (rows, rowsPerCode)`, one buffer per distinct pair. */
-  private params(rows: number, rowsPerCode: number): GPUBuffer {
-    const key = `${rows}/${rowsPerCode}`;
+  /** The uniform `P = (rows, rowsPerCode, codeBase)`, one buffer per distinct triple. */
+  private params(rows: number, rowsPerCode: number, codeBase: number): GPUBuffer {
+    const key = `${rows}/${rowsPerCode}/${codeBase}`;
     let u = this.uniforms.get(key);
     if (u === undefined) {
       u = takeBuffer(this.ctx, 16, UNIFORM, "params");
-      this.ctx.device.queue.writeBuffer(u, 0, new Uint32Array([rows, rowsPerCode, 0, 0]));
+      this.ctx.device.queue.writeBuffer(u, 0, new Uint32Array([rows, rowsPerCode, codeBase, 0]));
       this.uniforms.set(key, u);
       this.pooled.push(u);
     }
@@ -141,9 +150,9 @@ export class Recorder {
   run(
     shader: ShaderSource,
     buffers: GPUBuffer[],
-    dims: { rows: number; perRow: number; rowsPerCode?: number },
+    dims: { rows: number; perRow: number } & CodeRows,
   ): void {
-    const u = this.params(dims.rows, dims.rowsPerCode ?? 1);
+    const u = this.params(dims.rows, dims.rowsPerCode ?? 1, dims.codeBase ?? 0);
     const groups = Math.ceil((dims.rows * dims.perRow) / WG);
     if (groups > 0) this.encode(shader, [u, ...buffers], groups, 0);
   }
@@ -155,7 +164,7 @@ export class Recorder {
   gemm(
     spec: GemmSpec,
     buffers: GPUBuffer[],
-    dims: { rows: number; rowsPerCode?: number },
+    dims: { rows: number } & CodeRows,
     schedule: GemmSchedule = gemmScheduleFor(
       this.ctx.isFallback,
       webgpuHooks.gemmReduce === false
@@ -168,7 +177,7 @@ export class Recorder {
     const { rows } = dims;
     const groups = gemmGroups(spec, rows, schedule);
     if (groups === 0) return;
-    const u = this.params(rows, dims.rowsPerCode ?? 1);
+    const u = this.params(rows, dims.rowsPerCode ?? 1, dims.codeBase ?? 0);
     const flops = 2 * rows * spec.mPerRow * spec.n * spec.k;
     this.encode(gemmShader(spec, schedule), [u, ...buffers], groups, flops);
   }
@@ -346,12 +355,13 @@ function sumPaths(rec: Recorder, outs: GPUBuffer[], dims: { rows: number; perRow
 
 /**
  * Records the transposed masked pass: `rows` covector rows `g`, `rowsPerCode` rows per
- * example; returns rows `g·A[x]` `[rows, D]`. `rowFloats`: the most values per row that a
+ * example, row 0 of example `codeBase` of `codes` (default 0); returns rows `g·A[x]`
+ * `[rows, D]`. `rowFloats`: the most values per row that a
  * temporary may hold (the chunk was sized for it: the network's largest activation).
  *
  * @param rec The recorder.
  * @param layers The layers.
- * @param options `g`, `rows`, `codes`, `rowsPerCode`, `rowFloats`.
+ * @param options `g`, `rows`, `codes`, `rowsPerCode`, `codeBase`, `rowFloats`.
  * @returns The output buffer.
  */
 export function recordTranspose(
@@ -362,16 +372,25 @@ export function recordTranspose(
     rows: number;
     codes: GpuCodes;
     rowsPerCode: number;
+    codeBase?: number;
     rowFloats: number;
   },
 ): GPUBuffer {
   const { rows, codes, rowsPerCode, rowFloats } = options;
+  const codeBase = options.codeBase ?? 0;
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
     const block = convBlock(layers, i);
     if (
-      block !== null && recordBlockTranspose(rec, block, { v, rows, codes, rowsPerCode, rowFloats })
+      block !== null && recordBlockTranspose(rec, block, {
+        v,
+        rows,
+        codes,
+        rowsPerCode,
+        codeBase,
+        rowFloats,
+      })
     ) {
       v = block.out!;
       i = block.at;
@@ -379,7 +398,7 @@ export function recordTranspose(
     }
     const l = layers[i];
     const inSize = shapeSize(l.inputShape);
-    const dims = { rows, perRow: inSize, rowsPerCode };
+    const dims = { rows, perRow: inSize, rowsPerCode, codeBase };
     const y = () => rec.buffer(rows * inSize, `${l.name} transpose`);
     switch (l.kind) {
       case "dense":
@@ -453,7 +472,7 @@ export function recordTranspose(
         v = sumPaths(
           rec,
           l.paths.map((p) =>
-            recordTranspose(rec, p, { g: v, rows, codes, rowsPerCode, rowFloats })
+            recordTranspose(rec, p, { g: v, rows, codes, rowsPerCode, codeBase, rowFloats })
           ),
           { rows, perRow: inSize },
         );
@@ -532,11 +551,12 @@ function recordBlockTranspose(
     rows: number;
     codes: GpuCodes;
     rowsPerCode: number;
+    codeBase: number;
     rowFloats: number;
   },
 ): boolean {
   const { conv, pool, sign } = block;
-  const { v, rows, codes, rowsPerCode } = options;
+  const { v, rows, codes, rowsPerCode, codeBase } = options;
   const ctx = rec.ctx;
   const fusedSign = sign && { slope: inactiveSlope(sign) };
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
@@ -554,7 +574,7 @@ function recordBlockTranspose(
       rec.run(
         poolConvTilesShader(conv, pool, { sign: fusedSign, groups }),
         [v, ...tileCodes, param(ctx, poolConvTiles(conv, pool)), t],
-        { rows, perRow: poolConvTilesPerRow(conv, pool, groups), rowsPerCode },
+        { rows, perRow: poolConvTilesPerRow(conv, pool, groups), rowsPerCode, codeBase },
       );
       rec.run(poolConvOverlapShader(conv, pool, groups), [t, block.out], {
         rows,
@@ -580,7 +600,7 @@ function recordBlockTranspose(
       param(ctx, null),
       block.out,
     ],
-    { rows, rowsPerCode },
+    { rows, rowsPerCode, codeBase },
   );
   return true;
 }

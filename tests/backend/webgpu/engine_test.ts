@@ -85,31 +85,35 @@ Deno.test({
         }
       },
     );
-    await t.step("chunks of 2 examples, several in flight, give the same results", async () => {
-      const c = cases(21)[1];
-      const net = fromLayersModel(c.model);
-      const x = batch(c.x);
-      const refMap = affineMap(net, x, { backend: "cpu" });
-      const refIp = templateInnerProducts(net, x, { backend: "cpu" });
-      const per = net.largestActivation;
-      webgpuHooks.chunkBytes = 2 * per * net.outputSize * 4; // 2 examples per templates chunk
-      let reads = 0;
-      webgpuHooks.beforeReadback = () => void reads++;
-      try {
-        const map = await affineMapAsync(net, x, { backend: "webgpu" });
-        const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
-        assertAllClose(map.A.data, refMap.A.data, 1e-4, "A", largestMagnitude(refMap.A.data));
-        assertAllClose(map.B.data, refMap.B.data, 1e-4, "B", largestMagnitude(refMap.B.data));
-        assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
-        assertEquals(
-          reads,
-          Math.ceil(x.shape[0] / 2) + Math.ceil(x.shape[0] / (2 * net.outputSize)),
-        );
-      } finally {
-        delete webgpuHooks.chunkBytes;
-        delete webgpuHooks.beforeReadback;
-      }
-    });
+    await t.step(
+      "chunks of C examples, templates in slices of 1, several in flight: the same results",
+      async () => {
+        // MLP: 6 examples in chunks of 4 and 2; CNN: 4 examples, one chunk of 4 slices
+        for (const c of [cases(21)[0], cases(21)[1]]) {
+          const net = fromLayersModel(c.model);
+          const x = batch(c.x);
+          const n = x.shape[0], C = net.outputSize;
+          const refMap = affineMap(net, x, { backend: "cpu" });
+          const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+          // one example per templates slice, C per chunk of the other passes
+          webgpuHooks.chunkBytes = net.largestActivation * C * 4;
+          let reads = 0;
+          webgpuHooks.beforeReadback = () => void reads++;
+          try {
+            const map = await affineMapAsync(net, x, { backend: "webgpu" });
+            const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
+            assertAllClose(map.A.data, refMap.A.data, 1e-4, "A", largestMagnitude(refMap.A.data));
+            assertAllClose(map.B.data, refMap.B.data, 1e-4, "B", largestMagnitude(refMap.B.data));
+            assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
+            // offsets once a chunk, templates once a slice, inner products once a chunk
+            assertEquals(reads, Math.ceil(n / C) + n + Math.ceil(n / C), c.name);
+          } finally {
+            delete webgpuHooks.chunkBytes;
+            delete webgpuHooks.beforeReadback;
+          }
+        }
+      },
+    );
     await t.step("a tensor input gives float32 tensors of the same values", async () => {
       const c = cases(21)[0];
       const net = fromLayersModel(c.model);

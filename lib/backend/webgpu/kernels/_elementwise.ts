@@ -1,11 +1,11 @@
 /**
- * The common frame of the engine's one-thread-per-output kernels: a uniform
- * `P = (rows, rowsPerCode)`, named storage bindings, and a guard past the last output.
+ * The common frame of the engine's one-thread-per-output kernels: the uniform `P`
+ * ({@linkcode PARAMS}), named storage bindings, and a guard past the last output.
  *
  * @module
  */
 import type { ShaderSource } from "../_pipelines.ts";
-import { LINEAR_INDEX } from "./_snippets.ts";
+import { LINEAR_INDEX, PARAMS } from "./_snippets.ts";
 import { WG } from "../_gpu.ts";
 
 /** One storage binding: name and element type; the last one listed is the output. */
@@ -25,7 +25,7 @@ export interface Binding {
  *
  * @param key The shader key (everything the WGSL depends on).
  * @param options `bindings`, `perRow` (outputs per row), `consts` (WGSL module-scope
- *   declarations) and `body` (statements using `i`, `lid`, `P.rows`, `P.rowsPerCode`),
+ *   declarations) and `body` (statements using `i`, `lid`, `P.rows`, `exampleOf(r)`),
  *   `wholeGroups`.
  * @returns The shader.
  */
@@ -46,8 +46,7 @@ export function elementwiseShader(
     label: key,
     build: () =>
       `// ${key}
-struct Params { rows: u32, rowsPerCode: u32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+${PARAMS}
 ${
         options.bindings.map((b, k) =>
           `@group(0) @binding(${k + 1}) var<storage, ${

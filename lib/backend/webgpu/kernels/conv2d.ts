@@ -102,11 +102,11 @@ function gradientReads(
       consts,
       one: `fn gradAt(r: u32, oy: u32, ox: u32, co: u32) -> f32 {
   let u = (oy * u32(OW) + ox) * CO + co;
-  return g[r * OUT + u]${signed("r / P.rowsPerCode", "u")};
+  return g[r * OUT + u]${signed("exampleOf(r)", "u")};
 }`,
       four: `fn gradAt4(ri: vec4<i32>, oy: i32, ox: i32, co: u32) -> vec4<f32> {
   let u = u32(oy * OW + ox) * CO + co;
-  return g[u32(ri.x) + u / 4u]${signed4("u32(ri.w) / P.rowsPerCode", "u")};
+  return g[u32(ri.x) + u / 4u]${signed4("exampleOf(u32(ri.w))", "u")};
 }`,
     };
   }
@@ -115,7 +115,7 @@ function gradientReads(
   const at = `  let wy = oy / ${QPH}u;
   let wx = ox / ${QPW}u;
   if (wy >= ${QOH}u || wx >= ${QOW}u) { return ZERO; }
-  let e = r / P.rowsPerCode;
+  let e = exampleOf(r);
   let slot = (oy % ${QPH}u) * ${QPW}u + ox % ${QPW}u;
   let o = (wy * ${QOW}u + wx) * CO + co;`;
   return {
@@ -149,7 +149,7 @@ function sourceKey(src: TransposeSource): string {
  * gradient `[rows, poh, pow, cout]` and then its argmax slots `codes`), with `source.sign`
  * `scodes`, then `w` the kernel re-laid out as `[kh, kw, cout, cin]`
  * ({@linkcode transposedConvKernel}), `b` (unused), `y` `[rows, h, w, cin]`. Codes are
- * per example: `P.rowsPerCode` consecutive rows share them.
+ * per example: row `r` reads those of example `exampleOf(r)`.
  *
  * @param layer The layer.
  * @param source The layers after it applied in the gather (none by default).

@@ -14,6 +14,7 @@
 import type { ShaderSource } from "../_pipelines.ts";
 import type { Binding } from "./_elementwise.ts";
 import { WG } from "../_gpu.ts";
+import { PARAMS, range } from "./_snippets.ts";
 
 /** The tile shape of a product: chosen from `N` so that narrow outputs waste little. */
 export interface GemmTile {
@@ -193,8 +194,7 @@ fn loadA(m: u32, k: u32) -> f32 {
 ${spec.loadA}
 }`;
   return `// ${key}
-struct Params { rows: u32, rowsPerCode: u32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+${PARAMS}
 ${
     spec.bindings.map((b, k) =>
       `@group(0) @binding(${k + 1}) var<storage, ${
@@ -218,8 +218,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${spec.bindings.map((b) => `  _ = &${b.name};`).join("\n")}
 `;
 }
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
  * The tiled kernel's body, generated unrolled: the `r × r` accumulators, the staged values

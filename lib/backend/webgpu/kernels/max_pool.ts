@@ -99,7 +99,7 @@ export function maxPoolMaskedShader(layer: MaxPool2DLayer, sign?: FusedSign): Sh
     perRow: OH * OW * C,
     consts: poolGeometry(layer) + signConsts(layer, sign),
     body: `${OUT_POS}
-  let e = r / P.rowsPerCode;
+  let e = exampleOf(r);
   let slot = i32(codes[e * PER_ROW + i % PER_ROW]);
   let iy = oy * SH + slot / PW - PT;
   let ix = ox * SW + slot % PW - PL;
@@ -132,7 +132,7 @@ export function maxPoolTransposeShader(layer: MaxPool2DLayer, sign?: FusedSign):
   let p = (i % PER_ROW) / C;
   let iy = i32(p / u32(W));
   let ix = i32(p % u32(W));
-  let e = r / P.rowsPerCode;
+  let e = exampleOf(r);
   var s = 0.0;
   for (var ky = 0; ky < PH; ky++) {
     let ty = iy + PT - ky;

@@ -216,7 +216,7 @@ const G = ${G}u; const V = ${V}u; const G0 = ${groups.first}u; const GB = ${grou
       body: `  let r = i / PER_ROW;
   let gi = i % GB;
   let w = (i % PER_ROW) / GB;
-  let e = r / P.rowsPerCode;
+  let e = exampleOf(r);
   let wy = w / QOW;
   let wx = w % QOW;
 ${acc.map((v) => `  var a${v} = vec4<f32>(0.0);`).join("\n")}

@@ -61,8 +61,7 @@ var<workgroup> bits: array<atomic<u32>, ${WG}>;`,
 }
 
 /**
- * Masked map: bindings `x`, `codes`, `y`; row `r` uses the codes of example
- * `r / P.rowsPerCode`.
+ * Masked map: bindings `x`, `codes`, `y`; row `r` uses the codes of example `exampleOf(r)`.
  *
  * @param layer The layer.
  * @returns The shader.
@@ -78,7 +77,7 @@ export function signMaskedShader(layer: SignLayer): ShaderSource {
     }],
     perRow: U,
     consts: `const WORDS = ${words}u; const S0 = ${f(s0)};`,
-    body: `  let e = (i / PER_ROW) / P.rowsPerCode;
+    body: `  let e = exampleOf(i / PER_ROW);
   let u = i % PER_ROW;
   let on = (codes[e * WORDS + (u >> 5u)] >> (u & 31u)) & 1u;
   y[i] = select(S0 * x[i], x[i], on == 1u);`,
