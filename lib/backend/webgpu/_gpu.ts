@@ -192,13 +192,15 @@ export interface ReadBack {
  * @param reads Buffers and byte sizes to read; a read with `into` is copied straight from
  *   the mapped range into that array (its ArrayBuffer in the result is empty).
  * @param options `submitted`: called once the copies are submitted, before the wait — the
- *   buffers read may be reused from then on (later work runs after the copies).
+ *   buffers read may be reused from then on (later work runs after the copies); `mapAfter`:
+ *   the copies are submitted now, but mapped only once this settles (a caller with more work
+ *   to submit first: Deno's `mapAsync` waits for all work submitted before it returns).
  * @returns One ArrayBuffer per read.
  */
 export async function readBack(
   ctx: WebGpuContext,
   reads: readonly ReadBack[],
-  options: { submitted?: () => void } = {},
+  options: { submitted?: () => void; mapAfter?: Promise<unknown> } = {},
 ): Promise<ArrayBuffer[]> {
   const { device } = ctx;
   const enc = device.createCommandEncoder({ label: "readback" });
@@ -211,6 +213,7 @@ export async function readBack(
   device.queue.submit([enc.finish()]);
   options.submitted?.();
   webgpuHooks.beforeReadback?.(ctx);
+  await options.mapAfter;
   // one map at a time into a list: on a lost device a later mapAsync can throw
   // synchronously, and the earlier ones' rejections must still be observed
   const maps: Promise<void>[] = [];

@@ -164,11 +164,16 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
     await chunked(ctx, net, n, 1, async (s, m) => {
       const forward = new Recorder(ctx, "affine map: codes and offsets");
       const reads: Promise<unknown>[] = [];
+      // every slice submitted before any read-back maps (a map waits for all submitted work)
+      let submittedAll = () => {};
+      const mapAfter = new Promise<void>((resolve) => submittedAll = resolve);
       try {
         const xb = forward.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
         const { codes, b } = recordCodesAndOffsets(forward, net, xb, m);
         forward.submit();
-        reads.push(readBack(ctx, [{ buffer: b, bytes: m * C * 4, into: B, at: s * C }]));
+        reads.push(
+          readBack(ctx, [{ buffer: b, bytes: m * C * 4, into: B, at: s * C }], { mapAfter }),
+        );
         for (let first = 0; first < m; first += slice) {
           const count = Math.min(slice, m - first);
           const rec = new Recorder(ctx, "affine map: templates");
@@ -180,13 +185,14 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
               bytes: count * C * D * 4,
               into: A,
               at: (s + first) * C * D,
-            }], { submitted: () => rec.release() }));
+            }], { submitted: () => rec.release(), mapAfter }));
           } finally {
             rec.release();
           }
         }
       } finally {
         forward.release(); // after every slice reading its codes is submitted
+        submittedAll();
         await settle(reads);
       }
     });
