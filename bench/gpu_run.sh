@@ -19,7 +19,7 @@ step() { # step <seconds> <command...>
 }
 { nvidia-smi -L; uname -r; python3 -c 'import torch; print("torch", torch.__version__)'; } 2>&1 | tee -a "$log"
 # shellcheck disable=SC2086
-step "${WEBGPU_LIMIT:-200}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-}
+step "${WEBGPU_LIMIT:-300}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-}
 step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py
 [ "${TRAIN_LIMIT:-120}" = 0 ] ||
   step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
