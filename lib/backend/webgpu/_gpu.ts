@@ -56,7 +56,7 @@ const pools = new WeakMap<GPUDevice, BufferPool>();
 const POOL_LIMIT_BYTES = 4 * 2 ** 30;
 
 /** A buffer's size for `bytes` of data: a multiple of 4, at least 16. */
-const bufferSize = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4);
+export const bufferSize = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4);
 
 /**
  * A buffer of at least `bytes` (rounded up to 4, at least 16) and usage `usage`: the

@@ -261,7 +261,12 @@ export function recordCodesAndOffsets(
 ): { codes: GpuCodes; b: GPUBuffer } {
   const D = net.inputSize;
   const codes: GpuCodes = new Map();
-  recordForward(rec, foldedLayers(net), { v: xb, rows: m, mode: { bias: true, record: codes } });
+  const y = recordForward(rec, foldedLayers(net), {
+    v: xb,
+    rows: m,
+    mode: { bias: true, record: codes },
+  });
+  rec.done(y); // only the codes are needed
   const zero = rec.zeros(m * D, "zero input");
   const b = recordForward(rec, foldedLayers(net), {
     v: zero,
@@ -319,7 +324,12 @@ export function recordInnerProducts(
   m: number,
 ): GPUBuffer {
   const codes: GpuCodes = new Map();
-  recordForward(rec, foldedLayers(net), { v: xb, rows: m, mode: { bias: true, record: codes } });
+  const y = recordForward(rec, foldedLayers(net), {
+    v: xb,
+    rows: m,
+    mode: { bias: true, record: codes },
+  });
+  rec.done(y); // only the codes are needed
   return recordForward(rec, foldedLayers(net), {
     v: xb,
     rows: m,

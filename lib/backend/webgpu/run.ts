@@ -15,7 +15,16 @@ import type {
 import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { shapeSize } from "../../network/spline_network.ts";
 import { type WebGpuContext, webgpuHooks } from "./device.ts";
-import { dispatch, giveBuffer, STORAGE, storageBuffer, takeBuffer, UNIFORM, WG } from "./_gpu.ts";
+import {
+  bufferSize,
+  dispatch,
+  giveBuffer,
+  STORAGE,
+  storageBuffer,
+  takeBuffer,
+  UNIFORM,
+  WG,
+} from "./_gpu.ts";
 import type { ShaderSource } from "./_pipelines.ts";
 import { denseGemm, denseTransposeGemm, transposedDenseKernel } from "./kernels/dense.ts";
 import { conv2dGemm, conv2dTransposeGemm, transposedConvKernel } from "./kernels/conv2d.ts";
@@ -86,6 +95,8 @@ export class Recorder {
   private readonly pooled: GPUBuffer[] = [];
   /** Buffers to clear before the pass. */
   private readonly clears: GPUBuffer[] = [];
+  /** Temporaries whose last reader is recorded: later outputs of this recording reuse them. */
+  private readonly reusable: GPUBuffer[] = [];
   private readonly uniforms = new Map<string, GPUBuffer>();
 
   /**
@@ -99,25 +110,62 @@ export class Recorder {
   }
 
   /**
-   * A temporary storage buffer of `floats` 32-bit values, from the device's pool: its
-   * contents are undefined, for outputs that a kernel writes in full.
+   * A temporary storage buffer of `floats` 32-bit values for an output that a kernel writes
+   * in full (its contents are undefined): one of this recording's buffers given up with
+   * {@linkcode Recorder.done} (the smallest holding `floats`: it is held until the recording
+   * is released anyway), else one from the device's pool.
    */
   buffer(floats: number, label: string): GPUBuffer {
+    const size = bufferSize(floats * 4);
+    let best = -1;
+    this.reusable.forEach((b, i) => {
+      if (b.size >= size && (best < 0 || b.size < this.reusable[best].size)) {
+        best = i;
+      }
+    });
+    if (best >= 0) return this.reusable.splice(best, 1)[0];
+    return this.fresh(floats, label);
+  }
+
+  /** A buffer from the pool that no dispatch of this recording has used. */
+  private fresh(floats: number, label: string): GPUBuffer {
     const b = takeBuffer(this.ctx, floats * 4, STORAGE, label);
     this.pooled.push(b);
     return b;
   }
 
-  /** A temporary storage buffer of `floats` zeros (cleared before the pass runs). */
+  /**
+   * Gives up temporaries of this recording whose last reader has been recorded: dispatches
+   * recorded later may write them (a pass runs its dispatches in order). Buffers that are not
+   * this recording's temporaries are ignored.
+   */
+  done(...buffers: GPUBuffer[]): void {
+    for (const b of buffers) {
+      if (this.pooled.includes(b) && !this.reusable.includes(b)) this.reusable.push(b);
+    }
+  }
+
+  /** Bytes of the temporaries this recording holds (its peak: given-up ones are reused). */
+  get heldBytes(): number {
+    return this.pooled.reduce((sum, b) => sum + b.size, 0);
+  }
+
+  /**
+   * A temporary storage buffer of `floats` zeros (cleared before the pass runs, so never one
+   * given up by an earlier dispatch).
+   */
   zeros(floats: number, label: string): GPUBuffer {
-    const b = this.buffer(floats, label);
+    const b = this.fresh(floats, label);
     this.clears.push(b);
     return b;
   }
 
-  /** A temporary storage buffer holding `data`. */
+  /**
+   * A temporary storage buffer holding `data` (written before the pass runs, so never one
+   * given up by an earlier dispatch).
+   */
   upload(data: Float32Array | Uint32Array, label: string): GPUBuffer {
-    const b = this.buffer(data.length, label);
+    const b = this.fresh(data.length, label);
     this.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
     return b;
   }
@@ -217,6 +265,7 @@ export class Recorder {
   release(): void {
     this.pooled.forEach((b) => giveBuffer(this.ctx, b));
     this.pooled.length = 0;
+    this.reusable.length = 0;
     this.uniforms.clear();
   }
 }
@@ -247,6 +296,7 @@ export function recordForward(
   const ctx = rec.ctx;
   let v = options.v;
   for (let li = 0; li < layers.length; li++) {
+    const input = v;
     const l = layers[li];
     const out = shapeSize(l.outputShape);
     const dims = { rows, perRow: out };
@@ -331,25 +381,37 @@ export function recordForward(
         v = y;
         break;
       }
-      case "residual":
-        v = sumPaths(rec, l.paths.map((p) => recordForward(rec, p, { v, rows, mode })), {
-          rows,
-          perRow: out,
-        });
+      case "residual": {
+        const outs = l.paths.map((p) => recordForward(rec, p, { v, rows, mode }));
+        v = sumPaths(rec, outs, { rows, perRow: out }, input);
         break;
+      }
     }
+    // the layer's input is read: a later output may take it (never the caller's)
+    if (v !== input && input !== options.v) rec.done(input);
   }
   return v;
 }
 
-function sumPaths(rec: Recorder, outs: GPUBuffer[], dims: { rows: number; perRow: number }) {
+/**
+ * The sum of a residual block's path outputs; gives up every path output and partial sum
+ * but the result and the block's input `input` (an identity path's output).
+ */
+function sumPaths(
+  rec: Recorder,
+  outs: GPUBuffer[],
+  dims: { rows: number; perRow: number },
+  input: GPUBuffer,
+) {
   if (outs.length === 0) return rec.zeros(dims.rows * dims.perRow, "empty residual");
   let s = outs[0];
   for (let p = 1; p < outs.length; p++) {
     const y = rec.buffer(dims.rows * dims.perRow, "residual sum");
     rec.run(addShader(dims.perRow), [s, outs[p], y], dims);
+    if (p >= 2) rec.done(s); // a partial sum
     s = y;
   }
+  rec.done(...outs.filter((o) => o !== s && o !== input));
   return s;
 }
 
@@ -381,6 +443,7 @@ export function recordTranspose(
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
+    const input = v;
     const block = convBlock(layers, i);
     if (
       block !== null && recordBlockTranspose(rec, block, {
@@ -394,8 +457,14 @@ export function recordTranspose(
     ) {
       v = block.out!;
       i = block.at;
-      continue;
-    }
+    } else i -= recordLayer(i);
+    // the layer's input is read: a later output may take it (never the caller's)
+    if (v !== input && input !== options.g) rec.done(input);
+  }
+  return v;
+
+  /** Records `layers[i]` (and the sign layer before it, fused): returns the extra layers. */
+  function recordLayer(i: number): number {
     const l = layers[i];
     const inSize = shapeSize(l.inputShape);
     const dims = { rows, perRow: inSize, rowsPerCode, codeBase };
@@ -460,26 +529,24 @@ export function recordTranspose(
             dims,
           );
           v = o;
-          i--;
-          break;
+          return 1;
         }
         const o = y();
         rec.run(maxPoolTransposeShader(l), [v, codes.get(l)!, o], dims);
         v = o;
         break;
       }
-      case "residual":
-        v = sumPaths(
-          rec,
-          l.paths.map((p) =>
-            recordTranspose(rec, p, { g: v, rows, codes, rowsPerCode, codeBase, rowFloats })
-          ),
-          { rows, perRow: inSize },
+      case "residual": {
+        const g = v;
+        const outs = l.paths.map((p) =>
+          recordTranspose(rec, p, { g, rows, codes, rowsPerCode, codeBase, rowFloats })
         );
+        v = sumPaths(rec, outs, { rows, perRow: inSize }, g);
         break;
+      }
     }
+    return 0;
   }
-  return v;
 }
 
 /**
@@ -580,6 +647,7 @@ function recordBlockTranspose(
         rows,
         perRow: poolConvOverlapPerRow(conv, pool, groups),
       });
+      rec.done(t); // the next pass's tiles take it
     }
     return true;
   }

@@ -11,6 +11,9 @@ import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
 import { assertEquals, assertNotEquals, assertStrictEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
+import { Recorder } from "../../../lib/backend/webgpu/run.ts";
+import { recordCodesAndOffsets } from "../../../lib/backend/webgpu/passes.ts";
+import { smallCNN } from "../../../lib/models/small_cnn.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -57,5 +60,50 @@ Deno.test({
     assertEquals(reused.A.data, first.A.data);
     assertEquals(fresh.A.data, first.A.data);
     assertEquals(fresh.B.data, first.B.data);
+  },
+});
+
+/** A recorder that never reuses a buffer within the recording. */
+class NoReuse extends Recorder {
+  override done(): void {}
+}
+
+Deno.test({
+  name:
+    "a recording reuses the buffers of activations it has read, never an upload or a zeroed one",
+  ignore: gpu === null,
+  fn() {
+    const rec = new Recorder(gpu!, "reuse test");
+    try {
+      const a = rec.buffer(1000, "a"), up = rec.upload(new Float32Array(1000), "upload");
+      const z = rec.zeros(1000, "zeros");
+      rec.done(a, up, z, gpu!.device.createBuffer({ size: 16, usage: STORAGE })); // not its own: ignored
+      // outputs take what was given up, the smallest that holds them first ...
+      const b = rec.buffer(900, "b");
+      assertEquals([a, up, z].includes(b), true);
+      const c = rec.buffer(100, "c");
+      assertEquals([a, up, z].includes(c) && c !== b, true);
+      rec.done(c);
+      assertStrictEquals(rec.buffer(50, "d"), c);
+      assertEquals([a, up, z].includes(rec.buffer(2000, "too large for them")), false);
+      // ... uploads and zeroed buffers never do (they are written before the pass runs)
+      const fresh = [rec.upload(new Float32Array(1000), "u2"), rec.zeros(1000, "z2")];
+      fresh.forEach((f) => assertEquals([a, up, z].includes(f), false));
+    } finally {
+      rec.release();
+    }
+    // smallCNN's codes and offsets hold a few activations at a time, not one per layer
+    const net = fromLayersModel(smallCNN({ seed: 1 }));
+    const held = (reuse: boolean) => {
+      const r = reuse ? new Recorder(gpu!, "held") : new NoReuse(gpu!, "held without reuse");
+      try {
+        recordCodesAndOffsets(r, net, r.buffer(8 * net.inputSize, "x"), 8);
+        return r.heldBytes;
+      } finally {
+        r.release();
+      }
+    };
+    const [withReuse, without] = [held(true), held(false)];
+    assertEquals(withReuse < without * 0.5, true, `${withReuse} bytes held, ${without} without`);
   },
 });
