@@ -26,23 +26,18 @@ import {
   transposedConvKernel,
 } from "../../../lib/backend/webgpu/kernels/conv2d.ts";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
-import type {
-  Conv2DLayer,
-  DenseLayer,
-  MaxPool2DLayer,
-} from "../../../lib/network/spline_network.ts";
+import type { Conv2DLayer, DenseLayer } from "../../../lib/network/spline_network.ts";
 import { assertAllClose, assertEquals, assertThrows, largestMagnitude } from "../../_assert.ts";
+import {
+  gradientAtConv,
+  poolOver,
+  scatterTranspose,
+  seeded,
+  seededCodes,
+} from "./_gradient_through_codes.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
-
-function seeded(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  return Float64Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 async function product(
   spec: GemmSpec,
@@ -282,82 +277,12 @@ async function checkConvThrough(
     tf.tensor(Float32Array.from(seeded(COUT, 10))),
   ]);
   const l = fromLayersModel(model).layers[0] as Conv2DLayer;
-  const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
-  const [KH, KW] = l.kernelSize, [SH, SW] = l.strides, PT = l.padding[0], PL = l.padding[2];
-  const [PH, PW] = through.pool ?? [1, 1];
-  // windows that leave the last row or column uncovered where the size is not a multiple
-  const [QH, QW] = [Math.floor(OH / PH), Math.floor(OW / PW)];
-  const pool: MaxPool2DLayer | undefined = through.pool && {
-    kind: "max-pool",
-    name: "pool",
-    inputShape: [OH, OW, CO],
-    outputShape: [QH, QW, CO],
-    poolSize: [PH, PW],
-    strides: [PH, PW],
-    padding: [0, 0, 0, 0],
-  };
+  const pool = through.pool && poolOver(l, through.pool);
   const examples = 2, perCode = 2, rows = examples * perCode;
-  const gSize = pool ? QH * QW * CO : OH * OW * CO;
-  const g = seeded(rows * gSize, 11);
-  const r = seeded(examples * (QH * QW * CO + OH * OW * CO), 12);
-  const slots = Uint32Array.from(
-    { length: examples * QH * QW * CO },
-    (_, i) => Math.floor((r[i] + 1) / 2 * PH * PW) % (PH * PW),
-  );
-  const words = Math.ceil(OH * OW * CO / 32);
-  const bits = new Uint32Array(examples * words);
-  for (let e = 0; e < examples; e++) {
-    for (let u = 0; u < OH * OW * CO; u++) {
-      if (r[examples * QH * QW * CO + e * OH * OW * CO + u] > 0) {
-        bits[e * words + (u >> 5)] |= 1 << (u & 31);
-      }
-    }
-  }
-  // the gradient at the conv's output, by definition
-  const at = new Float64Array(rows * OH * OW * CO);
-  for (let row = 0; row < rows; row++) {
-    const e = Math.floor(row / perCode);
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        for (let co = 0; co < CO; co++) {
-          const u = (oy * OW + ox) * CO + co;
-          let v: number;
-          if (pool) {
-            const wy = Math.floor(oy / PH), wx = Math.floor(ox / PW);
-            const o = (wy * QW + wx) * CO + co;
-            const slot = (oy % PH) * PW + ox % PW;
-            v = wy < QH && wx < QW && slots[e * QH * QW * CO + o] === slot ? g[row * gSize + o] : 0;
-          } else v = g[row * gSize + u];
-          if (
-            through.slope !== undefined && ((bits[e * words + (u >> 5)] >>> (u & 31)) & 1) === 0
-          ) {
-            v *= through.slope;
-          }
-          at[row * OH * OW * CO + u] = v;
-        }
-      }
-    }
-  }
-  const want = new Float64Array(rows * H * W * CI);
-  for (let row = 0; row < rows; row++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        for (let ky = 0; ky < KH; ky++) {
-          for (let kx = 0; kx < KW; kx++) {
-            const iy = oy * SH + ky - PT, ix = ox * SW + kx - PL;
-            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-            for (let ci = 0; ci < CI; ci++) {
-              for (let co = 0; co < CO; co++) {
-                want[((row * H + iy) * W + ix) * CI + ci] +=
-                  at[((row * OH + oy) * OW + ox) * CO + co] *
-                  l.kernel[((ky * KW + kx) * CI + ci) * CO + co];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  const g = seeded(rows * (pool ?? l).outputShape.reduce((a, b) => a * b), 11);
+  const codes = seededCodes(l, pool, examples, 12);
+  const at = gradientAtConv(l, { g, rows, perCode, codes, pool, slope: through.slope });
+  const want = scatterTranspose(l, at, rows);
   const sign = through.slope === undefined ? undefined : { slope: through.slope };
   const spec = conv2dTransposeGemm(l, { pool, sign });
   assertEquals(spec.vec4 !== undefined, COUT % 4 === 0, "transpose gather");
@@ -368,7 +293,7 @@ async function checkConvThrough(
         w: transposedConvKernel(l),
         b: null,
         rows,
-        codes: [...(pool ? [slots] : []), ...(sign ? [bits] : [])],
+        codes: [...(pool ? [codes.slots] : []), ...(sign ? [codes.bits] : [])],
         rowsPerCode: perCode,
       }),
       want,

@@ -23,17 +23,16 @@ import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
 import { randomInput, randomizeWeights } from "../../_random_models.ts";
 import { assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
+import {
+  gradientAtConv,
+  poolOver,
+  scatterTranspose,
+  seeded,
+  seededCodes,
+} from "./_gradient_through_codes.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
-
-function seeded(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  return Float64Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 /**
  * A conv of `kernel` over `[h, w, cin]` (padding "same" or "valid", stride 1) to `cout`
@@ -62,64 +61,15 @@ async function check(
   });
   randomizeWeights(model, 3);
   const conv = fromLayersModel(model).layers[0] as Conv2DLayer;
-  const [H, W, CI] = conv.inputShape, [OH, OW, CO] = conv.outputShape;
-  const [KH, KW] = conv.kernelSize, PT = conv.padding[0], PL = conv.padding[2];
-  const [PH, PW] = geometry.pool;
-  const [QH, QW] = [Math.floor(OH / PH), Math.floor(OW / PW)];
-  const pool: MaxPool2DLayer = {
-    kind: "max-pool",
-    name: "pool",
-    inputShape: [OH, OW, CO],
-    outputShape: [QH, QW, CO],
-    poolSize: [PH, PW],
-    strides: [PH, PW],
-    padding: [0, 0, 0, 0],
-  };
+  const [H, W, CI] = conv.inputShape;
+  const pool = poolOver(conv, geometry.pool);
   const passes = poolConvTilePasses(conv, pool, rowFloats);
   assertEquals(passes.length > 0, true, "the block qualifies");
-  const examples = 2, perCode = 2, rows = examples * perCode, Q = QH * QW * CO;
-  const g = seeded(rows * Q, 11);
-  const r = seeded(examples * (Q + OH * OW * CO), 12);
-  const slots = Uint32Array.from(
-    { length: examples * Q },
-    (_, i) => Math.floor((r[i] + 1) / 2 * PH * PW) % (PH * PW),
-  );
-  const words = Math.ceil(OH * OW * CO / 32);
-  const bits = new Uint32Array(examples * words);
-  for (let e = 0; e < examples; e++) {
-    for (let u = 0; u < OH * OW * CO; u++) {
-      if (r[examples * Q + e * OH * OW * CO + u] > 0) bits[e * words + (u >> 5)] |= 1 << (u & 31);
-    }
-  }
-  // brute force: each window's gradient at its argmax, masked, scattered through the taps
-  const want = new Float64Array(rows * H * W * CI);
-  for (let row = 0; row < rows; row++) {
-    const e = Math.floor(row / perCode);
-    for (let wy = 0; wy < QH; wy++) {
-      for (let wx = 0; wx < QW; wx++) {
-        for (let c = 0; c < CO; c++) {
-          const o = (wy * QW + wx) * CO + c;
-          const slot = slots[e * Q + o];
-          const oy = wy * PH + Math.floor(slot / PW), ox = wx * PW + slot % PW;
-          const u = (oy * OW + ox) * CO + c;
-          let v = g[row * Q + o];
-          if (slope !== undefined && ((bits[e * words + (u >> 5)] >>> (u & 31)) & 1) === 0) {
-            v *= slope;
-          }
-          for (let ky = 0; ky < KH; ky++) {
-            for (let kx = 0; kx < KW; kx++) {
-              const iy = oy + ky - PT, ix = ox + kx - PL;
-              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-              for (let ci = 0; ci < CI; ci++) {
-                want[((row * H + iy) * W + ix) * CI + ci] += v *
-                  conv.kernel[((ky * KW + kx) * CI + ci) * CO + c];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  const examples = 2, perCode = 2, rows = examples * perCode;
+  const g = seeded(rows * pool.outputShape.reduce((a, b) => a * b), 11);
+  const { slots, bits } = seededCodes(conv, pool, examples, 12);
+  const at = gradientAtConv(conv, { g, rows, perCode, codes: { slots, bits }, pool, slope });
+  const want = scatterTranspose(conv, at, rows);
   const rec = new Recorder(gpu!, "window tiles test");
   try {
     const y = rec.buffer(rows * H * W * CI, "y");

@@ -359,19 +359,10 @@ ${["x", "y", "z", "w"].map((c, i) => terms(`a.${c}`, `k + ${i}u`)).join("\n")}
     let a = loadA(m, k);
 ${terms("a", "k")}
   }`;
-  return {
-    key,
-    label: key,
-    build: () =>
-      `${
-        header(
-          spec,
-          key,
-          `const THREADS = ${REDUCE_THREADS}u;
-var<workgroup> red: array<f32, ${spec.n * REDUCE_THREADS}>;`,
-          vec4,
-        )
-      }  let m = group;
+  const declarations = `const THREADS = ${REDUCE_THREADS}u;
+var<workgroup> red: array<f32, ${spec.n * REDUCE_THREADS}>;`;
+  return productShader(spec, key, vec4, declarations, () =>
+    `  let m = group;
   if (m >= M) { return; }
   ${cols.map((j) => `var s${j} = 0.0;`).join(" ")}
 ${loop}
@@ -380,9 +371,9 @@ ${cols.map((j) => `  red[${j}u * THREADS + lid] = s${j};`).join("\n")}
   for (var half = THREADS / 2u; half > 0u; half = half / 2u) {
     if (lid < half) {
 ${
-        cols.map((j) => `      red[${j}u * THREADS + lid] += red[${j}u * THREADS + lid + half];`)
-          .join("\n")
-      }
+      cols.map((j) => `      red[${j}u * THREADS + lid] += red[${j}u * THREADS + lid + half];`)
+        .join("\n")
+    }
     }
     workgroupBarrier();
   }
@@ -391,8 +382,7 @@ ${
     y[m * N + n] = red[n * THREADS] + ${spec.bias ? "b[n]" : "0.0"};
   }
 }
-`,
-  };
+`);
 }
 
 /**
@@ -410,11 +400,13 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
   const bias = spec.bias ? "b[n]" : "0.0";
   if (schedule === "reduce") return reduceShader(spec, key, vec4);
   if (schedule === "direct") {
-    return {
+    return productShader(
+      spec,
       key,
-      label: key,
-      build: () =>
-        `${header(spec, key, `const THREADS = ${WG}u;`, false)}  let i = group * THREADS + lid;
+      false,
+      `const THREADS = ${WG}u;`,
+      () =>
+        `  let i = group * THREADS + lid;
   if (i >= M * N) { return; }
   let m = i / N;
   let n = i % N;
@@ -423,7 +415,7 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
   y[i] = s;
 }
 `,
-    };
+    );
   }
   const { r, blocked } = perThread(schedule);
   const t = gemmTile(spec.n, r, blocked);
@@ -434,15 +426,7 @@ var<workgroup> As: array<vec4<f32>, ${t.tk * t.tmp / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${t.tk * t.tn / 4}>;`
     : `var<workgroup> As: array<f32, ${t.tk * t.tmp}>;
 var<workgroup> Bs: array<f32, ${t.tk * t.tn}>;`;
-  return {
-    key,
-    label: key,
-    build: () =>
-      `${
-        header(
-          spec,
-          key,
-          `const TM = ${t.tm}u;
+  const declarations = `const TM = ${t.tm}u;
 const TN = ${t.tn}u;
 const TK = ${t.tk}u;
 const TMP = ${t.tmp}u;
@@ -450,11 +434,22 @@ const QPR = ${t.tk / 4}u;
 const THM = ${t.thm}u;
 const THN = ${t.thn}u;
 const THREADS = ${t.thm * t.thn}u;
-${staged}`,
-          vec4,
-        )
-      }${tiledBody(t, vec4, bias, blocked)}`,
-  };
+${staged}`;
+  return productShader(spec, key, vec4, declarations, () => tiledBody(t, vec4, bias, blocked));
+}
+
+/**
+ * A product's shader: the common header (bindings, constants, the gathers, `main`'s first
+ * lines) with `declarations`, then `body`, the rest of `main` (built on first use).
+ */
+function productShader(
+  spec: GemmSpec,
+  key: string,
+  vec4: boolean,
+  declarations: string,
+  body: () => string,
+): ShaderSource {
+  return { key, label: key, build: () => `${header(spec, key, declarations, vec4)}${body()}` };
 }
 
 /**
