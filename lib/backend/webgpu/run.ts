@@ -552,10 +552,11 @@ export function recordTranspose(
 /**
  * The fewest columns (the conv's input channels) for which a conv transpose gathers through
  * the layers after it: the gather's code lookups are redone for each of the conv's taps and
- * shared by a tile's columns, so a transpose to 3 channels (the first layer's, to RGB)
- * would pay them for little work; its input goes through the pool's own transpose, once.
+ * shared by a tile's columns, so a transpose to 3 channels (the first layer's, to RGB) would
+ * pay them for little work — such a block runs as window tiles where a pool follows, else
+ * layer by layer. Also the narrowness below which window tiles are used whatever their work.
  * A guess between 3 and 32 channels, which a GPU benchmark should settle (`webgpu_bench.ts
- * --profile` compares the fused and unfused passes kernel by kernel).
+ * --profile` compares the variants kernel by kernel).
  */
 const FUSED_MIN_COLUMNS = 16;
 
