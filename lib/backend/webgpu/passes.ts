@@ -1,6 +1,8 @@
 /**
  * The WebGPU engine's computations on a batch, chunked so that every buffer fits the
- * device's storage-buffer binding limit; each chunk is one submit.
+ * device's storage-buffer binding limit: each chunk is one submit, except that the templates
+ * of a chunk (C rows an example) are submitted in slices of 1/C of it, reading the codes
+ * that the chunk's forward pass recorded.
  *
  * @module
  */

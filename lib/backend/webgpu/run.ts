@@ -1,8 +1,10 @@
 /**
- * The WebGPU engine's passes over a SplineNetwork, each recorded into ONE compute pass
- * and submitted once: the forward pass emitting outputs and every layer's codes
- * (bit-packed sign words, max-pool argmax slots), the masked pass with codes held
- * fixed, and the transposed masked pass (class templates). Float32 throughout.
+ * The WebGPU engine's passes over a SplineNetwork, recorded into one compute pass per
+ * submit: the forward pass emitting outputs and every layer's codes (bit-packed sign words,
+ * max-pool argmax slots), the masked pass with codes held fixed, and the transposed masked
+ * pass (class templates), which runs a conv with the sign layer and max-pool after it as one
+ * computation (window tiles, or a product gathering through their codes). Within a
+ * recording, a buffer once read is the next output's. Float32 throughout.
  *
  * @module
  */
