@@ -59,6 +59,25 @@ const POOL_LIMIT_BYTES = 4 * 2 ** 30;
 export const bufferSize = (bytes: number) => Math.max(16, Math.ceil(bytes / 4) * 4);
 
 /**
+ * The index of the smallest of `buffers` that `accept` takes, the newest (last) on a tie;
+ * −1 if none.
+ *
+ * @param buffers Free buffers, oldest first.
+ * @param accept Whether a buffer would do.
+ * @returns The index.
+ */
+export function smallestFit(
+  buffers: readonly GPUBuffer[],
+  accept: (b: GPUBuffer) => boolean,
+): number {
+  let best = -1;
+  for (let i = buffers.length - 1; i >= 0; i--) {
+    if (accept(buffers[i]) && (best < 0 || buffers[i].size < buffers[best].size)) best = i;
+  }
+  return best;
+}
+
+/**
  * A buffer of at least `bytes` (rounded up to 4, at least 16) and usage `usage`: the
  * smallest pooled one of that usage holding `bytes` and at most twice as large (a batch's
  * last, partial chunk reuses the full chunks' buffers; its contents are whatever its last
@@ -72,13 +91,10 @@ export function takeBuffer(
 ): GPUBuffer {
   const size = bufferSize(bytes);
   const pool = pools.get(ctx.device);
-  let best = -1;
-  for (let i = (pool?.free.length ?? 0) - 1; i >= 0; i--) { // newest first on a tie
-    const b = pool!.free[i];
-    if (b.usage === usage && b.size >= size && b.size <= 2 * size) {
-      if (best < 0 || b.size < pool!.free[best].size) best = i;
-    }
-  }
+  const best = smallestFit(
+    pool?.free ?? [],
+    (b) => b.usage === usage && b.size >= size && b.size <= 2 * size,
+  );
   if (best < 0) return ctx.device.createBuffer({ label, size, usage });
   const [b] = pool!.free.splice(best, 1);
   pool!.bytes -= b.size;

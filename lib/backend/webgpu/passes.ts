@@ -138,6 +138,11 @@ export interface ResultOptions<T extends ResultArray> {
   readonly array?: new (length: number) => T;
 }
 
+/** The options' result array type, `Float32Array` by default. */
+function resultArray<T extends ResultArray>(options: ResultOptions<T>) {
+  return options.array ?? (Float32Array as unknown as new (length: number) => T);
+}
+
 /**
  * The affine map of each example's region: templates A `[n, C, D]` by one transposed
  * masked pass of the C one-hot covectors per example, and offsets B `[n, C]` by the
@@ -159,7 +164,7 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
 ): Promise<{ A: T; B: T }> {
   const { x, n } = options;
   const D = net.inputSize, C = net.outputSize;
-  const array = options.array ?? (Float32Array as unknown as new (length: number) => T);
+  const array = resultArray(options);
   const A = new array(n * C * D), B = new array(n * C);
   const slice = chunkSize(ctx, net, C);
   return checked(ctx, "Cannot compute the affine map on WebGPU", async () => {
@@ -225,7 +230,7 @@ export function innerProductsWebGpu<T extends ResultArray = Float32Array>(
 ): Promise<T> {
   const { x, n } = options;
   const D = net.inputSize, C = net.outputSize;
-  const array = options.array ?? (Float32Array as unknown as new (length: number) => T);
+  const array = resultArray(options);
   const out = new array(n * C);
   return checked(ctx, "Cannot compute template inner products on WebGPU", async () => {
     await chunked(ctx, net, n, 1, async (s, m) => {

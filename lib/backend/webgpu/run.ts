@@ -21,6 +21,7 @@ import {
   bufferSize,
   dispatch,
   giveBuffer,
+  smallestFit,
   STORAGE,
   storageBuffer,
   takeBuffer,
@@ -88,6 +89,18 @@ export interface CodeRows {
   readonly codeBase?: number;
 }
 
+/**
+ * The rows of a transposed pass: `rows` covectors, `rowsPerCode` per example of `codes`
+ * (row 0 of example `codeBase`), temporaries within `rowFloats` values per row (the chunk was
+ * sized for them: the network's largest activation).
+ */
+export interface TransposeRows extends CodeRows {
+  readonly rows: number;
+  readonly codes: GpuCodes;
+  readonly rowsPerCode: number;
+  readonly rowFloats: number;
+}
+
 /** Records the dispatches of one computation and owns its temporary buffers. */
 export class Recorder {
   readonly ctx: WebGpuContext;
@@ -119,12 +132,7 @@ export class Recorder {
    */
   buffer(floats: number, label: string): GPUBuffer {
     const size = bufferSize(floats * 4);
-    let best = -1;
-    this.reusable.forEach((b, i) => {
-      if (b.size >= size && (best < 0 || b.size < this.reusable[best].size)) {
-        best = i;
-      }
-    });
+    const best = smallestFit(this.reusable, (b) => b.size >= size);
     if (best >= 0) return this.reusable.splice(best, 1)[0];
     return this.fresh(floats, label);
   }
@@ -418,47 +426,30 @@ function sumPaths(
 }
 
 /**
- * Records the transposed masked pass: `rows` covector rows `g`, `rowsPerCode` rows per
- * example, row 0 of example `codeBase` of `codes` (default 0); returns rows `g·A[x]`
- * `[rows, D]`. `rowFloats`: the most values per row that a
- * temporary may hold (the chunk was sized for it: the network's largest activation).
+ * Records the transposed masked pass of the covector rows `g` ({@linkcode TransposeRows};
+ * `codeBase` 0 by default); returns rows `g·A[x]` `[rows, D]`.
  *
  * @param rec The recorder.
  * @param layers The layers.
- * @param options `g`, `rows`, `codes`, `rowsPerCode`, `codeBase`, `rowFloats`.
+ * @param options `g` and the rows.
  * @returns The output buffer.
  */
 export function recordTranspose(
   rec: Recorder,
   layers: readonly SplineLayer[],
-  options: {
-    g: GPUBuffer;
-    rows: number;
-    codes: GpuCodes;
-    rowsPerCode: number;
-    codeBase?: number;
-    rowFloats: number;
-  },
+  options: { g: GPUBuffer } & TransposeRows,
 ): GPUBuffer {
-  const { rows, codes, rowsPerCode, rowFloats } = options;
-  const codeBase = options.codeBase ?? 0;
+  const pass: Required<TransposeRows> = { codeBase: 0, ...options };
+  const { rows, codes, rowsPerCode, codeBase } = pass;
   const ctx = rec.ctx;
   let v = options.g;
   for (let i = layers.length - 1; i >= 0; i--) {
     const input = v;
     const block = convBlock(layers, i);
-    if (
-      block !== null && recordBlockTranspose(rec, block, {
-        v,
-        rows,
-        codes,
-        rowsPerCode,
-        codeBase,
-        rowFloats,
-      })
-    ) {
-      v = block.out!;
-      i = block.at;
+    const out = block === null ? null : recordBlockTranspose(rec, block, v, pass);
+    if (out !== null) {
+      v = out;
+      i = block!.at;
     } else i -= recordLayer(i);
     // the layer's input is read: a later output may take it (never the caller's)
     if (v !== input && input !== options.g) rec.done(input);
@@ -522,7 +513,7 @@ export function recordTranspose(
       }
       case "max-pool": {
         const prev = layers[i - 1];
-        if (prev?.kind === "relu" || prev?.kind === "leaky-relu" || prev?.kind === "abs") {
+        if (isSign(prev)) {
           // the sign layer before the pool applied in the same gather (its input is as large)
           const o = y();
           rec.run(
@@ -540,9 +531,7 @@ export function recordTranspose(
       }
       case "residual": {
         const g = v;
-        const outs = l.paths.map((p) =>
-          recordTranspose(rec, p, { g, rows, codes, rowsPerCode, codeBase, rowFloats })
-        );
+        const outs = l.paths.map((p) => recordTranspose(rec, p, { ...pass, g }));
         v = sumPaths(rec, outs, { rows, perRow: inSize }, g);
         break;
       }
@@ -574,8 +563,6 @@ interface ConvBlock {
   readonly sign?: SignLayer;
   /** The conv's index. */
   readonly at: number;
-  /** The block's transpose, once recorded. */
-  out?: GPUBuffer;
 }
 
 /**
@@ -609,24 +596,18 @@ function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null 
  * gathering through the codes where `webgpuHooks.fuseTransposes` allows (default: hardware
  * adapters, convs of at least {@linkcode FUSED_MIN_COLUMNS} input channels: tiled products
  * stage each gathered value once for a tile of columns, while the direct schedule of software
- * adapters would redo the gather's lookups for every column). Sets `block.out`.
+ * adapters would redo the gather's lookups for every column).
  *
- * @returns Whether it recorded the block (false: run its layers one by one).
+ * @returns The gradient at the conv's input, or null: run the block's layers one by one.
  */
 function recordBlockTranspose(
   rec: Recorder,
   block: ConvBlock,
-  options: {
-    v: GPUBuffer;
-    rows: number;
-    codes: GpuCodes;
-    rowsPerCode: number;
-    codeBase: number;
-    rowFloats: number;
-  },
-): boolean {
+  v: GPUBuffer,
+  pass: Required<TransposeRows>,
+): GPUBuffer | null {
   const { conv, pool, sign } = block;
-  const { v, rows, codes, rowsPerCode, codeBase } = options;
+  const { rows, codes, rowsPerCode, codeBase } = pass;
   const ctx = rec.ctx;
   const fusedSign = sign && { slope: inactiveSlope(sign) };
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
@@ -635,9 +616,9 @@ function recordBlockTranspose(
   // passes over channel groups as the chunk's budget allows
   const tiles = pool !== undefined && (webgpuHooks.windowTiles ??
     (poolConvTilesWork(conv, pool) <= 0.5 || conv.inputShape[2] < FUSED_MIN_COLUMNS));
-  const passes = tiles ? poolConvTilePasses(conv, pool, options.rowFloats) : [];
+  const passes = tiles ? poolConvTilePasses(conv, pool, pass.rowFloats) : [];
   if (pool !== undefined && passes.length > 0) {
-    block.out = o();
+    const out = o();
     const tileCodes = [codes.get(pool)!, ...signCodes];
     for (const groups of passes) {
       const t = rec.buffer(rows * poolConvTileValues(conv, pool, groups), `${conv.name} tiles`);
@@ -646,21 +627,21 @@ function recordBlockTranspose(
         [v, ...tileCodes, param(ctx, poolConvTiles(conv, pool)), t],
         { rows, perRow: poolConvTilesPerRow(conv, pool, groups), rowsPerCode, codeBase },
       );
-      rec.run(poolConvOverlapShader(conv, pool, groups), [t, block.out], {
+      rec.run(poolConvOverlapShader(conv, pool, groups), [t, out], {
         rows,
         perRow: poolConvOverlapPerRow(conv, pool, groups),
       });
       rec.done(t); // the next pass's tiles take it
     }
-    return true;
+    return out;
   }
   const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? false : "wide");
   if (fuse === false || (fuse === "wide" && conv.inputShape[2] < FUSED_MIN_COLUMNS)) {
-    return false;
+    return null;
   }
   const spec = conv2dTransposeGemm(conv, { pool, sign: fusedSign });
   const poolCodes = pool === undefined ? [] : [codes.get(pool)!];
-  block.out = o();
+  const out = o();
   rec.gemm(
     spec,
     [
@@ -669,9 +650,9 @@ function recordBlockTranspose(
       ...signCodes,
       param(ctx, transposedConvKernel(conv)),
       param(ctx, null),
-      block.out,
+      out,
     ],
     { rows, rowsPerCode, codeBase },
   );
-  return true;
+  return out;
 }
