@@ -65,6 +65,9 @@ export interface WebGpuHooks {
    * window tiles wherever they apply (default: where they save at least half the work or the
    * conv's input is narrow; benchmarks and tests set it). */
   windowTiles?: boolean;
+  /** Overwrite each buffer a recording gives up for reuse with NaNs, there and then (tests:
+   * a read after the give-up shows in the results). */
+  poisonGivenUp?: boolean;
 }
 
 /** The active test hooks (empty in normal use). */

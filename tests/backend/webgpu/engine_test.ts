@@ -68,6 +68,50 @@ Deno.test({
       });
     }
     await t.step(
+      "buffers given up for reuse are read no more (they are overwritten with NaNs at once)",
+      async () => {
+        webgpuHooks.poisonGivenUp = true;
+        try {
+          for (const fuse of [false, true]) {
+            webgpuHooks.fuseTransposes = fuse;
+            for (const c of cases(21)) {
+              const net = fromLayersModel(c.model);
+              const x = batch(c.x);
+              const refMap = affineMap(net, x, { backend: "cpu" });
+              const map = await affineMapAsync(net, x, { backend: "webgpu" });
+              const what = `${c.name}, fused ${fuse}`;
+              assertAllClose(
+                map.A.data,
+                refMap.A.data,
+                1e-4,
+                `${what}: A`,
+                largestMagnitude(refMap.A.data),
+              );
+              assertAllClose(
+                map.B.data,
+                refMap.B.data,
+                1e-4,
+                `${what}: B`,
+                largestMagnitude(refMap.B.data),
+              );
+              const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+              const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
+              assertAllClose(
+                ip.data,
+                refIp.data,
+                1e-4,
+                `${what}: <A_c, x>`,
+                largestMagnitude(refIp.data),
+              );
+            }
+          }
+        } finally {
+          delete webgpuHooks.poisonGivenUp;
+          delete webgpuHooks.fuseTransposes;
+        }
+      },
+    );
+    await t.step(
       "the transposed pass gathering through the sign layers and max-pools after each conv (as on GPUs)",
       async () => {
         webgpuHooks.fuseTransposes = true;
