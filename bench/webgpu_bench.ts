@@ -19,7 +19,7 @@
  * 20 times in one submit), worst first.
  *
  * On a GPU, the engine's alternatives ({@linkcode VARIANTS}: tile shapes, fusions, window
- * tiles) are checked, profiled and timed too, each against the defaults in the same run
+ * tiles, Winograd) are checked, profiled and timed too, each against the defaults in the same run
  * (`--variants` runs them on a software adapter as well, to test the bench itself).
  *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
@@ -70,7 +70,10 @@ const VARIANTS: readonly { name: string; hooks: WebGpuHooks }[] = [
   { name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
   { name: "blocked tiles", hooks: { gemmBlocked: true } },
   { name: "narrow deep products on tiles (no reduce)", hooks: { gemmReduce: false } },
-  { name: "without window tiles", hooks: { windowTiles: false } },
+  {
+    name: "without window tiles (Winograd, or products, gathering through the codes)",
+    hooks: { windowTiles: false },
+  },
   {
     name: "sign layers and max-pools after a conv in passes of their own",
     hooks: { fuseTransposes: false },
@@ -79,6 +82,8 @@ const VARIANTS: readonly { name: string; hooks: WebGpuHooks }[] = [
     name: "every conv transpose gathering through the layers after it",
     hooks: { fuseTransposes: true },
   },
+  { name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
+  { name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
 ];
 
 /** The variants to run: on GPUs, or with `--variants` (a software adapter, to test the bench). */

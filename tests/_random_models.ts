@@ -127,6 +127,34 @@ export function pooledCnnModel(seed: number): tf.LayersModel {
   return m;
 }
 
+/**
+ * Convs of 16 and more channels, as the WebGPU engine runs by Winograd (3×3, stride 1): a
+ * first conv from 3 channels (not one of them), zero padding then a valid conv (a "full"
+ * conv, as largeCNN's), a conv → ReLU → disjoint max-pool block, a conv without bias with
+ * batch norm and a leaky ReLU, a valid conv, and a dense layer to 5 classes.
+ */
+export function wideCnnModel(seed: number): tf.LayersModel {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [10, 9, 3], filters: 16, kernelSize: 3, padding: "same" }),
+      tf.layers.reLU(),
+      tf.layers.zeroPadding2d({ padding: 2 }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 3 }),
+      tf.layers.reLU(),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 20, kernelSize: 3, padding: "same", useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.leakyReLU({ alpha: 0.1 }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 3 }),
+      tf.layers.reLU(),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 5 }),
+    ],
+  });
+  randomizeWeights(m, seed);
+  return m;
+}
+
 /** A functional model with a pre-activation residual block and a downsampling block. */
 export function residualModel(seed: number): tf.LayersModel {
   const inp = tf.input({ shape: [8, 8, 2] });

@@ -65,6 +65,9 @@ export interface WebGpuHooks {
    * window tiles wherever they apply (default: where they save at least half the work or the
    * conv's input is narrow; benchmarks and tests set it). */
   windowTiles?: boolean;
+  /** Runs stride-1 3×3 convs and their transposes by Winograd F(m × m, 3 × 3) with this tile
+   * size, or not at all (`false`): see `winogradTileFor` (run.ts) for the default. */
+  winograd?: false | 2 | 4;
   /** Overwrite each buffer a recording gives up for reuse with NaNs, there and then (tests:
    * a read after the give-up shows in the results). */
   poisonGivenUp?: boolean;

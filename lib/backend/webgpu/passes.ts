@@ -104,6 +104,7 @@ export function forwardWebGpu(
         const y = recordForward(rec, foldedLayers(net), {
           v: xb,
           rows: m,
+          rowFloats: net.largestActivation,
           mode: { bias: true, record: rc },
         });
         rec.submit();
@@ -271,6 +272,7 @@ export function recordCodesAndOffsets(
   const y = recordForward(rec, foldedLayers(net), {
     v: xb,
     rows: m,
+    rowFloats: net.largestActivation,
     mode: { bias: true, record: codes },
   });
   rec.done(y); // only the codes are needed
@@ -278,6 +280,7 @@ export function recordCodesAndOffsets(
   const b = recordForward(rec, foldedLayers(net), {
     v: zero,
     rows: m,
+    rowFloats: net.largestActivation,
     mode: { bias: true, fixed: codes },
   });
   return { codes, b };
@@ -334,12 +337,14 @@ export function recordInnerProducts(
   const y = recordForward(rec, foldedLayers(net), {
     v: xb,
     rows: m,
+    rowFloats: net.largestActivation,
     mode: { bias: true, record: codes },
   });
   rec.done(y); // only the codes are needed
   return recordForward(rec, foldedLayers(net), {
     v: xb,
     rows: m,
+    rowFloats: net.largestActivation,
     mode: { bias: false, fixed: codes },
   });
 }

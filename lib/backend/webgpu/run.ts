@@ -30,7 +30,13 @@ import {
 } from "./_gpu.ts";
 import type { ShaderSource } from "./_pipelines.ts";
 import { denseGemm, denseTransposeGemm, transposedDenseKernel } from "./kernels/dense.ts";
-import { conv2dGemm, conv2dTransposeGemm, transposedConvKernel } from "./kernels/conv2d.ts";
+import {
+  conv2dGemm,
+  conv2dTransposeGemm,
+  convCorrelation,
+  transposedConvKernel,
+  type TransposeSource,
+} from "./kernels/conv2d.ts";
 import {
   gemmGroups,
   type GemmSchedule,
@@ -59,6 +65,15 @@ import {
   poolConvTilesWork,
   poolConvTileValues,
 } from "./kernels/pool_conv_tiles.ts";
+import {
+  winogradApplies,
+  winogradFilters,
+  winogradInputShader,
+  winogradOutputShader,
+  winogradProduct,
+  winogradRowFloats,
+  type WinogradTile,
+} from "./kernels/winograd.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
 
 /** Per-layer codes on the device: packed sign words `[n, words]` or u32 argmax slots `[n, units]`. */
@@ -196,26 +211,27 @@ export class Recorder {
     return this.upload(f32, label);
   }
 
-  /** The uniform `P = (rows, rowsPerCode, codeBase)`, one buffer per distinct triple. */
-  private params(rows: number, rowsPerCode: number, codeBase: number): GPUBuffer {
-    const key = `${rows}/${rowsPerCode}/${codeBase}`;
+  /** The kernels' uniform `P` (`PARAMS`, kernels/_snippets.ts), one buffer per distinct value. */
+  private params(rows: number, dims: CodeRows & { rowBase?: number }): GPUBuffer {
+    const p = [rows, dims.rowsPerCode ?? 1, dims.codeBase ?? 0, dims.rowBase ?? 0];
+    const key = p.join("/");
     let u = this.uniforms.get(key);
     if (u === undefined) {
       u = takeBuffer(this.ctx, 16, UNIFORM, "params");
-      this.ctx.device.queue.writeBuffer(u, 0, new Uint32Array([rows, rowsPerCode, codeBase, 0]));
+      this.ctx.device.queue.writeBuffer(u, 0, new Uint32Array(p));
       this.uniforms.set(key, u);
       this.pooled.push(u);
     }
     return u;
   }
 
-  /** Records a kernel over `rows · perRow` invocations. */
+  /** Records a kernel over `rows · perRow` invocations (from row `rowBase`, default 0). */
   run(
     shader: ShaderSource,
     buffers: GPUBuffer[],
-    dims: { rows: number; perRow: number } & CodeRows,
+    dims: { rows: number; perRow: number; rowBase?: number } & CodeRows,
   ): void {
-    const u = this.params(dims.rows, dims.rowsPerCode ?? 1, dims.codeBase ?? 0);
+    const u = this.params(dims.rows, dims);
     const groups = Math.ceil((dims.rows * dims.perRow) / WG);
     if (groups > 0) this.encode(shader, [u, ...buffers], groups, 0);
   }
@@ -230,7 +246,7 @@ export class Recorder {
     dims: { rows: number } & CodeRows,
     schedule: GemmSchedule = gemmScheduleFor(
       this.ctx.isFallback,
-      webgpuHooks.gemmReduce === false
+      webgpuHooks.gemmReduce === false || (spec.batches ?? 1) > 1
         ? { n: spec.n }
         : { m: dims.rows * spec.mPerRow, n: spec.n, k: spec.k },
       webgpuHooks.gemmMaxPerThread,
@@ -240,8 +256,8 @@ export class Recorder {
     const { rows } = dims;
     const groups = gemmGroups(spec, rows, schedule);
     if (groups === 0) return;
-    const u = this.params(rows, dims.rowsPerCode ?? 1, dims.codeBase ?? 0);
-    const flops = 2 * rows * spec.mPerRow * spec.n * spec.k;
+    const u = this.params(rows, dims);
+    const flops = 2 * (spec.batches ?? 1) * rows * spec.mPerRow * spec.n * spec.k;
     this.encode(gemmShader(spec, schedule), [u, ...buffers], groups, flops);
   }
 
@@ -305,9 +321,9 @@ export interface ForwardMode {
 export function recordForward(
   rec: Recorder,
   layers: readonly SplineLayer[],
-  options: { v: GPUBuffer; rows: number; mode: ForwardMode },
+  options: { v: GPUBuffer; rows: number; rowFloats: number; mode: ForwardMode },
 ): GPUBuffer {
-  const { rows, mode } = options;
+  const { rows, rowFloats, mode } = options;
   const ctx = rec.ctx;
   let v = options.v;
   for (let li = 0; li < layers.length; li++) {
@@ -319,8 +335,12 @@ export function recordForward(
       case "dense":
       case "conv2d": {
         const y = rec.buffer(rows * out, l.name);
-        const spec = l.kind === "dense" ? denseGemm(l, mode.bias) : conv2dGemm(l, mode.bias);
-        rec.gemm(spec, [v, param(ctx, l.kernel), param(ctx, l.bias), y], { rows });
+        const wino = l.kind === "conv2d" &&
+          recordWinograd(rec, l, { inputs: [v], y, bias: mode.bias, rows, rowFloats }) > 0;
+        if (!wino) {
+          const spec = l.kind === "dense" ? denseGemm(l, mode.bias) : conv2dGemm(l, mode.bias);
+          rec.gemm(spec, [v, param(ctx, l.kernel), param(ctx, l.bias), y], { rows });
+        }
         v = y;
         break;
       }
@@ -397,7 +417,7 @@ export function recordForward(
         break;
       }
       case "residual": {
-        const outs = l.paths.map((p) => recordForward(rec, p, { v, rows, mode }));
+        const outs = l.paths.map((p) => recordForward(rec, p, { v, rows, rowFloats, mode }));
         v = sumPaths(rec, outs, { rows, perRow: out }, input);
         break;
       }
@@ -471,10 +491,14 @@ export function recordTranspose(
       case "dense":
       case "conv2d": {
         const o = y();
-        const [spec, w] = l.kind === "dense"
-          ? [denseTransposeGemm(l), transposedDenseKernel(l)]
-          : [conv2dTransposeGemm(l), transposedConvKernel(l)];
-        rec.gemm(spec, [v, param(ctx, w), param(ctx, null), o], { rows });
+        const wino = l.kind === "conv2d" &&
+          recordWinograd(rec, l, { ...pass, inputs: [v], y: o, transposed: {} }) > 0;
+        if (!wino) {
+          const [spec, w] = l.kind === "dense"
+            ? [denseTransposeGemm(l), transposedDenseKernel(l)]
+            : [conv2dTransposeGemm(l), transposedConvKernel(l)];
+          rec.gemm(spec, [v, param(ctx, w), param(ctx, null), o], { rows });
+        }
         v = o;
         break;
       }
@@ -644,9 +668,18 @@ function recordBlockTranspose(
   if (fuse === false || (fuse === "wide" && conv.inputShape[2] < FUSED_MIN_COLUMNS)) {
     return null;
   }
-  const spec = conv2dTransposeGemm(conv, { pool, sign: fusedSign });
+  const source = { pool, sign: fusedSign };
   const poolCodes = pool === undefined ? [] : [codes.get(pool)!];
   const out = o();
+  if (
+    recordWinograd(rec, conv, {
+      ...pass,
+      inputs: [v, ...poolCodes, ...signCodes],
+      y: out,
+      transposed: source,
+    }) > 0
+  ) return out;
+  const spec = conv2dTransposeGemm(conv, source);
   rec.gemm(
     spec,
     [
@@ -660,4 +693,81 @@ function recordBlockTranspose(
     { rows, rowsPerCode, codeBase },
   );
   return out;
+}
+
+/**
+ * The Winograd tile size for a conv, or false: `webgpuHooks.winograd` where set, else 4
+ * (F(4 × 4, 3 × 3): a quarter of the product's multiply-adds, as accurate as the product
+ * with the points of `WINOGRAD_POINTS`; on llvmpipe a 3× faster conv, bench/RESULTS.md). Only
+ * convs that {@linkcode winogradApplies} to, with at least {@linkcode FUSED_MIN_COLUMNS}
+ * input and output channels, qualify (narrower ones spend more on the transforms' memory
+ * than they save).
+ *
+ * @param ctx The context.
+ * @param conv The conv.
+ * @returns The tile size, or false.
+ */
+export function winogradTileFor(conv: Conv2DLayer): WinogradTile | false {
+  const m = webgpuHooks.winograd ?? 4;
+  const narrow = Math.min(conv.inputShape[2], conv.outputShape[2]) < FUSED_MIN_COLUMNS;
+  return m !== false && winogradApplies(conv) && !narrow ? m : false;
+}
+
+/**
+ * Records a stride-1 3×3 conv (forward, adding its bias where `bias`) or its transpose
+ * (`transposed`: the gather through the layers after it) by Winograd into `y`, in as few row
+ * slices as keep each temporary within `rowFloats` values per row of the computation.
+ *
+ * @param rec The recorder.
+ * @param conv The conv.
+ * @param options The input (or the gradient) and any codes that the transpose's gather reads,
+ *   the output `y`, the rows and their codes, the budget.
+ * @param schedule The batched product's schedule (the adapter's by default).
+ * @returns The row slices recorded: 0 where the conv does not run by Winograd here
+ *   ({@linkcode winogradTileFor}) or one row's temporaries would exceed the budget (record a
+ *   product instead).
+ */
+export function recordWinograd(
+  rec: Recorder,
+  conv: Conv2DLayer,
+  options: {
+    inputs: GPUBuffer[];
+    y: GPUBuffer;
+    rows: number;
+    rowFloats: number;
+    bias?: boolean;
+    transposed?: TransposeSource;
+  } & CodeRows,
+  schedule?: GemmSchedule,
+): number {
+  const m = winogradTileFor(conv);
+  if (m === false) return 0;
+  const { rows, transposed } = options;
+  const c = convCorrelation(conv, transposed !== undefined, transposed);
+  const per = winogradRowFloats(c, m);
+  const most = Math.floor((rows * options.rowFloats) / Math.max(per.input, per.product));
+  if (most < 1) return 0;
+  const slices = Math.ceil(rows / most), slice = Math.ceil(rows / slices);
+  const withBias = options.bias === true && conv.bias !== null;
+  const input = winogradInputShader(c, m), output = winogradOutputShader(c, m, withBias);
+  const filters = param(rec.ctx, winogradFilters(conv, transposed !== undefined, m));
+  const bias = param(rec.ctx, withBias ? conv.bias : null);
+  for (let rowBase = 0; rowBase < rows; rowBase += slice) {
+    const n = Math.min(slice, rows - rowBase);
+    const v = rec.buffer(n * per.input, `${conv.name} winograd input`);
+    rec.run(input.shader, [...options.inputs, v], {
+      rows: n,
+      perRow: input.perRow,
+      rowsPerCode: options.rowsPerCode,
+      codeBase: options.codeBase,
+      rowBase,
+    });
+    const mt = rec.buffer(n * per.product, `${conv.name} winograd product`);
+    // (an undefined schedule takes the default)
+    rec.gemm(winogradProduct(c, m), [v, filters, param(rec.ctx, null), mt], { rows: n }, schedule);
+    rec.done(v);
+    rec.run(output.shader, [mt, bias, options.y], { rows: n, perRow: output.perRow, rowBase });
+    rec.done(mt);
+  }
+  return slices;
 }

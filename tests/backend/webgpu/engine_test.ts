@@ -24,6 +24,7 @@ import {
   largestMagnitude,
 } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
+import { randomInput, wideCnnModel } from "../../_random_models.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -138,6 +139,74 @@ Deno.test({
             delete webgpuHooks.beforeReadback;
           }
         }
+      },
+    );
+    await t.step(
+      "convs of 16+ channels by Winograd F(4) and F(2) or by products, with and without gathers through the codes, buffers given up for reuse read no more: outputs, codes, templates, offsets and <A_c, x>",
+      async () => {
+        const model = wideCnnModel(21);
+        const net = fromLayersModel(model);
+        const x = batch(randomInput([10, 9, 3], 3, 2100));
+        const ref = forwardPass(net, x.data, x.shape[0]);
+        const refCodes = partitionCodes(net, x, { backend: "cpu" });
+        const refMap = affineMap(net, x, { backend: "cpu" });
+        const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+        const settings = [
+          { winograd: 4, fuseTransposes: true, windowTiles: false },
+          { winograd: 4, fuseTransposes: false },
+          { winograd: 2, fuseTransposes: true, windowTiles: false },
+          { winograd: false, fuseTransposes: true, windowTiles: false },
+        ] as const;
+        const templates: Float64Array[] = [];
+        webgpuHooks.poisonGivenUp = true;
+        try {
+          for (const s of settings) {
+            Object.assign(webgpuHooks, s);
+            const what = JSON.stringify(s);
+            const ours = await forwardWebGpu(gpu!, net, { x: x.data, n: x.shape[0] });
+            assertAllClose(
+              ours.output,
+              ref.output,
+              1e-4,
+              `${what}: output`,
+              largestMagnitude(ref.output),
+            );
+            const codes = await partitionCodesAsync(net, x, { backend: "webgpu" });
+            for (let l = 0; l < codes.length; l++) {
+              assertEquals(codes[l].bits, refCodes[l].bits, `${what}: layer ${l} bits`);
+              assertEquals(codes[l].argmax, refCodes[l].argmax, `${what}: layer ${l} argmax`);
+            }
+            const map = await affineMapAsync(net, x, { backend: "webgpu" });
+            const big = largestMagnitude(refMap.A.data);
+            assertAllClose(map.A.data, refMap.A.data, 1e-5, `${what}: A`, big);
+            assertAllClose(
+              map.B.data,
+              refMap.B.data,
+              1e-5,
+              `${what}: B`,
+              largestMagnitude(refMap.B.data),
+            );
+            const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
+            assertAllClose(
+              ip.data,
+              refIp.data,
+              1e-5,
+              `${what}: <A_c, x>`,
+              largestMagnitude(refIp.data),
+            );
+            templates.push(map.A.data);
+          }
+        } finally {
+          for (const k of ["poisonGivenUp", "winograd", "fuseTransposes", "windowTiles"] as const) {
+            delete webgpuHooks[k];
+          }
+          model.dispose();
+        }
+        // the settings ran different arithmetic (float32 results of another algorithm differ)
+        const differs = (a: Float64Array, b: Float64Array) => a.some((v, i) => v !== b[i]);
+        assertEquals(differs(templates[0], templates[3]), true, "F(4) vs products");
+        assertEquals(differs(templates[2], templates[3]), true, "F(2) vs products");
+        assertEquals(differs(templates[0], templates[2]), true, "F(4) vs F(2)");
       },
     );
     await t.step("a tensor input gives float32 tensors of the same values", async () => {

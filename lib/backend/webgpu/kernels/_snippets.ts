@@ -8,8 +8,10 @@
  * The uniform `P` of the engine's kernels: `rows` of the batch, `rowsPerCode` consecutive
  * rows per example, and `codeBase`, the example of row 0 in the code buffers (a slice of a
  * batch whose codes were recorded for the whole batch); `exampleOf(r)` is row `r`'s example.
+ * `rowBase`: the first row of a kernel that runs on rows `rowBase … rowBase + rows − 1` of
+ * its input and output (a computation done in row slices; 0 elsewhere).
  */
-export const PARAMS = `struct Params { rows: u32, rowsPerCode: u32, codeBase: u32, pad: u32 }
+export const PARAMS = `struct Params { rows: u32, rowsPerCode: u32, codeBase: u32, rowBase: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 fn exampleOf(r: u32) -> u32 { return P.codeBase + r / P.rowsPerCode; }`;
 

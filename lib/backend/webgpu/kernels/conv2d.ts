@@ -10,6 +10,7 @@
 import type { Conv2DLayer, MaxPool2DLayer } from "../../../network/spline_network.ts";
 import { isDisjointPool } from "../../../network/disjoint_pool.ts";
 import { type GemmSpec, productBindings } from "./gemm.ts";
+import type { Binding } from "./_elementwise.ts";
 import type { FusedSign } from "./max_pool.ts";
 import { f, signOfFns } from "./_snippets.ts";
 
@@ -205,6 +206,104 @@ ${reads.consts}`,
   return gradAt4(ri, oy, ox, k % CO);`,
     },
     bias: false,
+  };
+}
+
+/**
+ * A stride-1 conv, or the transpose of one, as a correlation with a `kh × kw` kernel (the
+ * form {@linkcode "./winograd.ts"} computes): output `[rows, outH, outW, outC]`,
+ * `out[r, oy, ox, o] = Σ in(r, oy + dy − padY, ox + dx − padX, i) · kernel[dy, dx, i, o]`,
+ * where WGSL `readIn4(r, iy, ix, i)` reads input channels `i … i + 3` (`i % 4 == 0`) of row
+ * `r` at `(iy, ix)`, zeros outside the input. The transpose reads the conv's output
+ * gradient (through the layers of `source`, as {@linkcode conv2dTransposeGemm} does) with
+ * the kernel flipped and its channels swapped.
+ */
+export interface ConvCorrelation {
+  /** Shader key part: the geometry, the direction and the source. */
+  readonly key: string;
+  /** Bindings `readIn4` reads: the input (`x`, or the gradient `g`), then any codes. */
+  readonly inputs: readonly Binding[];
+  /** WGSL module-scope declarations, `readIn4` among them. */
+  readonly consts: string;
+  readonly inC: number;
+  readonly outC: number;
+  readonly outH: number;
+  readonly outW: number;
+  readonly padY: number;
+  readonly padX: number;
+  readonly kernelSize: readonly [number, number];
+  /** The kernel `[kh, kw, inC, outC]` (computed on demand). */
+  readonly kernel: () => Float64Array;
+}
+
+/**
+ * A stride-1 conv (`transposed` false) or its transpose as a correlation. Input channels
+ * must be a multiple of 4 (the reads are four-wide).
+ *
+ * @param layer The conv (stride 1).
+ * @param transposed Whether to describe the transpose.
+ * @param source The transpose's gather through the layers after the conv.
+ * @returns The correlation.
+ */
+export function convCorrelation(
+  layer: Conv2DLayer,
+  transposed: boolean,
+  source: TransposeSource = {},
+): ConvCorrelation {
+  const [H, W, CI] = layer.inputShape, [OH, OW, CO] = layer.outputShape;
+  const [KH, KW] = layer.kernelSize;
+  if (layer.strides[0] !== 1 || layer.strides[1] !== 1 || (transposed ? CO : CI) % 4 !== 0) {
+    throw new RangeError(
+      `Cannot read conv ${layer.name} as a correlation: strides ${layer.strides} (expected 1), ${
+        transposed ? CO : CI
+      } input channels (expected a multiple of 4)`,
+    );
+  }
+  if (!transposed) {
+    return {
+      key: `conv2d/${geometryKey(layer)}`,
+      inputs: [{ name: "x", type: "f32", wide: true }],
+      consts: `${geometry(layer)}
+fn readIn4(r: u32, iy: i32, ix: i32, i: u32) -> vec4<f32> {
+  if (iy < 0 || iy >= H || ix < 0 || ix >= W) { return vec4<f32>(0.0); }
+  return x[(r * u32(H * W) + u32(iy * W + ix)) * (CI / 4u) + i / 4u];
+}`,
+      inC: CI,
+      outC: CO,
+      outH: OH,
+      outW: OW,
+      padY: layer.padding[0],
+      padX: layer.padding[2],
+      kernelSize: layer.kernelSize,
+      kernel: () => layer.kernel,
+    };
+  }
+  const spec = conv2dTransposeGemm(layer, source);
+  const reads = gradientReads(layer, source);
+  return {
+    key: spec.key,
+    inputs: spec.bindings.slice(0, -3),
+    consts: `${spec.consts}
+${reads.four}
+fn readIn4(r: u32, iy: i32, ix: i32, i: u32) -> vec4<f32> {
+  if (iy < 0 || iy >= OH || ix < 0 || ix >= OW) { return vec4<f32>(0.0); }
+  return gradAt4(vec4<i32>(i32(r * (OUT / 4u)), 0, 0, i32(r)), iy, ix, i);
+}`,
+    inC: CO,
+    outC: CI,
+    outH: H,
+    outW: W,
+    padY: KH - 1 - layer.padding[0],
+    padX: KW - 1 - layer.padding[2],
+    kernelSize: layer.kernelSize,
+    kernel: () => {
+      // flipped: tap (dy, dx) of the transpose is tap (kh − 1 − dy, kw − 1 − dx) of the conv
+      const t = transposedConvKernel(layer), k = new Float64Array(t.length), per = CI * CO;
+      for (let tap = 0; tap < KH * KW; tap++) {
+        k.set(t.subarray((KH * KW - 1 - tap) * per, (KH * KW - tap) * per), tap * per);
+      }
+      return k;
+    },
   };
 }
 

@@ -108,6 +108,12 @@ export interface GemmSpec {
   readonly vec4?: GemmVec4;
   /** Whether to add `b[n]`. */
   readonly bias: boolean;
+  /**
+   * Independent products of the same shape in one dispatch (default 1): product `BATCH`
+   * (a module-scope `var<private>` that the gathers read) uses weights `w[BATCH·K·N …]` and
+   * writes `y[BATCH·M·N …]`. Tiled and direct schedules only.
+   */
+  readonly batches?: number;
 }
 
 /**
@@ -179,7 +185,14 @@ function perThread(
     : { r: schedule === "8b" ? 8 : 4, blocked: true };
 }
 
-function header(spec: GemmSpec, key: string, consts: string, vec4: boolean): string {
+function header(
+  spec: GemmSpec,
+  key: string,
+  consts: string,
+  vec4: boolean,
+  perBatch: string,
+): string {
+  const batched = (spec.batches ?? 1) > 1;
   const gather = vec4
     ? `${spec.vec4!.fns ?? ""}
 fn rowInfo(m: u32) -> vec4<i32> {
@@ -205,6 +218,7 @@ ${
 const M_PER_ROW = ${spec.mPerRow}u;
 const N = ${spec.n}u;
 const K = ${spec.k}u;
+${batched ? "var<private> BATCH: u32;" : ""}
 ${consts}
 ${spec.consts ?? ""}
 
@@ -214,7 +228,17 @@ ${gather}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let M = P.rows * M_PER_ROW;
-  let group = wid.y * nwg.x + wid.x;
+${
+    batched
+      ? `  let perBatch = ${perBatch};
+  BATCH = (wid.y * nwg.x + wid.x) / perBatch;
+  let group = (wid.y * nwg.x + wid.x) % perBatch;
+  let WB = BATCH * K * N;
+  let YB = BATCH * M * N;`
+      : `  let group = wid.y * nwg.x + wid.x;
+  let WB = 0u;
+  let YB = 0u;`
+  }
 ${spec.bindings.map((b) => `  _ = &${b.name};`).join("\n")}
 `;
 }
@@ -272,7 +296,7 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
       let n4 = nBase + (e % TN4) * 4u;
       var v = vec4<f32>(0.0);
       if (k0 + kk < K) {
-        let base = (k0 + kk) * N + n4;
+        let base = WB + (k0 + kk) * N + n4;
 ${comps.map((c, j) => `        if (n4 + ${j}u < N) { v.${c} = w[base + ${j}u]; }`).join("\n")}
       }
       Bs[e] = v;
@@ -281,7 +305,7 @@ ${comps.map((c, j) => `        if (n4 + ${j}u < N) { v.${c} = w[base + ${j}u]; }
       let kk = e / TN;
       let nn = e % TN;
       var v = 0.0;
-      if (k0 + kk < K && nBase + nn < N) { v = w[(k0 + kk) * N + nBase + nn]; }
+      if (k0 + kk < K && nBase + nn < N) { v = w[WB + (k0 + kk) * N + nBase + nn]; }
       Bs[kk * TN + nn] = v;
     }`;
   const reads = blocked
@@ -324,7 +348,9 @@ ${
       let bias = ${bias};
 ${
         range(r).map((i) =>
-          `      { let m = mBase + ${row(i)}; if (m < M) { y[m * N + n] = c${i}_${j} + bias; } }`
+          `      { let m = mBase + ${
+            row(i)
+          }; if (m < M) { y[YB + m * N + n] = c${i}_${j} + bias; } }`
         ).join("\n")
       }
     }
@@ -359,9 +385,12 @@ ${["x", "y", "z", "w"].map((c, i) => terms(`a.${c}`, `k + ${i}u`)).join("\n")}
     let a = loadA(m, k);
 ${terms("a", "k")}
   }`;
+  if ((spec.batches ?? 1) > 1) {
+    throw new RangeError(`Cannot reduce ${spec.batches} batched products (tiled or direct only)`);
+  }
   const declarations = `const THREADS = ${REDUCE_THREADS}u;
 var<workgroup> red: array<f32, ${spec.n * REDUCE_THREADS}>;`;
-  return productShader(spec, key, vec4, declarations, () =>
+  return productShader(spec, key, vec4, declarations, "", () =>
     `  let m = group;
   if (m >= M) { return; }
   ${cols.map((j) => `var s${j} = 0.0;`).join(" ")}
@@ -394,9 +423,10 @@ ${
  */
 export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource {
   const vec4 = schedule !== "direct" && spec.vec4 !== undefined;
-  const key = `gemm-${schedule}${vec4 ? "v4" : ""}/${spec.key}/${spec.mPerRow}x${spec.n}x${spec.k}${
-    spec.bias ? "/bias" : ""
-  }`;
+  const batches = (spec.batches ?? 1) > 1 ? `${spec.batches}×` : "";
+  const key = `gemm-${schedule}${
+    vec4 ? "v4" : ""
+  }/${spec.key}/${batches}${spec.mPerRow}x${spec.n}x${spec.k}${spec.bias ? "/bias" : ""}`;
   const bias = spec.bias ? "b[n]" : "0.0";
   if (schedule === "reduce") return reduceShader(spec, key, vec4);
   if (schedule === "direct") {
@@ -405,14 +435,15 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
       key,
       false,
       `const THREADS = ${WG}u;`,
+      "(M * N + THREADS - 1u) / THREADS",
       () =>
         `  let i = group * THREADS + lid;
   if (i >= M * N) { return; }
   let m = i / N;
   let n = i % N;
   var s = ${bias};
-  for (var k = 0u; k < K; k++) { s = fma(loadA(m, k), w[k * N + n], s); }
-  y[i] = s;
+  for (var k = 0u; k < K; k++) { s = fma(loadA(m, k), w[WB + k * N + n], s); }
+  y[YB + i] = s;
 }
 `,
     );
@@ -435,21 +466,34 @@ const THM = ${t.thm}u;
 const THN = ${t.thn}u;
 const THREADS = ${t.thm * t.thn}u;
 ${staged}`;
-  return productShader(spec, key, vec4, declarations, () => tiledBody(t, vec4, bias, blocked));
+  return productShader(
+    spec,
+    key,
+    vec4,
+    declarations,
+    "((M + TM - 1u) / TM) * ((N + TN - 1u) / TN)",
+    () => tiledBody(t, vec4, bias, blocked),
+  );
 }
 
 /**
  * A product's shader: the common header (bindings, constants, the gathers, `main`'s first
- * lines) with `declarations`, then `body`, the rest of `main` (built on first use).
+ * lines) with `declarations`, then `body`, the rest of `main` (built on first use);
+ * `perBatch` is the WGSL count of one batch's workgroups (batched products).
  */
 function productShader(
   spec: GemmSpec,
   key: string,
   vec4: boolean,
   declarations: string,
+  perBatch: string,
   body: () => string,
 ): ShaderSource {
-  return { key, label: key, build: () => `${header(spec, key, declarations, vec4)}${body()}` };
+  return {
+    key,
+    label: key,
+    build: () => `${header(spec, key, declarations, vec4, perBatch)}${body()}`,
+  };
 }
 
 /**
@@ -461,13 +505,14 @@ function productShader(
  * @returns The workgroup count.
  */
 export function gemmGroups(
-  spec: Pick<GemmSpec, "mPerRow" | "n">,
+  spec: Pick<GemmSpec, "mPerRow" | "n" | "batches">,
   rows: number,
   schedule: GemmSchedule,
 ): number {
-  if (schedule === "direct") return Math.ceil((rows * spec.mPerRow * spec.n) / WG);
+  const batches = spec.batches ?? 1;
+  if (schedule === "direct") return batches * Math.ceil((rows * spec.mPerRow * spec.n) / WG);
   if (schedule === "reduce") return rows * spec.mPerRow;
   const { r, blocked } = perThread(schedule);
   const t = gemmTile(spec.n, r, blocked);
-  return Math.ceil((rows * spec.mPerRow) / t.tm) * Math.ceil(spec.n / t.tn);
+  return batches * Math.ceil((rows * spec.mPerRow) / t.tm) * Math.ceil(spec.n / t.tn);
 }
