@@ -10,6 +10,7 @@ import {
   pooledCnnModel,
   randomInput,
   residualModel,
+  wideCnnModel,
 } from "./_random_models.ts";
 
 /** A model with a batch of inputs. */
@@ -41,6 +42,11 @@ export function cases(seed = 1): Case[] {
       name: "pooled CNN (conv-ReLU-pool blocks, 12 classes)",
       model: pooledCnnModel(seed),
       x: randomInput([12, 11, 3], 3, seed + 400),
+    },
+    {
+      name: "wide CNN (16+ channels, zero padding into a conv, BN, leaky ReLU)",
+      model: wideCnnModel(seed),
+      x: randomInput([10, 9, 3], 3, seed + 500),
     },
   ];
 }

@@ -129,8 +129,8 @@ export function pooledCnnModel(seed: number): tf.LayersModel {
 
 /**
  * Convs of 16 and more channels, as the WebGPU engine runs by Winograd (3×3, stride 1): a
- * first conv from 3 channels (not one of them), zero padding then a valid conv (a "full"
- * conv, as largeCNN's), a conv → ReLU → disjoint max-pool block, a conv without bias with
+ * first conv from 3 channels (not one of them), asymmetric zero padding then a valid conv
+ * (as largeCNN's "full" convs), a conv → ReLU → disjoint max-pool block, a conv without bias with
  * batch norm and a leaky ReLU, a valid conv, and a dense layer to 5 classes.
  */
 export function wideCnnModel(seed: number): tf.LayersModel {
@@ -138,7 +138,7 @@ export function wideCnnModel(seed: number): tf.LayersModel {
     layers: [
       tf.layers.conv2d({ inputShape: [10, 9, 3], filters: 16, kernelSize: 3, padding: "same" }),
       tf.layers.reLU(),
-      tf.layers.zeroPadding2d({ padding: 2 }),
+      tf.layers.zeroPadding2d({ padding: [[2, 1], [0, 2]] }),
       tf.layers.conv2d({ filters: 16, kernelSize: 3 }),
       tf.layers.reLU(),
       tf.layers.maxPooling2d({ poolSize: 2 }),

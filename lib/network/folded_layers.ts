@@ -1,5 +1,6 @@
 /**
- * Batch-norm folded into the layer before it, for the float32 engines.
+ * Batch-norm folded into the layer before it, and zero padding into the conv after it, for
+ * the float32 engines.
  *
  * @module
  */
@@ -8,7 +9,11 @@ import type { SplineLayer, SplineNetwork } from "./spline_network.ts";
 /**
  * The layers with each per-channel affine map (folded batch-norm) merged into the dense
  * or conv layer before it: `(conv(x) + b)·s + t = conv_{K·s}(x) + (b·s + t)`, computed in
- * float64. Nonlinear layer objects are kept, so recorded codes stay keyed by them.
+ * float64; and each zero padding merged into the conv right after it (its padding grows by
+ * the zero padding's: the padded activation is never written, and the conv's transpose
+ * computes the gradient at the unpadded input only, not at the zeros that the padding's
+ * transpose would then drop). Nonlinear layer objects are kept, so recorded codes stay keyed
+ * by them.
  */
 function fold(layers: readonly SplineLayer[]): SplineLayer[] {
   const out: SplineLayer[] = [];
@@ -27,6 +32,14 @@ function fold(layers: readonly SplineLayer[]): SplineLayer[] {
         outputShape: l.outputShape,
         kernel,
         bias,
+      };
+    } else if (l.kind === "conv2d" && prev?.kind === "zero-pad") {
+      const [t, b, left, right] = prev.padding, p = l.padding;
+      out[out.length - 1] = {
+        ...l,
+        name: `${prev.name}+${l.name}`,
+        inputShape: prev.inputShape,
+        padding: [p[0] + t, p[1] + b, p[2] + left, p[3] + right],
       };
     } else if (l.kind === "residual") {
       out.push({ ...l, paths: l.paths.map(fold) });

@@ -24,7 +24,6 @@ import {
   largestMagnitude,
 } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
-import { randomInput, wideCnnModel } from "../../_random_models.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -144,9 +143,9 @@ Deno.test({
     await t.step(
       "convs of 16+ channels by Winograd F(4) and F(2) or by products, with and without gathers through the codes, buffers given up for reuse read no more: outputs, codes, templates, offsets and <A_c, x>",
       async () => {
-        const model = wideCnnModel(21);
-        const net = fromLayersModel(model);
-        const x = batch(randomInput([10, 9, 3], 3, 2100));
+        const c = cases(21).at(-1)!; // the wide CNN
+        const net = fromLayersModel(c.model);
+        const x = batch(c.x);
         const ref = forwardPass(net, x.data, x.shape[0]);
         const refCodes = partitionCodes(net, x, { backend: "cpu" });
         const refMap = affineMap(net, x, { backend: "cpu" });
@@ -200,7 +199,6 @@ Deno.test({
           for (const k of ["poisonGivenUp", "winograd", "fuseTransposes", "windowTiles"] as const) {
             delete webgpuHooks[k];
           }
-          model.dispose();
         }
         // the settings ran different arithmetic (float32 results of another algorithm differ)
         const differs = (a: Float64Array, b: Float64Array) => a.some((v, i) => v !== b[i]);
