@@ -58,8 +58,8 @@ export interface WebGpuHooks {
   gemmReduce?: boolean;
   /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv
    * in the conv transpose's gather instead of in passes of their own, wherever the layers
-   * allow (default: on hardware adapters, for convs of at least 16 input channels; tests
-   * and benchmarks set it). */
+   * allow (default: Winograd transposes on every adapter, products on hardware adapters for
+   * convs of at least 16 input channels; tests and benchmarks set it). */
   fuseTransposes?: boolean;
   /** Whether the transposed pass runs a stride-1 conv → (sign) → disjoint max-pool block by
    * window tiles wherever they apply (default: where they save at least half the work or the

@@ -621,11 +621,13 @@ function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null 
  * conv's output): window tiles for a stride-1 conv before a pool whose tiles are small, where
  * they do at most half the product's multiply-adds or the conv has fewer than
  * {@linkcode FUSED_MIN_COLUMNS} input channels (`webgpuHooks.windowTiles` overrides that:
- * {@linkcode poolConvTilesShader}), else one product
- * gathering through the codes where `webgpuHooks.fuseTransposes` allows (default: hardware
- * adapters, convs of at least {@linkcode FUSED_MIN_COLUMNS} input channels: tiled products
- * stage each gathered value once for a tile of columns, while the direct schedule of software
- * adapters would redo the gather's lookups for every column).
+ * {@linkcode poolConvTilesShader}); else Winograd ({@linkcode recordWinograd}: gathering
+ * through the codes on every adapter, since its input transform reads each gradient value
+ * once for all columns) or one product gathering through the codes where
+ * `webgpuHooks.fuseTransposes` allows (default: hardware adapters, convs of at least
+ * {@linkcode FUSED_MIN_COLUMNS} input channels: tiled products stage each gathered value once
+ * for a tile of columns, while the direct schedule of software adapters would redo the
+ * gather's lookups for every column).
  *
  * @returns The gradient at the conv's input, or null: run the block's layers one by one.
  */
@@ -642,7 +644,9 @@ function recordBlockTranspose(
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
   const o = () => rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
   // window tiles where they save work or the product would be narrow (to RGB), in as few
-  // passes over channel groups as the chunk's budget allows
+  // passes over channel groups as the chunk's budget allows (on llvmpipe they beat Winograd
+  // on smallCNN's and largeCNN's blocks, which do about as many multiply-adds by Winograd:
+  // bench/RESULTS.md)
   const tiles = pool !== undefined && (webgpuHooks.windowTiles ??
     (poolConvTilesWork(conv, pool) <= 0.5 || conv.inputShape[2] < FUSED_MIN_COLUMNS));
   const passes = tiles ? poolConvTilePasses(conv, pool, pass.rowFloats) : [];
@@ -664,21 +668,19 @@ function recordBlockTranspose(
     }
     return out;
   }
-  const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? false : "wide");
-  if (fuse === false || (fuse === "wide" && conv.inputShape[2] < FUSED_MIN_COLUMNS)) {
-    return null;
-  }
   const source = { pool, sign: fusedSign };
   const poolCodes = pool === undefined ? [] : [codes.get(pool)!];
+  const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? "winograd" : "wide");
   const out = o();
-  if (
-    recordWinograd(rec, conv, {
-      ...pass,
-      inputs: [v, ...poolCodes, ...signCodes],
-      y: out,
-      transposed: source,
-    }) > 0
-  ) return out;
+  const inputs = [v, ...poolCodes, ...signCodes];
+  const wino = fuse !== false &&
+    recordWinograd(rec, conv, { ...pass, inputs, y: out, transposed: source }) > 0;
+  if (wino) return out;
+  const narrow = conv.inputShape[2] < FUSED_MIN_COLUMNS;
+  if (fuse === false || fuse === "winograd" || (fuse === "wide" && narrow)) {
+    rec.done(out); // unused: the next output takes it
+    return null;
+  }
   const spec = conv2dTransposeGemm(conv, source);
   rec.gemm(
     spec,
