@@ -153,6 +153,15 @@ export class Recorder {
     return this.fresh(floats, label);
   }
 
+  /**
+   * A temporary storage buffer for an output kept to the end of the recording (recorded
+   * codes): one from the pool, never one given up here, which would hold a larger buffer for
+   * the whole recording and make later outputs take new ones.
+   */
+  kept(floats: number, label: string): GPUBuffer {
+    return this.fresh(floats, label);
+  }
+
   /** A buffer from the pool that no dispatch of this recording has used. */
   private fresh(floats: number, label: string): GPUBuffer {
     const b = takeBuffer(this.ctx, floats * 4, STORAGE, label);
@@ -397,7 +406,7 @@ export function recordForward(
         if (fixed) rec.run(signMaskedShader(l), [v, fixed, y], dims);
         else {
           const words = Math.ceil(out / 32);
-          const codes = rec.buffer(rows * words, `${l.name} codes`);
+          const codes = rec.kept(rows * words, `${l.name} codes`);
           rec.run(signForwardShader(l), [v, y, codes], { rows, perRow: words });
           mode.record?.set(l, codes);
         }
@@ -409,7 +418,7 @@ export function recordForward(
         const fixed = mode.fixed?.get(l);
         if (fixed) rec.run(maxPoolMaskedShader(l), [v, fixed, y], dims);
         else {
-          const codes = rec.buffer(rows * out, `${l.name} codes`);
+          const codes = rec.kept(rows * out, `${l.name} codes`);
           rec.run(maxPoolForwardShader(l), [v, y, codes], dims);
           mode.record?.set(l, codes);
         }

@@ -86,8 +86,13 @@ Deno.test({
       rec.done(c);
       assertStrictEquals(rec.buffer(50, "d"), c);
       assertEquals([a, up, z].includes(rec.buffer(2000, "too large for them")), false);
-      // ... uploads and zeroed buffers never do (they are written before the pass runs)
-      const fresh = [rec.upload(new Float32Array(1000), "u2"), rec.zeros(1000, "z2")];
+      // ... uploads and zeroed buffers never do (they are written before the pass runs), nor
+      // outputs kept to the end (they would hold a larger buffer for the whole recording)
+      const fresh = [
+        rec.upload(new Float32Array(1000), "u2"),
+        rec.zeros(1000, "z2"),
+        rec.kept(10, "kept"),
+      ];
       fresh.forEach((f) => assertEquals([a, up, z].includes(f), false));
     } finally {
       rec.release();
@@ -105,5 +110,21 @@ Deno.test({
     };
     const [withReuse, without] = [held(true), held(false)];
     assertEquals(withReuse < without * 0.5, true, `${withReuse} bytes held, ${without} without`);
+    // the recorded codes are in buffers of their own size, none given up by a layer
+    const r = new Recorder(gpu!, "codes");
+    try {
+      const { codes } = recordCodesAndOffsets(r, net, r.buffer(8 * net.inputSize, "x"), 8);
+      for (const [layer, b] of codes) {
+        const units = layer.outputShape.reduce((p, q) => p * q);
+        const values = 8 * (layer.kind === "max-pool" ? units : Math.ceil(units / 32));
+        assertEquals(
+          b.size <= Math.max(256, 2 * 4 * values),
+          true,
+          `${layer.name}: ${b.size} bytes`,
+        );
+      }
+    } finally {
+      r.release();
+    }
   },
 });
