@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
+import type { SplineNetwork } from "../../../lib/network/spline_network.ts";
 import { readBatch } from "../../../lib/network/batch.ts";
 import { forwardPass } from "../../../lib/backend/cpu/run.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
@@ -29,6 +30,30 @@ await tf.setBackend("cpu");
 const gpu = await webgpuContext();
 const batch = (t: tf.Tensor) => ({ data: Float64Array.from(t.dataSync()), shape: t.shape });
 
+/**
+ * Templates, offsets and ⟨A_c, x⟩ on WebGPU against the float64 CPU reference, within
+ * `tolerance` of the largest reference value of each; returns the templates.
+ */
+async function assertAffineAgrees(
+  net: SplineNetwork,
+  x: { data: Float64Array; shape: number[] },
+  what: string,
+  tolerance = 1e-4,
+): Promise<Float64Array | Float32Array> {
+  const refMap = affineMap(net, x, { backend: "cpu" });
+  const map = await affineMapAsync(net, x, { backend: "webgpu" });
+  assertEquals(map.A.shape, refMap.A.shape);
+  assertEquals(map.B.shape, refMap.B.shape);
+  const close = (got: ArrayLike<number>, want: Float64Array, name: string) =>
+    assertAllClose(got, want, tolerance, `${what}: ${name}`, largestMagnitude(want));
+  close(map.A.data, refMap.A.data, "A");
+  close(map.B.data, refMap.B.data, "B");
+  const refIp = templateInnerProducts(net, x, { backend: "cpu" });
+  const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
+  close(ip.data, refIp.data, "<A_c, x>");
+  return map.A.data;
+}
+
 Deno.test({
   name: "the WebGPU engine agrees with the float64 CPU reference",
   ignore: gpu === null,
@@ -56,15 +81,7 @@ Deno.test({
           assertEquals(codes[l].argmax, refCodes[l].argmax, `layer ${l} argmax`);
         }
         // templates, offsets and <A_c, x>
-        const refMap = affineMap(net, x, { backend: "cpu" });
-        const map = await affineMapAsync(net, x, { backend: "webgpu" });
-        assertEquals(map.A.shape, refMap.A.shape);
-        assertEquals(map.B.shape, refMap.B.shape);
-        assertAllClose(map.A.data, refMap.A.data, 1e-4, "A", largestMagnitude(refMap.A.data));
-        assertAllClose(map.B.data, refMap.B.data, 1e-4, "B", largestMagnitude(refMap.B.data));
-        const refIp = templateInnerProducts(net, x, { backend: "cpu" });
-        const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
-        assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
+        await assertAffineAgrees(net, x, c.name);
       });
     }
     await t.step(
@@ -77,32 +94,7 @@ Deno.test({
             for (const c of cases(21)) {
               const net = fromLayersModel(c.model);
               const x = batch(c.x);
-              const refMap = affineMap(net, x, { backend: "cpu" });
-              const map = await affineMapAsync(net, x, { backend: "webgpu" });
-              const what = `${c.name}, fused ${fuse}`;
-              assertAllClose(
-                map.A.data,
-                refMap.A.data,
-                1e-4,
-                `${what}: A`,
-                largestMagnitude(refMap.A.data),
-              );
-              assertAllClose(
-                map.B.data,
-                refMap.B.data,
-                1e-4,
-                `${what}: B`,
-                largestMagnitude(refMap.B.data),
-              );
-              const refIp = templateInnerProducts(net, x, { backend: "cpu" });
-              const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
-              assertAllClose(
-                ip.data,
-                refIp.data,
-                1e-4,
-                `${what}: <A_c, x>`,
-                largestMagnitude(refIp.data),
-              );
+              await assertAffineAgrees(net, x, `${c.name}, fused ${fuse}`);
             }
           }
         } finally {
@@ -119,18 +111,12 @@ Deno.test({
           const net = fromLayersModel(c.model);
           const x = batch(c.x);
           const n = x.shape[0], C = net.outputSize;
-          const refMap = affineMap(net, x, { backend: "cpu" });
-          const refIp = templateInnerProducts(net, x, { backend: "cpu" });
           // one example per templates slice, C per chunk of the other passes
           webgpuHooks.chunkBytes = net.largestActivation * C * 4;
           let reads = 0;
           webgpuHooks.beforeReadback = () => void reads++;
           try {
-            const map = await affineMapAsync(net, x, { backend: "webgpu" });
-            const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
-            assertAllClose(map.A.data, refMap.A.data, 1e-4, "A", largestMagnitude(refMap.A.data));
-            assertAllClose(map.B.data, refMap.B.data, 1e-4, "B", largestMagnitude(refMap.B.data));
-            assertAllClose(ip.data, refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
+            await assertAffineAgrees(net, x, c.name);
             // offsets once a chunk, templates once a slice, inner products once a chunk
             assertEquals(reads, Math.ceil(n / C) + n + Math.ceil(n / C), c.name);
           } finally {
@@ -148,15 +134,13 @@ Deno.test({
         const x = batch(c.x);
         const ref = forwardPass(net, x.data, x.shape[0]);
         const refCodes = partitionCodes(net, x, { backend: "cpu" });
-        const refMap = affineMap(net, x, { backend: "cpu" });
-        const refIp = templateInnerProducts(net, x, { backend: "cpu" });
         const settings = [
           { winograd: 4, fuseTransposes: true, windowTiles: false },
           { winograd: 4, fuseTransposes: false },
           { winograd: 2, fuseTransposes: true, windowTiles: false },
           { winograd: false, fuseTransposes: true, windowTiles: false },
         ] as const;
-        const templates: Float64Array[] = [];
+        const templates: (Float64Array | Float32Array)[] = [];
         webgpuHooks.poisonGivenUp = true;
         try {
           for (const s of settings) {
@@ -175,25 +159,7 @@ Deno.test({
               assertEquals(codes[l].bits, refCodes[l].bits, `${what}: layer ${l} bits`);
               assertEquals(codes[l].argmax, refCodes[l].argmax, `${what}: layer ${l} argmax`);
             }
-            const map = await affineMapAsync(net, x, { backend: "webgpu" });
-            const big = largestMagnitude(refMap.A.data);
-            assertAllClose(map.A.data, refMap.A.data, 1e-5, `${what}: A`, big);
-            assertAllClose(
-              map.B.data,
-              refMap.B.data,
-              1e-5,
-              `${what}: B`,
-              largestMagnitude(refMap.B.data),
-            );
-            const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
-            assertAllClose(
-              ip.data,
-              refIp.data,
-              1e-5,
-              `${what}: <A_c, x>`,
-              largestMagnitude(refIp.data),
-            );
-            templates.push(map.A.data);
+            templates.push(await assertAffineAgrees(net, x, what, 1e-5));
           }
         } finally {
           for (const k of ["poisonGivenUp", "winograd", "fuseTransposes", "windowTiles"] as const) {
@@ -201,7 +167,8 @@ Deno.test({
           }
         }
         // the settings ran different arithmetic (float32 results of another algorithm differ)
-        const differs = (a: Float64Array, b: Float64Array) => a.some((v, i) => v !== b[i]);
+        const differs = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+          Array.prototype.some.call(a, (v: number, i: number) => v !== b[i]);
         assertEquals(differs(templates[0], templates[3]), true, "F(4) vs products");
         assertEquals(differs(templates[2], templates[3]), true, "F(2) vs products");
         assertEquals(differs(templates[0], templates[2]), true, "F(4) vs F(2)");
