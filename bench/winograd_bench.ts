@@ -67,7 +67,15 @@ async function conv(x: Float32Array, rows: number, m: 0 | 2 | 4): Promise<Float3
       rec.gemm(conv2dGemm(layer, true), [xb, w, b, y], { rows });
     } else {
       webgpuHooks.winograd = m;
-      recordWinograd(rec, layer, { inputs: [xb], y, rows, rowFloats: S * S * CH, bias: true });
+      // one slice: a budget of the whole temporaries
+      const slices = recordWinograd(rec, layer, {
+        inputs: [xb],
+        y,
+        rows,
+        rowFloats: Infinity,
+        bias: true,
+      });
+      if (slices !== 1) throw new Error(`Winograd did not run (${slices} slices)`);
     }
     rec.submit();
     const [data] = await readBack(ctx!, [{ buffer: y, bytes: out * 4 }]);

@@ -707,14 +707,14 @@ function recordBlockTranspose(
 }
 
 /**
- * The Winograd tile size for a conv, or false: `webgpuHooks.winograd` where set, else 4
- * (F(4 × 4, 3 × 3): a quarter of the product's multiply-adds, as accurate as the product
- * with the points of `WINOGRAD_POINTS`; on llvmpipe a 3× faster conv, bench/RESULTS.md). Only
- * convs that {@linkcode winogradApplies} to, with at least {@linkcode FUSED_MIN_COLUMNS}
- * input and output channels, qualify (narrower ones spend more on the transforms' memory
- * than they save).
+ * The Winograd tile size for a conv, or false: `webgpuHooks.winograd` where set, else 4:
+ * F(4 × 4, 3 × 3) does a quarter of the product's multiply-adds, with about three times its
+ * rounding error (`WINOGRAD_POINTS`; F(2) has less than the product's, for 4/9 of its
+ * multiply-adds); on llvmpipe it runs largeCNN's templates 2.4× faster (bench/RESULTS.md).
+ * Only convs that {@linkcode winogradApplies} to, with at least
+ * {@linkcode FUSED_MIN_COLUMNS} input and output channels, qualify (for few channels the
+ * transforms' memory traffic outweighs the products: a threshold no GPU has measured yet).
  *
- * @param ctx The context.
  * @param conv The conv.
  * @returns The tile size, or false.
  */
@@ -758,7 +758,7 @@ export function recordWinograd(
   const per = winogradRowFloats(c, m);
   const most = Math.floor((rows * options.rowFloats) / Math.max(per.input, per.product));
   if (most < 1) return 0;
-  const slices = Math.ceil(rows / most), slice = Math.ceil(rows / slices);
+  const slices = Math.ceil(rows / Math.min(rows, most)), slice = Math.ceil(rows / slices);
   const withBias = options.bias === true && conv.bias !== null;
   const input = winogradInputShader(c, m), output = winogradOutputShader(c, m, withBias);
   const filters = param(rec.ctx, winogradFilters(conv, transposed !== undefined, m));

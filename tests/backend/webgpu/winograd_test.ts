@@ -163,6 +163,15 @@ Deno.test({
             }, schedule);
             assertEquals(fwd.slices > 1, true, "sliced");
             close(fwd.y, convForward(l, x, rows), "forward");
+            const whole = await run(l, {
+              inputs: [x],
+              outFloats: rows * outSize,
+              rows,
+              rowFloats: Infinity,
+              bias: true,
+            }, schedule);
+            assertEquals(whole.slices, 1, "one slice for an unbounded budget");
+            close(whole.y, convForward(l, x, rows), "forward in one slice");
 
             const plainG = seeded(rows * outSize, 30 + ci);
             const plain = await run(l, {

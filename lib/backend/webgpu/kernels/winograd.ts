@@ -37,9 +37,10 @@ interface Transforms {
 /**
  * The finite interpolation points of each tile size (with ∞ the `m + 2` points). Dyadic,
  * so that `Bᵀ` and `Aᵀ` are exact in float32. For F(4) `{0, ±1, 1/2, −2}` rather than
- * Lavin & Gray's `{0, ±1, ±2}` (Barabasz et al., 2020): on a 3×3 conv of 192 channels on
- * 18×18, against float64, the largest error is 1.8e-6 of the largest output (2.1e-7 RMS),
- * as the product's 1.6e-6 (2.0e-7), where `{0, ±1, ±2}` gives 5.1e-6 (3.1e-7).
+ * Lavin & Gray's `{0, ±1, ±2}` (Barabasz et al., 2020), which halves the error:
+ * `bench/winograd_bench.ts` (a 3×3 conv of 192 channels on 18×18, against float64) measures
+ * the largest error at 3.1e-6 of the largest output (RMS 2.9e-7) against 6.4e-6 (4.3e-7)
+ * for `{0, ±1, ±2}`, 1.1e-6 (1.1e-7) for the product and 4.8e-7 (7.6e-8) for F(2).
  */
 export const WINOGRAD_POINTS: Readonly<Record<WinogradTile, readonly number[]>> = {
   2: [0, 1, -1],
