@@ -211,7 +211,7 @@ ${reads.consts}`,
 
 /**
  * A stride-1 conv, or the transpose of one, as a correlation with a `kh × kw` kernel (the
- * form {@linkcode "./winograd.ts"} computes): output `[rows, outH, outW, outC]`,
+ * form kernels/winograd.ts computes): output `[rows, outH, outW, outC]`,
  * `out[r, oy, ox, o] = Σ in(r, oy + dy − padY, ox + dx − padX, i) · kernel[dy, dx, i, o]`,
  * where WGSL `readIn4(r, iy, ix, i)` reads input channels `i … i + 3` (`i % 4 == 0`) of row
  * `r` at `(iy, ix)`, zeros outside the input. The transpose reads the conv's output
