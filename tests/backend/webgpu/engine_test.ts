@@ -25,6 +25,8 @@ import {
   largestMagnitude,
 } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
+import { randomInput, randomizeWeights } from "../../_random_models.ts";
+import { resNet } from "../../../lib/models/resnet.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -127,51 +129,68 @@ Deno.test({
       },
     );
     await t.step(
-      "convs of 16+ channels by Winograd F(4) and F(2) or by products, with and without gathers through the codes, buffers given up for reuse read no more: outputs, codes, templates, offsets and <A_c, x>",
+      "convs of 16+ channels (a CNN, a ResNet) by Winograd F(4) and F(2) or by products, with and without gathers through the codes, buffers given up for reuse read no more: outputs, codes, templates, offsets and <A_c, x>",
       async () => {
-        const c = cases(21).at(-1)!; // the wide CNN
-        const net = fromLayersModel(c.model);
-        const x = batch(c.x);
-        const ref = forwardPass(net, x.data, x.shape[0]);
-        const refCodes = partitionCodes(net, x, { backend: "cpu" });
-        const settings = [
-          { winograd: 4, fuseTransposes: true, windowTiles: false },
-          { winograd: 4, fuseTransposes: false },
-          { winograd: 2, fuseTransposes: true, windowTiles: false },
-          { winograd: false, fuseTransposes: true, windowTiles: false },
-        ] as const;
-        const templates: (Float64Array | Float32Array)[] = [];
-        webgpuHooks.poisonGivenUp = true;
-        try {
-          for (const s of settings) {
-            Object.assign(webgpuHooks, s);
-            const what = JSON.stringify(s);
-            const ours = await forwardWebGpu(gpu!, net, { x: x.data, n: x.shape[0] });
-            assertAllClose(
-              ours.output,
-              ref.output,
-              1e-4,
-              `${what}: output`,
-              largestMagnitude(ref.output),
-            );
-            const codes = await partitionCodesAsync(net, x, { backend: "webgpu" });
-            for (let l = 0; l < codes.length; l++) {
-              assertEquals(codes[l].bits, refCodes[l].bits, `${what}: layer ${l} bits`);
-              assertEquals(codes[l].argmax, refCodes[l].argmax, `${what}: layer ${l} argmax`);
+        // the wide CNN case, and a ResNet of 16–24 channels (Winograd inside residual blocks)
+        const resnet = resNet({
+          inputShape: [12, 12, 3],
+          filters: [16, 20, 24],
+          blocks: [1, 1, 1],
+          seed: 3,
+        });
+        randomizeWeights(resnet, 3); // biases and BN shifts too (B would be 0)
+        const wide = cases(21).at(-1)!;
+        const nets = [
+          { name: "wide CNN", model: wide.model, x: wide.x },
+          { name: "ResNet", model: resnet, x: randomInput([12, 12, 3], 3, 2101) },
+        ];
+        for (const c of nets) {
+          const net = fromLayersModel(c.model);
+          const x = batch(c.x);
+          const ref = forwardPass(net, x.data, x.shape[0]);
+          const refCodes = partitionCodes(net, x, { backend: "cpu" });
+          const settings = [
+            { winograd: 4, fuseTransposes: true, windowTiles: false },
+            { winograd: 4, fuseTransposes: false },
+            { winograd: 2, fuseTransposes: true, windowTiles: false },
+            { winograd: false, fuseTransposes: true, windowTiles: false },
+          ] as const;
+          const templates: (Float64Array | Float32Array)[] = [];
+          webgpuHooks.poisonGivenUp = true;
+          try {
+            for (const s of settings) {
+              Object.assign(webgpuHooks, s);
+              const what = `${c.name}, ${JSON.stringify(s)}`;
+              const ours = await forwardWebGpu(gpu!, net, { x: x.data, n: x.shape[0] });
+              assertAllClose(
+                ours.output,
+                ref.output,
+                1e-4,
+                `${what}: output`,
+                largestMagnitude(ref.output),
+              );
+              const codes = await partitionCodesAsync(net, x, { backend: "webgpu" });
+              for (let l = 0; l < codes.length; l++) {
+                assertEquals(codes[l].bits, refCodes[l].bits, `${what}: layer ${l} bits`);
+                assertEquals(codes[l].argmax, refCodes[l].argmax, `${what}: layer ${l} argmax`);
+              }
+              templates.push(await assertAffineAgrees(net, x, what, 1e-5));
             }
-            templates.push(await assertAffineAgrees(net, x, what, 1e-5));
+          } finally {
+            for (
+              const k of ["poisonGivenUp", "winograd", "fuseTransposes", "windowTiles"] as const
+            ) {
+              delete webgpuHooks[k];
+            }
           }
-        } finally {
-          for (const k of ["poisonGivenUp", "winograd", "fuseTransposes", "windowTiles"] as const) {
-            delete webgpuHooks[k];
-          }
+          // the settings ran different arithmetic (float32 results of another algorithm differ)
+          const differs = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+            Array.prototype.some.call(a, (v: number, i: number) => v !== b[i]);
+          assertEquals(differs(templates[0], templates[3]), true, `${c.name}: F(4) vs products`);
+          assertEquals(differs(templates[2], templates[3]), true, `${c.name}: F(2) vs products`);
+          assertEquals(differs(templates[0], templates[2]), true, `${c.name}: F(4) vs F(2)`);
         }
-        // the settings ran different arithmetic (float32 results of another algorithm differ)
-        const differs = (a: ArrayLike<number>, b: ArrayLike<number>) =>
-          Array.prototype.some.call(a, (v: number, i: number) => v !== b[i]);
-        assertEquals(differs(templates[0], templates[3]), true, "F(4) vs products");
-        assertEquals(differs(templates[2], templates[3]), true, "F(2) vs products");
-        assertEquals(differs(templates[0], templates[2]), true, "F(4) vs F(2)");
+        resnet.dispose();
       },
     );
     await t.step("a tensor input gives float32 tensors of the same values", async () => {
