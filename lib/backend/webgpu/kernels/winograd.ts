@@ -111,11 +111,12 @@ export function winogradTransforms(
 }
 
 /**
- * Whether a conv (or its transpose, `transposed`) can run by Winograd: a 3×3 kernel, stride 1,
- * and input and output channels that are multiples of 4.
+ * Whether a conv and its transpose can run by Winograd: a 3×3 kernel, stride 1, and input
+ * and output channels that are multiples of 4 (the transforms read and write four channels at
+ * a time; the transpose swaps the two).
  *
  * @param layer The conv.
- * @returns Whether it qualifies (both directions have the same channels, swapped).
+ * @returns Whether it qualifies.
  */
 export function winogradApplies(layer: Conv2DLayer): boolean {
   return layer.kernelSize[0] === 3 && layer.kernelSize[1] === 3 && layer.strides[0] === 1 &&
