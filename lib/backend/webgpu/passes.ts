@@ -10,7 +10,13 @@ import type { NonlinearLayer, SplineNetwork } from "../../network/spline_network
 import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { checked, readBack } from "./_gpu.ts";
 import { foldedLayers } from "../../network/folded_layers.ts";
-import { type GpuCodes, Recorder, recordForward, recordTranspose } from "./run.ts";
+import {
+  type ForwardMode,
+  type GpuCodes,
+  Recorder,
+  recordForward,
+  recordTranspose,
+} from "./run.ts";
 
 /** Raw codes read back: packed sign words `[n, words]` or argmax slots `[n, units]`. */
 export type RawCodes = Map<NonlinearLayer, Uint32Array>;
@@ -101,12 +107,7 @@ export function forwardWebGpu(
       try {
         const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
         const rc: GpuCodes = new Map();
-        const y = recordForward(rec, foldedLayers(net), {
-          v: xb,
-          rows: m,
-          rowFloats: net.largestActivation,
-          mode: { bias: true, record: rc },
-        });
+        const y = recordPass(rec, net, xb, m, { bias: true, record: rc });
         rec.submit();
         const reads = [
           { buffer: y, bytes: m * C * 4, into: output, at: s * C },
@@ -267,23 +268,9 @@ export function recordCodesAndOffsets(
   xb: GPUBuffer,
   m: number,
 ): { codes: GpuCodes; b: GPUBuffer } {
-  const D = net.inputSize;
-  const codes: GpuCodes = new Map();
-  const y = recordForward(rec, foldedLayers(net), {
-    v: xb,
-    rows: m,
-    rowFloats: net.largestActivation,
-    mode: { bias: true, record: codes },
-  });
-  rec.done(y); // only the codes are needed
-  const zero = rec.zeros(m * D, "zero input");
-  const b = recordForward(rec, foldedLayers(net), {
-    v: zero,
-    rows: m,
-    rowFloats: net.largestActivation,
-    mode: { bias: true, fixed: codes },
-  });
-  return { codes, b };
+  const codes = recordCodes(rec, net, xb, m);
+  const zero = rec.zeros(m * net.inputSize, "zero input");
+  return { codes, b: recordPass(rec, net, zero, m, { bias: true, fixed: codes }) };
 }
 
 /**
@@ -333,18 +320,32 @@ export function recordInnerProducts(
   xb: GPUBuffer,
   m: number,
 ): GPUBuffer {
-  const codes: GpuCodes = new Map();
-  const y = recordForward(rec, foldedLayers(net), {
-    v: xb,
-    rows: m,
-    rowFloats: net.largestActivation,
-    mode: { bias: true, record: codes },
-  });
-  rec.done(y); // only the codes are needed
+  const codes = recordCodes(rec, net, xb, m);
+  return recordPass(rec, net, xb, m, { bias: false, fixed: codes });
+}
+
+/**
+ * Records the network's (folded) layers on `m` rows of `v` in `mode`, in a chunk sized for the
+ * network's largest activation; returns the output buffer.
+ */
+function recordPass(
+  rec: Recorder,
+  net: SplineNetwork,
+  v: GPUBuffer,
+  m: number,
+  mode: ForwardMode,
+): GPUBuffer {
   return recordForward(rec, foldedLayers(net), {
-    v: xb,
+    v,
     rows: m,
     rowFloats: net.largestActivation,
-    mode: { bias: false, fixed: codes },
+    mode,
   });
+}
+
+/** Records the forward pass of `m` rows of `xb` for its codes only (the output is given up). */
+function recordCodes(rec: Recorder, net: SplineNetwork, xb: GPUBuffer, m: number): GpuCodes {
+  const codes: GpuCodes = new Map();
+  rec.done(recordPass(rec, net, xb, m, { bias: true, record: codes }));
+  return codes;
 }
