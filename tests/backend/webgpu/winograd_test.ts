@@ -154,24 +154,19 @@ Deno.test({
           const schedule: GemmSchedule = m === 4 && ci === 1 ? 4 : "direct";
           await t.step(`F(${m}) ${l.name}, ${schedule}`, async () => {
             const x = seeded(rows * inSize, 20 + ci);
-            const fwd = await run(l, {
-              inputs: [x],
-              outFloats: rows * outSize,
-              rows,
-              rowFloats,
-              bias: true,
-            }, schedule);
-            assertEquals(fwd.slices > 1, true, "sliced");
-            close(fwd.y, convForward(l, x, rows), "forward");
-            const whole = await run(l, {
-              inputs: [x],
-              outFloats: rows * outSize,
-              rows,
-              rowFloats: Infinity,
-              bias: true,
-            }, schedule);
-            assertEquals(whole.slices, 1, "one slice for an unbounded budget");
-            close(whole.y, convForward(l, x, rows), "forward in one slice");
+            // the layer's budget (sliced), then an unbounded one (one slice)
+            for (const budget of [rowFloats, Infinity]) {
+              const fwd = await run(l, {
+                inputs: [x],
+                outFloats: rows * outSize,
+                rows,
+                rowFloats: budget,
+                bias: true,
+              }, schedule);
+              const one = budget === Infinity;
+              assertEquals(one ? fwd.slices === 1 : fwd.slices > 1, true, `${fwd.slices} slices`);
+              close(fwd.y, convForward(l, x, rows), `forward, budget ${budget}`);
+            }
 
             const plainG = seeded(rows * outSize, 30 + ci);
             const plain = await run(l, {

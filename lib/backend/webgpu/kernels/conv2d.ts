@@ -231,7 +231,6 @@ export interface ConvCorrelation {
   readonly outW: number;
   readonly padY: number;
   readonly padX: number;
-  readonly kernelSize: readonly [number, number];
   /** The kernel `[kh, kw, inC, outC]` (computed on demand). */
   readonly kernel: () => Float64Array;
 }
@@ -274,7 +273,6 @@ fn readIn4(r: u32, iy: i32, ix: i32, i: u32) -> vec4<f32> {
       outW: OW,
       padY: layer.padding[0],
       padX: layer.padding[2],
-      kernelSize: layer.kernelSize,
       kernel: () => layer.kernel,
     };
   }
@@ -295,7 +293,6 @@ fn readIn4(r: u32, iy: i32, ix: i32, i: u32) -> vec4<f32> {
     outW: W,
     padY: KH - 1 - layer.padding[0],
     padX: KW - 1 - layer.padding[2],
-    kernelSize: layer.kernelSize,
     kernel: () => {
       // flipped: tap (dy, dx) of the transpose is tap (kh − 1 − dy, kw − 1 − dx) of the conv
       const t = transposedConvKernel(layer), k = new Float64Array(t.length), per = CI * CO;
