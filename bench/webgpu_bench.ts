@@ -71,8 +71,8 @@ const VARIANTS: readonly { name: string; hooks: WebGpuHooks }[] = [
   { name: "blocked tiles", hooks: { gemmBlocked: true } },
   { name: "narrow deep products on tiles (no reduce)", hooks: { gemmReduce: false } },
   {
-    name: "without window tiles (Winograd, or products, gathering through the codes)",
-    hooks: { windowTiles: false },
+    name: "window tiles for narrow convs only (Winograd, or products, gathering through the codes)",
+    hooks: { windowTiles: "narrow" },
   },
   {
     name: "sign layers and max-pools after a conv in passes of their own",

@@ -5,7 +5,8 @@
  *    weights), 2 rows, against float64 brute force on the same float32-rounded values;
  * 2. speed of that conv, 16 rows, best of 3 after a warm-up;
  * 3. with `--networks`: smallCNN (8 images) and largeCNN (2 images) templates and ⟨A_c, x⟩
- *    through the engine with `winograd` 4, 2 and false.
+ *    through the engine with `winograd` 4, 2 and false, and with F(4) in place of the window
+ *    tiles of conv → ReLU → max-pool blocks whose conv has 16+ input channels.
  *
  * On a software adapter (llvmpipe) the speeds say how the multiply-adds saved pay against the
  * transforms on a CPU, nothing of a GPU. `deno run -A bench/winograd_bench.ts [H C] [--networks]`
@@ -143,8 +144,14 @@ if (Deno.args.includes("--networks")) {
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     const net = fromLayersModel(model);
     const xn = Float64Array.from({ length: n * net.inputSize }, (_, i) => Math.sin(i * 12.9898));
-    for (const w of [4, 2, false] as const) {
-      webgpuHooks.winograd = w;
+    const settings = [
+      { name: "winograd 4", hooks: { winograd: 4 } },
+      { name: "winograd 2", hooks: { winograd: 2 } },
+      { name: "winograd false", hooks: { winograd: false } },
+      { name: "winograd 4 instead of wide window tiles", hooks: { windowTiles: "narrow" } },
+    ] as const;
+    for (const { name, hooks } of settings) {
+      Object.assign(webgpuHooks, hooks);
       let tA = Infinity, tI = Infinity;
       for (let rep = 0; rep < 3; rep++) {
         let t0 = performance.now();
@@ -155,8 +162,9 @@ if (Deno.args.includes("--networks")) {
         if (rep > 0) tI = Math.min(tI, performance.now() - t0);
       }
       delete webgpuHooks.winograd;
+      delete webgpuHooks.windowTiles;
       console.log(
-        `${arch}, winograd ${w}: templates ${(n / tA * 1000).toFixed(2)} img/s, <A_c, x> ${
+        `${arch}, ${name}: templates ${(n / tA * 1000).toFixed(2)} img/s, <A_c, x> ${
           (n / tI * 1000).toFixed(2)
         } img/s (${n} images, best of 2 after a warm-up)`,
       );

@@ -656,8 +656,11 @@ function recordBlockTranspose(
   // passes over channel groups as the chunk's budget allows (on llvmpipe they beat Winograd
   // on smallCNN's and largeCNN's blocks, which do about as many multiply-adds by Winograd:
   // bench/RESULTS.md)
-  const tiles = pool !== undefined && (webgpuHooks.windowTiles ??
-    (poolConvTilesWork(conv, pool) <= 0.5 || conv.inputShape[2] < FUSED_MIN_COLUMNS));
+  const rule = webgpuHooks.windowTiles;
+  const tiles = pool !== undefined && (typeof rule === "boolean" ? rule : (
+    conv.inputShape[2] < FUSED_MIN_COLUMNS ||
+    (rule === undefined && poolConvTilesWork(conv, pool) <= 0.5)
+  ));
   const passes = tiles ? poolConvTilePasses(conv, pool, pass.rowFloats) : [];
   if (pool !== undefined && passes.length > 0) {
     const out = o();
@@ -710,7 +713,7 @@ function recordBlockTranspose(
  * The Winograd tile size for a conv, or false: `webgpuHooks.winograd` where set, else 4:
  * F(4 × 4, 3 × 3) does a quarter of the product's multiply-adds, with about three times its
  * rounding error (`WINOGRAD_POINTS`; F(2) has less than the product's, for 4/9 of its
- * multiply-adds); on llvmpipe it runs largeCNN's templates 2.4× faster (bench/RESULTS.md).
+ * multiply-adds); on llvmpipe it runs largeCNN's templates 3× faster (bench/RESULTS.md).
  * Only convs that {@linkcode winogradApplies} to, with at least
  * {@linkcode FUSED_MIN_COLUMNS} input and output channels, qualify (for few channels the
  * transforms' memory traffic outweighs the products: a threshold no GPU has measured yet).
