@@ -1,0 +1,53 @@
+/**
+ * Reading a result back from the GPU into JS arrays (the host side of every WebGPU result):
+ * a 64 MiB buffer copied into a fresh array (float64 as `affineMapAsync` returns for a
+ * float64 batch, float32 as for a tensor, or a new ArrayBuffer), by `readBack` mapping the
+ * buffer in `READBACK_PIECE` ranges (the default) or in one range, alternating in one
+ * process; medians over the rounds. Works on any adapter (the host side is the same on
+ * llvmpipe): `deno run -A bench/readback_bench.ts [rounds]`
+ *
+ * @module
+ */
+import { webgpuContext, webgpuHooks } from "../lib/backend/webgpu/device.ts";
+import { readBack, READBACK_PIECE, storageBuffer } from "../lib/backend/webgpu/_gpu.ts";
+
+const ctx = await webgpuContext();
+if (ctx === null) throw new Error("no WebGPU adapter");
+const rounds = Number(Deno.args[0] ?? 9);
+const bytes = 64 << 20, n = bytes / 4;
+const values = Float32Array.from({ length: n }, (_, i) => (i % 1000) / 7);
+const buffer = storageBuffer(ctx, values, "readback bench");
+const ways = { [`${READBACK_PIECE >> 10} KiB ranges`]: READBACK_PIECE, "one range": Infinity };
+const into = {
+  "a new Float64Array": () => new Float64Array(n),
+  "a new Float32Array": () => new Float32Array(n),
+  "a new ArrayBuffer": () => undefined,
+};
+const times = new Map<string, number[]>();
+for (let r = 0; r < rounds; r++) {
+  for (const [target, make] of Object.entries(into)) {
+    for (const [way, piece] of Object.entries(ways)) {
+      webgpuHooks.readbackPiece = piece;
+      const array = make();
+      const t0 = performance.now();
+      const [raw] = await readBack(ctx, [{ buffer, bytes, into: array }]);
+      const ms = performance.now() - t0;
+      const got = array ?? new Float32Array(raw);
+      for (const i of [0, 12_345, n - 1]) {
+        if (got[i] !== values[i]) {
+          throw new Error(`${way}: value ${i} is ${got[i]}, not ${values[i]}`);
+        }
+      }
+      const key = `${target}, ${way}`;
+      times.set(key, [...(times.get(key) ?? []), ms]);
+    }
+  }
+}
+delete webgpuHooks.readbackPiece;
+console.log(
+  `adapter: ${ctx.adapterName}; 64 MiB read back, median of ${rounds} (ms, with the map's wait):`,
+);
+for (const [key, ms] of times) {
+  ms.sort((a, b) => a - b);
+  console.log(`  into ${key}: ${ms[ms.length >> 1].toFixed(1)} (min ${ms[0].toFixed(1)})`);
+}
