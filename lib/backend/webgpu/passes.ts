@@ -199,6 +199,12 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
             rec.release();
           }
         }
+        forward.release(); // before the next chunk is recorded: it reuses these buffers
+        submittedAll(); // the maps are requested first (a map's wait starts with its request)
+        // the GPU works on this chunk and those after it (submitted once this returns): the
+        // wait is spent faulting in the fresh pages the read-backs will copy A's values into
+        await null;
+        touchPages(A, s * C * D, (s + m) * C * D);
       } finally {
         forward.release(); // after every slice reading its codes is submitted
         submittedAll();
@@ -207,6 +213,21 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
     });
     return { A, B };
   });
+}
+
+/**
+ * Writes a zero into each 4 KiB page of `array[from, to)`, a freshly allocated (zeroed) range:
+ * the operating system maps a new array's pages on their first write, which took more than
+ * half the time of copying read-back values into a new float64 array (`bench/readback_bench.ts`
+ * on the 2-core CPU machine); done while the GPU computes, it leaves the copies a plain copy.
+ *
+ * @param array The array (its range not yet written).
+ * @param from First element.
+ * @param to End element.
+ */
+export function touchPages(array: ResultArray, from: number, to: number): void {
+  const step = 4096 / array.BYTES_PER_ELEMENT;
+  for (let i = from; i < to; i += step) array[i] = 0;
 }
 
 /** Waits for every promise, then throws the first rejection (none is left unobserved). */
