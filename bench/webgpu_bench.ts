@@ -58,6 +58,8 @@ import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../lib/partition/codes.ts";
 import { partitionCodesAsync } from "../lib/partition/codes_async.ts";
+import { tuneWebGpu } from "../lib/backend/webgpu/tune.ts";
+import { clearConvPlans } from "../lib/backend/webgpu/conv_plan.ts";
 
 let disagreements = 0;
 
@@ -66,7 +68,7 @@ let disagreements = 0;
  * setting of {@linkcode webgpuHooks}: timed on the GPU, profiled kernel by kernel and checked
  * against the CPU reference like the defaults.
  */
-const VARIANTS: readonly { name: string; hooks: WebGpuHooks }[] = [
+const VARIANTS: readonly Variant[] = [
   { name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
   { name: "blocked tiles", hooks: { gemmBlocked: true } },
   { name: "narrow deep products on tiles (no reduce)", hooks: { gemmReduce: false } },
@@ -84,19 +86,43 @@ const VARIANTS: readonly { name: string; hooks: WebGpuHooks }[] = [
   },
   { name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
   { name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
+  { name: "each conv's algorithms tuned on this device (tuneWebGpu)", hooks: {}, tuned: true },
 ];
+
+/** An alternative to the engine's defaults: hooks to set, or each conv tuned on the device. */
+interface Variant {
+  readonly name: string;
+  readonly hooks: WebGpuHooks;
+  readonly tuned?: boolean;
+}
 
 /** The variants to run: on GPUs, or with `--variants` (a software adapter, to test the bench). */
 const variantsFor = (ctx: WebGpuContext) =>
   ctx.isFallback && !Deno.args.includes("--variants") ? [] : VARIANTS;
 
-/** Runs `fn` with `hooks` set, then restores the defaults. */
-async function withHooks<T>(hooks: WebGpuHooks, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` with a variant's hooks set (and its network tuned), then restores the defaults. */
+async function withVariant<T>(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  variant: Variant | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const hooks = variant?.hooks ?? {};
   Object.assign(webgpuHooks, hooks);
   try {
+    if (variant?.tuned) {
+      const t0 = performance.now();
+      const timings = await tuneWebGpu(net, { reps: 1 });
+      console.log(
+        `  tuned in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${
+          timings.map((t) => `${t.layer} ${t.direction} ${t.chosen}`).join(", ")
+        }`,
+      );
+    }
     return await fn();
   } finally {
     for (const k of Object.keys(hooks)) delete webgpuHooks[k as keyof WebGpuHooks];
+    if (variant?.tuned) clearConvPlans(ctx, net);
   }
 }
 
@@ -359,7 +385,7 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
       ])),
     ];
     for (const { what, variant } of runs) {
-      await withHooks(variant?.hooks ?? {}, async () => {
+      await withVariant(ctx, net, variant, async () => {
         // a chunk as the library records it: for templates, the codes and offsets of a chunk,
         // then one slice's templates
         const m = tiny ? 4 : chunkSize(ctx, net, 1);
@@ -453,7 +479,7 @@ async function main(): Promise<void> {
       agreement(`${arch} <A_c, x>`, ip, refIp, 1e-4);
       // the variants timed below, checked too
       for (const variant of variantsFor(ctx)) {
-        await withHooks(variant.hooks, async () => {
+        await withVariant(ctx, net, variant, async () => {
           const v = await affineMapWebGpu(ctx, net, { x: xs.data, n });
           agreement(`${arch} templates A, ${variant.name}`, v.A, refMap.A.data, 1e-4);
           const vIp = await innerProductsWebGpu(ctx, net, { x: xs.data, n });
@@ -482,7 +508,7 @@ async function main(): Promise<void> {
     // each variant, on the GPU
     const compared: string[] = [];
     for (const variant of variantsFor(ctx)) {
-      const [vT, vI] = await withHooks(variant.hooks, async () => [
+      const [vT, vI] = await withVariant(ctx, net, variant, async () => [
         await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2),
         await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2),
       ]);

@@ -75,6 +75,7 @@ import {
   type WinogradTile,
 } from "./kernels/winograd.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
+import { type ConvAlgorithm, convPlan, winogradTileOf } from "./conv_plan.ts";
 
 /** Per-layer codes on the device: packed sign words `[n, words]` or u32 argmax slots `[n, units]`. */
 export type GpuCodes = Map<NonlinearLayer, GPUBuffer>;
@@ -649,6 +650,8 @@ function recordBlockTranspose(
   const { conv, pool, sign } = block;
   const { rows, codes, rowsPerCode, codeBase } = pass;
   const ctx = rec.ctx;
+  const choice = convPlan(ctx, conv).transpose; // a plan's choice, else the rules below
+  if (choice === "layers") return null;
   const fusedSign = sign && { slope: inactiveSlope(sign) };
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
   const o = () => rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
@@ -657,10 +660,12 @@ function recordBlockTranspose(
   // on smallCNN's and largeCNN's blocks, which do about as many multiply-adds by Winograd:
   // bench/RESULTS.md)
   const rule = webgpuHooks.windowTiles;
-  const tiles = pool !== undefined && (typeof rule === "boolean" ? rule : (
-    conv.inputShape[2] < FUSED_MIN_COLUMNS ||
-    (rule === undefined && poolConvTilesWork(conv, pool) <= 0.5)
-  ));
+  const tiles = pool !== undefined && (
+    choice !== undefined ? choice === "window-tiles" : typeof rule === "boolean" ? rule : (
+      conv.inputShape[2] < FUSED_MIN_COLUMNS ||
+      (rule === undefined && poolConvTilesWork(conv, pool) <= 0.5)
+    )
+  );
   const passes = tiles ? poolConvTilePasses(conv, pool, pass.rowFloats) : [];
   if (pool !== undefined && passes.length > 0) {
     const out = o();
@@ -685,11 +690,13 @@ function recordBlockTranspose(
   const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? "winograd" : "wide");
   const out = o();
   const inputs = [v, ...poolCodes, ...signCodes];
-  const wino = fuse !== false &&
+  const wino = (choice !== undefined || fuse !== false) &&
     recordWinograd(rec, conv, { ...pass, inputs, y: out, transposed: source }) > 0;
   if (wino) return out;
   const narrow = conv.inputShape[2] < FUSED_MIN_COLUMNS;
-  if (fuse === false || fuse === "winograd" || (fuse === "wide" && narrow)) {
+  const unfused = choice === undefined &&
+    (fuse === false || fuse === "winograd" || (fuse === "wide" && narrow));
+  if (unfused) {
     rec.done(out); // unused: the next output takes it
     return null;
   }
@@ -710,7 +717,8 @@ function recordBlockTranspose(
 }
 
 /**
- * The Winograd tile size for a conv, or false: `webgpuHooks.winograd` where set, else 4:
+ * The Winograd tile size for a conv, or false: a plan's `algorithm` where given (Winograd's
+ * tiles where the conv allows them), else `webgpuHooks.winograd` where set, else 4:
  * F(4 × 4, 3 × 3) does a quarter of the product's multiply-adds, with about three times its
  * rounding error (`WINOGRAD_POINTS`; F(2) has less than the product's, for 4/9 of its
  * multiply-adds); on llvmpipe it runs largeCNN's templates 3× faster (bench/RESULTS.md).
@@ -719,9 +727,17 @@ function recordBlockTranspose(
  * transforms' memory traffic outweighs the products: a threshold no GPU has measured yet).
  *
  * @param conv The conv.
+ * @param algorithm The algorithm that a plan chose for this direction of the conv, if any.
  * @returns The tile size, or false.
  */
-export function winogradTileFor(conv: Conv2DLayer): WinogradTile | false {
+export function winogradTileFor(
+  conv: Conv2DLayer,
+  algorithm?: ConvAlgorithm,
+): WinogradTile | false {
+  if (algorithm !== undefined) {
+    const tile = winogradTileOf(algorithm);
+    return tile !== false && winogradApplies(conv) ? tile : false;
+  }
   const m = webgpuHooks.winograd ?? 4;
   const narrow = Math.min(conv.inputShape[2], conv.outputShape[2]) < FUSED_MIN_COLUMNS;
   return m !== false && winogradApplies(conv) && !narrow ? m : false;
@@ -754,9 +770,10 @@ export function recordWinograd(
   } & CodeRows,
   schedule?: GemmSchedule,
 ): number {
-  const m = winogradTileFor(conv);
-  if (m === false) return 0;
   const { rows, transposed } = options;
+  const plan = convPlan(rec.ctx, conv);
+  const m = winogradTileFor(conv, transposed === undefined ? plan.forward : plan.transpose);
+  if (m === false) return 0;
   const c = convCorrelation(conv, transposed !== undefined, transposed);
   const per = winogradRowFloats(c, m);
   const most = Math.floor((rows * options.rowFloats) / Math.max(per.input, per.product));

@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
-import type { SplineNetwork } from "../../../lib/network/spline_network.ts";
 import { readBatch } from "../../../lib/network/batch.ts";
 import { forwardPass } from "../../../lib/backend/cpu/run.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
@@ -27,34 +26,11 @@ import {
 import { cases } from "../../_cases.ts";
 import { randomInput, randomizeWeights } from "../../_random_models.ts";
 import { resNet } from "../../../lib/models/resnet.ts";
+import { assertAffineAgrees } from "./_affine_agrees.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
 const batch = (t: tf.Tensor) => ({ data: Float64Array.from(t.dataSync()), shape: t.shape });
-
-/**
- * Templates, offsets and ⟨A_c, x⟩ on WebGPU against the float64 CPU reference, within
- * `tolerance` of the largest reference value of each; returns the templates.
- */
-async function assertAffineAgrees(
-  net: SplineNetwork,
-  x: { data: Float64Array; shape: number[] },
-  what: string,
-  tolerance = 1e-4,
-): Promise<Float64Array | Float32Array> {
-  const refMap = affineMap(net, x, { backend: "cpu" });
-  const map = await affineMapAsync(net, x, { backend: "webgpu" });
-  assertEquals(map.A.shape, refMap.A.shape);
-  assertEquals(map.B.shape, refMap.B.shape);
-  const close = (got: ArrayLike<number>, want: Float64Array, name: string) =>
-    assertAllClose(got, want, tolerance, `${what}: ${name}`, largestMagnitude(want));
-  close(map.A.data, refMap.A.data, "A");
-  close(map.B.data, refMap.B.data, "B");
-  const refIp = templateInnerProducts(net, x, { backend: "cpu" });
-  const ip = await templateInnerProductsAsync(net, x, { backend: "webgpu" });
-  close(ip.data, refIp.data, "<A_c, x>");
-  return map.A.data;
-}
 
 Deno.test({
   name: "the WebGPU engine agrees with the float64 CPU reference",

@@ -135,7 +135,8 @@ export function productBindings(input: string): readonly Binding[] {
 /**
  * How a product is scheduled: `"direct"`, one invocation per output looping over `K`
  * (compiles in milliseconds everywhere: software adapters get it, because Mesa llvmpipe
- * takes 20–50 s to compile a tiled kernel with 16 accumulators), or tiled with
+ * through GL takes 20–50 s to compile a tiled kernel with 16 accumulators — through Vulkan,
+ * lavapipe, about a second), or tiled with
  * `r × r` outputs per thread (GPUs get 4 or 8: {@linkcode gemmScheduleFor}) — strided, so
  * that neighbouring threads hold neighbouring outputs, or blocked (`"4b"`, `"8b"`): each
  * thread's outputs are `r` consecutive rows and columns, and the staged slices are read four

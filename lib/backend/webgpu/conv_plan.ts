@@ -1,0 +1,74 @@
+/**
+ * Per-conv algorithm choices of the WebGPU engine on one device: how a conv runs forward and
+ * transposed, where a plan (set by {@linkcode tuneWebGpu} from timings, or by hand) overrides
+ * the engine's rules. A plan belongs to a device: a replaced device starts from the rules.
+ *
+ * @module
+ */
+import type { Conv2DLayer, SplineLayer, SplineNetwork } from "../../network/spline_network.ts";
+import { foldedLayers } from "../../network/folded_layers.ts";
+import type { WebGpuContext } from "./device.ts";
+
+/**
+ * How a conv (or its transpose) runs: `"product"`, one matrix product (for a transpose
+ * followed by a sign layer or a disjoint max-pool, gathering through their codes);
+ * `"winograd2"` / `"winograd4"`, Winograd F(2 × 2, 3 × 3) / F(4 × 4, 3 × 3) (stride-1 3×3
+ * convs only); `"window-tiles"` (transposes of a stride-1 conv before a disjoint max-pool only:
+ * the filters summed at each window's argmax); `"layers"` (transposes: the sign layer and
+ * max-pool after the conv in passes of their own, then the conv transpose by a product).
+ */
+export type ConvAlgorithm = "product" | "winograd2" | "winograd4" | "window-tiles" | "layers";
+
+/** A conv's algorithms, forward and transposed; an absent one follows the engine's rules. */
+export interface ConvPlan {
+  readonly forward?: ConvAlgorithm;
+  readonly transpose?: ConvAlgorithm;
+}
+
+const plans = new WeakMap<GPUDevice, WeakMap<Conv2DLayer, ConvPlan>>();
+
+/**
+ * The plan of a conv on the context's device (`{}` where none is set).
+ *
+ * @param ctx The context.
+ * @param conv The conv (a layer object of the network's folded layers).
+ * @returns The plan.
+ */
+export function convPlan(ctx: WebGpuContext, conv: Conv2DLayer): ConvPlan {
+  return plans.get(ctx.device)?.get(conv) ?? {};
+}
+
+/**
+ * Sets (or with `null` clears) the plan of a conv on the context's device.
+ *
+ * @param ctx The context.
+ * @param conv The conv (a layer object of the network's folded layers).
+ * @param plan The plan.
+ */
+export function setConvPlan(ctx: WebGpuContext, conv: Conv2DLayer, plan: ConvPlan | null): void {
+  let m = plans.get(ctx.device);
+  if (m === undefined) plans.set(ctx.device, m = new WeakMap());
+  if (plan === null) m.delete(conv);
+  else m.set(conv, plan);
+}
+
+/**
+ * Clears the plans of every conv of a network on the context's device: the engine's rules
+ * apply again.
+ *
+ * @param ctx The context.
+ * @param net The network.
+ */
+export function clearConvPlans(ctx: WebGpuContext, net: SplineNetwork): void {
+  const walk = (layers: readonly SplineLayer[]): void =>
+    layers.forEach((l) => {
+      if (l.kind === "conv2d") setConvPlan(ctx, l, null);
+      if (l.kind === "residual") l.paths.forEach(walk);
+    });
+  walk(foldedLayers(net));
+}
+
+/** The Winograd tile of an algorithm, or false for the others. */
+export function winogradTileOf(algorithm: ConvAlgorithm): 2 | 4 | false {
+  return algorithm === "winograd2" ? 2 : algorithm === "winograd4" ? 4 : false;
+}
