@@ -5,8 +5,10 @@
  * the software adapter runs exactly the kernels a GPU would (CI's tests run it the direct
  * schedule instead, whose shaders compile in milliseconds). Exits non-zero on a disagreement.
  *
- * Slow on llvmpipe the first time (each tiled shader compiles for tens of seconds; Mesa caches
- * them): `deno run -A bench/hardware_path_check.ts [smallCNN|largeCNN]`.
+ * Through Mesa's GL adapter, slow the first time (each tiled shader compiles for tens of
+ * seconds; Mesa caches them: largeCNN took 32 min); through lavapipe (Vulkan) 4 s for smallCNN
+ * and 27 s for largeCNN (CI's `tests/backend/webgpu/hardware_path_test.ts` runs both):
+ * `deno run -A bench/hardware_path_check.ts [smallCNN|largeCNN]`.
  *
  * @module
  */

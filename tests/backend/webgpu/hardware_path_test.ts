@@ -1,0 +1,120 @@
+/**
+ * The kernels a GPU runs, end to end on whatever adapter there is: the engine with a hardware
+ * adapter's choices (tiled 8 × 8 / 4 × 4 products with four-wide gathers, batched tiled
+ * products for Winograd, gathers through the codes, window tiles, `"reduce"`), against the
+ * float64 CPU reference — smallCNN and largeCNN as the paper builds them, and a wide CNN and a
+ * ResNet with every algorithm a conv plan can choose. On a software adapter this needs one
+ * that compiles the tiled shaders in seconds (Mesa's lavapipe, through Vulkan: its adapter
+ * offers `shader-f16`); through GL, llvmpipe takes tens of seconds a shader, and the test is
+ * skipped.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
+import type {
+  Conv2DLayer,
+  SplineLayer,
+  SplineNetwork,
+} from "../../../lib/network/spline_network.ts";
+import { foldedLayers } from "../../../lib/network/folded_layers.ts";
+import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
+import { affineMapWebGpu, innerProductsWebGpu } from "../../../lib/backend/webgpu/passes.ts";
+import {
+  clearConvPlans,
+  type ConvAlgorithm,
+  setConvPlan,
+} from "../../../lib/backend/webgpu/conv_plan.ts";
+import { affineMap } from "../../../lib/affine/affine_map.ts";
+import { templateInnerProducts } from "../../../lib/affine/template_inner_products.ts";
+import { smallCNN } from "../../../lib/models/small_cnn.ts";
+import { largeCNN } from "../../../lib/models/large_cnn.ts";
+import { resNet } from "../../../lib/models/resnet.ts";
+import { assertAllClose, largestMagnitude } from "../../_assert.ts";
+import { cases } from "../../_cases.ts";
+import { randomInput, randomizeWeights } from "../../_random_models.ts";
+
+await tf.setBackend("cpu");
+const gpu = await webgpuContext();
+const adapter = await (globalThis.navigator as { gpu?: GPU }).gpu?.requestAdapter();
+const fastCompiles = gpu !== null && (!gpu.isFallback || adapter?.features.has("shader-f16"));
+/** The same device, with a GPU's kernel choices. */
+const hardware = gpu === null ? null : { ...gpu, isFallback: false };
+
+/** A, B and ⟨A_c, x⟩ of the hardware path within `tolerance` of the largest reference value. */
+async function assertHardwareAgrees(
+  net: SplineNetwork,
+  x: tf.Tensor,
+  what: string,
+  tolerance: number,
+): Promise<void> {
+  const batch = { data: Float64Array.from(x.dataSync()), shape: x.shape };
+  const n = x.shape[0];
+  const { A, B } = await affineMapWebGpu(hardware!, net, { x: batch.data, n });
+  const ip = await innerProductsWebGpu(hardware!, net, { x: batch.data, n });
+  const ref = affineMap(net, batch, { backend: "cpu" });
+  const refIp = templateInnerProducts(net, batch, { backend: "cpu" }).data;
+  for (const [name, got, want] of [["A", A, ref.A.data], ["B", B, ref.B.data]] as const) {
+    assertAllClose(got, want, tolerance, `${what}: ${name}`, largestMagnitude(want));
+  }
+  assertAllClose(ip, refIp, tolerance, `${what}: <A_c, x>`, largestMagnitude(refIp));
+}
+
+function convs(layers: readonly SplineLayer[], out: Conv2DLayer[] = []): Conv2DLayer[] {
+  for (const l of layers) {
+    if (l.kind === "conv2d") out.push(l);
+    if (l.kind === "residual") l.paths.forEach((p) => convs(p, out));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "a GPU's kernels agree with the float64 reference: smallCNN and largeCNN",
+  ignore: !fastCompiles,
+  async fn() {
+    // measured on lavapipe: smallCNN 2.3e-7 (A), largeCNN 2.3e-6 (A, Winograd F(4) inside)
+    for (const [arch, make, n] of [["smallCNN", smallCNN, 3], ["largeCNN", largeCNN, 1]] as const) {
+      const model = make({ seed: 1 });
+      randomizeWeights(model, 7); // biases and batch-norm shifts too (B would be 0)
+      const x = randomInput(model.inputs[0].shape.slice(1) as number[], n, 70);
+      await assertHardwareAgrees(fromLayersModel(model), x, arch, 1e-5);
+      x.dispose();
+      model.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "a GPU's kernels with every algorithm a conv plan chooses: a wide CNN, a ResNet",
+  ignore: !fastCompiles,
+  async fn() {
+    const wide = cases(21).at(-1)!;
+    const resnet = resNet({
+      inputShape: [12, 12, 3],
+      filters: [16, 20, 24],
+      blocks: [1, 1, 1],
+      seed: 3,
+    });
+    randomizeWeights(resnet, 3);
+    const nets = [
+      { name: "wide CNN", net: fromLayersModel(wide.model), x: wide.x },
+      { name: "ResNet", net: fromLayersModel(resnet), x: randomInput([12, 12, 3], 2, 2101) },
+    ];
+    const plans: { forward: ConvAlgorithm; transpose: ConvAlgorithm }[] = [
+      { forward: "winograd4", transpose: "window-tiles" },
+      { forward: "winograd2", transpose: "winograd4" },
+      { forward: "product", transpose: "winograd2" },
+      { forward: "winograd4", transpose: "product" },
+      { forward: "winograd4", transpose: "layers" },
+    ];
+    for (const { name, net, x } of nets) {
+      try {
+        for (const plan of plans) {
+          convs(foldedLayers(net)).forEach((conv) => setConvPlan(gpu!, conv, plan));
+          await assertHardwareAgrees(net, x, `${name}, ${JSON.stringify(plan)}`, 1e-5);
+        }
+      } finally {
+        clearConvPlans(gpu!, net);
+      }
+    }
+    resnet.dispose();
+  },
+});
