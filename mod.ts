@@ -99,5 +99,10 @@ export * from "./lib/train/webgpu_kernels.ts";
 export * from "./lib/backend/webgpu/share_tfjs.ts";
 export * from "./lib/backend/webgpu/release_buffers.ts";
 export * from "./lib/backend/webgpu/tune.ts";
-export { clearConvPlans, convPlan, setConvPlan } from "./lib/backend/webgpu/conv_plan.ts";
+export {
+  clearConvPlans,
+  convPlan,
+  plannedConvs,
+  setConvPlan,
+} from "./lib/backend/webgpu/conv_plan.ts";
 export type { ConvAlgorithm, ConvPlan } from "./lib/backend/webgpu/conv_plan.ts";

@@ -1,7 +1,8 @@
 /**
  * Reading a result back from the GPU into JS arrays (the host side of every WebGPU result):
  * a 64 MiB buffer copied into a fresh array (float64 as `affineMapAsync` returns for a
- * float64 batch, float32 as for a tensor, or a new ArrayBuffer), by `readBack` mapping the
+ * float64 batch, float32 as for a tensor, or a new ArrayBuffer; and a float64 array whose pages
+ * are mapped already, what is left once the fresh pages are faulted in), by `readBack` mapping the
  * buffer in `READBACK_PIECE` ranges (the default) or in one range, alternating in one
  * process; medians over the rounds. Works on any adapter (the host side is the same on
  * llvmpipe): `deno run -A bench/readback_bench.ts [rounds]`
@@ -18,8 +19,10 @@ const bytes = 64 << 20, n = bytes / 4;
 const values = Float32Array.from({ length: n }, (_, i) => (i % 1000) / 7);
 const buffer = storageBuffer(ctx, values, "readback bench");
 const ways = { [`${READBACK_PIECE >> 10} KiB ranges`]: READBACK_PIECE, "one range": Infinity };
+const written = new Float64Array(n).fill(1); // its pages mapped already
 const into = {
   "a new Float64Array": () => new Float64Array(n),
+  "a Float64Array already written": () => written,
   "a new Float32Array": () => new Float32Array(n),
   "a new ArrayBuffer": () => undefined,
 };

@@ -21,7 +21,9 @@ export type ConvAlgorithm = "product" | "winograd2" | "winograd4" | "window-tile
 
 /** A conv's algorithms, forward and transposed; an absent one follows the engine's rules. */
 export interface ConvPlan {
+  /** How the conv runs in forward passes (and masked ones). */
   readonly forward?: ConvAlgorithm;
+  /** How its transpose runs in the templates pass. */
   readonly transpose?: ConvAlgorithm;
 }
 
@@ -60,12 +62,25 @@ export function setConvPlan(ctx: WebGpuContext, conv: Conv2DLayer, plan: ConvPla
  * @param net The network.
  */
 export function clearConvPlans(ctx: WebGpuContext, net: SplineNetwork): void {
+  plannedConvs(net).forEach((conv) => setConvPlan(ctx, conv, null));
+}
+
+/**
+ * The convs a plan is set for: those of the network's folded layers (a batch-norm folded into a
+ * conv, a zero padding into the conv after it), residual paths included, in order.
+ *
+ * @param net The network.
+ * @returns The convs.
+ */
+export function plannedConvs(net: SplineNetwork): Conv2DLayer[] {
+  const out: Conv2DLayer[] = [];
   const walk = (layers: readonly SplineLayer[]): void =>
     layers.forEach((l) => {
-      if (l.kind === "conv2d") setConvPlan(ctx, l, null);
+      if (l.kind === "conv2d") out.push(l);
       if (l.kind === "residual") l.paths.forEach(walk);
     });
   walk(foldedLayers(net));
+  return out;
 }
 
 /** The Winograd tile of an algorithm, or false for the others. */

@@ -637,7 +637,9 @@ function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null 
  * `webgpuHooks.fuseTransposes` allows (default: hardware adapters, convs of at least
  * {@linkcode FUSED_MIN_COLUMNS} input channels: tiled products stage each gathered value once
  * for a tile of columns, while the direct schedule of software adapters would redo the
- * gather's lookups for every column).
+ * gather's lookups for every column). A conv's plan on the device ({@linkcode convPlan}: set by
+ * `tuneWebGpu`) overrides these rules: its `transpose` algorithm runs wherever it applies (else
+ * Winograd or a product, gathering through the codes), `"layers"` runs the block layer by layer.
  *
  * @returns The gradient at the conv's input, or null: run the block's layers one by one.
  */

@@ -10,17 +10,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
-import type {
-  Conv2DLayer,
-  SplineLayer,
-  SplineNetwork,
-} from "../../../lib/network/spline_network.ts";
-import { foldedLayers } from "../../../lib/network/folded_layers.ts";
+import type { SplineNetwork } from "../../../lib/network/spline_network.ts";
 import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
 import { affineMapWebGpu, innerProductsWebGpu } from "../../../lib/backend/webgpu/passes.ts";
 import {
   clearConvPlans,
   type ConvAlgorithm,
+  plannedConvs,
   setConvPlan,
 } from "../../../lib/backend/webgpu/conv_plan.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
@@ -56,14 +52,6 @@ async function assertHardwareAgrees(
     assertAllClose(got, want, tolerance, `${what}: ${name}`, largestMagnitude(want));
   }
   assertAllClose(ip, refIp, tolerance, `${what}: <A_c, x>`, largestMagnitude(refIp));
-}
-
-function convs(layers: readonly SplineLayer[], out: Conv2DLayer[] = []): Conv2DLayer[] {
-  for (const l of layers) {
-    if (l.kind === "conv2d") out.push(l);
-    if (l.kind === "residual") l.paths.forEach((p) => convs(p, out));
-  }
-  return out;
 }
 
 Deno.test({
@@ -108,7 +96,7 @@ Deno.test({
     for (const { name, net, x } of nets) {
       try {
         for (const plan of plans) {
-          convs(foldedLayers(net)).forEach((conv) => setConvPlan(gpu!, conv, plan));
+          plannedConvs(net).forEach((conv) => setConvPlan(gpu!, conv, plan));
           await assertHardwareAgrees(net, x, `${name}, ${JSON.stringify(plan)}`, 1e-5);
         }
       } finally {

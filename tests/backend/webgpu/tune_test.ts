@@ -6,13 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
-import type { Conv2DLayer, SplineLayer } from "../../../lib/network/spline_network.ts";
-import { foldedLayers } from "../../../lib/network/folded_layers.ts";
 import { setWebGpuAdapterSource, webgpuContext } from "../../../lib/backend/webgpu/device.ts";
 import {
   clearConvPlans,
   type ConvAlgorithm,
   convPlan,
+  plannedConvs,
   setConvPlan,
 } from "../../../lib/backend/webgpu/conv_plan.ts";
 import { tuneWebGpu } from "../../../lib/backend/webgpu/tune.ts";
@@ -27,14 +26,6 @@ import { assertAffineAgrees } from "./_affine_agrees.ts";
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
 const batch = (t: tf.Tensor) => ({ data: Float64Array.from(t.dataSync()), shape: t.shape });
-
-function convs(layers: readonly SplineLayer[], out: Conv2DLayer[] = []): Conv2DLayer[] {
-  for (const l of layers) {
-    if (l.kind === "conv2d") out.push(l);
-    if (l.kind === "residual") l.paths.forEach((p) => convs(p, out));
-  }
-  return out;
-}
 
 /** A recorder that counts its dispatches. */
 class Counting extends Recorder {
@@ -56,7 +47,7 @@ Deno.test({
     const c = cases(21).at(-1)!;
     const net = fromLayersModel(c.model);
     const x = batch(c.x);
-    const all = convs(foldedLayers(net));
+    const all = plannedConvs(net);
     const plan = (p: { forward?: ConvAlgorithm; transpose?: ConvAlgorithm }) =>
       all.forEach((conv) => setConvPlan(gpu!, conv, p));
     try {
@@ -112,7 +103,7 @@ Deno.test({
     const before = await affineMapAsync(net, x, { backend: "webgpu" });
     try {
       const timings = await tuneWebGpu(net, { examples: 20, reps: 1 });
-      const all = convs(foldedLayers(net));
+      const all = plannedConvs(net);
       // every conv's transpose has a choice (window tiles / products / the layers after
       // it); the 3×3 convs' forward too (Winograd)
       assert(timings.some((t) => t.direction === "forward"), "a forward conv was timed");
