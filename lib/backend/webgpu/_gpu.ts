@@ -191,13 +191,6 @@ export function dispatch(
   pass.dispatchWorkgroups(x, y);
 }
 
-/**
- * Bytes of a mapped buffer read at a time: Deno's `getMappedRange` copies the range into a
- * new ArrayBuffer, and a large one costs fresh pages (one 64 MiB range read into an array
- * took 35 ms on the 2-core CPU machine, 256 KiB ranges 15 ms: `bench/readback_bench.ts`).
- */
-export const READBACK_PIECE = 256 << 10;
-
 /** One buffer to read back: `bytes` of it, copied into `into` at element `at` where given. */
 export interface ReadBack {
   readonly buffer: GPUBuffer;
@@ -251,17 +244,14 @@ export async function readBack(
   }
   if (ctx.lostReason !== null) throw new DeviceLostError(ctx.lostReason);
   const out = staging.map((s, i) => {
-    const { bytes, into, at = 0 } = reads[i];
-    const length = Math.ceil(bytes / 4) * 4;
-    const result = into === undefined ? new ArrayBuffer(length) : new ArrayBuffer(0);
-    const piece = webgpuHooks.readbackPiece ?? READBACK_PIECE;
-    for (let o = 0; o < length; o += piece) {
-      const mapped = s.getMappedRange(o, Math.min(piece, length - o));
-      if (into === undefined) new Uint8Array(result, o).set(new Uint8Array(mapped));
-      else if (into instanceof Uint32Array) into.set(new Uint32Array(mapped), at + o / 4);
-      else into.set(new Float32Array(mapped), at + o / 4);
-    }
-    return result;
+    const { bytes, into, at } = reads[i];
+    const mapped = s.getMappedRange(0, Math.ceil(bytes / 4) * 4);
+    if (into === undefined) return mapped.slice(0);
+    const view = into instanceof Uint32Array
+      ? new Uint32Array(mapped, 0, bytes / 4)
+      : new Float32Array(mapped, 0, bytes / 4);
+    into.set(view, at ?? 0);
+    return new ArrayBuffer(0);
   });
   staging.forEach((s) => {
     s.unmap();

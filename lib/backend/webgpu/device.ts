@@ -69,9 +69,6 @@ export interface WebGpuHooks {
   /** Runs stride-1 3×3 convs and their transposes by Winograd F(m × m, 3 × 3) with this tile
    * size, or not at all (`false`): see `winogradTileFor` (run.ts) for the default. */
   winograd?: false | 2 | 4;
-  /** Bytes of a mapped buffer copied at a time when reading back (a multiple of 8; default
-   * `READBACK_PIECE` in `_gpu.ts`; benchmarks compare one range per buffer). */
-  readbackPiece?: number;
   /** Overwrite each buffer a recording gives up for reuse with NaNs, there and then (tests:
    * a read after the give-up shows in the results). */
   poisonGivenUp?: boolean;
