@@ -58,8 +58,13 @@ import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../lib/partition/codes.ts";
 import { partitionCodesAsync } from "../lib/partition/codes_async.ts";
-import { tuneWebGpu } from "../lib/backend/webgpu/tune.ts";
-import { clearConvPlans } from "../lib/backend/webgpu/conv_plan.ts";
+import { type ConvTiming, tuneWebGpu } from "../lib/backend/webgpu/tune.ts";
+import {
+  clearConvPlans,
+  convPlan,
+  plannedConvs,
+  setConvPlan,
+} from "../lib/backend/webgpu/conv_plan.ts";
 
 let disagreements = 0;
 
@@ -100,6 +105,9 @@ interface Variant {
 const variantsFor = (ctx: WebGpuContext) =>
   ctx.isFallback && !Deno.args.includes("--variants") ? [] : VARIANTS;
 
+/** The plans `tuneWebGpu` chose, by network. */
+const tuned = new Map<SplineNetwork, ConvTiming[]>();
+
 /** Runs `fn` with a variant's hooks set (and its network tuned), then restores the defaults. */
 async function withVariant<T>(
   ctx: WebGpuContext,
@@ -111,13 +119,21 @@ async function withVariant<T>(
   Object.assign(webgpuHooks, hooks);
   try {
     if (variant?.tuned) {
-      const t0 = performance.now();
-      const timings = await tuneWebGpu(net, { reps: 1 });
-      console.log(
-        `  tuned in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${
-          timings.map((t) => `${t.layer} ${t.direction} ${t.chosen}`).join(", ")
-        }`,
-      );
+      let timings = tuned.get(net);
+      if (timings === undefined) { // tuned once a network; later uses set the plans it chose
+        const t0 = performance.now();
+        tuned.set(net, timings = await tuneWebGpu(net, { reps: 1 }));
+        console.log(
+          `  tuned in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${
+            timings.map((t) => `${t.layer} ${t.direction} ${t.chosen}`).join(", ")
+          }`,
+        );
+      }
+      const convs = plannedConvs(net);
+      for (const t of timings) {
+        const conv = convs.find((c) => c.name === t.layer)!;
+        setConvPlan(ctx, conv, { ...convPlan(ctx, conv), [t.direction]: t.chosen });
+      }
     }
     return await fn();
   } finally {

@@ -125,9 +125,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tuneWebGpu() refuses bad options and a missing adapter",
+  name: "tuneWebGpu() has nothing to time without convs, refuses bad options and a missing adapter",
   ignore: gpu === null,
   async fn() {
+    assertEquals(await tuneWebGpu(fromLayersModel(cases(21)[0].model)), []); // an MLP
     const net = fromLayersModel(cases(21)[1].model);
     await assertRejects(() => tuneWebGpu(net, { examples: 0 }), /examples \(0\)/);
     await assertRejects(() => tuneWebGpu(net, { reps: 1.5 }), /reps \(1\.5\)/);
