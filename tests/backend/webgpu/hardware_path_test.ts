@@ -11,7 +11,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
 import type { SplineNetwork } from "../../../lib/network/spline_network.ts";
-import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
+import {
+  webgpuContext,
+  type WebGpuHooks,
+  webgpuHooks,
+} from "../../../lib/backend/webgpu/device.ts";
 import { affineMapWebGpu, innerProductsWebGpu } from "../../../lib/backend/webgpu/passes.ts";
 import {
   clearConvPlans,
@@ -104,5 +108,53 @@ Deno.test({
       }
     }
     resnet.dispose();
+  },
+});
+
+Deno.test({
+  name: "a GPU's kernels under each alternative the GPU benchmark times (smallCNN, a ResNet)",
+  ignore: !fastCompiles,
+  async fn() {
+    // the hooks of bench/webgpu_bench.ts's VARIANTS: a broken one would cost a GPU session
+    const variants: WebGpuHooks[] = [
+      { gemmMaxPerThread: 4 },
+      { gemmBlocked: true },
+      { gemmBlocked: true, gemmMaxPerThread: 4 },
+      { gemmReduce: false },
+      { windowTiles: "narrow" },
+      { windowTiles: false },
+      { fuseTransposes: false },
+      { fuseTransposes: true },
+      { winograd: false },
+      { winograd: 2 },
+    ];
+    const model = smallCNN({ seed: 2 });
+    randomizeWeights(model, 8);
+    const resnet = resNet({
+      inputShape: [12, 12, 3],
+      filters: [16, 20, 24],
+      blocks: [1, 1, 1],
+      seed: 4,
+    });
+    randomizeWeights(resnet, 4);
+    const nets = [
+      { name: "smallCNN", net: fromLayersModel(model), x: randomInput([32, 32, 3], 2, 80) },
+      { name: "ResNet", net: fromLayersModel(resnet), x: randomInput([12, 12, 3], 2, 81) },
+    ];
+    try {
+      for (const hooks of variants) {
+        Object.assign(webgpuHooks, hooks);
+        try {
+          for (const { name, net, x } of nets) {
+            await assertHardwareAgrees(net, x, `${name}, ${JSON.stringify(hooks)}`, 1e-5);
+          }
+        } finally {
+          for (const k of Object.keys(hooks)) delete webgpuHooks[k as keyof WebGpuHooks];
+        }
+      }
+    } finally {
+      model.dispose();
+      resnet.dispose();
+    }
   },
 });
