@@ -58,6 +58,13 @@ async function assertHardwareAgrees(
   assertAllClose(ip, refIp, tolerance, `${what}: <A_c, x>`, largestMagnitude(refIp));
 }
 
+/** A ResNet of 16–24 channels (Winograd inside residual blocks), weights and biases random. */
+function residualNet(seed: number): tf.LayersModel {
+  const model = resNet({ inputShape: [12, 12, 3], filters: [16, 20, 24], blocks: [1, 1, 1], seed });
+  randomizeWeights(model, seed);
+  return model;
+}
+
 Deno.test({
   name: "a GPU's kernels agree with the float64 reference: smallCNN and largeCNN",
   ignore: !fastCompiles,
@@ -79,13 +86,7 @@ Deno.test({
   ignore: !fastCompiles,
   async fn() {
     const wide = cases(21).at(-1)!;
-    const resnet = resNet({
-      inputShape: [12, 12, 3],
-      filters: [16, 20, 24],
-      blocks: [1, 1, 1],
-      seed: 3,
-    });
-    randomizeWeights(resnet, 3);
+    const resnet = residualNet(3);
     const nets = [
       { name: "wide CNN", net: fromLayersModel(wide.model), x: wide.x },
       { name: "ResNet", net: fromLayersModel(resnet), x: randomInput([12, 12, 3], 2, 2101) },
@@ -130,13 +131,7 @@ Deno.test({
     ];
     const model = smallCNN({ seed: 2 });
     randomizeWeights(model, 8);
-    const resnet = resNet({
-      inputShape: [12, 12, 3],
-      filters: [16, 20, 24],
-      blocks: [1, 1, 1],
-      seed: 4,
-    });
-    randomizeWeights(resnet, 4);
+    const resnet = residualNet(4);
     const nets = [
       { name: "smallCNN", net: fromLayersModel(model), x: randomInput([32, 32, 3], 2, 80) },
       { name: "ResNet", net: fromLayersModel(resnet), x: randomInput([12, 12, 3], 2, 81) },
