@@ -596,7 +596,7 @@ const isSign = (l: SplineLayer | undefined): l is SignLayer =>
   l?.kind === "relu" || l?.kind === "leaky-relu" || l?.kind === "abs";
 
 /** A conv and the sign layer and/or disjoint max-pool right after it, ending at `layers[i]`. */
-interface ConvBlock {
+export interface ConvBlock {
   readonly conv: Conv2DLayer;
   readonly pool?: MaxPool2DLayer;
   readonly sign?: SignLayer;
@@ -612,7 +612,7 @@ interface ConvBlock {
  * @param i The block's last layer.
  * @returns The block.
  */
-function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null {
+export function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock | null {
   let j = i;
   const last = layers[j];
   const pool = last.kind === "max-pool" && isDisjointPool(last) ? last : undefined;

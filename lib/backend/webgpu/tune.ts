@@ -5,10 +5,9 @@
  */
 import type { Conv2DLayer, SplineLayer, SplineNetwork } from "../../network/spline_network.ts";
 import { foldedLayers } from "../../network/folded_layers.ts";
-import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { type WebGpuContext, webgpuContext } from "./device.ts";
 import { checked, storageBuffer } from "./_gpu.ts";
-import { Recorder } from "./run.ts";
+import { type ConvBlock, convBlock, Recorder } from "./run.ts";
 import { type ConvAlgorithm, convPlan, setConvPlan } from "./conv_plan.ts";
 import {
   chunkSize,
@@ -41,22 +40,22 @@ export interface TuneOptions {
   readonly reps?: number;
 }
 
-/** A conv of the folded layers, and whether a sign layer / a disjoint max-pool follows it. */
+/** A conv of the folded layers, and the block it starts (a sign layer and/or a max-pool after it). */
 interface Site {
   readonly conv: Conv2DLayer;
-  readonly gated: boolean;
-  readonly pooled: boolean;
+  readonly block: ConvBlock | null;
 }
 
 function sites(layers: readonly SplineLayer[], out: Site[] = []): Site[] {
   layers.forEach((l, i) => {
     if (l.kind === "residual") l.paths.forEach((p) => sites(p, out));
     if (l.kind !== "conv2d") return;
-    const next = layers[i + 1], after = layers[i + 2];
-    const sign = next?.kind === "relu" || next?.kind === "leaky-relu" || next?.kind === "abs";
-    const pool = sign ? after : next;
-    const pooled = pool?.kind === "max-pool" && isDisjointPool(pool);
-    out.push({ conv: l, gated: sign || pooled, pooled });
+    // the longest block starting at this conv, as the transposed pass finds it
+    const block = [i + 2, i + 1]
+      .filter((end) => end < layers.length)
+      .map((end) => convBlock(layers, end))
+      .find((b) => b?.at === i) ?? null;
+    out.push({ conv: l, block });
   });
   return out;
 }
@@ -171,10 +170,11 @@ function algorithms(site: Site, direction: "forward" | "transpose"): ConvAlgorit
   const { conv } = site;
   const winograd: ConvAlgorithm[] = winogradApplies(conv) ? ["winograd4", "winograd2"] : [];
   if (direction === "forward") return ["product", ...winograd];
-  const tiles: ConvAlgorithm[] = site.pooled && conv.strides[0] === 1 && conv.strides[1] === 1
+  const { block } = site;
+  const tiles: ConvAlgorithm[] = block?.pool && conv.strides[0] === 1 && conv.strides[1] === 1
     ? ["window-tiles"]
     : [];
-  return [...tiles, ...winograd, "product", ...(site.gated ? ["layers" as const] : [])];
+  return [...tiles, ...winograd, "product", ...(block !== null ? ["layers" as const] : [])];
 }
 
 /** The wait for an empty submit (Deno's ≈ 11 ms whatever the work), median of three. */

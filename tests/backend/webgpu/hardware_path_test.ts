@@ -16,19 +16,16 @@ import {
   type WebGpuHooks,
   webgpuHooks,
 } from "../../../lib/backend/webgpu/device.ts";
-import { affineMapWebGpu, innerProductsWebGpu } from "../../../lib/backend/webgpu/passes.ts";
 import {
   clearConvPlans,
   type ConvAlgorithm,
   plannedConvs,
   setConvPlan,
 } from "../../../lib/backend/webgpu/conv_plan.ts";
-import { affineMap } from "../../../lib/affine/affine_map.ts";
-import { templateInnerProducts } from "../../../lib/affine/template_inner_products.ts";
 import { smallCNN } from "../../../lib/models/small_cnn.ts";
 import { largeCNN } from "../../../lib/models/large_cnn.ts";
 import { resNet } from "../../../lib/models/resnet.ts";
-import { assertAllClose, largestMagnitude } from "../../_assert.ts";
+import { assertAffineAgrees } from "./_affine_agrees.ts";
 import { cases } from "../../_cases.ts";
 import { randomInput, randomizeWeights } from "../../_random_models.ts";
 
@@ -45,17 +42,9 @@ async function assertHardwareAgrees(
   x: tf.Tensor,
   what: string,
   tolerance: number,
-): Promise<void> {
+) {
   const batch = { data: Float64Array.from(x.dataSync()), shape: x.shape };
-  const n = x.shape[0];
-  const { A, B } = await affineMapWebGpu(hardware!, net, { x: batch.data, n });
-  const ip = await innerProductsWebGpu(hardware!, net, { x: batch.data, n });
-  const ref = affineMap(net, batch, { backend: "cpu" });
-  const refIp = templateInnerProducts(net, batch, { backend: "cpu" }).data;
-  for (const [name, got, want] of [["A", A, ref.A.data], ["B", B, ref.B.data]] as const) {
-    assertAllClose(got, want, tolerance, `${what}: ${name}`, largestMagnitude(want));
-  }
-  assertAllClose(ip, refIp, tolerance, `${what}: <A_c, x>`, largestMagnitude(refIp));
+  await assertAffineAgrees(net, batch, what, tolerance, hardware!);
 }
 
 /** A ResNet of 16–24 channels (Winograd inside residual blocks), weights and biases random. */
