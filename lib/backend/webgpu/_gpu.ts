@@ -165,6 +165,56 @@ export function grid(groups: number): [number, number] {
   return [x, Math.max(1, Math.ceil(groups / x))];
 }
 
+/** A pipeline's bind-group layout and the bind groups made from it, by their buffers. */
+interface BindGroups {
+  readonly layout: GPUBindGroupLayout;
+  readonly byBuffers: Map<string, GPUBindGroup>;
+}
+
+const bindGroups = new WeakMap<GPUComputePipeline, BindGroups>();
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+
+/** Bind groups kept per pipeline; past it the pipeline's are dropped and made anew. */
+const BIND_GROUPS_PER_PIPELINE = 256;
+
+/**
+ * The bind group of `buffers` (bindings 0, 1, …) for `pipeline`, made once and reused by
+ * later recordings with the same buffers — as they are from call to call, the buffers coming
+ * from the device's pool and the uniform parameters from a cache: making a bind group costs
+ * Deno tens of microseconds, as much as the rest of a dispatch's recording. (A bind group made
+ * from one pipeline's `"auto"` layout fits that pipeline only, hence per pipeline.)
+ */
+function bindGroupFor(
+  ctx: WebGpuContext,
+  pipeline: GPUComputePipeline,
+  label: string,
+  buffers: readonly GPUBuffer[],
+): GPUBindGroup {
+  let cache = bindGroups.get(pipeline);
+  if (cache === undefined) {
+    cache = { layout: pipeline.getBindGroupLayout(0), byBuffers: new Map() };
+    bindGroups.set(pipeline, cache);
+  }
+  let key = "";
+  for (const b of buffers) {
+    let id = bufferIds.get(b);
+    if (id === undefined) bufferIds.set(b, id = nextBufferId++);
+    key += `${id},`;
+  }
+  let group = cache.byBuffers.get(key);
+  if (group === undefined) {
+    if (cache.byBuffers.size >= BIND_GROUPS_PER_PIPELINE) cache.byBuffers.clear();
+    group = ctx.device.createBindGroup({
+      label,
+      layout: cache.layout,
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    cache.byBuffers.set(key, group);
+  }
+  return group;
+}
+
 /**
  * Records one dispatch: binds `buffers` to bindings 0, 1, … of group 0.
  *
@@ -180,11 +230,7 @@ export function dispatch(
   options: { buffers: readonly GPUBuffer[]; groups: number | [number, number] },
 ): void {
   const pipeline = pipelineFor(ctx, shader);
-  const bindGroup = ctx.device.createBindGroup({
-    label: shader.label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: options.buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-  });
+  const bindGroup = bindGroupFor(ctx, pipeline, shader.label, options.buffers);
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   const [x, y] = typeof options.groups === "number" ? grid(options.groups) : options.groups;

@@ -95,6 +95,32 @@ function param(ctx: WebGpuContext, values: Float64Array | null): GPUBuffer {
   return buf;
 }
 
+/** The uniform `P` buffers by value, per device ({@linkcode paramsBuffer}). */
+const paramsCache = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
+
+/** The most uniform `P` buffers kept per device; past it they are dropped and made anew. */
+const PARAMS_KEPT = 4096;
+
+/**
+ * The kernels' uniform `P` holding `values`, one buffer per device and value, written once:
+ * the same values recur from call to call (chunk and slice sizes), so later recordings write
+ * nothing and bind the same buffers (whose bind groups `dispatch` reuses).
+ */
+function paramsBuffer(ctx: WebGpuContext, values: readonly number[]): GPUBuffer {
+  let byValue = paramsCache.get(ctx.device);
+  if (byValue === undefined) paramsCache.set(ctx.device, byValue = new Map());
+  const key = values.join("/");
+  let u = byValue.get(key);
+  if (u === undefined) {
+    // dropped, not destroyed: work still queued may read them
+    if (byValue.size >= PARAMS_KEPT) byValue.clear();
+    u = ctx.device.createBuffer({ label: "params", size: 16, usage: UNIFORM });
+    ctx.device.queue.writeBuffer(u, 0, new Uint32Array(values));
+    byValue.set(key, u);
+  }
+  return u;
+}
+
 let conversion = new Float32Array(0);
 
 /**
@@ -129,7 +155,6 @@ export class Recorder {
   private readonly clears: GPUBuffer[] = [];
   /** Temporaries whose last reader is recorded: later outputs of this recording reuse them. */
   private readonly reusable: GPUBuffer[] = [];
-  private readonly uniforms = new Map<string, GPUBuffer>();
 
   /**
    * @param ctx The context.
@@ -224,15 +249,7 @@ export class Recorder {
   /** The kernels' uniform `P` (`PARAMS`, kernels/_snippets.ts), one buffer per distinct value. */
   private params(rows: number, dims: CodeRows & { rowBase?: number }): GPUBuffer {
     const p = [rows, dims.rowsPerCode ?? 1, dims.codeBase ?? 0, dims.rowBase ?? 0];
-    const key = p.join("/");
-    let u = this.uniforms.get(key);
-    if (u === undefined) {
-      u = takeBuffer(this.ctx, 16, UNIFORM, "params");
-      this.ctx.device.queue.writeBuffer(u, 0, new Uint32Array(p));
-      this.uniforms.set(key, u);
-      this.pooled.push(u);
-    }
-    return u;
+    return paramsBuffer(this.ctx, p);
   }
 
   /** Records a kernel over `rows · perRow` invocations (from row `rowBase`, default 0). */
@@ -307,7 +324,6 @@ export class Recorder {
     this.pooled.forEach((b) => giveBuffer(this.ctx, b));
     this.pooled.length = 0;
     this.reusable.length = 0;
-    this.uniforms.clear();
   }
 }
 

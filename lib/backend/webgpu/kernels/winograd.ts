@@ -224,6 +224,24 @@ function sandwich(
 const keyOf = (c: ConvCorrelation, m: WinogradTile) => `winograd${m}/${c.key}`;
 
 /**
+ * The transforms' shaders by their key: their WGSL, unrolled, took longer to generate than the
+ * rest of a recording's dispatches, so it is generated once, not at every recording.
+ */
+const transforms = new Map<string, { shader: ShaderSource; perRow: number }>();
+
+function once(
+  key: string,
+  make: () => { shader: ShaderSource; perRow: number },
+): { shader: ShaderSource; perRow: number } {
+  let hit = transforms.get(key);
+  if (hit === undefined) {
+    if (transforms.size >= 1024) transforms.clear(); // bounded, for programs of many networks
+    transforms.set(key, hit = make());
+  }
+  return hit;
+}
+
+/**
  * The input transform: bindings the correlation's `inputs`, then `v` (written: `[(m + 2)²,
  * rows, tiles, inC]` for the dispatch's `P.rows` rows, reading rows from `P.rowBase` on).
  * `perRow`: tiles · inC / 4.
@@ -233,6 +251,15 @@ const keyOf = (c: ConvCorrelation, m: WinogradTile) => `winograd${m}/${c.key}`;
  * @returns The shader and its invocations per row.
  */
 export function winogradInputShader(
+  c: ConvCorrelation,
+  m: WinogradTile,
+): { shader: ShaderSource; perRow: number } {
+  const key = `${keyOf(c, m)}/input`;
+  return once(key, () => inputShader(key, c, m));
+}
+
+function inputShader(
+  key: string,
   c: ConvCorrelation,
   m: WinogradTile,
 ): { shader: ShaderSource; perRow: number } {
@@ -246,7 +273,7 @@ export function winogradInputShader(
   ).join("\n");
   return {
     perRow: t.n * IC4,
-    shader: elementwiseShader(`${keyOf(c, m)}/input`, {
+    shader: elementwiseShader(key, {
       bindings,
       perRow: t.n * IC4,
       consts: `${c.consts}
@@ -307,6 +334,16 @@ export function winogradOutputShader(
   m: WinogradTile,
   bias: boolean,
 ): { shader: ShaderSource; perRow: number } {
+  const key = `${keyOf(c, m)}/output${bias ? "/bias" : ""}`;
+  return once(key, () => outputShader(key, c, m, bias));
+}
+
+function outputShader(
+  key: string,
+  c: ConvCorrelation,
+  m: WinogradTile,
+  bias: boolean,
+): { shader: ShaderSource; perRow: number } {
   const t = tiles(c, m), n = m + 2, OC4 = c.outC / 4;
   const loads = range(n).flatMap((a) =>
     range(n).map((b) => `  let s_${a}_${b} = mt[(${a * n + b}u * P.rows * TILES + rt) * OC4 + c4];`)
@@ -322,7 +359,7 @@ export function winogradOutputShader(
   ).join("\n");
   return {
     perRow: t.n * OC4,
-    shader: elementwiseShader(`${keyOf(c, m)}/output${bias ? "/bias" : ""}`, {
+    shader: elementwiseShader(key, {
       bindings: [
         { name: "mt", type: "f32", wide: true },
         { name: "b", type: "f32", wide: true },
