@@ -25,12 +25,17 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
+/** Whether an error says a path does not exist (also when a parent is a file). */
+function isMissing(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
+}
+
 /** Reads a file, or returns `undefined` when it does not exist. */
 export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
   try {
     return await Deno.readFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (isMissing(error)) return undefined;
     throw error;
   }
 }
@@ -41,7 +46,7 @@ export async function exists(path: string): Promise<boolean> {
     await Deno.lstat(path);
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isMissing(error)) return false;
     throw error;
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The decoded-array cache: uint8 arrays in raw binary files plus a JSON manifest holding their
- * shapes and SHA-256 checksums. Every file is written atomically (temp + rename) and the
- * manifest last, so an interrupted write leaves no entry that looks complete.
+ * shapes and SHA-256 checksums. Every file is written atomically (temp + rename): a marker file
+ * first, the manifest last, so an interrupted write leaves no entry that looks complete but
+ * one that is still recognisably masokit's. A directory that is neither marked nor holds a
+ * masokit manifest is never removed or overwritten: it is someone else's.
  *
  * @module
  */
@@ -53,13 +55,57 @@ interface Manifest {
 /** File name of the manifest inside a cache entry directory. */
 const MANIFEST = "manifest.json";
 
+/** File name of the marker that says masokit created the entry directory (written first). */
+const MARKER = ".masokit-cache";
+
+/** Whether a parsed manifest is a masokit array-cache manifest this code reads. */
+function isOurManifest(manifest: unknown): manifest is Manifest {
+  const m = manifest as Manifest | null;
+  return m?.format === "masokit-array-cache" && m.version === 1 && Array.isArray(m.arrays);
+}
+
+/**
+ * Whether `dir` is a cache entry masokit wrote: it has the marker, or (entries written before
+ * the marker existed) a masokit manifest.
+ */
+async function isOurEntry(dir: string): Promise<boolean> {
+  if (await exists(joinPath(dir, MARKER))) return true;
+  const raw = await readFileIfExists(joinPath(dir, MANIFEST)).catch(() => undefined);
+  if (raw === undefined) return false;
+  try {
+    return isOurManifest(JSON.parse(new TextDecoder().decode(raw)));
+  } catch {
+    return false;
+  }
+}
+
+/** The error for a directory in the way of a cache entry that masokit did not write. */
+function notOurs(dir: string, why: string): DataError {
+  return new DataError(
+    `Cannot use cache directory ${dir}: ${why}, so it was not written by masokit and was left untouched; move it away or pass another cacheDir`,
+    dir,
+  );
+}
+
+/**
+ * Removes the cache entry `dir` if it is masokit's (see {@link isOurEntry}); a missing `dir`
+ * is fine, anything else there throws a {@link DataError} and is left alone.
+ */
+async function removeOurEntry(dir: string): Promise<void> {
+  if (!(await exists(dir))) return;
+  if (!(await isOurEntry(dir))) throw notOurs(dir, `it has no masokit ${MANIFEST}`);
+  await removeIfExists(dir);
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
- * Writes a cache entry into directory `dir` (replacing whatever was there): one `.u8` file
- * per array, then `manifest.json` with shapes and SHA-256 checksums, each atomically.
+ * Writes a cache entry into directory `dir` (replacing an earlier masokit entry there): a
+ * marker file, one `.u8` file per array, then `manifest.json` with shapes and SHA-256
+ * checksums, each atomically. A directory at `dir` that masokit did not write is left alone
+ * and gives a {@link DataError}.
  *
  * @param dir The entry's directory, e.g. `"data/cache/mnist"`.
  * @param entry The arrays, their source and metadata.
@@ -100,9 +146,10 @@ export async function writeArrayCache(dir: string, entry: CacheEntry): Promise<v
       sha256: "",
     });
   }
-  await removeIfExists(dir);
+  await removeOurEntry(dir);
   await Deno.mkdir(dir, { recursive: true });
   try {
+    await writeFileAtomic(joinPath(dir, MARKER), "masokit array cache entry\n");
     for (const item of list) {
       const data = entry.arrays.get(item.name)!.data;
       item.sha256 = await sha256Hex(data);
@@ -125,11 +172,15 @@ export async function writeArrayCache(dir: string, entry: CacheEntry): Promise<v
 /**
  * Reads a cache entry written by {@link writeArrayCache}, verifying each file's length and
  * SHA-256. A missing entry, an entry without a manifest (an interrupted write) or one from
- * another source gives `undefined` (and leftovers are removed). A corrupt or truncated file
- * throws a {@link DataError} naming it, after the whole entry is removed.
+ * another source gives `undefined` (and leftovers are removed). A corrupt or truncated file,
+ * or metadata that `check` rejects, throws a {@link DataError} naming it, after the whole
+ * entry is removed. A directory masokit did not write (no marker, no masokit manifest) throws
+ * a {@link DataError} and is left untouched.
  *
  * @param dir The entry's directory.
  * @param source The source the entry must come from (compared as JSON).
+ * @param check Optional check of the entry read (e.g. its metadata); it throws an `Error`
+ *   saying what is wrong, which is reported as a corrupt manifest.
  * @returns The entry, or `undefined` when there is no usable one.
  *
  * @example A missing entry reads as undefined
@@ -144,11 +195,15 @@ export async function writeArrayCache(dir: string, entry: CacheEntry): Promise<v
 export async function readArrayCache(
   dir: string,
   source: Record<string, unknown>,
+  check?: (entry: CacheEntry) => void,
 ): Promise<CacheEntry | undefined> {
   const manifestPath = joinPath(dir, MANIFEST);
+  const marked = await exists(joinPath(dir, MARKER));
   const raw = await readFileIfExists(manifestPath);
   if (raw === undefined) {
-    if (await exists(dir)) await removeIfExists(dir);
+    if (!(await exists(dir))) return undefined;
+    if (!marked) throw notOurs(dir, `it has no ${MANIFEST}`);
+    await removeIfExists(dir);
     return undefined;
   }
   const corrupt = async (path: string, why: string): Promise<never> => {
@@ -158,17 +213,18 @@ export async function readArrayCache(
       path,
     );
   };
-  let manifest: Manifest;
+  let manifest: unknown;
   try {
     manifest = JSON.parse(new TextDecoder().decode(raw));
   } catch (error) {
-    return corrupt(manifestPath, `invalid JSON (${(error as Error).message})`);
+    const why = `invalid JSON (${(error as Error).message})`;
+    if (!marked) throw notOurs(dir, `its ${MANIFEST} is ${why}`);
+    return corrupt(manifestPath, why);
   }
-  if (
-    manifest?.format !== "masokit-array-cache" || manifest.version !== 1 ||
-    !Array.isArray(manifest.arrays)
-  ) {
-    return corrupt(manifestPath, "not a masokit array-cache manifest (version 1)");
+  if (!isOurManifest(manifest)) {
+    const why = "not a masokit array-cache manifest (version 1)";
+    if (!marked) throw notOurs(dir, `its ${MANIFEST} is ${why}`);
+    return corrupt(manifestPath, why);
   }
   if (!sameJson(manifest.source, source)) {
     await removeIfExists(dir);
@@ -196,5 +252,11 @@ export async function readArrayCache(
     }
     arrays.set(item.name, { shape: item.shape, data });
   }
-  return { source: manifest.source, meta: manifest.meta ?? {}, arrays };
+  const entry = { source: manifest.source, meta: manifest.meta ?? {}, arrays };
+  try {
+    check?.(entry);
+  } catch (error) {
+    return corrupt(manifestPath, (error as Error).message);
+  }
+  return entry;
 }

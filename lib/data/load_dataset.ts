@@ -47,11 +47,17 @@ const ALIASES: Record<string, DatasetName> = {
   svhn: "svhn",
 };
 
+/** Throws unless a subset size is absent or an integer ≥ 1 (checked before any I/O). */
+function checkSizeOption(value: number | undefined, what: string, name: string): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new RangeError(
+      `Cannot load dataset "${name}": ${what} is ${value}, expected an integer ≥ 1`,
+    );
+  }
+}
+
 function checkSize(value: number | undefined, what: string, available: number): number {
   if (value === undefined) return available;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`Cannot load dataset: ${what} is ${value}, expected an integer ≥ 1`);
-  }
   if (value > available) {
     throw new RangeError(
       `Cannot load dataset: ${what} is ${value}, but the split has only ${available} images`,
@@ -141,6 +147,8 @@ export async function loadDataset(
       `Cannot load dataset "${name}": preprocess is "${preprocess}", expected "paper" or "none"`,
     );
   }
+  checkSizeOption(options.trainSize, "trainSize", name);
+  checkSizeOption(options.testSize, "testSize", name);
   let raw: RawDataset;
   switch (id) {
     case "mnist":

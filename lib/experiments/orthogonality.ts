@@ -538,7 +538,9 @@ export async function runOrthogonality(
         const plan = planSweep(spec);
         for (const r of plan) grid.add(r.key);
         const mine = options.shard ? shardRuns(plan, options.shard) : plan;
-        const done = new Set((await readSweepResults([resultsPath])).results.map((r) => r.key));
+        const done = new Set(
+          (await readSweepResults([resultsPath], { allowMissing: true })).results.map((r) => r.key),
+        );
         todo = mine.filter((r) => !done.has(r.key));
         built = 0;
         if (todo.length < mine.length) {
@@ -577,7 +579,9 @@ export async function runOrthogonality(
         }
       }
     }
-    const all = (await readSweepResults([resultsPath])).results.filter((r) => grid.has(r.key));
+    const all = (await readSweepResults([resultsPath], { allowMissing: true })).results.filter((
+      r,
+    ) => grid.has(r.key));
     const runsOut: OrthogonalityRun[] = all.map((r) =>
       extras.has(r.key) ? { ...r, orthogonality: extras.get(r.key) } : r
     );

@@ -43,8 +43,16 @@ function pair(v: number | number[]): [number, number] {
   return Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v, v];
 }
 
-function f64(t: tf.Tensor): Float64Array {
-  return Float64Array.from(t.dataSync() as Float32Array);
+/** A weight as float64, checked finite (a diverged training leaves NaN weights behind). */
+function f64(t: tf.Tensor, layer: string, what: string): Float64Array {
+  const v = Float64Array.from(t.dataSync() as Float32Array);
+  const bad = v.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) {
+    throw new SplineError(
+      `Cannot convert layer '${layer}': its ${what} holds ${v[bad]} at index ${bad} (expected finite weights)`,
+    );
+  }
+  return v;
 }
 
 function channelsLast(name: string, cfg: Config) {
@@ -94,8 +102,8 @@ function convert(layer: Layer, input: Shape, output: Shape, isLast: boolean): Sp
         ...base,
         kind: "dense",
         units,
-        kernel: f64(w[0]),
-        bias: cfg.useBias ? f64(w[1]) : null,
+        kernel: f64(w[0], name, "kernel"),
+        bias: cfg.useBias ? f64(w[1], name, "bias") : null,
       };
       return [dense, ...activation(name, cfg.activation, output, isLast)];
     }
@@ -112,8 +120,8 @@ function convert(layer: Layer, input: Shape, output: Shape, isLast: boolean): Sp
       const conv: SplineLayer = {
         ...base,
         kind: "conv2d",
-        kernel: f64(w[0]),
-        bias: cfg.useBias ? f64(w[1]) : null,
+        kernel: f64(w[0], name, "kernel"),
+        bias: cfg.useBias ? f64(w[1], name, "bias") : null,
         kernelSize: k,
         strides: s,
         padding,
@@ -129,9 +137,10 @@ function convert(layer: Layer, input: Shape, output: Shape, isLast: boolean): Sp
       }
       const c = input[input.length - 1];
       let i = 0;
-      const gamma = cfg.scale ? f64(w[i++]) : new Float64Array(c).fill(1);
-      const beta = cfg.center ? f64(w[i++]) : new Float64Array(c);
-      const mean = f64(w[i++]), variance = f64(w[i++]);
+      const gamma = cfg.scale ? f64(w[i++], name, "gamma") : new Float64Array(c).fill(1);
+      const beta = cfg.center ? f64(w[i++], name, "beta") : new Float64Array(c);
+      const mean = f64(w[i++], name, "moving mean");
+      const variance = f64(w[i++], name, "moving variance");
       const scale = new Float64Array(c), shift = new Float64Array(c);
       for (let j = 0; j < c; j++) {
         scale[j] = gamma[j] / Math.sqrt(variance[j] + cfg.epsilon);
@@ -182,6 +191,8 @@ function convert(layer: Layer, input: Shape, output: Shape, isLast: boolean): Sp
       ];
     }
     case "Flatten":
+      // channelsFirst flattens (c, h, w) order: not the row-major order of a flatten here
+      if (input.length > 1) channelsLast(name, cfg);
       return [{ ...base, kind: "flatten" }];
     case "Reshape":
       if (output.length === 1) return [{ ...base, kind: "flatten" }];

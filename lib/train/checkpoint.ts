@@ -42,6 +42,62 @@ function joinPath(dir: string, name: string): string {
   return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
 }
 
+/**
+ * An error raised when a saved model or training checkpoint cannot be read: a file is
+ * missing, is not valid JSON, does not have the expected fields, or fails its size/CRC-32
+ * check. `path` names the file at fault.
+ *
+ * @example Catching a damaged checkpoint
+ * ```ts
+ * import { CheckpointError, loadCheckpoint } from "./checkpoint.ts";
+ * import { rejects } from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/latest.json`, "{ torn");
+ * await rejects(loadCheckpoint(dir), CheckpointError);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class CheckpointError extends Error {
+  /** The file at fault. */
+  readonly path: string;
+
+  /**
+   * Creates an error with the given message.
+   *
+   * @param message What failed, naming the file and what is wrong with it.
+   * @param path The file at fault.
+   */
+  constructor(message: string, path: string) {
+    super(message);
+    this.name = "CheckpointError";
+    this.path = path;
+  }
+}
+
+/**
+ * Reads and parses a JSON file, or returns `undefined` when it does not exist. Invalid JSON
+ * throws a {@linkcode CheckpointError} naming the file, its message starting with `what`.
+ */
+async function readJsonIfExists(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(`${what}: ${path} is not valid JSON (${(e as Error).message})`, path);
+  }
+}
+
+/** Whether a parsed JSON value is an object (not null, not an array). */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /** Integrity record stored in model.json next to the tfjs fields. */
 interface WeightsIntegrity {
   bytes: number;
@@ -114,13 +170,21 @@ export function fileIO(dir: string): FileIOHandler {
       };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
-      let text: string;
-      try {
-        text = await Deno.readTextFile(modelPath);
-      } catch (e) {
-        throw new Error(`Cannot load a model from ${dir}: cannot read model.json (${e})`);
+      const what = `Cannot load a model from ${dir}`;
+      const json = await readJsonIfExists(modelPath, what);
+      if (json === undefined) {
+        throw new CheckpointError(`${what}: ${modelPath} is missing`, modelPath);
       }
-      const modelJSON = JSON.parse(text) as tf.io.ModelJSON & {
+      if (
+        !isObject(json) || !isObject(json.modelTopology) || !Array.isArray(json.weightsManifest)
+      ) {
+        throw new CheckpointError(
+          `${what}: ${modelPath} is not a tfjs model.json (expected an object with ` +
+            `modelTopology and weightsManifest)`,
+          modelPath,
+        );
+      }
+      const modelJSON = json as unknown as tf.io.ModelJSON & {
         masokit?: { weights?: WeightsIntegrity };
       };
       return await tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
@@ -128,7 +192,15 @@ export function fileIO(dir: string): FileIOHandler {
         const parts: Uint8Array[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
-          for (const p of group.paths) parts.push(await Deno.readFile(joinPath(dir, p)));
+          for (const p of group.paths) {
+            const path = joinPath(dir, p);
+            try {
+              parts.push(await Deno.readFile(path));
+            } catch (e) {
+              if (!(e instanceof Deno.errors.NotFound)) throw e;
+              throw new CheckpointError(`${what}: ${path} (listed in model.json) is missing`, path);
+            }
+          }
         }
         const total = parts.reduce((s, p) => s + p.length, 0);
         const data = new Uint8Array(total);
@@ -139,10 +211,11 @@ export function fileIO(dir: string): FileIOHandler {
         }
         const check = modelJSON.masokit?.weights;
         if (check && (check.bytes !== data.length || check.crc32 !== crc32(data))) {
-          throw new Error(
-            `Cannot load a model from ${dir}: weights.bin (${data.length} bytes, crc32 ` +
+          throw new CheckpointError(
+            `${what}: ${weightsPath} (${data.length} bytes, crc32 ` +
               `${crc32(data)}) does not match model.json (${check.bytes} bytes, crc32 ` +
-              `${check.crc32}); the save was interrupted`,
+              `${check.crc32}); the save was interrupted or the file is damaged`,
+            weightsPath,
           );
         }
         return [specs, data.buffer];
@@ -185,18 +258,20 @@ interface Pointer {
 }
 
 async function readPointer(dir: string): Promise<Pointer | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(joinPath(dir, "latest.json"));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
+  const path = joinPath(dir, "latest.json");
+  const p = await readJsonIfExists(path, "Cannot read checkpoint pointer");
+  if (p === undefined) return null;
+  if (
+    !isObject(p) || !Number.isInteger(p.step) || typeof p.path !== "string" || p.path === "" ||
+    p.path.includes("/")
+  ) {
+    throw new CheckpointError(
+      `Cannot read checkpoint pointer ${path}: it holds ${JSON.stringify(p)}, expected ` +
+        `{"step": <integer>, "path": "<checkpoint folder name>"}`,
+      path,
+    );
   }
-  const p = JSON.parse(text) as Pointer;
-  if (!Number.isInteger(p.step) || typeof p.path !== "string" || p.path.includes("/")) {
-    throw new Error(`Cannot read checkpoint pointer ${dir}/latest.json: ${text}`);
-  }
-  return p;
+  return p as unknown as Pointer;
 }
 
 /**
@@ -237,30 +312,42 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
   const tmpName = `.tmp-${name}`;
   const tmp = joinPath(dir, tmpName);
   await Deno.mkdir(tmp);
-  await model.save(fileIO(tmp));
-  if (optimizer) {
-    const snap = await captureOptimizer(optimizer);
-    const { data, specs } = await tf.io.encodeWeights(snap.weights);
-    tf.dispose(snap.weights.map((w) => w.tensor));
-    const bytes = new Uint8Array(data);
-    await writeFileAtomic(joinPath(tmp, "optimizer.bin"), bytes);
-    await writeFileAtomic(
-      joinPath(tmp, "optimizer.json"),
-      JSON.stringify({
-        className: snap.className,
-        config: snap.config,
-        specs,
-        extra: snap.extra,
-        bytes: bytes.length,
-        crc32: crc32(bytes),
-      }),
-    );
+  try {
+    let state: string;
+    try {
+      state = JSON.stringify({ step, state: contents.state ?? null });
+    } catch (e) {
+      throw new TypeError(
+        `Cannot save a checkpoint in ${dir}: state is not JSON-serializable (${
+          (e as Error).message
+        })`,
+      );
+    }
+    await model.save(fileIO(tmp));
+    if (optimizer) {
+      const snap = await captureOptimizer(optimizer);
+      const { data, specs } = await tf.io.encodeWeights(snap.weights);
+      tf.dispose(snap.weights.map((w) => w.tensor));
+      const bytes = new Uint8Array(data);
+      await writeFileAtomic(joinPath(tmp, "optimizer.bin"), bytes);
+      await writeFileAtomic(
+        joinPath(tmp, "optimizer.json"),
+        JSON.stringify({
+          className: snap.className,
+          config: snap.config,
+          specs,
+          extra: snap.extra,
+          bytes: bytes.length,
+          crc32: crc32(bytes),
+        }),
+      );
+    }
+    await writeFileAtomic(joinPath(tmp, "state.json"), state);
+    await Deno.rename(tmp, joinPath(dir, name));
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
   }
-  await writeFileAtomic(
-    joinPath(tmp, "state.json"),
-    JSON.stringify({ step, state: contents.state ?? null }),
-  );
-  await Deno.rename(tmp, joinPath(dir, name));
   await writeFileAtomic(joinPath(dir, "latest.json"), JSON.stringify({ step, path: name }));
   // Prune: keep the newest `keep` checkpoints (by step, then the current one), drop temp dirs.
   const entries: { name: string; step: number }[] = [];
@@ -299,6 +386,46 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint | nu
   const pointer = await readPointer(dir);
   if (!pointer) return null;
   const path = joinPath(dir, pointer.path);
+  const what = `Cannot load checkpoint ${path}`;
+  // Every file is read and checked before any tensor is made, so a bad file leaks none.
+  const statePath = joinPath(path, "state.json");
+  const saved = await readJsonIfExists(statePath, what);
+  if (!isObject(saved) || !("state" in saved)) {
+    const got = saved === undefined ? "is missing" : `holds ${JSON.stringify(saved)}`;
+    throw new CheckpointError(
+      `${what}: ${statePath} ${got}, expected {"step", "state"}`,
+      statePath,
+    );
+  }
+  const metaPath = joinPath(path, "optimizer.json");
+  const meta = await readJsonIfExists(metaPath, what);
+  let optimizerBytes: Uint8Array<ArrayBuffer> | undefined;
+  if (meta !== undefined) {
+    if (
+      !isObject(meta) || typeof meta.className !== "string" || !Array.isArray(meta.specs) ||
+      !Number.isInteger(meta.bytes) || !Number.isInteger(meta.crc32)
+    ) {
+      throw new CheckpointError(
+        `${what}: ${metaPath} holds ${JSON.stringify(meta)}, expected an object with ` +
+          `className, specs, bytes and crc32`,
+        metaPath,
+      );
+    }
+    const binPath = joinPath(path, "optimizer.bin");
+    optimizerBytes = await Deno.readFile(binPath).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    });
+    const bytes = optimizerBytes;
+    if (!bytes || bytes.length !== meta.bytes || crc32(bytes) !== meta.crc32) {
+      const got = bytes ? `${bytes.length} bytes, crc32 ${crc32(bytes)}` : "missing";
+      throw new CheckpointError(
+        `${what}: ${binPath} (${got}) does not match optimizer.json ` +
+          `(${meta.bytes} bytes, crc32 ${meta.crc32})`,
+        binPath,
+      );
+    }
+  }
   const artifacts = await fileIO(path).load();
   const specs = artifacts.weightSpecs ?? [];
   const named = artifacts.weightData
@@ -306,28 +433,16 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint | nu
     : {} as tf.NamedTensorMap;
   const weights = specs.map((s) => named[s.name]);
   let optimizer: OptimizerSnapshot | null = null;
-  try {
-    const meta = JSON.parse(await Deno.readTextFile(joinPath(path, "optimizer.json")));
-    const bytes = await Deno.readFile(joinPath(path, "optimizer.bin"));
-    if (bytes.length !== meta.bytes || crc32(bytes) !== meta.crc32) {
-      throw new Error(
-        `Cannot load checkpoint ${path}: optimizer.bin does not match optimizer.json`,
-      );
-    }
-    const map = tf.io.decodeWeights(bytes.buffer, meta.specs);
+  if (isObject(meta) && optimizerBytes) {
+    const optimizerSpecs = meta.specs as tf.io.WeightsManifestEntry[];
+    const map = tf.io.decodeWeights(optimizerBytes.buffer, optimizerSpecs);
     optimizer = {
-      className: meta.className,
-      config: meta.config,
-      weights: (meta.specs as tf.io.WeightsManifestEntry[]).map((s) => ({
-        name: s.name,
-        tensor: map[s.name],
-      })),
-      extra: meta.extra ?? {},
+      className: meta.className as string,
+      config: meta.config as tf.serialization.ConfigDict,
+      weights: optimizerSpecs.map((s) => ({ name: s.name, tensor: map[s.name] })),
+      extra: (meta.extra ?? {}) as OptimizerSnapshot["extra"],
     };
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const saved = JSON.parse(await Deno.readTextFile(joinPath(path, "state.json")));
   return { step: pointer.step, path, weights, optimizer, state: saved.state };
 }
 

@@ -99,7 +99,9 @@ export interface SweepSummary {
   lambda: number;
   /** Number of runs. */
   runs: number;
-  /** Mean over runs of the per-run test accuracy. */
+  /** Runs whose test accuracy is NaN (no finite statistic), left out of mean, std and max. */
+  nonFinite: number;
+  /** Mean over runs of the per-run test accuracy (NaN when no run has a finite one). */
   mean: number;
   /** Sample standard deviation over runs (n − 1 denominator; 0 for one run). */
   std: number;
@@ -311,13 +313,22 @@ export function lastEpochsMean(
   return s / tail.length;
 }
 
-async function readLines(path: string): Promise<{ results: SweepResult[]; bad: number }> {
+/**
+ * Reads a results file's complete lines. A missing file is an error naming it, unless
+ * `missingOk` (the sweep's own output before its first run). An accuracy stored as `null`
+ * (JSON's spelling of NaN: a run without a finite accuracy) reads back as NaN.
+ */
+async function readLines(
+  path: string,
+  missingOk: boolean,
+): Promise<{ results: SweepResult[]; bad: number }> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { results: [], bad: 0 };
-    throw e;
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (missingOk) return { results: [], bad: 0 };
+    throw new Deno.errors.NotFound(`Cannot read sweep results ${path}: no such file`);
   }
   const results: SweepResult[] = [];
   let bad = 0;
@@ -325,7 +336,10 @@ async function readLines(path: string): Promise<{ results: SweepResult[]; bad: n
     if (line.trim() === "") continue;
     try {
       const r = JSON.parse(line) as SweepResult;
-      if (typeof r.key === "string" && typeof r.testAccuracy === "number") results.push(r);
+      for (const k of ["testAccuracy", "trainAccuracy"] as const) {
+        if (r?.[k] === null) r[k] = NaN;
+      }
+      if (typeof r?.key === "string" && typeof r.testAccuracy === "number") results.push(r);
       else bad++;
     } catch {
       bad++; // a torn line from a killed writer
@@ -337,9 +351,11 @@ async function readLines(path: string): Promise<{ results: SweepResult[]; bad: n
 /**
  * Reads results from JSONL files and dedups them by run key (first occurrence
  * wins). Torn or malformed lines (a writer killed mid-line) are skipped and
- * counted.
+ * counted. A NaN accuracy (stored as `null`) reads back as NaN.
  *
- * @param paths Results files (missing files count as empty).
+ * @param paths Results files; a missing one throws `Deno.errors.NotFound` naming it.
+ * @param options `allowMissing`: read a missing file as empty instead (a sweep's own output
+ *   file before its first finished run).
  * @returns The unique results and the number of skipped lines and duplicates.
  * @example
  * ```ts
@@ -357,11 +373,12 @@ async function readLines(path: string): Promise<{ results: SweepResult[]; bad: n
  */
 export async function readSweepResults(
   paths: string[],
+  options: { allowMissing?: boolean } = {},
 ): Promise<{ results: SweepResult[]; skipped: number; duplicates: number }> {
   const seen = new Map<string, SweepResult>();
   let skipped = 0, duplicates = 0;
   for (const p of paths) {
-    const { results, bad } = await readLines(p);
+    const { results, bad } = await readLines(p, options.allowMissing ?? false);
     skipped += bad;
     for (const r of results) {
       if (seen.has(r.key)) duplicates++;
@@ -374,7 +391,8 @@ export async function readSweepResults(
 /**
  * Summarises results per (arch, dataset, λ): mean, sample standard deviation
  * and maximum over runs of the per-run test accuracy (each run's accuracy is
- * already averaged over its last epochs), sorted by arch, dataset, λ.
+ * already averaged over its last epochs), sorted by arch, dataset, λ. Runs with a
+ * NaN accuracy are counted in `runs` and `nonFinite` but left out of the statistics.
  *
  * @param results Unique results (see {@linkcode readSweepResults}).
  * @returns One row per (arch, dataset, λ).
@@ -401,17 +419,19 @@ export function summarizeSweep(
   }
   const rows: SweepSummary[] = [];
   for (const g of groups.values()) {
-    const n = g.v.length;
-    const mean = g.v.reduce((a, b) => a + b, 0) / n;
-    const ss = g.v.reduce((a, b) => a + (b - mean) ** 2, 0);
+    const v = g.v.filter(Number.isFinite);
+    const n = v.length;
+    const mean = n > 0 ? v.reduce((a, b) => a + b, 0) / n : NaN;
+    const ss = v.reduce((a, b) => a + (b - mean) ** 2, 0);
     rows.push({
       arch: g.arch,
       dataset: g.dataset,
       lambda: g.lambda,
-      runs: n,
+      runs: g.v.length,
+      nonFinite: g.v.length - n,
       mean,
-      std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0,
-      max: Math.max(...g.v),
+      std: n > 1 ? Math.sqrt(ss / (n - 1)) : n === 1 ? 0 : NaN,
+      max: n > 0 ? Math.max(...v) : NaN,
     });
   }
   return rows.sort((a, b) =>
@@ -438,8 +458,9 @@ export interface RunSweepOptions {
 /**
  * Runs the sweep's runs (or one shard of them) that `out` does not already
  * hold, appending one JSON line per finished run (a single append of a
- * complete line). Re-running after a kill skips the finished runs; with
- * `checkpointRoot` the interrupted run resumes from its last epoch.
+ * complete line). Re-running after a kill skips the finished runs (those with a
+ * NaN accuracy too); with `checkpointRoot` the interrupted run resumes from its
+ * last epoch. Every dataset needs a test split (a run's result is its test accuracy).
  *
  * @param spec The grid and training options.
  * @param options Registry, output file, shard, checkpoints.
@@ -495,7 +516,7 @@ export async function runSweep(
   const mine = options.shard ? shardRuns(plan, options.shard) : plan;
   const slash = out.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(out.slice(0, slash), { recursive: true });
-  const done = new Set((await readLines(out)).results.map((r) => r.key));
+  const done = new Set((await readLines(out, true)).results.map((r) => r.key));
   const todo = mine.filter((r) => !done.has(r.key));
   log(`sweep: ${mine.length} runs in this shard, ${mine.length - todo.length} already done`);
   const results: SweepResult[] = [];
@@ -517,6 +538,12 @@ export async function runSweep(
         release();
         cache.data = await registry.datasets[run.dataset]();
         cache.name = run.dataset;
+        if (!cache.data?.test) {
+          throw new RangeError(
+            `Cannot run the sweep: dataset '${run.dataset}' has no test split, and each run's ` +
+              `result is its test accuracy`,
+          );
+        }
       }
       const data = cache.data;
       const t0 = performance.now();

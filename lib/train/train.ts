@@ -214,6 +214,20 @@ async function readLabels(split: TrainSplit, classes: number, which: string): Pr
   return labels;
 }
 
+/** Throws a RangeError naming the first non-finite value of `data.<which>.x`, if any. */
+function checkFinite(x: tf.Tensor, which: string): void {
+  const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
+  if (!bad) return;
+  const values = x.dataSync();
+  const i = values.findIndex((v) => !Number.isFinite(v));
+  const d = x.size / x.shape[0];
+  throw new RangeError(
+    `Cannot train: data.${which}.x value ${values[i]} at example ${Math.floor(i / d)}, index ${
+      i % d
+    } is not finite`,
+  );
+}
+
 /** Finds the kernel variable the `orthogonality` option penalizes. */
 function penaltyKernel(model: tf.LayersModel, name?: string): tf.LayerVariable {
   const dense: tf.layers.Layer[] = [];
@@ -332,6 +346,15 @@ export async function train(
     throw new TypeError(`Cannot train: model is not a tf.LayersModel`);
   }
   const classes = positiveInt("data.classes", data?.classes);
+  const fromLogits = options?.fromLogits ?? true;
+  const outputs = model.outputs[0]?.shape.at(-1);
+  if (outputs !== classes) {
+    throw new RangeError(
+      `Cannot train: model outputs ${outputs} ${
+        fromLogits ? "logits" : "probabilities"
+      }, data.classes is ${classes}`,
+    );
+  }
   const epochs = Number.isInteger(options?.epochs) && options.epochs >= 0
     ? options.epochs
     : (() => {
@@ -369,13 +392,14 @@ export async function train(
       `Cannot train: orthogonality λ is ${lambda}, expected a finite number ≥ 0`,
     );
   }
-  const fromLogits = options.fromLogits ?? true;
   const evalBatchSize = positiveInt("evalBatchSize", options.evalBatchSize ?? 500);
   const checkpointEvery = positiveInt("checkpointEvery", options.checkpointEvery ?? 1);
   const mode: ProgressMode = options.silent ? "silent" : options.progress ?? "auto";
 
   const labels = await readLabels(data.train, classes, "train");
   if (data.test) await readLabels(data.test, classes, "test");
+  checkFinite(data.train.x, "train");
+  if (data.test) checkFinite(data.test.x, "test");
   const n = labels.length;
   const steps = options.stepsPerEpoch ?? Math.floor(n / batchSize);
   if (!Number.isInteger(steps) || steps < 1) {

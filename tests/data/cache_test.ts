@@ -74,6 +74,70 @@ Deno.test("readArrayCache() returns what writeArrayCache() stored, checksummed",
       assertStrictEquals(await readArrayCache(dir, { package: "p", version: "2" }), undefined);
       assert(!(await exists(dir)));
     });
+    await t.step("an entry written before the marker existed is still ours", async () => {
+      await entry(dir);
+      await Deno.remove(`${dir}/.masokit-cache`);
+      assertEquals((await readArrayCache(dir, { package: "p", version: "1" }))!.meta, { h: 4 });
+      assertStrictEquals(await readArrayCache(dir, { package: "p", version: "2" }), undefined);
+      assert(!(await exists(dir)));
+    });
+    await t.step("metadata rejected by check: DataError naming the manifest, removed", async () => {
+      await entry(dir);
+      const error = await readArrayCache(dir, { package: "p", version: "1" }, () => {
+        throw new RangeError("meta.height is undefined");
+      }).catch((e) => e);
+      assert(error instanceof DataError, String(error));
+      assertStrictEquals(error.path, `${dir}/manifest.json`);
+      assert(/meta\.height is undefined; removed the cache entry/.test(error.message));
+      assert(!(await exists(dir)));
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a directory masokit did not write is never removed or overwritten", async (t) => {
+  const root = await Deno.makeTempDir();
+  const arrays = new Map([["x", { shape: [1], data: new Uint8Array([1]) }]]);
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["no manifest", { "notes.txt": "precious" }, /it has no manifest\.json/],
+    [
+      "a manifest of another tool",
+      { "manifest.json": '{"name": "mine"}', "notes.txt": "precious" },
+      /manifest\.json is not a masokit array-cache manifest/,
+    ],
+    ["an invalid manifest", { "manifest.json": "{ mine" }, /manifest\.json is invalid JSON/],
+  ];
+  try {
+    for (const [what, files, reason] of cases) {
+      await t.step(what, async () => {
+        const dir = `${root}/${what.replaceAll(" ", "-")}`;
+        await Deno.mkdir(dir);
+        for (const [name, text] of Object.entries(files)) {
+          await Deno.writeTextFile(`${dir}/${name}`, text);
+        }
+        const isUntouched = (e: Error) =>
+          e instanceof DataError && e.path === dir &&
+          /left untouched; move it away or pass another cacheDir/.test(e.message);
+        await assertRejects(
+          readArrayCache(dir, { v: 1 }),
+          (e: Error) => isUntouched(e) && reason.test(e.message),
+        );
+        await assertRejects(
+          writeArrayCache(dir, { source: { v: 1 }, meta: {}, arrays }),
+          isUntouched,
+        );
+        for (const [name, text] of Object.entries(files)) {
+          assertStrictEquals(await Deno.readTextFile(`${dir}/${name}`), text);
+        }
+        assertEquals([...Deno.readDirSync(dir)].length, Object.keys(files).length);
+      });
+    }
+    await t.step("a file in place of the entry", async () => {
+      await Deno.writeTextFile(`${root}/file`, "precious");
+      await assertRejects(readArrayCache(`${root}/file`, { v: 1 }), DataError);
+      assertStrictEquals(await Deno.readTextFile(`${root}/file`), "precious");
+    });
   } finally {
     await Deno.remove(root, { recursive: true });
   }

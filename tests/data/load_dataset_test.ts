@@ -3,6 +3,7 @@ import { assert, assertAllClose, assertEquals, assertRejects } from "../_assert.
 import { loadDataset } from "../../lib/data/load_dataset.ts";
 import { preprocessPaper } from "../../lib/data/preprocess.ts";
 import { cifar100Bin, svhnMat } from "./_fixtures.ts";
+import { offlineFetch } from "./_helpers.ts";
 
 Deno.test("loadDataset() makes float32 NHWC in [0, 1] and int32 labels", async (t) => {
   const dir = await Deno.makeTempDir();
@@ -95,5 +96,29 @@ Deno.test("loadDataset('svhn') reads the user's MAT-files", async () => {
     assertEquals(data.test.x.shape, [2, 32, 32, 3]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset() refuses bad subset sizes before any download or read", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const offline = offlineFetch();
+    for (const [option, value] of [["trainSize", 0], ["testSize", 2.5], ["trainSize", NaN]]) {
+      await assertRejects(
+        loadDataset("mnist", { cacheDir, fetch: offline.fetch, [option]: value }),
+        (e: Error) =>
+          e instanceof RangeError &&
+          e.message ===
+            `Cannot load dataset "mnist": ${option} is ${value}, expected an integer ≥ 1`,
+      );
+    }
+    await assertRejects(
+      loadDataset("cifar100", { path: `${cacheDir}/missing`, testSize: -1 }),
+      /testSize is -1, expected an integer ≥ 1/,
+    );
+    assertEquals(offline.calls, 0);
+    assertEquals([...Deno.readDirSync(cacheDir)], []);
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
   }
 });

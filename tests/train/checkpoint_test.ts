@@ -1,12 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "../_assert.ts";
 import {
+  CheckpointError,
   fileIO,
   loadCheckpoint,
   restoreCheckpoint,
   saveCheckpoint,
 } from "../../lib/train/checkpoint.ts";
 import { orthogonalTemplates } from "../../lib/train/orthogonality.ts";
+import { train } from "../../lib/train/train.ts";
 
 await tf.setBackend("cpu");
 
@@ -134,6 +136,89 @@ Deno.test("restoreCheckpoint() refuses a model of another shape", async () => {
       () => restoreCheckpoint(dir, { model: other }),
       /it has 7 weights, the model has 2/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a damaged checkpoint file gives a CheckpointError naming it", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = model(3);
+    const optimizer = tf.train.adam(0.01);
+    optimizer.minimize(() => tf.sum(m.predict(tf.ones([2, 3])) as tf.Tensor));
+    const ckpt = await saveCheckpoint(dir, { model: m, optimizer, step: 1, state: { epoch: 1 } });
+    const y = tf.tensor1d([0, 1, 0, 1, 0, 1], "int32");
+    const data = { train: { x: tf.randomUniform([6, 3]), y }, classes: 2 };
+    const cases: [string, string | Uint8Array, RegExp][] = [
+      ["latest.json", '{"step": 1, "pa', /latest\.json is not valid JSON/],
+      ["latest.json", "null", /latest\.json: it holds null, expected \{"step"/],
+      ["latest.json", '{"step": 1, "path": "../x"}', /latest\.json: it holds .*expected/],
+      ["model.json", '{"modelTopology": {', /model\.json is not valid JSON/],
+      ["model.json", "[]", /model\.json is not a tfjs model\.json/],
+      ["state.json", '{"step": 1, "st', /state\.json is not valid JSON/],
+      ["state.json", "null", /state\.json holds null, expected \{"step", "state"\}/],
+      ["optimizer.json", "{", /optimizer\.json is not valid JSON/],
+      ["optimizer.json", "7", /optimizer\.json holds 7, expected an object with className/],
+      ["optimizer.bin", new Uint8Array(3), /optimizer\.bin \(3 bytes, crc32 \d+\) does not match/],
+      ["weights.bin", new Uint8Array(5), /weights\.bin \(5 bytes, crc32 \d+\) does not match/],
+    ];
+    for (const [file, damage, reason] of cases) {
+      await t.step(`${file}: ${typeof damage === "string" ? damage : "wrong bytes"}`, async () => {
+        const path = file === "latest.json" ? `${dir}/${file}` : `${ckpt}/${file}`;
+        const good = await Deno.readFile(path);
+        if (typeof damage === "string") await Deno.writeTextFile(path, damage);
+        else await Deno.writeFile(path, damage);
+        try {
+          for (
+            const load of [
+              () => loadCheckpoint(dir),
+              () => restoreCheckpoint(dir, { model: model(4), optimizer: tf.train.adam(0.01) }),
+              () =>
+                train(model(4), data, {
+                  epochs: 2,
+                  batchSize: 2,
+                  silent: true,
+                  checkpointDir: dir,
+                }),
+            ]
+          ) {
+            await assertRejects(load, (e: Error) => {
+              assert(e instanceof CheckpointError, `${e.name}: ${e.message}`);
+              assertStrictEquals(e.path, path);
+              assert(e.message.includes(path), e.message);
+              assert(reason.test(e.message), e.message);
+              return true;
+            });
+          }
+        } finally {
+          await Deno.writeFile(path, good);
+        }
+      });
+    }
+    await t.step("the restored files load again", async () => {
+      assertEquals((await loadCheckpoint(dir))?.state, { epoch: 1 });
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("saveCheckpoint() with a state it cannot serialise leaves nothing behind", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await saveCheckpoint(dir, { model: model(5), step: 1, state: { epoch: 1 } });
+    const before = await listDir(dir);
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const state of [{ n: 1n }, circular]) {
+      await assertRejects(
+        () => saveCheckpoint(dir, { model: model(5), step: 2, state }),
+        (e: Error) => e instanceof TypeError && /state is not JSON-serializable/.test(e.message),
+      );
+      assertEquals(await listDir(dir), before);
+    }
+    assertEquals((await loadCheckpoint(dir))?.state, { epoch: 1 });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,6 +3,7 @@ import {
   assert,
   assertAllClose,
   assertEquals,
+  assertRejects,
   assertStrictEquals,
   assertThrows,
 } from "../_assert.ts";
@@ -198,4 +199,90 @@ Deno.test("sweepMain() plans a shard and reports a bad architecture", async () =
   });
   assertStrictEquals(bad, 2);
   assert(lines.at(-1)!.includes("no model builder 'nope'"), lines.at(-1) ?? "");
+});
+
+Deno.test("runSweep() refuses a dataset without a test split before training", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const noTest = {
+      models: registry.models,
+      datasets: {
+        small: () => ({ ...blobs({ n: 36, classes: 3, seed: 2 }), test: undefined }),
+      },
+    };
+    await assertRejects(
+      () => runSweep(spec, { registry: noTest, out: `${dir}/r.jsonl` }),
+      (e: Error) =>
+        e instanceof RangeError &&
+        /dataset 'small' has no test split, and each run's result is its test accuracy/.test(
+          e.message,
+        ),
+    );
+    assertStrictEquals(await Deno.readTextFile(`${dir}/r.jsonl`).catch(() => ""), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runSweep() counts a run with a NaN test accuracy as done", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/r.jsonl`;
+  try {
+    // No epoch trained: no accuracy to average, the statistic is NaN (stored as null).
+    const empty: SweepSpec = { ...spec, train: { ...spec.train, epochs: 0 } };
+    const first = await runSweep(empty, { registry, out });
+    assertEquals([first.ran, first.skipped], [4, 0]);
+    assert(first.results.every((r) => Number.isNaN(r.testAccuracy)));
+    const again = await runSweep(empty, { registry, out });
+    assertEquals([again.ran, again.skipped], [0, 4]);
+    assertStrictEquals((await Deno.readTextFile(out)).trim().split("\n").length, 4);
+    const { results, skipped } = await readSweepResults([out]);
+    assertEquals([results.length, skipped], [4, 0]);
+    assert(results.every((r) => Number.isNaN(r.testAccuracy) && Number.isNaN(r.trainAccuracy)));
+    const [row] = summarizeSweep(results);
+    assertEquals([row.runs, row.nonFinite], [2, 2]);
+    assert([row.mean, row.std, row.max].every(Number.isNaN));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("summarizeSweep() leaves NaN accuracies out of the statistics and counts them", () => {
+  const rows = [0.5, NaN, 0.7].map((testAccuracy) => ({
+    arch: "a",
+    dataset: "d",
+    lambda: 0,
+    testAccuracy,
+  }));
+  const [row] = summarizeSweep(rows);
+  assertEquals([row.runs, row.nonFinite, row.max], [3, 1, 0.7]);
+  assertAllClose([row.mean, row.std], [0.6, Math.SQRT2 * 0.1], 1e-12);
+});
+
+Deno.test("readSweepResults() and sweep merge name a results file that does not exist", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = `${dir}/typo.jsonl`;
+    await assertRejects(
+      () => readSweepResults([missing]),
+      (e: Error) =>
+        e instanceof Deno.errors.NotFound &&
+        e.message === `Cannot read sweep results ${missing}: no such file`,
+    );
+    const lines: string[] = [];
+    const print = (s: string) => lines.push(s);
+    const code = await sweepMain(["merge", missing], {
+      registry: toyRegistry,
+      env: {},
+      print,
+      error: print,
+    });
+    assertStrictEquals(code, 2);
+    assertEquals(lines, [`Cannot read sweep results ${missing}: no such file`]);
+    // A sweep's own output before its first run may be read as empty, when asked for.
+    const none = await readSweepResults([missing], { allowMissing: true });
+    assertEquals([none.results.length, none.skipped, none.duplicates], [0, 0, 0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

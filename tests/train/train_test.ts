@@ -277,6 +277,48 @@ Deno.test("train() rejects bad input with a message quoting it", async (t) => {
       /x has 12 examples, y has 2/,
     );
   });
+  await t.step("a non-finite input value, named by example and index", async () => {
+    for (const [which, value] of [["train", NaN], ["test", Infinity]] as const) {
+      const clean = which === "train" ? data.train : data.test!;
+      const values = clean.x.dataSync().slice() as Float32Array;
+      values[2 * 16 + 7] = value; // example 2, pixel (1, 3)
+      const split = { x: tf.tensor(values, clean.x.shape), y: clean.y };
+      const dir = await Deno.makeTempDir();
+      try {
+        await assertRejects(
+          () =>
+            train(tinyModel(1), { ...data, [which]: split }, {
+              epochs: 1,
+              batchSize: 6,
+              silent: true,
+              checkpointDir: dir,
+            }),
+          (e: Error) =>
+            e instanceof RangeError &&
+            e.message ===
+              `Cannot train: data.${which}.x value ${value} at example 2, index 7 is not finite`,
+        );
+        assertEquals([...Deno.readDirSync(dir)], []);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  });
+  await t.step("classes differ from the model's outputs", async () => {
+    for (const sampling of ["balanced", "shuffle"] as const) {
+      await assertRejects(
+        () => train(tinyModel(1, 2), data, { epochs: 1, batchSize: 6, silent: true, sampling }),
+        (e: Error) =>
+          e instanceof RangeError &&
+          e.message === "Cannot train: model outputs 2 logits, data.classes is 3",
+      );
+    }
+    await assertRejects(
+      () =>
+        train(tinyModel(1, 4), data, { epochs: 1, batchSize: 6, silent: true, fromLogits: false }),
+      /model outputs 4 probabilities, data\.classes is 3/,
+    );
+  });
   await t.step("negative λ", async () => {
     await assertRejects(
       () => train(tinyModel(1), data, { epochs: 1, batchSize: 6, silent: true, orthogonality: -1 }),

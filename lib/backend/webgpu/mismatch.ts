@@ -86,9 +86,16 @@ function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChun
       65535,
     ),
   );
-  if (baseRows % T !== 0 || queryRows % T !== 0 || rowBytes * T > limit) {
+  for (const [name, rows] of [["baseRows", baseRows], ["queryRows", queryRows]] as const) {
+    if (!Number.isInteger(rows) || rows < T || rows % T !== 0) {
+      throw new RangeError(
+        `Cannot compare codes on WebGPU: ${name} is ${rows}, expected a positive multiple of ${T} (16 × perThread)`,
+      );
+    }
+  }
+  if (rowBytes * Math.max(baseRows, queryRows) > limit || 4 * queryRows * baseRows > limit) {
     throw new RangeError(
-      `Cannot compare codes on WebGPU: rows of ${rowBytes} bytes, chunks of ${queryRows} × ${baseRows} rows do not fit the device`,
+      `Cannot compare codes on WebGPU: rows of ${rowBytes} bytes, chunks of ${queryRows} × ${baseRows} rows do not fit the device (${limit} bytes a buffer)`,
     );
   }
   return { vec4s, baseRows, queryRows, R, T };

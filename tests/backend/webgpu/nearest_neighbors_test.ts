@@ -9,7 +9,7 @@ import {
 import { webgpuNotices } from "../../../lib/backend/webgpu/with_fallback.ts";
 import { randomCodes } from "../../partition/_random_codes.ts";
 import type { CodeLayer } from "../../../lib/partition/code_layer.ts";
-import { assert, assertEquals, assertMatch } from "../../_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../../_assert.ts";
 
 /** Brute-force kNN: per-unit comparison, sort by (count, index); shares no code with the library. */
 function bruteKnn(q: CodeLayer, b: CodeLayer, k: number, exclude: boolean) {
@@ -115,6 +115,27 @@ Deno.test({
         tf.dispose([nn.indices, nn.distances]);
       },
     );
+    await t.step("chunk sizes that are not positive multiples of 16 × perThread", async () => {
+      const [q, b] = [cases[0][1], cases[0][2]];
+      for (
+        const [chunks, message] of [
+          [{ baseRows: 0 }, /baseRows is 0, expected a positive multiple of 32/],
+          [{ queryRows: -32 }, /queryRows is -32, expected a positive multiple of 32/],
+          [{ baseRows: 48 }, /baseRows is 48, expected a positive multiple of 32/],
+          [{ queryRows: 2 ** 20, baseRows: 2 ** 20 }, /do not fit the device/],
+        ] as const
+      ) {
+        await assertRejects(
+          () =>
+            nearestNeighborsAsync(q, b, {
+              k: 2,
+              backend: "webgpu",
+              gpuChunks: { perThread: 2, ...chunks },
+            }),
+          (e: Error) => e instanceof RangeError && message.test(e.message),
+        );
+      }
+    });
     await t.step("partitionDistanceMatrixAsync() equals the CPU matrix", async () => {
       const [q, b] = [cases[2][1], cases[2][2]];
       const d = await partitionDistanceMatrixAsync(q, b, {
