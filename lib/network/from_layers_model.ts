@@ -49,7 +49,9 @@ function f64(t: tf.Tensor, layer: string, what: string): Float64Array {
   const bad = v.findIndex((x) => !Number.isFinite(x));
   if (bad >= 0) {
     throw new SplineError(
-      `Cannot convert layer '${layer}': its ${what} holds ${v[bad]} at index ${bad} (expected finite weights)`,
+      `Cannot convert layer '${layer}': its ${what} holds ${
+        v[bad]
+      } at index ${bad} (expected finite weights)`,
     );
   }
   return v;
