@@ -54,6 +54,8 @@ export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "
       `Engine backend 'tfjs' needs synchronous read-back, which the active tfjs backend '${active()}' does not offer in Deno: use backend "webgpu" with the async variants (e.g. affineMapAsync), or tfjs' wasm backend`,
     );
   }
+  // an empty batch: nothing to compute, and the CPU engine returns the empty results
+  if ((b === "tfjs" || b === "auto") && x.shape[0] === 0) return "cpu";
   if (b === "cpu" || b === "tfjs") return b;
   if (b === "webgpu") {
     throw new RangeError(

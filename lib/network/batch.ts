@@ -62,7 +62,7 @@ export function readBatch(
   let data: Float64Array;
   if (isTensor(x)) {
     if (x.dtype !== "float32" && x.dtype !== "int32") {
-      throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32`);
+      throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32 or int32`);
     }
     data = Float64Array.from(x.dataSync() as Float32Array);
   } else {
@@ -117,8 +117,9 @@ export function readTensor(
   }
   const what = options.what ?? "Cannot run the network";
   checkBatchShape(x.shape, options.exampleShape, what);
+  if (x.dtype === "int32") return tf.cast(x, "float32"); // integers: finite, as readBatch reads them
   if (x.dtype !== "float32") {
-    throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32`);
+    throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32 or int32`);
   }
   const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
   if (bad) readBatch(x, options); // finds and names the offending value

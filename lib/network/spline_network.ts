@@ -347,10 +347,141 @@ function same(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+const KINDS = new Set([
+  "dense",
+  "conv2d",
+  "channel-affine",
+  "zero-pad",
+  "avg-pool",
+  "global-avg-pool",
+  "flatten",
+  "relu",
+  "leaky-relu",
+  "abs",
+  "max-pool",
+  "residual",
+]);
+
+/** Output length of a window sliding over `n` values (pads `a`, `b`, window `k`, stride `s`). */
+const slide = (n: number, a: number, b: number, k: number, s: number) =>
+  Math.floor((n + a + b - k) / s) + 1;
+
+/**
+ * Checks one layer's own consistency — a known kind, its output shape from its input shape
+ * and geometry, its parameters' lengths, finite values — so that a hand-built network fails
+ * here, naming the layer, and not later as NaN results.
+ */
+function checkLayer(l: SplineLayer, where: string): void {
+  const what = `Cannot build ${where}: layer '${l?.name}'`;
+  if (!KINDS.has(l?.kind)) {
+    throw new RangeError(`${what} has kind '${l?.kind}', expected one of ${[...KINDS].join(", ")}`);
+  }
+  const shapeOk = (s: Shape) =>
+    Array.isArray(s) && s.length > 0 && s.every((d) => Number.isInteger(d) && d > 0);
+  if (!shapeOk(l.inputShape) || !shapeOk(l.outputShape)) {
+    throw new RangeError(
+      `${what} has shapes [${l.inputShape}] → [${l.outputShape}], expected positive integers`,
+    );
+  }
+  const rank = (s: Shape, r: number, which: string) => {
+    if (s.length !== r) throw new RangeError(`${what}: ${which} shape [${s}] is not of rank ${r}`);
+  };
+  const params = (name: string, v: Float64Array | null, length: number) => {
+    if (v === null && name === "bias") return;
+    if (!(v instanceof Float64Array) || v.length !== length) {
+      throw new RangeError(
+        `${what}: ${name} has ${
+          v instanceof Float64Array ? v.length : v
+        } values, expected a Float64Array of ${length}`,
+      );
+    }
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new RangeError(`${what}: ${name}[${bad}] is ${v[bad]}, expected finite`);
+  };
+  const output = (want: Shape) => {
+    if (!same(l.outputShape, want)) {
+      throw new RangeError(
+        `${what}: output shape [${l.outputShape}], its input [${l.inputShape}] and geometry give [${want}]`,
+      );
+    }
+  };
+  const positive = (name: string, v: readonly number[]) => {
+    if (!v.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new RangeError(`${what}: ${name} [${v}], expected positive integers`);
+    }
+  };
+  const paddingOk = (v: readonly number[]) => {
+    if (v.length !== 4 || !v.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new RangeError(`${what}: padding [${v}], expected 4 integers ≥ 0`);
+    }
+  };
+  const [H, W, C] = l.inputShape;
+  switch (l.kind) {
+    case "dense":
+      rank(l.inputShape, 1, "input");
+      output([l.units]);
+      params("kernel", l.kernel, l.inputShape[0] * l.units);
+      params("bias", l.bias, l.units);
+      break;
+    case "conv2d": {
+      rank(l.inputShape, 3, "input");
+      positive("kernel size", l.kernelSize);
+      positive("strides", l.strides);
+      paddingOk(l.padding);
+      const [kh, kw] = l.kernelSize, [sh, sw] = l.strides, [t, b, lf, r] = l.padding;
+      const co = l.outputShape[2];
+      output([slide(H, t, b, kh, sh), slide(W, lf, r, kw, sw), co]);
+      params("kernel", l.kernel, kh * kw * C * co);
+      params("bias", l.bias, co);
+      break;
+    }
+    case "channel-affine":
+      output(l.inputShape);
+      params("scale", l.scale, l.inputShape.at(-1)!);
+      params("shift", l.shift, l.inputShape.at(-1)!);
+      break;
+    case "zero-pad": {
+      rank(l.inputShape, 3, "input");
+      paddingOk(l.padding);
+      const [t, b, lf, r] = l.padding;
+      output([H + t + b, W + lf + r, C]);
+      break;
+    }
+    case "avg-pool":
+    case "max-pool": {
+      rank(l.inputShape, 3, "input");
+      positive("pool size", l.poolSize);
+      positive("strides", l.strides);
+      paddingOk(l.padding);
+      const [ph, pw] = l.poolSize, [sh, sw] = l.strides, [t, b, lf, r] = l.padding;
+      output([slide(H, t, b, ph, sh), slide(W, lf, r, pw, sw), C]);
+      break;
+    }
+    case "global-avg-pool":
+      rank(l.inputShape, 3, "input");
+      output([C]);
+      break;
+    case "flatten":
+      output([shapeSize(l.inputShape)]);
+      break;
+    case "leaky-relu":
+      if (!Number.isFinite(l.alpha)) {
+        throw new RangeError(`${what}: alpha is ${l.alpha}, expected a finite number`);
+      }
+      output(l.inputShape);
+      break;
+    case "relu":
+    case "abs":
+      output(l.inputShape);
+      break;
+  }
+}
+
 /** Checks shapes along a chain of layers; returns the chain's output shape. */
 function checkChain(input: Shape, layers: readonly SplineLayer[], where: string): Shape {
   let shape = input;
   for (const l of layers) {
+    checkLayer(l, where);
     if (!same(l.inputShape, shape)) {
       throw new RangeError(
         `Cannot build ${where}: layer '${l.name}' expects input shape [${l.inputShape}], got [${shape}]`,

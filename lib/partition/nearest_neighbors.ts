@@ -88,6 +88,11 @@ export function nearestNeighbors(
   if (exclude !== undefined && exclude !== "same-index") {
     throw new RangeError(`${what}: options.exclude is '${exclude}', expected 'same-index'`);
   }
+  if (exclude === "same-index" && cq.count !== cb.count && cq.count > 0) {
+    throw new RangeError(
+      `${what}: exclude 'same-index' is for a set against itself, but query has ${cq.count} examples and base ${cb.count}`,
+    );
+  }
   const most = cb.count - (exclude === "same-index" ? 1 : 0);
   if (!(Number.isInteger(k) && k >= 0 && k <= most)) {
     throw new RangeError(

@@ -79,7 +79,10 @@ export async function nearestNeighborsAsync(
   if (engine === "tfjs") {
     throw new RangeError(`${what}: options.backend is 'tfjs', expected "auto", "cpu" or "webgpu"`);
   }
-  if (engine !== "webgpu" || rest.k === 0 || rest.k > MAX_GPU_K || cq.count === 0) return cpu();
+  const mismatched = rest.exclude === "same-index" && cq.count !== cb.count; // cpu() names it
+  if (engine !== "webgpu" || mismatched || rest.k === 0 || rest.k > MAX_GPU_K || cq.count === 0) {
+    return cpu();
+  }
   return await withWebGpu("nearest neighbours", {
     cpu,
     gpu: async (ctx) => {

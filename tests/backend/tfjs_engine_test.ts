@@ -189,3 +189,53 @@ Deno.test("resolveBackend() refuses the tfjs engine on tfjs-webgpu and names the
     );
   });
 });
+
+Deno.test("the tfjs engine takes empty batches and int32 tensors as the cpu engine does", async (t) => {
+  const net = fromLayersModel(cases(13).find((c) => c.x.shape.length === 4)!.model); // a CNN
+  const C = net.outputSize, D = net.inputSize;
+  for (const backend of ["cpu", "wasm"]) {
+    await t.step(`tfjs-${backend}`, async () => {
+      await withBackend(backend, () => {
+        const empty = tf.zeros([0, ...net.inputShape]);
+        for (const engine of ["tfjs", "auto"] as const) {
+          const { A, B } = affineMap(net, empty, { backend: engine });
+          assertEquals([A.shape, B.shape], [[0, C, D], [0, C]]);
+          assertEquals(templateInnerProducts(net, empty, { backend: engine }).shape, [0, C]);
+          assertEquals(partitionCodes(net, empty, { backend: engine }).map((c) => c.count), [
+            ...partitionCodes(net, empty, { backend: "cpu" }).map(() => 0),
+          ]);
+          tf.dispose([A, B]);
+        }
+        const ints = tf.tensor(
+          Int32Array.from({ length: 2 * D }, (_, i) => (i * 7) % 5 - 2),
+          [2, ...net.inputShape],
+          "int32",
+        );
+        const ref = affineMap(net, ints, { backend: "cpu" });
+        const ours = affineMap(net, ints, { backend: "tfjs" });
+        assertAllClose(
+          ours.B.dataSync(),
+          ref.B.dataSync(),
+          1e-4,
+          "B",
+          largestMagnitude(ref.B.dataSync()),
+        );
+        assertAllClose(
+          templateInnerProducts(net, ints, { backend: "tfjs" }).dataSync(),
+          templateInnerProducts(net, ints, { backend: "cpu" }).dataSync(),
+          1e-4,
+          "<A_c, x>",
+        );
+        assertEquals(
+          partitionCodes(net, ints, { backend: "tfjs" }).map((c) => Array.from(c.bits)),
+          partitionCodes(net, ints, { backend: "cpu" }).map((c) => Array.from(c.bits)),
+        );
+        assertThrows(
+          () => affineMap(net, tf.zeros([1, ...net.inputShape], "bool"), { backend: "tfjs" }),
+          /dtype bool, expected float32 or int32/,
+        );
+        tf.dispose([empty, ints, ref.A, ref.B, ours.A, ours.B]);
+      });
+    });
+  }
+});

@@ -78,6 +78,66 @@ Deno.test("SplineNetwork checks shapes and groups MASO layers (Definition 1)", a
       /layer 'r1' expects input shape \[4\], got \[3\]/,
     );
   });
+  await t.step("a layer inconsistent in itself is refused, named, with what was expected", () => {
+    const dense = {
+      kind: "dense" as const,
+      name: "d",
+      inputShape: [2],
+      outputShape: [3],
+      units: 3,
+      kernel: new Float64Array(6),
+      bias: new Float64Array(3) as Float64Array | null,
+    };
+    const conv = {
+      kind: "conv2d" as const,
+      name: "c",
+      inputShape: [6, 5, 2],
+      outputShape: [3, 2, 4],
+      kernel: new Float64Array(3 * 3 * 2 * 4),
+      bias: null,
+      kernelSize: [3, 3] as const,
+      strides: [2, 2] as const,
+      padding: [1, 0, 0, 1] as const, // 6 + 1 − 3 = 4 → 3 rows; 5 + 1 − 3 = 3 → 2 columns
+    };
+    new SplineNetwork([6, 5, 2], [conv]); // consistent
+    new SplineNetwork([2], [dense]);
+    const bad: [unknown, RegExp][] = [
+      [{ ...dense, kernel: new Float64Array(5) }, /'d': kernel has 5 values, expected .* of 6/],
+      [{ ...dense, units: 4 }, /'d': output shape \[3\], .* give \[4\]/],
+      [{ ...dense, bias: new Float64Array(2) }, /'d': bias has 2 values/],
+      [{ ...dense, kernel: new Float64Array(6).fill(NaN) }, /'d': kernel\[0\] is NaN/],
+      [{ ...dense, kind: "sigmoid" }, /'d' has kind 'sigmoid', expected one of dense/],
+      [{ ...dense, inputShape: [2, 1] }, /'d': input shape \[2,1\] is not of rank 1/],
+      [{ ...conv, outputShape: [4, 2, 4] }, /'c': output shape \[4,2,4\], .* give \[3,2,4\]/],
+      [{ ...conv, strides: [0, 2] }, /'c': strides \[0,2\], expected positive integers/],
+      [{ ...conv, padding: [1, 0, 0] }, /'c': padding \[1,0,0\], expected 4 integers/],
+      [{ ...conv, kernel: new Float64Array(3) }, /'c': kernel has 3 values, .* of 72/],
+      [{
+        kind: "max-pool",
+        name: "p",
+        inputShape: [4, 4, 1],
+        outputShape: [3, 3, 1],
+        poolSize: [2, 2],
+        strides: [2, 2],
+        padding: [0, 0, 0, 0],
+      }, /'p': output shape \[3,3,1\], .* give \[2,2,1\]/],
+      [{
+        kind: "leaky-relu",
+        name: "l",
+        inputShape: [3],
+        outputShape: [3],
+        alpha: NaN,
+      }, /'l': alpha is NaN/],
+    ];
+    for (const [layer, message] of bad) {
+      const l = layer as { inputShape: number[] };
+      assertThrows(
+        () => new SplineNetwork(l.inputShape, [layer as typeof dense]),
+        (e: Error) => e instanceof RangeError && message.test(e.message),
+        String(message),
+      );
+    }
+  });
   await t.step("each nonlinearity closes a MASO layer; the classifier is the last", () => {
     const net = mlpNet(true);
     assertEquals(net.masoLayers().map((g) => g.map((l) => l.kind)), [

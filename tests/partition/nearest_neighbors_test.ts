@@ -1,5 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertStrictEquals, assertThrows } from "../_assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "../_assert.ts";
+import { nearestNeighborsAsync } from "../../lib/partition/nearest_neighbors_async.ts";
 import { nearestNeighbors } from "../../lib/partition/nearest_neighbors.ts";
 import { partitionDistance } from "../../lib/partition/distance.ts";
 import type { CodeLayer } from "../../lib/partition/code_layer.ts";
@@ -109,6 +116,18 @@ Deno.test("nearestNeighbors() edge cases", async (t) => {
       () => nearestNeighbors(query, base, { k: 1, exclude: "self" as "same-index" }),
       RangeError,
     );
+  });
+  await t.step("exclude 'same-index' between sets of different sizes", async () => {
+    assert(query.count !== base.count);
+    const message =
+      /'same-index' is for a set against itself, but query has \d+ examples and base 8/;
+    assertThrows(() => nearestNeighbors(query, base, { k: 1, exclude: "same-index" }), message);
+    for (const backend of ["cpu", "webgpu"] as const) {
+      await assertRejects(
+        () => nearestNeighborsAsync(query, base, { k: 1, exclude: "same-index", backend }),
+        message,
+      );
+    }
   });
   await t.step("layer selection and mismatched codes", () => {
     const codes = [base, randomCodes(8, 12, { layer: 1, kind: "max-pool", seed: 2 })];

@@ -40,14 +40,43 @@ export function convPlan(ctx: WebGpuContext, conv: Conv2DLayer): ConvPlan {
   return plans.get(ctx.device)?.get(conv) ?? {};
 }
 
+const FORWARD: readonly ConvAlgorithm[] = ["product", "winograd2", "winograd4"];
+const TRANSPOSE: readonly ConvAlgorithm[] = [...FORWARD, "window-tiles", "layers"];
+
+function checkPlan(conv: Conv2DLayer, plan: ConvPlan): void {
+  const what = `Cannot set the plan of conv '${conv?.name}'`;
+  if (conv?.kind !== "conv2d") {
+    throw new TypeError(`${what}: ${conv?.kind ?? conv} is not a conv2d layer`);
+  }
+  if (typeof plan !== "object") {
+    throw new TypeError(`${what}: plan is ${plan}, expected { forward?, transpose? } or null`);
+  }
+  for (const key of Object.keys(plan)) {
+    const allowed = key === "forward" ? FORWARD : key === "transpose" ? TRANSPOSE : undefined;
+    if (allowed === undefined) {
+      throw new RangeError(`${what}: unknown key '${key}', expected forward or transpose`);
+    }
+    const v = plan[key as keyof ConvPlan];
+    if (v !== undefined && !allowed.includes(v)) {
+      throw new RangeError(
+        `${what}: ${key} algorithm '${v}', expected one of ${allowed.join(", ")}`,
+      );
+    }
+  }
+}
+
 /**
  * Sets (or with `null` clears) the plan of a conv on the context's device.
  *
  * @param ctx The context.
  * @param conv The conv (a layer object of the network's folded layers).
- * @param plan The plan.
+ * @param plan The plan: each algorithm one that the direction has (`"window-tiles"` and
+ *   `"layers"` are for transposes); one that does not apply to this conv (Winograd for a 5×5
+ *   conv, window tiles where no max-pool follows) falls back to the rules' choice.
+ * @throws {RangeError} For an unknown key or algorithm.
  */
 export function setConvPlan(ctx: WebGpuContext, conv: Conv2DLayer, plan: ConvPlan | null): void {
+  if (plan !== null) checkPlan(conv, plan);
   let m = plans.get(ctx.device);
   if (m === undefined) plans.set(ctx.device, m = new WeakMap());
   if (plan === null) m.delete(conv);

@@ -10,6 +10,7 @@ import { setWebGpuAdapterSource, webgpuContext } from "../../../lib/backend/webg
 import {
   clearConvPlans,
   type ConvAlgorithm,
+  type ConvPlan,
   convPlan,
   plannedConvs,
   setConvPlan,
@@ -19,7 +20,8 @@ import { Recorder } from "../../../lib/backend/webgpu/run.ts";
 import { recordCodesAndOffsets, recordTemplates } from "../../../lib/backend/webgpu/passes.ts";
 import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { templateInnerProductsAsync } from "../../../lib/affine/template_inner_products_async.ts";
-import { assert, assertEquals, assertRejects } from "../../_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../_assert.ts";
+import type { Conv2DLayer } from "../../../lib/network/spline_network.ts";
 import { cases } from "../../_cases.ts";
 import { assertAffineAgrees } from "./_affine_agrees.ts";
 
@@ -138,5 +140,32 @@ Deno.test({
     } finally {
       setWebGpuAdapterSource(null);
     }
+  },
+});
+
+Deno.test({
+  name: "setConvPlan() refuses unknown algorithms and keys, and transposes' algorithms forward",
+  ignore: gpu === null,
+  fn() {
+    const conv = plannedConvs(fromLayersModel(cases(21).at(-1)!.model))[0];
+    const bad: [unknown, RegExp][] = [
+      [{ forward: "fft" }, /forward algorithm 'fft', expected one of product, winograd2/],
+      [{ forward: "window-tiles" }, /forward algorithm 'window-tiles'/],
+      [{ transpose: "garbage" }, /transpose algorithm 'garbage'.*window-tiles, layers/],
+      [{ backward: "product" }, /unknown key 'backward', expected forward or transpose/],
+      ["winograd4", /plan is winograd4/],
+    ];
+    for (const [plan, message] of bad) {
+      assertThrows(() => setConvPlan(gpu!, conv, plan as ConvPlan), message);
+      assertEquals(convPlan(gpu!, conv), {}); // nothing set
+    }
+    assertThrows(
+      () => setConvPlan(gpu!, { kind: "dense", name: "d" } as unknown as Conv2DLayer, {}),
+      /dense is not a conv2d layer/,
+    );
+    setConvPlan(gpu!, conv, { forward: "winograd2", transpose: "layers" });
+    assertEquals(convPlan(gpu!, conv), { forward: "winograd2", transpose: "layers" });
+    setConvPlan(gpu!, conv, null);
+    assertEquals(convPlan(gpu!, conv), {});
   },
 });
