@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   cnnModel,
+  denseOnAxisModel,
   mlpModel,
   pooledCnnModel,
   randomInput,
@@ -37,6 +38,11 @@ export function cases(seed = 1): Case[] {
       name: "residual (pre-activation and downsampling blocks)",
       model: residualModel(seed),
       x: randomInput([8, 8, 2], 3, seed + 300),
+    },
+    {
+      name: "dense on the last axis of an image",
+      model: denseOnAxisModel(seed),
+      x: randomInput([5, 4, 3], 3, seed + 600),
     },
     {
       name: "pooled CNN (conv-ReLU-pool blocks, 12 classes)",

@@ -100,6 +100,27 @@ export function cnnModel(seed: number): tf.LayersModel {
 }
 
 /**
+ * Dense layers on the last axis of an image (tfjs maps `[..., in]` to `[..., units]`): a
+ * per-pixel dense with ReLU, a max-pool, a conv, a per-pixel dense without bias and a leaky
+ * ReLU, then the classifier.
+ */
+export function denseOnAxisModel(seed: number): tf.LayersModel {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [5, 4, 3], units: 6, activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 1 }),
+      tf.layers.conv2d({ filters: 4, kernelSize: 2, activation: "relu" }),
+      tf.layers.dense({ units: 5, useBias: false }),
+      tf.layers.leakyReLU({ alpha: 0.2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3 }),
+    ],
+  });
+  randomizeWeights(m, seed);
+  return m;
+}
+
+/**
  * A smallCNN-like stack of conv → ReLU → disjoint max-pool blocks with 12 classes: channel
  * counts that are multiples of 4 after the first layer (the tfjs-wasm engine's fused
  * conv/ReLU/pool kernels and its few-outputs transpose to the input's 3 channels), padding, a

@@ -6,7 +6,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import { asOutput, type Batch, type BatchInput, outputArray, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import type { EngineOptions } from "../backend/backend.ts";
+import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
+import { checkOptionKeys } from "../util/options.ts";
 import { type AffineMap, affineMap } from "./affine_map.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
@@ -57,6 +58,7 @@ export async function affineMapAsync(
   options: EngineOptions = {},
 ): Promise<AffineMap<tf.Tensor | Batch>> {
   const what = "Cannot compute the affine map";
+  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const engine = await resolveAsyncBackend(options.backend);
   if (engine !== "webgpu") return affineMap(net, x, { backend: engine });
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });

@@ -6,7 +6,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import { asOutput, type Batch, type BatchInput, outputArray, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import type { EngineOptions } from "../backend/backend.ts";
+import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
+import { checkOptionKeys } from "../util/options.ts";
 import { templateInnerProducts } from "./template_inner_products.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
@@ -55,6 +56,7 @@ export async function templateInnerProductsAsync(
   options: EngineOptions = {},
 ): Promise<tf.Tensor | Batch> {
   const what = "Cannot compute template inner products";
+  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const engine = await resolveAsyncBackend(options.backend);
   if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });

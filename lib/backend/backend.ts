@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BatchInput } from "../network/batch.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /**
  * The engine choice on every engine call:
@@ -28,6 +29,9 @@ export interface EngineOptions {
   readonly backend?: EngineBackend;
 }
 
+/** The keys of {@linkcode EngineOptions}. */
+export const ENGINE_OPTION_KEYS: Readonly<Record<keyof EngineOptions, true>> = { backend: true };
+
 /**
  * Resolves `"auto"` to a concrete engine for an input.
  *
@@ -44,6 +48,7 @@ export interface EngineOptions {
  * ```
  */
 export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "tfjs" {
+  checkOptionKeys(options, ENGINE_OPTION_KEYS, "Cannot run the engine");
   const b = options.backend ?? "auto";
   // the tfjs engine reads codes back synchronously, which tfjs-webgpu cannot do in Deno
   // (no tfjs backend is initialised before the first tensor: then nothing to check)

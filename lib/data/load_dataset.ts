@@ -13,6 +13,7 @@ import { preprocessPaper } from "./preprocess.ts";
 import { readSvhn } from "./svhn.ts";
 import { balancedSubset } from "./_subset.ts";
 import type { Dataset, DatasetSplit, RawDataset, RawSplit, SourceOptions } from "./types.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** Names `loadDataset` accepts. */
 export type DatasetName = "mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "svhn";
@@ -106,6 +107,20 @@ function toSplit(
   return { x: xs, y: tf.tensor1d(y, "int32") };
 }
 
+const LOAD_OPTION_KEYS: Readonly<Record<keyof LoadDatasetOptions, true>> = {
+  trainSize: true,
+  testSize: true,
+  seed: true,
+  grayscale: true,
+  preprocess: true,
+  path: true,
+  labelSet: true,
+  cacheDir: true,
+  fetch: true,
+  registry: true,
+  onProgress: true,
+};
+
 /**
  * Loads a dataset as tfjs tensors: `x` float32 NHWC with values in [0, 1] (before
  * preprocessing), `y` int32 class indices. MNIST, Fashion-MNIST and CIFAR-10 come from pinned
@@ -137,6 +152,7 @@ export async function loadDataset(
       `Cannot load dataset "${name}": expected one of ${Object.keys(ALIASES).join(", ")}`,
     );
   }
+  checkOptionKeys(options, LOAD_OPTION_KEYS, `Cannot load dataset "${name}"`);
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) {
     throw new RangeError(`Cannot load dataset "${name}": seed is ${seed}, expected an integer`);

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { abs } from "./abs_layer.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** The piecewise-affine convex activations the builders can use (Proposition 2). */
 export type Activation = "relu" | "leakyRelu" | "abs";
@@ -40,23 +41,36 @@ export interface ResolvedModelOptions {
 
 const ACTIVATIONS: readonly Activation[] = ["relu", "leakyRelu", "abs"];
 
+/** The keys of {@linkcode ModelOptions}. */
+export const MODEL_OPTION_KEYS: Readonly<Record<keyof ModelOptions, true>> = {
+  classes: true,
+  inputShape: true,
+  batchNorm: true,
+  seed: true,
+  activation: true,
+  alpha: true,
+};
+
 /**
  * Fills in defaults and validates the common options.
  *
  * @param model The builder's name, for messages.
  * @param options The user's options.
  * @param image True when the model needs an `[H, W, C]` input.
+ * @param keys Every option key the builder reads (an unknown one is refused).
  * @returns The resolved options.
  */
 export function resolveModelOptions(
   model: string,
   options: ModelOptions,
   image: boolean,
+  keys: Readonly<Record<string, true>> = MODEL_OPTION_KEYS,
 ): ResolvedModelOptions {
   const what = `Cannot build ${model}`;
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${what}: options is ${options}, expected an object`);
   }
+  checkOptionKeys(options, keys, what);
   const classes = options.classes ?? 10;
   if (!Number.isInteger(classes) || classes < 2) {
     throw new RangeError(`${what}: classes is ${classes}, expected an integer ≥ 2`);

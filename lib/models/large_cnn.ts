@@ -4,13 +4,24 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { convNet, integerList, type ModelOptions, resolveModelOptions } from "./_model_options.ts";
+import {
+  convNet,
+  integerList,
+  MODEL_OPTION_KEYS,
+  type ModelOptions,
+  resolveModelOptions,
+} from "./_model_options.ts";
 
 /** Options of {@linkcode largeCNN}. */
 export interface LargeCNNOptions extends ModelOptions {
   /** Filters of the first three and of the last six convolutions; default `[96, 192]`. */
   readonly filters?: readonly [number, number];
 }
+
+const OPTION_KEYS: Readonly<Record<keyof LargeCNNOptions, true>> = {
+  ...MODEL_OPTION_KEYS,
+  filters: true,
+};
 
 /**
  * Builds the paper's largeCNN: conv3(96, same) → conv3(96, full) → conv3(96, full) →
@@ -43,7 +54,7 @@ export interface LargeCNNOptions extends ModelOptions {
  * @throws {RangeError} For bad options or an input too small for the three poolings.
  */
 export function largeCNN(options: LargeCNNOptions = {}): tf.LayersModel {
-  const resolved = resolveModelOptions("largeCNN", options, true);
+  const resolved = resolveModelOptions("largeCNN", options, true, OPTION_KEYS);
   const [a, b] = integerList("largeCNN", "filters", options.filters, [96, 192], { length: 2 });
   return convNet("largeCNN", resolved, [
     { op: "conv", filters: a, kernel: 3, padding: "same" },

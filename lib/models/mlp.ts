@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   integerList,
   LayerMaker,
+  MODEL_OPTION_KEYS,
   type ModelOptions,
   resolveModelOptions,
 } from "./_model_options.ts";
@@ -16,6 +17,11 @@ export interface MLPOptions extends ModelOptions {
   /** Widths of the hidden layers, in order; `[]` gives a linear classifier. Default `[256, 256]`. */
   readonly hidden?: readonly number[];
 }
+
+const OPTION_KEYS: Readonly<Record<keyof MLPOptions, true>> = {
+  ...MODEL_OPTION_KEYS,
+  hidden: true,
+};
 
 /**
  * Builds a fully connected network: `flatten` (when the input has rank > 1) → for each
@@ -41,7 +47,7 @@ export interface MLPOptions extends ModelOptions {
  * @throws {RangeError} For bad options.
  */
 export function mlp(options: MLPOptions = {}): tf.LayersModel {
-  const resolved = resolveModelOptions("mlp", options, false);
+  const resolved = resolveModelOptions("mlp", options, false, OPTION_KEYS);
   const hidden = integerList("mlp", "hidden", options.hidden, [256, 256]);
   const make = new LayerMaker(resolved);
   const layers: tf.layers.Layer[] = [];

@@ -8,6 +8,7 @@ import {
   checkSpatial,
   integerList,
   LayerMaker,
+  MODEL_OPTION_KEYS,
   type ModelOptions,
   resolveModelOptions,
 } from "./_model_options.ts";
@@ -22,6 +23,12 @@ export interface ResNetOptions extends ModelOptions {
    */
   readonly blocks?: readonly [number, number, number];
 }
+
+const OPTION_KEYS: Readonly<Record<keyof ResNetOptions, true>> = {
+  ...MODEL_OPTION_KEYS,
+  filters: true,
+  blocks: true,
+};
 
 /**
  * Builds the residual network the authors' code calls `resnet_large` ("Resnet 4-4
@@ -61,7 +68,7 @@ export interface ResNetOptions extends ModelOptions {
  */
 export function resNet(options: ResNetOptions = {}): tf.LayersModel {
   const name = "resNet";
-  const resolved = resolveModelOptions(name, options, true);
+  const resolved = resolveModelOptions(name, options, true, OPTION_KEYS);
   const filters = integerList(name, "filters", options.filters, [32, 64, 128], { length: 3 });
   const blocks = integerList(name, "blocks", options.blocks, [12, 11, 11], { length: 3, min: 0 });
   checkSpatial(name, resolved.inputShape, [

@@ -4,13 +4,24 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { convNet, integerList, type ModelOptions, resolveModelOptions } from "./_model_options.ts";
+import {
+  convNet,
+  integerList,
+  MODEL_OPTION_KEYS,
+  type ModelOptions,
+  resolveModelOptions,
+} from "./_model_options.ts";
 
 /** Options of {@linkcode smallCNN}. */
 export interface SmallCNNOptions extends ModelOptions {
   /** Filters of the three convolutions; default `[32, 64, 128]`. */
   readonly filters?: readonly [number, number, number];
 }
+
+const OPTION_KEYS: Readonly<Record<keyof SmallCNNOptions, true>> = {
+  ...MODEL_OPTION_KEYS,
+  filters: true,
+};
 
 /**
  * Builds the paper's smallCNN: conv3×3(32) → maxpool2 → conv3×3(64) → maxpool2 →
@@ -43,7 +54,7 @@ export interface SmallCNNOptions extends ModelOptions {
  * @throws {RangeError} For bad options or an input smaller than 14×14.
  */
 export function smallCNN(options: SmallCNNOptions = {}): tf.LayersModel {
-  const resolved = resolveModelOptions("smallCNN", options, true);
+  const resolved = resolveModelOptions("smallCNN", options, true, OPTION_KEYS);
   const [f1, f2, f3] = integerList("smallCNN", "filters", options.filters, [32, 64, 128], {
     length: 3,
   });

@@ -417,10 +417,9 @@ function checkLayer(l: SplineLayer, where: string): void {
   };
   const [H, W, C] = l.inputShape;
   switch (l.kind) {
-    case "dense":
-      rank(l.inputShape, 1, "input");
-      output([l.units]);
-      params("kernel", l.kernel, l.inputShape[0] * l.units);
+    case "dense": // on the last axis
+      output([...l.inputShape.slice(0, -1), l.units]);
+      params("kernel", l.kernel, l.inputShape.at(-1)! * l.units);
       params("bias", l.bias, l.units);
       break;
     case "conv2d": {
@@ -455,6 +454,11 @@ function checkLayer(l: SplineLayer, where: string): void {
       paddingOk(l.padding);
       const [ph, pw] = l.poolSize, [sh, sw] = l.strides, [t, b, lf, r] = l.padding;
       output([slide(H, t, b, ph, sh), slide(W, lf, r, pw, sw), C]);
+      if (l.kind === "max-pool" && ph * pw > 65536) {
+        throw new RangeError(
+          `${what}: windows of ${ph} × ${pw} positions, expected at most 65,536 (a max-pool's code is the argmax's 16-bit slot)`,
+        );
+      }
       break;
     }
     case "global-avg-pool":

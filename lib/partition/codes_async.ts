@@ -5,7 +5,8 @@
  */
 import { type BatchInput, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import type { EngineOptions } from "../backend/backend.ts";
+import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
+import { checkOptionKeys } from "../util/options.ts";
 import { partitionCodes } from "./codes.ts";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
@@ -42,6 +43,7 @@ export async function partitionCodesAsync(
   options: EngineOptions = {},
 ): Promise<PartitionCodes> {
   const what = "Cannot compute partition codes";
+  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const engine = await resolveAsyncBackend(options.backend);
   if (engine !== "webgpu") return partitionCodes(net, x, { backend: engine });
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });

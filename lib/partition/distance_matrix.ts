@@ -6,6 +6,7 @@
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 import { mismatchMatrix } from "./_hamming_engine.ts";
 import { checkComparable, engineOptions, resolveLayer, toRows } from "./_hamming_input.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** Options of {@linkcode partitionDistance} and {@linkcode partitionDistanceMatrix}. */
 export interface PartitionDistanceOptions {
@@ -20,6 +21,12 @@ export interface PartitionDistanceOptions {
    */
   threads?: number;
 }
+
+/** The keys of {@linkcode PartitionDistanceOptions}. */
+export const PARTITION_DISTANCE_KEYS: Readonly<Record<keyof PartitionDistanceOptions, true>> = {
+  layer: true,
+  threads: true,
+};
 
 /** A row-major float64 matrix. */
 export interface DistanceMatrix {
@@ -66,6 +73,7 @@ export function partitionDistanceMatrix(
   options: PartitionDistanceOptions = {},
 ): DistanceMatrix {
   const what = "Cannot compute partition distance";
+  checkOptionKeys(options, PARTITION_DISTANCE_KEYS, what);
   const ca = resolveLayer(a, options.layer, what, "a");
   const cb = resolveLayer(b, options.layer, what, "b");
   checkComparable(ca, cb, what, ["a", "b"]);

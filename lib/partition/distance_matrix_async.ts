@@ -6,6 +6,7 @@
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 import {
   type DistanceMatrix,
+  PARTITION_DISTANCE_KEYS,
   partitionDistanceMatrix,
   type PartitionDistanceOptions,
 } from "./distance_matrix.ts";
@@ -13,6 +14,7 @@ import { checkComparable, resolveLayer, toRows } from "./_hamming_input.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
 import { type MismatchChunks, mismatchMatrixWebGpu } from "../backend/webgpu/mismatch.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** Options of {@linkcode partitionDistanceMatrixAsync}. */
 export interface PartitionDistanceAsyncOptions extends PartitionDistanceOptions {
@@ -21,6 +23,12 @@ export interface PartitionDistanceAsyncOptions extends PartitionDistanceOptions 
   /** Base / query rows per GPU chunk; for tests of the chunking. */
   gpuChunks?: MismatchChunks;
 }
+
+const ASYNC_KEYS: Readonly<Record<keyof PartitionDistanceAsyncOptions, true>> = {
+  ...PARTITION_DISTANCE_KEYS,
+  backend: true,
+  gpuChunks: true,
+};
 
 /**
  * All-pairs partition distances (eq. 15), `#mismatches / D^(ℓ)` as float64 — the
@@ -52,6 +60,7 @@ export async function partitionDistanceMatrixAsync(
   options: PartitionDistanceAsyncOptions = {},
 ): Promise<DistanceMatrix> {
   const what = "Cannot compute partition distance";
+  checkOptionKeys(options, ASYNC_KEYS, what);
   const { backend, gpuChunks, ...rest } = options;
   const ca = resolveLayer(a, rest.layer, what, "a");
   const cb = resolveLayer(b, rest.layer, what, "b");

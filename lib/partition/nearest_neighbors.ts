@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 import { mismatchTopK } from "./_hamming_engine.ts";
 import { checkComparable, engineOptions, resolveLayer, toRows } from "./_hamming_input.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** Options of {@linkcode nearestNeighbors}. */
 export interface NearestNeighborsOptions {
@@ -36,6 +37,14 @@ export interface NearestNeighbors {
   /** float32 `[N_query, k]`: their partition distances (eq. 15), ascending. */
   distances: tf.Tensor2D;
 }
+
+/** The keys of {@linkcode NearestNeighborsOptions}. */
+export const NEAREST_NEIGHBORS_KEYS: Readonly<Record<keyof NearestNeighborsOptions, true>> = {
+  k: true,
+  layer: true,
+  exclude: true,
+  threads: true,
+};
 
 /**
  * The `k` base examples nearest to each query in the partition distance of eq. (15)
@@ -81,6 +90,7 @@ export function nearestNeighbors(
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${what}: options is ${options}, expected { k, layer?, exclude? }`);
   }
+  checkOptionKeys(options, NEAREST_NEIGHBORS_KEYS, what);
   const cq = resolveLayer(query, options.layer, what, "query");
   const cb = resolveLayer(base, options.layer, what, "base");
   checkComparable(cq, cb, what, ["query", "base"]);

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 import {
+  NEAREST_NEIGHBORS_KEYS,
   type NearestNeighbors,
   nearestNeighbors,
   type NearestNeighborsOptions,
@@ -16,6 +17,7 @@ import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
 import { type MismatchChunks, mismatchTopKWebGpu } from "../backend/webgpu/mismatch.ts";
 import { MAX_GPU_K } from "../backend/webgpu/kernels/top_k_merge.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** Options of {@linkcode nearestNeighborsAsync}. */
 export interface NearestNeighborsAsyncOptions extends NearestNeighborsOptions {
@@ -30,6 +32,12 @@ export interface NearestNeighborsAsyncOptions extends NearestNeighborsOptions {
   /** Base / query rows per GPU chunk (multiples of 128); for tests of the chunking. */
   gpuChunks?: MismatchChunks;
 }
+
+const ASYNC_KEYS: Readonly<Record<keyof NearestNeighborsAsyncOptions, true>> = {
+  ...NEAREST_NEIGHBORS_KEYS,
+  backend: true,
+  gpuChunks: true,
+};
 
 /**
  * The `k` base examples nearest to each query in the partition distance of eq. (15)
@@ -68,6 +76,7 @@ export async function nearestNeighborsAsync(
   options: NearestNeighborsAsyncOptions,
 ): Promise<NearestNeighbors> {
   const what = "Cannot find nearest neighbours";
+  if (options !== null && typeof options === "object") checkOptionKeys(options, ASYNC_KEYS, what);
   const { backend, gpuChunks, ...rest } = options ?? {} as NearestNeighborsAsyncOptions;
   const cpu = () => nearestNeighbors(query, base, rest);
   const cq = resolveLayer(query, rest.layer, what, "query");

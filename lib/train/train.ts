@@ -11,6 +11,7 @@ import { classBalancedBatches, Rng, shuffledBatches } from "../util/rng.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { withoutInputGradients } from "./input_gradient.ts";
 import { orthogonalityPenalty } from "./orthogonality.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** One split of a dataset: images `[N, H, W, C]` (or features `[N, D]`) and integer labels `[N]`. */
 export interface TrainSplit {
@@ -304,6 +305,29 @@ async function evaluate(
   return { loss: ce / n, accuracy: correct / n };
 }
 
+const TRAIN_OPTION_KEYS: Readonly<Record<keyof TrainOptions, true>> = {
+  epochs: true,
+  batchSize: true,
+  learningRate: true,
+  schedule: true,
+  beta1: true,
+  beta2: true,
+  epsilon: true,
+  seed: true,
+  sampling: true,
+  stepsPerEpoch: true,
+  orthogonality: true,
+  penaltyLayer: true,
+  fromLogits: true,
+  evalBatchSize: true,
+  checkpointDir: true,
+  checkpointEvery: true,
+  progress: true,
+  silent: true,
+  signal: true,
+  onEpochEnd: true,
+};
+
 /**
  * Trains a tfjs model with Adam (β1 0.9, β2 0.999, ε 1e-8) on softmax
  * cross-entropy plus the model's regularization losses (every
@@ -345,6 +369,7 @@ export async function train(
   if (!(model instanceof tf.LayersModel)) {
     throw new TypeError(`Cannot train: model is not a tf.LayersModel`);
   }
+  checkOptionKeys(options, TRAIN_OPTION_KEYS, "Cannot train");
   const classes = positiveInt("data.classes", data?.classes);
   const fromLogits = options?.fromLogits ?? true;
   const outputs = model.outputs[0]?.shape.at(-1);

@@ -16,6 +16,7 @@ import {
   recordTemplates,
 } from "./passes.ts";
 import { winogradApplies } from "./kernels/winograd.ts";
+import { checkOptionKeys } from "../../util/options.ts";
 
 /** One direction of one conv, as {@linkcode tuneWebGpu} timed it. */
 export interface ConvTiming {
@@ -101,6 +102,8 @@ export async function tuneWebGpu(
   net: SplineNetwork,
   options: TuneOptions = {},
 ): Promise<ConvTiming[]> {
+  const keys = { examples: true, reps: true } as const satisfies Record<keyof TuneOptions, true>;
+  checkOptionKeys(options, keys, "Cannot tune the WebGPU engine");
   const ctx = await webgpuContext();
   if (ctx === null) throw new Error("Cannot tune the WebGPU engine: no WebGPU adapter");
   const reps = options.reps ?? 3;

@@ -17,7 +17,15 @@ function rows4(k: number, input: string): GemmVec4 | undefined {
 }
 
 /**
- * Dense forward: bindings `x` `[rows, in]`, `w` the kernel `[in, units]`, `b`, `y`.
+ * Positions per example a dense layer applies at: it maps the last axis, so an input
+ * `[..., in]` of more than one axis is `size / in` rows of `in` values.
+ */
+const positions = (layer: DenseLayer, IN: number) =>
+  layer.inputShape.reduce((a, b) => a * b, 1) / IN;
+
+/**
+ * Dense forward: bindings `x` `[rows, positions, in]`, `w` the kernel `[in, units]`, `b`,
+ * `y` `[rows, positions, units]`.
  *
  * @param layer The layer.
  * @param bias Whether to add the bias.
@@ -28,7 +36,7 @@ export function denseGemm(layer: DenseLayer, bias: boolean): GemmSpec {
   return {
     key: "dense",
     bindings: productBindings("x"),
-    mPerRow: 1,
+    mPerRow: positions(layer, IN),
     n: layer.units,
     k: IN,
     loadA: `  return x[m * K + k];`,
@@ -38,7 +46,7 @@ export function denseGemm(layer: DenseLayer, bias: boolean): GemmSpec {
 }
 
 /**
- * Dense transpose: bindings `g` `[rows, units]`, `w` the transposed kernel `[units, in]`
+ * Dense transpose: bindings `g` `[rows, positions, units]`, `w` the transposed kernel `[units, in]`
  * ({@linkcode transposedDenseKernel}), `b` (unused), `y` `[rows, in]`.
  *
  * @param layer The layer.
@@ -49,7 +57,7 @@ export function denseTransposeGemm(layer: DenseLayer): GemmSpec {
   return {
     key: "dense-transpose",
     bindings: productBindings("g"),
-    mPerRow: 1,
+    mPerRow: positions(layer, IN),
     n: IN,
     k: layer.units,
     loadA: `  return g[m * K + k];`,
