@@ -256,7 +256,7 @@ export function evaluateClosedForm(
   factors: ClosedFormFactors,
   options: { example: number },
 ): { A: Float64Array; B: Float64Array } {
-  const n = options.example;
+  const n = options?.example;
   if (!Number.isInteger(n) || n < 0 || n >= factors.count) {
     throw new RangeError(`Cannot evaluate eq. (7): example ${n} is not in [0, ${factors.count})`);
   }

@@ -299,6 +299,14 @@ function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
  * ```
  */
 export function fromLayersModel(model: tf.LayersModel): SplineNetwork {
+  const m = model as Partial<tf.LayersModel> | null;
+  if (!Array.isArray(m?.inputs) || !Array.isArray(m.outputs) || !Array.isArray(m.layers)) {
+    throw new TypeError(
+      `Cannot convert the model: ${
+        m === null || typeof m !== "object" ? m : `a ${m.constructor?.name ?? "object"}`
+      } is not a tf.LayersModel (tf.sequential, tf.model or a loaded model)`,
+    );
+  }
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new SplineError(
       `Cannot convert the model: it has ${model.inputs.length} inputs and ${model.outputs.length} outputs, expected 1 and 1`,

@@ -52,8 +52,13 @@ export function resolveLayer(
     }
   } else {
     code = codes as CodeLayer;
-    if (code === null || typeof code !== "object") {
-      throw new TypeError(`${what}: ${side} is ${code}, expected a CodeLayer or PartitionCodes`);
+    if (code === null || typeof code !== "object" || typeof code.kind !== "string") {
+      const got = code === null || typeof code !== "object"
+        ? String(code)
+        : `a ${code.constructor?.name ?? "object"} without a code layer's fields`;
+      throw new TypeError(
+        `${what}: ${side} is ${got}, expected a CodeLayer or PartitionCodes (from partitionCodes)`,
+      );
     }
     if (layer !== undefined && code.layer !== layer) {
       throw new RangeError(

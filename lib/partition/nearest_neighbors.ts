@@ -106,7 +106,9 @@ export function nearestNeighbors(
   const most = cb.count - (exclude === "same-index" ? 1 : 0);
   if (!(Number.isInteger(k) && k >= 0 && k <= most)) {
     throw new RangeError(
-      `${what}: k is ${k}, expected an integer in [0, ${most}] (base has ${cb.count} examples${
+      `${what}: k is ${
+        typeof k === "string" ? `"${k}" (a string)` : k
+      }, expected an integer in [0, ${most}] (base has ${cb.count} examples${
         exclude ? ", one excluded per query" : ""
       })`,
     );

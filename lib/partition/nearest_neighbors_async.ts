@@ -76,7 +76,11 @@ export async function nearestNeighborsAsync(
   options: NearestNeighborsAsyncOptions,
 ): Promise<NearestNeighbors> {
   const what = "Cannot find nearest neighbours";
-  if (options !== null && typeof options === "object") checkOptionKeys(options, ASYNC_KEYS, what);
+  // the CPU entry point names what is wrong with a missing options object
+  if (options === null || typeof options !== "object") {
+    return nearestNeighbors(query, base, options);
+  }
+  checkOptionKeys(options, ASYNC_KEYS, what);
   const { backend, gpuChunks, ...rest } = options ?? {} as NearestNeighborsAsyncOptions;
   const cpu = () => nearestNeighbors(query, base, rest);
   const cq = resolveLayer(query, rest.layer, what, "query");

@@ -9,7 +9,7 @@
  * @module
  */
 import plotlyMin from "plotly.js-dist-min/plotly.min.js" with { type: "text" };
-import type { Figure } from "./figure.ts";
+import { checkFigureName, type Figure } from "./figure.ts";
 
 /** Version of the inlined plotly.js, read from the bundle's banner (e.g. `"4.1.2"`). */
 export const PLOTLY_VERSION: string = /plotly\.js v(\d+\.\d+\.\d+)/.exec(plotlyMin)?.[1] ??
@@ -67,11 +67,7 @@ export function checkFigure(fig: Figure, what: string): void {
   if (fig === null || typeof fig !== "object") {
     throw new TypeError(`Cannot ${what}: figure is ${fig === null ? "null" : typeof fig}`);
   }
-  if (typeof fig.name !== "string" || !/^[A-Za-z0-9_-]+$/.test(fig.name)) {
-    throw new RangeError(
-      `Cannot ${what}: figure name ${JSON.stringify(fig.name)} is not letters, digits, "_" and "-"`,
-    );
-  }
+  checkFigureName(fig.name, what);
   if (!Array.isArray(fig.data)) {
     throw new TypeError(`Cannot ${what}: figure "${fig.name}" has no data array`);
   }

@@ -37,3 +37,12 @@ export interface Figure {
   // deno-lint-ignore no-explicit-any
   readonly layout: Record<string, any>;
 }
+
+/** Checks a figure's name, which becomes a file name and an element id. */
+export function checkFigureName(name: unknown, what: string): void {
+  if (typeof name !== "string" || !/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new RangeError(
+      `Cannot ${what}: figure name ${JSON.stringify(name)} is not letters, digits, "_" and "-"`,
+    );
+  }
+}

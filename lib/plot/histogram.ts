@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Figure, PlotlyTrace } from "./figure.ts";
+import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
 
 /** One series of {@linkcode histogramFigure}. */
 export interface HistogramSeries {
@@ -83,6 +83,7 @@ function sharedBins(min: number, max: number, bins: number): HistogramBins {
  */
 export function histogramFigure(options: HistogramFigureOptions): Figure {
   const { name, title, series, xTitle } = options;
+  checkFigureName(name, `build histogram ${JSON.stringify(name)}`);
   const bins = options.bins ?? 40;
   if (!Number.isInteger(bins) || bins < 1 || bins > 10000) {
     throw new RangeError(`Cannot build histogram "${name}": bins ${bins} is not in [1, 10000]`);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Figure, PlotlyTrace } from "./figure.ts";
+import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
 
 /** One image of {@linkcode imageGridFigure}: `height × width × channels` values, HWC order. */
 export interface GridImage {
@@ -143,6 +143,7 @@ function grayRows(img: GridImage): { z: number[][]; absMax: number } {
  */
 export function imageGridFigure(options: ImageGridFigureOptions): Figure {
   const { name, title, images, columns } = options;
+  checkFigureName(name, `build image grid ${JSON.stringify(name)}`);
   if (!Array.isArray(images) || images.length === 0) {
     throw new RangeError(`Cannot build image grid "${name}": images is empty`);
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Figure, PlotlyTrace } from "./figure.ts";
+import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
 
 /** plotly.js's default colour cycle (used so a band and its line share a colour). */
 const PALETTE = [
@@ -107,6 +107,7 @@ function column(
  */
 export function lineFigure(options: LineFigureOptions): Figure {
   const { name, title, series } = options;
+  checkFigureName(name, `build line chart ${JSON.stringify(name)}`);
   const xs = options.x;
   if (xs === undefined || xs === null || typeof xs.length !== "number") {
     throw new TypeError(`Cannot build line chart "${name}": x is not an array`);

@@ -189,7 +189,7 @@ export async function sweepMain(
     };
     const shard = resolveShard(values, context.env);
     if (command === "plan") {
-      const plan = planSweep(spec);
+      const plan = planSweep(spec, registry);
       const mine = shard ? shardRuns(plan, shard) : plan;
       for (const r of mine) print(`${r.index}\t${r.key}`);
       print(`${mine.length} of ${plan.length} runs`);

@@ -168,6 +168,8 @@ export function sweepKey(
  * so that every machine computes the same plan and shard assignment.
  *
  * @param spec The grid.
+ * @param registry Where given, every architecture and dataset of the grid must be one of its
+ *   builders and loaders (else a RangeError naming the ones it has).
  * @returns All runs, with `index` their position.
  * @example
  * ```ts
@@ -180,7 +182,7 @@ export function sweepKey(
  * equal(plan[11].index, 11);
  * ```
  */
-export function planSweep(spec: SweepSpec): SweepRun[] {
+export function planSweep(spec: SweepSpec, registry?: SweepRegistry): SweepRun[] {
   const names = (what: string, v: unknown) => {
     if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === "string" && s)) {
       throw new RangeError(`Cannot plan the sweep: ${what} is ${JSON.stringify(v)}`);
@@ -189,6 +191,20 @@ export function planSweep(spec: SweepSpec): SweepRun[] {
   };
   const archs = names("architectures", spec.architectures);
   const datasets = names("datasets", spec.datasets);
+  const known = (what: string, v: string[], has: Record<string, unknown>) => {
+    const missing = v.find((name) => typeof has[name] !== "function");
+    if (missing !== undefined) {
+      throw new RangeError(
+        `Cannot plan the sweep: no ${what} '${missing}' (registry has: ${
+          Object.keys(has).join(", ") || "none"
+        })`,
+      );
+    }
+  };
+  if (registry !== undefined) {
+    known("model builder", archs, registry.models);
+    known("dataset loader", datasets, registry.datasets);
+  }
   if (!Array.isArray(spec.lambdas) || spec.lambdas.length === 0) {
     throw new RangeError(`Cannot plan the sweep: lambdas is ${JSON.stringify(spec.lambdas)}`);
   }
@@ -494,25 +510,7 @@ export async function runSweep(
   const { registry, out } = options;
   const log = options.log ?? (() => {});
   const lastEpochs = spec.lastEpochs ?? 3;
-  const plan = planSweep(spec);
-  for (const a of spec.architectures) {
-    if (typeof registry.models[a] !== "function") {
-      throw new RangeError(
-        `Cannot run the sweep: no model builder '${a}' (registry has: ${
-          Object.keys(registry.models).join(", ") || "none"
-        })`,
-      );
-    }
-  }
-  for (const d of spec.datasets) {
-    if (typeof registry.datasets[d] !== "function") {
-      throw new RangeError(
-        `Cannot run the sweep: no dataset loader '${d}' (registry has: ${
-          Object.keys(registry.datasets).join(", ") || "none"
-        })`,
-      );
-    }
-  }
+  const plan = planSweep(spec, registry);
   const mine = options.shard ? shardRuns(plan, options.shard) : plan;
   const slash = out.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(out.slice(0, slash), { recursive: true });

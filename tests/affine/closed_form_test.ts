@@ -55,6 +55,7 @@ Deno.test("closedFormFactors() exposes the paper's per-layer factors", async (t)
   await t.step("example out of range", () => {
     const f = closedFormFactors(fromLayersModel(mlp.model), mlp.x);
     assertThrows(() => evaluateClosedForm(f, { example: 99 }), /example 99 is not in \[0, 6\)/);
+    assertThrows(() => evaluateClosedForm(f, undefined as never), /example undefined is not in/);
   });
   await t.step("wrong input shape", () => {
     assertThrows(() => closedFormFactors(fromLayersModel(mlp.model), tf.zeros([1, 3])), RangeError);

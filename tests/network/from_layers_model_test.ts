@@ -132,6 +132,14 @@ Deno.test("fromLayersModel() rejects what is not a max-affine spline", async (t)
       });
     }
   }
+  await t.step("not a model", () => {
+    for (const bad of [{}, null, tf.zeros([2])]) {
+      assertThrows(
+        () => fromLayersModel(bad as tf.LayersModel),
+        /Cannot convert the model: .* is not a tf.LayersModel/,
+      );
+    }
+  });
   await t.step("an unsupported layer class (Concatenate)", () => {
     const a = tf.input({ shape: [3] });
     const d1 = tf.layers.dense({ units: 2 }).apply(a) as tf.SymbolicTensor;

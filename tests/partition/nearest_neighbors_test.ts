@@ -117,6 +117,21 @@ Deno.test("nearestNeighbors() edge cases", async (t) => {
       RangeError,
     );
   });
+  await t.step("not codes, k as a string, options missing", async () => {
+    const x = tf.zeros([2, 3]);
+    assertThrows(
+      () => nearestNeighbors(x as never, base, { k: 1 }),
+      /query is a .* without a code layer's fields, expected a CodeLayer or PartitionCodes/,
+    );
+    x.dispose();
+    assertThrows(() => neighbors(query, base, "2" as never), /k is "2" \(a string\)/);
+    for (const call of [nearestNeighbors, nearestNeighborsAsync]) {
+      await assertRejects(
+        async () => await call(query, base, undefined as never),
+        /options is undefined, expected \{ k, layer\?, exclude\? \}/,
+      );
+    }
+  });
   await t.step("exclude 'same-index' between sets of different sizes", async () => {
     assert(query.count !== base.count);
     const message =

@@ -64,6 +64,16 @@ Deno.test("lineFigure() edge cases", async (t) => {
     assertEquals(fig.data[0].x, ["a", "b"]);
     assertStrictEquals(fig.data[0].mode, "lines");
   });
+  await t.step("a name that is no file name is refused when the figure is built", () => {
+    for (const name of ["../evil", "a b", ""]) {
+      assertThrows(
+        () => lineFigure({ ...base, name, x: [1], series: [{ label: "s", y: [1] }] }),
+        (e) =>
+          e instanceof RangeError &&
+          e.message.includes(`figure name ${JSON.stringify(name)} is not letters, digits`),
+      );
+    }
+  });
   await t.step("length mismatches name the series and the lengths", () => {
     assertThrows(
       () => lineFigure({ ...base, x: [1, 2, 3], series: [{ label: "s", y: [1, 2] }] }),

@@ -199,6 +199,24 @@ Deno.test("sweepMain() plans a shard and reports a bad architecture", async () =
   });
   assertStrictEquals(bad, 2);
   assert(lines.at(-1)!.includes("no model builder 'nope'"), lines.at(-1) ?? "");
+  // plan checks the names too (a wrong case used to print a plan and exit 0)
+  for (
+    const [flag, name, what] of [["--archs", "MLP", "model builder"], [
+      "--datasets",
+      "Blobs",
+      "dataset loader",
+    ]]
+  ) {
+    const args = { "--archs": "mlp", "--datasets": "blobs", [flag]: name };
+    const status = await sweepMain(["plan", ...Object.entries(args).flat()], {
+      registry: toyRegistry,
+      env: {},
+      print,
+      error: print,
+    });
+    assertStrictEquals(status, 2);
+    assert(lines.at(-1)!.includes(`no ${what} '${name}' (registry has:`), lines.at(-1) ?? "");
+  }
 });
 
 Deno.test("runSweep() refuses a dataset without a test split before training", async () => {
