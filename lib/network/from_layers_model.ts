@@ -226,6 +226,8 @@ function ancestors(t: Sym, acc: Map<number, Sym>): Map<number, Sym> {
 function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
   const out: SplineLayer[][] = [];
   let t = end;
+  // nothing but identity layers (dropout) between this layer and the model's output
+  let final = end.id === output.id;
   while (t.id !== stop.id) {
     const layer = t.sourceLayer;
     const cls = layer.getClassName();
@@ -258,6 +260,7 @@ function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
         paths: ins.map((i) => chain(i, fork, output)),
       }]);
       t = fork;
+      final = false;
       continue;
     }
     if (ins.length !== 1) {
@@ -265,7 +268,8 @@ function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
         `Cannot convert layer '${layer.name}': ${cls} with ${ins.length} inputs is not supported (Add is)`,
       );
     }
-    out.push(convert(layer, exampleShape(ins[0]), exampleShape(t), t.id === output.id));
+    out.push(convert(layer, exampleShape(ins[0]), exampleShape(t), final));
+    if (!IDENTITY.has(cls)) final = false;
     t = ins[0];
   }
   return out.reverse().flat();

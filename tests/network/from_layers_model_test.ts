@@ -78,6 +78,15 @@ Deno.test("fromLayersModel() rejects what is not a max-affine spline", async (t)
     });
     assertThrows(() => fromLayersModel(m), /mid.*softmax/);
   });
+  await t.step("softmax before a final dropout is the final activation", () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [3], units: 2, activation: "softmax" }),
+        tf.layers.dropout({ rate: 0.5 }),
+      ],
+    });
+    assertEquals(fromLayersModel(m).layers.map((l) => l.kind), ["dense"]);
+  });
   await t.step("ReLU with maxValue (not convex)", () => {
     const m = tf.sequential({
       layers: [tf.layers.reLU({ inputShape: [3], maxValue: 6, name: "r6" })],
