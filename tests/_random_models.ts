@@ -109,7 +109,8 @@ export function denseOnAxisModel(seed: number): tf.LayersModel {
     layers: [
       tf.layers.dense({ inputShape: [5, 4, 3], units: 6, activation: "relu" }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 1 }),
-      tf.layers.conv2d({ filters: 4, kernelSize: 2, activation: "relu" }),
+      tf.layers.conv2d({ filters: 4, kernelSize: 2 }),
+      tf.layers.reLU(),
       tf.layers.dense({ units: 5, useBias: false }),
       tf.layers.leakyReLU({ alpha: 0.2 }),
       tf.layers.flatten(),

@@ -15,8 +15,9 @@ function tfjsInputOf(model: tf.LayersModel, name: string, x: tf.Tensor): tf.Tens
   const sym = layer.inboundNodes[0].inputTensors[0];
   const input = tf.model({ inputs: model.inputs, outputs: sym }).predict(x) as tf.Tensor;
   if (layer.getClassName() !== "Dense") return input;
-  const [k, b] = layer.getWeights();
-  return tf.add(tf.matMul(input, k), b);
+  const [k, b] = layer.getWeights(); // on the last axis
+  const rows = tf.reshape(input, [-1, k.shape[0]]);
+  return tf.reshape(tf.add(tf.matMul(rows, k), b), [...input.shape.slice(0, -1), k.shape[1]!]);
 }
 
 Deno.test("partitionCodes() agrees with signs and argmaxes read from tfjs intermediate outputs", async (t) => {
