@@ -165,18 +165,20 @@ export function grid(groups: number): [number, number] {
   return [x, Math.max(1, Math.ceil(groups / x))];
 }
 
-/** A pipeline's bind-group layout and the bind groups made from it, by their buffers. */
-interface BindGroups {
-  readonly layout: GPUBindGroupLayout;
-  readonly byBuffers: Map<string, GPUBindGroup>;
+/**
+ * Bind groups made from a pipeline's layout, in a trie keyed by their buffers in binding order:
+ * weak maps all the way down, so that a bind group lives no longer than every buffer it binds
+ * (a network's weights, once the network is gone, are not kept on the device by the cache).
+ */
+interface BindGroupTrie {
+  readonly next: WeakMap<GPUBuffer, BindGroupTrie>;
+  group?: GPUBindGroup;
 }
 
-const bindGroups = new WeakMap<GPUComputePipeline, BindGroups>();
-const bufferIds = new WeakMap<GPUBuffer, number>();
-let nextBufferId = 0;
-
-/** Bind groups kept per pipeline; past it the pipeline's are dropped and made anew. */
-const BIND_GROUPS_PER_PIPELINE = 256;
+const bindGroups = new WeakMap<
+  GPUComputePipeline,
+  { readonly layout: GPUBindGroupLayout; readonly root: BindGroupTrie }
+>();
 
 /**
  * The bind group of `buffers` (bindings 0, 1, …) for `pipeline`, made once and reused by
@@ -193,26 +195,21 @@ function bindGroupFor(
 ): GPUBindGroup {
   let cache = bindGroups.get(pipeline);
   if (cache === undefined) {
-    cache = { layout: pipeline.getBindGroupLayout(0), byBuffers: new Map() };
+    cache = { layout: pipeline.getBindGroupLayout(0), root: { next: new WeakMap() } };
     bindGroups.set(pipeline, cache);
   }
-  let key = "";
+  let node = cache.root;
   for (const b of buffers) {
-    let id = bufferIds.get(b);
-    if (id === undefined) bufferIds.set(b, id = nextBufferId++);
-    key += `${id},`;
+    let child = node.next.get(b);
+    if (child === undefined) node.next.set(b, child = { next: new WeakMap() });
+    node = child;
   }
-  let group = cache.byBuffers.get(key);
-  if (group === undefined) {
-    if (cache.byBuffers.size >= BIND_GROUPS_PER_PIPELINE) cache.byBuffers.clear();
-    group = ctx.device.createBindGroup({
-      label,
-      layout: cache.layout,
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    cache.byBuffers.set(key, group);
-  }
-  return group;
+  node.group ??= ctx.device.createBindGroup({
+    label,
+    layout: cache.layout,
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  return node.group;
 }
 
 /**

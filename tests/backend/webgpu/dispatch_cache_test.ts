@@ -47,11 +47,14 @@ Deno.test({
         sums((i) => i, (i) => 1000 * i, 2),
       ]);
       assertEquals(made.length, 3);
-      // buffers swapped between bindings make a bind group of their own
-      const y4 = filled(() => -1);
-      assertEquals(await record([[b1, a1, y4, 1]]), [sums((i) => i, (i) => 1000 * i, 1)]);
-      assertEquals(made.length, 4);
-      for (const b of [a1, a2, b1, b2, y1, y2, y3, y4]) b.destroy();
+      // another buffer in the last binding only, or buffers swapped between bindings: new ones
+      const y4 = filled(() => -1), y5 = filled(() => -1);
+      assertEquals(await record([[a1, b1, y4, 1], [b1, a1, y5, 1]]), [
+        sums((i) => i, (i) => 1000 * i, 1),
+        sums((i) => i, (i) => 1000 * i, 1),
+      ]);
+      assertEquals(made.length, 5);
+      for (const b of [a1, a2, b1, b2, y1, y2, y3, y4, y5]) b.destroy();
     } finally {
       delete (ctx.device as { createBindGroup?: unknown }).createBindGroup;
     }
