@@ -416,6 +416,19 @@ function checkLayer(l: SplineLayer, where: string): void {
     }
   };
   const [H, W, C] = l.inputShape;
+  /** Checks a sliding window's geometry on an `[H, W, C]` input; returns its size. */
+  const window = (name: string, size: readonly number[], strides: Shape, padding: Padding2D) => {
+    rank(l.inputShape, 3, "input");
+    positive(name, size);
+    positive("strides", strides);
+    paddingOk(padding);
+    return size;
+  };
+  /** The output height and width of a (checked) sliding window. */
+  const windows = (size: readonly number[], strides: Shape, padding: Padding2D) => [
+    slide(H, padding[0], padding[1], size[0], strides[0]),
+    slide(W, padding[2], padding[3], size[1], strides[1]),
+  ];
   switch (l.kind) {
     case "dense": // on the last axis
       output([...l.inputShape.slice(0, -1), l.units]);
@@ -423,13 +436,9 @@ function checkLayer(l: SplineLayer, where: string): void {
       params("bias", l.bias, l.units);
       break;
     case "conv2d": {
-      rank(l.inputShape, 3, "input");
-      positive("kernel size", l.kernelSize);
-      positive("strides", l.strides);
-      paddingOk(l.padding);
-      const [kh, kw] = l.kernelSize, [sh, sw] = l.strides, [t, b, lf, r] = l.padding;
+      const [kh, kw] = window("kernel size", l.kernelSize, l.strides, l.padding);
       const co = l.outputShape[2];
-      output([slide(H, t, b, kh, sh), slide(W, lf, r, kw, sw), co]);
+      output([...windows(l.kernelSize, l.strides, l.padding), co]);
       params("kernel", l.kernel, kh * kw * C * co);
       params("bias", l.bias, co);
       break;
@@ -448,12 +457,8 @@ function checkLayer(l: SplineLayer, where: string): void {
     }
     case "avg-pool":
     case "max-pool": {
-      rank(l.inputShape, 3, "input");
-      positive("pool size", l.poolSize);
-      positive("strides", l.strides);
-      paddingOk(l.padding);
-      const [ph, pw] = l.poolSize, [sh, sw] = l.strides, [t, b, lf, r] = l.padding;
-      output([slide(H, t, b, ph, sh), slide(W, lf, r, pw, sw), C]);
+      const [ph, pw] = window("pool size", l.poolSize, l.strides, l.padding);
+      output([...windows(l.poolSize, l.strides, l.padding), C]);
       if (l.kind === "max-pool" && ph * pw > 65536) {
         throw new RangeError(
           `${what}: windows of ${ph} × ${pw} positions, expected at most 65,536 (a max-pool's code is the argmax's 16-bit slot)`,
