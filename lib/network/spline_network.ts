@@ -292,10 +292,12 @@ export class SplineNetwork {
   }
 
   /**
-   * Theorem 2's sufficient test for global convexity of every output: all weights of
-   * dense and conv layers after the first nonlinearity are non-negative (batch-norm
-   * scales and average pools included), and every nonlinearity is non-decreasing and
-   * convex (ReLU, leaky ReLU with `0 ≤ alpha ≤ 1`, max-pool; not abs). Residual
+   * Theorem 2's sufficient test for global convexity of every output: the first layer is any
+   * MASO layer (its nonlinearity may be abs or a leaky ReLU of negative slope: convex, not
+   * monotone); after the first nonlinearity all weights of dense and conv layers are
+   * non-negative (batch-norm scales and average pools included) and every nonlinearity is
+   * non-decreasing and convex (ReLU, leaky ReLU with `0 ≤ alpha ≤ 1`, max-pool; not abs).
+   * A leaky ReLU of slope above 1 is concave (`min(x, alpha·x)`), nowhere allowed. Residual
    * identity paths are non-negative.
    *
    * @returns `true` when the test passes.
@@ -306,9 +308,11 @@ export class SplineNetwork {
       for (const l of ls) {
         switch (l.kind) {
           case "abs":
-            return false;
+            if (seenNonlinear) return false;
+            seenNonlinear = true;
+            break;
           case "leaky-relu":
-            if (l.alpha < 0 || l.alpha > 1) return false;
+            if (l.alpha > 1 || (l.alpha < 0 && seenNonlinear)) return false;
             seenNonlinear = true;
             break;
           case "relu":

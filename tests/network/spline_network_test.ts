@@ -57,14 +57,56 @@ Deno.test("isConvex() implements Theorem 2's test, and such networks are convex"
     }
     assert(violated, "expected a non-convex chord");
   });
-  await t.step("abs is not non-decreasing: not convex by Theorem 2", () => {
-    const net = new SplineNetwork([2], [{
-      kind: "abs",
-      name: "a",
+  await t.step("abs: allowed in the first layer (Theorem 2's layers 2…L), not after", () => {
+    const abs = (name: string, n: number) => ({
+      kind: "abs" as const,
+      name,
+      inputShape: [n],
+      outputShape: [n],
+    });
+    const dense = (name: string, kernel: number[]) => ({
+      kind: "dense" as const,
+      name,
       inputShape: [2],
       outputShape: [2],
-    }]);
-    assertEquals(net.isConvex(), false);
+      units: 2,
+      kernel: Float64Array.from(kernel),
+      bias: Float64Array.from([0.3, -0.2]),
+    });
+    // |W₁x + b| then non-negative weights: convex; checked on random chords
+    const first = new SplineNetwork([2], [
+      dense("d1", [1, -2, 0.5, 1]),
+      abs("a1", 2),
+      dense("d2", [1, 0.5, 0, 2]),
+    ]);
+    assert(first.isConvex());
+    const r = rng(5);
+    for (let k = 0; k < 500; k++) {
+      const a = Float64Array.from(normals(2, r)), b = Float64Array.from(normals(2, r)), s = r();
+      const m = a.map((v, i) => s * v + (1 - s) * b[i]);
+      const z = forward(first, { data: Float64Array.from([...a, ...b, ...m]), shape: [3, 2] }).data;
+      for (let c = 0; c < 2; c++) {
+        assert(z[4 + c] <= s * z[c] + (1 - s) * z[2 + c] + 1e-12, `chord ${k} output ${c}`);
+      }
+    }
+    // abs after a ReLU: |relu(x₂) − 0.2| is not convex (its slope falls at 0), and the test says no
+    const late = new SplineNetwork([2], [
+      { kind: "relu", name: "r", inputShape: [2], outputShape: [2] },
+      dense("d", [1, 0, 0, 1]),
+      abs("a", 2),
+    ]);
+    assertEquals(late.isConvex(), false);
+    // a leaky ReLU of slope above 1 is concave anywhere; of negative slope, convex only first
+    const leaky = (alpha: number) => ({
+      kind: "leaky-relu" as const,
+      name: `l${alpha}`,
+      inputShape: [2],
+      outputShape: [2],
+      alpha,
+    });
+    assertEquals(new SplineNetwork([2], [leaky(2)]).isConvex(), false);
+    assertEquals(new SplineNetwork([2], [leaky(-0.5)]).isConvex(), true);
+    assertEquals(new SplineNetwork([2], [leaky(0.1), leaky(-0.5)]).isConvex(), false);
   });
 });
 
