@@ -98,11 +98,14 @@ export interface ReluLayer extends LayerBase {
   readonly kind: "relu";
 }
 
-/** Leaky ReLU, `max(alpha·x, x)` for `0 ≤ alpha < 1`: code 1 where `x > 0`. */
+/**
+ * Leaky ReLU, `x` where `x > 0` and `alpha·x` elsewhere — `max(alpha·x, x)`, a MASO, for
+ * `alpha ≤ 1` (tfjs's default 0.3); any finite slope computes exactly: code 1 where `x > 0`.
+ */
 export interface LeakyReluLayer extends LayerBase {
   /** Discriminant. */
   readonly kind: "leaky-relu";
-  /** The slope where inactive, `0 ≤ alpha < 1`. */
+  /** The slope where inactive. */
   readonly alpha: number;
 }
 
