@@ -70,6 +70,14 @@ export interface AffineFormulaData {
   readonly maxRelativeErrorFloat64: number;
   /** max_n ‖A[x] − ∂z/∂x‖∞ / ‖∂z/∂x‖∞ against tfjs autodiff (float32). */
   readonly maxRelativeErrorTemplates: number;
+  /** The tfjs layers forming W^(L), b_W^(L): the last affine factor (e.g. `["flatten", "dense"]`). */
+  readonly classifierLayers: string[];
+  /** z^(L−1)(x): the tfjs model's features entering the classifier W^(L) (float32), `[N][F]`. */
+  readonly features: number[][];
+  /** A_CNN[x]·x + B_CNN[x] of eq. (9): eq. (7)'s factors without W^(L), b_W^(L) (float64), `[N][F]`. */
+  readonly featuresClosedForm: number[][];
+  /** max_n ‖A_CNN·x + B_CNN − z^(L−1)_tfjs‖∞ / ‖z^(L−1)_tfjs‖∞. */
+  readonly maxRelativeErrorFeatures: number;
   /** The nonlinear factors, in forward order. */
   readonly codeLayers: AffineFormulaCodeLayer[];
   /** The affine factors, in forward order. */
@@ -136,8 +144,10 @@ function summarize(
  * signal-dependent ReLU and max-pool matrices A_σ^(ℓ)[x], A_ρ^(ℓ)[x] — with
  * `closedFormFactors`, multiplies them out literally (`evaluateClosedForm`, float64), and
  * compares A[x]·x + B[x] with the tfjs model's own output (float32), with the engine's
- * float64 forward pass, and A[x] with tfjs autodiff ∂z/∂x. Claims: relative error ≤ 1e-4
- * against float32 tfjs, ≤ 1e-9 in float64.
+ * float64 forward pass, and A[x] with tfjs autodiff ∂z/∂x; and eq. (9): the same factors
+ * without the classifier W^(L), b_W^(L) give A_CNN[x]·x + B_CNN[x], compared with the tfjs
+ * model's features z^(L−1)(x) (the output of the layer before the classifier). Claims:
+ * relative error ≤ 1e-4 against float32 tfjs, ≤ 1e-9 in float64.
  *
  * @param options Scale, seed, cache, progress; `examples`.
  * @returns The claims, figures and plain data.
@@ -211,7 +221,40 @@ export async function runAffineFormula(
       for (let d = 0; d < D; d++) grads[(n * C + c) * D + d] = gv[n * D + d];
     }
   }
+  // Eq. (9): the factors without the last affine one (W^(L), b_W^(L)) give the features
+  // z^(L−1)(x) = A_CNN[x]·x + B_CNN[x], checked against the tfjs model's intermediate output.
+  const classifier = factors.factors.at(-1);
+  if (classifier?.kind !== "affine") {
+    throw new RangeError(
+      `Cannot check eq. (9): the network's last factor is ${classifier?.kind}, expected the affine classifier`,
+    );
+  }
+  const F = classifier.C.cols;
+  const featureFactors = { ...factors, outputSize: F, factors: factors.factors.slice(0, -1) };
+  const featuresClosed = new Float64Array(N * F);
+  for (let n = 0; n < N; n++) {
+    const { A, B } = evaluateClosedForm(featureFactors, { example: n });
+    for (let f = 0; f < F; f++) {
+      let s = B[f];
+      for (let d = 0; d < D; d++) s += A[f * D + d] * xData[n * D + d];
+      featuresClosed[n * F + f] = s;
+    }
+  }
+  const featureModel = tf.model({
+    inputs: model.inputs,
+    outputs: model.getLayer(classifier.names[0]).input as tf.SymbolicTensor,
+  });
+  const zf = tf.tidy(() => tf.reshape(featureModel.predict(x) as tf.Tensor, [N, -1]));
+  const featuresTfjs = Float64Array.from(await zf.data());
+  const tfjsWidth = zf.shape[1];
+  zf.dispose();
   x.dispose();
+  if (tfjsWidth !== F) {
+    throw new RangeError(
+      `Cannot check eq. (9): tfjs features have ${tfjsWidth} values, expected ${F}`,
+    );
+  }
+  const maxRelativeErrorFeatures = rowRelativeError(featuresClosed, featuresTfjs, F);
 
   const maxAbsoluteErrorTfjs = zClosed.reduce((m, v, i) => Math.max(m, Math.abs(v - zTfjs[i])), 0);
   const maxRelativeErrorTfjs = rowRelativeError(zClosed, zTfjs, C);
@@ -220,8 +263,8 @@ export async function runAffineFormula(
 
   const codeLayers: AffineFormulaCodeLayer[] = [], affineFactors: AffineFormulaAffineFactor[] = [];
   summarize(factors.factors, N, codeLayers, affineFactors, net.codeLayers.map((l) => l.kind));
-  const rows = (v: Float64Array) =>
-    Array.from({ length: N }, (_, n) => [...v.subarray(n * C, (n + 1) * C)]);
+  const rows = (v: Float64Array, width = C) =>
+    Array.from({ length: N }, (_, n) => [...v.subarray(n * width, (n + 1) * width)]);
   const data: AffineFormulaData = {
     count: N,
     classes: C,
@@ -234,6 +277,10 @@ export async function runAffineFormula(
     maxAbsoluteErrorTfjs,
     maxRelativeErrorFloat64,
     maxRelativeErrorTemplates,
+    classifierLayers: [...classifier.names],
+    features: rows(featuresTfjs, F),
+    featuresClosedForm: rows(featuresClosed, F),
+    maxRelativeErrorFeatures,
     codeLayers,
     affineFactors,
   };
@@ -241,11 +288,18 @@ export async function runAffineFormula(
   const claims: Claim[] = [
     {
       claim:
-        "Eq. (7)–(9): conditioned on x, the CNN's output is A[x]·x + B[x], with A[x], B[x] the products of the per-layer factors C^(ℓ), A_σ^(ℓ)[x], A_ρ^(ℓ)[x] and biases (checked against the tfjs model's own float32 output; bound 1e-4)",
+        "Eq. (7)–(8): conditioned on x, the CNN's output is A[x]·x + B[x], with A[x], B[x] the products of the per-layer factors C^(ℓ), A_σ^(ℓ)[x], A_ρ^(ℓ)[x] and biases (checked against the tfjs model's own float32 output; bound 1e-4)",
       measured: `max relative error ${e(maxRelativeErrorTfjs)} (max absolute ${
         e(maxAbsoluteErrorTfjs)
       }) over ${N} MNIST test images × ${C} classes`,
       held: maxRelativeErrorTfjs <= 1e-4,
+    },
+    {
+      claim:
+        "Eq. (9): the features entering the classifier are z^(L−1)(x) = A_CNN[x]·x + B_CNN[x], eq. (7)'s factors without W^(L), b_W^(L) (checked against the tfjs model's own float32 output of the layer before the classifier; bound 1e-4)",
+      measured: `max relative error ${e(maxRelativeErrorFeatures)} over ${N} images × ${F} ` +
+        `features (the input of ${classifier.names.join(" → ")})`,
+      held: maxRelativeErrorFeatures <= 1e-4,
     },
     {
       claim:

@@ -23,7 +23,7 @@ import {
   type SweepSpec,
   type SweepSummary,
 } from "../train/sweep.ts";
-import type { LearningRateSchedule } from "../train/train.ts";
+import type { LearningRateSchedule, TrainData } from "../train/train.ts";
 import { selectBackend } from "../train/backend.ts";
 import { orthogonalityPenalty } from "../train/orthogonality.ts";
 import { fromLayersModel } from "../network/from_layers_model.ts";
@@ -40,8 +40,10 @@ import {
 export interface TemplateOrthogonality {
   /** Eq. (13) without λ: Σ_{c1≠c2} ⟨W_c1, W_c2⟩² over the class rows of W^(L). */
   readonly penalty: number;
-  /** Mean |cos| between distinct class rows of W^(L). */
+  /** Mean |cos| between distinct class rows of W^(L) (scale-free, unlike `penalty`). */
   readonly weightCosine: number;
+  /** Mean over classes of ‖W_c‖²: the penalty also drops when the rows merely shrink. */
+  readonly weightSquaredNorm: number;
   /** Mean over images and class pairs c1 ≠ c2 of |cos(A[x]_c1, A[x]_c2)| (NaN for no image). */
   readonly templateCosine: number;
   /** Mean over images and class pairs c1 ≠ c2 of |⟨A[x]_c1, A[x]_c2⟩| (NaN for no image). */
@@ -123,6 +125,8 @@ export function templateOrthogonality(model: tf.LayersModel, x: tf.Tensor): Temp
   const penalty = tf.tidy(() => orthogonalityPenalty(kernel).dataSync()[0]);
   const gw = tf.tidy(() => tf.matMul(kernel, kernel, true, false).dataSync());
   const weightCosine = meanAbsCosine(gw, c);
+  let weightSquaredNorm = 0;
+  for (let i = 0; i < c; i++) weightSquaredNorm += gw[i * c + i] / c;
   const n = x.shape[0];
   let templateCosine = NaN, templateInner = NaN, templateSquaredNorm = NaN;
   if (n > 0) {
@@ -144,7 +148,75 @@ export function templateOrthogonality(model: tf.LayersModel, x: tf.Tensor): Temp
     templateInner = inner / (n * c * (c - 1));
     templateSquaredNorm = norm / (n * c);
   }
-  return { penalty, weightCosine, templateCosine, templateInner, templateSquaredNorm };
+  return {
+    penalty,
+    weightCosine,
+    weightSquaredNorm,
+    templateCosine,
+    templateInner,
+    templateSquaredNorm,
+  };
+}
+
+/** Accuracies of a trained model, both in inference mode (batch-norm moving statistics). */
+export interface InferenceAccuracy {
+  /** Accuracy on the first `trainImages` training images. */
+  readonly train: number;
+  /** Accuracy on the whole test subset (the last epoch's test accuracy, recomputed). */
+  readonly test: number;
+  /** Training images used: min(test images, 2,000, training images). */
+  readonly trainImages: number;
+  /** Test images used. */
+  readonly testImages: number;
+}
+
+/** Fraction of the first `n` images of `(x, y)` that `model` classifies right, in inference
+ * mode, the way `train` evaluates its test split after each epoch. */
+function inferenceAccuracy(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, n: number): number {
+  let correct = 0;
+  for (let start = 0; start < n; start += 500) {
+    const size = Math.min(500, n - start);
+    correct += tf.tidy(() => {
+      const out = model.apply(tf.slice(x, start, size), { training: false }) as tf.Tensor;
+      const label = tf.cast(tf.slice(y, start, size), "int32");
+      return tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), label), "float32")).dataSync()[0];
+    });
+  }
+  return n > 0 ? correct / n : NaN;
+}
+
+/** Mean, standard error (n − 1 denominator) and count of per-seed paired differences;
+ * the standard error is NaN below two pairs. */
+export interface PairedDifference {
+  /** Mean of the differences. */
+  readonly mean: number;
+  /** Standard deviation of the differences over √n. */
+  readonly se: number;
+  /** Number of pairs. */
+  readonly n: number;
+}
+
+/**
+ * Summarises per-seed paired differences (λ > 0 minus λ = 0 for the same seed): their mean
+ * and the standard error of that mean, sd/√n, which is the right noise estimate when runs
+ * share their seed across λ (the independent-samples formula ignores the pairing).
+ *
+ * @param d The differences, one per seed.
+ * @returns Mean, standard error (NaN below two pairs) and count.
+ * @example
+ * ```ts
+ * import { pairedDifference } from "./orthogonality.ts";
+ * import { equal } from "node:assert/strict";
+ * const p = pairedDifference([0.01, 0.03]);
+ * equal(p.n, 2);
+ * equal(Math.abs(p.mean - 0.02) < 1e-15 && Math.abs(p.se - 0.01) < 1e-15, true);
+ * ```
+ */
+export function pairedDifference(d: readonly number[]): PairedDifference {
+  const n = d.length;
+  const m = n ? d.reduce((a, b) => a + b, 0) / n : NaN;
+  const ss = d.reduce((a, v) => a + (v - m) ** 2, 0);
+  return { mean: m, se: n > 1 ? Math.sqrt(ss / (n - 1) / n) : NaN, n };
 }
 
 /** Options of {@linkcode runOrthogonality}; unset grid options come from `scale`. */
@@ -187,24 +259,39 @@ export interface OrthogonalityOptions extends ExperimentOptions {
   readonly models?: PaperSweepRegistryOptions["models"];
 }
 
-/** One finished run with its orthogonality measurements (absent for runs resumed from
- * a results file without them). */
+/** One finished run with its measurements of the trained model (absent for runs resumed
+ * from a results file without them). */
 export interface OrthogonalityRun extends SweepResult {
-  /** Measurements of the trained model. */
+  /** Orthogonality of the trained model's final layer and templates. */
   readonly orthogonality?: TemplateOrthogonality;
+  /** Training and test accuracy of the trained model, both in inference mode. */
+  readonly inference?: InferenceAccuracy;
+  /** Mean |cos| between the class rows of W^(L) at initialisation. */
+  readonly initialWeightCosine?: number;
 }
 
 /** Per-(arch, dataset, λ) summary: the sweep's test-accuracy statistics plus means over runs
- * of the training accuracy, the train − test gap and the orthogonality measurements. */
+ * of the training accuracy, the train − test gap and the orthogonality measurements (NaN
+ * where no run was measured). */
 export interface OrthogonalitySummary extends SweepSummary {
-  /** Mean over runs of the training accuracy (last epochs). */
+  /** Mean over runs of the training accuracy of the last epochs, in training mode (batch
+   * statistics, weights changing during the epoch): Figure 3b's curve, not for the gap. */
   readonly trainMean: number;
-  /** Mean over runs of training − test accuracy (last epochs): overfitting. */
+  /** Mean over runs of the final model's inference-mode accuracy on a training subset. */
+  readonly evalTrainMean: number;
+  /** Mean over runs of the final model's inference-mode test accuracy. */
+  readonly evalTestMean: number;
+  /** Mean over runs of inference-mode training − test accuracy of the final model:
+   * overfitting. */
   readonly gap: number;
-  /** Mean eq. (13) penalty value (without λ) of the trained W^(L) (NaN if not measured). */
+  /** Mean eq. (13) penalty value (without λ) of the trained W^(L). */
   readonly penalty: number;
   /** Mean |cos| between class rows of W^(L). */
   readonly weightCosine: number;
+  /** Mean ‖W_c‖² of the class rows of W^(L). */
+  readonly weightSquaredNorm: number;
+  /** Mean |cos| between class rows of W^(L) at initialisation. */
+  readonly initialWeightCosine: number;
   /** Mean |cos| between templates. */
   readonly templateCosine: number;
   /** Mean |⟨A[x]_c1, A[x]_c2⟩|. */
@@ -237,21 +324,45 @@ export interface OrthogonalityResult extends ExperimentResult {
   readonly outDir: string;
 }
 
-interface Preset {
-  archs: string[];
-  datasets: string[];
-  lambdas: number[];
-  runs: number;
-  epochs: number;
-  trainSize?: number;
-  testSize?: number;
-  batchSize: number;
-  schedule: LearningRateSchedule;
-  templateImages: number;
-  models?: PaperSweepRegistryOptions["models"];
+/** The grid of one scale (see {@linkcode ORTHOGONALITY_PRESETS}). */
+export interface OrthogonalityPreset {
+  /** Architectures. */
+  readonly archs: readonly string[];
+  /** Datasets. */
+  readonly datasets: readonly string[];
+  /** The λ grid. */
+  readonly lambdas: readonly number[];
+  /** Runs per (architecture, dataset, λ). */
+  readonly runs: number;
+  /** Epochs (full: CIFAR-100 trains 200). */
+  readonly epochs: number;
+  /** Training subset size (absent: all). */
+  readonly trainSize?: number;
+  /** Test subset size (absent: all). */
+  readonly testSize?: number;
+  /** Batch size (full: CIFAR-100 uses 100). */
+  readonly batchSize: number;
+  /** Learning-rate schedule. */
+  readonly schedule: LearningRateSchedule;
+  /** Test images whose templates are measured per run. */
+  readonly templateImages: number;
+  /** Extra builder options per architecture. */
+  readonly models?: PaperSweepRegistryOptions["models"];
 }
 
-const PRESETS: Record<"tiny" | "quick" | "full", Preset> = {
+/**
+ * The grid of each scale of {@linkcode runOrthogonality} (options override it).
+ *
+ * @example The quick scale trains smallCNN on 3,000 CIFAR-10 images
+ * ```ts
+ * import { ORTHOGONALITY_PRESETS } from "./orthogonality.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(ORTHOGONALITY_PRESETS.quick.trainSize, 3000);
+ * ```
+ */
+export const ORTHOGONALITY_PRESETS: Readonly<
+  Record<"tiny" | "quick" | "full", OrthogonalityPreset>
+> = {
   tiny: {
     archs: ["smallCNN"],
     datasets: ["mnist"],
@@ -288,6 +399,26 @@ const PRESETS: Record<"tiny" | "quick" | "full", Preset> = {
     templateImages: 20,
   },
 };
+
+/** What is stored per run besides the sweep's result (one line of the extras file). */
+interface RunExtras extends TemplateOrthogonality {
+  inference?: InferenceAccuracy;
+  initialWeightCosine?: number;
+}
+
+/** Inference-mode accuracy of a trained model on a fixed training subset (the first
+ * min(test images, 2,000) training images) and on the test subset. */
+function measureInference(model: tf.LayersModel, data: TrainData): InferenceAccuracy | undefined {
+  if (!data.test) return undefined;
+  const testImages = data.test.x.shape[0];
+  const trainImages = Math.min(testImages, 2000, data.train.x.shape[0]);
+  return {
+    train: inferenceAccuracy(model, data.train.x, data.train.y, trainImages),
+    test: inferenceAccuracy(model, data.test.x, data.test.y, testImages),
+    trainImages,
+    testImages,
+  };
+}
 
 function positiveInt(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
@@ -362,9 +493,12 @@ function num(v: number): string {
  * final layer (Adam, class-balanced batches, the paper's preprocessing), through the sweep
  * runner (one JSON line per finished run in `outDir`: rerunning resumes; `shard` runs one
  * shard), then reports test accuracy vs λ (mean, std, max over runs of the last-3-epoch
- * mean), the training curves for λ = 0 and the λ > 0 nearest 1, the train − test gap,
- * and how orthogonal W^(L) and the templates A[x]_c became (see
- * {@linkcode templateOrthogonality}).
+ * mean), the training curves for λ = 0 and the λ > 0 nearest 1, the train − test gap of
+ * each final model (both accuracies in inference mode, the training one on a fixed subset
+ * of min(test images, 2,000) training images), and how orthogonal W^(L) and the templates
+ * A[x]_c became (see {@linkcode templateOrthogonality}). Claims compare λ ≈ 1 (or every
+ * λ > 0) with λ = 0 seed by seed: a difference counts when its mean exceeds one standard
+ * error of the per-seed differences (see {@linkcode pairedDifference}).
  *
  * Scales: `tiny` (tests: a narrow smallCNN on 500 MNIST images, λ ∈ {0, 1}, 2 runs, 2
  * epochs at batch 10), `quick` (smallCNN on 3,000 CIFAR-10 images, λ ∈ {0, 1}, 3 runs, 6 epochs at batch 10:
@@ -391,7 +525,7 @@ export async function runOrthogonality(
 ): Promise<OrthogonalityResult> {
   const t0 = performance.now();
   const scale = options.scale ?? "quick";
-  const preset = PRESETS[scale];
+  const preset = ORTHOGONALITY_PRESETS[scale];
   if (!preset) {
     throw new RangeError(
       `Cannot run the orthogonality experiment: scale is '${scale}', expected tiny, quick or full`,
@@ -479,11 +613,14 @@ export async function runOrthogonality(
     let todo: SweepRun[] = [];
     let built = 0;
     let probe: tf.Tensor | null = null;
-    const measured = new Map<string, TemplateOrthogonality>();
+    // The loaded data (the sweep keeps it alive while it trains on it).
+    let current: TrainData | null = null;
+    const measured = new Map<string, RunExtras>();
     const registry: SweepRegistry = { models: {}, datasets: {} };
     for (const [name, load] of Object.entries(baseRegistry.datasets)) {
       registry.datasets[name] = async () => {
         const data = await load();
+        current = data;
         probe?.dispose();
         probe = null;
         const nTest = data.test?.x.shape[0] ?? 0;
@@ -497,6 +634,15 @@ export async function runOrthogonality(
       registry.models[name] = async (ctx) => {
         const model = await build(ctx);
         const run = todo[built++];
+        let initialWeightCosine: number | undefined;
+        const noImage = tf.zeros([0, ...ctx.inputShape]);
+        try {
+          initialWeightCosine = templateOrthogonality(model, noImage).weightCosine;
+        } catch {
+          // a model built lazily has no kernel yet: no initial measurement
+        } finally {
+          noImage.dispose();
+        }
         const dispose = model.dispose.bind(model);
         model.dispose = (() => {
           if (
@@ -504,7 +650,12 @@ export async function runOrthogonality(
           ) {
             const none = probe ? null : tf.zeros([0, ...ctx.inputShape]);
             try {
-              measured.set(run.key, templateOrthogonality(model, probe ?? none!));
+              const orthogonality = templateOrthogonality(model, probe ?? none!);
+              measured.set(run.key, {
+                ...orthogonality,
+                inference: current ? measureInference(model, current) : undefined,
+                initialWeightCosine,
+              });
             } catch (e) {
               notes.push(`run ${run.key}: orthogonality not measured (${(e as Error).message})`);
             } finally {
@@ -567,7 +718,7 @@ export async function runOrthogonality(
     }
 
     // Gather every finished run of the grid with its measurements.
-    const extras = new Map<string, TemplateOrthogonality>();
+    const extras = new Map<string, RunExtras>();
     if (await exists(extrasPath)) {
       for (const line of (await Deno.readTextFile(extrasPath)).split("\n")) {
         if (!line.trim()) continue;
@@ -582,9 +733,16 @@ export async function runOrthogonality(
     const all = (await readSweepResults([resultsPath], { allowMissing: true })).results.filter((
       r,
     ) => grid.has(r.key));
-    const runsOut: OrthogonalityRun[] = all.map((r) =>
-      extras.has(r.key) ? { ...r, orthogonality: extras.get(r.key) } : r
-    );
+    const runsOut: OrthogonalityRun[] = all.map((r) => {
+      const e = extras.get(r.key);
+      if (!e) return r;
+      const { inference, initialWeightCosine, ...orthogonality } = e;
+      return { ...r, orthogonality, inference, initialWeightCosine };
+    });
+    const noInference = runsOut.filter((r) => !r.inference).length;
+    if (noInference > 0) {
+      notes.push(`${noInference} runs have no inference-mode train/test accuracy (no gap)`);
+    }
     const unmeasured = runsOut.filter((r) => !r.orthogonality).length;
     if (unmeasured > 0) notes.push(`${unmeasured} runs have no orthogonality measurement`);
 
@@ -594,12 +752,20 @@ export async function runOrthogonality(
       );
       const m = (f: (o: TemplateOrthogonality) => number) =>
         mean(group.filter((r) => r.orthogonality).map((r) => f(r.orthogonality!)));
+      const e = (f: (i: InferenceAccuracy) => number) =>
+        mean(group.filter((r) => r.inference).map((r) => f(r.inference!)));
       return {
         ...row,
         trainMean: mean(group.map((r) => r.trainAccuracy)),
-        gap: mean(group.map((r) => r.trainAccuracy - r.testAccuracy)),
+        evalTrainMean: e((i) => i.train),
+        evalTestMean: e((i) => i.test),
+        gap: e((i) => i.train - i.test),
         penalty: m((o) => o.penalty),
         weightCosine: m((o) => o.weightCosine),
+        weightSquaredNorm: m((o) => o.weightSquaredNorm),
+        initialWeightCosine: mean(
+          group.flatMap((r) => r.initialWeightCosine === undefined ? [] : [r.initialWeightCosine]),
+        ),
         templateCosine: m((o) => o.templateCosine),
         templateInner: m((o) => o.templateInner),
         templateSquaredNorm: m((o) => o.templateSquaredNorm),
@@ -646,15 +812,31 @@ export async function runOrthogonality(
         continue;
       }
       const meanPositive = mean(positive.map((r) => r.mean));
-      const gainError = Math.sqrt(
-        zero.std ** 2 / zero.runs +
-          mean(positive.map((r) => r.std ** 2 / r.runs)) / positive.length,
-      );
       const best = positive.reduce((a, b) => (b.mean > a.mean ? b : a));
       const pp = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} pp`;
+      // Runs share their seed across λ: compare them seed by seed.
+      const runsAt = (lambda: number) =>
+        new Map(
+          runsOut.filter((r) => r.arch === arch && r.dataset === dataset && r.lambda === lambda)
+            .map((r) => [`${r.run}|${r.seed}`, r]),
+        );
+      const atZero = runsAt(0);
+      const atPositive = positive.map((r) => runsAt(r.lambda));
+      const atOne = runsAt(one.lambda);
+      const gains: number[] = [];
+      for (const [k, z] of atZero) {
+        const others = atPositive.map((m) => m.get(k));
+        if (others.every((o) => o !== undefined)) {
+          const d = mean(others.map((o) => o!.testAccuracy)) - z.testAccuracy;
+          if (Number.isFinite(d)) gains.push(d);
+        }
+      }
+      const gain = pairedDifference(gains);
+      const gainHeld = gain.mean > gain.se;
       claims.push({
         claim: `Fig. 3a: the orthogonality penalty (λ > 0) raises mean test accuracy over λ = 0 ` +
-          `(${tag})`,
+          `(${tag}; held if the mean per-seed gain, mean over λ > 0 minus λ = 0 for the same ` +
+          `seed, exceeds one standard error of those per-seed differences)`,
         measured:
           `λ=0: ${pct(zero.mean)} ± ${(100 * zero.std).toFixed(1)} pp (max ${pct(zero.max)}, ` +
           `${zero.runs} runs); ` +
@@ -664,36 +846,59 @@ export async function runOrthogonality(
             .join("; ") +
           `; mean over λ>0 ${pct(meanPositive)} (${pp(meanPositive - zero.mean)}), best λ=` +
           `${+best.lambda.toFixed(3)} (${pp(best.mean - zero.mean)})` +
-          `; standard error of the difference ${pp(gainError)}` +
-          (meanPositive - zero.mean > gainError
-            ? ""
-            : " (held only if the gain exceeds it: within noise)"),
-        // a gain counts only beyond one standard error of the difference of means
-        held: meanPositive - zero.mean > gainError,
+          `; per-seed gain ${pp(gain.mean)} ± ${(100 * gain.se).toFixed(1)} pp (standard error, ` +
+          `${gain.n} seeds)` + (gainHeld ? "" : " (within noise)"),
+        held: gainHeld,
       });
+      const reductions: number[] = [];
+      for (const [k, z] of atZero) {
+        const o = atOne.get(k);
+        if (z.inference && o?.inference) {
+          reductions.push(
+            (z.inference.train - z.inference.test) - (o.inference.train - o.inference.test),
+          );
+        }
+      }
+      const reduction = pairedDifference(reductions);
+      const gapHeld = reduction.mean > reduction.se;
+      const images = [...atZero.values()].find((r) => r.inference)?.inference;
       claims.push({
         claim: `Fig. 3b: with λ ≈ 1 the network overfits less than with λ = 0 (smaller ` +
-          `train − test accuracy gap) (${tag})`,
-        measured:
-          `gap λ=0: ${(100 * zero.gap).toFixed(1)} pp (train ${pct(zero.trainMean)}, test ` +
-          `${pct(zero.mean)}); gap λ=${+one.lambda.toFixed(3)}: ${(100 * one.gap).toFixed(1)} pp ` +
-          `(train ${pct(one.trainMean)}, test ${pct(one.mean)})` +
-          (zero.gap - one.gap > 0.01 ? "" : " (held only if ≥ 1 pp smaller)"),
-        held: zero.gap - one.gap > 0.01,
+          `train − test accuracy gap) (${tag}; both accuracies of the final model in inference ` +
+          `mode, train on ${images?.trainImages ?? "n/a"} fixed training images; held if the ` +
+          `mean per-seed gap reduction exceeds one standard error of the per-seed reductions)`,
+        measured: `gap λ=0: ${(100 * zero.gap).toFixed(1)} pp (train ${pct(zero.evalTrainMean)}, ` +
+          `test ${pct(zero.evalTestMean)}); gap λ=${+one.lambda.toFixed(3)}: ` +
+          `${(100 * one.gap).toFixed(1)} pp (train ${pct(one.evalTrainMean)}, test ` +
+          `${pct(one.evalTestMean)}); per-seed reduction ${pp(reduction.mean)} ± ` +
+          `${(100 * reduction.se).toFixed(1)} pp (standard error, ${reduction.n} seeds)` +
+          (gapHeld ? "" : " (within noise)"),
+        held: gapHeld,
+      });
+      const cosineHeld = one.weightCosine <= 0.5 * zero.weightCosine;
+      claims.push({
+        claim: `Eq. 13: training with the penalty makes the class rows of W^(L) more orthogonal ` +
+          `(${tag}; held if λ ≈ 1 at least halves the scale-free mean |cos| between rows ` +
+          `compared with λ = 0; the penalty value itself is no evidence: Σ⟨W_c1,W_c2⟩² scales ` +
+          `as the 4th power of the weights, so the penalty also rewards shrinking the rows, ` +
+          `which batch-norm before the last layer lets the network do without changing ` +
+          `its outputs)`,
+        measured: `mean |cos| between rows: at initialisation ${num(zero.initialWeightCosine)}, ` +
+          `λ=0 ${num(zero.weightCosine)}, λ=${+one.lambda.toFixed(3)} ` +
+          `${num(one.weightCosine)}; Σ⟨W_c1,W_c2⟩² λ=0 ${num(zero.penalty)}, λ=` +
+          `${+one.lambda.toFixed(3)} ${num(one.penalty)}; mean ‖W_c‖² λ=0 ` +
+          `${num(zero.weightSquaredNorm)}, λ=${+one.lambda.toFixed(3)} ` +
+          `${num(one.weightSquaredNorm)}`,
+        held: cosineHeld,
       });
       claims.push({
-        claim:
-          `Eq. 13: training with the penalty makes the class rows of W^(L) orthogonal (${tag})`,
-        measured: `Σ⟨W_c1,W_c2⟩² λ=0: ${num(zero.penalty)}, λ=${+one.lambda.toFixed(3)}: ` +
-          `${num(one.penalty)}; mean |cos| ${num(zero.weightCosine)} → ${num(one.weightCosine)}`,
-        held: one.penalty < zero.penalty,
-      });
-      claims.push({
-        claim: `Sec. 6: orthogonal rows of W^(L) give orthogonal templates A[x]_c (${tag})`,
+        claim: `Sec. 6: the paper asserts that orthogonal rows of W^(L) suffice for orthogonal ` +
+          `templates A[x]_c; that is not true in general (A[x]_c = W_c·J[x], with J[x] the ` +
+          `Jacobian of the features W^(L) sees, so it needs J[x]J[x]ᵀ ∝ I). We test the weaker ` +
+          `empirical tendency: training with λ ≈ 1 at least halves the mean |cos| between ` +
+          `templates compared with λ = 0 (${tag})`,
         measured: `mean |cos(A[x]_c1, A[x]_c2)| over ${templateImages} test images: λ=0 ` +
-          `${num(zero.templateCosine)}, λ=${+one.lambda.toFixed(3)} ${num(one.templateCosine)} ` +
-          `(held if at least halved; templates are W_c·J[x], so they are orthogonal only if ` +
-          `J[x]J[x]ᵀ ∝ I)`,
+          `${num(zero.templateCosine)}, λ=${+one.lambda.toFixed(3)} ${num(one.templateCosine)}`,
         held: one.templateCosine < 0.5 * zero.templateCosine,
       });
     }

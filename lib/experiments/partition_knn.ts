@@ -2,7 +2,9 @@
  * The partition-distance experiment (Section 7.3, eq. 15, Figure 4): train the paper's
  * smallCNN without batch-norm, encode images by the partition region they fall in at each
  * of its 6 code layers (3 ReLU sign masks, 3 max-pool argmaxes), and look at each query's
- * nearest training images under the partition distance, layer by layer.
+ * nearest training images under the partition distance, layer by layer — against the same
+ * network untrained. Max-pool codes of all-tie windows (dead ReLUs, all zero) agree by default
+ * (first maximum), which inflates the similarity at max-pool layers.
  *
  * @module
  */
@@ -66,6 +68,22 @@ export interface KnnCodeLayer {
   readonly label: string;
 }
 
+/**
+ * The baseline of Figure 4's trends: smallCNN without batch-norm built with the same seed as
+ * the trained one (so its initial weights) and not trained, its codes and neighbours computed
+ * the same way. What the trained curves add to it is what training adds.
+ */
+export interface KnnBaseline {
+  /** `neighbors[ℓ][q]`: base indices of the k nearest, nearest first. */
+  readonly neighbors: number[][][];
+  /** `distances[ℓ][q]`: their partition distances (eq. 15), ascending. */
+  readonly distances: number[][][];
+  /** Per layer: fraction of neighbours (over all queries) of the query's class. */
+  readonly classAgreement: number[];
+  /** Per layer: mean Euclidean distance (preprocessed input space) query → neighbour. */
+  readonly euclidean: number[];
+}
+
 /** The results on one dataset. */
 export interface PartitionKnnDataset {
   /** `cifar10` or `svhn`. */
@@ -102,10 +120,12 @@ export interface PartitionKnnDataset {
   readonly chanceAgreement: number;
   /** Mean Euclidean distance from a query to a base image (all pairs). */
   readonly randomEuclidean: number;
+  /** The same measurements with the same architecture untrained (see {@linkcode KnnBaseline}). */
+  readonly untrained: KnnBaseline;
   /** Indices (into the queries) of the queries drawn in the grid. */
   readonly shownQueries: number[];
-  /** Seconds spent: training, partition codes, nearest-neighbour search. */
-  readonly seconds: { train: number; codes: number; search: number };
+  /** Seconds spent: training, partition codes, nearest-neighbour search, untrained baseline. */
+  readonly seconds: { train: number; codes: number; search: number; untrained: number };
   /** Codes per second of {@linkcode partitionCodes}. */
   readonly codesPerSecond: number;
   /** The engine that computed the codes (`"auto"`: tfjs on a tfjs-wasm backend). */
@@ -120,16 +140,26 @@ export interface PartitionKnnResult extends ExperimentResult {
   readonly notes: string[];
 }
 
-interface Preset {
-  trainSize?: number;
-  epochs: number;
-  baseSize?: number;
-  queries: number;
-  shown: number;
-  schedule: LearningRateSchedule;
+/** The sizes of one scale of {@linkcode runPartitionKnn} (unset: the whole training set). */
+export interface PartitionKnnPreset {
+  /** Training images (unset: all). */
+  readonly trainSize?: number;
+  /** Training epochs. */
+  readonly epochs: number;
+  /** Base images searched (unset: all training images). */
+  readonly baseSize?: number;
+  /** Query (test) images. */
+  readonly queries: number;
+  /** Queries drawn in the grid. */
+  readonly shown: number;
+  /** Learning-rate schedule. */
+  readonly schedule: LearningRateSchedule;
 }
 
-const PRESETS: Record<"tiny" | "quick" | "full", Preset> = {
+/** The presets of the scales `tiny`, `quick` and `full`. */
+export const PARTITION_KNN_PRESETS: Readonly<
+  Record<"tiny" | "quick" | "full", PartitionKnnPreset>
+> = {
   tiny: {
     trainSize: 500,
     epochs: 1,
@@ -202,6 +232,36 @@ function codesOf(
   return concatCodes(parts);
 }
 
+/** The codes of base and queries under `net`, and each query's k nearest base images per layer. */
+function searchLayers(
+  net: ReturnType<typeof fromLayersModel>,
+  xBase: tf.Tensor,
+  xTest: tf.Tensor,
+  k: number,
+  codeBatch: number,
+  log: (m: string) => void,
+  what: string,
+): {
+  neighbors: number[][][];
+  distances: number[][][];
+  codeSeconds: number;
+  searchSeconds: number;
+} {
+  let t = performance.now();
+  const baseCodes = codesOf(net, xBase, codeBatch, log, `${what}: ${xBase.shape[0]} base images`);
+  const queryCodes = codesOf(net, xTest, codeBatch, log, `${what}: ${xTest.shape[0]} queries`);
+  const codeSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const neighbors: number[][][] = [], distances: number[][][] = [];
+  for (let l = 0; l < baseCodes.length; l++) {
+    const { indices, distances: d } = nearestNeighbors(queryCodes, baseCodes, { layer: l, k });
+    neighbors.push(indices.arraySync());
+    distances.push(d.arraySync());
+    tf.dispose([indices, d]);
+  }
+  return { neighbors, distances, codeSeconds, searchSeconds: (performance.now() - t) / 1000 };
+}
+
 /** Mean Euclidean distance between every query and every base row, chunked on tfjs. */
 function meanPairDistance(q: tf.Tensor2D, b: tf.Tensor2D): number {
   const n = b.shape[0];
@@ -260,7 +320,7 @@ async function runOne(
     path: settings.path,
   });
   const tensors: tf.Tensor[] = [raw.train.x, raw.train.y, raw.test.x, raw.test.y];
-  let model: tf.LayersModel | null = null;
+  let model: tf.LayersModel | null = null, untrainedModel: tf.LayersModel | null = null;
   try {
     const xTrain = preprocessPaper(raw.train.x);
     const xTest = preprocessPaper(raw.test.x);
@@ -284,7 +344,7 @@ async function runOne(
         settings.epochs === 1 ? "" : "s"
       }`,
     );
-    let t = performance.now();
+    const t = performance.now();
     const { history } = await train(model, {
       train: { x: xTrain, y: raw.train.y },
       test: { x: xTest, y: raw.test.y },
@@ -313,26 +373,23 @@ async function runOne(
       label: `ℓ=${i + 1} ${c.kind === "max-pool" ? "max-pool" : "ReLU"}`,
     }));
 
-    t = performance.now();
     const xBase = baseSize === nTrain ? xTrain : tf.slice(xTrain, 0, baseSize);
     if (xBase !== xTrain) tensors.push(xBase);
-    const baseCodes = codesOf(net, xBase, settings.codeBatch, log, `${baseSize} base images`);
-    const queryCodes = codesOf(net, xTest, settings.codeBatch, log, `${xTest.shape[0]} queries`);
-    const codeSeconds = (performance.now() - t) / 1000;
-    const codesPerSecond = (baseSize + xTest.shape[0]) / codeSeconds;
-    log(`partition_knn: ${dataset}: codes at ${codesPerSecond.toFixed(0)} images/s`);
-
-    t = performance.now();
     const Q = xTest.shape[0];
-    const neighbors: number[][][] = [], distances: number[][][] = [];
-    for (let l = 0; l < layers.length; l++) {
-      const { indices, distances: d } = nearestNeighbors(queryCodes, baseCodes, { layer: l, k });
-      neighbors.push(indices.arraySync());
-      distances.push(d.arraySync());
-      indices.dispose();
-      d.dispose();
-    }
-    const searchSeconds = (performance.now() - t) / 1000;
+    const search = (n: ReturnType<typeof fromLayersModel>, which: string) =>
+      searchLayers(n, xBase, xTest, k, settings.codeBatch, log, `${dataset} (${which})`);
+    const trained = search(net, "trained");
+    const codesPerSecond = (baseSize + Q) / trained.codeSeconds;
+    log(`partition_knn: ${dataset}: codes at ${codesPerSecond.toFixed(0)} images/s`);
+    // The baseline: the same architecture and seed (the trained net's initial weights), untrained.
+    untrainedModel = smallCNN({
+      inputShape: [H, W, C],
+      classes: raw.classes,
+      batchNorm: false,
+      seed,
+    });
+    const baseline = search(fromLayersModel(untrainedModel), "untrained");
+    const { neighbors, distances } = trained;
 
     const baseLabels = (await raw.train.y.data()).subarray(0, baseSize) as Int32Array;
     const queryLabels = Array.from(await raw.test.y.data() as Int32Array);
@@ -347,17 +404,27 @@ async function runOne(
       }
       return Math.sqrt(s);
     };
+    const curves = (nb: number[][][]) => ({
+      classAgreement: nb.map((rows) => {
+        let same = 0;
+        rows.forEach((r, q) =>
+          r.forEach((i) => (same += baseLabels[i] === queryLabels[q] ? 1 : 0))
+        );
+        return same / (Q * k);
+      }),
+      euclidean: nb.map((rows) => {
+        let s = 0;
+        rows.forEach((r, q) => r.forEach((i) => (s += euclid(q, i))));
+        return s / (Q * k);
+      }),
+    });
     const neighborLabels = neighbors.map((rows) => rows.map((r) => r.map((i) => baseLabels[i])));
-    const classAgreement = neighborLabels.map((rows) => {
-      let same = 0;
-      rows.forEach((r, q) => r.forEach((c) => (same += c === queryLabels[q] ? 1 : 0)));
-      return same / (Q * k);
-    });
-    const euclidean = neighbors.map((rows) => {
-      let s = 0;
-      rows.forEach((r, q) => r.forEach((i) => (s += euclid(q, i))));
-      return s / (Q * k);
-    });
+    const { classAgreement, euclidean } = curves(neighbors);
+    const untrained: KnnBaseline = {
+      neighbors: baseline.neighbors,
+      distances: baseline.distances,
+      ...curves(baseline.neighbors),
+    };
     const classCounts = new Array(raw.classes).fill(0);
     for (const c of baseLabels) classCounts[c]++;
     const chanceAgreement = queryLabels.reduce((a, c) => a + classCounts[c] / baseSize, 0) / Q;
@@ -409,6 +476,8 @@ async function runOne(
         euclidean,
         chanceAgreement,
         randomEuclidean,
+        untrainedClassAgreement: untrained.classAgreement,
+        untrainedEuclidean: untrained.euclidean,
       }),
     ];
     return {
@@ -430,8 +499,14 @@ async function runOne(
         euclidean,
         chanceAgreement,
         randomEuclidean,
+        untrained,
         shownQueries,
-        seconds: { train: trainSeconds, codes: codeSeconds, search: searchSeconds },
+        seconds: {
+          train: trainSeconds,
+          codes: trained.codeSeconds,
+          search: trained.searchSeconds,
+          untrained: baseline.codeSeconds + baseline.searchSeconds,
+        },
         codesPerSecond,
         codesEngine: resolveBackend(xTest, {}),
       },
@@ -439,8 +514,78 @@ async function runOne(
     };
   } finally {
     model?.dispose();
+    untrainedModel?.dispose();
     tf.dispose(tensors);
   }
+}
+
+/** How far above the untrained baseline the deepest layers' class agreement must reach. */
+export const AGREEMENT_MARGIN = 0.1;
+
+/** Change of `v` from the first to the last layer of `kind` (ReLU or max-pool layers only). */
+function rise(v: readonly number[], layers: readonly KnnCodeLayer[], kind: string): number {
+  const at = layers.filter((l) => l.kind === kind).map((l) => l.index);
+  return v[at[at.length - 1]] - v[at[0]];
+}
+
+/**
+ * Figure 4's three claims on one dataset, each judged within a layer type (ReLU layers 1/3/5,
+ * max-pool layers 2/4/6: the curves zig-zag between the types, since max-pool codes of
+ * all-zero windows agree by default) and against the same network untrained.
+ */
+function figure4Claims(d: PartitionKnnDataset): Claim[] {
+  const a = d.classAgreement, e = d.euclidean, u = d.untrained;
+  const kinds = ["relu", "max-pool"];
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const list = (v: number[], f: (x: number) => string) => v.map(f).join(", ");
+  const rises = (v: number[], w: number[], f: (x: number) => string) =>
+    kinds.map((t) => `${t} ${f(rise(v, d.layers, t))} (untrained ${f(rise(w, d.layers, t))})`)
+      .join(", ");
+  const deepest = kinds.map((t) => d.layers.filter((l) => l.kind === t).at(-1)!.index);
+  const bar = (l: number) =>
+    Math.max(u.classAgreement[l] + AGREEMENT_MARGIN, 2 * d.chanceAgreement);
+  const signed = (f: (x: number) => string) => (x: number) => `${x >= 0 ? "+" : ""}${f(x)}`;
+  return [
+    {
+      claim:
+        `Fig. 4: partition-distance neighbours share the query's class more often at deeper layers, ` +
+        `within each layer type and more than in the same network untrained (${d.dataset})`,
+      measured: `same class among the ${d.k} nearest, layers 1–6: ${list(a, pct)}; untrained: ` +
+        `${list(u.classAgreement, pct)}; change first → last layer of a type: ` +
+        `${rises(a, u.classAgreement, signed(pct))} (chance ${pct(d.chanceAgreement)})`,
+      held: kinds.every((t) =>
+        rise(a, d.layers, t) > 0 && rise(a, d.layers, t) > rise(u.classAgreement, d.layers, t)
+      ),
+    },
+    {
+      claim:
+        `Fig. 4: later-layer neighbours mainly come from the query's class: at the deepest ReLU ` +
+        `and max-pool layers ≥ ${100 * AGREEMENT_MARGIN} points above the untrained network ` +
+        `and ≥ twice chance (${d.dataset})`,
+      measured:
+        deepest.map((l) =>
+          `${d.layers[l].label}: ${pct(a[l])} (untrained ${pct(u.classAgreement[l])}, bar ${
+            pct(bar(l))
+          })`
+        ).join("; ") +
+        `; chance ${pct(d.chanceAgreement)}; ${d.queryLabels.length} queries, ${d.baseSize} ` +
+        `base images, net test accuracy ${pct(d.testAccuracy)}`,
+      held: deepest.every((l) => a[l] >= bar(l)),
+    },
+    {
+      claim: `Fig. 4: deeper-layer neighbours are further from the query in Euclidean distance, ` +
+        `within each layer type and more than in the same network untrained (${d.dataset})`,
+      measured: `mean Euclidean distance to the query (preprocessed inputs), layers 1–6: ` +
+        `${list(e, (x) => x.toFixed(2))}; untrained: ${list(u.euclidean, (x) => x.toFixed(2))}; ` +
+        `change first → last layer of a type: ${
+          rises(e, u.euclidean, signed((x) => x.toFixed(2)))
+        } ` +
+        `(random base image: ${d.randomEuclidean.toFixed(2)})`,
+      held: kinds.every((t) =>
+        rise(e, d.layers, t) > 0 && rise(e, d.layers, t) > rise(u.euclidean, d.layers, t)
+      ),
+    },
+  ];
 }
 
 /**
@@ -453,6 +598,20 @@ async function runOne(
  * preprocessed input space), with the chance level and the mean distance to a random base
  * image; figures: the neighbour grid and the two curves. CIFAR-10 always; SVHN when
  * `svhnPath` is given.
+ *
+ * The same is measured for the same architecture untrained (built with the same seed: the
+ * trained network's initial weights; no training, so it costs only its codes and search), and
+ * the claims are about what training adds to it. They are judged within a layer type, ReLU
+ * layers 1/3/5 and max-pool layers 2/4/6, since the curves zig-zag between the types: a
+ * max-pool code records the first maximum of each window (ties to the first, see
+ * `lib/backend/cpu/max_pool.ts`), so the windows of dead ReLUs — all zero — get the same code 0
+ * in every image and agree by default, which inflates the eq. (15) similarity at max-pool
+ * layers (an untrained smallCNN already reaches ≈ 21% class agreement against 10% chance, and
+ * its Euclidean curve already rises from layer 1 to 6). Claims: (1) the class agreement rises
+ * from the first to the last layer of each type, by more than untrained; (2) at the deepest
+ * layer of each type it is ≥ {@linkcode AGREEMENT_MARGIN} above the untrained network's and ≥
+ * twice chance ("later layer neighbors mainly come from the same class"); (3) the Euclidean
+ * distance rises within each type, by more than untrained.
  *
  * Scales: `tiny` (500 training images, 1 epoch, 300 base images, 20 queries), `quick`
  * (10,000 images, 5 epochs, 5,000 base, 200 queries), `full` (all 50,000 images, 150 epochs,
@@ -477,7 +636,7 @@ export async function runPartitionKnn(
 ): Promise<PartitionKnnResult> {
   const t0 = performance.now();
   const scale = options.scale ?? "quick";
-  const preset = PRESETS[scale];
+  const preset = PARTITION_KNN_PRESETS[scale];
   if (!preset) {
     throw new RangeError(
       `Cannot run the partition-distance experiment: scale is '${scale}', expected tiny, quick or full`,
@@ -536,26 +695,7 @@ export async function runPartitionKnn(
     const { result, figures: figs } = await runOne(r.name, { ...settings, path: r.path }, log);
     datasets.push(result);
     figures.push(...figs);
-    const a = result.classAgreement, e = result.euclidean;
-    const list = (v: number[], f: (x: number) => string) => v.map(f).join(", ");
-    claims.push({
-      claim:
-        `Fig. 4: partition-distance neighbours share the query's class more often at deeper layers (${r.name})`,
-      measured: `fraction of the ${result.k} nearest of the query's class, layers 1–6: ` +
-        `${list(a, (x) => `${(100 * x).toFixed(1)}%`)} (chance ${
-          (100 * result.chanceAgreement).toFixed(1)
-        }%; ` +
-        `${result.queryLabels.length} queries, ${result.baseSize} base images, net test accuracy ` +
-        `${(100 * result.testAccuracy).toFixed(1)}%)`,
-      held: a[a.length - 1] > a[0],
-    });
-    claims.push({
-      claim:
-        `Fig. 4: deeper-layer neighbours are further from the query in Euclidean distance (${r.name})`,
-      measured: `mean Euclidean distance to the query (preprocessed inputs), layers 1–6: ` +
-        `${list(e, (x) => x.toFixed(2))} (random base image: ${result.randomEuclidean.toFixed(2)})`,
-      held: e[e.length - 1] > e[0],
-    });
+    claims.push(...figure4Claims(result));
   }
   const d0 = datasets[0];
   return {
@@ -569,6 +709,7 @@ export async function runPartitionKnn(
         settings.epochs === 1 ? "" : "s"
       } (batch ${settings.batchSize}, Adam lr ${settings.learningRate}); ` +
       `${d0.baseSize} base training images, ${d0.queryLabels.length} test queries, k = ${settings.k}; ` +
+      `baseline: the same smallCNN and seed untrained; ` +
       `codes by the ${d0.codesEngine === "cpu" ? "float64 CPU engine" : "tfjs engine (float32)"} (${
         d0.codesPerSecond.toFixed(0)
       } images/s); tfjs ${choice.backend}`,

@@ -62,8 +62,14 @@ export interface TemplatesPanel extends TemplatesFigureData {
   readonly maxRelativeErrorInnerProducts: number;
   /** Whether argmax_c ⟨A_c, x⟩ + B_c is the model's prediction. */
   readonly decisionMatches: boolean;
-  /** Whether the true class's inner product ⟨A_c, x⟩ is the largest of all C. */
+  /** Whether the true class's inner product ⟨A_c, x⟩ is the largest of all C (the panel image). */
   readonly trueClassLargest: boolean;
+  /** True labels of the whole test subset, `[N]`. */
+  readonly testLabels: number[];
+  /** ⟨A[x_n]_c, x_n⟩ of the whole test subset, `[N][C]` (`templateInnerProducts`, tfjs). */
+  readonly testInnerProducts: number[][];
+  /** Fraction of the test subset whose true class has the largest ⟨A[x_n]_c, x_n⟩. */
+  readonly trueLargestFraction: number;
 }
 
 /** The plain data of the templates experiment. */
@@ -179,6 +185,17 @@ async function panel(
     .slice(0, 2);
   const classes = [label, ...rest];
   const names = data.labels;
+  // The same over the whole test subset: the claim rests on this, not on the selected image.
+  const N = data.test.x.shape[0];
+  const testInnerProducts: number[][] = [];
+  for (let start = 0; start < N; start += 250) {
+    const xb = tf.slice(data.test.x, start, Math.min(250, N - start));
+    const ip = templateInnerProducts(net, xb, { backend: "tfjs" });
+    testInnerProducts.push(...(await ip.array() as number[][]));
+    tf.dispose([xb, ip]);
+  }
+  const testLabels = Array.from(labels);
+  const trueLargest = testInnerProducts.filter((v, n) => argmax(v) === testLabels[n]).length;
   return {
     dataset,
     model: qm.description,
@@ -201,6 +218,9 @@ async function panel(
     maxRelativeErrorInnerProducts: relativeError(innerProductsTfjs, allInnerProducts),
     decisionMatches: argmax(reconstructed) === predicted,
     trueClassLargest: argmax(allInnerProducts) === label,
+    testLabels,
+    testInnerProducts,
+    trueLargestFraction: trueLargest / N,
   };
 }
 
@@ -210,8 +230,11 @@ async function panel(
  * class and two others, with their inner products ⟨A[x]_c, x⟩. Trains smallCNN on each
  * dataset (subsets at scales tiny and quick; largeCNN on the whole set at full), computes
  * A[x] and B[x] exactly in float64, and checks z_c = ⟨A[x]_c, x⟩ + B[x]_c against the tfjs
- * model's output, that the decision is argmax_c ⟨A_c, x⟩ + B_c, and whether the true class's
- * template has the largest inner product (as in the paper's figure).
+ * model's output (and, as a consistency check implied by it apart from near-ties, that the
+ * decision is argmax_c ⟨A_c, x⟩ + B_c). The shown image is selected (the first correctly
+ * classified test image of its class), so whether the true class's template has the largest
+ * inner product is judged on the whole test subset: the fraction of images where it does,
+ * against chance 1/C.
  *
  * @param options Scale, seed, cache, progress; `inputClass`, `otherClasses`.
  * @returns The claims, one figure per dataset, and the panels' data.
@@ -237,46 +260,49 @@ export async function runTemplates(
   }
   const e = (v: number) => v.toExponential(2);
   const f = (v: number) => v.toFixed(1);
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const each = (fn: (p: TemplatesPanel) => string) =>
     panels.map((p) => `${p.dataset}: ${fn(p)}`).join("; ");
   const claims: Claim[] = [
     {
       claim:
-        "Eq. (8): each output is a template inner product plus a bias, z_c(x) = ⟨A[x]_c, x⟩ + B[x]_c (float64 A, B against the tfjs output; bound 1e-4)",
+        "Eq. (8): each output is a template inner product plus a bias, z_c(x) = ⟨A[x]_c, x⟩ + B[x]_c (float64 A, B against the tfjs output; bound 1e-4); so the decision is argmax_c ⟨A[x]_c, x⟩ + B[x]_c (Sec. 5.1; a consistency check, implied apart from near-ties)",
       measured: each((p) =>
         `max relative error ${
           e(p.maxRelativeError)
-        } (⟨A_c, x⟩ from the masked tfjs pass vs float64: ${e(p.maxRelativeErrorInnerProducts)})`
+        } (⟨A_c, x⟩ from the masked tfjs pass vs float64: ${
+          e(p.maxRelativeErrorInnerProducts)
+        }); argmax ⟨A_c, x⟩ + B_c = ${
+          argmax(p.allInnerProducts.map((v, c) => v + p.offsets[c]))
+        }, prediction ${p.predicted}`
       ),
       held: panels.every((p) =>
-        p.maxRelativeError <= 1e-4 && p.maxRelativeErrorInnerProducts <= 1e-4
+        p.maxRelativeError <= 1e-4 && p.maxRelativeErrorInnerProducts <= 1e-4 &&
+        p.decisionMatches
       ),
     },
     {
       claim:
-        "Sec. 5.1: the class decision is the index of the largest matched-filter output ⟨A[x]_c, x⟩ + B[x]_c",
+        "Fig. 1: the true class's template tends to have the largest inner product ⟨A[x]_c, x⟩ with the input: over the test subset, in at least twice the chance fraction 1/C of the images (paper, one image each: 32.7 vs −27.7, −27.8 on MNIST; 30.6 vs −12.5, −16.2 on CIFAR-10)",
       measured: each((p) =>
-        `argmax ⟨A_c, x⟩ + B_c = ${argmax(p.allInnerProducts.map((v, c) => v + p.offsets[c]))}, ` +
-        `prediction ${p.predicted} (true class ${p.label})`
+        `true class largest in ${pct(p.trueLargestFraction)} of ${p.testLabels.length} test ` +
+        `images (chance ${pct(1 / p.logits.length)}, bar ${pct(2 / p.logits.length)}); ` +
+        `the panel's selected image (test image ${p.index}, the first correctly classified ` +
+        `of its class): ⟨A_c, x⟩ = ${p.innerProducts.map(f).join(", ")} for ${
+          p.classNames.join(", ")
+        }, largest: ${p.trueClassLargest ? "the true class" : "another class"}${
+          p.predicted === p.label ? "" : " (input misclassified)"
+        }`
       ),
-      held: panels.every((p) => p.decisionMatches),
-    },
-    {
-      claim:
-        "Fig. 1: the true class's template has the largest inner product with the input (paper: 32.7 vs −27.7, −27.8 on MNIST; 30.6 vs −12.5, −16.2 on CIFAR-10)",
-      measured: each((p) =>
-        `⟨A_c, x⟩ = ${p.innerProducts.map(f).join(", ")} for ${p.classNames.join(", ")}; ` +
-        `largest over all ${p.logits.length} classes: ${
-          p.trueClassLargest ? "the true class" : "another class"
-        }${p.predicted === p.label ? "" : " (input misclassified)"}`
-      ),
-      held: panels.every((p) => p.trueClassLargest),
+      held: panels.every((p) => p.trueLargestFraction >= 2 / p.logits.length),
     },
   ];
   return {
     id: "templates",
     title: "Templates (Figure 1)",
-    scale: `${scale}: ${panels.map((p) => p.model).join("; ")}; one test image per dataset`,
+    scale: `${scale}: ${
+      panels.map((p) => p.model).join("; ")
+    }; one selected test image per dataset (the claim on the whole test subset)`,
     claims,
     figures: panels.map((p) => templatesFigure(p)),
     seconds: (performance.now() - t0) / 1000,

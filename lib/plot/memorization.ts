@@ -23,6 +23,8 @@ export interface MemorizationFigureData {
   readonly histogram: MemorizationHistogram;
   /** The bimodality statistic (mean_true − mean_other) / pooled std, for the title. */
   readonly bimodality: number;
+  /** Which images the values are of, e.g. `"training images"` (in the title when given). */
+  readonly split?: string;
 }
 
 /**
@@ -64,9 +66,10 @@ export function memorizationFigure(data: MemorizationFigureData): Figure {
     marker: { color, opacity: 0.6, line: { width: 0 } },
     hovertemplate: "%{x:.3g}: %{customdata} values<extra>" + name + "</extra>",
   });
+  const on = data.split ? ` on ${data.split}` : "";
   return {
     name: `fig2_memorization_${data.dataset.replace(/[^A-Za-z0-9_-]/g, "_")}`,
-    title: `Figure 2 (${data.dataset}): ⟨A[x_n]_c, x_n⟩ for the true class vs the others ` +
+    title: `Figure 2 (${data.dataset}): ⟨A[x_n]_c, x_n⟩${on} for the true class vs the others ` +
       `(bimodality ${data.bimodality.toFixed(2)} pooled std)`,
     data: [
       trace("true class c = y_n", trueCounts, "#2ca02c"),
@@ -74,7 +77,9 @@ export function memorizationFigure(data: MemorizationFigureData): Figure {
     ],
     layout: {
       title: {
-        text: `${data.dataset}: ⟨A[x_n]_c, x_n⟩ (gap ${data.bimodality.toFixed(2)} pooled std)`,
+        text: `${data.dataset}: ⟨A[x_n]_c, x_n⟩${on} (gap ${
+          data.bimodality.toFixed(2)
+        } pooled std)`,
       },
       barmode: "overlay",
       bargap: 0,

@@ -61,6 +61,10 @@ export interface PartitionCurvesData {
   readonly chanceAgreement: number;
   /** Mean Euclidean distance from a query to all base examples. */
   readonly randomEuclidean: number;
+  /** Per layer: class agreement of the same network untrained (drawn when given). */
+  readonly untrainedClassAgreement?: readonly number[];
+  /** Per layer: Euclidean distance of the same network untrained (drawn when given). */
+  readonly untrainedEuclidean?: readonly number[];
 }
 
 function safe(s: string): string {
@@ -253,7 +257,8 @@ export function neighborGridFigure(data: NeighborGridData): Figure {
 /**
  * Figure 4's trend as two curves over the code layers: the fraction of the k nearest
  * neighbours (partition distance) that share the query's class, against chance; and their
- * mean Euclidean distance to the query in input space, against a random base example.
+ * mean Euclidean distance to the query in input space, against a random base example; with
+ * the untrained network's curves (traces 4 and 5) when given.
  *
  * @param data Per-layer curves and the two baselines.
  * @returns The figure `fig4_curves_<dataset>`.
@@ -277,7 +282,32 @@ export function partitionCurvesFigure(data: PartitionCurvesData): Figure {
         `agreements, ${data.euclidean.length} distances; expected equal and ≥ 1`,
     );
   }
+  for (const v of [data.untrainedClassAgreement, data.untrainedEuclidean]) {
+    if (v !== undefined && v.length !== L) {
+      throw new RangeError(
+        `Cannot build the partition curves figure: an untrained curve has ${v.length} values, expected ${L}`,
+      );
+    }
+  }
   const x = [...data.layers];
+  const untrained: PlotlyTrace[] = [];
+  const baseline = (y: readonly number[] | undefined, xaxis: string, yaxis: string) => {
+    if (y === undefined) return;
+    untrained.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: "untrained network",
+      x,
+      y: [...y],
+      line: { dash: "dashdot", color: "#7f7f7f" },
+      marker: { symbol: "x" },
+      showlegend: untrained.length === 0,
+      xaxis,
+      yaxis,
+    });
+  };
+  baseline(data.untrainedClassAgreement, "x", "y");
+  baseline(data.untrainedEuclidean, "x2", "y2");
   return {
     name: `fig4_curves_${safe(data.dataset)}`,
     title:
@@ -321,6 +351,7 @@ export function partitionCurvesFigure(data: PartitionCurvesData): Figure {
         xaxis: "x2",
         yaxis: "y2",
       },
+      ...untrained,
     ],
     layout: {
       title: { text: `Fig. 4 trends — ${data.dataset}` },

@@ -29,7 +29,7 @@ Deno.test({
     await t.step("the result has the experiment's structure", () => {
       assertStrictEquals(result.id, "affine_formula");
       assert(result.scale.startsWith("tiny"), result.scale);
-      assertEquals(result.claims.length, 3);
+      assertEquals(result.claims.length, 4);
       for (const c of result.claims) {
         assert(c.claim.length > 0 && c.measured.length > 0 && typeof c.held === "boolean");
       }
@@ -68,6 +68,41 @@ Deno.test({
       assertAllClose(result.closedForm.flat(), zv, 1e-4, "A·x + B", 1);
       const scatter = result.figures[1].data[0];
       assertEquals(scatter.x.length, N * C);
+    });
+
+    await t.step("eq. (9): A_CNN·x + B_CNN = the features before the classifier", async () => {
+      assertEquals(result.classifierLayers[0], "flatten");
+      // The tfjs model's input to its flatten layer, flattened: z^(L−1)(x).
+      const layers = qm.model.layers;
+      const flat = layers.findIndex((l) => l.name === "flatten");
+      const sub = tf.model({
+        inputs: qm.model.inputs,
+        outputs: layers[flat - 1].output as tf.SymbolicTensor,
+      });
+      const f = tf.tidy(() => tf.reshape(sub.predict(x) as tf.Tensor, [N, -1]));
+      const F = f.shape[1];
+      const fv = Array.from(await f.data());
+      f.dispose();
+      assertAllClose(result.features.flat(), fv, 1e-6, "features");
+      const scale = Math.max(...fv.map(Math.abs));
+      assertAllClose(result.featuresClosedForm.flat(), fv, 1e-4, "A_CNN·x + B_CNN", scale);
+      // The features feed the classifier: W^(L) z^(L−1) + b_W^(L) = the logits.
+      const dense = layers.slice(flat + 1).find((l) => l.getWeights().length > 0)!;
+      const [W, b] = dense.getWeights().map((w) => w.arraySync());
+      const bias = (b ?? new Array(C).fill(0)) as number[]; // b_W^(L) = 0 without a bias
+      const z = result.features.map((row) =>
+        bias.map((bc, c) => row.reduce((s, v, i) => s + v * (W as number[][])[i][c], bc))
+      );
+      assertAllClose(z.flat(), result.logits.flat(), 1e-4, "W·z + b", 1);
+      assertStrictEquals(F, result.features[0].length);
+      const rel = Math.max(
+        ...result.featuresClosedForm.map((row, n) => {
+          const m = Math.max(...result.features[n].map(Math.abs));
+          return Math.max(...row.map((v, i) => Math.abs(v - result.features[n][i]))) / m;
+        }),
+      );
+      assertAllClose([result.maxRelativeErrorFeatures], [rel], 1e-12);
+      assertStrictEquals(result.claims[1].held, rel <= 1e-4);
     });
 
     await t.step("active-ReLU fractions equal the partition codes' popcounts", () => {

@@ -65,7 +65,16 @@ Deno.test({
           [mt, mo, pooled, (mt - mo) / pooled],
           1e-9,
         );
-        assert(Number.isFinite(d.bimodality) && Number.isFinite(d.train.bimodality));
+        assert(Number.isFinite(d.bimodality) && Number.isFinite(d.test.bimodality));
+        assertAllClose(
+          [d.meanCosTrue, d.meanCosOther, d.meanTemplateSumRatio],
+          [
+            mean(d.cosines.map((row, n) => row[d.labels[n]])),
+            mean(d.cosines.flatMap((row, n) => row.filter((_, c) => c !== d.labels[n]))),
+            mean(d.templateSumRatios),
+          ],
+          1e-6,
+        );
         const largest = d.innerProducts.filter((row, n) =>
           row.every((v) => v <= row[d.labels[n]])
         ).length;
@@ -74,15 +83,16 @@ Deno.test({
       });
 
       await t.step(
-        `${d.dataset}: ⟨A_c, x⟩ equals the float64 templates' dot products`,
+        `${d.dataset}: training images; ⟨A_c, x⟩, cosines and ratios from float64 templates`,
         async () => {
           const qm = await trainQuick(d.dataset, {
             ...quickTrainPreset("tiny", { dataset: d.dataset }),
             seed: 0,
             cacheDir: CACHE,
           });
-          assertEquals(d.labels, Array.from(await qm.dataset.test.y.data()).slice(0, N));
-          const x = tf.slice(qm.dataset.test.x, 0, 3);
+          // Figure 2 and the claim are on the training split (Prop. 5 is about training data).
+          assertEquals(d.labels, Array.from(await qm.dataset.train.y.data()).slice(0, N));
+          const x = tf.slice(qm.dataset.train.x, 0, 3);
           const xd = Float64Array.from(await x.data());
           x.dispose();
           const D = xd.length / 3;
@@ -97,12 +107,29 @@ Deno.test({
             });
             const scale = Math.max(...dots.map(Math.abs));
             assertAllClose(d.innerProducts[n], dots, 1e-4, `example ${n}`, scale);
+            const row = (c: number) => A.data.subarray((n * C + c) * D, (n * C + c + 1) * D);
+            const norm = (v: ArrayLike<number>) =>
+              Math.sqrt(Array.from(v).reduce((a, b) => a + b * b, 0));
+            const xNorm = norm(xd.subarray(n * D, (n + 1) * D));
+            const cos = dots.map((v, c) => v / (norm(row(c)) * xNorm));
+            assertAllClose(d.cosines[n], cos, 1e-4, `cosines ${n}`);
+            const sum = new Float64Array(D);
+            for (let c = 0; c < C; c++) row(c).forEach((v, i) => (sum[i] += v));
+            const ratio = norm(sum) /
+              Array.from({ length: C }, (_, c) => norm(row(c))).reduce((a, b) => a + b);
+            assertAllClose([d.templateSumRatios[n]], [ratio], 1e-4, `ratio ${n}`);
           }
         },
       );
     }
 
-    await t.step("the MNIST > CIFAR-10 comparison is reported as measured", () => {
+    await t.step("claims follow the training-split numbers; the test split is reported", () => {
+      for (const d of result.datasets) {
+        assertStrictEquals(d.test.count, 100);
+        assert(result.claims[0].measured.includes(`mean true ${d.meanTrue.toFixed(2)}`));
+        assert(result.claims[0].measured.includes(`means ${d.test.meanTrue.toFixed(2)}`));
+      }
+      assert(result.figures.every((f) => f.title.includes("training images")));
       const [m, c] = result.datasets;
       assertStrictEquals(result.mnistMoreBimodal, m.bimodality > c.bimodality);
       assertStrictEquals(result.claims[1].held, result.mnistMoreBimodal);

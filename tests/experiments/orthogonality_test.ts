@@ -1,7 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import {
+  ORTHOGONALITY_PRESETS,
   type OrthogonalityResult,
+  type OrthogonalityRun,
+  pairedDifference,
   runOrthogonality,
   templateOrthogonality,
 } from "../../lib/experiments/orthogonality.ts";
@@ -41,6 +44,7 @@ Deno.test("templateOrthogonality() equals brute force from tf.grad templates", a
   }
   assertAllClose([m.penalty], [penalty], 1e-4, "penalty", 1e-8);
   assertAllClose([m.weightCosine], [pairStats(rows).cos], 1e-4, "weight cosine");
+  assertAllClose([m.weightSquaredNorm], [pairStats(rows).norm], 1e-4, "weight norm", 1e-8);
   // Templates A[x]_c = ∂z_c/∂x by automatic differentiation of the tfjs model itself.
   let cos = 0, inner = 0, norm = 0;
   for (let n = 0; n < 3; n++) {
@@ -73,7 +77,63 @@ Deno.test("templateOrthogonality() equals brute force from tf.grad templates", a
   });
 });
 
+Deno.test("templateOrthogonality(): the penalty falls as s⁴ when W^(L) shrinks, the cosine not", () => {
+  // The rescaling loophole of eq. (13): P(sW) = s⁴ P(W), directions unchanged.
+  const model = smallCNN({ inputShape: [14, 14, 1], filters: [2, 2, 3], classes: 3, seed: 1 });
+  const none = tf.zeros([0, 14, 14, 1]);
+  const before = templateOrthogonality(model, none);
+  const logits = model.getLayer("logits");
+  const [k, ...rest] = logits.getWeights();
+  logits.setWeights([tf.mul(k, 0.1), ...rest]);
+  const after = templateOrthogonality(model, none);
+  assert(before.penalty > 0, `penalty ${before.penalty}`);
+  assertAllClose([after.penalty], [before.penalty * 1e-4], 1e-3, "penalty × s⁴", 1e-12);
+  assertAllClose([after.weightCosine], [before.weightCosine], 1e-5, "cosine unchanged");
+  assertAllClose([after.weightSquaredNorm], [before.weightSquaredNorm * 1e-2], 1e-4, "norm × s²");
+});
+
+Deno.test("pairedDifference(): mean and standard error of per-seed differences", () => {
+  // [1, 2, 3, 6]: mean 3, sample variance (4 + 1 + 0 + 9) / 3, standard error √(14/3) / 2.
+  const p = pairedDifference([1, 2, 3, 6]);
+  assertEquals(p.n, 4);
+  assertAllClose([p.mean, p.se], [3, Math.sqrt(14 / 3) / 2], 1e-12);
+  // Pairing removes the shared per-seed offset that the independent formula counts as noise.
+  const zero = [0.5, 0.6, 0.7], one = [0.51, 0.61, 0.71];
+  const paired = pairedDifference(one.map((v, i) => v - zero[i]));
+  assertAllClose([paired.mean, paired.se], [0.01, 0], 1e-12, "paired", 1e-12);
+  assert(Number.isNaN(pairedDifference([0.1]).se), "one pair has no standard error");
+  assert(Number.isNaN(pairedDifference([]).mean), "no pair has no mean");
+});
+
+Deno.test("ORTHOGONALITY_PRESETS: quick trains 3 runs × 6 epochs on 3,000 CIFAR-10 images", () => {
+  const q = ORTHOGONALITY_PRESETS.quick;
+  assertEquals([q.datasets, q.runs, q.epochs, q.trainSize, q.batchSize], [
+    ["cifar10"],
+    3,
+    6,
+    3000,
+    10,
+  ]);
+  assertEquals(q.epochs * q.trainSize! / q.batchSize, 1800); // steps
+});
+
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+/** Sample standard error of the mean of `d` (n − 1 denominator), in plain JS. */
+function standardError(d: number[]): number {
+  const m = mean(d);
+  return Math.sqrt(d.reduce((a, v) => a + (v - m) ** 2, 0) / (d.length - 1) / d.length);
+}
+
+/** Per-seed differences f(λ=1 run) − f(λ=0 run) over the runs sharing run number and seed. */
+function perSeed(runs: OrthogonalityRun[], f: (r: OrthogonalityRun) => number): number[] {
+  const d: number[] = [];
+  for (const z of runs.filter((r) => r.lambda === 0)) {
+    const o = runs.find((r) => r.lambda === 1 && r.run === z.run && r.seed === z.seed);
+    if (o) d.push(f(o) - f(z));
+  }
+  return d;
+}
 
 Deno.test("runOrthogonality() at tiny scale: runs, summary, curves, claims and figures agree", async (t) => {
   const outDir = await Deno.makeTempDir();
@@ -97,6 +157,27 @@ Deno.test("runOrthogonality() at tiny scale: runs, summary, curves, claims and f
       );
       // the run's statistic is the mean of its last (here: both) epochs
       assertAllClose([r.testAccuracy], [mean(r.history.map((h) => h.testAccuracy!))], 1e-12);
+      // the inference-mode test accuracy of the final model is train()'s last evaluation
+      // (recomputed independently: at most one image may flip on a near-tie)
+      const i = r.inference!;
+      assertEquals([i.trainImages, i.testImages], [200, 200]);
+      assert(
+        Math.abs(i.test - r.history[1].testAccuracy!) <= 1 / i.testImages + 1e-12,
+        `inference test ${i.test} vs last epoch ${r.history[1].testAccuracy}`,
+      );
+      assert(i.train >= 0 && i.train <= 1);
+      // the initial row cosine is that of a fresh model with the run's seed
+      const fresh = smallCNN({
+        inputShape: [28, 28, 1],
+        classes: 10,
+        seed: r.seed,
+        batchNorm: true,
+        filters: [8, 16, 32],
+      });
+      const k = fresh.getLayer("logits").getWeights()[0].arraySync() as number[][];
+      fresh.dispose();
+      const rows = k[0].map((_, c) => k.map((row) => row[c]));
+      assertAllClose([r.initialWeightCosine!], [pairStats(rows).cos], 1e-4, "initial cosine");
     }
 
     await t.step("summary recomputed from the runs", () => {
@@ -107,8 +188,15 @@ Deno.test("runOrthogonality() at tiny scale: runs, summary, curves, claims and f
         const m = mean(acc);
         const std = Math.sqrt(acc.reduce((a, v) => a + (v - m) ** 2, 0) / (acc.length - 1));
         assertAllClose([s.mean, s.std, s.max], [m, std, Math.max(...acc)], 1e-12);
-        assertAllClose([s.gap], [mean(g.map((r) => r.trainAccuracy - r.testAccuracy))], 1e-12);
+        const gaps = g.map((r) => r.inference!.train - r.inference!.test);
+        assertAllClose([s.gap], [mean(gaps)], 1e-12);
+        assertAllClose([s.evalTrainMean], [mean(g.map((r) => r.inference!.train))], 1e-12);
         assertAllClose([s.penalty], [mean(g.map((r) => r.orthogonality!.penalty))], 1e-12);
+        assertAllClose(
+          [s.weightCosine],
+          [mean(g.map((r) => r.orthogonality!.weightCosine))],
+          1e-12,
+        );
       }
     });
 
@@ -134,12 +222,20 @@ Deno.test("runOrthogonality() at tiny scale: runs, summary, curves, claims and f
     await t.step("claims follow the measured numbers; figures show the summary", () => {
       assertEquals(result.claims.length, 4);
       const [z, o] = result.summary;
-      // a gain counts beyond one standard error of the difference of means (2 λ values)
-      const se = Math.sqrt(z.std ** 2 / z.runs + o.std ** 2 / o.runs);
-      assertEquals(result.claims[0].held, o.mean - z.mean > se);
-      assertEquals(result.claims[1].held, z.gap - o.gap > 0.01);
-      assertEquals(result.claims[2].held, o.penalty < z.penalty);
+      // Fig. 3a: the per-seed gain must exceed the standard error of the per-seed gains
+      const gains = perSeed(result.runs, (r) => r.testAccuracy);
+      assertEquals(gains.length, 2);
+      assertEquals(result.claims[0].held, mean(gains) > standardError(gains));
+      // Fig. 3b: the per-seed reduction of the inference-mode gap, same rule
+      const cuts = perSeed(result.runs, (r) => r.inference!.test - r.inference!.train);
+      assertEquals(result.claims[1].held, mean(cuts) > standardError(cuts));
+      // Eq. 13: decided on the scale-free row cosine, not on the penalty value
+      const cos = (l: number) =>
+        mean(result.runs.filter((r) => r.lambda === l).map((r) => r.orthogonality!.weightCosine));
+      assertEquals(result.claims[2].held, cos(1) <= 0.5 * cos(0));
       assertEquals(result.claims[3].held, o.templateCosine < 0.5 * z.templateCosine);
+      assert(/rewards shrinking the rows/.test(result.claims[2].claim), result.claims[2].claim);
+      assert(/weaker/.test(result.claims[3].claim), result.claims[3].claim);
       assertEquals(result.figures.map((f) => f.name), [
         "fig3a_accuracy_vs_lambda_smallCNN_mnist",
         "fig3b_training_curves_smallCNN_mnist",

@@ -157,10 +157,61 @@ Deno.test("runPartitionKnn() at tiny scale: neighbours, distances and curves are
     },
   );
 
+  await t.step(
+    "untrained baseline: neighbours by brute force on an untrained smallCNN's codes, curves recomputed",
+    async () => {
+      const u = d.untrained;
+      const model = smallCNN({ inputShape: [32, 32, 3], classes: 10, batchNorm: false, seed: 0 });
+      const net = fromLayersModel(model);
+      const qc = partitionCodes(net, xTest), bc = partitionCodes(net, xBase);
+      model.dispose();
+      for (let l = 0; l < 6; l++) {
+        for (let i = 0; i < Q; i++) {
+          const all = Array.from({ length: 300 }, (_, j) => bruteDistance(qc[l], i, bc[l], j));
+          assertAllClose(u.distances[l][i], u.neighbors[l][i].map((j) => all[j]), 1e-6);
+          const kth = [...all].sort((a, b) => a - b)[K - 1];
+          assertAllClose([u.distances[l][i][K - 1]], [kth], 1e-6, `layer ${l} query ${i}: k-th`);
+        }
+      }
+      // The baseline is not the trained network: some neighbour list differs.
+      assert(JSON.stringify(u.neighbors) !== JSON.stringify(d.neighbors), "untrained = trained");
+      const q = await xTest.data(), b = await xBase.data();
+      const D = 32 * 32 * 3;
+      const dist = (i: number, j: number) => {
+        let s = 0;
+        for (let k = 0; k < D; k++) s += (q[i * D + k] - b[j * D + k]) ** 2;
+        return Math.sqrt(s);
+      };
+      const mean = (f: (i: number, j: number) => number) =>
+        u.neighbors.map((layer) =>
+          layer.reduce((a, row, i) => a + row.reduce((s, j) => s + f(i, j), 0), 0) / (Q * K)
+        );
+      assertAllClose(u.euclidean, mean(dist), 1e-9);
+      assertAllClose(
+        u.classAgreement,
+        mean((i, j) => (baseLabels[j] === queryLabels[i] ? 1 : 0)),
+        1e-12,
+      );
+    },
+  );
+
   await t.step("claims and figures follow the numbers", () => {
-    assertEquals(result.claims.length, 2);
-    assertEquals(result.claims[0].held, d.classAgreement[5] > d.classAgreement[0]);
-    assertEquals(result.claims[1].held, d.euclidean[5] > d.euclidean[0]);
+    assertEquals(result.claims.length, 3);
+    // Recomputed from the raw curves: ReLU layers 0, 2, 4 and max-pool layers 1, 3, 5.
+    const types = [[0, 2, 4], [1, 3, 5]];
+    const up = (v: number[], w: number[]) =>
+      types.every(([f, , l]) => v[l] - v[f] > 0 && v[l] - v[f] > w[l] - w[f]);
+    const u = d.untrained;
+    assertEquals(result.claims[0].held, up(d.classAgreement, u.classAgreement));
+    assertEquals(
+      result.claims[1].held,
+      [4, 5].every((l) =>
+        d.classAgreement[l] >= u.classAgreement[l] + 0.1 &&
+        d.classAgreement[l] >= 2 * d.chanceAgreement
+      ),
+    );
+    assertEquals(result.claims[2].held, up(d.euclidean, u.euclidean));
+    for (const c of result.claims) assert(c.measured.includes("untrained"), c.measured);
     assertEquals(result.figures.map((f) => f.name), [
       "fig4_neighbors_cifar10",
       "fig4_curves_cifar10",
@@ -170,6 +221,8 @@ Deno.test("runPartitionKnn() at tiny scale: neighbours, distances and curves are
     assertEquals(new Set(d.shownQueries.map((q) => queryLabels[q])).size, d.shownQueries.length);
     assertEquals(curves.data[0].y, d.classAgreement);
     assertEquals(curves.data[2].y, d.euclidean);
+    assertEquals(curves.data[4].y, u.classAgreement);
+    assertEquals(curves.data[5].y, u.euclidean);
   });
   tf.dispose([raw.train.x, raw.train.y, raw.test.x, raw.test.y, xTrain, xTest, xBase]);
 });

@@ -8,6 +8,7 @@ import {
 } from "../_assert.ts";
 import { runTemplates } from "../../lib/experiments/templates.ts";
 import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
+import { affineMap } from "../../lib/affine/affine_map.ts";
 import { CACHE, skipWithoutData } from "./_data.ts";
 
 const skip = await skipWithoutData("templates", ["mnist", "cifar10"]);
@@ -21,7 +22,7 @@ Deno.test({
     await t.step("the result has the experiment's structure", () => {
       assertStrictEquals(result.id, "templates");
       assert(result.scale.startsWith("tiny"), result.scale);
-      assertEquals(result.claims.length, 3);
+      assertEquals(result.claims.length, 2);
       for (const c of result.claims) assert(c.measured.length > 0 && typeof c.held === "boolean");
       assertEquals(result.panels.map((p) => p.dataset), ["mnist", "cifar10"]);
       assertEquals(result.figures.map((f) => f.name), [
@@ -91,8 +92,58 @@ Deno.test({
           g.dispose();
         }
       });
+      await t.step(
+        `${p.dataset}: ⟨A_c, x⟩ over the test subset matches float64 templates; fraction recomputed`,
+        async () => {
+          assertEquals(p.testLabels, Array.from(await qm.dataset.test.y.data()));
+          const N = p.testLabels.length;
+          assertEquals(p.testInnerProducts.map((r) => r.length), new Array(N).fill(C));
+          assertAllClose(p.testInnerProducts[p.index], p.allInnerProducts, 1e-4, "panel image");
+          for (const n of [0, N - 1]) {
+            const xn = tf.slice(qm.dataset.test.x, n, 1);
+            const xd = Float64Array.from(await xn.data());
+            xn.dispose();
+            const { A } = affineMap(qm.net, { data: xd, shape: [1, ...qm.net.inputShape] }, {
+              backend: "cpu",
+            });
+            const dots = Array.from({ length: C }, (_, c) => {
+              let s = 0;
+              for (let i = 0; i < D; i++) s += A.data[c * D + i] * xd[i];
+              return s;
+            });
+            const scale = Math.max(...dots.map(Math.abs));
+            assertAllClose(p.testInnerProducts[n], dots, 1e-4, `test image ${n}`, scale);
+          }
+          const largest = p.testInnerProducts.filter((row, n) =>
+            row.every((v, c) =>
+              c === p.testLabels[n] || v < row[p.testLabels[n]]
+            )
+          ).length;
+          assertAllClose([p.trueLargestFraction], [largest / N], 1e-12);
+        },
+      );
       x.dispose();
     }
+
+    await t.step("claims follow the numbers, recomputed", () => {
+      const top = (v: number[]) => v.indexOf(Math.max(...v));
+      const eq8 = result.panels.every((p) => {
+        const zc = p.allInnerProducts.map((v, c) => v + p.offsets[c]);
+        const rel = Math.max(...zc.map((v, c) => Math.abs(v - p.logits[c]))) /
+          Math.max(...p.logits.map(Math.abs));
+        const relIp = Math.max(
+          ...p.innerProductsTfjs.map((v, c) => Math.abs(v - p.allInnerProducts[c])),
+        ) / Math.max(...p.allInnerProducts.map(Math.abs));
+        return rel <= 1e-4 && relIp <= 1e-4 && top(zc) === top(p.logits);
+      });
+      assertStrictEquals(result.claims[0].held, eq8);
+      const fig1 = result.panels.every((p) => {
+        const hits = p.testInnerProducts.filter((row, n) => top(row) === p.testLabels[n]).length;
+        return hits / p.testLabels.length >= 2 / 10;
+      });
+      assertStrictEquals(result.claims[1].held, fig1);
+      assert(result.claims[1].measured.includes("selected"), result.claims[1].measured);
+    });
 
     await t.step("otherClasses chooses the shown classes; bad classes are rejected", async () => {
       const again = await runTemplates({
