@@ -82,6 +82,16 @@ Deno.test("runPartitionKnn() at tiny scale: neighbours, distances and curves are
   const baseLabels = Array.from(await raw.train.y.data()).slice(0, 300);
   const queryLabels = Array.from(await raw.test.y.data());
   const xBase = tf.slice(xTrain, 0, 300);
+  /** Euclidean distance between query image i and base image j, in float64. */
+  const euclidean = async () => {
+    const q = await xTest.data(), b = await xBase.data();
+    const D = 32 * 32 * 3;
+    return (i: number, j: number) => {
+      let s = 0;
+      for (let k = 0; k < D; k++) s += (q[i * D + k] - b[j * D + k]) ** 2;
+      return Math.sqrt(s);
+    };
+  };
 
   await t.step("class agreement and chance level recomputed from the labels", () => {
     assertEquals(d.queryLabels, queryLabels);
@@ -105,13 +115,7 @@ Deno.test("runPartitionKnn() at tiny scale: neighbours, distances and curves are
   await t.step(
     "Euclidean distances recomputed in float64 from the preprocessed images",
     async () => {
-      const q = await xTest.data(), b = await xBase.data();
-      const D = 32 * 32 * 3;
-      const dist = (i: number, j: number) => {
-        let s = 0;
-        for (let k = 0; k < D; k++) s += (q[i * D + k] - b[j * D + k]) ** 2;
-        return Math.sqrt(s);
-      };
+      const dist = await euclidean();
       const eu = d.neighbors.map((layer) =>
         layer.reduce((a, row, i) => a + row.reduce((s, j) => s + dist(i, j), 0), 0) / (Q * K)
       );
@@ -175,13 +179,7 @@ Deno.test("runPartitionKnn() at tiny scale: neighbours, distances and curves are
       }
       // The baseline is not the trained network: some neighbour list differs.
       assert(JSON.stringify(u.neighbors) !== JSON.stringify(d.neighbors), "untrained = trained");
-      const q = await xTest.data(), b = await xBase.data();
-      const D = 32 * 32 * 3;
-      const dist = (i: number, j: number) => {
-        let s = 0;
-        for (let k = 0; k < D; k++) s += (q[i * D + k] - b[j * D + k]) ** 2;
-        return Math.sqrt(s);
-      };
+      const dist = await euclidean();
       const mean = (f: (i: number, j: number) => number) =>
         u.neighbors.map((layer) =>
           layer.reduce((a, row, i) => a + row.reduce((s, j) => s + f(i, j), 0), 0) / (Q * K)
