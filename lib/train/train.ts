@@ -276,8 +276,18 @@ function crossEntropy(
   return tf.neg(tf.log(tf.clipByValue(p, 1e-7, 1))) as tf.Tensor1D;
 }
 
-/** Mean cross-entropy and accuracy of `model` on a split, in inference mode. */
-async function evaluate(
+/**
+ * Mean cross-entropy and accuracy of `model` on a split, in inference mode (batch-norm on its
+ * moving statistics), as `train` evaluates the test split after each epoch.
+ *
+ * @param model The model.
+ * @param split The images and labels.
+ * @param classes C.
+ * @param batchSize Images per forward pass.
+ * @param fromLogits Whether the model outputs logits (else probabilities).
+ * @returns Loss and accuracy (NaN for an empty split).
+ */
+export async function evaluateModel(
   model: tf.LayersModel,
   split: TrainSplit,
   classes: number,
@@ -547,7 +557,7 @@ export async function train(
         const [lossSum, penaltySum, correctSum] = await sums.data();
         sums.dispose();
         const test = data.test
-          ? await evaluate(model, data.test, classes, evalBatchSize, fromLogits)
+          ? await evaluateModel(model, data.test, classes, evalBatchSize, fromLogits)
           : null;
         const record: EpochRecord = {
           epoch: epoch + 1,

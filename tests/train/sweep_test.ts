@@ -304,3 +304,43 @@ Deno.test("readSweepResults() and sweep merge name a results file that does not 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runSweep() stores each final model's inference-mode accuracy on a training subset", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // the builder keeps, before the sweep disposes each model, its accuracy computed by hand
+    const expected: { accuracy: number; images: number }[] = [];
+    const data = registry.datasets.small();
+    const counting = {
+      models: {
+        mlp: async (ctx: Parameters<typeof toyRegistry.models.mlp>[0]) => {
+          const model = await toyRegistry.models.mlp(ctx);
+          const dispose = model.dispose.bind(model);
+          model.dispose = (() => {
+            const images = Math.min(data.test!.x.shape[0], 2000, data.train.x.shape[0]);
+            const logits = model.predict(tf.slice(data.train.x, 0, images)) as tf.Tensor;
+            const predicted = logits.argMax(-1).dataSync();
+            const labels = data.train.y.dataSync();
+            let right = 0;
+            for (let i = 0; i < images; i++) right += predicted[i] === labels[i] ? 1 : 0;
+            expected.push({ accuracy: right / images, images });
+            return dispose();
+          }) as typeof model.dispose;
+          return model;
+        },
+      },
+      datasets: { small: () => data },
+    };
+    const res = await runSweep(spec, { registry: counting, out: `${dir}/r.jsonl` });
+    assertEquals(res.results.length, expected.length);
+    res.results.forEach((r, i) => {
+      assertEquals(r.evalTrainImages, expected[i].images);
+      assertAllClose([r.evalTrainAccuracy!], [expected[i].accuracy], 1e-9);
+    });
+    // and they are read back from the results file
+    const read = (await readSweepResults([`${dir}/r.jsonl`])).results;
+    assertEquals(read.map((r) => r.evalTrainAccuracy), res.results.map((r) => r.evalTrainAccuracy));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
