@@ -213,6 +213,55 @@ function histogram(
 }
 
 /**
+ * The memorization experiment's two claims, a pure function of the datasets' numbers:
+ * (1) on every dataset's training images `meanTrue` > 0 and `meanOther` < 0 (the signs of
+ * eq. 12); (2) MNIST's training-image `bimodality` exceeds CIFAR-10's.
+ *
+ * @param datasets The datasets of {@linkcode runMemorization}: MNIST, then CIFAR-10.
+ * @returns The two claims, in that order.
+ */
+export function memorizationClaims(datasets: readonly MemorizationDatasetResult[]): Claim[] {
+  const [mnist, cifar] = datasets;
+  const mnistMoreBimodal = mnist.bimodality > cifar.bimodality;
+  const f = (v: number) => v.toFixed(2);
+  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+  return [
+    {
+      claim:
+        "Prop. 5 / Fig. 2: on the training images, ⟨A[x_n]_c, x_n⟩ is bimodal: positive for the true class, negative for the others on average (the signs of eq. 12)",
+      measured:
+        datasets.map((d) =>
+          `${d.dataset} (${d.count} training images): mean true ${f(d.meanTrue)} vs other ${
+            f(d.meanOther)
+          }, gap ${f(d.bimodality)} pooled std; true > 0 in ${pct(d.truePositiveFraction)}, ` +
+          `others < 0 in ${pct(d.otherNegativeFraction)}; true class largest in ${
+            pct(d.trueLargestFraction)
+          }; eq. 12's shape (+1, −1, 0 at the global optimum): mean cos(A_c, x) true ${
+            f(d.meanCosTrue)
+          }, other ${f(d.meanCosOther)}, ‖Σ_c A_c‖ / Σ_c ‖A_c‖ ${f(d.meanTemplateSumRatio)} ` +
+          `(test images: means ${f(d.test.meanTrue)} / ${f(d.test.meanOther)}, gap ${
+            f(d.test.bimodality)
+          }, cos ${f(d.test.meanCosTrue)} / ${f(d.test.meanCosOther)}, ratio ${
+            f(d.test.meanTemplateSumRatio)
+          })`
+        ).join("; ") +
+        "; a model trained a few epochs is far from Prop. 5's idealized global optimum, so only the signs are claimed",
+      held: datasets.every((d) => d.meanTrue > 0 && d.meanOther < 0),
+    },
+    {
+      claim:
+        "Fig. 2: the easier the classification problem (MNIST), the more bimodal the distribution (training images)",
+      measured: `bimodality (mean_true − mean_other) / pooled std on training images: MNIST ${
+        f(mnist.bimodality)
+      }, CIFAR-10 ${f(cifar.bimodality)} (test images: ${f(mnist.test.bimodality)}, ${
+        f(cifar.test.bimodality)
+      }); test accuracy ${pct(mnist.testAccuracy)} vs ${pct(cifar.testAccuracy)}`,
+      held: mnistMoreBimodal,
+    },
+  ];
+}
+
+/**
  * Reproduces the paper's Figure 2 (Proposition 5): trains a CNN with batch-norm and bias
  * units on MNIST and on CIFAR-10 (smallCNN on subsets at scales tiny and quick, largeCNN on
  * the whole sets at full), computes ⟨A[x_n]_c, x_n⟩ for every class on N training images in
@@ -290,49 +339,13 @@ export async function runMemorization(
   }
   const [mnist, cifar] = datasets;
   const mnistMoreBimodal = mnist.bimodality > cifar.bimodality;
-  const f = (v: number) => v.toFixed(2);
-  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
-  const claims: Claim[] = [
-    {
-      claim:
-        "Prop. 5 / Fig. 2: on the training images, ⟨A[x_n]_c, x_n⟩ is bimodal: positive for the true class, negative for the others on average (the signs of eq. 12)",
-      measured:
-        datasets.map((d) =>
-          `${d.dataset} (${d.count} training images): mean true ${f(d.meanTrue)} vs other ${
-            f(d.meanOther)
-          }, gap ${f(d.bimodality)} pooled std; true > 0 in ${pct(d.truePositiveFraction)}, ` +
-          `others < 0 in ${pct(d.otherNegativeFraction)}; true class largest in ${
-            pct(d.trueLargestFraction)
-          }; eq. 12's shape (+1, −1, 0 at the global optimum): mean cos(A_c, x) true ${
-            f(d.meanCosTrue)
-          }, other ${f(d.meanCosOther)}, ‖Σ_c A_c‖ / Σ_c ‖A_c‖ ${f(d.meanTemplateSumRatio)} ` +
-          `(test images: means ${f(d.test.meanTrue)} / ${f(d.test.meanOther)}, gap ${
-            f(d.test.bimodality)
-          }, cos ${f(d.test.meanCosTrue)} / ${f(d.test.meanCosOther)}, ratio ${
-            f(d.test.meanTemplateSumRatio)
-          })`
-        ).join("; ") +
-        "; a model trained a few epochs is far from Prop. 5's idealized global optimum, so only the signs are claimed",
-      held: datasets.every((d) => d.meanTrue > 0 && d.meanOther < 0),
-    },
-    {
-      claim:
-        "Fig. 2: the easier the classification problem (MNIST), the more bimodal the distribution (training images)",
-      measured: `bimodality (mean_true − mean_other) / pooled std on training images: MNIST ${
-        f(mnist.bimodality)
-      }, CIFAR-10 ${f(cifar.bimodality)} (test images: ${f(mnist.test.bimodality)}, ${
-        f(cifar.test.bimodality)
-      }); test accuracy ${pct(mnist.testAccuracy)} vs ${pct(cifar.testAccuracy)}`,
-      held: mnistMoreBimodal,
-    },
-  ];
   return {
     id: "memorization",
     title: "Collinear templates and memorization (Proposition 5, Figure 2)",
     scale: `${scale}: ${datasets.map((d) => d.model).join("; ")}; ⟨A[x]_c, x⟩ on ${
       datasets.map((d) => `${d.count} ${d.dataset}`).join(" and ")
     } training images (and as many test images for comparison)`,
-    claims,
+    claims: memorizationClaims(datasets),
     figures: datasets.map((d) => memorizationFigure({ ...d, split: "training images" })),
     seconds: (performance.now() - t0) / 1000,
     datasets,

@@ -23,7 +23,7 @@ import {
   type SweepSpec,
   type SweepSummary,
 } from "../train/sweep.ts";
-import type { LearningRateSchedule, TrainData } from "../train/train.ts";
+import type { LearningRateSchedule } from "../train/train.ts";
 import { selectBackend } from "../train/backend.ts";
 import { orthogonalityPenalty } from "../train/orthogonality.ts";
 import { fromLayersModel } from "../network/from_layers_model.ts";
@@ -162,27 +162,23 @@ export function templateOrthogonality(model: tf.LayersModel, x: tf.Tensor): Temp
 export interface InferenceAccuracy {
   /** Accuracy on the first `trainImages` training images. */
   readonly train: number;
-  /** Accuracy on the whole test subset (the last epoch's test accuracy, recomputed). */
+  /** Accuracy on the whole test subset (the last epoch's test accuracy). */
   readonly test: number;
   /** Training images used: min(test images, 2,000, training images). */
   readonly trainImages: number;
-  /** Test images used. */
-  readonly testImages: number;
 }
 
-/** Fraction of the first `n` images of `(x, y)` that `model` classifies right, in inference
- * mode, the way `train` evaluates its test split after each epoch. */
-function inferenceAccuracy(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, n: number): number {
-  let correct = 0;
-  for (let start = 0; start < n; start += 500) {
-    const size = Math.min(500, n - start);
-    correct += tf.tidy(() => {
-      const out = model.apply(tf.slice(x, start, size), { training: false }) as tf.Tensor;
-      const label = tf.cast(tf.slice(y, start, size), "int32");
-      return tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), label), "float32")).dataSync()[0];
-    });
+/**
+ * The inference-mode accuracies of a sweep result: the final model's on its fixed training
+ * subset (`evalTrainAccuracy`) and its last epoch's test accuracy; none for results written
+ * before the sweep measured the former.
+ */
+function inferenceOf(r: SweepResult): InferenceAccuracy | undefined {
+  const test = r.history.at(-1)?.testAccuracy;
+  if (r.evalTrainAccuracy === undefined || r.evalTrainImages === undefined || test == null) {
+    return undefined;
   }
-  return n > 0 ? correct / n : NaN;
+  return { train: r.evalTrainAccuracy, test, trainImages: r.evalTrainImages };
 }
 
 /** Mean, standard error (n − 1 denominator) and count of per-seed paired differences;
@@ -402,22 +398,7 @@ export const ORTHOGONALITY_PRESETS: Readonly<
 
 /** What is stored per run besides the sweep's result (one line of the extras file). */
 interface RunExtras extends TemplateOrthogonality {
-  inference?: InferenceAccuracy;
   initialWeightCosine?: number;
-}
-
-/** Inference-mode accuracy of a trained model on a fixed training subset (the first
- * min(test images, 2,000) training images) and on the test subset. */
-function measureInference(model: tf.LayersModel, data: TrainData): InferenceAccuracy | undefined {
-  if (!data.test) return undefined;
-  const testImages = data.test.x.shape[0];
-  const trainImages = Math.min(testImages, 2000, data.train.x.shape[0]);
-  return {
-    train: inferenceAccuracy(model, data.train.x, data.train.y, trainImages),
-    test: inferenceAccuracy(model, data.test.x, data.test.y, testImages),
-    trainImages,
-    testImages,
-  };
 }
 
 function positiveInt(name: string, v: number | undefined): void {
@@ -485,6 +466,132 @@ function pct(v: number): string {
 
 function num(v: number): string {
   return Number.isFinite(v) ? v.toPrecision(3) : "n/a";
+}
+
+/**
+ * Decides the four claims of one (architecture, dataset) of the orthogonality experiment
+ * from its summary rows and runs, comparing λ ≈ 1 (the λ > 0 nearest 1), or every λ > 0,
+ * with λ = 0 seed by seed (runs pair up by run number and seed):
+ *
+ * - Fig. 3a: held if the mean per-seed test-accuracy gain (mean over λ > 0 minus λ = 0)
+ *   exceeds one standard error of those gains (see {@linkcode pairedDifference});
+ * - Fig. 3b: held if the mean per-seed reduction of the inference-mode train − test gap
+ *   from λ = 0 to λ ≈ 1 exceeds one standard error of those reductions;
+ * - Eq. 13: held if λ ≈ 1 at least halves the mean |cos| between class rows of W^(L);
+ * - Sec. 6: held if λ ≈ 1 more than halves the mean |cos| between templates.
+ *
+ * @param tag Label of the configuration in the texts, e.g. `smallCNN/mnist`.
+ * @param rows The summary rows of that configuration, one per λ.
+ * @param runs Its finished runs (all λ).
+ * @param templateImages Test images whose templates were measured per run (for the text).
+ * @returns The four claims in that order, or none when `rows` lacks λ = 0 or any λ > 0.
+ * @example No λ > 0: no claim
+ * ```ts
+ * import { orthogonalityClaims } from "./orthogonality.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(orthogonalityClaims("smallCNN/mnist", [], [], 20).length, 0);
+ * ```
+ */
+export function orthogonalityClaims(
+  tag: string,
+  rows: readonly OrthogonalitySummary[],
+  runs: readonly OrthogonalityRun[],
+  templateImages: number,
+): Claim[] {
+  const zero = rows.find((r) => r.lambda === 0);
+  const positive = rows.filter((r) => r.lambda > 0);
+  const one = positive.length
+    ? positive.reduce((a, b) => (Math.abs(b.lambda - 1) < Math.abs(a.lambda - 1) ? b : a))
+    : undefined;
+  if (!zero || !one) return [];
+  const out: Claim[] = [];
+  const meanPositive = mean(positive.map((r) => r.mean));
+  const best = positive.reduce((a, b) => (b.mean > a.mean ? b : a));
+  const pp = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} pp`;
+  // Runs share their seed across λ: compare them seed by seed.
+  const runsAt = (lambda: number) =>
+    new Map(runs.filter((r) => r.lambda === lambda).map((r) => [`${r.run}|${r.seed}`, r]));
+  const atZero = runsAt(0);
+  const atPositive = positive.map((r) => runsAt(r.lambda));
+  const atOne = runsAt(one.lambda);
+  const gains: number[] = [];
+  for (const [k, z] of atZero) {
+    const others = atPositive.map((m) => m.get(k));
+    if (others.every((o) => o !== undefined)) {
+      const d = mean(others.map((o) => o!.testAccuracy)) - z.testAccuracy;
+      if (Number.isFinite(d)) gains.push(d);
+    }
+  }
+  const gain = pairedDifference(gains);
+  const gainHeld = gain.mean > gain.se;
+  out.push({
+    claim: `Fig. 3a: the orthogonality penalty (λ > 0) raises mean test accuracy over λ = 0 ` +
+      `(${tag}; held if the mean per-seed gain, mean over λ > 0 minus λ = 0 for the same ` +
+      `seed, exceeds one standard error of those per-seed differences)`,
+    measured: `λ=0: ${pct(zero.mean)} ± ${(100 * zero.std).toFixed(1)} pp (max ${pct(zero.max)}, ` +
+      `${zero.runs} runs); ` +
+      positive.map((r) =>
+        `λ=${+r.lambda.toFixed(3)}: ${pct(r.mean)} ± ${(100 * r.std).toFixed(1)} pp`
+      )
+        .join("; ") +
+      `; mean over λ>0 ${pct(meanPositive)} (${pp(meanPositive - zero.mean)}), best λ=` +
+      `${+best.lambda.toFixed(3)} (${pp(best.mean - zero.mean)})` +
+      `; per-seed gain ${pp(gain.mean)} ± ${(100 * gain.se).toFixed(1)} pp (standard error, ` +
+      `${gain.n} seeds)` + (gainHeld ? "" : " (within noise)"),
+    held: gainHeld,
+  });
+  const reductions: number[] = [];
+  for (const [k, z] of atZero) {
+    const o = atOne.get(k);
+    if (z.inference && o?.inference) {
+      reductions.push(
+        (z.inference.train - z.inference.test) - (o.inference.train - o.inference.test),
+      );
+    }
+  }
+  const reduction = pairedDifference(reductions);
+  const gapHeld = reduction.mean > reduction.se;
+  const images = [...atZero.values()].find((r) => r.inference)?.inference;
+  out.push({
+    claim: `Fig. 3b: with λ ≈ 1 the network overfits less than with λ = 0 (smaller ` +
+      `train − test accuracy gap) (${tag}; both accuracies of the final model in inference ` +
+      `mode, train on ${images?.trainImages ?? "n/a"} fixed training images; held if the ` +
+      `mean per-seed gap reduction exceeds one standard error of the per-seed reductions)`,
+    measured: `gap λ=0: ${(100 * zero.gap).toFixed(1)} pp (train ${pct(zero.evalTrainMean)}, ` +
+      `test ${pct(zero.evalTestMean)}); gap λ=${+one.lambda.toFixed(3)}: ` +
+      `${(100 * one.gap).toFixed(1)} pp (train ${pct(one.evalTrainMean)}, test ` +
+      `${pct(one.evalTestMean)}); per-seed reduction ${pp(reduction.mean)} ± ` +
+      `${(100 * reduction.se).toFixed(1)} pp (standard error, ${reduction.n} seeds)` +
+      (gapHeld ? "" : " (within noise)"),
+    held: gapHeld,
+  });
+  const cosineHeld = one.weightCosine <= 0.5 * zero.weightCosine;
+  out.push({
+    claim: `Eq. 13: training with the penalty makes the class rows of W^(L) more orthogonal ` +
+      `(${tag}; held if λ ≈ 1 at least halves the scale-free mean |cos| between rows ` +
+      `compared with λ = 0; the penalty value itself is no evidence: Σ⟨W_c1,W_c2⟩² scales ` +
+      `as the 4th power of the weights, so the penalty also rewards shrinking the rows, ` +
+      `which batch-norm before the last layer lets the network do without changing ` +
+      `its outputs)`,
+    measured: `mean |cos| between rows: at initialisation ${num(zero.initialWeightCosine)}, ` +
+      `λ=0 ${num(zero.weightCosine)}, λ=${+one.lambda.toFixed(3)} ` +
+      `${num(one.weightCosine)}; Σ⟨W_c1,W_c2⟩² λ=0 ${num(zero.penalty)}, λ=` +
+      `${+one.lambda.toFixed(3)} ${num(one.penalty)}; mean ‖W_c‖² λ=0 ` +
+      `${num(zero.weightSquaredNorm)}, λ=${+one.lambda.toFixed(3)} ` +
+      `${num(one.weightSquaredNorm)}`,
+    held: cosineHeld,
+  });
+  out.push({
+    claim: `Sec. 6: the paper asserts that orthogonal rows of W^(L) suffice for orthogonal ` +
+      `templates A[x]_c; that is not true in general (A[x]_c = W_c·J[x], with J[x] the ` +
+      `Jacobian of the features W^(L) sees, so it needs J[x]J[x]ᵀ ∝ I). We test the weaker ` +
+      `empirical tendency: training with λ ≈ 1 at least halves the mean |cos| between ` +
+      `templates compared with λ = 0 (${tag})`,
+    measured: `mean |cos(A[x]_c1, A[x]_c2)| over ${templateImages} test images: λ=0 ` +
+      `${num(zero.templateCosine)}, λ=${+one.lambda.toFixed(3)} ${num(one.templateCosine)}`,
+    held: one.templateCosine <= 0.5 * zero.templateCosine,
+  });
+  return out;
 }
 
 /**
@@ -613,14 +720,11 @@ export async function runOrthogonality(
     let todo: SweepRun[] = [];
     let built = 0;
     let probe: tf.Tensor | null = null;
-    // The loaded data (the sweep keeps it alive while it trains on it).
-    let current: TrainData | null = null;
     const measured = new Map<string, RunExtras>();
     const registry: SweepRegistry = { models: {}, datasets: {} };
     for (const [name, load] of Object.entries(baseRegistry.datasets)) {
       registry.datasets[name] = async () => {
         const data = await load();
-        current = data;
         probe?.dispose();
         probe = null;
         const nTest = data.test?.x.shape[0] ?? 0;
@@ -653,7 +757,6 @@ export async function runOrthogonality(
               const orthogonality = templateOrthogonality(model, probe ?? none!);
               measured.set(run.key, {
                 ...orthogonality,
-                inference: current ? measureInference(model, current) : undefined,
                 initialWeightCosine,
               });
             } catch (e) {
@@ -734,9 +837,9 @@ export async function runOrthogonality(
       r,
     ) => grid.has(r.key));
     const runsOut: OrthogonalityRun[] = all.map((r) => {
-      const e = extras.get(r.key);
-      if (!e) return r;
-      const { inference, initialWeightCosine, ...orthogonality } = e;
+      const e = extras.get(r.key), inference = inferenceOf(r);
+      if (!e) return { ...r, inference };
+      const { initialWeightCosine, ...orthogonality } = e;
       return { ...r, orthogonality, inference, initialWeightCosine };
     });
     const noInference = runsOut.filter((r) => !r.inference).length;
@@ -811,96 +914,14 @@ export async function runOrthogonality(
         notes.push(`${tag}: no claim checked: the grid needs λ = 0 and some λ > 0`);
         continue;
       }
-      const meanPositive = mean(positive.map((r) => r.mean));
-      const best = positive.reduce((a, b) => (b.mean > a.mean ? b : a));
-      const pp = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} pp`;
-      // Runs share their seed across λ: compare them seed by seed.
-      const runsAt = (lambda: number) =>
-        new Map(
-          runsOut.filter((r) => r.arch === arch && r.dataset === dataset && r.lambda === lambda)
-            .map((r) => [`${r.run}|${r.seed}`, r]),
-        );
-      const atZero = runsAt(0);
-      const atPositive = positive.map((r) => runsAt(r.lambda));
-      const atOne = runsAt(one.lambda);
-      const gains: number[] = [];
-      for (const [k, z] of atZero) {
-        const others = atPositive.map((m) => m.get(k));
-        if (others.every((o) => o !== undefined)) {
-          const d = mean(others.map((o) => o!.testAccuracy)) - z.testAccuracy;
-          if (Number.isFinite(d)) gains.push(d);
-        }
-      }
-      const gain = pairedDifference(gains);
-      const gainHeld = gain.mean > gain.se;
-      claims.push({
-        claim: `Fig. 3a: the orthogonality penalty (λ > 0) raises mean test accuracy over λ = 0 ` +
-          `(${tag}; held if the mean per-seed gain, mean over λ > 0 minus λ = 0 for the same ` +
-          `seed, exceeds one standard error of those per-seed differences)`,
-        measured:
-          `λ=0: ${pct(zero.mean)} ± ${(100 * zero.std).toFixed(1)} pp (max ${pct(zero.max)}, ` +
-          `${zero.runs} runs); ` +
-          positive.map((r) =>
-            `λ=${+r.lambda.toFixed(3)}: ${pct(r.mean)} ± ${(100 * r.std).toFixed(1)} pp`
-          )
-            .join("; ") +
-          `; mean over λ>0 ${pct(meanPositive)} (${pp(meanPositive - zero.mean)}), best λ=` +
-          `${+best.lambda.toFixed(3)} (${pp(best.mean - zero.mean)})` +
-          `; per-seed gain ${pp(gain.mean)} ± ${(100 * gain.se).toFixed(1)} pp (standard error, ` +
-          `${gain.n} seeds)` + (gainHeld ? "" : " (within noise)"),
-        held: gainHeld,
-      });
-      const reductions: number[] = [];
-      for (const [k, z] of atZero) {
-        const o = atOne.get(k);
-        if (z.inference && o?.inference) {
-          reductions.push(
-            (z.inference.train - z.inference.test) - (o.inference.train - o.inference.test),
-          );
-        }
-      }
-      const reduction = pairedDifference(reductions);
-      const gapHeld = reduction.mean > reduction.se;
-      const images = [...atZero.values()].find((r) => r.inference)?.inference;
-      claims.push({
-        claim: `Fig. 3b: with λ ≈ 1 the network overfits less than with λ = 0 (smaller ` +
-          `train − test accuracy gap) (${tag}; both accuracies of the final model in inference ` +
-          `mode, train on ${images?.trainImages ?? "n/a"} fixed training images; held if the ` +
-          `mean per-seed gap reduction exceeds one standard error of the per-seed reductions)`,
-        measured: `gap λ=0: ${(100 * zero.gap).toFixed(1)} pp (train ${pct(zero.evalTrainMean)}, ` +
-          `test ${pct(zero.evalTestMean)}); gap λ=${+one.lambda.toFixed(3)}: ` +
-          `${(100 * one.gap).toFixed(1)} pp (train ${pct(one.evalTrainMean)}, test ` +
-          `${pct(one.evalTestMean)}); per-seed reduction ${pp(reduction.mean)} ± ` +
-          `${(100 * reduction.se).toFixed(1)} pp (standard error, ${reduction.n} seeds)` +
-          (gapHeld ? "" : " (within noise)"),
-        held: gapHeld,
-      });
-      const cosineHeld = one.weightCosine <= 0.5 * zero.weightCosine;
-      claims.push({
-        claim: `Eq. 13: training with the penalty makes the class rows of W^(L) more orthogonal ` +
-          `(${tag}; held if λ ≈ 1 at least halves the scale-free mean |cos| between rows ` +
-          `compared with λ = 0; the penalty value itself is no evidence: Σ⟨W_c1,W_c2⟩² scales ` +
-          `as the 4th power of the weights, so the penalty also rewards shrinking the rows, ` +
-          `which batch-norm before the last layer lets the network do without changing ` +
-          `its outputs)`,
-        measured: `mean |cos| between rows: at initialisation ${num(zero.initialWeightCosine)}, ` +
-          `λ=0 ${num(zero.weightCosine)}, λ=${+one.lambda.toFixed(3)} ` +
-          `${num(one.weightCosine)}; Σ⟨W_c1,W_c2⟩² λ=0 ${num(zero.penalty)}, λ=` +
-          `${+one.lambda.toFixed(3)} ${num(one.penalty)}; mean ‖W_c‖² λ=0 ` +
-          `${num(zero.weightSquaredNorm)}, λ=${+one.lambda.toFixed(3)} ` +
-          `${num(one.weightSquaredNorm)}`,
-        held: cosineHeld,
-      });
-      claims.push({
-        claim: `Sec. 6: the paper asserts that orthogonal rows of W^(L) suffice for orthogonal ` +
-          `templates A[x]_c; that is not true in general (A[x]_c = W_c·J[x], with J[x] the ` +
-          `Jacobian of the features W^(L) sees, so it needs J[x]J[x]ᵀ ∝ I). We test the weaker ` +
-          `empirical tendency: training with λ ≈ 1 at least halves the mean |cos| between ` +
-          `templates compared with λ = 0 (${tag})`,
-        measured: `mean |cos(A[x]_c1, A[x]_c2)| over ${templateImages} test images: λ=0 ` +
-          `${num(zero.templateCosine)}, λ=${+one.lambda.toFixed(3)} ${num(one.templateCosine)}`,
-        held: one.templateCosine < 0.5 * zero.templateCosine,
-      });
+      claims.push(
+        ...orthogonalityClaims(
+          tag,
+          rows,
+          runsOut.filter((r) => r.arch === arch && r.dataset === dataset),
+          templateImages,
+        ),
+      );
     }
     const sizes = `${trainSize ?? "all"} train / ${testSize ?? "all"} test images`;
     return {

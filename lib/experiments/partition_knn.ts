@@ -531,9 +531,17 @@ function rise(v: readonly number[], layers: readonly KnnCodeLayer[], kind: strin
 /**
  * Figure 4's three claims on one dataset, each judged within a layer type (ReLU layers 1/3/5,
  * max-pool layers 2/4/6: the curves zig-zag between the types, since max-pool codes of
- * all-zero windows agree by default) and against the same network untrained.
+ * all-zero windows agree by default) and against the same network untrained. A pure function
+ * of the dataset's numbers (`layers`, `classAgreement`, `euclidean`, `chanceAgreement`,
+ * `untrained`; the rest only enters the `measured` texts):
+ * (1) the class agreement rises from the first to the last layer of each type, by more than
+ * untrained; (2) at the deepest layer of each type it is ≥ the untrained network's plus
+ * {@linkcode AGREEMENT_MARGIN} and ≥ twice chance; (3) the same as (1) for the Euclidean distance.
+ *
+ * @param d One dataset's result of {@linkcode runPartitionKnn}.
+ * @returns The three claims, in that order.
  */
-function figure4Claims(d: PartitionKnnDataset): Claim[] {
+export function figure4Claims(d: PartitionKnnDataset): Claim[] {
   const a = d.classAgreement, e = d.euclidean, u = d.untrained;
   const kinds = ["relu", "max-pool"];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -225,45 +225,22 @@ async function panel(
 }
 
 /**
- * Reproduces the paper's Figure 1: for one MNIST and one CIFAR-10 test image, the
- * signal-dependent templates A[x]_c (rows of A[x] in z(x) = A[x]·x + B[x], eq. 8) of the true
- * class and two others, with their inner products ⟨A[x]_c, x⟩. Trains smallCNN on each
- * dataset (subsets at scales tiny and quick; largeCNN on the whole set at full), computes
- * A[x] and B[x] exactly in float64, and checks z_c = ⟨A[x]_c, x⟩ + B[x]_c against the tfjs
- * model's output (and, as a consistency check implied by it apart from near-ties, that the
- * decision is argmax_c ⟨A_c, x⟩ + B_c). The shown image is selected (the first correctly
- * classified test image of its class), so whether the true class's template has the largest
- * inner product is judged on the whole test subset: the fraction of images where it does,
- * against chance 1/C.
+ * The templates experiment's two claims, a pure function of the panels' numbers: (1) eq. (8)
+ * held on every panel — `maxRelativeError` and `maxRelativeErrorInnerProducts` ≤ 1e-4 and
+ * `decisionMatches` (the decision consistency check); (2) on every panel the true class has the
+ * largest ⟨A[x_n]_c, x_n⟩ in at least twice the chance fraction of the test subset,
+ * `trueLargestFraction` ≥ 2/C (C = the number of `logits`).
  *
- * @param options Scale, seed, cache, progress; `inputClass`, `otherClasses`.
- * @returns The claims, one figure per dataset, and the panels' data.
- *
- * @example A bad class is rejected
- * ```ts
- * import { runTemplates } from "./templates.ts";
- * import { rejects } from "node:assert/strict";
- * await rejects(runTemplates({ scale: "tiny", inputClass: { mnist: 10 } }), /inputClass.mnist is 10/);
- * ```
+ * @param panels The panels of {@linkcode runTemplates}, MNIST then CIFAR-10.
+ * @returns The two claims, in that order.
  */
-export async function runTemplates(
-  options: TemplatesOptions = {},
-): Promise<ExperimentResult & TemplatesData> {
-  const t0 = performance.now();
-  const scale = options.scale ?? "quick";
-  quickTrainPreset(scale, { dataset: "mnist" }); // validates the scale
-  for (const dataset of ["mnist", "cifar10"] as const) checkOptions(dataset, options);
-  const panels: TemplatesPanel[] = [];
-  for (const dataset of ["mnist", "cifar10"] as const) {
-    options.onProgress?.(`templates: ${dataset}`);
-    panels.push(await panel(dataset, options));
-  }
+export function templatesClaims(panels: readonly TemplatesPanel[]): Claim[] {
   const e = (v: number) => v.toExponential(2);
   const f = (v: number) => v.toFixed(1);
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const each = (fn: (p: TemplatesPanel) => string) =>
     panels.map((p) => `${p.dataset}: ${fn(p)}`).join("; ");
-  const claims: Claim[] = [
+  return [
     {
       claim:
         "Eq. (8): each output is a template inner product plus a bias, z_c(x) = ⟨A[x]_c, x⟩ + B[x]_c (float64 A, B against the tfjs output; bound 1e-4); so the decision is argmax_c ⟨A[x]_c, x⟩ + B[x]_c (Sec. 5.1; a consistency check, implied apart from near-ties)",
@@ -297,13 +274,49 @@ export async function runTemplates(
       held: panels.every((p) => p.trueLargestFraction >= 2 / p.logits.length),
     },
   ];
+}
+
+/**
+ * Reproduces the paper's Figure 1: for one MNIST and one CIFAR-10 test image, the
+ * signal-dependent templates A[x]_c (rows of A[x] in z(x) = A[x]·x + B[x], eq. 8) of the true
+ * class and two others, with their inner products ⟨A[x]_c, x⟩. Trains smallCNN on each
+ * dataset (subsets at scales tiny and quick; largeCNN on the whole set at full), computes
+ * A[x] and B[x] exactly in float64, and checks z_c = ⟨A[x]_c, x⟩ + B[x]_c against the tfjs
+ * model's output (and, as a consistency check implied by it apart from near-ties, that the
+ * decision is argmax_c ⟨A_c, x⟩ + B_c). The shown image is selected (the first correctly
+ * classified test image of its class), so whether the true class's template has the largest
+ * inner product is judged on the whole test subset: the fraction of images where it does,
+ * against chance 1/C.
+ *
+ * @param options Scale, seed, cache, progress; `inputClass`, `otherClasses`.
+ * @returns The claims, one figure per dataset, and the panels' data.
+ *
+ * @example A bad class is rejected
+ * ```ts
+ * import { runTemplates } from "./templates.ts";
+ * import { rejects } from "node:assert/strict";
+ * await rejects(runTemplates({ scale: "tiny", inputClass: { mnist: 10 } }), /inputClass.mnist is 10/);
+ * ```
+ */
+export async function runTemplates(
+  options: TemplatesOptions = {},
+): Promise<ExperimentResult & TemplatesData> {
+  const t0 = performance.now();
+  const scale = options.scale ?? "quick";
+  quickTrainPreset(scale, { dataset: "mnist" }); // validates the scale
+  for (const dataset of ["mnist", "cifar10"] as const) checkOptions(dataset, options);
+  const panels: TemplatesPanel[] = [];
+  for (const dataset of ["mnist", "cifar10"] as const) {
+    options.onProgress?.(`templates: ${dataset}`);
+    panels.push(await panel(dataset, options));
+  }
   return {
     id: "templates",
     title: "Templates (Figure 1)",
     scale: `${scale}: ${
       panels.map((p) => p.model).join("; ")
     }; one selected test image per dataset (the claim on the whole test subset)`,
-    claims,
+    claims: templatesClaims(panels),
     figures: panels.map((p) => templatesFigure(p)),
     seconds: (performance.now() - t0) / 1000,
     panels,

@@ -6,10 +6,107 @@ import {
   assertRejects,
   assertStrictEquals,
 } from "../_assert.ts";
-import { runMemorization } from "../../lib/experiments/memorization.ts";
+import {
+  memorizationClaims,
+  type MemorizationDatasetResult,
+  type MemorizationStats,
+  runMemorization,
+} from "../../lib/experiments/memorization.ts";
 import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { CACHE, skipWithoutData } from "./_data.ts";
+
+/** Hand-made statistics with the given means and bimodality (the rest fixed). */
+function memStats(meanTrue: number, meanOther: number, bimodality: number): MemorizationStats {
+  return {
+    count: 4,
+    meanTrue,
+    meanOther,
+    stdTrue: 1,
+    stdOther: 1,
+    pooledStd: 1,
+    bimodality,
+    trueLargestFraction: 0.75,
+    truePositiveFraction: 0.75,
+    otherNegativeFraction: 0.5,
+    meanCosTrue: 0.25,
+    meanCosOther: -0.125,
+    meanTemplateSumRatio: 0.5,
+  };
+}
+
+/** A hand-made dataset result (2 training images, C = 2) with the given statistics. */
+function memDataset(
+  dataset: "mnist" | "cifar10",
+  meanTrue: number,
+  meanOther: number,
+  bimodality: number,
+): MemorizationDatasetResult {
+  return {
+    dataset,
+    model: "hand-made",
+    testAccuracy: 0.5,
+    classes: 2,
+    ...memStats(meanTrue, meanOther, bimodality),
+    labels: [0, 1],
+    innerProducts: [[1, -1], [-1, 1]],
+    cosines: [[0.5, -0.5], [-0.5, 0.5]],
+    templateSumRatios: [0.5, 0.5],
+    histogram: { edges: [-1, 0, 1], trueCounts: [0, 2], otherCounts: [2, 0] },
+    test: memStats(meanTrue / 2, meanOther / 2, bimodality / 2),
+  };
+}
+
+Deno.test("memorizationClaims(): Prop. 5's signs hold, and fail when they should", async (t) => {
+  const held = (mt: number, mo: number, ct: number, co: number) =>
+    memorizationClaims([memDataset("mnist", mt, mo, 3), memDataset("cifar10", ct, co, 1.5)])[0];
+  await t.step("holds: true means 5 and 2 > 0, other means −1 and −0.5 < 0", () => {
+    const c = held(5, -1, 2, -0.5);
+    assertStrictEquals(c.held, true);
+    assert(c.measured.includes("mnist (4 training images): mean true 5.00 vs other -1.00"));
+    assert(c.measured.includes("cifar10 (4 training images): mean true 2.00 vs other -0.50"));
+    assert(c.measured.includes("(test images: means 1.00 / -0.25, gap 0.75"), c.measured);
+  });
+  await t.step("fails: CIFAR-10's true-class mean is negative", () => {
+    const c = held(5, -1, -0.1, -0.5);
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("mean true -0.10 vs other -0.50"), c.measured);
+  });
+  await t.step("fails: MNIST's other-class mean is positive", () => {
+    const c = held(5, 0.2, 2, -0.5);
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("mean true 5.00 vs other 0.20"), c.measured);
+  });
+  await t.step("fails: a mean of exactly 0 has no sign", () => {
+    assertStrictEquals(held(0, -1, 2, -0.5).held, false);
+    assertStrictEquals(held(5, -1, 2, 0).held, false);
+  });
+});
+
+Deno.test("memorizationClaims(): MNIST more bimodal holds, and fails when it should", async (t) => {
+  const claim = (m: number, c: number) =>
+    memorizationClaims([memDataset("mnist", 5, -1, m), memDataset("cifar10", 2, -0.5, c)])[1];
+  await t.step("holds: MNIST 3.00 > CIFAR-10 1.50", () => {
+    const c = claim(3, 1.5);
+    assertStrictEquals(c.held, true);
+    assert(c.measured.includes("MNIST 3.00, CIFAR-10 1.50 (test images: 1.50, 0.75)"), c.measured);
+  });
+  await t.step("fails: MNIST 1.00 < CIFAR-10 1.50, and when equal", () => {
+    const c = claim(1, 1.5);
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("MNIST 1.00, CIFAR-10 1.50"), c.measured);
+    assertStrictEquals(claim(1.5, 1.5).held, false);
+  });
+  await t.step("the signs claim does not depend on the bimodality", () => {
+    assertStrictEquals(
+      memorizationClaims([
+        memDataset("mnist", 5, -1, 1),
+        memDataset("cifar10", 2, -0.5, 1.5),
+      ])[0].held,
+      true,
+    );
+  });
+});
 
 const skip = await skipWithoutData("memorization", ["mnist", "cifar10"]);
 
@@ -137,6 +234,7 @@ Deno.test({
         result.claims[0].held,
         result.datasets.every((d) => d.meanTrue > 0 && d.meanOther < 0),
       );
+      assertEquals(result.claims, memorizationClaims(result.datasets));
     });
 
     await t.step("examples and bins are honoured; bad values are rejected", async () => {

@@ -1,6 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAllClose, assertEquals, assertRejects } from "../_assert.ts";
-import { runPartitionKnn } from "../../lib/experiments/partition_knn.ts";
+import {
+  figure4Claims,
+  type PartitionKnnDataset,
+  runPartitionKnn,
+} from "../../lib/experiments/partition_knn.ts";
 import { loadDataset } from "../../lib/data/load_dataset.ts";
 import { preprocessPaper } from "../../lib/data/preprocess.ts";
 import { smallCNN } from "../../lib/models/small_cnn.ts";
@@ -25,6 +29,128 @@ function bruteDistance(a: CodeLayer, i: number, b: CodeLayer, j: number): number
   }
   return 1 - equal / a.units;
 }
+
+/**
+ * A hand-made dataset result whose Figure 4 claims all hold: within each layer type (ReLU
+ * 0/2/4, max-pool 1/3/5) the class agreement rises by 25 points against ≤ 4 untrained, ends
+ * ≥ 10 points above untrained and ≥ twice chance (10%), and the Euclidean distance rises by 4
+ * against 0.4 untrained. `change` edits copies of its curves.
+ */
+function knnDataset(
+  change: {
+    a?: Record<number, number>;
+    ua?: Record<number, number>;
+    e?: Record<number, number>;
+    ue?: Record<number, number>;
+    chance?: number;
+  } = {},
+): PartitionKnnDataset {
+  const edit = (v: number[], w: Record<number, number> = {}) => v.map((x, l) => w[l] ?? x);
+  const kinds = ["relu", "max-pool", "relu", "max-pool", "relu", "max-pool"];
+  return {
+    dataset: "cifar10",
+    labels: ["a", "b"],
+    layers: kinds.map((kind, index) => ({
+      index,
+      kind,
+      name: `layer${index}`,
+      units: 8,
+      label: `ℓ=${index + 1} ${kind}`,
+    })),
+    epochs: 1,
+    trainSize: 40,
+    trainAccuracy: 0.5,
+    testAccuracy: 0.4,
+    baseSize: 30,
+    k: 15,
+    queryLabels: [0, 1],
+    neighbors: [],
+    distances: [],
+    neighborLabels: [],
+    classAgreement: edit([0.20, 0.25, 0.30, 0.35, 0.45, 0.50], change.a),
+    euclidean: edit([10, 11, 12, 13, 14, 15], change.e),
+    chanceAgreement: change.chance ?? 0.1,
+    randomEuclidean: 20,
+    untrained: {
+      neighbors: [],
+      distances: [],
+      classAgreement: edit([0.15, 0.20, 0.17, 0.22, 0.18, 0.24], change.ua),
+      euclidean: edit([10, 10.5, 10.2, 10.7, 10.4, 10.9], change.ue),
+    },
+    shownQueries: [0],
+    seconds: { train: 0, codes: 0, search: 0, untrained: 0 },
+    codesPerSecond: 1,
+    codesEngine: "cpu",
+  };
+}
+
+/** The `held` of Figure 4's three claims on `d`. */
+const heldOf = (d: PartitionKnnDataset) => figure4Claims(d).map((c) => c.held);
+
+Deno.test("figure4Claims(): the agreement trend holds, and fails when it should", async (t) => {
+  await t.step("holds: rises by 25 points in each type, untrained by 3 and 4", () => {
+    const [c] = figure4Claims(knnDataset());
+    assertEquals(c.held, true);
+    assert(c.measured.includes("relu +25.0% (untrained +3.0%)"), c.measured);
+    assert(c.measured.includes("max-pool +25.0% (untrained +4.0%)"), c.measured);
+  });
+  await t.step("fails: the max-pool agreement falls (50% → 20%)", () => {
+    const [c] = figure4Claims(knnDataset({ a: { 5: 0.2 } }));
+    assertEquals(c.held, false);
+    assert(c.measured.includes("max-pool -5.0%"), c.measured);
+  });
+  await t.step("fails: the ReLU agreement rises, but less than untrained", () => {
+    const d = knnDataset({ ua: { 4: 0.45 } }); // untrained ReLU rise 30 > 25 points
+    assertEquals(heldOf(d)[0], false);
+    assert(figure4Claims(d)[0].measured.includes("relu +25.0% (untrained +30.0%)"));
+  });
+  await t.step("fails: a rise equal to the untrained one is not more", () => {
+    // Exact in binary: both ReLU rises are 0.25.
+    const a = { 0: 0.25, 4: 0.5 };
+    assertEquals(heldOf(knnDataset({ a, ua: { 0: 0.125, 4: 0.375 } }))[0], false);
+    assertEquals(heldOf(knnDataset({ a, ua: { 0: 0.125, 4: 0.37 } }))[0], true);
+  });
+});
+
+Deno.test("figure4Claims(): the 'mainly the same class' bar holds, and fails when it should", async (t) => {
+  await t.step("holds: deepest layers 45% and 50% against bars 28% and 34%", () => {
+    const c = figure4Claims(knnDataset())[1];
+    assertEquals(c.held, true);
+    assert(c.measured.includes("ℓ=5 relu: 45.0% (untrained 18.0%, bar 28.0%)"), c.measured);
+    assert(c.measured.includes("ℓ=6 max-pool: 50.0% (untrained 24.0%, bar 34.0%)"), c.measured);
+  });
+  await t.step("fails: deepest max-pool layer < untrained + 10 points", () => {
+    const d = knnDataset({ ua: { 5: 0.41 } }); // bar 51% > 50%; the trend still holds
+    assertEquals(heldOf(d), [true, false, true]);
+    assert(figure4Claims(d)[1].measured.includes("bar 51.0%"));
+  });
+  await t.step("fails: deepest ReLU layer < twice chance", () => {
+    const d = knnDataset({ chance: 0.26 }); // bar 52% > 45%
+    assertEquals(heldOf(d), [true, false, true]);
+    assert(figure4Claims(d)[1].measured.includes("ℓ=5 relu: 45.0% (untrained 18.0%, bar 52.0%)"));
+  });
+  await t.step("holds at the bar itself (twice chance = 45%)", () => {
+    assertEquals(heldOf(knnDataset({ chance: 0.225 }))[1], true);
+  });
+});
+
+Deno.test("figure4Claims(): the Euclidean trend holds, and fails when it should", async (t) => {
+  await t.step("holds: rises by 4 in each type, untrained by 0.4", () => {
+    const c = figure4Claims(knnDataset())[2];
+    assertEquals(c.held, true);
+    assert(c.measured.includes("relu +4.00 (untrained +0.40), max-pool +4.00"), c.measured);
+  });
+  await t.step("fails: the ReLU distance falls (10 → 9)", () => {
+    const d = knnDataset({ e: { 4: 9 } });
+    assertEquals(heldOf(d), [true, true, false]);
+    assert(figure4Claims(d)[2].measured.includes("relu -1.00"));
+  });
+  await t.step("fails: the max-pool distance rises, but less than untrained", () => {
+    const d = knnDataset({ ue: { 5: 15 } }); // untrained max-pool rise 4.5 > 4
+    assertEquals(heldOf(d), [true, true, false]);
+    assert(figure4Claims(d)[2].measured.includes("max-pool +4.00 (untrained +4.50)"));
+  });
+});
 
 const SETTINGS = { trainSize: 500, epochs: 1, baseSize: 300, queries: 20, seed: 0 } as const;
 
@@ -209,6 +335,7 @@ Deno.test("runPartitionKnn() at tiny scale: neighbours, distances and curves are
       ),
     );
     assertEquals(result.claims[2].held, up(d.euclidean, u.euclidean));
+    assertEquals(result.claims, figure4Claims(d));
     for (const c of result.claims) assert(c.measured.includes("untrained"), c.measured);
     assertEquals(result.figures.map((f) => f.name), [
       "fig4_neighbors_cifar10",

@@ -6,10 +6,120 @@ import {
   assertRejects,
   assertStrictEquals,
 } from "../_assert.ts";
-import { runTemplates } from "../../lib/experiments/templates.ts";
+import {
+  runTemplates,
+  templatesClaims,
+  type TemplatesPanel,
+} from "../../lib/experiments/templates.ts";
 import { quickTrainPreset, trainQuick } from "../../lib/experiments/_train_quick.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { CACHE, skipWithoutData } from "./_data.ts";
+
+/**
+ * A hand-made panel on which both claims hold: eq. (8) reproduced to 1e-6 (inner products
+ * 2e-6), the decision matching, and the true class largest in 30% of 10 test images (C = 10,
+ * bar 20%). `change` overrides fields (the claims read `trueLargestFraction`, not the rows).
+ */
+function templatesPanel(
+  dataset: "mnist" | "cifar10",
+  change: Partial<TemplatesPanel> = {},
+): TemplatesPanel {
+  const C = 10;
+  const allInnerProducts = Array.from({ length: C }, (_, c) => (c === 0 ? 3 : -c / 4));
+  const offsets = new Array(C).fill(0.5);
+  const testLabels = Array.from({ length: 10 }, (_, n) => n % C);
+  return {
+    dataset,
+    model: "hand-made",
+    testAccuracy: 0.5,
+    index: 0,
+    label: 0,
+    predicted: 0,
+    classes: [0, 1, 2],
+    shape: [1, 1, 1],
+    input: [1],
+    labelName: "zero",
+    classNames: ["zero", "one", "two"],
+    templates: [[3], [-0.25], [-0.5]],
+    innerProducts: [3, -0.25, -0.5],
+    logits: allInnerProducts.map((v, c) => v + offsets[c]),
+    allInnerProducts,
+    innerProductsTfjs: allInnerProducts,
+    offsets,
+    maxRelativeError: 1e-6,
+    maxRelativeErrorInnerProducts: 2e-6,
+    decisionMatches: true,
+    trueClassLargest: true,
+    testLabels,
+    // The true class largest in the first 3 of 10 images, the next class in the rest.
+    testInnerProducts: testLabels.map((y, n) =>
+      allInnerProducts.map((_, c) => (c === (n < 3 ? y : (y + 1) % C) ? 1 : 0))
+    ),
+    trueLargestFraction: 0.3,
+    ...change,
+  };
+}
+
+/** The two panels, MNIST then CIFAR-10, with `change` applied to CIFAR-10's. */
+const panels = (change: Partial<TemplatesPanel> = {}) => [
+  templatesPanel("mnist"),
+  templatesPanel("cifar10", change),
+];
+
+Deno.test("templatesClaims(): eq. (8) with the decision check holds, and fails when it should", async (t) => {
+  await t.step("holds: errors 1e-6 and 2e-6, decisions match", () => {
+    const [c] = templatesClaims(panels());
+    assertStrictEquals(c.held, true);
+    assert(c.measured.includes("cifar10: max relative error 1.00e-6"), c.measured);
+    assert(c.measured.includes("float64: 2.00e-6); argmax ⟨A_c, x⟩ + B_c = 0, prediction 0"));
+  });
+  await t.step("holds at the bound itself (1e-4)", () => {
+    const p = panels({ maxRelativeError: 1e-4, maxRelativeErrorInnerProducts: 1e-4 });
+    assertStrictEquals(templatesClaims(p)[0].held, true);
+  });
+  await t.step("fails: z_c off by 2e-4 on CIFAR-10", () => {
+    const [c, fraction] = templatesClaims(panels({ maxRelativeError: 2e-4 }));
+    assertStrictEquals(c.held, false);
+    assertStrictEquals(fraction.held, true);
+    assert(c.measured.includes("cifar10: max relative error 2.00e-4"), c.measured);
+  });
+  await t.step("fails: the tfjs inner products off by 2e-4", () => {
+    const [c] = templatesClaims(panels({ maxRelativeErrorInnerProducts: 2e-4 }));
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("vs float64: 2.00e-4"), c.measured);
+  });
+  await t.step("fails: the decision is not argmax ⟨A_c, x⟩ + B_c", () => {
+    const [c] = templatesClaims(panels({ decisionMatches: false, predicted: 3 }));
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("= 0, prediction 3"), c.measured);
+  });
+});
+
+Deno.test("templatesClaims(): the test-set fraction ≥ 2/C holds, and fails when it should", async (t) => {
+  await t.step("holds: 30% and exactly 20% against bar 20% (C = 10)", () => {
+    const c = templatesClaims(panels({ trueLargestFraction: 0.2 }))[1];
+    assertStrictEquals(c.held, true);
+    assert(
+      c.measured.includes(
+        "cifar10: true class largest in 20.0% of 10 test images " +
+          "(chance 10.0%, bar 20.0%)",
+      ),
+      c.measured,
+    );
+    assert(c.measured.includes("largest: the true class"), c.measured);
+  });
+  await t.step("fails: 19% on CIFAR-10", () => {
+    const [eq8, c] = templatesClaims(panels({ trueLargestFraction: 0.19 }));
+    assertStrictEquals(eq8.held, true);
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("largest in 19.0% of 10 test images"), c.measured);
+  });
+  await t.step("fails: 45% with C = 4 (bar 50%), C from the logits", () => {
+    const c = templatesClaims(panels({ trueLargestFraction: 0.45, logits: [3, 1, 0, -1] }))[1];
+    assertStrictEquals(c.held, false);
+    assert(c.measured.includes("(chance 25.0%, bar 50.0%)"), c.measured);
+  });
+});
 
 const skip = await skipWithoutData("templates", ["mnist", "cifar10"]);
 
@@ -142,6 +252,7 @@ Deno.test({
         return hits / p.testLabels.length >= 2 / 10;
       });
       assertStrictEquals(result.claims[1].held, fig1);
+      assertEquals(result.claims, templatesClaims(result.panels));
       assert(result.claims[1].measured.includes("selected"), result.claims[1].measured);
     });
 
