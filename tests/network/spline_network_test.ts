@@ -27,21 +27,26 @@ function mlpNet(nonNegative: boolean, act: "relu" | "abs" = "relu"): SplineNetwo
   return fromLayersModel(m);
 }
 
+/** Checks f(s·a + (1 − s)·b) ≤ s·f(a) + (1 − s)·f(b) for every output on random chords. */
+function assertConvexOnChords(net: SplineNetwork, chords: number, seed: number) {
+  const D = net.inputSize, C = net.outputSize, r = rng(seed);
+  for (let k = 0; k < chords; k++) {
+    const a = Float64Array.from(normals(D, r)), b = Float64Array.from(normals(D, r)), s = r();
+    const m = a.map((v, i) => s * v + (1 - s) * b[i]);
+    const z = forward(net, { data: Float64Array.from([...a, ...b, ...m]), shape: [3, D] }).data;
+    for (let c = 0; c < C; c++) {
+      assert(z[2 * C + c] <= s * z[c] + (1 - s) * z[C + c] + 1e-12, `chord ${k} output ${c}`);
+    }
+  }
+}
+
 Deno.test("isConvex() implements Theorem 2's test, and such networks are convex", async (t) => {
   await t.step(
     "non-negative weights after the first layer: convex, checked on random chords",
     () => {
       const net = mlpNet(true);
       assert(net.isConvex());
-      const r = rng(3);
-      for (let k = 0; k < 200; k++) {
-        const a = Float64Array.from(normals(3, r)), b = Float64Array.from(normals(3, r)), s = r();
-        const m = a.map((v, i) => s * v + (1 - s) * b[i]);
-        const z = forward(net, { data: Float64Array.from([...a, ...b, ...m]), shape: [3, 3] }).data;
-        for (let c = 0; c < 2; c++) {
-          assert(z[4 + c] <= s * z[c] + (1 - s) * z[2 + c] + 1e-12, `chord ${k} output ${c}`);
-        }
-      }
+      assertConvexOnChords(net, 200, 3);
     },
   );
   await t.step("signed weights: the test fails, and some chord shows non-convexity", () => {
@@ -80,15 +85,7 @@ Deno.test("isConvex() implements Theorem 2's test, and such networks are convex"
       dense("d2", [1, 0.5, 0, 2]),
     ]);
     assert(first.isConvex());
-    const r = rng(5);
-    for (let k = 0; k < 500; k++) {
-      const a = Float64Array.from(normals(2, r)), b = Float64Array.from(normals(2, r)), s = r();
-      const m = a.map((v, i) => s * v + (1 - s) * b[i]);
-      const z = forward(first, { data: Float64Array.from([...a, ...b, ...m]), shape: [3, 2] }).data;
-      for (let c = 0; c < 2; c++) {
-        assert(z[4 + c] <= s * z[c] + (1 - s) * z[2 + c] + 1e-12, `chord ${k} output ${c}`);
-      }
-    }
+    assertConvexOnChords(first, 500, 5);
     // abs after a ReLU: |relu(x₂) − 0.2| is not convex (its slope falls at 0), and the test says no
     const late = new SplineNetwork([2], [
       { kind: "relu", name: "r", inputShape: [2], outputShape: [2] },
