@@ -222,17 +222,19 @@ export async function exportFigures(figs: Figure[], options: ExportOptions): Pro
   }
   if (figs.length === 0) return [];
 
+  // a folder made here and left empty by a failure (Chromium did not start) is removed again
+  const made = await Deno.stat(options.dir).then(() => false, () => true);
   await Deno.mkdir(options.dir, { recursive: true });
   const needsBrowser = unique.some((f) => f !== "html");
   let session: ChromiumSession | null = null;
-  if (needsBrowser && options.browser === undefined) {
-    session = await launchChromium({
-      executablePath: options.executablePath,
-      profileParent: options.dir,
-    });
-  }
   const written: string[] = [];
   try {
+    if (needsBrowser && options.browser === undefined) {
+      session = await launchChromium({
+        executablePath: options.executablePath,
+        profileParent: options.dir,
+      });
+    }
     // A caller's browser keeps its plotly page for later calls (loading plotly.js takes
     // about a second); a browser launched here is closed with its page below.
     const page = !needsBrowser
@@ -257,6 +259,11 @@ export async function exportFigures(figs: Figure[], options: ExportOptions): Pro
         written.push(path);
       }
     }
+  } catch (e) {
+    await session?.close();
+    session = null;
+    if (made && written.length === 0) await Deno.remove(options.dir).catch(() => {}); // if empty
+    throw e;
   } finally {
     await session?.close();
   }

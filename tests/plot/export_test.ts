@@ -136,6 +136,13 @@ Deno.test("exportFigures() without Chromium says where it looked and how to inst
       assert(err instanceof ChromiumNotFoundError, String(err));
       assertMatch(err.message, /Chromium failed to start .* at "\/bin\/false"/);
       assertEquals(await listDir(dir), ["curve.html"], "no image, no leftover profile");
+      // a folder the call made is removed again when nothing could be written
+      const fresh = `${dir}/new/figures`;
+      await assertRejects(
+        () => exportFigure(signs, { dir: fresh, formats: ["svg"], executablePath: "/bin/false" }),
+        ChromiumNotFoundError,
+      );
+      assertEquals(await listDir(`${dir}/new`), [], "the new folder is gone");
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
