@@ -60,7 +60,10 @@ function rgba(hex: string, alpha: number): string {
   return `rgba(${parseInt(m[1], 16)},${parseInt(m[2], 16)},${parseInt(m[3], 16)},${alpha})`;
 }
 
-/** Plain array of numbers (NaN kept, becomes a gap); RangeError on a length mismatch. */
+/**
+ * Plain array of numbers (NaN kept, becomes a gap); RangeError on a length mismatch, TypeError on
+ * a value that is not a number.
+ */
 function column(
   values: ArrayLike<number> | undefined,
   n: number,
@@ -76,7 +79,16 @@ function column(
         `expected ${n} (one per x)`,
     );
   }
-  return Array.from(values, Number);
+  const out = Array.from(values);
+  const bad = out.findIndex((v) => typeof v !== "number");
+  if (bad >= 0) {
+    throw new TypeError(
+      `Cannot build line chart "${figName}": ${what}[${bad}] is ${
+        JSON.stringify(out[bad])
+      }, expected a number (NaN for a gap)`,
+    );
+  }
+  return out;
 }
 
 /**

@@ -74,6 +74,16 @@ Deno.test("lineFigure() edge cases", async (t) => {
       );
     }
   });
+  await t.step("a value that is not a number is refused, named (NaN is a gap)", () => {
+    assertThrows(
+      () => lineFigure({ ...base, x: [1, 2], series: [{ label: "s", y: [1, "a"] as never }] }),
+      (e) =>
+        e instanceof TypeError &&
+        e.message.includes('series "s" y[1] is "a", expected a number (NaN for a gap)'),
+    );
+    const gap = lineFigure({ ...base, x: [1, 2], series: [{ label: "s", y: [1, NaN] }] });
+    assertEquals(gap.data[0].y, [1, NaN]);
+  });
   await t.step("length mismatches name the series and the lengths", () => {
     assertThrows(
       () => lineFigure({ ...base, x: [1, 2, 3], series: [{ label: "s", y: [1, 2] }] }),
