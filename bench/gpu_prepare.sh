@@ -1,13 +1,15 @@
 #!/bin/sh
 # Prepares .gpu/ (git-ignored, excluded from tests) for a run on the lent GPU machine,
 # which has no Deno, no npm and no Vulkan loader (shared/PEERS.md, the device README):
-# the Deno binary (xz), standalone bundles of the GPU benchmarks, and the loader packages.
+# the Deno binary (xz), standalone bundles of the GPU benchmarks and of the WebGPU tests, and
+# the loader packages.
 #
 #   sh bench/gpu_prepare.sh
 #
 # then, with the `device` tool: carry [".gpu"] and the command `sh bench/gpu_run.sh`, which runs
 #   for f in .gpu/*.deb; do dpkg -x $f /; done; ldconfig;
 #   xz -dc .gpu/deno.xz > /tmp/deno; chmod +x /tmp/deno;
+#   /tmp/deno test -A --no-config /tmp/gpu-tests/   # the WebGPU tests on the real GPU
 #   /tmp/deno run -A .gpu/webgpu_bench.bundle.js;
 #   /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn;
 #   python3 bench/_peer_gpu.py   # the PyTorch peers, same machine, same run
@@ -23,6 +25,15 @@ if [ ! -f .gpu/deno.xz ]; then
 fi
 "$deno_bin" bundle bench/webgpu_bench.ts -o .gpu/webgpu_bench.bundle.js
 "$deno_bin" bundle bench/train_step_bench.ts -o .gpu/train_step.bundle.js
+# the WebGPU tests, one bundle per test module (each runs in its own isolate, as in CI),
+# compressed together (their shared tfjs code compresses ≈ 50×)
+rm -rf .gpu/tests && mkdir -p .gpu/tests
+for f in tests/backend/webgpu/*_test.ts tests/partition/nearest_neighbors_test.ts; do
+  name=$(echo "$f" | sed 's|^tests/||; s|/|_|g; s|\.ts$|.js|')
+  "$deno_bin" bundle "$f" -o ".gpu/tests/$name" >/dev/null
+done
+tar -C .gpu/tests -cJf .gpu/tests.tar.xz.tmp . && mv .gpu/tests.tar.xz.tmp .gpu/tests.tar.xz
+rm -rf .gpu/tests
 if ! ls .gpu/libvulkan1_*.deb >/dev/null 2>&1; then
   mkdir -p /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'

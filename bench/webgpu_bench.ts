@@ -20,7 +20,9 @@
  *
  * On a GPU, the engine's alternatives ({@linkcode VARIANTS}: tile shapes, fusions, window
  * tiles, Winograd) are checked, profiled and timed too, each against the defaults in the same run
- * (`--variants` runs them on a software adapter as well, to test the bench itself).
+ * (`--variants` runs them on a software adapter as well, to test the bench itself;
+ * `--variants=4x4,tuned` runs only those). `--reps=N` times each call N times after its
+ * warm-up (default 2; the kNN at least 3).
  *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
@@ -74,36 +76,72 @@ let disagreements = 0;
  * against the CPU reference like the defaults.
  */
 const VARIANTS: readonly Variant[] = [
-  { name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
-  { name: "blocked tiles", hooks: { gemmBlocked: true } },
-  { name: "narrow deep products on tiles (no reduce)", hooks: { gemmReduce: false } },
+  { id: "4x4", name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
+  { id: "blocked", name: "blocked tiles", hooks: { gemmBlocked: true } },
   {
-    name: "window tiles for narrow convs only (Winograd, or products, gathering through the codes)",
-    hooks: { windowTiles: "narrow" },
+    id: "no-reduce",
+    name: "narrow deep products on tiles (no reduce)",
+    hooks: { gemmReduce: false },
   },
   {
+    id: "work",
+    name: "window tiles also where they do at most half the work (the software adapters' rule)",
+    hooks: { windowTiles: "work" },
+  },
+  {
+    id: "unfused",
     name: "sign layers and max-pools after a conv in passes of their own",
     hooks: { fuseTransposes: false },
   },
   {
+    id: "fuse-all",
     name: "every conv transpose gathering through the layers after it",
     hooks: { fuseTransposes: true },
   },
-  { name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
-  { name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
-  { name: "each conv's algorithms tuned on this device (tuneWebGpu)", hooks: {}, tuned: true },
+  { id: "no-winograd", name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
+  { id: "f2", name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
+  {
+    id: "tuned",
+    name: "each conv's algorithms tuned on this device (tuneWebGpu)",
+    hooks: {},
+    tuned: true,
+  },
 ];
 
 /** An alternative to the engine's defaults: hooks to set, or each conv tuned on the device. */
 interface Variant {
+  /** Short name for `--variants=id,id`. */
+  readonly id: string;
   readonly name: string;
   readonly hooks: WebGpuHooks;
   readonly tuned?: boolean;
 }
 
-/** The variants to run: on GPUs, or with `--variants` (a software adapter, to test the bench). */
-const variantsFor = (ctx: WebGpuContext) =>
-  ctx.isFallback && !Deno.args.includes("--variants") ? [] : VARIANTS;
+/** A `--name=value` argument's value, if given. */
+const argValue = (name: string): string | undefined =>
+  Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+/**
+ * The variants to run: on GPUs, or with `--variants` (a software adapter, to test the bench);
+ * `--variants=id,id` runs only those (see {@linkcode VARIANTS}).
+ */
+function variantsFor(ctx: WebGpuContext): readonly Variant[] {
+  const only = argValue("variants")?.split(",");
+  const unknown = only?.filter((id) => !VARIANTS.some((v) => v.id === id)) ?? [];
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Unknown variant(s) ${unknown.join(", ")}: expected some of ${VARIANTS.map((v) => v.id)}`,
+    );
+  }
+  if (only !== undefined) return VARIANTS.filter((v) => only.includes(v.id));
+  return ctx.isFallback && !Deno.args.includes("--variants") ? [] : VARIANTS;
+}
+
+/** Timed repetitions of each GPU call after the warm-up (`--reps=N`, default 2; kNN 3). */
+const REPS = Number(argValue("reps") ?? 2);
+if (!Number.isInteger(REPS) || REPS < 1) {
+  throw new RangeError(`--reps=${argValue("reps")}: expected a positive integer`);
+}
 
 /** The plans `tuneWebGpu` chose, by network. */
 const tuned = new Map<SplineNetwork, ConvTiming[]>();
@@ -448,7 +486,10 @@ async function main(): Promise<void> {
     const cpuTop = mismatchTopK(few, base, { k, backend: "wasm" });
     agreement(`kNN counts, ${q} queries`, gpuTop.counts, cpuTop.counts, 0);
     agreement(`kNN indices, ${q} queries`, gpuTop.indices, cpuTop.indices, 0);
-    const s = await time(() => mismatchTopKWebGpu(ctx, { query, base }, { k, exclude: false }), 1);
+    const s = await time(
+      () => mismatchTopKWebGpu(ctx, { query, base }, { k, exclude: false }),
+      Math.max(3, REPS),
+    );
     console.log(
       `kNN top-${k}, N=${N} × M=${M}, D=${D} bits: ${s.toFixed(3)} s, ${
         (N * M / s / 1e9).toFixed(3)
@@ -503,15 +544,18 @@ async function main(): Promise<void> {
         });
       }
     }
-    const sT = await time(() => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }), 2);
+    const sT = await time(
+      () => affineMapWebGpu(ctx, net, { x: x.subarray(0, nT * D), n: nT }),
+      REPS,
+    );
     const sI = await time(
       () => innerProductsWebGpu(ctx, net, { x: x.subarray(0, nI * D), n: nI }),
       2,
     );
     const xDev = ctx.device.createBuffer({ size: x.length * 4, usage: 0x80 | 0x04 | 0x08 });
     ctx.device.queue.writeBuffer(xDev, 0, Float32Array.from(x));
-    const rT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2);
-    const rI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2);
+    const rT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), REPS);
+    const rI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), REPS);
     console.log(
       `${arch} one call on the GPU, CPU side: ${await cpuSplit(
         ctx,
@@ -525,8 +569,8 @@ async function main(): Promise<void> {
     const compared: string[] = [];
     for (const variant of variantsFor(ctx)) {
       const [vT, vI] = await withVariant(ctx, net, variant, async () => [
-        await time(() => onDevice(ctx, net, xDev, nT, "templates"), 2),
-        await time(() => onDevice(ctx, net, xDev, nI, "inner products"), 2),
+        await time(() => onDevice(ctx, net, xDev, nT, "templates"), REPS),
+        await time(() => onDevice(ctx, net, xDev, nI, "inner products"), REPS),
       ]);
       compared.push(
         `${arch} ${variant.name}: templates ${(nT / vT).toFixed(1)} img/s, <A_c, x> ${

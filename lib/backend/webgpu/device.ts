@@ -62,10 +62,13 @@ export interface WebGpuHooks {
    * convs of at least 16 input channels; tests and benchmarks set it). */
   fuseTransposes?: boolean;
   /** Whether the transposed pass runs a stride-1 conv → (sign) → disjoint max-pool block by
-   * window tiles wherever they apply (`true`), nowhere (`false`), or only where the conv's
-   * input is narrow (`"narrow"`: the others by Winograd or a product); default: where they
-   * save at least half the work or the conv's input is narrow. Benchmarks and tests set it. */
-  windowTiles?: boolean | "narrow";
+   * window tiles wherever they apply (`true`), nowhere (`false`), only where the conv's
+   * input is narrow (`"narrow"`: the others by Winograd or a product), or also where they
+   * do at most half the product's multiply-adds (`"work"`); default `"narrow"` on GPUs (on
+   * the H100 largeCNN's templates ran 1.26× faster than by `"work"`: bench/RESULTS.md),
+   * `"work"` on software adapters (where window tiles beat Winograd). Benchmarks and tests
+   * set it. */
+  windowTiles?: boolean | "narrow" | "work";
   /** Runs stride-1 3×3 convs and their transposes by Winograd F(m × m, 3 × 3) with this tile
    * size, or not at all (`false`): see `winogradTileFor` (run.ts) for the default. */
   winograd?: false | 2 | 4;

@@ -645,8 +645,9 @@ export function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock 
  * Records a conv block's transpose as one computation where that pays, reading the gradient
  * `v` at the block's output through the block's codes (never writing the gradient at the
  * conv's output): window tiles for a stride-1 conv before a pool whose tiles are small, where
- * they do at most half the product's multiply-adds or the conv has fewer than
- * {@linkcode FUSED_MIN_COLUMNS} input channels (`webgpuHooks.windowTiles` overrides that:
+ * the conv has fewer than {@linkcode FUSED_MIN_COLUMNS} input channels, and on software
+ * adapters also where they do at most half the product's multiply-adds (on the H100 Winograd
+ * ran those blocks faster; `webgpuHooks.windowTiles` overrides the rule:
  * {@linkcode poolConvTilesShader}); else Winograd ({@linkcode recordWinograd}: gathering
  * through the codes on every adapter, since its input transform reads each gradient value
  * once for all columns) or one product gathering through the codes where
@@ -673,15 +674,15 @@ function recordBlockTranspose(
   const fusedSign = sign && { slope: inactiveSlope(sign) };
   const signCodes = sign === undefined ? [] : [codes.get(sign)!];
   const o = () => rec.buffer(rows * shapeSize(conv.inputShape), `${conv.name} transpose`);
-  // window tiles where they save work or the product would be narrow (to RGB), in as few
-  // passes over channel groups as the chunk's budget allows (on llvmpipe they beat Winograd
-  // on smallCNN's and largeCNN's blocks, which do about as many multiply-adds by Winograd:
-  // bench/RESULTS.md)
-  const rule = webgpuHooks.windowTiles;
+  // window tiles where the product would be narrow (to RGB), and on software adapters where
+  // they save work, in as few passes over channel groups as the chunk's budget allows (on
+  // llvmpipe they beat Winograd on smallCNN's and largeCNN's blocks, which do about as many
+  // multiply-adds by Winograd; on the H100 Winograd won: bench/RESULTS.md)
+  const rule = webgpuHooks.windowTiles ?? (ctx.isFallback ? "work" : "narrow");
   const tiles = pool !== undefined && (
     choice !== undefined ? choice === "window-tiles" : typeof rule === "boolean" ? rule : (
       conv.inputShape[2] < FUSED_MIN_COLUMNS ||
-      (rule === undefined && poolConvTilesWork(conv, pool) <= 0.5)
+      (rule === "work" && poolConvTilesWork(conv, pool) <= 0.5)
     )
   );
   const passes = tiles ? poolConvTilePasses(conv, pool, pass.rowFloats) : [];

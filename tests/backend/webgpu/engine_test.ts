@@ -17,6 +17,7 @@ import {
 import { webgpuNotices } from "../../../lib/backend/webgpu/with_fallback.ts";
 import { resolveBackend } from "../../../lib/backend/backend.ts";
 import {
+  assert,
   assertAllClose,
   assertEquals,
   assertMatch,
@@ -243,12 +244,18 @@ Deno.test({
           webgpuHooks.beforeReadback = undefined;
         }
       });
-      await t.step("'auto' never picks a fallback adapter", async () => {
+      await t.step("'auto' never picks a fallback adapter, and picks a GPU", async () => {
         lines.length = 0;
         const ctx = await webgpuContext();
         const ip = await templateInnerProductsAsync(net, x, { backend: "auto" });
-        assertEquals(ip.data, templateInnerProducts(net, x, { backend: "cpu" }).data);
-        if (ctx?.isFallback) assertEquals(lines.length, 0);
+        const ref = templateInnerProducts(net, x, { backend: "cpu" }).data;
+        if (ctx === null || ctx.isFallback) {
+          assertEquals(ip.data, ref); // the CPU engine's float64 result itself
+          if (ctx?.isFallback) assertEquals(lines.length, 0);
+        } else { // a GPU: its float32 kernels (on the H100 this branch runs)
+          assertAllClose(ip.data, ref, 1e-4, "<A_c, x>", largestMagnitude(ref));
+          assert(ip.data.some((v, i) => v !== ref[i]), "'auto' ran the CPU engine on a GPU");
+        }
       });
     } finally {
       webgpuNotices.write = write;

@@ -12,10 +12,13 @@ import * as tf from "@tensorflow/tfjs";
 import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
 import type { SplineNetwork } from "../../../lib/network/spline_network.ts";
 import {
+  type WebGpuContext,
   webgpuContext,
   type WebGpuHooks,
   webgpuHooks,
 } from "../../../lib/backend/webgpu/device.ts";
+import { Recorder } from "../../../lib/backend/webgpu/run.ts";
+import { recordCodesAndOffsets, recordTemplates } from "../../../lib/backend/webgpu/passes.ts";
 import {
   clearConvPlans,
   type ConvAlgorithm,
@@ -26,6 +29,7 @@ import { smallCNN } from "../../../lib/models/small_cnn.ts";
 import { largeCNN } from "../../../lib/models/large_cnn.ts";
 import { resNet } from "../../../lib/models/resnet.ts";
 import { assertAffineAgrees } from "./_affine_agrees.ts";
+import { assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
 import { randomInput, randomizeWeights } from "../../_random_models.ts";
 
@@ -112,6 +116,7 @@ Deno.test({
       { gemmBlocked: true, gemmMaxPerThread: 4 },
       { gemmReduce: false },
       { windowTiles: "narrow" },
+      { windowTiles: "work" },
       { windowTiles: false },
       { fuseTransposes: false },
       { fuseTransposes: true },
@@ -140,5 +145,48 @@ Deno.test({
       model.dispose();
       resnet.dispose();
     }
+  },
+});
+
+/** A recorder that notes the input shape of each window-tile kernel it records. */
+class WindowTiles extends Recorder {
+  readonly inputs = new Set<string>();
+  protected override encode(...args: Parameters<Recorder["encode"]>) {
+    const key = args[0].key;
+    if (key.startsWith("pool-conv-tiles/")) this.inputs.add(key.split("/")[1]);
+    super.encode(...args);
+  }
+}
+
+Deno.test({
+  name: "window tiles by default: narrow convs on GPUs, also work-saving ones on software adapters",
+  ignore: gpu === null,
+  async fn() {
+    // smallCNN: conv1 (3 channels in) and conv2 (32 in; window tiles do 4/9 of the product's
+    // multiply-adds) each before a 2 × 2 max-pool
+    const model = smallCNN({ seed: 3 });
+    const net = fromLayersModel(model);
+    const tiled = (ctx: WebGpuContext, rule?: WebGpuHooks["windowTiles"]) => {
+      if (rule !== undefined) webgpuHooks.windowTiles = rule;
+      const rec = new WindowTiles(ctx, "window tiles");
+      try {
+        const x = rec.upload(new Float32Array(net.inputSize), "input");
+        const { codes } = recordCodesAndOffsets(rec, net, x, 1);
+        recordTemplates(rec, net, codes, { first: 0, count: 1 });
+        rec.submit();
+      } finally {
+        rec.release();
+        delete webgpuHooks.windowTiles;
+      }
+      return [...rec.inputs].sort();
+    };
+    const conv1 = "32,32,3", conv2 = "15,15,32";
+    assertEquals(tiled(hardware!), [conv1]);
+    assertEquals(tiled({ ...gpu!, isFallback: true }), [conv2, conv1].sort());
+    assertEquals(tiled(hardware!, "work"), [conv2, conv1].sort());
+    assertEquals(tiled({ ...gpu!, isFallback: true }, "narrow"), [conv1]);
+    assertEquals(tiled(hardware!, false), []);
+    await gpu!.device.queue.onSubmittedWorkDone();
+    model.dispose();
   },
 });

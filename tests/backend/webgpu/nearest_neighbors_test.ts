@@ -67,12 +67,13 @@ Deno.test({
     for (const [name, q, b, k, exclude] of cases) {
       await t.step(name, async () => {
         const want = bruteKnn(q, b, k, exclude);
-        // chunks of 64 base rows and 32 query rows: several of each, the last partial
+        // chunks of 64 base rows and 32 query rows: several of each, the last partial (two
+        // pairs a thread, so that the sizes suit every adapter: 16 × perThread divides them)
         const nn = await nearestNeighborsAsync(q, b, {
           k,
           exclude: exclude ? "same-index" : undefined,
           backend: "webgpu",
-          gpuChunks: { baseRows: 64, queryRows: 32 },
+          gpuChunks: { perThread: 2, baseRows: 64, queryRows: 32 },
         });
         assertEquals(nn.indices.arraySync(), want.indices);
         assertEquals(nn.distances.arraySync(), want.distances);
@@ -81,7 +82,7 @@ Deno.test({
           k,
           exclude: exclude ? "same-index" : undefined,
           backend: "webgpu",
-          gpuChunks: { baseRows: 64, queryRows: 32, residentBaseBytes: 0 },
+          gpuChunks: { perThread: 2, baseRows: 64, queryRows: 32, residentBaseBytes: 0 },
         });
         assertEquals(streamed.indices.arraySync(), want.indices);
         assertEquals(streamed.distances.arraySync(), want.distances);
@@ -140,7 +141,7 @@ Deno.test({
       const [q, b] = [cases[2][1], cases[2][2]];
       const d = await partitionDistanceMatrixAsync(q, b, {
         backend: "webgpu",
-        gpuChunks: { baseRows: 64, queryRows: 32 },
+        gpuChunks: { perThread: 2, baseRows: 64, queryRows: 32 },
       });
       const ref = await partitionDistanceMatrixAsync(q, b, { backend: "cpu" });
       assertEquals(d.shape, [50, 150]);
