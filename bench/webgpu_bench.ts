@@ -474,6 +474,17 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`adapter: ${ctx.adapterName}${ctx.isFallback ? " (software fallback)" : ""}`);
+  { // what the adapter could offer beyond the defaults (for kernels yet to be written)
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    const l = adapter?.limits;
+    console.log(
+      `adapter features: ${[...adapter?.features ?? []].sort().join(" ") || "none"}; limits: ${
+        l === undefined
+          ? "?"
+          : `${l.maxComputeWorkgroupStorageSize} bytes of workgroup memory, ${l.maxComputeInvocationsPerWorkgroup} invocations a workgroup, ${l.maxStorageBufferBindingSize} bytes a storage binding`
+      }`,
+    );
+  }
   if (Deno.args.includes("--profile")) await profile(ctx, tiny);
 
   // 1. kNN
