@@ -79,6 +79,16 @@ const VARIANTS: readonly Variant[] = [
   { id: "4x4", name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
   { id: "blocked", name: "blocked tiles", hooks: { gemmBlocked: true } },
   {
+    id: "prefetch",
+    name: "register prefetch of the next slice in tiled products",
+    hooks: { gemmPrefetch: true },
+  },
+  {
+    id: "prefetch-4x4",
+    name: "register prefetch, 4 × 4 outputs per thread everywhere",
+    hooks: { gemmPrefetch: true, gemmMaxPerThread: 4 },
+  },
+  {
     id: "no-reduce",
     name: "narrow deep products on tiles (no reduce)",
     hooks: { gemmReduce: false },

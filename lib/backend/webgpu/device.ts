@@ -54,6 +54,9 @@ export interface WebGpuHooks {
   gemmMaxPerThread?: 4 | 8;
   /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`: benchmarks compare). */
   gemmBlocked?: boolean;
+  /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`:
+   * benchmarks compare; not with `gemmBlocked`). */
+  gemmPrefetch?: boolean;
   /** False keeps narrow, deep products on tiles instead of `"reduce"` (benchmarks compare). */
   gemmReduce?: boolean;
   /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv

@@ -278,6 +278,7 @@ export class Recorder {
         : { m: dims.rows * spec.mPerRow, n: spec.n, k: spec.k },
       webgpuHooks.gemmMaxPerThread,
       webgpuHooks.gemmBlocked,
+      webgpuHooks.gemmPrefetch,
     ),
   ): void {
     const { rows } = dims;

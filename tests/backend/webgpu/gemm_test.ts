@@ -14,7 +14,11 @@ import * as tf from "@tensorflow/tfjs";
 import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
 import { Recorder } from "../../../lib/backend/webgpu/run.ts";
 import { readBack } from "../../../lib/backend/webgpu/_gpu.ts";
-import type { GemmSchedule, GemmSpec } from "../../../lib/backend/webgpu/kernels/gemm.ts";
+import {
+  type GemmSchedule,
+  gemmScheduleFor,
+  type GemmSpec,
+} from "../../../lib/backend/webgpu/kernels/gemm.ts";
 import {
   denseGemm,
   denseTransposeGemm,
@@ -152,9 +156,11 @@ Deno.test({
   async fn() {
     // widths that are not multiples of 4: A is gathered one value at a time
     // (8 × 8 compiles for 1–2 min on llvmpipe: the forward product alone covers its tile)
-    await checkDense(50, 70, ["direct", 8], ["direct", 4, "4b"]);
-    // multiples of 4: tiled schedules gather A four values at a time
-    await checkDense(52, 68, [4, "8b"]);
+    await checkDense(50, 70, ["direct", 8, "8p"], ["direct", 4, "4b", "4p"]);
+    // multiples of 4: tiled schedules gather A four values at a time (register prefetch:
+    // 4 slices of 16 and 5 of 8 depths, the last partial; the 4 × 4 tile's B slice of
+    // 128 values spread over 256 threads)
+    await checkDense(52, 68, [4, "8b", "4p", "8p"]);
     // a final layer to few classes: one workgroup per row, reduced (four-wide, one-wide)
     await checkDense(300, 10, ["reduce"], ["direct"]);
     await checkDense(301, 7, ["reduce"], ["direct"]);
@@ -246,7 +252,7 @@ Deno.test({
     // channels that are not multiples of 4: one value at a time
     await checkConv(5, 19, ["direct", 4], ["direct", 4, "reduce"]);
     // multiples of 4: four at a time (input channels forward, output channels transposed)
-    await checkConv(8, 12, [4, 8, "4b"], [4, "4b", "reduce"]);
+    await checkConv(8, 12, [4, 8, "4b", "4p"], [4, "4b", "4p", "reduce"]);
   },
 });
 
@@ -333,4 +339,17 @@ Deno.test({
       "windows overlap or are padded",
     );
   },
+});
+
+Deno.test("gemmScheduleFor(): the adapter's schedule, and the alternatives benchmarks ask for", () => {
+  const wide = { m: 1e6, n: 192, k: 192 }, narrow = { m: 1e6, n: 32, k: 192 };
+  assertEquals(gemmScheduleFor(true, wide), "direct");
+  assertEquals(gemmScheduleFor(false, wide), 8);
+  assertEquals(gemmScheduleFor(false, narrow), 4);
+  assertEquals(gemmScheduleFor(false, { m: 4096, n: 10, k: 1152 }), "reduce");
+  assertEquals(gemmScheduleFor(false, wide, 4), 4);
+  assertEquals(gemmScheduleFor(false, wide, 8, true), "8b");
+  assertEquals(gemmScheduleFor(false, wide, 8, false, true), "8p");
+  assertEquals(gemmScheduleFor(false, narrow, 8, false, true), "4p");
+  assertThrows(() => gemmScheduleFor(false, wide, 8, true, true), /prefetch into blocked tiles/);
 });

@@ -114,6 +114,8 @@ Deno.test({
       { gemmMaxPerThread: 4 },
       { gemmBlocked: true },
       { gemmBlocked: true, gemmMaxPerThread: 4 },
+      { gemmPrefetch: true },
+      { gemmPrefetch: true, gemmMaxPerThread: 4 },
       { gemmReduce: false },
       { windowTiles: "narrow" },
       { windowTiles: "work" },

@@ -141,11 +141,14 @@ export function productBindings(input: string): readonly Binding[] {
  * that neighbouring threads hold neighbouring outputs, or blocked (`"4b"`, `"8b"`): each
  * thread's outputs are `r` consecutive rows and columns, and the staged slices are read four
  * values at a time (a quarter of the workgroup-memory reads, and of the index clamps that
- * WebGPU adds to each). `"reduce"`: one workgroup per output row, its threads splitting `K`
+ * WebGPU adds to each). `"4p"`, `"8p"`: strided tiles whose next slice of A and B is
+ * loaded into registers while the current one is multiplied (register prefetch: the global
+ * loads' latency hidden behind the products, for more registers a thread; an alternative the
+ * GPU benchmark compares). `"reduce"`: one workgroup per output row, its threads splitting `K`
  * and reduced in workgroup memory, for few columns and a long `K` (a final dense layer to 10
  * classes: a tile of 256 rows would leave all but one workgroup idle).
  */
-export type GemmSchedule = "direct" | 4 | 8 | "4b" | "8b" | "reduce";
+export type GemmSchedule = "direct" | 4 | 8 | "4b" | "8b" | "4p" | "8p" | "reduce";
 
 /** The most columns, the least depth and the most rows of a product that `"reduce"` takes. */
 const REDUCE = { n: 16, k: 128, m: 65536 };
@@ -162,6 +165,8 @@ const REDUCE = { n: 16, k: 128, m: 65536 };
  * @param shape `m` rows, `n` columns, `k` depth (unknown dimensions never pick "reduce").
  * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
  * @param blocked Whether to use the blocked tiles (benchmarks compare them).
+ * @param prefetch Whether to use the register-prefetching tiles (benchmarks compare them;
+ * not with `blocked`).
  * @returns The schedule.
  */
 export function gemmScheduleFor(
@@ -169,21 +174,25 @@ export function gemmScheduleFor(
   shape: { m?: number; n?: number; k?: number } = {},
   maxPerThread: 4 | 8 = 8,
   blocked = false,
+  prefetch = false,
 ): GemmSchedule {
   if (isFallback) return "direct";
   const { m = Infinity, n = 0, k = 0 } = shape;
   if (n <= REDUCE.n && k >= REDUCE.k && m <= REDUCE.m) return "reduce";
   const r = maxPerThread === 8 && n >= 64 ? 8 : 4;
-  return blocked ? (r === 8 ? "8b" : "4b") : r;
+  if (blocked && prefetch) throw new RangeError("Cannot prefetch into blocked tiles");
+  return blocked ? (r === 8 ? "8b" : "4b") : prefetch ? (r === 8 ? "8p" : "4p") : r;
 }
 
-/** Outputs per thread along each axis, and whether they are blocked. */
+/** Outputs per thread along each axis, whether they are blocked, whether they prefetch. */
 function perThread(
   schedule: Exclude<GemmSchedule, "direct" | "reduce">,
-): { r: 4 | 8; blocked: boolean } {
-  return typeof schedule === "number"
-    ? { r: schedule, blocked: false }
-    : { r: schedule === "8b" ? 8 : 4, blocked: true };
+): { r: 4 | 8; blocked: boolean; prefetch: boolean } {
+  return typeof schedule === "number" ? { r: schedule, blocked: false, prefetch: false } : {
+    r: schedule === "8b" || schedule === "8p" ? 8 : 4,
+    blocked: schedule === "4b" || schedule === "8b",
+    prefetch: schedule === "4p" || schedule === "8p",
+  };
 }
 
 function header(
@@ -250,19 +259,24 @@ ${spec.bindings.map((b) => `  _ = &${b.name};`).join("\n")}
  * that nothing is indexed dynamically and every one stays in a register. Blocked tiles
  * stage vec4s: `a_q`, `b_q` hold four rows or columns each.
  */
-function tiledBody(t: GemmTile, vec4: boolean, bias: string, blocked: boolean): string {
+function tiledBody(
+  t: GemmTile,
+  vec4: boolean,
+  bias: string,
+  blocked: boolean,
+  prefetch: boolean,
+): string {
   const r = t.r;
   const quads = (t.tm * t.tk) / 4, threads = t.thm * t.thn;
   const perThread = Math.ceil(quads / threads);
   const comps = ["x", "y", "z", "w"];
   const loaders = range(perThread).map((q) => {
     const staged = (q + 1) * threads > quads ? `q${q} < ${quads}u` : "true";
-    const load = vec4
-      ? `if (ok${q} && k0 + ak < K) { v = loadA4(ri${q}, k0 + ak); }`
-      : `if (ok${q}) {
+    const load = (k: string) =>
+      vec4 ? `if (ok${q} && ${k} + ak < K) { v = loadA4(ri${q}, ${k} + ak); }` : `if (ok${q}) {
 ${
         comps.map((c, j) =>
-          `        if (k0 + ak + ${j}u < K) { v.${c} = loadA(m${q}, k0 + ak + ${j}u); }`
+          `        if (${k} + ak + ${j}u < K) { v.${c} = loadA(m${q}, ${k} + ak + ${j}u); }`
         ).join("\n")
       }
       }`;
@@ -278,11 +292,24 @@ ${
   let ok${q} = st${q} && m${q} < M;
 ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q}); }\n` : ""}${
         blocked ? `  let sv${q} = am${q} / 4u;\n  let sc${q} = am${q} % 4u;\n` : ""
-      }`,
-      body: `    if (st${q}) {
-      var v = vec4<f32>(0.0);
-      ${load}
+      }${prefetch ? `  var pa${q} = vec4<f32>(0.0);\n` : ""}`,
+      // stage the slice at k0 (loading it first, or from the registers prefetched into)
+      body: prefetch
+        ? `    if (st${q}) {
+      let v = pa${q};
       ${store}
+    }`
+        : `    if (st${q}) {
+      var v = vec4<f32>(0.0);
+      ${load("k0")}
+      ${store}
+    }`,
+      // load the slice at k into the registers (prefetch)
+      fetch: (k: string) =>
+        `    if (st${q}) {
+      var v = vec4<f32>(0.0);
+      ${load(k)}
+      pa${q} = v;
     }`,
     };
   });
@@ -291,7 +318,29 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
   // thread (tx, ty)'s i-th row and j-th column of the tile
   const row = (i: number) => blocked ? `ty * ${r}u + ${i}u` : `ty + ${i * t.thm}u`;
   const col = (j: number) => blocked ? `tx * ${r}u + ${j}u` : `tx + ${j * t.thn}u`;
-  const stageB = blocked
+  // B's slice, strided: value e of the slice is thread (e % THREADS)'s (e / THREADS)-th
+  const perB = Math.ceil((t.tk * t.tn) / threads);
+  const bValues = range(perB).map((i) => ({
+    e: `lid + ${i * threads}u`,
+    all: (i + 1) * threads <= t.tk * t.tn, // every thread has one
+  }));
+  const fetchB = (k: string) =>
+    bValues.map(({ e, all }, i) =>
+      `    {
+      let e = ${e};
+      pb${i} = 0.0;
+      ${all ? "" : "if (e < TK * TN) "}{
+        let kk = e / TN;
+        let nn = e % TN;
+        if (${k} + kk < K && nBase + nn < N) { pb${i} = w[WB + (${k} + kk) * N + nBase + nn]; }
+      }
+    }`
+    ).join("\n");
+  const stageB = prefetch
+    ? bValues.map(({ e, all }, i) =>
+      `    { let e = ${e}; ${all ? "" : "if (e < TK * TN) "}{ Bs[e] = pb${i}; } }`
+    ).join("\n")
+    : blocked
     ? `    for (var e = lid; e < TK * TN4; e += THREADS) {
       let kk = e / TN4;
       let n4 = nBase + (e % TN4) * 4u;
@@ -328,11 +377,30 @@ ${range(r).map((j) => `      let b${j} = Bs[kk * TN + ${col(j)}];`).join("\n")}`
   let ty = lid / THN;
   let ak = (lid % QPR) * 4u;
 ${loaders.map((l) => l.setup).join("")}  ${acc.map((c) => `var ${cName(c)} = 0.0;`).join(" ")}
-  for (var k0 = 0u; k0 < K; k0 += TK) {
+${
+    prefetch
+      ? `  ${range(perB).map((i) => `var pb${i} = 0.0;`).join(" ")}
+  {
+    let kn = 0u;
+${loaders.map((l) => l.fetch("kn")).join("\n")}
+${fetchB("kn")}
+  }
+`
+      : ""
+  }  for (var k0 = 0u; k0 < K; k0 += TK) {
 ${loaders.map((l) => l.body).join("\n")}
 ${stageB}
     workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
+${
+    prefetch
+      ? `    if (k0 + TK < K) { // the next slice's loads, in flight while this one is multiplied
+      let kn = k0 + TK;
+${loaders.map((l) => l.fetch("kn")).join("\n")}
+${fetchB("kn")}
+    }
+`
+      : ""
+  }    for (var kk = 0u; kk < TK; kk++) {
 ${reads}
 ${
     acc.map(([i, j]) => `      c${i}_${j} = fma(${term("a", i)}, ${term("b", j)}, c${i}_${j});`)
@@ -449,7 +517,7 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
 `,
     );
   }
-  const { r, blocked } = perThread(schedule);
+  const { r, blocked, prefetch } = perThread(schedule);
   const t = gemmTile(spec.n, r, blocked);
   const staged = blocked
     ? `const TMP4 = ${t.tmp / 4}u;
@@ -473,7 +541,7 @@ ${staged}`;
     vec4,
     declarations,
     "((M + TM - 1u) / TM) * ((N + TN - 1u) / TN)",
-    () => tiledBody(t, vec4, bias, blocked),
+    () => tiledBody(t, vec4, bias, blocked, prefetch),
   );
 }
 
