@@ -346,14 +346,54 @@ class ProfilingRecorder extends Recorder {
   }
 
   /**
-   * Replays every dispatch `reps` times in one submit, waited for, less the wait for an
-   * empty submit (≈ 11.6 ms on the lent H200: the wait's own latency); prints ms per
-   * dispatch, worst first, and the rate of the whole at those times (each dispatch's time
-   * spread over the images it worked for).
+   * Per-dispatch GPU times in ms: from timestamps written at the start and end of each
+   * dispatch (one compute pass each, all in one submit, in the recorded order; the median of
+   * `reps` such submits after one untimed) where the device offers `timestamp-query`; else
+   * each dispatch replayed `reps` times in one submit, waited for, less the wait for an empty
+   * submit (≈ 11 ms on the lent GPUs: the wait's own latency — noisy for short kernels).
    */
-  async profile(title: string, reps: number): Promise<void> {
-    this.pass.end();
+  private async times(reps: number): Promise<Float64Array> {
     const { device } = this.ctx;
+    const n = this.ops.length, ms = new Float64Array(n);
+    if (device.features.has("timestamp-query")) {
+      const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n });
+      const resolved = device.createBuffer({ size: 16 * n, usage: 0x200 | 0x04 }); // QUERY_RESOLVE | COPY_SRC
+      const read = device.createBuffer({ size: 16 * n, usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
+      const runs: Float64Array[] = [];
+      for (let r = 0; r <= reps; r++) {
+        const enc = device.createCommandEncoder();
+        this.ops.forEach((op, i) => {
+          const pass = enc.beginComputePass({
+            timestampWrites: {
+              querySet,
+              beginningOfPassWriteIndex: 2 * i,
+              endOfPassWriteIndex: 2 * i + 1,
+            },
+          });
+          dispatch(this.ctx, pass, op.shader, { buffers: op.buffers, groups: op.groups });
+          pass.end();
+        });
+        enc.resolveQuerySet(querySet, 0, 2 * n, resolved, 0);
+        enc.copyBufferToBuffer(resolved, 0, read, 0, 16 * n);
+        device.queue.submit([enc.finish()]);
+        await read.mapAsync(GPUMapMode.READ);
+        const t = new BigUint64Array(read.getMappedRange().slice(0));
+        read.unmap();
+        if (r > 0) {
+          runs.push(
+            Float64Array.from({ length: n }, (_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6),
+          );
+        }
+      }
+      for (let i = 0; i < n; i++) {
+        ms[i] = runs.map((run) => run[i]).sort((a, b) => a - b)[runs.length >> 1];
+      }
+      querySet.destroy();
+      resolved.destroy();
+      read.destroy();
+      console.log(`  (timestamps around each dispatch, median of ${reps} submits)`);
+      return ms;
+    }
     const submitWait = async (op?: (typeof this.ops)[number], times = 1) => {
       const enc = device.createCommandEncoder();
       if (op !== undefined) {
@@ -371,12 +411,22 @@ class ProfilingRecorder extends Recorder {
     const waits: number[] = [];
     for (let r = 0; r < 5; r++) waits.push(await submitWait());
     const wait = waits.sort((x, y) => x - y)[2];
-    const ms = new Float64Array(this.ops.length);
-    for (let i = 0; i < this.ops.length; i++) {
+    for (let i = 0; i < n; i++) {
       await submitWait(this.ops[i]); // compiles the pipeline
       ms[i] = Math.max(0, (await submitWait(this.ops[i], reps)) - wait) / reps;
     }
     console.log(`  (an empty submit's wait: ${wait.toFixed(2)} ms, subtracted)`);
+    return ms;
+  }
+
+  /**
+   * Prints each dispatch's GPU time ({@linkcode times}), worst first, the rate of the whole
+   * at those times (each dispatch's time spread over the images it worked for), and the
+   * time by kind of kernel (the shader key's first part; for products, the first two).
+   */
+  async profile(title: string, reps: number): Promise<void> {
+    this.pass.end();
+    const ms = await this.times(reps);
     const total = ms.reduce((a, b) => a + b, 0);
     const perImage = this.ops.reduce((a, op, i) => a + ms[i] / op.images, 0);
     console.log(
@@ -394,6 +444,22 @@ class ProfilingRecorder extends Recorder {
         }%  ${op.shader.label} (${op.groups} groups, ${op.images} images${rate})`,
       );
     }
+    const kinds = new Map<string, { ms: number; count: number; flops: number }>();
+    this.ops.forEach((op, i) => {
+      const parts = op.shader.label.split("/");
+      const kind = parts[0].startsWith("gemm") ? parts.slice(0, 2).join("/") : parts[0];
+      const k = kinds.get(kind) ?? { ms: 0, count: 0, flops: 0 };
+      kinds.set(kind, { ms: k.ms + ms[i], count: k.count + 1, flops: k.flops + op.flops });
+    });
+    console.log(
+      `  by kind: ${
+        [...kinds].sort((a, b) => b[1].ms - a[1].ms).map(([kind, k]) =>
+          `${kind} ${(100 * k.ms / total).toFixed(1)}% (${k.count}${
+            k.flops > 0 ? `, ${(k.flops / k.ms / 1e9).toFixed(1)} TFLOP/s` : ""
+          })`
+        ).join("; ")
+      }`,
+    );
   }
 }
 

@@ -97,6 +97,9 @@ async function create(): Promise<WebGpuContext | null> {
   const { name, isFallback } = describe(adapter);
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
+    // timestamps inside command buffers, where offered: kernel-by-kernel GPU times for
+    // profilers (bench/webgpu_bench.ts --profile); the engine itself never writes them
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       maxBufferSize: lim.maxBufferSize,
