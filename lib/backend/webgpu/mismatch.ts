@@ -11,6 +11,7 @@ import type { WebGpuContext } from "./device.ts";
 import { checked, dispatch, readBack, storageBuffer, uniformU32 } from "./_gpu.ts";
 import { HAMMING_VEC_STEP, hammingCountsShader } from "./kernels/hamming_counts.ts";
 import { mergeThreads, topKMergeShader } from "./kernels/top_k_merge.ts";
+import { checkSoftwareLoops, SOFTWARE_LOOP_LIMIT } from "./software_loops.ts";
 
 /** Chunking of a job, chosen from the device's limits (overridable for tests). */
 export interface MismatchChunks {
@@ -62,7 +63,20 @@ function packRows(r: CodeRows, from: number, count: number, vec4s: number, rows:
   return out;
 }
 
-function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChunks) {
+/**
+ * Loop iterations of one invocation of the top-k merge over `baseRows` counts with `threads`
+ * threads: its slots cleared, a thread's share of the counts each inserted (at most `k`
+ * moves), the candidates copied, then one thread inserting every thread's `k` into the list.
+ */
+const mergeLoops = (k: number, baseRows: number, threads: number) =>
+  3 * k + Math.ceil(baseRows / threads) * (k + 1) + threads * k * k;
+
+/**
+ * Chunk sizes and threads for comparing `a` with `b` (`k`: the merge's, for a top-k). On a
+ * software adapter the base chunks are kept short enough for the merge's loops
+ * ({@linkcode checkSoftwareLoops}), and work whose loops would still run too long is refused.
+ */
+function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChunks, k?: number) {
   const wordsPerRow = a.kind === "sign" ? a.rowLength : Math.ceil(a.rowLength / 2);
   const vec4s = roundUp(Math.max(1, Math.ceil(wordsPerRow / 4)), HAMMING_VEC_STEP);
   const rowBytes = vec4s * 16;
@@ -74,8 +88,16 @@ function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChun
     );
   }
   const T = 16 * R;
+  const threads = k === undefined ? 0 : mergeThreads(k, ctx.isFallback);
+  // on a software adapter, the most base rows whose merge loops within its limit
+  const loopCap = k === undefined || !ctx.isFallback ? Infinity : Math.floor(
+    (SOFTWARE_LOOP_LIMIT - 3 * k - threads * k * k) / (k + 1) * threads / T,
+  ) * T;
   const baseRows = chunks.baseRows ??
-    Math.max(T, Math.min(roundUp(b.count, T), 4096, Math.floor(limit / rowBytes / T) * T));
+    Math.max(
+      T,
+      Math.min(roundUp(b.count, T), 4096, Math.floor(limit / rowBytes / T) * T, loopCap),
+    );
   const countsCap = 64 * 2 ** 20 / 4 / baseRows;
   const queryRows = chunks.queryRows ?? Math.max(
     T,
@@ -96,6 +118,15 @@ function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChun
   if (rowBytes * Math.max(baseRows, queryRows) > limit || 4 * queryRows * baseRows > limit) {
     throw new RangeError(
       `Cannot compare codes on WebGPU: rows of ${rowBytes} bytes, chunks of ${queryRows} × ${baseRows} rows do not fit the device (${limit} bytes a buffer)`,
+    );
+  }
+  const units = a.kind === "sign" ? `${a.rowLength * 32}-bit` : `${a.rowLength}-unit`;
+  checkSoftwareLoops(ctx, (vec4s / 4) * (Math.ceil((4 * T) / 256) + 5), `${units} codes' counts`);
+  if (k !== undefined) {
+    checkSoftwareLoops(
+      ctx,
+      mergeLoops(k, baseRows, threads),
+      `the top-${k} merge over ${baseRows} base rows a chunk`,
     );
   }
   return { vec4s, baseRows, queryRows, R, T };
@@ -121,7 +152,7 @@ export function mismatchTopKWebGpu(
     const nq = a.count, m = b.count;
     const indices = new Int32Array(nq * k), counts = new Uint32Array(nq * k);
     if (nq === 0 || k === 0) return { indices, counts };
-    const { vec4s, baseRows, queryRows, R, T } = plan(ctx, a, b, options.chunks ?? {});
+    const { vec4s, baseRows, queryRows, R, T } = plan(ctx, a, b, options.chunks ?? {}, k);
     const { device } = ctx;
     const countsShader = hammingCountsShader({ kind: a.kind, perThread: R });
     const mergeShader = topKMergeShader({ k, threads: mergeThreads(k, ctx.isFallback) });

@@ -9,6 +9,7 @@
 import type { NonlinearLayer, SplineNetwork } from "../../network/spline_network.ts";
 import { type WebGpuContext, webgpuHooks } from "./device.ts";
 import { checked, readBack } from "./_gpu.ts";
+import { checkSoftwareLoops, layerLoopIterations } from "./software_loops.ts";
 import { foldedLayers } from "../../network/folded_layers.ts";
 import {
   type ForwardMode,
@@ -28,6 +29,8 @@ export type RawCodes = Map<NonlinearLayer, Uint32Array>;
  * @param net The network.
  * @param rowsPerExample Rows per example of the widest pass (`C` for templates).
  * @returns The chunk size.
+ * @throws {RangeError} Where one example does not fit the device, or, on a software adapter,
+ * where a layer's kernels would loop past its limit ({@linkcode checkSoftwareLoops}).
  */
 export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample: number): number {
   const limit = Math.min(
@@ -35,6 +38,9 @@ export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample
     256 * 2 ** 20,
     webgpuHooks.chunkBytes ?? Infinity,
   );
+  for (const l of net.layers) {
+    checkSoftwareLoops(ctx, layerLoopIterations(l), `the ${l.kind} layer ${l.name}`);
+  }
   const per = net.largestActivation * rowsPerExample * 4;
   if (per > limit) {
     throw new RangeError(
