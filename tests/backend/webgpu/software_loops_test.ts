@@ -2,8 +2,8 @@
  * The loop limit of Mesa's software adapters (llvmpipe / lavapipe end a shader's loop nest
  * after 65,535 iterations, without an error): the limit itself, shown on the adapter; the
  * engine refusing, by name, the networks and nearest-neighbour jobs whose kernels would loop
- * longer there — and computing them right on a GPU, which has no such limit (these tests
- * also run on the lent GPU: bench/gpu_run.sh) — and running those just under it correctly.
+ * longer there — and checking that a GPU, which has no such limit, computes them right
+ * (bench/gpu_run.sh runs these tests there) — and running those just under it correctly.
  */
 import * as tf from "@tensorflow/tfjs";
 import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
