@@ -15,14 +15,15 @@
  * queries): the
  * line "agreement …" says how far apart they are, and the run exits non-zero where they differ.
  *
- * `--profile` first times one chunk of each pass kernel by kernel (each dispatch replayed
- * 20 times in one submit), worst first.
+ * `--profile` first times one chunk of each pass kernel by kernel (by timestamps around each
+ * dispatch where the device offers them, else each replayed 20 times in one submit), worst
+ * first, and by kind of kernel.
  *
  * On a GPU, the engine's alternatives ({@linkcode VARIANTS}: tile shapes, fusions, window
- * tiles, Winograd) are checked, profiled and timed too, each against the defaults in the same run
- * (`--variants` runs them on a software adapter as well, to test the bench itself;
- * `--variants=4x4,tuned` runs only those). `--reps=N` times each call N times after its
- * warm-up (default 2; the kNN at least 3).
+ * tiles, Winograd) are checked, profiled and timed too, each call by call alternately with the
+ * defaults, as the GPU's clocks drift over a run (`--variants` runs them on a software adapter
+ * as well, to test the bench itself; `--variants=4x4,tuned` runs only those). `--reps=N` times
+ * each call N times after its warm-up (default 2; the kNN at least 3).
  *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
@@ -226,6 +227,29 @@ async function time(fn: () => Promise<unknown>, reps: number): Promise<number> {
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) await fn();
   return (performance.now() - t0) / 1000 / reps;
+}
+
+/**
+ * Seconds per call of `a` and of `b`, each warmed up as {@linkcode time} does, then called
+ * alternately `reps` times each (a, b, a, b, …), so that both see the same clocks.
+ */
+async function timePair(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  reps: number,
+): Promise<[number, number]> {
+  await time(a, 0);
+  await time(b, 0);
+  let ta = 0, tb = 0;
+  for (let r = 0; r < reps; r++) {
+    let t0 = performance.now();
+    await a();
+    ta += performance.now() - t0;
+    t0 = performance.now();
+    await b();
+    tb += performance.now() - t0;
+  }
+  return [ta / 1000 / reps, tb / 1000 / reps];
 }
 
 /** Result buffers of the whole batch on the device, made once per size (as PyTorch's caching
@@ -653,17 +677,24 @@ async function main(): Promise<void> {
       )}; ${await cpuSplit(ctx, net, xDev, nI, "inner products")}`,
     );
     // each variant, on the GPU
+    // each variant timed call by call alternately with the defaults (the GPU's clocks drift
+    // over a run: in the H100's run 1 the defaults, timed first, trailed every variant)
     const compared: string[] = [];
     for (const variant of variantsFor(ctx)) {
-      const [vT, vI] = await withVariant(ctx, net, variant, async () => [
-        await time(() => onDevice(ctx, net, xDev, nT, "templates"), REPS),
-        await time(() => onDevice(ctx, net, xDev, nI, "inner products"), REPS),
-      ]);
-      compared.push(
-        `${arch} ${variant.name}: templates ${(nT / vT).toFixed(1)} img/s, <A_c, x> ${
-          (nI / vI).toFixed(1)
-        } img/s (on the GPU)`,
-      );
+      const rates = [];
+      for (const [what, n] of [["templates", nT], ["inner products", nI]] as const) {
+        const [d, v] = await timePair(
+          () => onDevice(ctx, net, xDev, n, what),
+          () => withVariant(ctx, net, variant, () => onDevice(ctx, net, xDev, n, what)),
+          REPS,
+        );
+        rates.push(
+          `${what === "templates" ? "templates" : "<A_c, x>"} ${(n / v).toFixed(1)} img/s (${
+            (d / v).toFixed(3)
+          }× the defaults' ${(n / d).toFixed(1)} beside it)`,
+        );
+      }
+      compared.push(`${arch} ${variant.name}: ${rates.join(", ")} (on the GPU)`);
     }
     xDev.destroy();
     console.log(
