@@ -61,7 +61,7 @@ export async function affineMapAsync(
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const engine = await resolveAsyncBackend(options.backend);
   if (engine !== "webgpu") return affineMap(net, x, { backend: engine });
-  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
+  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
   const C = net.outputSize, D = net.inputSize;
   return await withWebGpu("the affine map", {
     cpu: () => affineMap(net, x, { backend: "cpu" }),

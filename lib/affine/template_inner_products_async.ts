@@ -59,7 +59,7 @@ export async function templateInnerProductsAsync(
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const engine = await resolveAsyncBackend(options.backend);
   if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
-  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
+  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
   return await withWebGpu("template inner products", {
     cpu: () => templateInnerProducts(net, x, { backend: "cpu" }),
     gpu: async (ctx) => {

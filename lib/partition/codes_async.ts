@@ -46,7 +46,7 @@ export async function partitionCodesAsync(
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const engine = await resolveAsyncBackend(options.backend);
   if (engine !== "webgpu") return partitionCodes(net, x, { backend: engine });
-  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what });
+  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
   return await withWebGpu("partition codes", {
     cpu: () => partitionCodes(net, x, { backend: "cpu" }),
     gpu: async (ctx) => {

@@ -91,13 +91,13 @@ async function chunked(
  *
  * @param ctx The context.
  * @param net The network.
- * @param options `x` `[n, D]` (float64, converted to float32) and `n`.
+ * @param options `x` `[n, D]` (float32, or float64 rounded to it) and `n`.
  * @returns Outputs and codes.
  */
 export function forwardWebGpu(
   ctx: WebGpuContext,
   net: SplineNetwork,
-  options: { x: Float64Array; n: number },
+  options: { x: Float64Array | Float32Array; n: number },
 ): Promise<{ output: Float32Array; codes: RawCodes }> {
   const { x, n } = options;
   const D = net.inputSize, C = net.outputSize;
@@ -111,7 +111,7 @@ export function forwardWebGpu(
     await chunked(ctx, net, n, 1, async (s, m) => {
       const rec = new Recorder(ctx, "forward pass");
       try {
-        const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
+        const xb = rec.uploadInput(x.subarray(s * D, (s + m) * D), "input");
         const rc: GpuCodes = new Map();
         const y = recordPass(rec, net, xb, m, { bias: true, record: rc });
         rec.submit();
@@ -138,8 +138,8 @@ export type ResultArray = Float32Array | Float64Array;
 
 /** The options of the passes that return float arrays. */
 export interface ResultOptions<T extends ResultArray> {
-  /** Inputs `[n, D]` (converted to float32). */
-  readonly x: Float64Array;
+  /** Inputs `[n, D]` (float32, or float64 rounded to it). */
+  readonly x: Float64Array | Float32Array;
   readonly n: number;
   /** The type of the arrays returned (each chunk is copied straight into them; default
    * `Float32Array`). */
@@ -183,7 +183,7 @@ export function affineMapWebGpu<T extends ResultArray = Float32Array>(
       let submittedAll = () => {};
       const mapAfter = new Promise<void>((resolve) => submittedAll = resolve);
       try {
-        const xb = forward.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
+        const xb = forward.uploadInput(x.subarray(s * D, (s + m) * D), "input");
         const { codes, b } = recordCodesAndOffsets(forward, net, xb, m);
         forward.submit();
         reads.push(
@@ -266,7 +266,7 @@ export function innerProductsWebGpu<T extends ResultArray = Float32Array>(
     await chunked(ctx, net, n, 1, async (s, m) => {
       const rec = new Recorder(ctx, "template inner products");
       try {
-        const xb = rec.uploadFloat64(x.subarray(s * D, (s + m) * D), "input");
+        const xb = rec.uploadInput(x.subarray(s * D, (s + m) * D), "input");
         const z = recordInnerProducts(rec, net, xb, m);
         rec.submit();
         await readBack(ctx, [{ buffer: z, bytes: m * C * 4, into: out, at: s * C }], {

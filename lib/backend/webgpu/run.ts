@@ -236,10 +236,12 @@ export class Recorder {
   }
 
   /**
-   * A temporary storage buffer holding float64 `values` rounded to float32 (converted through
-   * one reused array: `writeBuffer` copies it before returning).
+   * A temporary storage buffer holding `values` as float32: float32 ones as they are, float64
+   * ones rounded (converted through one reused array: `writeBuffer` copies it before
+   * returning).
    */
-  uploadFloat64(values: Float64Array, label: string): GPUBuffer {
+  uploadInput(values: Float64Array | Float32Array, label: string): GPUBuffer {
+    if (values instanceof Float32Array) return this.upload(values, label);
     if (conversion.length < values.length) conversion = new Float32Array(values.length);
     const f32 = conversion.subarray(0, values.length);
     f32.set(values);

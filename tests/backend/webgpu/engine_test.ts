@@ -182,6 +182,17 @@ Deno.test({
       const ip = await templateInnerProductsAsync(net, c.x, { backend: "webgpu" });
       const refIp = templateInnerProducts(net, batch(c.x), { backend: "cpu" });
       assertAllClose(ip.dataSync(), refIp.data, 1e-4, "<A_c, x>", largestMagnitude(refIp.data));
+      // the tensor's float32 values go to the GPU as they are: the same results, bit for bit,
+      // as the float64 batch of those values (rounded back to float32 on the way)
+      const b = batch(c.x);
+      const viaBatch = await affineMapAsync(net, b, { backend: "webgpu" });
+      assertEquals(Array.from(A.dataSync()), Array.from(viaBatch.A.data));
+      assertEquals(Array.from(B.dataSync()), Array.from(viaBatch.B.data));
+      const ipBatch = await templateInnerProductsAsync(net, b, { backend: "webgpu" });
+      assertEquals(Array.from(ip.dataSync()), Array.from(ipBatch.data));
+      const codes = await partitionCodesAsync(net, c.x, { backend: "webgpu" });
+      const codesBatch = await partitionCodesAsync(net, b, { backend: "webgpu" });
+      assertEquals(codes, codesBatch);
       tf.dispose([A, B, ip]);
     });
   },
