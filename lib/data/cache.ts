@@ -8,14 +8,8 @@
  * @module
  */
 import { DataError } from "./data_error.ts";
-import {
-  exists,
-  joinPath,
-  readFileIfExists,
-  removeIfExists,
-  sha256Hex,
-  writeFileAtomic,
-} from "./_fs.ts";
+import { exists, joinPath, readFileIfExists, removeIfExists, sha256Hex } from "./_fs.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 
 /** One array stored in a cache entry. */
 export interface CachedArray {

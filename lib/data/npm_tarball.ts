@@ -5,7 +5,8 @@
  * @module
  */
 import { DataError } from "./data_error.ts";
-import { joinPath, readFileIfExists, removeIfExists, writeFileAtomic } from "./_fs.ts";
+import { joinPath, readFileIfExists, removeIfExists } from "./_fs.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { NpmPackageSpec, SourceOptions } from "./types.ts";
 
 const DEFAULT_REGISTRY = "https://registry.npmjs.org/";

@@ -29,6 +29,7 @@ import { orthogonalityPenalty } from "../train/orthogonality.ts";
 import { fromLayersModel } from "../network/from_layers_model.ts";
 import { affineMap } from "../affine/affine_map.ts";
 import type { Figure } from "../plot/figure.ts";
+import { appendLine, writeFileAtomic } from "../util/atomic_write.ts";
 import {
   accuracyVsLambdaFigure,
   type LambdaCurves,
@@ -439,23 +440,6 @@ async function missingFiles(
   return null;
 }
 
-async function appendText(path: string, line: string): Promise<void> {
-  const f = await Deno.open(path, { append: true, create: true, write: true });
-  try {
-    const bytes = new TextEncoder().encode(line + "\n");
-    let written = 0;
-    while (written < bytes.length) written += await f.write(bytes.subarray(written));
-  } finally {
-    f.close();
-  }
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 function mean(v: number[]): number {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 }
@@ -705,7 +689,7 @@ export async function runOrthogonality(
             `this call uses ${fingerprint}; choose another outDir`,
         );
       }
-    } else await writeAtomic(specPath, fingerprint + "\n");
+    } else await writeFileAtomic(specPath, fingerprint + "\n");
 
     const baseRegistry = paperSweepRegistry({
       cacheDir: options.cacheDir,
@@ -813,7 +797,7 @@ export async function runOrthogonality(
         });
         for (const r of res.results) {
           const m = measured.get(r.key);
-          if (m) await appendText(extrasPath, JSON.stringify({ key: r.key, ...m }));
+          if (m) await appendLine(extrasPath, JSON.stringify({ key: r.key, ...m }));
         }
       }
     } finally {

@@ -21,6 +21,7 @@
  */
 import type { Browser } from "puppeteer-core";
 import type { Figure } from "./figure.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import {
   checkFigure,
   escapeHtml,
@@ -130,21 +131,6 @@ export function figureHtml(
 `;
 }
 
-/** Writes `data` to `path` through a temporary file in the same folder and a rename. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const suffix = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16))
-    .join("");
-  const tmp = `${path}.tmp-${suffix}`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 /** The plotly page opened in each caller-owned browser, reused by later calls. */
 const sharedPages = new WeakMap<PuppeteerBrowser, Promise<PlotlyPage>>();
 
@@ -247,14 +233,14 @@ export async function exportFigures(figs: Figure[], options: ExportOptions): Pro
         const path = joinPath(options.dir, `${fig.name}.${format}`);
         if (format === "html") {
           const html = figureHtml(fig, { width: options.width, height: options.height });
-          await writeAtomic(path, html);
+          await writeFileAtomic(path, html);
         } else {
           const size = {
             width: options.width ?? layoutSize(fig, "width") ?? 900,
             height: options.height ?? layoutSize(fig, "height") ?? 600,
             scale,
           };
-          await writeAtomic(path, await page!.render(fig, format, size));
+          await writeFileAtomic(path, await page!.render(fig, format, size));
         }
         written.push(path);
       }

@@ -18,7 +18,7 @@ import {
   type SweepSpec,
 } from "./sweep.ts";
 import type { LearningRateSchedule } from "./train.ts";
-import { writeFileAtomic } from "./_atomic.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 
 const USAGE = `Usage:
   sweep.ts run   --archs a,b --datasets d1,d2 [--lambdas 0,0.5,1 | --lambda-grid 0:2:10]

@@ -17,7 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic } from "./_atomic.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import { captureOptimizer, type OptimizerSnapshot, restoreOptimizer } from "./_optimizer_state.ts";
 // Registers the orthogonal-template regularizer, so saved models that use it load back.
 import "./orthogonality.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { appendLine } from "./_atomic.ts";
+import { appendLine } from "../util/atomic_write.ts";
 import {
   type EpochRecord,
   evaluateModel,
