@@ -72,9 +72,10 @@ const mergeLoops = (k: number, baseRows: number, threads: number) =>
   3 * k + Math.ceil(baseRows / threads) * (k + 1) + threads * k * k;
 
 /**
- * Chunk sizes and threads for comparing `a` with `b` (`k`: the merge's, for a top-k). On a
- * software adapter the base chunks are kept short enough for the merge's loops
- * ({@linkcode checkSoftwareLoops}), and work whose loops would still run too long is refused.
+ * Chunk sizes and threads (the counts' `R` and `T`; the merge's, for a top-k of `k`) for
+ * comparing `a` with `b`. On a software adapter the base chunks are kept short enough for the
+ * merge's loops ({@linkcode checkSoftwareLoops}), and work whose loops would still run too
+ * long is refused.
  */
 function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChunks, k?: number) {
   const wordsPerRow = a.kind === "sign" ? a.rowLength : Math.ceil(a.rowLength / 2);
@@ -129,7 +130,7 @@ function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChun
       `the top-${k} merge over ${baseRows} base rows a chunk`,
     );
   }
-  return { vec4s, baseRows, queryRows, R, T };
+  return { vec4s, baseRows, queryRows, R, T, threads };
 }
 
 /**
@@ -152,10 +153,10 @@ export function mismatchTopKWebGpu(
     const nq = a.count, m = b.count;
     const indices = new Int32Array(nq * k), counts = new Uint32Array(nq * k);
     if (nq === 0 || k === 0) return { indices, counts };
-    const { vec4s, baseRows, queryRows, R, T } = plan(ctx, a, b, options.chunks ?? {}, k);
+    const { vec4s, baseRows, queryRows, R, T, threads } = plan(ctx, a, b, options.chunks ?? {}, k);
     const { device } = ctx;
     const countsShader = hammingCountsShader({ kind: a.kind, perThread: R });
-    const mergeShader = topKMergeShader({ k, threads: mergeThreads(k, ctx.isFallback) });
+    const mergeShader = topKMergeShader({ k, threads });
     const dims = uniformU32(ctx, [vec4s, baseRows]);
     const live: GPUBuffer[] = [dims];
     // the base chunks are packed and uploaded once and reused by every query block, as long

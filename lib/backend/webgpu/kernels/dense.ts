@@ -47,7 +47,7 @@ export function denseGemm(layer: DenseLayer, bias: boolean): GemmSpec {
 
 /**
  * Dense transpose: bindings `g` `[rows, positions, units]`, `w` the transposed kernel `[units, in]`
- * ({@linkcode transposedDenseKernel}), `b` (unused), `y` `[rows, in]`.
+ * ({@linkcode transposedDenseKernel}), `b` (unused), `y` `[rows, positions, in]`.
  *
  * @param layer The layer.
  * @returns The product.
