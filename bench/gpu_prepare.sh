@@ -13,6 +13,7 @@
 #   /tmp/deno run -A .gpu/webgpu_bench.bundle.js;
 #   /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn;
 #   python3 bench/_peer_gpu.py   # the PyTorch peers, same machine, same run
+#   /tmp/deno run -A .gpu/gemm_sweep.bundle.js --budget=180   # the products' tile shapes
 # (if no driver is found, first export
 #  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json).
 set -eu
@@ -25,6 +26,7 @@ if [ ! -f .gpu/deno.xz ]; then
 fi
 "$deno_bin" bundle bench/webgpu_bench.ts -o .gpu/webgpu_bench.bundle.js
 "$deno_bin" bundle bench/train_step_bench.ts -o .gpu/train_step.bundle.js
+"$deno_bin" bundle bench/gemm_sweep.ts -o .gpu/gemm_sweep.bundle.js
 # the WebGPU tests, one bundle per test module (each runs in its own isolate, as in CI),
 # compressed together (their shared tfjs code compresses ≈ 50×)
 rm -rf .gpu/tests && mkdir -p .gpu/tests

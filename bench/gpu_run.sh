@@ -2,8 +2,9 @@
 # The GPU measurement, run on the lent GPU machine (`device` tool) after `sh bench/gpu_prepare.sh`
 # here: carry [".gpu"], command `sh bench/gpu_run.sh` (`WEBGPU_ARGS=--profile` adds the kernel
 # profile; a step's `*_LIMIT` of 0 skips it: `TESTS_LIMIT`, `WEBGPU_LIMIT`, `PEER_LIMIT`,
-# `TRAIN_LIMIT`). Each step has its own time limit, so that one slow step cannot take the
-# others' results with it; everything is logged to $OUT/gpu.log.
+# `SWEEP_LIMIT` (bench/gemm_sweep.ts, with `SWEEP_ARGS`), `TRAIN_LIMIT`). Each step has its own
+# time limit, so that one slow step cannot take the others' results with it; everything is
+# logged to $OUT/gpu.log.
 set -u
 cd "$(dirname "$0")/.."
 log=${OUT:-/tmp}/gpu.log
@@ -28,5 +29,8 @@ fi
 # shellcheck disable=SC2086
 step "${WEBGPU_LIMIT:-300}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-}
 step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py
+# tile shapes of the products, swept (a budget below the step's limit: it reports what it swept)
+# shellcheck disable=SC2086
+step "${SWEEP_LIMIT:-240}" /tmp/deno run -A .gpu/gemm_sweep.bundle.js --budget=$((${SWEEP_LIMIT:-240} - 60)) ${SWEEP_ARGS:-}
 step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
 echo "== $(date -u +%H:%M:%S) done" | tee -a "$log"

@@ -43,6 +43,7 @@ import {
   gemmScheduleFor,
   gemmShader,
   type GemmSpec,
+  type GemmTileShape,
 } from "./kernels/gemm.ts";
 import { channelAffineShader } from "./kernels/channel_affine.ts";
 import { zeroPadShader } from "./kernels/zero_pad.ts";
@@ -266,29 +267,39 @@ export class Recorder {
   }
 
   /**
+   * The schedule a product over `rows` input rows gets by default: the adapter's (or, with
+   * `isFallback` false, a GPU's), with the test hooks' choices.
+   */
+  gemmSchedule(spec: GemmSpec, rows: number, isFallback = this.ctx.isFallback): GemmSchedule {
+    return gemmScheduleFor(
+      isFallback,
+      webgpuHooks.gemmReduce === false || (spec.batches ?? 1) > 1
+        ? { n: spec.n }
+        : { m: rows * spec.mPerRow, n: spec.n, k: spec.k },
+      webgpuHooks.gemmMaxPerThread,
+      webgpuHooks.gemmBlocked,
+      webgpuHooks.gemmPrefetch,
+    );
+  }
+
+  /**
    * Records a matrix product over `rows` input rows (`rowsPerCode` of them share an
-   * example's codes, for gathers that apply codes), by default with the adapter's schedule.
+   * example's codes, for gathers that apply codes), by default with the adapter's schedule;
+   * `shape` overrides the tile's derived shape (benchmarks' sweeps, tests).
    */
   gemm(
     spec: GemmSpec,
     buffers: GPUBuffer[],
     dims: { rows: number } & CodeRows,
-    schedule: GemmSchedule = gemmScheduleFor(
-      this.ctx.isFallback,
-      webgpuHooks.gemmReduce === false || (spec.batches ?? 1) > 1
-        ? { n: spec.n }
-        : { m: dims.rows * spec.mPerRow, n: spec.n, k: spec.k },
-      webgpuHooks.gemmMaxPerThread,
-      webgpuHooks.gemmBlocked,
-      webgpuHooks.gemmPrefetch,
-    ),
+    schedule: GemmSchedule = this.gemmSchedule(spec, dims.rows),
+    shape?: GemmTileShape,
   ): void {
     const { rows } = dims;
-    const groups = gemmGroups(spec, rows, schedule);
+    const groups = gemmGroups(spec, rows, schedule, shape);
     if (groups === 0) return;
     const u = this.params(rows, dims);
     const flops = 2 * (spec.batches ?? 1) * rows * spec.mPerRow * spec.n * spec.k;
-    this.encode(gemmShader(spec, schedule), [u, ...buffers], groups, flops);
+    this.encode(gemmShader(spec, schedule, shape), [u, ...buffers], groups, flops);
   }
 
   /**

@@ -15,9 +15,13 @@ import { webgpuContext } from "../../../lib/backend/webgpu/device.ts";
 import { Recorder } from "../../../lib/backend/webgpu/run.ts";
 import { readBack } from "../../../lib/backend/webgpu/_gpu.ts";
 import {
+  gemmGroups,
   type GemmSchedule,
   gemmScheduleFor,
+  gemmShader,
   type GemmSpec,
+  gemmTile,
+  type GemmTileShape,
 } from "../../../lib/backend/webgpu/kernels/gemm.ts";
 import {
   denseGemm,
@@ -47,6 +51,7 @@ async function product(
   spec: GemmSpec,
   schedule: GemmSchedule,
   data: {
+    shape?: GemmTileShape;
     a: Float64Array;
     w: Float64Array;
     b: Float64Array | null;
@@ -69,6 +74,7 @@ async function product(
       ],
       { rows: data.rows, rowsPerCode: data.rowsPerCode },
       schedule,
+      data.shape,
     );
     rec.submit();
     const [out] = await readBack(gpu!, [{
@@ -96,6 +102,7 @@ async function checkDense(
   OUT: number,
   schedules: readonly GemmSchedule[],
   transposed = schedules,
+  shape?: GemmTileShape,
 ) {
   const model = tf.sequential({
     layers: [tf.layers.dense({ inputShape: [IN], units: OUT, useBias: true })],
@@ -130,9 +137,10 @@ async function checkDense(
         w: layer.kernel,
         b: layer.bias,
         rows,
+        shape,
       }),
       want,
-      `dense ${IN} → ${OUT}, ${schedule}`,
+      `dense ${IN} → ${OUT}, ${schedule}${shape ? ` ${JSON.stringify(shape)}` : ""}`,
     );
   }
   for (const schedule of transposed) {
@@ -142,9 +150,10 @@ async function checkDense(
         w: transposedDenseKernel(layer),
         b: null,
         rows,
+        shape,
       }),
       wantT,
-      `dense ${IN} → ${OUT} transpose, ${schedule}`,
+      `dense ${IN} → ${OUT} transpose, ${schedule}${shape ? ` ${JSON.stringify(shape)}` : ""}`,
     );
   }
   model.dispose();
@@ -165,6 +174,59 @@ Deno.test({
     await checkDense(300, 10, ["reduce"], ["direct"]);
     await checkDense(301, 7, ["reduce"], ["direct"]);
   },
+});
+
+Deno.test({
+  name: "the matrix-product kernel: tile shapes a sweep asks for (bench/gemm_sweep.ts)",
+  ignore: gpu === null,
+  async fn() {
+    // 8 × 4 outputs a thread, strided, the forward product (68 columns: 5 tiles of 16, the
+    // last mostly empty) and its transpose (52 columns)
+    await checkDense(52, 68, [8], [8], { rm: 8, rn: 4 });
+    // blocked 4 × 8 with 8 rows of threads staging 32 depths (52: one slice and a partial;
+    // 16,896 bytes staged: more than WebGPU guarantees, what the adapter offers)
+    await checkDense(52, 68, ["4b"], ["4b"], { rm: 4, rn: 8, thm: 8, tk: 32, maxBytes: 32768 });
+    // prefetching 4 × 8, 8 depths a slice, 64 columns a workgroup
+    await checkDense(52, 68, ["4p"], ["4p"], { rn: 8, tk: 8, tn: 64 });
+    // three columns exactly (a transpose to RGB), two rows a thread, 128 rows of threads
+    await checkDense(50, 3, [4], [4], { rm: 2, rn: 3, tn: 3, thm: 128 });
+    // the choices reach the kernel: its key, its tile and its workgroups
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [52], units: 68 })] });
+    const spec = denseGemm(fromLayersModel(model).layers[0] as DenseLayer, true);
+    const shaped = gemmShader(spec, "4b", { rm: 4, rn: 8, thm: 8, tk: 32, maxBytes: 32768 });
+    assertEquals(shaped.key === gemmShader(spec, "4b").key, false, "key");
+    for (const line of ["TM = 32u", "TN = 96u", "TK = 32u", "THREADS = 96u"]) {
+      assertEquals(shaped.build().includes(`const ${line};`), true, line);
+    }
+    assertEquals(gemmGroups(spec, 37, 8, { rm: 8, rn: 4 }), 5); // 256 rows, 16 columns
+    model.dispose();
+  },
+});
+
+Deno.test("gemmTile(): derived tiles, and choices that cannot make one", () => {
+  assertEquals(gemmTile(96, 8), {
+    rm: 8,
+    rn: 8,
+    tm: 128,
+    tn: 96,
+    tk: 16,
+    thm: 16,
+    thn: 12,
+    tmp: 130,
+  });
+  assertEquals(gemmTile(3, 4), { rm: 4, rn: 4, tm: 256, tn: 4, tk: 8, thm: 64, thn: 1, tmp: 258 });
+  assertEquals(gemmTile(3, 4, false, { rm: 2, rn: 3, tn: 3, thm: 128 }).tm, 256);
+  assertEquals(gemmTile(192, 8, false, { rn: 4 }).tn, 64); // the widest of 16, 32, 48, 64 that pads least
+  assertThrows(() => gemmTile(96, 8, false, { thm: 32 }), RangeError, "32 × 12 threads");
+  assertThrows(() => gemmTile(96, 8, false, { tk: 6 }), RangeError, "a depth of 6");
+  assertThrows(
+    () => gemmTile(96, 8, false, { tk: 64 }),
+    RangeError,
+    "staged slices of 57856 bytes",
+  );
+  assertThrows(() => gemmTile(96, 8, true, { rn: 6, tn: 96 }), RangeError, "come in fours");
+  assertThrows(() => gemmTile(96, 8, false, { rn: 5, tn: 96 }), RangeError, "a multiple of 5");
+  assertEquals(gemmTile(96, 8, false, { tk: 64, maxBytes: 65536 }).tk, 64);
 });
 
 /**

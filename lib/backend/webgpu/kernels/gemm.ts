@@ -4,8 +4,8 @@
  * `A` is read through a gather (`loadA`: a plain matrix for dense layers, an implicit
  * im2col / col2im view of the activations for convolutions), `B` is a row-major weight
  * matrix. Each workgroup computes a `TM × TN` output tile, staging `TK`-deep slices of A
- * and B in workgroup memory; each thread accumulates `r × r` outputs in registers,
- * strided so that neighbouring threads write neighbouring outputs.
+ * and B in workgroup memory; each thread accumulates `r × r` outputs in registers (`rm × rn`
+ * where a benchmark asks), strided so that neighbouring threads write neighbouring outputs.
  *
  * `M = P.rows · M_PER_ROW` (rows known at dispatch time), `N` and `K` are constants.
  *
@@ -18,8 +18,9 @@ import { PARAMS, range } from "./_snippets.ts";
 
 /** The tile shape of a product: chosen from `N` so that narrow outputs waste little. */
 export interface GemmTile {
-  /** Outputs per thread along each axis (`r × r` accumulators). */
-  readonly r: number;
+  /** Outputs per thread along rows and along columns (`rm × rn` accumulators). */
+  readonly rm: number;
+  readonly rn: number;
   /** Output rows and columns per workgroup. */
   readonly tm: number;
   readonly tn: number;
@@ -33,40 +34,96 @@ export interface GemmTile {
 }
 
 /**
+ * Choices that override a tile's derived shape (a benchmark's sweep: `bench/gemm_sweep.ts`):
+ * outputs per thread along rows (`rm`) and columns (`rn`), threads along rows (`thm`), the
+ * staged depth (`tk`), the columns of a workgroup (`tn`, a multiple of `rn`), and the most
+ * workgroup memory the staged slices may take (default 16 KiB, WebGPU's guaranteed limit).
+ */
+export interface GemmTileShape {
+  readonly rm?: number;
+  readonly rn?: number;
+  readonly thm?: number;
+  readonly tk?: number;
+  readonly tn?: number;
+  readonly maxBytes?: number;
+}
+
+/** A tile shape's part of a shader key (empty for the derived shape). */
+function shapeKey(shape: GemmTileShape | undefined): string {
+  if (shape === undefined) return "";
+  const { rm, rn, thm, tk, tn } = shape;
+  return `/t${rm ?? ""}x${rn ?? ""},${thm ?? ""},${tk ?? ""},${tn ?? ""}`;
+}
+
+/**
  * The tile for `N` output columns and `r × r` outputs per thread: `TN` the multiple of `4r`
  * up to `16r` that pads `N` least (the larger on a tie), or for `N < 4r` the power of two
  * from `max(4, r)` covering it; as many rows of threads as fit 256 threads and 256 rows
- * (a power of two); staged slices within 16 KiB.
+ * (a power of two); staged slices within 16 KiB. `shape` overrides any of these choices
+ * (`rm × rn` outputs per thread in place of `r × r`).
  *
  * @param n Output columns.
  * @param r Outputs per thread along each axis (4 or 8).
  * @param blocked Whether each thread's outputs are blocked (see {@linkcode GemmSchedule}).
+ * @param shape Choices overriding the derived ones.
  * @returns The tile.
+ * @throws {RangeError} Where the choices do not make a tile: more than 256 threads, staged
+ * slices over `maxBytes`, a depth that is not a multiple of 4 or that the threads cannot
+ * load evenly, blocked outputs that are not multiples of 4.
  */
-export function gemmTile(n: number, r: 4 | 8, blocked = false): GemmTile {
-  let tn = Math.max(4, r);
-  if (n >= 4 * r) {
+export function gemmTile(
+  n: number,
+  r: 4 | 8,
+  blocked = false,
+  shape: GemmTileShape = {},
+): GemmTile {
+  const rm = shape.rm ?? r, rn = shape.rn ?? r;
+  const what = `a product of ${n} columns with ${rm} × ${rn} outputs per thread`;
+  let tn = Math.max(4, rn);
+  if (shape.tn !== undefined) tn = shape.tn;
+  else if (n >= 4 * rn) {
     let padded = Infinity;
-    for (let c = 4 * r; c <= 16 * r; c += 4 * r) {
+    for (let c = 4 * rn; c <= 16 * rn; c += 4 * rn) {
       const p = Math.ceil(n / c) * c;
       if (p <= padded) [tn, padded] = [c, p];
     }
   } else {
     while (tn < n) tn *= 2;
   }
-  const thn = tn / r;
+  const whole = (v: number) => Number.isInteger(v) && v > 0;
+  if (![rm, rn, tn].every(whole) || tn % rn !== 0) {
+    throw new RangeError(`Cannot tile ${what}: ${tn} columns a workgroup (a multiple of ${rn})`);
+  }
+  if (blocked && (rm % 4 !== 0 || rn % 4 !== 0)) {
+    throw new RangeError(`Cannot block ${what}: blocked outputs come in fours`);
+  }
+  const thn = tn / rn;
   let thm = 1;
-  while (thm * 2 <= Math.min(64, 256 / thn, 256 / r)) thm *= 2;
-  const tm = thm * r;
+  while (thm * 2 <= Math.min(64, 256 / thn, 256 / rm)) thm *= 2;
+  if (shape.thm !== undefined) thm = shape.thm;
+  if (!whole(thm) || thm * thn > 256) {
+    throw new RangeError(`Cannot tile ${what}: ${thm} × ${thn} threads (at most 256)`);
+  }
+  const tm = thm * rm;
   // a loader thread writes 4 depths of one row: with 4·tmp ≡ 8 (mod 32) the 32 threads of a
   // wave (8 rows × 4 depth quads) hit 32 different banks; blocked tiles read rows as vec4s,
   // so their stride stays a multiple of 4 (4·tmp ≡ 16: two-way conflicts on the writes)
   const tmp = blocked ? tm + 4 : tm % 8 === 0 ? tm + 2 : tm + 1;
-  const tk = (tmp + tn) * 16 * 4 <= 16384 ? 16 : 8;
-  if ((thm * thn) % (tk / 4) !== 0) {
-    throw new RangeError(`Cannot tile a product of ${n} columns with ${r} × ${r} per thread`);
+  const maxBytes = shape.maxBytes ?? 16384;
+  const tk = shape.tk ?? ((tmp + tn) * 16 * 4 <= maxBytes ? 16 : 8);
+  if (!whole(tk) || tk % 4 !== 0 || (thm * thn) % (tk / 4) !== 0) {
+    throw new RangeError(
+      `Cannot tile ${what}: a depth of ${tk} (a multiple of 4 that ${
+        thm * thn
+      } threads load evenly)`,
+    );
   }
-  return { r, tm, tn, tk, thm, thn, tmp };
+  if ((tmp + tn) * tk * 4 > maxBytes) {
+    throw new RangeError(
+      `Cannot tile ${what}: staged slices of ${(tmp + tn) * tk * 4} bytes (at most ${maxBytes})`,
+    );
+  }
+  return { rm, rn, tm, tn, tk, thm, thn, tmp };
 }
 
 /**
@@ -254,7 +311,7 @@ ${spec.bindings.map((b) => `  _ = &${b.name};`).join("\n")}
 }
 
 /**
- * The tiled kernel's body, generated unrolled: the `r × r` accumulators, the staged values
+ * The tiled kernel's body, generated unrolled: the `rm × rn` accumulators, the staged values
  * and the loaders' row information are named scalars (`c_i_j`, `a_i`, `b_j`, `ri_q`), so
  * that nothing is indexed dynamically and every one stays in a register. Blocked tiles
  * stage vec4s: `a_q`, `b_q` hold four rows or columns each.
@@ -266,7 +323,7 @@ function tiledBody(
   blocked: boolean,
   prefetch: boolean,
 ): string {
-  const r = t.r;
+  const { rm, rn } = t;
   const quads = (t.tm * t.tk) / 4, threads = t.thm * t.thn;
   const perThread = Math.ceil(quads / threads);
   const comps = ["x", "y", "z", "w"];
@@ -313,11 +370,11 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
     }`,
     };
   });
-  const acc = range(r).flatMap((i) => range(r).map((j) => [i, j]));
+  const acc = range(rm).flatMap((i) => range(rn).map((j) => [i, j]));
   const cName = ([i, j]: number[]) => `c${i}_${j}`;
   // thread (tx, ty)'s i-th row and j-th column of the tile
-  const row = (i: number) => blocked ? `ty * ${r}u + ${i}u` : `ty + ${i * t.thm}u`;
-  const col = (j: number) => blocked ? `tx * ${r}u + ${j}u` : `tx + ${j * t.thn}u`;
+  const row = (i: number) => blocked ? `ty * ${rm}u + ${i}u` : `ty + ${i * t.thm}u`;
+  const col = (j: number) => blocked ? `tx * ${rn}u + ${j}u` : `tx + ${j * t.thn}u`;
   // B's slice, strided: value e of the slice is thread (e % THREADS)'s (e / THREADS)-th
   const perB = Math.ceil((t.tk * t.tn) / threads);
   const bValues = range(perB).map((i) => ({
@@ -360,13 +417,13 @@ ${comps.map((c, j) => `        if (n4 + ${j}u < N) { v.${c} = w[base + ${j}u]; }
     }`;
   const reads = blocked
     ? `${
-      range(r / 4).map((q) => `      let a${q} = As[kk * TMP4 + ty * ${r / 4}u + ${q}u];`).join(
+      range(rm / 4).map((q) => `      let a${q} = As[kk * TMP4 + ty * ${rm / 4}u + ${q}u];`).join(
         "\n",
       )
     }
-${range(r / 4).map((q) => `      let b${q} = Bs[kk * TN4 + tx * ${r / 4}u + ${q}u];`).join("\n")}`
-    : `${range(r).map((i) => `      let a${i} = As[kk * TMP + ${row(i)}];`).join("\n")}
-${range(r).map((j) => `      let b${j} = Bs[kk * TN + ${col(j)}];`).join("\n")}`;
+${range(rn / 4).map((q) => `      let b${q} = Bs[kk * TN4 + tx * ${rn / 4}u + ${q}u];`).join("\n")}`
+    : `${range(rm).map((i) => `      let a${i} = As[kk * TMP + ${row(i)}];`).join("\n")}
+${range(rn).map((j) => `      let b${j} = Bs[kk * TN + ${col(j)}];`).join("\n")}`;
   const term = (x: string, i: number) =>
     blocked ? `${x}${Math.floor(i / 4)}.${comps[i % 4]}` : `${x}${i}`;
   return `  let tilesN = (N + TN - 1u) / TN;
@@ -410,13 +467,13 @@ ${
     workgroupBarrier();
   }
 ${
-    range(r).map((j) =>
+    range(rn).map((j) =>
       `  {
     let n = nBase + ${col(j)};
     if (n < N) {
       let bias = ${bias};
 ${
-        range(r).map((i) =>
+        range(rm).map((i) =>
           `      { let m = mBase + ${
             row(i)
           }; if (m < M) { y[YB + m * N + n] = c${i}_${j} + bias; } }`
@@ -488,14 +545,21 @@ ${
  *
  * @param spec The product.
  * @param schedule The schedule (see {@linkcode GemmSchedule}).
+ * @param shape Tile choices overriding the derived ones (tiled schedules; benchmarks).
  * @returns The shader.
  */
-export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource {
+export function gemmShader(
+  spec: GemmSpec,
+  schedule: GemmSchedule,
+  shape?: GemmTileShape,
+): ShaderSource {
   const vec4 = schedule !== "direct" && spec.vec4 !== undefined;
   const batches = (spec.batches ?? 1) > 1 ? `${spec.batches}×` : "";
   const key = `gemm-${schedule}${
     vec4 ? "v4" : ""
-  }/${spec.key}/${batches}${spec.mPerRow}x${spec.n}x${spec.k}${spec.bias ? "/bias" : ""}`;
+  }/${spec.key}/${batches}${spec.mPerRow}x${spec.n}x${spec.k}${spec.bias ? "/bias" : ""}${
+    shapeKey(shape)
+  }`;
   const bias = spec.bias ? "b[n]" : "0.0";
   if (schedule === "reduce") return reduceShader(spec, key, vec4);
   if (schedule === "direct") {
@@ -518,7 +582,7 @@ export function gemmShader(spec: GemmSpec, schedule: GemmSchedule): ShaderSource
     );
   }
   const { r, blocked, prefetch } = perThread(schedule);
-  const t = gemmTile(spec.n, r, blocked);
+  const t = gemmTile(spec.n, r, blocked, shape);
   const staged = blocked
     ? `const TMP4 = ${t.tmp / 4}u;
 const TN4 = ${t.tn / 4}u;
@@ -571,17 +635,19 @@ function productShader(
  * @param spec The product.
  * @param rows Input rows.
  * @param schedule The schedule.
+ * @param shape Tile choices overriding the derived ones (as given to {@linkcode gemmShader}).
  * @returns The workgroup count.
  */
 export function gemmGroups(
   spec: Pick<GemmSpec, "mPerRow" | "n" | "batches">,
   rows: number,
   schedule: GemmSchedule,
+  shape?: GemmTileShape,
 ): number {
   const batches = spec.batches ?? 1;
   if (schedule === "direct") return batches * Math.ceil((rows * spec.mPerRow * spec.n) / WG);
   if (schedule === "reduce") return rows * spec.mPerRow;
   const { r, blocked } = perThread(schedule);
-  const t = gemmTile(spec.n, r, blocked);
+  const t = gemmTile(spec.n, r, blocked, shape);
   return batches * Math.ceil((rows * spec.mPerRow) / t.tm) * Math.ceil(spec.n / t.tn);
 }

@@ -1,0 +1,412 @@
+/**
+ * Tile shapes of the matrix-product kernel, swept on the products of one chunk of a network's
+ * pass as the engine records them (largeCNN's templates by default: the one issue-4 goal left).
+ *
+ * The pass is recorded and run once as the library does (codes and offsets of a chunk, then one
+ * slice's templates — or `--pass=inner`, the ⟨A_c, x⟩ pass), capturing each product it records:
+ * its spec, rows and buffers. Every distinct product that a GPU tiles (a GPU's schedule, on any
+ * adapter) is then timed in each tile shape of a grid — outputs per thread along rows and
+ * columns (`rm × rn`), threads along rows, staged depth, strided / blocked / prefetching — each
+ * shape alternately with the engine's own tile in the same submit (timestamps around each
+ * dispatch where the device offers them, the median of `--reps` pairs; else the wall clock of
+ * the pairs' submits), so that clock drift cancels in the ratio. Each shape's output (its first
+ * and last 2 MiB, overwritten with NaNs before) must match the engine's tile's within 1e-5 of
+ * the largest value (both float32; the engine's tile is checked against float64 brute force in
+ * tests/backend/webgpu/gemm_test.ts), or the shape is reported as wrong and never best.
+ *
+ * Products are swept from the one taking the most time in the pass on, within `--budget=S`
+ * seconds (default 200). The last lines give, per product, the best shape and the pass's time in
+ * products at the engine's tiles and at the best ones. Shapes that a device cannot run (over its
+ * workgroup memory, a failed compile) are skipped with their error.
+ *
+ * `deno run -A bench/gemm_sweep.ts [--net=largeCNN|smallCNN] [--pass=templates|inner]
+ * [--reps=N] [--budget=S] [--quick]` on a GPU (the lent machine: `SWEEP_ARGS` of
+ * `bench/gpu_run.sh`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks the bench itself
+ * on a software adapter, whose timings say nothing about a GPU.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { smallCNN } from "../lib/models/small_cnn.ts";
+import { largeCNN } from "../lib/models/large_cnn.ts";
+import { fromLayersModel } from "../lib/network/from_layers_model.ts";
+import { type WebGpuContext, webgpuContext } from "../lib/backend/webgpu/device.ts";
+import { Recorder } from "../lib/backend/webgpu/run.ts";
+import { dispatch, readBack } from "../lib/backend/webgpu/_gpu.ts";
+import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
+import {
+  gemmGroups,
+  type GemmSchedule,
+  gemmShader,
+  type GemmSpec,
+  gemmTile,
+  type GemmTileShape,
+} from "../lib/backend/webgpu/kernels/gemm.ts";
+import {
+  chunkSize,
+  recordCodesAndOffsets,
+  recordInnerProducts,
+  recordTemplates,
+} from "../lib/backend/webgpu/passes.ts";
+
+/** One product the pass recorded: what it computes, on what, and how often. */
+interface Product {
+  readonly spec: GemmSpec;
+  readonly rows: number;
+  /** The bindings, the uniform first and the output last. */
+  readonly buffers: GPUBuffer[];
+  /** The schedule a GPU gives it (the engine's default there). */
+  readonly schedule: GemmSchedule;
+  /** How many times the pass runs this same product (same shader, same rows). */
+  count: number;
+}
+
+/** A tile shape to time. */
+interface Candidate {
+  readonly name: string;
+  readonly schedule: GemmSchedule;
+  readonly shape?: GemmTileShape;
+}
+
+/** A recorder that notes each product it records, with its uniform and buffers. */
+class CapturingRecorder extends Recorder {
+  readonly products = new Map<string, Product>();
+  private pending: Omit<Product, "buffers" | "count"> | null = null;
+
+  override gemm(
+    spec: GemmSpec,
+    buffers: GPUBuffer[],
+    dims: Parameters<Recorder["gemm"]>[2],
+    schedule?: GemmSchedule,
+    shape?: GemmTileShape,
+  ): void {
+    this.pending = { spec, rows: dims.rows, schedule: this.gemmSchedule(spec, dims.rows, false) };
+    super.gemm(spec, buffers, dims, schedule, shape);
+    this.pending = null;
+  }
+
+  protected override encode(
+    shader: ShaderSource,
+    buffers: GPUBuffer[],
+    groups: number,
+    flops: number,
+  ): void {
+    const p = this.pending;
+    if (p !== null && p.schedule !== "direct" && p.schedule !== "reduce") {
+      const key = `${gemmShader(p.spec, p.schedule).key} rows ${p.rows}`;
+      const seen = this.products.get(key);
+      if (seen !== undefined) seen.count++;
+      else this.products.set(key, { ...p, buffers: [...buffers], count: 1 });
+    }
+    super.encode(shader, buffers, groups, flops);
+  }
+}
+
+function argValue(name: string): string | undefined {
+  return Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
+/**
+ * The grid of tile shapes for a product of `n` columns: strided, blocked and (unless `quick`)
+ * prefetching tiles of `rm × rn` outputs a thread (4 or 8 each; for fewer than 16 columns, rows
+ * of 1–8 and exactly `n` columns), 64 to 256 threads, staged depths of 8, 16 and 32 (16 only if
+ * `quick`), within `maxBytes` of workgroup memory.
+ */
+function candidates(n: number, quick: boolean, maxBytes: number): Candidate[] {
+  const out: Candidate[] = [];
+  const narrow = n < 16;
+  for (const kind of quick ? ["", "b"] : ["", "b", "p"]) {
+    for (const rm of narrow ? [1, 2, 4, 8] : [4, 8]) {
+      for (const rn of narrow ? [n] : [4, 8]) {
+        for (const thm of [4, 8, 16, 32, 64, 128, 256]) {
+          for (const tk of quick ? [16] : [8, 16, 32]) {
+            const blocked = kind === "b";
+            const shape: GemmTileShape = {
+              rm,
+              rn,
+              thm,
+              tk,
+              maxBytes,
+              ...(narrow ? { tn: n } : {}),
+            };
+            let threads: number;
+            try {
+              const t = gemmTile(n, 8, blocked, shape);
+              threads = t.thm * t.thn;
+            } catch (e) {
+              if (e instanceof RangeError) continue;
+              throw e;
+            }
+            if (threads < 64) continue;
+            const schedule: GemmSchedule = blocked ? "8b" : kind === "p" ? "8p" : 8;
+            out.push({
+              name: `${rm}×${rn}${kind} ${thm}×${threads / thm} threads, depth ${tk}`,
+              schedule,
+              shape,
+            });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Dispatches a product's candidate into `pass` (its output: `y`). */
+function encodeProduct(
+  ctx: WebGpuContext,
+  pass: GPUComputePassEncoder,
+  p: Product,
+  c: Candidate,
+  y: GPUBuffer,
+): void {
+  dispatch(ctx, pass, gemmShader(p.spec, c.schedule, c.shape), {
+    buffers: [...p.buffers.slice(0, -1), y],
+    groups: gemmGroups(p.spec, p.rows, c.schedule, c.shape),
+  });
+}
+
+/**
+ * Milliseconds of `a` and of `b` on product `p`, dispatched alternately `reps` times each in
+ * one submit after one untimed pair: medians of per-dispatch timestamps where offered, else
+ * the submit's wall clock split evenly (both then the pair's mean).
+ */
+async function timePair(
+  ctx: WebGpuContext,
+  p: Product,
+  [a, b]: [Candidate, Candidate],
+  [ya, yb]: [GPUBuffer, GPUBuffer],
+  reps: number,
+): Promise<[number, number]> {
+  const { device } = ctx;
+  const stamps = device.features.has("timestamp-query");
+  const n = 2 * (reps + 1);
+  const querySet = stamps ? device.createQuerySet({ type: "timestamp", count: 2 * n }) : null;
+  const resolved = stamps ? device.createBuffer({ size: 16 * n, usage: 0x200 | 0x04 }) : null;
+  const read = stamps ? device.createBuffer({ size: 16 * n, usage: 0x01 | 0x08 }) : null;
+  try {
+    const enc = device.createCommandEncoder();
+    for (let i = 0; i < n; i++) {
+      const pass = enc.beginComputePass(
+        querySet === null ? {} : {
+          timestampWrites: {
+            querySet,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          },
+        },
+      );
+      encodeProduct(ctx, pass, p, i % 2 === 0 ? a : b, i % 2 === 0 ? ya : yb);
+      pass.end();
+    }
+    if (querySet !== null) {
+      enc.resolveQuerySet(querySet, 0, 2 * n, resolved!, 0);
+      enc.copyBufferToBuffer(resolved!, 0, read!, 0, 16 * n);
+    }
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    if (read === null) return [wall / n, wall / n];
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    const ms = (i: number) => Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+    const median = (odd: number) => {
+      const v = Array.from({ length: reps }, (_, r) => ms(2 * (r + 1) + odd)).sort((x, y) => x - y);
+      return v[v.length >> 1];
+    };
+    return [median(0), median(1)];
+  } finally {
+    querySet?.destroy();
+    resolved?.destroy();
+    read?.destroy();
+  }
+}
+
+/** The first and last `bytes` of a buffer's first `size` bytes (the parts compared). */
+async function ends(ctx: WebGpuContext, y: GPUBuffer, size: number, bytes: number) {
+  const part = Math.min(bytes, Math.floor(size / 8) * 4);
+  const tail = ctx.device.createBuffer({ size: part, usage: 0x04 | 0x08 }); // COPY_SRC | COPY_DST
+  const enc = ctx.device.createCommandEncoder();
+  enc.copyBufferToBuffer(y, size - part, tail, 0, part);
+  ctx.device.queue.submit([enc.finish()]);
+  const [head, end] = await readBack(ctx, [{ buffer: y, bytes: part }, {
+    buffer: tail,
+    bytes: part,
+  }]);
+  tail.destroy();
+  return [new Float32Array(head), new Float32Array(end)];
+}
+
+async function main(): Promise<void> {
+  const tiny = Deno.args.includes("--tiny");
+  const quick = Deno.args.includes("--quick");
+  const arch = tiny ? "smallCNN" : argValue("net") ?? "largeCNN";
+  const what = argValue("pass") ?? "templates";
+  const reps = Number(argValue("reps") ?? (tiny ? 2 : 5));
+  const budget = Number(argValue("budget") ?? 200) * 1000;
+  if (!["smallCNN", "largeCNN"].includes(arch) || !["templates", "inner"].includes(what)) {
+    throw new RangeError(
+      `--net=${arch} --pass=${what}: expected smallCNN|largeCNN, templates|inner`,
+    );
+  }
+  await tf.setBackend("cpu");
+  const ctx = await webgpuContext();
+  if (ctx === null) {
+    console.log("no WebGPU adapter: nothing to sweep");
+    return;
+  }
+  const maxBytes = ctx.device.limits.maxComputeWorkgroupStorageSize;
+  console.log(
+    `adapter: ${ctx.adapterName}${
+      ctx.isFallback ? " (software fallback: timings say nothing of a GPU)" : ""
+    }; ` +
+      `${maxBytes} bytes of workgroup memory; timing by ${
+        ctx.device.features.has("timestamp-query") ? "timestamps" : "the wall clock"
+      }`,
+  );
+  const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
+  const net = fromLayersModel(model);
+  const D = net.inputSize, C = net.outputSize;
+  const m = tiny ? 2 : what === "templates" ? chunkSize(ctx, net, C) : chunkSize(ctx, net, 1);
+  const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
+  const rec = new CapturingRecorder(ctx, "gemm sweep");
+  try {
+    const xb = rec.upload(x, "input");
+    if (what === "templates") {
+      const { codes } = recordCodesAndOffsets(rec, net, xb, m);
+      recordTemplates(rec, net, codes, { first: 0, count: m });
+    } else recordInnerProducts(rec, net, xb, m);
+    rec.submit();
+    await ctx.device.queue.onSubmittedWorkDone();
+    console.log(
+      `${arch} ${what} pass of ${m} images: ${rec.products.size} distinct tiled products`,
+    );
+
+    // the engine's tiles first: each product's time, and the order of the sweep
+    const engine = (p: Product): Candidate => ({ name: "engine's tile", schedule: p.schedule });
+    const flops = (p: Product) =>
+      2 * (p.spec.batches ?? 1) * p.rows * p.spec.mPerRow * p.spec.n * p.spec.k;
+    const outBytes = (p: Product) => 4 * (p.spec.batches ?? 1) * p.rows * p.spec.mPerRow * p.spec.n;
+    const base = new Map<Product, number>();
+    for (const p of rec.products.values()) {
+      const y = ctx.device.createBuffer({ size: outBytes(p), usage: 0x80 | 0x04 | 0x08 });
+      base.set(p, (await timePair(ctx, p, [engine(p), engine(p)], [y, y], reps))[0]);
+      y.destroy();
+    }
+    const order = [...rec.products].sort(([, a], [, b]) =>
+      b.count * base.get(b)! - a.count * base.get(a)!
+    );
+    const t0 = performance.now();
+    const best = new Map<
+      Product,
+      { name: string; ratio: number; shape?: GemmTileShape; schedule: GemmSchedule }
+    >();
+    let wrong = 0;
+    for (const [key, p] of order) {
+      if (performance.now() - t0 > budget) {
+        console.log(`budget spent: ${key} and the rest not swept`);
+        break;
+      }
+      const grid = candidates(p.spec.n, quick || tiny, maxBytes).slice(0, tiny ? 3 : undefined);
+      console.log(
+        `\n${key}, run ${p.count}× in the pass: engine's tile ${base.get(p)!.toFixed(3)} ms (${
+          (flops(p) / base.get(p)! / 1e9).toFixed(1)
+        } TFLOP/s), ${grid.length} shapes`,
+      );
+      const size = outBytes(p);
+      const ya = ctx.device.createBuffer({ size, usage: 0x80 | 0x04 | 0x08 });
+      const yb = ctx.device.createBuffer({ size, usage: 0x80 | 0x04 | 0x08 });
+      const results: { c: Candidate; ratio: number; ms: number }[] = [];
+      try {
+        let want: Float32Array[] | null = null;
+        for (const c of grid) {
+          if (performance.now() - t0 > budget) {
+            console.log(`  budget spent: ${grid.length - grid.indexOf(c)} shapes not timed`);
+            break;
+          }
+          const nan = new Float32Array(Math.min(2 << 20, Math.floor(size / 8) * 4) / 4).fill(NaN);
+          ctx.device.queue.writeBuffer(yb, 0, nan);
+          ctx.device.queue.writeBuffer(yb, size - nan.byteLength, nan);
+          ctx.device.pushErrorScope("validation");
+          ctx.device.pushErrorScope("internal");
+          let times: [number, number];
+          try {
+            times = await timePair(ctx, p, [engine(p), c], [ya, yb], reps);
+          } catch (e) {
+            await ctx.device.popErrorScope();
+            await ctx.device.popErrorScope();
+            console.log(`  ${c.name}: failed (${(e as Error).message.split("\n")[0]})`);
+            continue;
+          }
+          const errors = [await ctx.device.popErrorScope(), await ctx.device.popErrorScope()];
+          const error = errors.find((e) => e !== null);
+          if (error) {
+            console.log(`  ${c.name}: not run (${error.message.split("\n")[0]})`);
+            continue;
+          }
+          want ??= await ends(ctx, ya, size, 2 << 20);
+          const got = await ends(ctx, yb, size, 2 << 20);
+          let diff = 0, largest = 0;
+          for (let part = 0; part < 2; part++) {
+            for (let i = 0; i < got[part].length; i++) {
+              const d = Math.abs(got[part][i] - want[part][i]);
+              diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+              largest = Math.max(largest, Math.abs(want[part][i]));
+            }
+          }
+          if (!(diff <= 1e-5 * largest)) {
+            wrong++;
+            console.log(`  ${c.name}: WRONG, ${diff} off (largest value ${largest})`);
+            continue;
+          }
+          results.push({ c, ratio: times[0] / times[1], ms: times[1] });
+        }
+      } finally {
+        ya.destroy();
+        yb.destroy();
+      }
+      results.sort((a, b) => b.ratio - a.ratio);
+      for (const r of results.slice(0, 8)) {
+        console.log(
+          `  ${r.ratio.toFixed(2)}× the engine's tile: ${r.c.name} (${r.ms.toFixed(3)} ms, ${
+            (flops(p) / r.ms / 1e9).toFixed(1)
+          } TFLOP/s)`,
+        );
+      }
+      if (results.length > 0) {
+        const { c, ratio } = results[0];
+        best.set(p, { name: c.name, ratio, shape: c.shape, schedule: c.schedule });
+      }
+    }
+    // the pass's products at the engine's tiles and at the best shapes found
+    let before = 0, after = 0;
+    console.log("\nbest shape a product (JSON: schedule and shape for gemmShader):");
+    for (const [key, p] of order) {
+      const ms = p.count * base.get(p)!, b = best.get(p);
+      before += ms;
+      after += b === undefined || b.ratio < 1 ? ms : ms / b.ratio;
+      if (b !== undefined) {
+        console.log(
+          `  ${key}, run ${p.count}×: ${b.ratio.toFixed(2)}× by ${b.name} ${
+            JSON.stringify({ schedule: b.schedule, shape: { ...b.shape, maxBytes: undefined } })
+          }`,
+        );
+      }
+    }
+    console.log(
+      `${arch} ${what}: tiled products ${before.toFixed(2)} ms at the engine's tiles, ${
+        after.toFixed(2)
+      } ms at the best shapes (${(before / after).toFixed(2)}×)${
+        wrong > 0 ? `; ${wrong} WRONG` : ""
+      }`,
+    );
+    if (wrong > 0) Deno.exitCode = 1;
+  } finally {
+    rec.release();
+    model.dispose();
+  }
+}
+
+await main();

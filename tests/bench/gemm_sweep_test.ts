@@ -1,0 +1,33 @@
+/**
+ * The tile-shape sweep that a GPU session runs (bench/gemm_sweep.ts), run here on the software
+ * adapter at its tiny size: a broken script would cost a lent GPU's minutes. It must capture the
+ * pass's tiled products, time shapes against the engine's tile, find every shape's output equal
+ * to the engine's (it exits non-zero on a wrong one) and sum up.
+ */
+import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
+import { assert } from "../_assert.ts";
+
+const gpu = await webgpuContext();
+
+Deno.test({
+  name: "bench/gemm_sweep.ts --tiny runs, and every shape it times agrees with the engine's tile",
+  ignore: gpu === null,
+  async fn() {
+    const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "bench/gemm_sweep.ts", "--tiny"],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    assert(success, out.slice(-3000));
+    const products = Number(/(\d+) distinct tiled products/.exec(out)?.[1]);
+    assert(products >= 3, `products captured:\n${out.slice(-3000)}`);
+    assert(!out.includes("WRONG") && !out.includes("failed ("), out.slice(-3000));
+    assert(
+      (out.match(/× the engine's tile: /g) ?? []).length >= 3 * products,
+      `a line per shape timed:\n${out.slice(-3000)}`,
+    );
+    assert(/smallCNN templates: tiled products [\d.]+ ms at the engine's tiles/.test(out), out);
+  },
+});
