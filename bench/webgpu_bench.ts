@@ -80,6 +80,11 @@ const VARIANTS: readonly Variant[] = [
   { id: "4x4", name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
   { id: "blocked", name: "blocked tiles", hooks: { gemmBlocked: true } },
   {
+    id: "quads",
+    name: "strided-quad tiles (vec4 reads without bank conflicts)",
+    hooks: { gemmBlocked: "quads" },
+  },
+  {
     id: "prefetch",
     name: "register prefetch of the next slice in tiled products",
     hooks: { gemmPrefetch: true },

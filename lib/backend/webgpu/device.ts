@@ -52,8 +52,9 @@ export interface WebGpuHooks {
   /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
    * (default 8; benchmarks compare 4). */
   gemmMaxPerThread?: 4 | 8;
-  /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`: benchmarks compare). */
-  gemmBlocked?: boolean;
+  /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`), or strided-quad ones
+   * (`"quads"`: `"4q"`, `"8q"`; benchmarks compare). */
+  gemmBlocked?: boolean | "quads";
   /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`:
    * benchmarks compare; not with `gemmBlocked`). */
   gemmPrefetch?: boolean;

@@ -169,7 +169,7 @@ Deno.test({
     // multiples of 4: tiled schedules gather A four values at a time (register prefetch:
     // 4 slices of 16 and 5 of 8 depths, the last partial; the 4 × 4 tile's B slice of
     // 128 values spread over 256 threads)
-    await checkDense(52, 68, [4, "8b", "4p", "8p"]);
+    await checkDense(52, 68, [4, "8b", "8q", "4p", "8p"]);
     // a final layer to few classes: one workgroup per row, reduced (four-wide, one-wide)
     await checkDense(300, 10, ["reduce"], ["direct"]);
     await checkDense(301, 7, ["reduce"], ["direct"]);
@@ -186,6 +186,9 @@ Deno.test({
     // blocked 4 × 8 with 8 rows of threads staging 32 depths (52: one slice and a partial;
     // 16,896 bytes staged: more than WebGPU guarantees, what the adapter offers)
     await checkDense(52, 68, ["4b"], ["4b"], { rm: 4, rn: 8, thm: 8, tk: 32, maxBytes: 32768 });
+    // strided quads, 8 × 4 and 4 × 8, 4 rows of threads
+    await checkDense(52, 68, ["4q"], ["8q"], { rm: 8, rn: 4, thm: 4 });
+    await checkDense(52, 68, ["4q"], ["8q"], { rm: 4, rn: 8, thm: 4 });
     // prefetching 4 × 8, 8 depths a slice, 64 columns a workgroup
     await checkDense(52, 68, ["4p"], ["4p"], { rn: 8, tk: 8, tn: 64 });
     // three columns exactly (a transpose to RGB), two rows a thread, 128 rows of threads
@@ -411,6 +414,7 @@ Deno.test("gemmScheduleFor(): the adapter's schedule, and the alternatives bench
   assertEquals(gemmScheduleFor(false, { m: 4096, n: 10, k: 1152 }), "reduce");
   assertEquals(gemmScheduleFor(false, wide, 4), 4);
   assertEquals(gemmScheduleFor(false, wide, 8, true), "8b");
+  assertEquals(gemmScheduleFor(false, narrow, 8, "quads"), "4q");
   assertEquals(gemmScheduleFor(false, wide, 8, false, true), "8p");
   assertEquals(gemmScheduleFor(false, narrow, 8, false, true), "4p");
   assertThrows(() => gemmScheduleFor(false, wide, 8, true, true), /prefetch into blocked tiles/);

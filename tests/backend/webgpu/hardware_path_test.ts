@@ -114,6 +114,7 @@ Deno.test({
       { gemmMaxPerThread: 4 },
       { gemmBlocked: true },
       { gemmBlocked: true, gemmMaxPerThread: 4 },
+      { gemmBlocked: "quads" },
       { gemmPrefetch: true },
       { gemmPrefetch: true, gemmMaxPerThread: 4 },
       { gemmReduce: false },

@@ -198,14 +198,28 @@ export function productBindings(input: string): readonly Binding[] {
  * that neighbouring threads hold neighbouring outputs, or blocked (`"4b"`, `"8b"`): each
  * thread's outputs are `r` consecutive rows and columns, and the staged slices are read four
  * values at a time (a quarter of the workgroup-memory reads, and of the index clamps that
- * WebGPU adds to each). `"4p"`, `"8p"`: strided tiles whose next slice of A and B is
+ * WebGPU adds to each); `"4q"`, `"8q"`: staged and read four values at a time too, but a
+ * thread's outputs are groups of four consecutive rows and columns strided like the single
+ * values of the strided tiles (neighbouring threads read neighbouring vec4s of B: no bank
+ * conflicts, where blocked tiles' neighbours are `r / 4` vec4s apart; an alternative the GEMM
+ * sweep compares). `"4p"`, `"8p"`: strided tiles whose next slice of A and B is
  * loaded into registers while the current one is multiplied (register prefetch: the global
  * loads' latency hidden behind the products, for more registers a thread; an alternative the
  * GPU benchmark compares). `"reduce"`: one workgroup per output row, its threads splitting `K`
  * and reduced in workgroup memory, for few columns and a long `K` (a final dense layer to 10
  * classes: a tile of 256 rows would leave all but one workgroup idle).
  */
-export type GemmSchedule = "direct" | 4 | 8 | "4b" | "8b" | "4p" | "8p" | "reduce";
+export type GemmSchedule =
+  | "direct"
+  | 4
+  | 8
+  | "4b"
+  | "8b"
+  | "4q"
+  | "8q"
+  | "4p"
+  | "8p"
+  | "reduce";
 
 /** The most columns, the least depth and the most rows of a product that `"reduce"` takes. */
 const REDUCE = { n: 16, k: 128, m: 65536 };
@@ -221,7 +235,8 @@ const REDUCE = { n: 16, k: 128, m: 65536 };
  * @param isFallback Whether the adapter is a software one.
  * @param shape `m` rows, `n` columns, `k` depth (unknown dimensions never pick "reduce").
  * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
- * @param blocked Whether to use the blocked tiles (benchmarks compare them).
+ * @param blocked Whether to use the blocked tiles, or (`"quads"`) the strided-quad ones
+ * (benchmarks compare them).
  * @param prefetch Whether to use the register-prefetching tiles (benchmarks compare them;
  * not with `blocked`).
  * @returns The schedule.
@@ -230,7 +245,7 @@ export function gemmScheduleFor(
   isFallback: boolean,
   shape: { m?: number; n?: number; k?: number } = {},
   maxPerThread: 4 | 8 = 8,
-  blocked = false,
+  blocked: boolean | "quads" = false,
   prefetch = false,
 ): GemmSchedule {
   if (isFallback) return "direct";
@@ -238,17 +253,25 @@ export function gemmScheduleFor(
   if (n <= REDUCE.n && k >= REDUCE.k && m <= REDUCE.m) return "reduce";
   const r = maxPerThread === 8 && n >= 64 ? 8 : 4;
   if (blocked && prefetch) throw new RangeError("Cannot prefetch into blocked tiles");
+  if (blocked === "quads") return r === 8 ? "8q" : "4q";
   return blocked ? (r === 8 ? "8b" : "4b") : prefetch ? (r === 8 ? "8p" : "4p") : r;
 }
 
-/** Outputs per thread along each axis, whether they are blocked, whether they prefetch. */
+/**
+ * Outputs per thread along each axis, whether they are staged as vec4s (blocked), whether
+ * the vec4s are strided (`"4q"`, `"8q"`), whether they prefetch.
+ */
 function perThread(
   schedule: Exclude<GemmSchedule, "direct" | "reduce">,
-): { r: 4 | 8; blocked: boolean; prefetch: boolean } {
-  return typeof schedule === "number" ? { r: schedule, blocked: false, prefetch: false } : {
-    r: schedule === "8b" || schedule === "8p" ? 8 : 4,
-    blocked: schedule === "4b" || schedule === "8b",
-    prefetch: schedule === "4p" || schedule === "8p",
+): { r: 4 | 8; blocked: boolean; quads: boolean; prefetch: boolean } {
+  if (typeof schedule === "number") {
+    return { r: schedule, blocked: false, quads: false, prefetch: false };
+  }
+  return {
+    r: schedule[0] === "8" ? 8 : 4,
+    blocked: schedule[1] === "b" || schedule[1] === "q",
+    quads: schedule[1] === "q",
+    prefetch: schedule[1] === "p",
   };
 }
 
@@ -321,6 +344,7 @@ function tiledBody(
   vec4: boolean,
   bias: string,
   blocked: boolean,
+  stridedQuads: boolean,
   prefetch: boolean,
 ): string {
   const { rm, rn } = t;
@@ -373,8 +397,20 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
   const acc = range(rm).flatMap((i) => range(rn).map((j) => [i, j]));
   const cName = ([i, j]: number[]) => `c${i}_${j}`;
   // thread (tx, ty)'s i-th row and j-th column of the tile
-  const row = (i: number) => blocked ? `ty * ${rm}u + ${i}u` : `ty + ${i * t.thm}u`;
-  const col = (j: number) => blocked ? `tx * ${rn}u + ${j}u` : `tx + ${j * t.thn}u`;
+  // (strided quads: a thread's g-th group of four is its index plus g times the threads
+  // along that axis)
+  const row = (i: number) =>
+    stridedQuads
+      ? `(ty + ${Math.floor(i / 4) * t.thm}u) * 4u + ${i % 4}u`
+      : blocked
+      ? `ty * ${rm}u + ${i}u`
+      : `ty + ${i * t.thm}u`;
+  const col = (j: number) =>
+    stridedQuads
+      ? `(tx + ${Math.floor(j / 4) * t.thn}u) * 4u + ${j % 4}u`
+      : blocked
+      ? `tx * ${rn}u + ${j}u`
+      : `tx + ${j * t.thn}u`;
   // B's slice, strided: value e of the slice is thread (e % THREADS)'s (e / THREADS)-th
   const perB = Math.ceil((t.tk * t.tn) / threads);
   const bValues = range(perB).map((i) => ({
@@ -417,11 +453,19 @@ ${comps.map((c, j) => `        if (n4 + ${j}u < N) { v.${c} = w[base + ${j}u]; }
     }`;
   const reads = blocked
     ? `${
-      range(rm / 4).map((q) => `      let a${q} = As[kk * TMP4 + ty * ${rm / 4}u + ${q}u];`).join(
-        "\n",
-      )
+      range(rm / 4).map((q) =>
+        `      let a${q} = As[kk * TMP4 + ${
+          stridedQuads ? `ty + ${q * t.thm}u` : `ty * ${rm / 4}u + ${q}u`
+        }];`
+      ).join("\n")
     }
-${range(rn / 4).map((q) => `      let b${q} = Bs[kk * TN4 + tx * ${rn / 4}u + ${q}u];`).join("\n")}`
+${
+      range(rn / 4).map((q) =>
+        `      let b${q} = Bs[kk * TN4 + ${
+          stridedQuads ? `tx + ${q * t.thn}u` : `tx * ${rn / 4}u + ${q}u`
+        }];`
+      ).join("\n")
+    }`
     : `${range(rm).map((i) => `      let a${i} = As[kk * TMP + ${row(i)}];`).join("\n")}
 ${range(rn).map((j) => `      let b${j} = Bs[kk * TN + ${col(j)}];`).join("\n")}`;
   const term = (x: string, i: number) =>
@@ -581,7 +625,7 @@ export function gemmShader(
 `,
     );
   }
-  const { r, blocked, prefetch } = perThread(schedule);
+  const { r, blocked, quads, prefetch } = perThread(schedule);
   const t = gemmTile(spec.n, r, blocked, shape);
   const staged = blocked
     ? `const TMP4 = ${t.tmp / 4}u;
@@ -605,7 +649,7 @@ ${staged}`;
     vec4,
     declarations,
     "((M + TM - 1u) / TM) * ((N + TN - 1u) / TN)",
-    () => tiledBody(t, vec4, bias, blocked, prefetch),
+    () => tiledBody(t, vec4, bias, blocked, quads, prefetch),
   );
 }
 
