@@ -2,10 +2,12 @@
  * Multiply-adds of the WebGPU engine's forward pass (per image) and transposed pass (per
  * template) for smallCNN and largeCNN, by arithmetic from the layer shapes: as the fifth
  * session's kernels ran them (every conv and conv transpose a product, on zero-padded inputs)
- * and as the engine runs them now (zero padding folded into the conv, window tiles for
- * conv → ReLU → disjoint max-pool blocks where they do at most half the product's work or the
- * conv is narrow, Winograd F(4 × 4, 3 × 3) for other stride-1 3×3 convs of ≥ 16 channels).
- * Counts, not timings. `deno run -A bench/multiply_adds.ts`
+ * and as the engine runs them now, by each adapter kind's rules (zero padding folded into the
+ * conv; window tiles for conv → ReLU → disjoint max-pool blocks whose conv is narrow, and on
+ * software adapters also where they do at most half the product's work; Winograd
+ * F(4 × 4, 3 × 3) for other stride-1 3×3 convs of ≥ 16 channels). Also the bytes that the
+ * transposed pass's Winograd temporaries move. Counts, not timings.
+ * `deno run -A bench/multiply_adds.ts`
  *
  * @module
  */
@@ -16,13 +18,22 @@ import { largeCNN } from "../lib/models/large_cnn.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import type { MaxPool2DLayer, SplineLayer } from "../lib/network/spline_network.ts";
 import { poolConvTilesWork } from "../lib/backend/webgpu/kernels/pool_conv_tiles.ts";
+import { windowTilesBy } from "../lib/backend/webgpu/run.ts";
 import { winogradApplies } from "../lib/backend/webgpu/kernels/winograd.ts";
 
 await tf.setBackend("cpu");
 
-/** Forward and transposed multiply-adds of `layers`, the fifth session's way or now. */
-function count(layers: readonly SplineLayer[], now: boolean): { forward: number; back: number } {
-  let forward = 0, back = 0;
+/**
+ * Forward and transposed multiply-adds of `layers`, the fifth session's way or now; and, now,
+ * the bytes that the transposed pass's Winograd temporaries move a template: the input
+ * transform written and read by the product, the product written and read by the output
+ * transform (the traffic a fused Winograd kernel would save).
+ */
+function count(
+  layers: readonly SplineLayer[],
+  now: false | "narrow" | "work",
+): { forward: number; back: number; temporaries: number } {
+  let forward = 0, back = 0, temporaries = 0;
   layers.forEach((l, i) => {
     if (l.kind === "dense") {
       forward += l.inputShape[0] * l.outputShape[0];
@@ -35,26 +46,35 @@ function count(layers: readonly SplineLayer[], now: boolean): { forward: number;
     const winograd = (h: number, w: number) => 36 * Math.ceil(h / 4) * Math.ceil(w / 4) * CI * CO;
     const after = [layers[i + 1], layers[i + 2]].find((n) => n?.kind === "max-pool");
     const pool = after as MaxPool2DLayer | undefined;
-    const tiles = now && pool !== undefined && l.strides[0] === 1 &&
-      (poolConvTilesWork(l, pool) <= 0.5 || CI < 16);
+    const tiles = now !== false && pool !== undefined && l.strides[0] === 1 &&
+      windowTilesBy(now, l, pool);
     forward += wino ? winograd(OH, OW) : OH * OW * taps * CI * CO;
     back += tiles
       ? poolConvTilesWork(l, pool!) * OH * OW * taps * CI * CO
       : wino
       ? winograd(H, W)
       : H * W * taps * CI * CO;
+    if (!tiles && wino) temporaries += 2 * 4 * 36 * Math.ceil(H / 4) * Math.ceil(W / 4) * (CI + CO);
   });
-  return { forward, back };
+  return { forward, back, temporaries };
 }
 
 for (const arch of ["smallCNN", "largeCNN"] as const) {
   const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
   const net = fromLayersModel(model);
-  const then = count(net.layers, false), now = count(foldedLayers(net), true);
+  const then = count(net.layers, false);
   const M = (v: number) => (v / 1e6).toFixed(1);
-  console.log(
-    `${arch}: forward pass ${M(then.forward)} → ${M(now.forward)} M multiply-adds an image, ` +
-      `transposed pass ${M(then.back)} → ${M(now.back)} M a template (fifth session → now)`,
-  );
+  for (const [rule, where] of [["narrow", "GPUs"], ["work", "software adapters"]] as const) {
+    const now = count(foldedLayers(net), rule);
+    console.log(
+      `${arch} on ${where}: forward pass ${M(then.forward)} → ${M(now.forward)} M ` +
+        `multiply-adds an image, transposed pass ${M(then.back)} → ${M(now.back)} M a template ` +
+        `(fifth session → now); all 10 templates and the forward pass ${
+          (2 * (now.forward + 10 * now.back) / 1e9).toFixed(2)
+        } GFLOP an image; the transposed pass's Winograd temporaries move ${
+          M(now.temporaries)
+        } MB a template`,
+    );
+  }
   model.dispose();
 }

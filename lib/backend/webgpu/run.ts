@@ -656,6 +656,28 @@ export function convBlock(layers: readonly SplineLayer[], i: number): ConvBlock 
 }
 
 /**
+ * Whether a window-tile rule (`webgpuHooks.windowTiles`: see {@linkcode recordBlockTranspose})
+ * runs the transpose of a stride-1 conv → (sign) → disjoint max-pool block by window tiles,
+ * where no tuned plan decides.
+ *
+ * @param rule `true` or `false` everywhere, `"narrow"`: where the conv has fewer than
+ * {@linkcode FUSED_MIN_COLUMNS} input channels, `"work"`: there and where the tiles do at most
+ * half the product's multiply-adds.
+ * @param conv The block's conv.
+ * @param pool The block's pool.
+ * @returns Whether by window tiles.
+ */
+export function windowTilesBy(
+  rule: boolean | "narrow" | "work",
+  conv: Conv2DLayer,
+  pool: MaxPool2DLayer,
+): boolean {
+  if (typeof rule === "boolean") return rule;
+  return conv.inputShape[2] < FUSED_MIN_COLUMNS ||
+    (rule === "work" && poolConvTilesWork(conv, pool) <= 0.5);
+}
+
+/**
  * Records a conv block's transpose as one computation where that pays, reading the gradient
  * `v` at the block's output through the block's codes (never writing the gradient at the
  * conv's output): window tiles for a stride-1 conv before a pool whose tiles are small, where
@@ -693,12 +715,8 @@ function recordBlockTranspose(
   // llvmpipe they beat Winograd on smallCNN's and largeCNN's blocks, which do about as many
   // multiply-adds by Winograd; on the H100 Winograd won: bench/RESULTS.md)
   const rule = webgpuHooks.windowTiles ?? (ctx.isFallback ? "work" : "narrow");
-  const tiles = pool !== undefined && (
-    choice !== undefined ? choice === "window-tiles" : typeof rule === "boolean" ? rule : (
-      conv.inputShape[2] < FUSED_MIN_COLUMNS ||
-      (rule === "work" && poolConvTilesWork(conv, pool) <= 0.5)
-    )
-  );
+  const tiles = pool !== undefined &&
+    (choice !== undefined ? choice === "window-tiles" : windowTilesBy(rule, conv, pool));
   const passes = tiles ? poolConvTilePasses(conv, pool, pass.rowFloats) : [];
   if (pool !== undefined && passes.length > 0) {
     const out = o();
