@@ -119,7 +119,7 @@ function candidates(n: number, quick: boolean, maxBytes: number): Candidate[] {
     for (const rm of narrow ? [1, 2, 4, 8] : [4, 8]) {
       for (const rn of narrow ? [n] : [4, 8]) {
         for (const thm of [4, 8, 16, 32, 64, 128, 256]) {
-          for (const tk of quick ? [16] : [8, 16, 32]) {
+          for (const tk of quick ? [16, 32] : [8, 16, 32, 48, 64]) {
             const blocked = kind === "b" || kind === "q";
             const shape: GemmTileShape = {
               rm,
@@ -299,32 +299,26 @@ async function main(): Promise<void> {
       b.count * base.get(b)! - a.count * base.get(a)!
     );
     const t0 = performance.now();
-    const best = new Map<
-      Product,
-      { name: string; ratio: number; shape?: GemmTileShape; schedule: GemmSchedule }
-    >();
+    const results = new Map<Product, { c: Candidate; ratio: number; ms: number }[]>();
+    const wants = new Map<Product, Float32Array[]>();
     let wrong = 0;
-    for (const [key, p] of order) {
-      if (performance.now() - t0 > budget) {
-        console.log(`budget spent: ${key} and the rest not swept`);
-        break;
-      }
-      const grid = candidates(p.spec.n, quick || tiny, maxBytes).slice(0, tiny ? 3 : undefined);
-      console.log(
-        `\n${key}, run ${p.count}× in the pass: engine's tile ${base.get(p)!.toFixed(3)} ms (${
-          (flops(p) / base.get(p)! / 1e9).toFixed(1)
-        } TFLOP/s), ${grid.length} shapes`,
-      );
+    /** Times `grid` on `p` (each shape beside the engine's tile), until the budget is spent. */
+    const sweep = async (key: string, p: Product, grid: readonly Candidate[]) => {
       const size = outBytes(p);
       const ya = ctx.device.createBuffer({ size, usage: 0x80 | 0x04 | 0x08 });
       const yb = ctx.device.createBuffer({ size, usage: 0x80 | 0x04 | 0x08 });
-      const results: { c: Candidate; ratio: number; ms: number }[] = [];
+      const done = results.get(p) ?? [];
+      results.set(p, done);
+      console.log(
+        `\n${key}, run ${p.count}× in the pass: engine's tile ${base.get(p)!.toFixed(3)} ms (${
+          (flops(p) / base.get(p)! / 1e9).toFixed(1)
+        } TFLOP/s); ${grid.length} shapes`,
+      );
       try {
-        let want: Float32Array[] | null = null;
         for (const c of grid) {
           if (performance.now() - t0 > budget) {
             console.log(`  budget spent: ${grid.length - grid.indexOf(c)} shapes not timed`);
-            break;
+            return false;
           }
           const nan = new Float32Array(Math.min(2 << 20, Math.floor(size / 8) * 4) / 4).fill(NaN);
           ctx.device.queue.writeBuffer(yb, 0, nan);
@@ -346,8 +340,8 @@ async function main(): Promise<void> {
             console.log(`  ${c.name}: not run (${error.message.split("\n")[0]})`);
             continue;
           }
-          want ??= await ends(ctx, ya, size, 2 << 20);
-          const got = await ends(ctx, yb, size, 2 << 20);
+          if (!wants.has(p)) wants.set(p, await ends(ctx, ya, size, 2 << 20));
+          const want = wants.get(p)!, got = await ends(ctx, yb, size, 2 << 20);
           let diff = 0, largest = 0;
           for (let part = 0; part < 2; part++) {
             for (let i = 0; i < got[part].length; i++) {
@@ -361,23 +355,47 @@ async function main(): Promise<void> {
             console.log(`  ${c.name}: WRONG, ${diff} off (largest value ${largest})`);
             continue;
           }
-          results.push({ c, ratio: times[0] / times[1], ms: times[1] });
+          done.push({ c, ratio: times[0] / times[1], ms: times[1] });
+          console.log(
+            `  ${(times[0] / times[1]).toFixed(2)}× the engine's tile: ${c.name} (${
+              times[1].toFixed(3)
+            } ms, ${(flops(p) / times[1] / 1e9).toFixed(1)} TFLOP/s)`,
+          );
         }
+        return true;
       } finally {
         ya.destroy();
         yb.destroy();
       }
-      results.sort((a, b) => b.ratio - a.ratio);
-      for (const r of results.slice(0, 8)) {
-        console.log(
-          `  ${r.ratio.toFixed(2)}× the engine's tile: ${r.c.name} (${r.ms.toFixed(3)} ms, ${
-            (flops(p) / r.ms / 1e9).toFixed(1)
-          } TFLOP/s)`,
-        );
+    };
+    // first the quick grid on every product, the one taking the most time first; then, unless
+    // --quick, the rest of the full grid in the same order, as far as the budget allows
+    const grids = order.map(([, p]) => {
+      const full = candidates(p.spec.n, quick || tiny, maxBytes).slice(0, tiny ? 3 : undefined);
+      const first = tiny ? full : candidates(p.spec.n, true, maxBytes);
+      const names = new Set(first.map((c) => c.name));
+      return [first, full.filter((c) => !names.has(c.name))];
+    });
+    phases: for (const phase of [0, 1]) {
+      for (let i = 0; i < order.length; i++) {
+        const [key, p] = order[i];
+        if (grids[i][phase].length === 0) continue;
+        if (!(await sweep(key, p, grids[i][phase]))) break phases;
       }
-      if (results.length > 0) {
-        const { c, ratio } = results[0];
-        best.set(p, { name: c.name, ratio, shape: c.shape, schedule: c.schedule });
+    }
+    const best = new Map<
+      Product,
+      { name: string; ratio: number; shape?: GemmTileShape; schedule: GemmSchedule }
+    >();
+    for (const [p, rs] of results) {
+      const top = rs.sort((a, b) => b.ratio - a.ratio)[0];
+      if (top !== undefined) {
+        best.set(p, {
+          name: top.c.name,
+          ratio: top.ratio,
+          shape: top.c.shape,
+          schedule: top.c.schedule,
+        });
       }
     }
     // the pass's products at the engine's tiles and at the best shapes found
