@@ -6,8 +6,8 @@
  * slice's templates — or `--pass=inner`, the ⟨A_c, x⟩ pass), capturing each product it records:
  * its spec, rows and buffers. Every distinct product that a GPU tiles (a GPU's schedule, on any
  * adapter) is then timed in each tile shape of a grid — outputs per thread along rows and
- * columns (`rm × rn`), threads along rows, staged depth, strided / blocked / strided quads /
- * prefetching — each shape alternately with the engine's own tile in the same submit
+ * columns (`rm × rn`), threads along rows, staged depth, strided / blocked / strided quads, each
+ * with or without register prefetch — each shape alternately with the engine's own tile in the same submit
  * (timestamps around each dispatch where the device offers them, the median of `--reps` pairs;
  * else the wall clock of the pairs' submits), so that clock drift cancels in the ratio. Each shape's output (its first
  * and last 2 MiB, overwritten with NaNs before) must match the engine's tile's within 1e-5 of
@@ -107,20 +107,21 @@ function argValue(name: string): string | undefined {
 }
 
 /**
- * The grid of tile shapes for a product of `n` columns: strided, strided-quad and (unless
- * `quick`) blocked and prefetching tiles of `rm × rn` outputs a thread (4 or 8 each; for fewer than 16 columns, rows
- * of 1–8 and exactly `n` columns), 64 to 256 threads, staged depths of 8, 16 and 32 (16 only if
- * `quick`), within `maxBytes` of workgroup memory.
+ * The grid of tile shapes for a product of `n` columns: strided and strided-quad tiles, and
+ * unless `quick` blocked ones and each of the three with register prefetch; `rm × rn` outputs
+ * a thread (4 or 8 each; for fewer than 16 columns, rows of 1–8 and exactly `n` columns), 64 to
+ * 256 threads, staged depths of 16 and 32 (unless `quick`, also 8, 48 and 64), within
+ * `maxBytes` of workgroup memory.
  */
 function candidates(n: number, quick: boolean, maxBytes: number): Candidate[] {
   const out: Candidate[] = [];
   const narrow = n < 16;
-  for (const kind of quick ? ["", "q"] : ["", "b", "q", "p"]) {
+  for (const kind of quick ? ["", "q"] : ["", "b", "q", "p", "bp", "qp"]) {
     for (const rm of narrow ? [1, 2, 4, 8] : [4, 8]) {
       for (const rn of narrow ? [n] : [4, 8]) {
         for (const thm of [4, 8, 16, 32, 64, 128, 256]) {
           for (const tk of quick ? [16, 32] : [8, 16, 32, 48, 64]) {
-            const blocked = kind === "b" || kind === "q";
+            const blocked = kind.startsWith("b") || kind.startsWith("q");
             const shape: GemmTileShape = {
               rm,
               rn,
@@ -138,7 +139,7 @@ function candidates(n: number, quick: boolean, maxBytes: number): Candidate[] {
               throw e;
             }
             if (threads < 64) continue;
-            const schedule: GemmSchedule = kind === "" ? 8 : `8${kind as "b" | "q" | "p"}`;
+            const schedule = (kind === "" ? 8 : `8${kind}`) as GemmSchedule;
             out.push({
               name: `${rm}×${rn}${kind} ${thm}×${threads / thm} threads, depth ${tk}`,
               schedule,

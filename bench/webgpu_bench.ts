@@ -85,6 +85,11 @@ const VARIANTS: readonly Variant[] = [
     hooks: { gemmBlocked: "quads" },
   },
   {
+    id: "quads-prefetch",
+    name: "strided-quad tiles with register prefetch",
+    hooks: { gemmBlocked: "quads", gemmPrefetch: true },
+  },
+  {
     id: "prefetch",
     name: "register prefetch of the next slice in tiled products",
     hooks: { gemmPrefetch: true },

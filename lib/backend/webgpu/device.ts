@@ -55,8 +55,8 @@ export interface WebGpuHooks {
   /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`), or strided-quad ones
    * (`"quads"`: `"4q"`, `"8q"`; benchmarks compare). */
   gemmBlocked?: boolean | "quads";
-  /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`:
-   * benchmarks compare; not with `gemmBlocked`). */
+  /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`,
+   * with `gemmBlocked` `"4bp"`, `"8qp"`, …: benchmarks compare). */
   gemmPrefetch?: boolean;
   /** False keeps narrow, deep products on tiles instead of `"reduce"` (benchmarks compare). */
   gemmReduce?: boolean;

@@ -169,7 +169,7 @@ Deno.test({
     // multiples of 4: tiled schedules gather A four values at a time (register prefetch:
     // 4 slices of 16 and 5 of 8 depths, the last partial; the 4 × 4 tile's B slice of
     // 128 values spread over 256 threads)
-    await checkDense(52, 68, [4, "8b", "8q", "4p", "8p"]);
+    await checkDense(52, 68, [4, "8b", "8q", "4p", "8p", "8qp"]);
     // a final layer to few classes: one workgroup per row, reduced (four-wide, one-wide)
     await checkDense(300, 10, ["reduce"], ["direct"]);
     await checkDense(301, 7, ["reduce"], ["direct"]);
@@ -189,6 +189,10 @@ Deno.test({
     // strided quads, 8 × 4 and 4 × 8, 4 rows of threads
     await checkDense(52, 68, ["4q"], ["8q"], { rm: 8, rn: 4, thm: 4 });
     await checkDense(52, 68, ["4q"], ["8q"], { rm: 4, rn: 8, thm: 4 });
+    // blocked and strided-quad tiles that prefetch, B's vec4 slice spread unevenly (68
+    // columns: 96 a workgroup, 24 vec4s × 16 depths over 5 × 12 threads; 52: 64 a workgroup,
+    // 16 vec4s × 16 depths over 5 × 8 threads)
+    await checkDense(52, 68, ["8bp"], ["4qp"], { rm: 4, rn: 8, thm: 5 });
     // prefetching 4 × 8, 8 depths a slice, 64 columns a workgroup
     await checkDense(52, 68, ["4p"], ["4p"], { rn: 8, tk: 8, tn: 64 });
     // three columns exactly (a transpose to RGB), two rows a thread, 128 rows of threads
@@ -417,5 +421,6 @@ Deno.test("gemmScheduleFor(): the adapter's schedule, and the alternatives bench
   assertEquals(gemmScheduleFor(false, narrow, 8, "quads"), "4q");
   assertEquals(gemmScheduleFor(false, wide, 8, false, true), "8p");
   assertEquals(gemmScheduleFor(false, narrow, 8, false, true), "4p");
-  assertThrows(() => gemmScheduleFor(false, wide, 8, true, true), /prefetch into blocked tiles/);
+  assertEquals(gemmScheduleFor(false, wide, 8, true, true), "8bp");
+  assertEquals(gemmScheduleFor(false, narrow, 8, "quads", true), "4qp");
 });

@@ -115,6 +115,7 @@ Deno.test({
       { gemmBlocked: true },
       { gemmBlocked: true, gemmMaxPerThread: 4 },
       { gemmBlocked: "quads" },
+      { gemmBlocked: "quads", gemmPrefetch: true },
       { gemmPrefetch: true },
       { gemmPrefetch: true, gemmMaxPerThread: 4 },
       { gemmReduce: false },

@@ -205,7 +205,8 @@ export function productBindings(input: string): readonly Binding[] {
  * sweep compares). `"4p"`, `"8p"`: strided tiles whose next slice of A and B is
  * loaded into registers while the current one is multiplied (register prefetch: the global
  * loads' latency hidden behind the products, for more registers a thread; an alternative the
- * GPU benchmark compares). `"reduce"`: one workgroup per output row, its threads splitting `K`
+ * GPU benchmark compares); `"4bp"`, `"8bp"`, `"4qp"`, `"8qp"`: blocked or strided-quad tiles
+ * that prefetch so. `"reduce"`: one workgroup per output row, its threads splitting `K`
  * and reduced in workgroup memory, for few columns and a long `K` (a final dense layer to 10
  * classes: a tile of 256 rows would leave all but one workgroup idle).
  */
@@ -213,12 +214,8 @@ export type GemmSchedule =
   | "direct"
   | 4
   | 8
-  | "4b"
-  | "8b"
-  | "4q"
-  | "8q"
-  | "4p"
-  | "8p"
+  | `${4 | 8}${"b" | "q" | ""}p`
+  | `${4 | 8}${"b" | "q"}`
   | "reduce";
 
 /** The most columns, the least depth and the most rows of a product that `"reduce"` takes. */
@@ -237,8 +234,7 @@ const REDUCE = { n: 16, k: 128, m: 65536 };
  * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
  * @param blocked Whether to use the blocked tiles, or (`"quads"`) the strided-quad ones
  * (benchmarks compare them).
- * @param prefetch Whether to use the register-prefetching tiles (benchmarks compare them;
- * not with `blocked`).
+ * @param prefetch Whether to use the register-prefetching tiles (benchmarks compare them).
  * @returns The schedule.
  */
 export function gemmScheduleFor(
@@ -252,14 +248,14 @@ export function gemmScheduleFor(
   const { m = Infinity, n = 0, k = 0 } = shape;
   if (n <= REDUCE.n && k >= REDUCE.k && m <= REDUCE.m) return "reduce";
   const r = maxPerThread === 8 && n >= 64 ? 8 : 4;
-  if (blocked && prefetch) throw new RangeError("Cannot prefetch into blocked tiles");
-  if (blocked === "quads") return r === 8 ? "8q" : "4q";
-  return blocked ? (r === 8 ? "8b" : "4b") : prefetch ? (r === 8 ? "8p" : "4p") : r;
+  const kind = blocked === "quads" ? "q" : blocked ? "b" : "";
+  if (prefetch) return `${r}${kind}p`;
+  return kind === "" ? r : `${r}${kind}`;
 }
 
 /**
  * Outputs per thread along each axis, whether they are staged as vec4s (blocked), whether
- * the vec4s are strided (`"4q"`, `"8q"`), whether they prefetch.
+ * the vec4s are strided (`"4q"`, `"8q"`), whether they prefetch (`"…p"`).
  */
 function perThread(
   schedule: Exclude<GemmSchedule, "direct" | "reduce">,
@@ -271,7 +267,7 @@ function perThread(
     r: schedule[0] === "8" ? 8 : 4,
     blocked: schedule[1] === "b" || schedule[1] === "q",
     quads: schedule[1] === "q",
-    prefetch: schedule[1] === "p",
+    prefetch: schedule.endsWith("p"),
   };
 }
 
@@ -411,18 +407,37 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
       : blocked
       ? `tx * ${rn}u + ${j}u`
       : `tx + ${j * t.thn}u`;
-  // B's slice, strided: value e of the slice is thread (e % THREADS)'s (e / THREADS)-th
-  const perB = Math.ceil((t.tk * t.tn) / threads);
+  // B's slice, strided: value (blocked: vec4) e of the slice is thread (e % THREADS)'s
+  // (e / THREADS)-th
+  const bCount = blocked ? (t.tk * t.tn) / 4 : t.tk * t.tn,
+    bCountName = blocked ? "TK * TN4" : "TK * TN";
+  const perB = Math.ceil(bCount / threads);
   const bValues = range(perB).map((i) => ({
     e: `lid + ${i * threads}u`,
-    all: (i + 1) * threads <= t.tk * t.tn, // every thread has one
+    all: (i + 1) * threads <= bCount, // every thread has one
   }));
   const fetchB = (k: string) =>
     bValues.map(({ e, all }, i) =>
-      `    {
+      blocked
+        ? `    {
+      let e = ${e};
+      pb${i} = vec4<f32>(0.0);
+      ${all ? "" : `if (e < ${bCountName}) `}{
+        let kk = e / TN4;
+        let n4 = nBase + (e % TN4) * 4u;
+        if (${k} + kk < K) {
+          let base = WB + (${k} + kk) * N + n4;
+${
+          comps.map((c, j) => `          if (n4 + ${j}u < N) { pb${i}.${c} = w[base + ${j}u]; }`)
+            .join("\n")
+        }
+        }
+      }
+    }`
+        : `    {
       let e = ${e};
       pb${i} = 0.0;
-      ${all ? "" : "if (e < TK * TN) "}{
+      ${all ? "" : `if (e < ${bCountName}) `}{
         let kk = e / TN;
         let nn = e % TN;
         if (${k} + kk < K && nBase + nn < N) { pb${i} = w[WB + (${k} + kk) * N + nBase + nn]; }
@@ -431,7 +446,7 @@ ${vec4 ? `  var ri${q} = vec4<i32>(0);\n  if (ok${q}) { ri${q} = rowInfo(m${q});
     ).join("\n");
   const stageB = prefetch
     ? bValues.map(({ e, all }, i) =>
-      `    { let e = ${e}; ${all ? "" : "if (e < TK * TN) "}{ Bs[e] = pb${i}; } }`
+      `    { let e = ${e}; ${all ? "" : `if (e < ${bCountName}) `}{ Bs[e] = pb${i}; } }`
     ).join("\n")
     : blocked
     ? `    for (var e = lid; e < TK * TN4; e += THREADS) {
@@ -480,7 +495,9 @@ ${range(rn).map((j) => `      let b${j} = Bs[kk * TN + ${col(j)}];`).join("\n")}
 ${loaders.map((l) => l.setup).join("")}  ${acc.map((c) => `var ${cName(c)} = 0.0;`).join(" ")}
 ${
     prefetch
-      ? `  ${range(perB).map((i) => `var pb${i} = 0.0;`).join(" ")}
+      ? `  ${
+        range(perB).map((i) => `var pb${i} = ${blocked ? "vec4<f32>(0.0)" : "0.0"};`).join(" ")
+      }
   {
     let kn = 0u;
 ${loaders.map((l) => l.fetch("kn")).join("\n")}
