@@ -7,20 +7,25 @@
  * its spec, rows and buffers. Every distinct product that a GPU tiles (a GPU's schedule, on any
  * adapter) is then timed in each tile shape of a grid — outputs per thread along rows and
  * columns (`rm × rn`), threads along rows, staged depth, strided / blocked / strided quads, each
- * with or without register prefetch — each shape alternately with the engine's own tile in the same submit
- * (timestamps around each dispatch where the device offers them, the median of `--reps` pairs;
- * else the wall clock of the pairs' submits), so that clock drift cancels in the ratio. Each shape's output (its first
- * and last 2 MiB, overwritten with NaNs before) must match the engine's tile's within 1e-5 of
- * the largest value (both float32; the engine's tile is checked against float64 brute force in
- * tests/backend/webgpu/gemm_test.ts), or the shape is reported as wrong and never best.
+ * with or without register prefetch — each shape alternately with the engine's own tile in the
+ * same submit (timestamps around each dispatch where the device offers them, the median of
+ * `--reps` pairs; else the wall clock of the pairs' submits), so that clock drift cancels in the
+ * ratio. Each shape's output (its first and last 2 MiB, overwritten with NaNs before) must match
+ * the engine's tile's within 1e-5 of the largest value (both float32; the engine's tile is
+ * checked against float64 brute force in tests/backend/webgpu/gemm_test.ts), or the shape is
+ * reported as wrong and never best.
  *
  * Products are swept from the one taking the most time in the pass on, within `--budget=S`
  * seconds (default 200). The last lines give, per product, the best shape and the pass's time in
  * products at the engine's tiles and at the best ones. Shapes that a device cannot run (over its
  * workgroup memory, a failed compile) are skipped with their error.
  *
+ * With `--out=FILE`, each product's best shape (where it beat the engine's tile by more than 2%)
+ * is written to FILE as JSON, by the shader key the product has at the engine's tile: what
+ * `bench/webgpu_bench.ts --tiles=FILE` times end to end (hook `gemmTiles`).
+ *
  * `deno run -A bench/gemm_sweep.ts [--net=largeCNN|smallCNN] [--pass=templates|inner]
- * [--reps=N] [--budget=S] [--quick]` on a GPU (the lent machine: `SWEEP_ARGS` of
+ * [--reps=N] [--budget=S] [--quick] [--out=FILE]` on a GPU (the lent machine: `SWEEP_ARGS` of
  * `bench/gpu_run.sh`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks the bench itself
  * on a software adapter, whose timings say nothing about a GPU.
  *
@@ -42,6 +47,7 @@ import {
   gemmTile,
   type GemmTileShape,
 } from "../lib/backend/webgpu/kernels/gemm.ts";
+import { writeFileAtomic } from "../lib/util/atomic_write.ts";
 import {
   chunkSize,
   recordCodesAndOffsets,
@@ -421,6 +427,22 @@ async function main(): Promise<void> {
         wrong > 0 ? `; ${wrong} WRONG` : ""
       }`,
     );
+    const out = argValue("out");
+    if (out !== undefined) {
+      // each shader key's tile: that of its product taking the most time, where it beat the
+      // engine's by more than 2%
+      const tiles: Record<
+        string,
+        { schedule: GemmSchedule; shape?: GemmTileShape; ratio: number }
+      > = {};
+      for (const [, p] of order) {
+        const key = gemmShader(p.spec, p.schedule).key, b = best.get(p);
+        if (key in tiles || b === undefined || b.ratio <= 1.02) continue;
+        tiles[key] = { schedule: b.schedule, shape: b.shape, ratio: b.ratio };
+      }
+      await writeFileAtomic(out, JSON.stringify(tiles, null, 1) + "\n");
+      console.log(`${Object.keys(tiles).length} products' tiles written to ${out}`);
+    }
     if (wrong > 0) Deno.exitCode = 1;
   } finally {
     rec.release();

@@ -26,11 +26,21 @@ if [ "${TESTS_LIMIT:-180}" != 0 ]; then
   mkdir -p /tmp/gpu-tests && tar -C /tmp/gpu-tests -xJf .gpu/tests.tar.xz
   step "${TESTS_LIMIT:-180}" /tmp/deno test -A --no-config /tmp/gpu-tests/
 fi
+# the tile shapes of largeCNN's products, swept first (a budget below the step's limit: it
+# reports what it swept), so that the benchmark can time the best ones end to end (--tiles)
+tiles=/tmp/gemm_tiles.json
+rm -f "$tiles"
 # shellcheck disable=SC2086
-step "${WEBGPU_LIMIT:-300}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-}
+step "${SWEEP_LIMIT:-240}" /tmp/deno run -A .gpu/gemm_sweep.bundle.js \
+  --budget=$((${SWEEP_LIMIT:-240} - 60)) --out="$tiles" ${SWEEP_ARGS:-}
+if [ -f "$tiles" ]; then
+  cp "$tiles" "${OUT:-/tmp}/" 2>/dev/null
+  set -- --tiles="$tiles"
+else
+  set --
+fi
+# shellcheck disable=SC2086
+step "${WEBGPU_LIMIT:-300}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-} "$@"
 step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py
-# tile shapes of the products, swept (a budget below the step's limit: it reports what it swept)
-# shellcheck disable=SC2086
-step "${SWEEP_LIMIT:-240}" /tmp/deno run -A .gpu/gemm_sweep.bundle.js --budget=$((${SWEEP_LIMIT:-240} - 60)) ${SWEEP_ARGS:-}
 step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
 echo "== $(date -u +%H:%M:%S) done" | tee -a "$log"

@@ -23,7 +23,9 @@
  * tiles, Winograd) are checked, profiled and timed too, each call by call alternately with the
  * defaults, as the GPU's clocks drift over a run (`--variants` runs them on a software adapter
  * as well, to test the bench itself; `--variants=4x4,tuned` runs only those). `--reps=N` times
- * each call N times after its warm-up (default 2; the kNN at least 3).
+ * each call N times after its warm-up (default 2; the kNN at least 3). `--tiles=FILE` adds the
+ * variant that runs products in the tiles a GEMM sweep found best (`bench/gemm_sweep.ts
+ * --out=FILE`).
  *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
@@ -46,7 +48,11 @@ import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
 import { mergeThreads, topKMergeShader } from "../lib/backend/webgpu/kernels/top_k_merge.ts";
 import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
-import { gemmScheduleFor } from "../lib/backend/webgpu/kernels/gemm.ts";
+import {
+  type GemmSchedule,
+  gemmScheduleFor,
+  type GemmTileShape,
+} from "../lib/backend/webgpu/kernels/gemm.ts";
 import { mismatchTopKWebGpu } from "../lib/backend/webgpu/mismatch.ts";
 import {
   affineMapWebGpu,
@@ -154,9 +160,31 @@ function variantsFor(ctx: WebGpuContext): readonly Variant[] {
       `Unknown variant(s) ${unknown.join(", ")}: expected some of ${VARIANTS.map((v) => v.id)}`,
     );
   }
-  if (only !== undefined) return VARIANTS.filter((v) => only.includes(v.id));
-  return ctx.isFallback && !Deno.args.includes("--variants") ? [] : VARIANTS;
+  const swept = SWEPT === undefined ? [] : [SWEPT];
+  if (only !== undefined) return [...VARIANTS.filter((v) => only.includes(v.id)), ...swept];
+  return ctx.isFallback && !Deno.args.includes("--variants") ? swept : [...VARIANTS, ...swept];
 }
+
+/**
+ * With `--tiles=FILE` (written by `bench/gemm_sweep.ts --out=FILE`), the variant that runs
+ * each product the sweep improved in the tile it found best (timed whatever `--variants` says).
+ */
+const SWEPT: Variant | undefined = await (async () => {
+  const file = argValue("tiles");
+  if (file === undefined) return undefined;
+  const tiles = JSON.parse(await Deno.readTextFile(file)) as Record<
+    string,
+    { schedule: GemmSchedule; shape?: GemmTileShape; ratio: number }
+  >;
+  const map = new Map(
+    Object.entries(tiles).map(([key, { schedule, shape }]) => [key, { schedule, shape }]),
+  );
+  return {
+    id: "swept",
+    name: `the GEMM sweep's best tiles (${map.size} products, ${file})`,
+    hooks: { gemmTiles: map },
+  };
+})();
 
 /** Timed repetitions of each GPU call after the warm-up (`--reps=N`, default 2; kNN 3). */
 const REPS = Number(argValue("reps") ?? 2);

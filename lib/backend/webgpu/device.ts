@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { GemmSchedule, GemmTileShape } from "./kernels/gemm.ts";
 
 /** The shared WebGPU state: the device, what adapter it runs on, its pipeline cache. */
 export interface WebGpuContext {
@@ -58,6 +59,10 @@ export interface WebGpuHooks {
   /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`,
    * with `gemmBlocked` `"4bp"`, `"8qp"`, …: benchmarks compare). */
   gemmPrefetch?: boolean;
+  /** Tiles for particular products, by the shader key that a product has with its default
+   * schedule (`gemmShader(spec, schedule).key`): the best shapes a sweep found
+   * (`bench/gemm_sweep.ts --out=…`), for benchmarks to time end to end. */
+  gemmTiles?: ReadonlyMap<string, { schedule: GemmSchedule; shape?: GemmTileShape }>;
   /** False keeps narrow, deep products on tiles instead of `"reduce"` (benchmarks compare). */
   gemmReduce?: boolean;
   /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv

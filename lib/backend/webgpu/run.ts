@@ -284,16 +284,22 @@ export class Recorder {
 
   /**
    * Records a matrix product over `rows` input rows (`rowsPerCode` of them share an
-   * example's codes, for gathers that apply codes), by default with the adapter's schedule;
-   * `shape` overrides the tile's derived shape (benchmarks' sweeps, tests).
+   * example's codes, for gathers that apply codes), by default with the adapter's schedule
+   * (or the tile that `webgpuHooks.gemmTiles` names for the product); `shape` overrides the
+   * tile's derived shape (benchmarks' sweeps, tests).
    */
   gemm(
     spec: GemmSpec,
     buffers: GPUBuffer[],
     dims: { rows: number } & CodeRows,
-    schedule: GemmSchedule = this.gemmSchedule(spec, dims.rows),
+    schedule?: GemmSchedule,
     shape?: GemmTileShape,
   ): void {
+    if (schedule === undefined) {
+      schedule = this.gemmSchedule(spec, dims.rows);
+      const tile = webgpuHooks.gemmTiles?.get(gemmShader(spec, schedule).key);
+      if (tile !== undefined && shape === undefined) ({ schedule, shape } = tile);
+    }
     const { rows } = dims;
     const groups = gemmGroups(spec, rows, schedule, shape);
     if (groups === 0) return;

@@ -152,6 +152,47 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a GPU's kernels with the tiles a GEMM sweep names for its products (hook gemmTiles)",
+  ignore: !fastCompiles,
+  async fn() {
+    // what bench/webgpu_bench.ts --tiles=FILE does with bench/gemm_sweep.ts's best shapes: here
+    // every batched Winograd product in strided-quad 4 × 8 tiles that prefetch, 8 rows of
+    // threads, 32 depths a slice
+    const asked: string[] = [];
+    const tile = {
+      schedule: "8qp" as const,
+      shape: {
+        rm: 4,
+        rn: 8,
+        thm: 8,
+        tk: 32,
+        maxBytes: gpu!.device.limits.maxComputeWorkgroupStorageSize,
+      },
+    };
+    webgpuHooks.gemmTiles = {
+      get: (key: string) => (asked.push(key), key.includes("/winograd") ? tile : undefined),
+    } as ReadonlyMap<string, typeof tile>;
+    const model = smallCNN({ seed: 4 });
+    randomizeWeights(model, 9);
+    try {
+      await assertHardwareAgrees(
+        fromLayersModel(model),
+        randomInput([32, 32, 3], 2, 90),
+        "smallCNN",
+        1e-5,
+      );
+      // asked by the products' keys at the engine's tiles, and the tile's kernels ran
+      assertEquals(asked.some((k) => /^gemm-8v4\/winograd4\//.test(k)), true, asked.join("; "));
+      const used = [...gpu!.pipelines.keys()].filter((k) => k.includes("/t4x8,8,32,"));
+      assertEquals(used.length > 0 && used.every((k) => k.startsWith("gemm-8qpv4/winograd")), true);
+    } finally {
+      delete webgpuHooks.gemmTiles;
+      model.dispose();
+    }
+  },
+});
+
 /** A recorder that notes the input shape of each window-tile kernel it records. */
 class WindowTiles extends Recorder {
   readonly inputs = new Set<string>();
