@@ -69,11 +69,9 @@ for (const arch of ["smallCNN", "largeCNN"] as const) {
     console.log(
       `${arch} on ${where}: forward pass ${M(then.forward)} → ${M(now.forward)} M ` +
         `multiply-adds an image, transposed pass ${M(then.back)} → ${M(now.back)} M a template ` +
-        `(fifth session → now); all 10 templates and the forward pass ${
-          (2 * (now.forward + 10 * now.back) / 1e9).toFixed(2)
-        } GFLOP an image; the transposed pass's Winograd temporaries move ${
-          M(now.temporaries)
-        } MB a template`,
+        `(fifth session → now); an affine map (codes and offsets: two forward passes; all 10 ` +
+        `templates) ${(2 * (2 * now.forward + 10 * now.back) / 1e9).toFixed(2)} GFLOP an image; ` +
+        `the transposed pass's Winograd temporaries move ${M(now.temporaries)} MB a template`,
     );
   }
   model.dispose();

@@ -62,7 +62,8 @@ async function product(
 ): Promise<Float32Array> {
   const rec = new Recorder(gpu!, "gemm test");
   try {
-    const y = rec.buffer(data.rows * spec.mPerRow * spec.n, "y");
+    const size = (spec.batches ?? 1) * data.rows * spec.mPerRow * spec.n;
+    const y = rec.buffer(size, "y");
     rec.gemm(
       spec,
       [
@@ -79,7 +80,7 @@ async function product(
     rec.submit();
     const [out] = await readBack(gpu!, [{
       buffer: y,
-      bytes: data.rows * spec.mPerRow * spec.n * 4,
+      bytes: size * 4,
     }]);
     return new Float32Array(out);
   } finally {
@@ -207,6 +208,87 @@ Deno.test({
     }
     assertEquals(gemmGroups(spec, 37, 8, { rm: 8, rn: 4 }), 5); // 256 rows, 16 columns
     model.dispose();
+  },
+});
+
+Deno.test({
+  name: "the matrix-product kernel: batched products in seeded tile shapes of the sweep's grid",
+  ignore: gpu === null,
+  async fn() {
+    // what bench/gemm_sweep.ts may pick and the gemmTiles hook then runs: three products of
+    // [37, 52] · [52, N] in one dispatch (as Winograd batches them), each kind of tile with
+    // seeded outputs a thread, threads, depth — every one against float64 brute force
+    const [rows, K, B] = [37, 52, 3];
+    const kinds = ["", "b", "q", "p", "bp", "qp"] as const;
+    let s = 20261126;
+    const pick = <T>(xs: readonly T[]): T => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return xs[s % xs.length];
+    };
+    const maxBytes = gpu!.device.limits.maxComputeWorkgroupStorageSize;
+    let tested = 0;
+    for (const N of [70, 9]) {
+      const spec: GemmSpec = {
+        key: "test-batched",
+        bindings: [
+          { name: "x", type: "f32", wide: true },
+          { name: "w", type: "f32" },
+          { name: "b", type: "f32" },
+          { name: "y", type: "f32", write: true },
+        ],
+        mPerRow: 1,
+        n: N,
+        k: K,
+        batches: B,
+        loadA: "  return x[(BATCH * P.rows * M_PER_ROW + m) * K + k];",
+        vec4: {
+          rowInfo: "  return vec4<i32>(i32((BATCH * P.rows * M_PER_ROW + m) * (K / 4u)), 0, 0, 0);",
+          load4: "  return x[u32(ri.x) + k / 4u];",
+        },
+        bias: false,
+      };
+      const a = seeded(B * rows * K, 11), w = seeded(B * K * N, 12);
+      const want = new Float64Array(B * rows * N);
+      for (let bt = 0; bt < B; bt++) {
+        for (let m = 0; m < rows; m++) {
+          for (let n = 0; n < N; n++) {
+            let v = 0;
+            for (let k = 0; k < K; k++) v += a[(bt * rows + m) * K + k] * w[(bt * K + k) * N + n];
+            want[(bt * rows + m) * N + n] = v;
+          }
+        }
+      }
+      for (const kind of kinds) {
+        // a shape the grid would offer: redrawn until gemmTile accepts it
+        for (let tries = 0; tries < 100; tries++) {
+          const blocked = kind.startsWith("b") || kind.startsWith("q");
+          const narrow = N < 16 && !blocked;
+          const shape: GemmTileShape = {
+            rm: pick(narrow ? [1, 2, 4, 8] : [4, 8]),
+            rn: narrow ? N : pick([4, 8]),
+            thm: pick([4, 8, 16, 32, 64]),
+            tk: pick([8, 16, 32, 48, 64]),
+            maxBytes,
+            ...(narrow ? { tn: N } : {}),
+          };
+          try {
+            gemmTile(N, 8, blocked, shape);
+          } catch {
+            continue;
+          }
+          const schedule = (kind === "" ? 8 : `8${kind}`) as GemmSchedule;
+          const y = await product(spec, schedule, { a, w, b: null, rows, shape });
+          close(
+            y,
+            want,
+            `${B} × [${rows}, ${K}] · [${K}, ${N}], ${schedule} ${JSON.stringify(shape)}`,
+          );
+          tested++;
+          break;
+        }
+      }
+    }
+    assertEquals(tested, 2 * kinds.length, "a shape of every kind, for both widths");
   },
 });
 
