@@ -9,8 +9,8 @@
  * columns (`rm × rn`), threads along rows, staged depth, strided / blocked / strided quads, each
  * with or without register prefetch — each shape alternately with the engine's own tile in the
  * same submit (timestamps around each dispatch where the device offers them, the median of
- * `--reps` pairs; else the wall clock of the pairs' submits), so that clock drift cancels in the
- * ratio. Each shape's output (its first and last 2 MiB, overwritten with NaNs before) must match
+ * `--reps` pairs; else, or with `--wall`, each by the wall clock of submits of 10 dispatches,
+ * alternately), so that clock drift cancels in the ratio. Each shape's output (its first and last 2 MiB, overwritten with NaNs before) must match
  * the engine's tile's within 1e-5 of the largest value (both float32; the engine's tile is
  * checked against float64 brute force in tests/backend/webgpu/gemm_test.ts), or the shape is
  * reported as wrong and never best.
@@ -25,9 +25,9 @@
  * `bench/webgpu_bench.ts --tiles=FILE` times end to end (hook `gemmTiles`).
  *
  * `deno run -A bench/gemm_sweep.ts [--net=largeCNN|smallCNN] [--pass=templates|inner]
- * [--reps=N] [--budget=S] [--quick] [--out=FILE]` on a GPU (the lent machine: `SWEEP_ARGS` of
- * `bench/gpu_run.sh`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks the bench itself
- * on a software adapter, whose timings say nothing about a GPU.
+ * [--reps=N] [--budget=S] [--quick] [--out=FILE] [--wall]` on a GPU (the lent machine:
+ * `SWEEP_ARGS` of `bench/gpu_run.sh`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks
+ * the bench itself on a software adapter, whose timings say nothing about a GPU.
  *
  * @module
  */
@@ -173,10 +173,13 @@ function encodeProduct(
   });
 }
 
+/** Whether to time by the wall clock even where the device offers timestamps (`--wall`). */
+const WALL = Deno.args.includes("--wall");
+
 /**
  * Milliseconds of `a` and of `b` on product `p`, dispatched alternately `reps` times each in
- * one submit after one untimed pair: medians of per-dispatch timestamps where offered, else
- * the submit's wall clock split evenly (both then the pair's mean).
+ * one submit after one untimed pair: the medians of per-dispatch timestamps where the device
+ * offers them (else {@linkcode wallPair}).
  */
 async function timePair(
   ctx: WebGpuContext,
@@ -186,7 +189,8 @@ async function timePair(
   reps: number,
 ): Promise<[number, number]> {
   const { device } = ctx;
-  const stamps = device.features.has("timestamp-query");
+  const stamps = device.features.has("timestamp-query") && !WALL;
+  if (!stamps) return await wallPair(ctx, p, [a, b], [ya, yb], reps);
   const n = 2 * (reps + 1);
   const querySet = stamps ? device.createQuerySet({ type: "timestamp", count: 2 * n }) : null;
   const resolved = stamps ? device.createBuffer({ size: 16 * n, usage: 0x200 | 0x04 }) : null;
@@ -210,14 +214,10 @@ async function timePair(
       enc.resolveQuerySet(querySet, 0, 2 * n, resolved!, 0);
       enc.copyBufferToBuffer(resolved!, 0, read!, 0, 16 * n);
     }
-    const t0 = performance.now();
     device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    const wall = performance.now() - t0;
-    if (read === null) return [wall / n, wall / n];
-    await read.mapAsync(GPUMapMode.READ);
-    const t = new BigUint64Array(read.getMappedRange().slice(0));
-    read.unmap();
+    await read!.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read!.getMappedRange().slice(0));
+    read!.unmap();
     const ms = (i: number) => Number(t[2 * i + 1] - t[2 * i]) / 1e6;
     const median = (odd: number) => {
       const v = Array.from({ length: reps }, (_, r) => ms(2 * (r + 1) + odd)).sort((x, y) => x - y);
@@ -229,6 +229,41 @@ async function timePair(
     resolved?.destroy();
     read?.destroy();
   }
+}
+
+/**
+ * Milliseconds of `a` and of `b` by the wall clock: `reps` times each, alternately, the wait
+ * for a submit of 10 dispatches less the wait for an empty submit (the median of 3), over 10;
+ * the medians. Noisier than timestamps; the submit's wait itself is ≈ 11 ms on the lent GPUs.
+ */
+async function wallPair(
+  ctx: WebGpuContext,
+  p: Product,
+  [a, b]: [Candidate, Candidate],
+  [ya, yb]: [GPUBuffer, GPUBuffer],
+  reps: number,
+): Promise<[number, number]> {
+  const { device } = ctx;
+  const submitWait = async (c?: Candidate, y?: GPUBuffer, times = 0) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let r = 0; r < times; r++) encodeProduct(ctx, pass, p, c!, y!);
+    pass.end();
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
+  const median = (v: number[]) => v.sort((x, y) => x - y)[v.length >> 1];
+  const empty = median([await submitWait(), await submitWait(), await submitWait()]);
+  await submitWait(a, ya, 1); // compiles, warms
+  await submitWait(b, yb, 1);
+  const ta: number[] = [], tb: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    ta.push(Math.max(1e-6, (await submitWait(a, ya, 10)) - empty) / 10);
+    tb.push(Math.max(1e-6, (await submitWait(b, yb, 10)) - empty) / 10);
+  }
+  return [median(ta), median(tb)];
 }
 
 /** The first and last `bytes` of a buffer's first `size` bytes (the parts compared). */
@@ -270,7 +305,7 @@ async function main(): Promise<void> {
       ctx.isFallback ? " (software fallback: timings say nothing of a GPU)" : ""
     }; ` +
       `${maxBytes} bytes of workgroup memory; timing by ${
-        ctx.device.features.has("timestamp-query") ? "timestamps" : "the wall clock"
+        ctx.device.features.has("timestamp-query") && !WALL ? "timestamps" : "the wall clock"
       }`,
   );
   const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });

@@ -13,21 +13,34 @@ Deno.test({
   name: "bench/gemm_sweep.ts --tiny runs, and every shape it times agrees with the engine's tile",
   ignore: gpu === null,
   async fn() {
-    const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "bench/gemm_sweep.ts", "--tiny"],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    assert(success, out.slice(-3000));
-    const products = Number(/(\d+) distinct tiled products/.exec(out)?.[1]);
-    assert(products >= 3, `products captured:\n${out.slice(-3000)}`);
-    assert(!out.includes("WRONG") && !out.includes("failed ("), out.slice(-3000));
-    assert(
-      (out.match(/× the engine's tile: /g) ?? []).length >= 3 * products,
-      `a line per shape timed:\n${out.slice(-3000)}`,
-    );
-    assert(/smallCNN templates: tiled products [\d.]+ ms at the engine's tiles/.test(out), out);
+    // by timestamps (the adapter offers them), then by the wall clock (a GPU that does not)
+    for (const extra of [[], ["--wall"]]) {
+      await sweepRuns(extra);
+    }
   },
 });
+
+async function sweepRuns(extra: string[]) {
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bench/gemm_sweep.ts", "--tiny", ...extra],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  const timing = extra.length > 0
+    ? "the wall clock"
+    : gpu!.device.features.has("timestamp-query")
+    ? "timestamps"
+    : "the wall clock";
+  assert(out.includes(`timing by ${timing}`), out.slice(0, 1000));
+  assert(success, out.slice(-3000));
+  const products = Number(/(\d+) distinct tiled products/.exec(out)?.[1]);
+  assert(products >= 3, `products captured:\n${out.slice(-3000)}`);
+  assert(!out.includes("WRONG") && !out.includes("failed ("), out.slice(-3000));
+  assert(
+    (out.match(/× the engine's tile: /g) ?? []).length >= 3 * products,
+    `a line per shape timed:\n${out.slice(-3000)}`,
+  );
+  assert(/smallCNN templates: tiled products [\d.]+ ms at the engine's tiles/.test(out), out);
+}
