@@ -288,6 +288,12 @@ async function main(): Promise<void> {
   const what = argValue("pass") ?? "templates";
   const reps = Number(argValue("reps") ?? (tiny ? 2 : 5));
   const budget = Number(argValue("budget") ?? 200) * 1000;
+  if (!Number.isInteger(reps) || reps < 1 || !(budget >= 0)) {
+    throw new RangeError(
+      `--reps=${argValue("reps")} --budget=${argValue("budget")}: expected a whole number of ` +
+        "repetitions ≥ 1 and a budget of seconds ≥ 0",
+    );
+  }
   if (!["smallCNN", "largeCNN"].includes(arch) || !["templates", "inner"].includes(what)) {
     throw new RangeError(
       `--net=${arch} --pass=${what}: expected smallCNN|largeCNN, templates|inner`,
