@@ -48,6 +48,7 @@ import {
   type GemmTileShape,
 } from "../lib/backend/webgpu/kernels/gemm.ts";
 import { writeFileAtomic } from "../lib/util/atomic_write.ts";
+import { passTimes } from "./_pass_timestamps.ts";
 import {
   chunkSize,
   recordCodesAndOffsets,
@@ -189,46 +190,17 @@ async function timePair(
   reps: number,
 ): Promise<[number, number]> {
   const { device } = ctx;
-  const stamps = device.features.has("timestamp-query") && !WALL;
-  if (!stamps) return await wallPair(ctx, p, [a, b], [ya, yb], reps);
-  const n = 2 * (reps + 1);
-  const querySet = stamps ? device.createQuerySet({ type: "timestamp", count: 2 * n }) : null;
-  const resolved = stamps ? device.createBuffer({ size: 16 * n, usage: 0x200 | 0x04 }) : null;
-  const read = stamps ? device.createBuffer({ size: 16 * n, usage: 0x01 | 0x08 }) : null;
-  try {
-    const enc = device.createCommandEncoder();
-    for (let i = 0; i < n; i++) {
-      const pass = enc.beginComputePass(
-        querySet === null ? {} : {
-          timestampWrites: {
-            querySet,
-            beginningOfPassWriteIndex: 2 * i,
-            endOfPassWriteIndex: 2 * i + 1,
-          },
-        },
-      );
-      encodeProduct(ctx, pass, p, i % 2 === 0 ? a : b, i % 2 === 0 ? ya : yb);
-      pass.end();
-    }
-    if (querySet !== null) {
-      enc.resolveQuerySet(querySet, 0, 2 * n, resolved!, 0);
-      enc.copyBufferToBuffer(resolved!, 0, read!, 0, 16 * n);
-    }
-    device.queue.submit([enc.finish()]);
-    await read!.mapAsync(GPUMapMode.READ);
-    const t = new BigUint64Array(read!.getMappedRange().slice(0));
-    read!.unmap();
-    const ms = (i: number) => Number(t[2 * i + 1] - t[2 * i]) / 1e6;
-    const median = (odd: number) => {
-      const v = Array.from({ length: reps }, (_, r) => ms(2 * (r + 1) + odd)).sort((x, y) => x - y);
-      return v[v.length >> 1];
-    };
-    return [median(0), median(1)];
-  } finally {
-    querySet?.destroy();
-    resolved?.destroy();
-    read?.destroy();
+  if (!device.features.has("timestamp-query") || WALL) {
+    return await wallPair(ctx, p, [a, b], [ya, yb], reps);
   }
+  const ms = await passTimes(device, 2 * (reps + 1), (i, pass) => {
+    encodeProduct(ctx, pass, p, i % 2 === 0 ? a : b, i % 2 === 0 ? ya : yb);
+  });
+  const median = (odd: number) => {
+    const v = Array.from({ length: reps }, (_, r) => ms[2 * (r + 1) + odd]).sort((x, y) => x - y);
+    return v[v.length >> 1];
+  };
+  return [median(0), median(1)];
 }
 
 /**

@@ -45,6 +45,7 @@ import {
 } from "../lib/backend/webgpu/device.ts";
 import { Recorder } from "../lib/backend/webgpu/run.ts";
 import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
+import { passTimes } from "./_pass_timestamps.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
 import { mergeThreads, topKMergeShader } from "../lib/backend/webgpu/kernels/top_k_merge.ts";
 import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
@@ -418,41 +419,17 @@ class ProfilingRecorder extends Recorder {
     const { device } = this.ctx;
     const n = this.ops.length, ms = new Float64Array(n);
     if (device.features.has("timestamp-query")) {
-      const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n });
-      const resolved = device.createBuffer({ size: 16 * n, usage: 0x200 | 0x04 }); // QUERY_RESOLVE | COPY_SRC
-      const read = device.createBuffer({ size: 16 * n, usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
       const runs: Float64Array[] = [];
       for (let r = 0; r <= reps; r++) {
-        const enc = device.createCommandEncoder();
-        this.ops.forEach((op, i) => {
-          const pass = enc.beginComputePass({
-            timestampWrites: {
-              querySet,
-              beginningOfPassWriteIndex: 2 * i,
-              endOfPassWriteIndex: 2 * i + 1,
-            },
-          });
+        const run = await passTimes(device, n, (i, pass) => {
+          const op = this.ops[i];
           dispatch(this.ctx, pass, op.shader, { buffers: op.buffers, groups: op.groups });
-          pass.end();
         });
-        enc.resolveQuerySet(querySet, 0, 2 * n, resolved, 0);
-        enc.copyBufferToBuffer(resolved, 0, read, 0, 16 * n);
-        device.queue.submit([enc.finish()]);
-        await read.mapAsync(GPUMapMode.READ);
-        const t = new BigUint64Array(read.getMappedRange().slice(0));
-        read.unmap();
-        if (r > 0) {
-          runs.push(
-            Float64Array.from({ length: n }, (_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6),
-          );
-        }
+        if (r > 0) runs.push(run);
       }
       for (let i = 0; i < n; i++) {
         ms[i] = runs.map((run) => run[i]).sort((a, b) => a - b)[runs.length >> 1];
       }
-      querySet.destroy();
-      resolved.destroy();
-      read.destroy();
       console.log(`  (timestamps around each dispatch, median of ${reps} submits)`);
       return ms;
     }
