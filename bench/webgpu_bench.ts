@@ -126,6 +126,11 @@ const VARIANTS: readonly Variant[] = [
     name: "every conv transpose gathering through the layers after it",
     hooks: { fuseTransposes: true },
   },
+  {
+    id: "no-taps",
+    name: "narrow conv transposes (to RGB) as one col2im product, not by taps",
+    hooks: { convTaps: false },
+  },
   { id: "no-winograd", name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
   { id: "f2", name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
   {

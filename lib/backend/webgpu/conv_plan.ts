@@ -14,10 +14,19 @@ import type { WebGpuContext } from "./device.ts";
  * followed by a sign layer or a disjoint max-pool, gathering through their codes);
  * `"winograd2"` / `"winograd4"`, Winograd F(2 × 2, 3 × 3) / F(4 × 4, 3 × 3) (stride-1 3×3
  * convs only); `"window-tiles"` (transposes of a stride-1 conv before a disjoint max-pool only:
- * the filters summed at each window's argmax); `"layers"` (transposes: the sign layer and
- * max-pool after the conv in passes of their own, then the conv transpose by a product).
+ * the filters summed at each window's argmax); `"taps"` (transposes of convs whose taps times
+ * input channels are at most their output channels: a product with every tap's filters, then
+ * each input pixel's taps summed: kernels/conv_taps.ts); `"layers"` (transposes: the sign
+ * layer and max-pool after the conv in passes of their own, then the conv transpose by a
+ * product).
  */
-export type ConvAlgorithm = "product" | "winograd2" | "winograd4" | "window-tiles" | "layers";
+export type ConvAlgorithm =
+  | "product"
+  | "winograd2"
+  | "winograd4"
+  | "window-tiles"
+  | "taps"
+  | "layers";
 
 /** A conv's algorithms, forward and transposed; an absent one follows the engine's rules. */
 export interface ConvPlan {
@@ -41,7 +50,7 @@ export function convPlan(ctx: WebGpuContext, conv: Conv2DLayer): ConvPlan {
 }
 
 const FORWARD: readonly ConvAlgorithm[] = ["product", "winograd2", "winograd4"];
-const TRANSPOSE: readonly ConvAlgorithm[] = [...FORWARD, "window-tiles", "layers"];
+const TRANSPOSE: readonly ConvAlgorithm[] = [...FORWARD, "window-tiles", "taps", "layers"];
 
 function checkPlan(conv: Conv2DLayer, plan: ConvPlan): void {
   const what = `Cannot set the plan of conv '${conv?.name}'`;
@@ -70,9 +79,10 @@ function checkPlan(conv: Conv2DLayer, plan: ConvPlan): void {
  *
  * @param ctx The context.
  * @param conv The conv (a layer object of the network's folded layers).
- * @param plan The plan: each algorithm one that the direction has (`"window-tiles"` and
- *   `"layers"` are for transposes); one that does not apply to this conv (Winograd for a 5×5
- *   conv, window tiles where no max-pool follows) falls back to the rules' choice.
+ * @param plan The plan: each algorithm one that the direction has (`"window-tiles"`, `"taps"`
+ *   and `"layers"` are for transposes); one that does not apply to this conv (Winograd for a
+ *   5×5 conv, window tiles where no max-pool follows, taps for a wide conv) falls back to the
+ *   rules' choice.
  * @throws {RangeError} For an unknown key or algorithm.
  */
 export function setConvPlan(ctx: WebGpuContext, conv: Conv2DLayer, plan: ConvPlan | null): void {

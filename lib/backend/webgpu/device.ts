@@ -70,6 +70,9 @@ export interface WebGpuHooks {
    * allow (default: Winograd transposes on every adapter, products on hardware adapters for
    * convs of at least 16 input channels; tests and benchmarks set it). */
   fuseTransposes?: boolean;
+  /** False runs the transposes of convs with few input channels (the first layer's, to RGB)
+   * as one col2im product instead of by taps (`tapsFor`, run.ts: benchmarks compare). */
+  convTaps?: boolean;
   /** Whether the transposed pass runs a stride-1 conv → (sign) → disjoint max-pool block by
    * window tiles wherever they apply (`true`), nowhere (`false`), only where the conv's
    * input is narrow (`"narrow"`: the others by Winograd or a product), or also where they

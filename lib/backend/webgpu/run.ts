@@ -55,6 +55,12 @@ import {
   maxPoolTransposeShader,
 } from "./kernels/max_pool.ts";
 import { addShader } from "./kernels/add.ts";
+import {
+  convTapsApply,
+  convTapsGemm,
+  convTapsKernel,
+  convTapsSumShader,
+} from "./kernels/conv_taps.ts";
 import { fillNanShader } from "./kernels/fill_nan.ts";
 import {
   poolConvOverlapPerRow,
@@ -537,9 +543,11 @@ export function recordTranspose(
       case "dense":
       case "conv2d": {
         const o = y();
-        const wino = l.kind === "conv2d" &&
+        const taps = l.kind === "conv2d" && tapsFor(l, convPlan(ctx, l).transpose);
+        if (taps) recordTaps(rec, l, { ...pass, inputs: [v], y: o, source: {} });
+        const wino = l.kind === "conv2d" && !taps &&
           recordWinograd(rec, l, { ...pass, inputs: [v], y: o, transposed: {} }) > 0;
-        if (!wino) {
+        if (!wino && !taps) {
           const [spec, w] = l.kind === "dense"
             ? [denseTransposeGemm(l), transposedDenseKernel(l)]
             : [conv2dTransposeGemm(l), transposedConvKernel(l)];
@@ -747,6 +755,10 @@ function recordBlockTranspose(
   const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? "winograd" : "wide");
   const out = o();
   const inputs = [v, ...poolCodes, ...signCodes];
+  if (fuse !== false && tapsFor(conv, choice)) {
+    recordTaps(rec, conv, { ...pass, inputs, y: out, source });
+    return out;
+  }
   const wino = (choice !== undefined || fuse !== false) &&
     recordWinograd(rec, conv, { ...pass, inputs, y: out, transposed: source }) > 0;
   if (wino) return out;
@@ -771,6 +783,52 @@ function recordBlockTranspose(
     { rows, rowsPerCode, codeBase },
   );
   return out;
+}
+
+/**
+ * Whether a conv's transpose runs by taps (kernels/conv_taps.ts), where they apply
+ * ({@linkcode convTapsApply}): a plan's choice where given, else for convs of fewer than
+ * {@linkcode FUSED_MIN_COLUMNS} input channels (the first layer's, to RGB: the col2im product
+ * would gather each gradient value once per tap for 3 columns; window tiles run such a
+ * conv's block first, where a pool follows) unless `webgpuHooks.convTaps` is false.
+ *
+ * @param conv The conv.
+ * @param algorithm The transpose's algorithm that a plan chose, if any.
+ * @returns Whether by taps.
+ */
+export function tapsFor(conv: Conv2DLayer, algorithm?: ConvAlgorithm): boolean {
+  if (!convTapsApply(conv)) return false;
+  if (algorithm !== undefined) return algorithm === "taps";
+  return (webgpuHooks.convTaps ?? true) && conv.inputShape[2] < FUSED_MIN_COLUMNS;
+}
+
+/**
+ * Records a conv's transpose by taps into `y`: the product of the gradient (read through
+ * `source`'s codes) with every tap's filters, then each input pixel's taps summed.
+ *
+ * @param rec The recorder.
+ * @param conv The conv.
+ * @param options The gradient and the codes its gather reads, the output, the rows and their
+ *   codes, the layers after the conv applied in the gather.
+ */
+function recordTaps(
+  rec: Recorder,
+  conv: Conv2DLayer,
+  options: { inputs: GPUBuffer[]; y: GPUBuffer; rows: number; source: TransposeSource } & CodeRows,
+): void {
+  const { rows, rowsPerCode, codeBase } = options;
+  const spec = convTapsGemm(conv, options.source);
+  const t = rec.buffer(rows * spec.mPerRow * spec.n, `${conv.name} taps`);
+  rec.gemm(
+    spec,
+    [...options.inputs, param(rec.ctx, convTapsKernel(conv)), param(rec.ctx, null), t],
+    { rows, rowsPerCode, codeBase },
+  );
+  rec.run(convTapsSumShader(conv), [t, options.y], {
+    rows,
+    perRow: shapeSize(conv.inputShape),
+  });
+  rec.done(t);
 }
 
 /**

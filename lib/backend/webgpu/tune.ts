@@ -16,6 +16,7 @@ import {
   recordTemplates,
 } from "./passes.ts";
 import { winogradApplies } from "./kernels/winograd.ts";
+import { convTapsApply } from "./kernels/conv_taps.ts";
 import { checkOptionKeys } from "../../util/options.ts";
 
 /** One direction of one conv, as {@linkcode tuneWebGpu} timed it. */
@@ -177,7 +178,14 @@ function algorithms(site: Site, direction: "forward" | "transpose"): ConvAlgorit
   const tiles: ConvAlgorithm[] = block?.pool && conv.strides[0] === 1 && conv.strides[1] === 1
     ? ["window-tiles"]
     : [];
-  return [...tiles, ...winograd, "product", ...(block !== null ? ["layers" as const] : [])];
+  const taps: ConvAlgorithm[] = convTapsApply(conv) ? ["taps"] : [];
+  return [
+    ...tiles,
+    ...winograd,
+    ...taps,
+    "product",
+    ...(block !== null ? ["layers" as const] : []),
+  ];
 }
 
 /** The wait for an empty submit (Deno's ≈ 11 ms whatever the work), median of three. */

@@ -126,6 +126,7 @@ Deno.test({
       { fuseTransposes: true },
       { winograd: false },
       { winograd: 2 },
+      { convTaps: false },
     ];
     const model = smallCNN({ seed: 2 });
     randomizeWeights(model, 8);

@@ -151,7 +151,8 @@ Deno.test({
     const bad: [unknown, RegExp][] = [
       [{ forward: "fft" }, /forward algorithm 'fft', expected one of product, winograd2/],
       [{ forward: "window-tiles" }, /forward algorithm 'window-tiles'/],
-      [{ transpose: "garbage" }, /transpose algorithm 'garbage'.*window-tiles, layers/],
+      [{ transpose: "garbage" }, /transpose algorithm 'garbage'.*window-tiles, taps, layers/],
+      [{ forward: "taps" }, /forward algorithm 'taps'/],
       [{ backward: "product" }, /unknown key 'backward', expected forward or transpose/],
       ["winograd4", /plan is winograd4/],
     ];

@@ -14,7 +14,8 @@ import type { Binding } from "./_elementwise.ts";
 import type { FusedSign } from "./max_pool.ts";
 import { f, signOfFns } from "./_snippets.ts";
 
-function geometry(l: Conv2DLayer): string {
+/** WGSL constants of a conv's geometry (shared with kernels/conv_taps.ts). */
+export function geometry(l: Conv2DLayer): string {
   const [H, W, CI] = l.inputShape, [OH, OW, CO] = l.outputShape;
   return `const H = ${H}; const W = ${W}; const CI = ${CI}u; const OH = ${OH}; const OW = ${OW};
 const CO = ${CO}u; const KW = ${l.kernelSize[1]};
@@ -23,7 +24,8 @@ const SH = ${l.strides[0]}; const SW = ${l.strides[1]}; const PT = ${l.padding[0
   };`;
 }
 
-function geometryKey(l: Conv2DLayer): string {
+/** A conv's geometry as a shader key part. */
+export function geometryKey(l: Conv2DLayer): string {
   return `${l.inputShape}/${l.outputShape}/${l.kernelSize}/${l.strides}/${l.padding}`;
 }
 
@@ -87,7 +89,7 @@ export interface TransposeSource {
  * channel `co`: `consts`, then `one` declaring `gradAt(r, oy, ox, co)` and `four` declaring
  * `gradAt4(ri, oy, ox, co)` (channels `co … co + 3`, `ri` from `rowInfo`).
  */
-function gradientReads(
+export function gradientReads(
   l: Conv2DLayer,
   src: TransposeSource,
 ): { consts: string; one: string; four: string } {
@@ -140,7 +142,26 @@ ${at.replace("ZERO", "vec4<f32>(0.0)")}
   };
 }
 
-function sourceKey(src: TransposeSource): string {
+/**
+ * The bindings of a product reading a conv's output gradient through `source`: the gradient
+ * `g`, the pool's argmax slots `codes` and the sign layer's `scodes` where present, then the
+ * weights `w`, the bias `b` and the output `y`.
+ *
+ * @param source The layers after the conv applied in the gather.
+ * @returns The bindings, in order.
+ */
+export function transposeBindings(source: TransposeSource): readonly Binding[] {
+  const [g, ...rest] = productBindings("g");
+  return [
+    g,
+    ...(source.pool === undefined ? [] : [{ name: "codes", type: "u32" as const, wide: true }]),
+    ...(source.sign === undefined ? [] : [{ name: "scodes", type: "u32" as const }]),
+    ...rest,
+  ];
+}
+
+/** A transpose source as a shader key part. */
+export function sourceKey(src: TransposeSource): string {
   const pool = src.pool === undefined ? "" : `/unpool${src.pool.poolSize}`;
   return pool + (src.sign === undefined ? "" : `/sign${f(src.sign.slope)}`);
 }
@@ -163,15 +184,10 @@ export function conv2dTransposeGemm(layer: Conv2DLayer, source: TransposeSource 
     );
   }
   const [H, W, CI] = layer.inputShape;
-  const [g, ...rest] = productBindings("g");
   const reads = gradientReads(layer, source);
-  const codes = [
-    ...(source.pool === undefined ? [] : [{ name: "codes", type: "u32" as const, wide: true }]),
-    ...(source.sign === undefined ? [] : [{ name: "scodes", type: "u32" as const }]),
-  ];
   return {
     key: `conv2d-transpose/${geometryKey(layer)}${sourceKey(source)}`,
-    bindings: [g, ...codes, ...rest],
+    bindings: transposeBindings(source),
     mPerRow: H * W,
     n: CI,
     k: layer.kernelSize[0] * layer.kernelSize[1] * layer.outputShape[2],
