@@ -106,3 +106,6 @@ export {
   setConvPlan,
 } from "./lib/backend/webgpu/conv_plan.ts";
 export type { ConvAlgorithm, ConvPlan } from "./lib/backend/webgpu/conv_plan.ts";
+export { gemmTilesOf, setGemmTiles } from "./lib/backend/webgpu/gemm_tiles.ts";
+export type { GemmTileChoice } from "./lib/backend/webgpu/gemm_tiles.ts";
+export type { GemmSchedule, GemmTileShape } from "./lib/backend/webgpu/kernels/gemm.ts";

@@ -22,7 +22,8 @@
  *
  * With `--out=FILE`, each product's best shape (where it beat the engine's tile by more than 2%)
  * is written to FILE as JSON, by the shader key the product has at the engine's tile: what
- * `bench/webgpu_bench.ts --tiles=FILE` times end to end (hook `gemmTiles`).
+ * `setGemmTiles` takes (lib/backend/webgpu/gemm_tiles.ts) and `bench/webgpu_bench.ts
+ * --tiles=FILE` times end to end.
  *
  * `deno run -A bench/gemm_sweep.ts [--net=largeCNN|smallCNN] [--pass=templates|inner]
  * [--reps=N] [--budget=S] [--quick] [--out=FILE] [--wall]` on a GPU (the lent machine:

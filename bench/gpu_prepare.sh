@@ -14,6 +14,7 @@
 #   /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn;
 #   python3 bench/_peer_gpu.py   # the PyTorch peers, same machine, same run
 #   /tmp/deno run -A .gpu/gemm_sweep.bundle.js --budget=180   # the products' tile shapes
+#   /tmp/deno run -A .gpu/conv_taps.bundle.js 480   # the transpose to RGB: taps vs col2im
 # (if no driver is found, first export
 #  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json).
 set -eu
@@ -27,6 +28,7 @@ fi
 "$deno_bin" bundle bench/webgpu_bench.ts -o .gpu/webgpu_bench.bundle.js
 "$deno_bin" bundle bench/train_step_bench.ts -o .gpu/train_step.bundle.js
 "$deno_bin" bundle bench/gemm_sweep.ts -o .gpu/gemm_sweep.bundle.js
+"$deno_bin" bundle bench/conv_taps_bench.ts -o .gpu/conv_taps.bundle.js
 # the WebGPU tests, one bundle per test module (each runs in its own isolate, as in CI),
 # compressed together (their shared tfjs code compresses ≈ 50×)
 rm -rf .gpu/tests && mkdir -p .gpu/tests

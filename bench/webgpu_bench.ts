@@ -49,11 +49,8 @@ import { passTimes } from "./_pass_timestamps.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
 import { mergeThreads, topKMergeShader } from "../lib/backend/webgpu/kernels/top_k_merge.ts";
 import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
-import {
-  type GemmSchedule,
-  gemmScheduleFor,
-  type GemmTileShape,
-} from "../lib/backend/webgpu/kernels/gemm.ts";
+import { gemmScheduleFor } from "../lib/backend/webgpu/kernels/gemm.ts";
+import { type GemmTileChoice, setGemmTiles } from "../lib/backend/webgpu/gemm_tiles.ts";
 import { mismatchTopKWebGpu } from "../lib/backend/webgpu/mismatch.ts";
 import {
   affineMapWebGpu,
@@ -148,6 +145,8 @@ interface Variant {
   readonly name: string;
   readonly hooks: WebGpuHooks;
   readonly tuned?: boolean;
+  /** Tiles of particular products, set on the device (`setGemmTiles`). */
+  readonly tiles?: Readonly<Record<string, GemmTileChoice>>;
 }
 
 /** A `--name=value` argument's value, if given. */
@@ -178,17 +177,12 @@ function variantsFor(ctx: WebGpuContext): readonly Variant[] {
 const SWEPT: Variant | undefined = await (async () => {
   const file = argValue("tiles");
   if (file === undefined) return undefined;
-  const tiles = JSON.parse(await Deno.readTextFile(file)) as Record<
-    string,
-    { schedule: GemmSchedule; shape?: GemmTileShape; ratio: number }
-  >;
-  const map = new Map(
-    Object.entries(tiles).map(([key, { schedule, shape }]) => [key, { schedule, shape }]),
-  );
+  const tiles = JSON.parse(await Deno.readTextFile(file)) as Record<string, GemmTileChoice>;
   return {
     id: "swept",
-    name: `the GEMM sweep's best tiles (${map.size} products, ${file})`,
-    hooks: { gemmTiles: map },
+    name: `the GEMM sweep's best tiles (${Object.keys(tiles).length} products, ${file})`,
+    hooks: {},
+    tiles,
   };
 })();
 
@@ -201,7 +195,10 @@ if (!Number.isInteger(REPS) || REPS < 1) {
 /** The plans `tuneWebGpu` chose, by network. */
 const tuned = new Map<SplineNetwork, ConvTiming[]>();
 
-/** Runs `fn` with a variant's hooks set (and its network tuned), then restores the defaults. */
+/**
+ * Runs `fn` with a variant's hooks set (and its network tuned, its tiles set), then restores the
+ * defaults.
+ */
 async function withVariant<T>(
   ctx: WebGpuContext,
   net: SplineNetwork,
@@ -210,6 +207,7 @@ async function withVariant<T>(
 ): Promise<T> {
   const hooks = variant?.hooks ?? {};
   Object.assign(webgpuHooks, hooks);
+  if (variant?.tiles !== undefined) setGemmTiles(ctx, variant.tiles);
   try {
     if (variant?.tuned) {
       let timings = tuned.get(net);
@@ -232,6 +230,7 @@ async function withVariant<T>(
   } finally {
     for (const k of Object.keys(hooks)) delete webgpuHooks[k as keyof WebGpuHooks];
     if (variant?.tuned) clearConvPlans(ctx, net);
+    if (variant?.tiles !== undefined) setGemmTiles(ctx, null);
   }
 }
 

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { GemmSchedule, GemmTileShape } from "./kernels/gemm.ts";
 
 /** The shared WebGPU state: the device, what adapter it runs on, its pipeline cache. */
 export interface WebGpuContext {
@@ -59,10 +58,6 @@ export interface WebGpuHooks {
   /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`,
    * with `gemmBlocked` `"4bp"`, `"8qp"`, …: benchmarks compare). */
   gemmPrefetch?: boolean;
-  /** Tiles for particular products, by the shader key that a product has with its default
-   * schedule (`gemmShader(spec, schedule).key`): the best shapes a sweep found
-   * (`bench/gemm_sweep.ts --out=…`), for benchmarks to time end to end. */
-  gemmTiles?: ReadonlyMap<string, { schedule: GemmSchedule; shape?: GemmTileShape }>;
   /** False keeps narrow, deep products on tiles instead of `"reduce"` (benchmarks compare). */
   gemmReduce?: boolean;
   /** Whether the transposed pass applies the sign layer and disjoint max-pool after a conv
@@ -70,8 +65,9 @@ export interface WebGpuHooks {
    * allow (default: Winograd transposes on every adapter, products on hardware adapters for
    * convs of at least 16 input channels; tests and benchmarks set it). */
   fuseTransposes?: boolean;
-  /** False runs the transposes of convs with few input channels (the first layer's, to RGB)
-   * as one col2im product instead of by taps (`tapsFor`, run.ts: benchmarks compare). */
+  /** Whether the transposes of convs with few input channels (the first layer's, to RGB) run
+   * by taps (default on hardware adapters) or as one col2im product (default on software
+   * ones): `tapsFor`, run.ts; benchmarks and tests set it. */
   convTaps?: boolean;
   /** Whether the transposed pass runs a stride-1 conv → (sign) → disjoint max-pool block by
    * window tiles wherever they apply (`true`), nowhere (`false`), only where the conv's

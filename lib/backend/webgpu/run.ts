@@ -83,6 +83,7 @@ import {
 } from "./kernels/winograd.ts";
 import { inactiveSlope } from "../cpu/activation.ts";
 import { type ConvAlgorithm, convPlan, winogradTileOf } from "./conv_plan.ts";
+import { gemmTilesOf } from "./gemm_tiles.ts";
 
 /** Per-layer codes on the device: packed sign words `[n, words]` or u32 argmax slots `[n, units]`. */
 export type GpuCodes = Map<NonlinearLayer, GPUBuffer>;
@@ -291,7 +292,7 @@ export class Recorder {
   /**
    * Records a matrix product over `rows` input rows (`rowsPerCode` of them share an
    * example's codes, for gathers that apply codes), by default with the adapter's schedule
-   * (or the tile that `webgpuHooks.gemmTiles` names for the product); `shape` overrides the
+   * (or the tile set for the product on the device: {@linkcode gemmTilesOf}); `shape` overrides the
    * tile's derived shape (benchmarks' sweeps, tests).
    */
   gemm(
@@ -303,7 +304,7 @@ export class Recorder {
   ): void {
     if (schedule === undefined) {
       schedule = this.gemmSchedule(spec, dims.rows);
-      const tile = webgpuHooks.gemmTiles?.get(gemmShader(spec, schedule).key);
+      const tile = gemmTilesOf(this.ctx).get(gemmShader(spec, schedule).key);
       if (tile !== undefined && shape === undefined) ({ schedule, shape } = tile);
     }
     const { rows } = dims;
@@ -543,7 +544,8 @@ export function recordTranspose(
       case "dense":
       case "conv2d": {
         const o = y();
-        const taps = l.kind === "conv2d" && tapsFor(l, convPlan(ctx, l).transpose);
+        const taps = l.kind === "conv2d" &&
+          tapsFor(l, ctx.isFallback, convPlan(ctx, l).transpose);
         if (taps) recordTaps(rec, l, { ...pass, inputs: [v], y: o, source: {} });
         const wino = l.kind === "conv2d" && !taps &&
           recordWinograd(rec, l, { ...pass, inputs: [v], y: o, transposed: {} }) > 0;
@@ -755,7 +757,7 @@ function recordBlockTranspose(
   const fuse = webgpuHooks.fuseTransposes ?? (ctx.isFallback ? "winograd" : "wide");
   const out = o();
   const inputs = [v, ...poolCodes, ...signCodes];
-  if (fuse !== false && tapsFor(conv, choice)) {
+  if (fuse !== false && tapsFor(conv, ctx.isFallback, choice)) {
     recordTaps(rec, conv, { ...pass, inputs, y: out, source });
     return out;
   }
@@ -787,19 +789,27 @@ function recordBlockTranspose(
 
 /**
  * Whether a conv's transpose runs by taps (kernels/conv_taps.ts), where they apply
- * ({@linkcode convTapsApply}): a plan's choice where given, else for convs of fewer than
- * {@linkcode FUSED_MIN_COLUMNS} input channels (the first layer's, to RGB: the col2im product
- * would gather each gradient value once per tap for 3 columns; window tiles run such a
- * conv's block first, where a pool follows) unless `webgpuHooks.convTaps` is false.
+ * ({@linkcode convTapsApply}): a plan's choice where given, else, on hardware adapters, for convs
+ * of fewer than {@linkcode FUSED_MIN_COLUMNS} input channels (the first layer's, to RGB: the
+ * col2im product would gather each gradient value once per tap for 3 columns; window tiles run
+ * such a conv's block first, where a pool follows) unless `webgpuHooks.convTaps` says otherwise.
+ * Not on software adapters by default: their direct products redo the gather for every column
+ * (27 of them to RGB): on lavapipe largeCNN's first transpose ran 0.64× as fast by taps in
+ * direct products, 2.29× as fast in a GPU's tiles (`bench/conv_taps_bench.ts`, RESULTS.md).
  *
  * @param conv The conv.
+ * @param isFallback Whether on a software adapter.
  * @param algorithm The transpose's algorithm that a plan chose, if any.
  * @returns Whether by taps.
  */
-export function tapsFor(conv: Conv2DLayer, algorithm?: ConvAlgorithm): boolean {
+export function tapsFor(
+  conv: Conv2DLayer,
+  isFallback: boolean,
+  algorithm?: ConvAlgorithm,
+): boolean {
   if (!convTapsApply(conv)) return false;
   if (algorithm !== undefined) return algorithm === "taps";
-  return (webgpuHooks.convTaps ?? true) && conv.inputShape[2] < FUSED_MIN_COLUMNS;
+  return (webgpuHooks.convTaps ?? !isFallback) && conv.inputShape[2] < FUSED_MIN_COLUMNS;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   webgpuHooks,
 } from "../../../lib/backend/webgpu/device.ts";
 import { Recorder } from "../../../lib/backend/webgpu/run.ts";
+import { setGemmTiles } from "../../../lib/backend/webgpu/gemm_tiles.ts";
 import { recordCodesAndOffsets, recordTemplates } from "../../../lib/backend/webgpu/passes.ts";
 import {
   clearConvPlans,
@@ -154,13 +155,12 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a GPU's kernels with the tiles a GEMM sweep names for its products (hook gemmTiles)",
+  name: "a GPU's kernels with the tiles a GEMM sweep names for its products (setGemmTiles)",
   ignore: !fastCompiles,
   async fn() {
     // what bench/webgpu_bench.ts --tiles=FILE does with bench/gemm_sweep.ts's best shapes: here
     // every batched Winograd product in strided-quad 4 × 8 tiles that prefetch, 8 rows of
     // threads, 32 depths a slice
-    const asked: string[] = [];
     const tile = {
       schedule: "8qp" as const,
       shape: {
@@ -171,24 +171,20 @@ Deno.test({
         maxBytes: gpu!.device.limits.maxComputeWorkgroupStorageSize,
       },
     };
-    webgpuHooks.gemmTiles = {
-      get: (key: string) => (asked.push(key), key.includes("/winograd") ? tile : undefined),
-    } as ReadonlyMap<string, typeof tile>;
     const model = smallCNN({ seed: 4 });
     randomizeWeights(model, 9);
+    const net = fromLayersModel(model), x = randomInput([32, 32, 3], 2, 90);
     try {
-      await assertHardwareAgrees(
-        fromLayersModel(model),
-        randomInput([32, 32, 3], 2, 90),
-        "smallCNN",
-        1e-5,
-      );
-      // asked by the products' keys at the engine's tiles, and the tile's kernels ran
-      assertEquals(asked.some((k) => /^gemm-8v4\/winograd4\//.test(k)), true, asked.join("; "));
+      // the products' keys at the engine's tiles, from a run by the rules
+      await assertHardwareAgrees(net, x, "smallCNN", 1e-5);
+      const keys = [...gpu!.pipelines.keys()].filter((k) => /^gemm-8v4\/winograd4\//.test(k));
+      assertEquals(keys.length > 0, true, "Winograd products by the rules");
+      setGemmTiles(gpu!, Object.fromEntries(keys.map((k) => [k, tile])));
+      await assertHardwareAgrees(net, x, "smallCNN in the set tiles", 1e-5);
       const used = [...gpu!.pipelines.keys()].filter((k) => k.includes("/t4x8,8,32,"));
       assertEquals(used.length > 0 && used.every((k) => k.startsWith("gemm-8qpv4/winograd")), true);
     } finally {
-      delete webgpuHooks.gemmTiles;
+      setGemmTiles(gpu!, null);
       model.dispose();
     }
   },

@@ -40,11 +40,17 @@ export interface GemmTile {
  * workgroup memory the staged slices may take (default 16 KiB, WebGPU's guaranteed limit).
  */
 export interface GemmTileShape {
+  /** Outputs per thread along rows. */
   readonly rm?: number;
+  /** Outputs per thread along columns. */
   readonly rn?: number;
+  /** Threads along rows. */
   readonly thm?: number;
+  /** Depth of a staged slice (a multiple of 4). */
   readonly tk?: number;
+  /** Columns of a workgroup (a multiple of `rn`). */
   readonly tn?: number;
+  /** The most bytes of workgroup memory the staged slices may take. */
   readonly maxBytes?: number;
 }
 
