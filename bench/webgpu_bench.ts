@@ -128,6 +128,11 @@ const VARIANTS: readonly Variant[] = [
     name: "narrow conv transposes (to RGB) as one col2im product, not by taps",
     hooks: { convTaps: false },
   },
+  {
+    id: "big-chunks",
+    name: "chunks of 1 GiB buffers, not 256 MiB (fewer, larger dispatches)",
+    hooks: { chunkBytes: 2 ** 30 },
+  },
   { id: "no-winograd", name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
   { id: "f2", name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
   {

@@ -47,7 +47,8 @@ let pending: Promise<WebGpuContext | null> | null = null;
 export interface WebGpuHooks {
   /** Called after a computation's work is submitted and before its results are read back. */
   beforeReadback?: (ctx: WebGpuContext) => void;
-  /** Caps the bytes of a network pass's largest buffer (forces small chunks). */
+  /** The most bytes of a network pass's largest buffer, in place of 256 MiB (within the device's
+   * binding limit): tests force small chunks, benchmarks try larger ones. */
   chunkBytes?: number;
   /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
    * (default 8; benchmarks compare 4). */

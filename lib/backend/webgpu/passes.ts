@@ -22,8 +22,12 @@ import {
 /** Raw codes read back: packed sign words `[n, words]` or argmax slots `[n, units]`. */
 export type RawCodes = Map<NonlinearLayer, Uint32Array>;
 
+/** The most bytes of a pass's largest buffer, unless a test or benchmark says otherwise. */
+const CHUNK_BYTES = 256 * 2 ** 20;
+
 /**
- * Examples per submit: the largest buffer (`rowsPerExample` rows each) within the limit.
+ * Examples per submit: the largest buffer (`rowsPerExample` rows each) within 256 MiB (or
+ * `webgpuHooks.chunkBytes`) and the device's binding limit.
  *
  * @param ctx The context.
  * @param net The network.
@@ -35,8 +39,7 @@ export type RawCodes = Map<NonlinearLayer, Uint32Array>;
 export function chunkSize(ctx: WebGpuContext, net: SplineNetwork, rowsPerExample: number): number {
   const limit = Math.min(
     ctx.device.limits.maxStorageBufferBindingSize,
-    256 * 2 ** 20,
-    webgpuHooks.chunkBytes ?? Infinity,
+    webgpuHooks.chunkBytes ?? CHUNK_BYTES,
   );
   for (const l of net.layers) {
     checkSoftwareLoops(ctx, layerLoopIterations(l), `the ${l.kind} layer ${l.name}`);
