@@ -26,6 +26,7 @@ import type { Conv2DLayer } from "../../../lib/network/spline_network.ts";
 import { assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
 import { randomInput, randomizeWeights } from "../../_random_models.ts";
 import { assertAffineAgrees } from "./_affine_agrees.ts";
+import { fastCompiles } from "./_fast_compiles.ts";
 import {
   gradientAtConv,
   poolOver,
@@ -36,9 +37,6 @@ import {
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
-const adapter = await (globalThis.navigator as { gpu?: GPU }).gpu?.requestAdapter();
-/** Tiled products compile in seconds: a GPU, or lavapipe (whose adapter offers shader-f16). */
-const fastCompiles = gpu !== null && (!gpu.isFallback || adapter?.features.has("shader-f16"));
 
 /** Kernel size, strides and padding of a conv. */
 interface Geometry {

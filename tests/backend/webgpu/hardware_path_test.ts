@@ -30,14 +30,13 @@ import { smallCNN } from "../../../lib/models/small_cnn.ts";
 import { largeCNN } from "../../../lib/models/large_cnn.ts";
 import { resNet } from "../../../lib/models/resnet.ts";
 import { assertAffineAgrees } from "./_affine_agrees.ts";
+import { fastCompiles } from "./_fast_compiles.ts";
 import { assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
 import { randomInput, randomizeWeights } from "../../_random_models.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
-const adapter = await (globalThis.navigator as { gpu?: GPU }).gpu?.requestAdapter();
-const fastCompiles = gpu !== null && (!gpu.isFallback || adapter?.features.has("shader-f16"));
 /** The same device, with a GPU's kernel choices. */
 const hardware = gpu === null ? null : { ...gpu, isFallback: false };
 
