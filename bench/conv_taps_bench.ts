@@ -26,7 +26,7 @@ import {
   convTapsSumShader,
 } from "../lib/backend/webgpu/kernels/conv_taps.ts";
 import { signMaskedShader } from "../lib/backend/webgpu/kernels/sign.ts";
-import type { Conv2DLayer, ReLULayer } from "../lib/network/spline_network.ts";
+import type { Conv2DLayer, ReluLayer } from "../lib/network/spline_network.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -38,7 +38,7 @@ if (!Number.isInteger(rows) || rows < 1) {
   throw new RangeError(`conv_taps_bench: rows ${rows}, expected a positive integer`);
 }
 const model = largeCNN({ seed: 1 });
-const [conv, relu] = foldedLayers(fromLayersModel(model)) as [Conv2DLayer, ReLULayer];
+const [conv, relu] = foldedLayers(fromLayersModel(model)) as [Conv2DLayer, ReluLayer];
 if (conv.kind !== "conv2d" || relu.kind !== "relu") throw new Error("largeCNN starts conv → ReLU");
 const units = conv.outputShape.reduce((a, b) => a * b);
 const inSize = conv.inputShape.reduce((a, b) => a * b);

@@ -16,6 +16,8 @@ import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
 import { type MismatchChunks, mismatchMatrixWebGpu } from "../backend/webgpu/mismatch.ts";
 import { checkOptionKeys } from "../util/options.ts";
 
+export type { MismatchChunks } from "../backend/webgpu/mismatch.ts";
+
 /** Options of {@linkcode partitionDistanceMatrixAsync}. */
 export interface PartitionDistanceAsyncOptions extends PartitionDistanceOptions {
   /** `"webgpu"`, `"cpu"` or `"auto"` (default: WebGPU on a hardware adapter, else CPU). */

@@ -19,6 +19,8 @@ import { type MismatchChunks, mismatchTopKWebGpu } from "../backend/webgpu/misma
 import { MAX_GPU_K } from "../backend/webgpu/kernels/top_k_merge.ts";
 import { checkOptionKeys } from "../util/options.ts";
 
+export type { MismatchChunks } from "../backend/webgpu/mismatch.ts";
+
 /** Options of {@linkcode nearestNeighborsAsync}. */
 export interface NearestNeighborsAsyncOptions extends NearestNeighborsOptions {
   /**

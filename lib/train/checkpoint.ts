@@ -22,6 +22,8 @@ import { captureOptimizer, type OptimizerSnapshot, restoreOptimizer } from "./_o
 // Registers the orthogonal-template regularizer, so saved models that use it load back.
 import "./orthogonality.ts";
 
+export type { OptimizerSnapshot } from "./_optimizer_state.ts";
+
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {

@@ -16,8 +16,10 @@ type Regularizer = Exclude<
  * tfjs's abstract `Regularizer` class. It is not exported by
  * `@tensorflow/tfjs`, but layers check `instanceof Regularizer`, so a custom
  * regularizer must extend the very class: take it from a built-in instance.
+ * It is tagged `@internal` where `deno doc` reads a `const`'s tags (on its name),
+ * so that `deno doc --lint` does not ask for tfjs's class to be exported.
  */
-const RegularizerBase = Object.getPrototypeOf(
+const /** @internal */ RegularizerBase = Object.getPrototypeOf(
   tf.regularizers.l1l2({ l1: 0, l2: 0 }).constructor,
 ) as abstract new () => Regularizer;
 
