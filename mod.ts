@@ -108,4 +108,6 @@ export {
 export type { ConvAlgorithm, ConvPlan } from "./lib/backend/webgpu/conv_plan.ts";
 export { gemmTilesOf, setGemmTiles } from "./lib/backend/webgpu/gemm_tiles.ts";
 export type { GemmTileChoice } from "./lib/backend/webgpu/gemm_tiles.ts";
+export { tuneGemmTiles } from "./lib/backend/webgpu/tune_tiles.ts";
+export type { TileTiming, TuneTilesOptions } from "./lib/backend/webgpu/tune_tiles.ts";
 export type { GemmSchedule, GemmTileShape } from "./lib/backend/webgpu/kernels/gemm.ts";

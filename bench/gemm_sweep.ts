@@ -36,20 +36,22 @@ import * as tf from "@tensorflow/tfjs";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
-import { type WebGpuContext, webgpuContext } from "../lib/backend/webgpu/device.ts";
-import { Recorder } from "../lib/backend/webgpu/run.ts";
-import { dispatch, readBack } from "../lib/backend/webgpu/_gpu.ts";
-import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
+import { webgpuContext } from "../lib/backend/webgpu/device.ts";
 import {
-  gemmGroups,
   type GemmSchedule,
   gemmShader,
-  type GemmSpec,
-  gemmTile,
   type GemmTileShape,
 } from "../lib/backend/webgpu/kernels/gemm.ts";
 import { writeFileAtomic } from "../lib/util/atomic_write.ts";
-import { passTimes } from "./_pass_timestamps.ts";
+import {
+  type CapturedProduct,
+  gemmTileGrid,
+  outputEnds,
+  outputsDiffer,
+  ProductCapture,
+  type TileCandidate,
+  timeTilePair,
+} from "../lib/backend/webgpu/tune_tiles.ts";
 import {
   chunkSize,
   recordCodesAndOffsets,
@@ -57,202 +59,16 @@ import {
   recordTemplates,
 } from "../lib/backend/webgpu/passes.ts";
 
-/** One product the pass recorded: what it computes, on what, and how often. */
-interface Product {
-  readonly spec: GemmSpec;
-  readonly rows: number;
-  /** The bindings, the uniform first and the output last. */
-  readonly buffers: GPUBuffer[];
-  /** The schedule a GPU gives it (the engine's default there). */
-  readonly schedule: GemmSchedule;
-  /** How many times the pass runs this same product (same shader, same rows). */
-  count: number;
-}
-
-/** A tile shape to time. */
-interface Candidate {
-  readonly name: string;
-  readonly schedule: GemmSchedule;
-  readonly shape?: GemmTileShape;
-}
-
-/** A recorder that notes each product it records, with its uniform and buffers. */
-class CapturingRecorder extends Recorder {
-  readonly products = new Map<string, Product>();
-  private pending: Omit<Product, "buffers" | "count"> | null = null;
-
-  override gemm(
-    spec: GemmSpec,
-    buffers: GPUBuffer[],
-    dims: Parameters<Recorder["gemm"]>[2],
-    schedule?: GemmSchedule,
-    shape?: GemmTileShape,
-  ): void {
-    this.pending = { spec, rows: dims.rows, schedule: this.gemmSchedule(spec, dims.rows, false) };
-    super.gemm(spec, buffers, dims, schedule, shape);
-    this.pending = null;
-  }
-
-  protected override encode(
-    shader: ShaderSource,
-    buffers: GPUBuffer[],
-    groups: number,
-    flops: number,
-  ): void {
-    const p = this.pending;
-    if (p !== null && p.schedule !== "direct" && p.schedule !== "reduce") {
-      const key = `${gemmShader(p.spec, p.schedule).key} rows ${p.rows}`;
-      const seen = this.products.get(key);
-      if (seen !== undefined) seen.count++;
-      else this.products.set(key, { ...p, buffers: [...buffers], count: 1 });
-    }
-    super.encode(shader, buffers, groups, flops);
-  }
-}
-
 function argValue(name: string): string | undefined {
   return Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-}
-
-/**
- * The grid of tile shapes for a product of `n` columns: strided and strided-quad tiles, and
- * unless `quick` blocked ones and each of the three with register prefetch; `rm × rn` outputs
- * a thread (4 or 8 each; for fewer than 16 columns, rows of 1–8 and exactly `n` columns), 64 to
- * 256 threads, staged depths of 16 and 32 (unless `quick`, also 8, 48 and 64), within
- * `maxBytes` of workgroup memory.
- */
-function candidates(n: number, quick: boolean, maxBytes: number): Candidate[] {
-  const out: Candidate[] = [];
-  const narrow = n < 16;
-  for (const kind of quick ? ["", "q"] : ["", "b", "q", "p", "bp", "qp"]) {
-    for (const rm of narrow ? [1, 2, 4, 8] : [4, 8]) {
-      for (const rn of narrow ? [n] : [4, 8]) {
-        for (const thm of [4, 8, 16, 32, 64, 128, 256]) {
-          for (const tk of quick ? [16, 32] : [8, 16, 32, 48, 64]) {
-            const blocked = kind.startsWith("b") || kind.startsWith("q");
-            const shape: GemmTileShape = {
-              rm,
-              rn,
-              thm,
-              tk,
-              maxBytes,
-              ...(narrow ? { tn: n } : {}),
-            };
-            let threads: number;
-            try {
-              const t = gemmTile(n, 8, blocked, shape);
-              threads = t.thm * t.thn;
-            } catch (e) {
-              if (e instanceof RangeError) continue;
-              throw e;
-            }
-            if (threads < 64) continue;
-            const schedule = (kind === "" ? 8 : `8${kind}`) as GemmSchedule;
-            out.push({
-              name: `${rm}×${rn}${kind} ${thm}×${threads / thm} threads, depth ${tk}`,
-              schedule,
-              shape,
-            });
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
-
-/** Dispatches a product's candidate into `pass` (its output: `y`). */
-function encodeProduct(
-  ctx: WebGpuContext,
-  pass: GPUComputePassEncoder,
-  p: Product,
-  c: Candidate,
-  y: GPUBuffer,
-): void {
-  dispatch(ctx, pass, gemmShader(p.spec, c.schedule, c.shape), {
-    buffers: [...p.buffers.slice(0, -1), y],
-    groups: gemmGroups(p.spec, p.rows, c.schedule, c.shape),
-  });
 }
 
 /** Whether to time by the wall clock even where the device offers timestamps (`--wall`). */
 const WALL = Deno.args.includes("--wall");
 
-/**
- * Milliseconds of `a` and of `b` on product `p`, dispatched alternately `reps` times each in
- * one submit after one untimed pair: the medians of per-dispatch timestamps where the device
- * offers them (else {@linkcode wallPair}).
- */
-async function timePair(
-  ctx: WebGpuContext,
-  p: Product,
-  [a, b]: [Candidate, Candidate],
-  [ya, yb]: [GPUBuffer, GPUBuffer],
-  reps: number,
-): Promise<[number, number]> {
-  const { device } = ctx;
-  if (!device.features.has("timestamp-query") || WALL) {
-    return await wallPair(ctx, p, [a, b], [ya, yb], reps);
-  }
-  const ms = await passTimes(device, 2 * (reps + 1), (i, pass) => {
-    encodeProduct(ctx, pass, p, i % 2 === 0 ? a : b, i % 2 === 0 ? ya : yb);
-  });
-  const median = (odd: number) => {
-    const v = Array.from({ length: reps }, (_, r) => ms[2 * (r + 1) + odd]).sort((x, y) => x - y);
-    return v[v.length >> 1];
-  };
-  return [median(0), median(1)];
-}
-
-/**
- * Milliseconds of `a` and of `b` by the wall clock: `reps` times each, alternately, the wait
- * for a submit of 10 dispatches less the wait for an empty submit (the median of 3), over 10;
- * the medians. Noisier than timestamps; the submit's wait itself is ≈ 11 ms on the lent GPUs.
- */
-async function wallPair(
-  ctx: WebGpuContext,
-  p: Product,
-  [a, b]: [Candidate, Candidate],
-  [ya, yb]: [GPUBuffer, GPUBuffer],
-  reps: number,
-): Promise<[number, number]> {
-  const { device } = ctx;
-  const submitWait = async (c?: Candidate, y?: GPUBuffer, times = 0) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let r = 0; r < times; r++) encodeProduct(ctx, pass, p, c!, y!);
-    pass.end();
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return performance.now() - t0;
-  };
-  const median = (v: number[]) => v.sort((x, y) => x - y)[v.length >> 1];
-  const empty = median([await submitWait(), await submitWait(), await submitWait()]);
-  await submitWait(a, ya, 1); // compiles, warms
-  await submitWait(b, yb, 1);
-  const ta: number[] = [], tb: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    ta.push(Math.max(1e-6, (await submitWait(a, ya, 10)) - empty) / 10);
-    tb.push(Math.max(1e-6, (await submitWait(b, yb, 10)) - empty) / 10);
-  }
-  return [median(ta), median(tb)];
-}
-
-/** The first and last `bytes` of a buffer's first `size` bytes (the parts compared). */
-async function ends(ctx: WebGpuContext, y: GPUBuffer, size: number, bytes: number) {
-  const part = Math.min(bytes, Math.floor(size / 8) * 4);
-  const tail = ctx.device.createBuffer({ size: part, usage: 0x04 | 0x08 }); // COPY_SRC | COPY_DST
-  const enc = ctx.device.createCommandEncoder();
-  enc.copyBufferToBuffer(y, size - part, tail, 0, part);
-  ctx.device.queue.submit([enc.finish()]);
-  const [head, end] = await readBack(ctx, [{ buffer: y, bytes: part }, {
-    buffer: tail,
-    bytes: part,
-  }]);
-  tail.destroy();
-  return [new Float32Array(head), new Float32Array(end)];
-}
+/** {@linkcode timeTilePair}, by the wall clock with `--wall`. */
+const timePair = (...args: Parameters<typeof timeTilePair>) =>
+  timeTilePair(args[0], args[1], args[2], args[3], args[4], WALL);
 
 async function main(): Promise<void> {
   const tiny = Deno.args.includes("--tiny");
@@ -292,7 +108,7 @@ async function main(): Promise<void> {
   const D = net.inputSize, C = net.outputSize;
   const m = tiny ? 2 : what === "templates" ? chunkSize(ctx, net, C) : chunkSize(ctx, net, 1);
   const x = Float32Array.from({ length: m * D }, (_, i) => Math.sin(i * 12.9898));
-  const rec = new CapturingRecorder(ctx, "gemm sweep");
+  const rec = new ProductCapture(ctx, "gemm sweep");
   try {
     const xb = rec.upload(x, "input");
     if (what === "templates") {
@@ -306,11 +122,15 @@ async function main(): Promise<void> {
     );
 
     // the engine's tiles first: each product's time, and the order of the sweep
-    const engine = (p: Product): Candidate => ({ name: "engine's tile", schedule: p.schedule });
-    const flops = (p: Product) =>
+    const engine = (p: CapturedProduct): TileCandidate => ({
+      name: "engine's tile",
+      schedule: p.schedule,
+    });
+    const flops = (p: CapturedProduct) =>
       2 * (p.spec.batches ?? 1) * p.rows * p.spec.mPerRow * p.spec.n * p.spec.k;
-    const outBytes = (p: Product) => 4 * (p.spec.batches ?? 1) * p.rows * p.spec.mPerRow * p.spec.n;
-    const base = new Map<Product, number>();
+    const outBytes = (p: CapturedProduct) =>
+      4 * (p.spec.batches ?? 1) * p.rows * p.spec.mPerRow * p.spec.n;
+    const base = new Map<CapturedProduct, number>();
     for (const p of rec.products.values()) {
       const y = ctx.device.createBuffer({ size: outBytes(p), usage: 0x80 | 0x04 | 0x08 });
       base.set(p, (await timePair(ctx, p, [engine(p), engine(p)], [y, y], reps))[0]);
@@ -320,11 +140,11 @@ async function main(): Promise<void> {
       b.count * base.get(b)! - a.count * base.get(a)!
     );
     const t0 = performance.now();
-    const results = new Map<Product, { c: Candidate; ratio: number; ms: number }[]>();
-    const wants = new Map<Product, Float32Array[]>();
+    const results = new Map<CapturedProduct, { c: TileCandidate; ratio: number; ms: number }[]>();
+    const wants = new Map<CapturedProduct, Float32Array[]>();
     let wrong = 0;
     /** Times `grid` on `p` (each shape beside the engine's tile), until the budget is spent. */
-    const sweep = async (key: string, p: Product, grid: readonly Candidate[]) => {
+    const sweep = async (key: string, p: CapturedProduct, grid: readonly TileCandidate[]) => {
       const size = outBytes(p);
       const ya = ctx.device.createBuffer({ size, usage: 0x80 | 0x04 | 0x08 });
       const yb = ctx.device.createBuffer({ size, usage: 0x80 | 0x04 | 0x08 });
@@ -361,19 +181,12 @@ async function main(): Promise<void> {
             console.log(`  ${c.name}: not run (${error.message.split("\n")[0]})`);
             continue;
           }
-          if (!wants.has(p)) wants.set(p, await ends(ctx, ya, size, 2 << 20));
-          const want = wants.get(p)!, got = await ends(ctx, yb, size, 2 << 20);
-          let diff = 0, largest = 0;
-          for (let part = 0; part < 2; part++) {
-            for (let i = 0; i < got[part].length; i++) {
-              const d = Math.abs(got[part][i] - want[part][i]);
-              diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-              largest = Math.max(largest, Math.abs(want[part][i]));
-            }
-          }
-          if (!(diff <= 1e-5 * largest)) {
+          if (!wants.has(p)) wants.set(p, await outputEnds(ctx, ya, size, 2 << 20));
+          const want = wants.get(p)!, got = await outputEnds(ctx, yb, size, 2 << 20);
+          const diff = outputsDiffer(want, got);
+          if (!(diff <= 1e-5)) {
             wrong++;
-            console.log(`  ${c.name}: WRONG, ${diff} off (largest value ${largest})`);
+            console.log(`  ${c.name}: WRONG, ${diff.toExponential(2)} of the largest value off`);
             continue;
           }
           done.push({ c, ratio: times[0] / times[1], ms: times[1] });
@@ -392,8 +205,8 @@ async function main(): Promise<void> {
     // first the quick grid on every product, the one taking the most time first; then, unless
     // --quick, the rest of the full grid in the same order, as far as the budget allows
     const grids = order.map(([, p]) => {
-      const full = candidates(p.spec.n, quick || tiny, maxBytes).slice(0, tiny ? 3 : undefined);
-      const first = tiny ? full : candidates(p.spec.n, true, maxBytes);
+      const full = gemmTileGrid(p.spec.n, quick || tiny, maxBytes).slice(0, tiny ? 3 : undefined);
+      const first = tiny ? full : gemmTileGrid(p.spec.n, true, maxBytes);
       const names = new Set(first.map((c) => c.name));
       return [first, full.filter((c) => !names.has(c.name))];
     });
@@ -405,7 +218,7 @@ async function main(): Promise<void> {
       }
     }
     const best = new Map<
-      Product,
+      CapturedProduct,
       { name: string; ratio: number; shape?: GemmTileShape; schedule: GemmSchedule }
     >();
     for (const [p, rs] of results) {

@@ -45,7 +45,7 @@ import {
 } from "../lib/backend/webgpu/device.ts";
 import { Recorder } from "../lib/backend/webgpu/run.ts";
 import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
-import { passTimes } from "./_pass_timestamps.ts";
+import { passTimes } from "../lib/backend/webgpu/_pass_timestamps.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
 import { mergeThreads, topKMergeShader } from "../lib/backend/webgpu/kernels/top_k_merge.ts";
 import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";

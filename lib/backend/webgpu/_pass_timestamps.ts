@@ -1,6 +1,7 @@
 /**
- * GPU times of compute passes from timestamps written at the start and end of each: the
- * benchmarks' way to time single dispatches (where the device has `timestamp-query`).
+ * GPU times of compute passes from timestamps written at the start and end of each: the way
+ * the tile tuner and the benchmarks time single dispatches (where the device has
+ * `timestamp-query`).
  *
  * @module
  */
