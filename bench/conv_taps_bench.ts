@@ -39,7 +39,9 @@ if (!Number.isInteger(rows) || rows < 1) {
 }
 const model = largeCNN({ seed: 1 });
 const [conv, relu] = foldedLayers(fromLayersModel(model)) as [Conv2DLayer, ReluLayer];
-if (conv.kind !== "conv2d" || relu.kind !== "relu") throw new Error("largeCNN starts conv → ReLU");
+if (conv.kind !== "conv2d" || relu.kind !== "relu") {
+  throw new Error("conv_taps_bench: largeCNN's folded layers should start conv → ReLU");
+}
 const units = conv.outputShape.reduce((a, b) => a * b);
 const inSize = conv.inputShape.reduce((a, b) => a * b);
 const g = Float32Array.from({ length: rows * units }, (_, i) => Math.sin(i * 0.37));

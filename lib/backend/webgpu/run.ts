@@ -292,8 +292,8 @@ export class Recorder {
   /**
    * Records a matrix product over `rows` input rows (`rowsPerCode` of them share an
    * example's codes, for gathers that apply codes), by default with the adapter's schedule
-   * (or the tile set for the product on the device: {@linkcode gemmTilesOf}); `shape` overrides the
-   * tile's derived shape (benchmarks' sweeps, tests).
+   * (or the tile set for the product on the device: {@linkcode gemmTilesOf}); `shape`
+   * overrides the tile's derived shape (benchmarks' sweeps, tests).
    */
   gemm(
     spec: GemmSpec,
@@ -629,8 +629,9 @@ export function recordTranspose(
  * The fewest columns (the conv's input channels) for which a conv transpose gathers through
  * the layers after it: the gather's code lookups are redone for each of the conv's taps and
  * shared by a tile's columns, so a transpose to 3 channels (the first layer's, to RGB) would
- * pay them for little work — such a block runs as window tiles where a pool follows, else
- * layer by layer. Also the narrowness below which window tiles are used whatever their work.
+ * pay them for little work — such a block runs as window tiles where a pool follows, else by
+ * taps on GPUs ({@linkcode tapsFor}) and layer by layer on software adapters. Also the
+ * narrowness below which window tiles and taps are used whatever their work.
  * A guess between 3 and 32 channels, which a GPU benchmark should settle (`webgpu_bench.ts
  * --profile` compares the variants kernel by kernel).
  */

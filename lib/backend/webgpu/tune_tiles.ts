@@ -344,7 +344,8 @@ export async function tuneTilesOn(
   const whole = (v: number) => Number.isInteger(v) && v > 0;
   if (!whole(examples) || !whole(reps) || !(shapes > 0) || !(margin > 0)) {
     throw new RangeError(
-      `Cannot tune the WebGPU engine's tiles: examples (${examples}) and reps (${reps}) must be positive integers, shapes (${shapes}) and margin (${margin}) positive`,
+      `Cannot tune the WebGPU engine's tiles: examples (${examples}) and reps (${reps}) must ` +
+        `be positive integers, shapes (${shapes}) and margin (${margin}) positive`,
     );
   }
   if (ctx.isFallback) return [];

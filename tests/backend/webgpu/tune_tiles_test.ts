@@ -98,7 +98,7 @@ Deno.test({
   },
 });
 
-Deno.test("gemmTileGrid() and outputsDiffer(): the quick grid's shapes make tiles; NaN differs", () => {
+Deno.test("gemmTileGrid() and outputsDiffer(): the quick grid's tiles; NaN differs", () => {
   const grid = gemmTileGrid(192, true, 16384);
   assert(grid.length > 10, `${grid.length} shapes`);
   assertEquals(new Set(grid.map((c) => c.name)).size, grid.length);

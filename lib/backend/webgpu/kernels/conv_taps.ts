@@ -10,8 +10,8 @@
  * input pixels, depth `kh·kw·cout`, `cin` columns), arranged for a narrow transpose: that
  * product gathers every gradient value once per tap for only `cin` columns (to RGB: 3 columns,
  * padded to 4, at a 3 × 3 kernel 9 reads of each value for 3 multiply-adds), where this one
- * reads each once for `kh·kw·cin` columns and writes `kh·kw·cin` values a pixel — no more than
- * the gradient itself where `kh·kw·cin ≤ cout` ({@linkcode convTapsApply}). The gather reads
+ * reads each once for `kh·kw·cin` columns and writes `kh·kw·cin` values a pixel — no more
+ * than the gradient itself where `kh·kw·cin ≤ cout` ({@linkcode convTapsApply}). The gather reads
  * through the sign layer and disjoint max-pool after the conv as the col2im product's does.
  *
  * @module
