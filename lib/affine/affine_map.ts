@@ -8,6 +8,7 @@ import {
   asOutput,
   type Batch,
   type BatchInput,
+  checkBatchInput,
   isTensor,
   readBatch,
   readTensor,
@@ -79,6 +80,7 @@ export function affineMap(
   options: EngineOptions = {},
 ): AffineMap<tf.Tensor | Batch> {
   const what = "Cannot compute the affine map";
+  checkBatchInput(x, what); // before resolveBackend reads its shape
   if (resolveBackend(x, options) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     const [A, B] = tensorChunks(t, examplesPerChunk(net, net.outputSize, 4), (part) => {

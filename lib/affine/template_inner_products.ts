@@ -8,6 +8,7 @@ import {
   asOutput,
   type Batch,
   type BatchInput,
+  checkBatchInput,
   isTensor,
   readBatch,
   readTensor,
@@ -64,6 +65,7 @@ export function templateInnerProducts(
   options: EngineOptions = {},
 ): tf.Tensor | Batch {
   const what = "Cannot compute template inner products";
+  checkBatchInput(x, what); // before resolveBackend reads its shape
   if (resolveBackend(x, options) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     const [z] = tensorChunks(t, examplesPerChunk(net, 1, 4), (part) => {

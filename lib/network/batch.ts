@@ -23,6 +23,45 @@ export function isTensor(x: BatchInput): x is tf.Tensor {
   return x instanceof tf.Tensor;
 }
 
+/**
+ * Throws unless `x` is a live tfjs tensor or a `{ data, shape }` batch with a list of sizes for
+ * its shape, naming what it is instead (null, an array, a disposed tensor, …).
+ *
+ * @param x The value given as an engine input.
+ * @param what The computation, for messages (`"Cannot run the network"`).
+ *
+ * @example
+ * ```ts
+ * import { checkBatchInput } from "./batch.ts";
+ * import { throws } from "node:assert/strict";
+ * checkBatchInput({ data: new Float64Array(2), shape: [1, 2] }, "Cannot run the network");
+ * throws(() => checkBatchInput([[1, 2]] as never, "Cannot run the network"), TypeError);
+ * ```
+ */
+export function checkBatchInput(x: BatchInput, what: string): void {
+  const expected = "expected a tf.Tensor or a { data: Float64Array, shape } batch";
+  if (isTensor(x)) {
+    if (x.isDisposed) throw new TypeError(`${what}: the input tensor is disposed, ${expected}`);
+    return;
+  }
+  const v = x as unknown;
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    const it = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
+    throw new TypeError(`${what}: input is ${it}, ${expected}`);
+  }
+  const shape = (v as { shape?: unknown }).shape;
+  const list = Array.isArray(shape) || ArrayBuffer.isView(shape)
+    ? Array.from(shape as ArrayLike<number>)
+    : null;
+  if (list === null || list.length === 0 || !list.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new TypeError(
+      `${what}: input batch has shape ${
+        list === null ? String(shape) : `[${list}]`
+      }, expected a list of integers ≥ 0, the batch size first`,
+    );
+  }
+}
+
 /** Throws a RangeError naming both shapes unless `shape` is `[N, ...exampleShape]`. */
 function checkBatchShape(shape: readonly number[], want: Shape, what: string): void {
   if (shape.length === want.length + 1 && want.every((d, i) => shape[i + 1] === d)) return;
@@ -68,6 +107,7 @@ export function readBatch(
   options: { exampleShape: Shape; what?: string; float32?: boolean },
 ): { data: Float64Array | Float32Array; count: number } {
   const what = options.what ?? "Cannot run the network";
+  checkBatchInput(x, what);
   const shape = x.shape;
   const want = options.exampleShape;
   checkBatchShape(shape, want, what);
@@ -132,6 +172,7 @@ export function readTensor(
     return tf.tensor(Float32Array.from(data), [count, ...options.exampleShape], "float32");
   }
   const what = options.what ?? "Cannot run the network";
+  checkBatchInput(x, what);
   checkBatchShape(x.shape, options.exampleShape, what);
   if (x.dtype === "int32") return tf.cast(x, "float32"); // integers: finite, as readBatch reads them
   if (x.dtype !== "float32") {

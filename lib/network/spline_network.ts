@@ -224,6 +224,19 @@ export class SplineNetwork {
    * @param layers The layers, in order.
    */
   constructor(inputShape: Shape, layers: readonly SplineLayer[]) {
+    if (
+      !Array.isArray(inputShape) || inputShape.length === 0 ||
+      !inputShape.every((d) => Number.isInteger(d) && d > 0)
+    ) {
+      throw new RangeError(
+        `Cannot build network: inputShape is ${
+          Array.isArray(inputShape) ? `[${inputShape}]` : inputShape
+        }, expected a list of positive integers`,
+      );
+    }
+    if (!Array.isArray(layers)) {
+      throw new TypeError(`Cannot build network: layers is ${layers}, expected a list of layers`);
+    }
     this.inputShape = [...inputShape];
     this.layers = layers;
     this.outputShape = checkChain(inputShape, layers, "network");
@@ -396,11 +409,10 @@ function checkLayer(l: SplineLayer, where: string): void {
   const params = (name: string, v: Float64Array | null, length: number) => {
     if (v === null && name === "bias") return;
     if (!(v instanceof Float64Array) || v.length !== length) {
-      throw new RangeError(
-        `${what}: ${name} has ${
-          v instanceof Float64Array ? v.length : v
-        } values, expected a Float64Array of ${length}`,
-      );
+      const it = v instanceof Float64Array
+        ? `has ${v.length} values`
+        : `is ${ArrayBuffer.isView(v) ? `a ${(v as object).constructor.name}` : v}`;
+      throw new RangeError(`${what}: ${name} ${it}, expected a Float64Array of ${length}`);
     }
     const bad = v.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) throw new RangeError(`${what}: ${name}[${bad}] is ${v[bad]}, expected finite`);
@@ -413,13 +425,19 @@ function checkLayer(l: SplineLayer, where: string): void {
     }
   };
   const positive = (name: string, v: readonly number[]) => {
-    if (!v.every((d) => Number.isInteger(d) && d > 0)) {
-      throw new RangeError(`${what}: ${name} [${v}], expected positive integers`);
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new RangeError(
+        `${what}: ${name} ${
+          Array.isArray(v) ? `[${v}]` : v
+        }, expected positive integers [height, width]`,
+      );
     }
   };
   const paddingOk = (v: readonly number[]) => {
-    if (v.length !== 4 || !v.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new RangeError(`${what}: padding [${v}], expected 4 integers ≥ 0`);
+    if (!Array.isArray(v) || v.length !== 4 || !v.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new RangeError(
+        `${what}: padding ${Array.isArray(v) ? `[${v}]` : v}, expected 4 integers ≥ 0`,
+      );
     }
   };
   const [H, W, C] = l.inputShape;
@@ -465,7 +483,16 @@ function checkLayer(l: SplineLayer, where: string): void {
     case "avg-pool":
     case "max-pool": {
       const [ph, pw] = window("pool size", l.poolSize, l.strides, l.padding);
-      output([...windows(l.poolSize, l.strides, l.padding), C]);
+      const [OH, OW] = windows(l.poolSize, l.strides, l.padding);
+      output([OH, OW, C]);
+      // every window must cover an input position: a window of padding alone has no maximum
+      // (−∞) and no mean (0/0)
+      const [pt, , pl] = l.padding, [sh, sw] = l.strides;
+      if (pt >= ph || pl >= pw || (OH - 1) * sh - pt >= H || (OW - 1) * sw - pl >= W) {
+        throw new RangeError(
+          `${what}: padding [${l.padding}] leaves a ${ph} × ${pw} window with no input position (input ${H} × ${W}, strides [${l.strides}]), expected every window to cover one`,
+        );
+      }
       if (l.kind === "max-pool" && ph * pw > 65536) {
         throw new RangeError(
           `${what}: windows of ${ph} × ${pw} positions, expected at most 65,536 (a max-pool's code is the argmax's 16-bit slot)`,
@@ -504,6 +531,15 @@ function checkChain(input: Shape, layers: readonly SplineLayer[], where: string)
       );
     }
     if (l.kind === "residual") {
+      const paths: unknown = l.paths;
+      const bad = Array.isArray(paths) ? paths.findIndex((p) => !Array.isArray(p)) : -1;
+      if (!Array.isArray(paths) || bad >= 0) {
+        throw new RangeError(
+          `Cannot build ${where}: residual '${l.name}' has ${
+            Array.isArray(paths) ? `path ${bad} ${paths[bad]}` : `paths ${paths}`
+          }, expected a list of lists of layers`,
+        );
+      }
       for (const p of l.paths) {
         const out = checkChain(l.inputShape, p, `residual '${l.name}'`);
         if (!same(out, l.outputShape)) {

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type BatchInput, readBatch, readTensor } from "../network/batch.ts";
+import { type BatchInput, checkBatchInput, readBatch, readTensor } from "../network/batch.ts";
 import { arrayChunks, examplesPerChunk } from "../network/_chunks.ts";
 import type { NonlinearLayer, SplineNetwork } from "../network/spline_network.ts";
 import { forwardPass } from "../backend/cpu/run.ts";
@@ -42,6 +42,7 @@ export function partitionCodes(
   options: EngineOptions = {},
 ): PartitionCodes {
   const what = "Cannot compute partition codes";
+  checkBatchInput(x, what); // before resolveBackend reads its shape
   const layers = net.codeLayers.map((info) => info.layer);
   const inOrder = (c: Map<NonlinearLayer, Uint8Array | Uint16Array | Uint32Array>) =>
     layers.map((l) => c.get(l)!);

@@ -6,6 +6,7 @@
  * @module
  */
 import { MaxAffineSpline } from "./max_affine_spline.ts";
+import { kinked } from "./_kinked.ts";
 
 /** Parameters of a MASO with K outputs, R_k pieces for output k, D inputs. */
 export interface MasoParams {
@@ -406,10 +407,13 @@ function twoPieceMaso(
 ): Maso {
   const b = checkAffine(weights, bias, name);
   const scaled = (w: ArrayLike<number>) => Float64Array.from(w, (v) => nu * v + 0);
-  return new Maso({
+  const S = new Maso({
     slopes: weights.map((w) => [scaled(w), w]),
     offsets: b.map((v) => [nu * v + 0, v]),
   });
+  // piece 1 wins exactly where the pre-activation is > 0 (ν < 1), as the engine's codes say
+  for (let k = 0; k < S.outputSize; k++) kinked.add(S.spline(k));
+  return S;
 }
 
 /** Checks W (K rows of equal length D ≥ 1) and b (K numbers); returns b (zeros if absent). */

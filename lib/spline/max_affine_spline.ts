@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { kinked } from "./_kinked.ts";
 
 /** Parameters of a max-affine spline with R pieces in D dimensions. */
 export interface MaxAffineSplineParams {
@@ -259,6 +260,7 @@ export class MaxAffineSpline {
   }
 
   #argmax(x: ArrayLike<number>): number {
+    if (kinked.has(this)) return this.#piece(1, x) > 0 ? 1 : 0; // max(ν·f, f): the sign of f
     let best = 0, bestValue = this.#piece(0, x);
     for (let r = 1; r < this.pieces; r++) {
       const v = this.#piece(r, x);

@@ -140,7 +140,8 @@ export function forwardPass(
 ): { output: Float64Array; codes: LayerCodes } {
   const codes: LayerCodes = new Map();
   const output = runLayers(net.layers, x, n, { bias: true, record: codes });
-  return { output, codes };
+  // a network of flattens alone returns its input: never hand back the caller's own array
+  return { output: output === x ? Float64Array.from(x) : output, codes };
 }
 
 /**
@@ -157,7 +158,8 @@ export function maskedPass(
   x: Float64Array,
   options: { n: number; codes: LayerCodes; bias: boolean },
 ): Float64Array {
-  return runLayers(net.layers, x, options.n, { bias: options.bias, fixed: options.codes });
+  const out = runLayers(net.layers, x, options.n, { bias: options.bias, fixed: options.codes });
+  return out === x ? Float64Array.from(x) : out; // as forwardPass
 }
 
 function transposeLayers(

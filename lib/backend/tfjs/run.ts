@@ -17,7 +17,6 @@ import type {
   SplineLayer,
   SplineNetwork,
 } from "../../network/spline_network.ts";
-import { SplineError } from "../../util/errors.ts";
 import { foldedLayers } from "../../network/folded_layers.ts";
 import { padFor } from "../../network/_padding.ts";
 import { shapeSize } from "../../network/spline_network.ts";
@@ -58,7 +57,7 @@ export type TensorCodes = Map<
 
 type Pad = "valid" | "same";
 
-/** The tfjs padding mode equal to an explicit padding, if there is one. */
+/** The tfjs padding mode equal to an explicit padding, or `null` when there is none. */
 function padMode(
   name: string,
   p: Padding2D,
@@ -66,7 +65,7 @@ function padMode(
   output: Shape,
   k: readonly [number, number],
   s: readonly [number, number],
-): Pad {
+): Pad | null {
   if (p.every((v) => v === 0)) return "valid";
   const same = padFor(name, "same", input, [k[0], k[1]], [s[0], s[1]]);
   if (
@@ -75,9 +74,33 @@ function padMode(
   ) {
     return "same";
   }
-  throw new SplineError(
-    `Cannot run layer '${name}' on tfjs ops: padding [${p}] is neither valid nor same`,
+  return null;
+}
+
+/**
+ * A pool's windows on tfjs ops: tfjs' own `valid` / `same` where the layer's padding is one of
+ * them, else the explicitly padded input's `valid` windows — padded with −∞ for a max (padding
+ * never wins), with zeros for a mean, rescaled to each window's count of input positions (padded
+ * positions are excluded from the mean).
+ */
+function poolApply(l: MaxPool2DLayer | AvgPool2DLayer, x: tf.Tensor): tf.Tensor {
+  const size = l.poolSize as [number, number], strides = l.strides as [number, number];
+  const mode = padMode(l.name, l.padding, l.inputShape, l.outputShape, l.poolSize, l.strides);
+  const pool = l.kind === "max-pool" ? tf.maxPool : tf.avgPool;
+  if (mode !== null) return pool(x as tf.Tensor4D, size, strides, mode);
+  const [t, b, left, right] = l.padding;
+  const pads: [number, number][] = [[0, 0], [t, b], [left, right], [0, 0]];
+  if (l.kind === "max-pool") {
+    return tf.maxPool(tf.pad(x, pads, -Infinity) as tf.Tensor4D, size, strides, "valid");
+  }
+  const { start } = poolWindows(l);
+  const [OH, OW] = l.outputShape;
+  const rescale = Float32Array.from(
+    { length: OH * OW },
+    (_, o) => (size[0] * size[1]) / (start[o + 1] - start[o]),
   );
+  const means = tf.avgPool(tf.pad(x, pads) as tf.Tensor4D, size, strides, "valid");
+  return tf.mul(means, tf.tensor(rescale, [1, OH, OW, 1]));
 }
 
 function batchShape(rows: number, shape: Shape): number[] {
@@ -178,12 +201,7 @@ function affineApply(
         0,
       ]]);
     case "avg-pool":
-      return tf.avgPool(
-        x as tf.Tensor4D,
-        l.poolSize as [number, number],
-        l.strides as [number, number],
-        padMode(l.name, l.padding, l.inputShape, l.outputShape, l.poolSize, l.strides),
-      );
+      return poolApply(l, x);
     case "global-avg-pool":
       return tf.mean(x, [1, 2]);
     case "flatten":
@@ -340,14 +358,6 @@ function affineTranspose(l: AffineLayer, g: tf.Tensor, rows: number): tf.Tensor 
     case "flatten":
       return g.reshape(batchShape(rows, l.inputShape));
   }
-}
-
-function maxPoolArgs(l: NonlinearLayer & { kind: "max-pool" }) {
-  return [
-    l.poolSize as [number, number],
-    l.strides as [number, number],
-    padMode(l.name, l.padding, l.inputShape, l.outputShape, l.poolSize, l.strides),
-  ] as const;
 }
 
 /**
@@ -588,7 +598,6 @@ function runLayers(
       }
       case "max-pool": {
         const fixed = mode.fixed?.get(l);
-        const [p, s, pad] = maxPoolArgs(l);
         if (fixed && "input" in fixed) {
           if (isDisjointPool(l) && maskedMaxPoolReady()) {
             v = tf.engine().runKernel(MASKED_MAX_POOL, { x: fixed.input, v }, {
@@ -598,7 +607,12 @@ function runLayers(
           } else if (isDisjointPool(l)) {
             const area = l.poolSize[0] * l.poolSize[1];
             v = tf.mul(
-              tf.avgPool(tf.mul(v, argmaxMask(l, fixed)) as tf.Tensor4D, p, s, "valid"),
+              tf.avgPool(
+                tf.mul(v, argmaxMask(l, fixed)) as tf.Tensor4D,
+                l.poolSize as [number, number],
+                l.strides as [number, number],
+                "valid",
+              ),
               area,
             );
           } else {
@@ -608,7 +622,7 @@ function runLayers(
           }
         } else {
           mode.record?.set(l, { input: tf.keep(v as tf.Tensor4D) });
-          v = tf.maxPool(v as tf.Tensor4D, p, s, pad);
+          v = poolApply(l, v);
         }
         break;
       }
@@ -675,13 +689,20 @@ export function forwardPassTf(
   const codes: TensorCodes = new Map();
   const layers = foldedLayers(net), first = layers[0], rows = x.shape[0];
   const output = tf.tidy(() => {
+    let out: tf.Tensor;
     if ((first?.kind === "conv2d" || first?.kind === "dense") && first.bias) {
       const linear = affineApply(first, x, rows, false);
       linearHeads.set(codes, { input: x, linear: tf.keep(linear) });
       const v = tf.add(linear, constant(first.bias, [first.bias.length]));
-      return runLayers(layers.slice(1), v, rows, { bias: true, record: codes });
+      out = runLayers(layers.slice(1), v, rows, { bias: true, record: codes });
+    } else {
+      // a handle of the pass's own on x (no copy): a first max-pool records its input, which
+      // disposeCodes disposes, and a network of no layers returns it — never the caller's tensor
+      out = runLayers(layers, tf.clone(x), rows, { bias: true, record: codes });
     }
-    return runLayers(layers, x, rows, { bias: true, record: codes });
+    // and an output of its own (no copy): a final ReLU's output is also its recorded code,
+    // which must outlive the caller's disposing of the output
+    return tf.clone(out);
   });
   return { output, codes };
 }
@@ -702,10 +723,14 @@ export function maskedPassTf(
 ): tf.Tensor {
   const { codes, bias } = options, rows = x.shape[0];
   const head = bias ? undefined : linearHeads.get(codes);
+  // an output of its own (no copy): a network of one dense or conv layer returns the kept head,
+  // which disposeCodes disposes, and a network of no layers returns x
   return tf.tidy(() =>
-    head?.input === x
-      ? runLayers(foldedLayers(net).slice(1), head.linear, rows, { bias, fixed: codes })
-      : runLayers(foldedLayers(net), x, rows, { bias, fixed: codes })
+    tf.clone(
+      head?.input === x
+        ? runLayers(foldedLayers(net).slice(1), head.linear, rows, { bias, fixed: codes })
+        : runLayers(foldedLayers(net), x, rows, { bias, fixed: codes }),
+    )
   );
 }
 
@@ -895,9 +920,9 @@ export function readCodes(
     if ("active" in c) out.set(l, Uint8Array.from(c.active.dataSync() as Float32Array));
     else if ("positive" in c && options.packed === true && signBitsReady()) {
       // packed on the heap: only ⌈units/32⌉ words per example leave it
-      const words = tf.engine().runKernel(SIGN_BITS, {
-        x: c.positive.reshape([c.positive.shape[0], -1]),
-      }) as tf.Tensor;
+      const flat = c.positive.reshape([c.positive.shape[0], -1]);
+      const words = tf.engine().runKernel(SIGN_BITS, { x: flat }) as tf.Tensor;
+      if (flat !== c.positive) flat.dispose();
       const w = words.dataSync() as Int32Array; // already a copy off the heap
       out.set(l, new Uint32Array(w.buffer, w.byteOffset, w.length));
       words.dispose();
