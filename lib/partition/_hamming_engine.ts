@@ -28,6 +28,7 @@ import {
   CTRL_DONE,
   CTRL_FAILED,
   CTRL_ITEMS,
+  CTRL_NEXT,
   CTRL_WORKER_ITEMS,
   type HammingJob,
   runItems,
@@ -61,6 +62,11 @@ export interface EngineOptions {
   subBlockRows?: number;
   /** Whether the calling thread runs items too (default true; false is for tests of the workers). */
   callerWorks?: boolean;
+  /**
+   * Milliseconds without a finished item after which the calling thread redoes the items left
+   * (default 2,000; 20,000 when it does not work itself); for tests of stalled workers.
+   */
+  stallMs?: number;
   /** Filled in with what ran: workers started and items they finished. */
   stats?: EngineStats;
 }
@@ -179,24 +185,26 @@ function waitForItems(
   nItems: number,
   stallMs: number,
   redo: (items: number[]) => void,
-): void {
+): boolean {
   let last = Atomics.load(ctrl, CTRL_DONE);
   let lastProgress = performance.now();
   for (;;) {
     const done = Atomics.load(ctrl, CTRL_DONE);
-    if (done >= nItems) return;
+    if (done >= nItems) return false;
     const now = performance.now();
     if (done !== last) {
       last = done;
       lastProgress = now;
     }
     if (Atomics.load(ctrl, CTRL_FAILED) !== 0 || now - lastProgress > stallMs) {
+      // no worker claims an item of this job from now on
+      Atomics.store(ctrl, CTRL_NEXT, nItems);
       const pending: number[] = [];
       for (let i = 0; i < nItems; i++) {
         if (Atomics.load(ctrl, CTRL_ITEMS + i) !== 2) pending.push(i);
       }
       redo(pending);
-      return;
+      return true;
     }
     try {
       Atomics.wait(ctrl, CTRL_DONE, done, 50);
@@ -246,7 +254,11 @@ function prepare(p: Plan, byteLength: number, workerCount: number): Prepared {
   return { buffer, kernel, bytes: null, memory: null, workers: [], threads: 1 };
 }
 
-function runJob(env: Prepared, job: HammingJob, options: EngineOptions): void {
+/**
+ * Runs one job's items on the calling thread and `env`'s workers; returns whether a worker
+ * stalled or failed (its items were redone, but a stalled one may still write them late).
+ */
+function runJob(env: Prepared, job: HammingJob, options: EngineOptions): boolean {
   const nItems = job.nQBlocks * job.nBChunks;
   const ctrl = new Int32Array(
     typeof SharedArrayBuffer !== "undefined" && env.workers.length > 0
@@ -258,19 +270,20 @@ function runJob(env: Prepared, job: HammingJob, options: EngineOptions): void {
   );
   const callerWorks = options.callerWorks ?? true;
   if (callerWorks || env.workers.length === 0) runItems(env.kernel, env.buffer, job, ctrl, 0);
-  waitForItems(
+  const stalled = waitForItems(
     ctrl,
     nItems,
-    callerWorks ? STALL_MS : 10 * STALL_MS,
+    options.stallMs ?? (callerWorks ? STALL_MS : 10 * STALL_MS),
     (items) => runItems(env.kernel, env.buffer, job, ctrl, 0, items),
   );
   const stats = options.stats;
   if (stats !== undefined) {
     stats.backend = env.memory === null ? "js" : "wasm";
-    stats.workers = env.workers.length;
+    stats.workers = Math.max(stats.workers, env.workers.length);
     stats.items += nItems;
     stats.workerItems += Atomics.load(ctrl, CTRL_WORKER_ITEMS);
   }
+  return stalled;
 }
 
 function blocking(p: Plan, nq: number, m: number, threads: number, subRows?: number) {
@@ -339,15 +352,19 @@ export function mismatchMatrix(
   const roundPad = Math.min(roundUp(nqPadAll, 16), roundRows);
   const bOff = 64, qOff = align64(bOff + blk.mPad * p.stride);
   const outOff = align64(qOff + nqPadAll * p.stride);
-  const env = prepare(p, outOff + roundPad * rowBytes, threads - 1);
+  const bytes = outOff + roundPad * rowBytes;
+  let env = prepare(p, bytes, threads - 1);
+  const load = (e: Prepared) => {
+    copyRows(e.buffer, bOff, b, p.stride);
+    copyRows(e.buffer, qOff, a, p.stride);
+    return new Uint32Array(e.buffer, outOff, roundPad * blk.mPad);
+  };
   try {
-    copyRows(env.buffer, bOff, b, p.stride);
-    copyRows(env.buffer, qOff, a, p.stride);
-    const counts = new Uint32Array(env.buffer, outOff, roundPad * blk.mPad);
+    let counts = load(env);
     for (let r0 = 0; r0 < nq; r0 += roundRows) {
       const rows = Math.min(roundRows, nq - r0);
       const rb = blocking(p, rows, m, env.threads, options.subBlockRows);
-      runJob(env, {
+      const stalled = runJob(env, {
         mode: 0,
         stride: p.stride,
         qOff: qOff + r0 * p.stride,
@@ -372,6 +389,13 @@ export function mismatchMatrix(
       }, options);
       for (let i = 0; i < rows; i++) {
         result.set(counts.subarray(i * rb.mPad, i * rb.mPad + m), (r0 + i) * m);
+      }
+      if (stalled && env.workers.length > 0 && r0 + rows < nq) {
+        // a stalled worker may still write this round's counts over the next round's: the
+        // rounds left run on the calling thread, in a memory of their own
+        env.workers.forEach((w) => w.terminate());
+        env = prepare(p, bytes, 0);
+        counts = load(env);
       }
     }
   } finally {

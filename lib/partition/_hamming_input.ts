@@ -52,19 +52,20 @@ export function resolveLayer(
     }
   } else {
     code = codes as CodeLayer;
-    if (code === null || typeof code !== "object" || typeof code.kind !== "string") {
-      const got = code === null || typeof code !== "object"
-        ? String(code)
-        : `a ${code.constructor?.name ?? "object"} without a code layer's fields`;
-      throw new TypeError(
-        `${what}: ${side} is ${got}, expected a CodeLayer or PartitionCodes (from partitionCodes)`,
-      );
-    }
-    if (layer !== undefined && code.layer !== layer) {
-      throw new RangeError(
-        `${what}: options.layer is ${layer}, but ${side} holds the codes of layer ${code.layer}`,
-      );
-    }
+  }
+  if (code === null || typeof code !== "object" || typeof code.kind !== "string") {
+    const got = code === null || typeof code !== "object"
+      ? String(code)
+      : `a ${code.constructor?.name ?? "object"} without a code layer's fields`;
+    const name = Array.isArray(codes) ? `${side}[${layer ?? 0}]` : side;
+    throw new TypeError(
+      `${what}: ${name} is ${got}, expected a CodeLayer or PartitionCodes (from partitionCodes)`,
+    );
+  }
+  if (!Array.isArray(codes) && layer !== undefined && code.layer !== layer) {
+    throw new RangeError(
+      `${what}: options.layer is ${layer}, but ${side} holds the codes of layer ${code.layer}`,
+    );
   }
   checkCodeLayer(code, what, side);
   return code;
@@ -141,6 +142,18 @@ export function checkComparable(
       `${what}: codes of different layers: ${names[0]} is ${describe(a)} but ${names[1]} is ${
         describe(b)
       }`,
+    );
+  }
+  // as many units laid out differently: the same layer of two different networks
+  const sa = a.shape, sb = b.shape;
+  if (
+    Array.isArray(sa) && Array.isArray(sb) &&
+    (sa.length !== sb.length || sa.some((d, i) => d !== sb[i]))
+  ) {
+    throw new RangeError(
+      `${what}: codes of different networks: ${names[0]} is ${describe(a)} of shape [${sa}] but ${
+        names[1]
+      } is ${describe(b)} of shape [${sb}]`,
     );
   }
 }

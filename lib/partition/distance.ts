@@ -23,7 +23,7 @@ import { partitionDistanceMatrix, type PartitionDistanceOptions } from "./distan
  * @param options `layer` (required for codes with several layers), `threads`.
  * @returns A float32 tensor `[N_a, N_b]`; `[0, N_b]` for an empty first batch.
  * @throws {RangeError} When the layer is missing or out of range, or `a` and `b` are
- *   codes of different layers, kinds or sizes.
+ *   codes of different layers, kinds, sizes or shapes.
  *
  * @example Distances at the second code layer
  * ```ts

@@ -51,7 +51,7 @@ export interface DistanceMatrix {
  * @param options `layer`, `threads`.
  * @returns `{ data, shape: [N_a, N_b] }`, `data[i · N_b + j] = d(a_i, b_j)`.
  * @throws {RangeError} When the layer is missing or out of range, or `a` and `b` are
- *   codes of different layers, kinds or sizes.
+ *   codes of different layers, kinds, sizes or shapes.
  *
  * @example Two examples of a 4-unit ReLU layer
  * ```ts

@@ -10,10 +10,14 @@ import {
   partitionDistanceMatrix,
   type PartitionDistanceOptions,
 } from "./distance_matrix.ts";
-import { checkComparable, resolveLayer, toRows } from "./_hamming_input.ts";
+import { checkComparable, engineOptions, resolveLayer, toRows } from "./_hamming_input.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
-import { type MismatchChunks, mismatchMatrixWebGpu } from "../backend/webgpu/mismatch.ts";
+import {
+  MISMATCH_CHUNKS_KEYS,
+  type MismatchChunks,
+  mismatchMatrixWebGpu,
+} from "../backend/webgpu/mismatch.ts";
 import { checkOptionKeys } from "../util/options.ts";
 
 export type { MismatchChunks } from "../backend/webgpu/mismatch.ts";
@@ -64,9 +68,11 @@ export async function partitionDistanceMatrixAsync(
   const what = "Cannot compute partition distance";
   checkOptionKeys(options, ASYNC_KEYS, what);
   const { backend, gpuChunks, ...rest } = options;
+  checkOptionKeys(gpuChunks, MISMATCH_CHUNKS_KEYS, `${what} (options.gpuChunks)`);
   const ca = resolveLayer(a, rest.layer, what, "a");
   const cb = resolveLayer(b, rest.layer, what, "b");
   checkComparable(ca, cb, what, ["a", "b"]);
+  engineOptions(rest.threads, what); // named here whichever engine runs
   const cpu = () => partitionDistanceMatrix(a, b, rest);
   const engine = await resolveAsyncBackend(backend);
   if (engine === "tfjs") {

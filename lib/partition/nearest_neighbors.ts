@@ -63,7 +63,7 @@ export const NEAREST_NEIGHBORS_KEYS: Readonly<Record<keyof NearestNeighborsOptio
  * @returns `{ indices, distances }`, both `[N_query, k]`; `[N_query, 0]` for `k = 0`
  *   and `[0, k]` for no queries.
  * @throws {RangeError} When `k` is not an integer in range, the layer is missing or
- *   out of range, or the two operands are codes of different layers, kinds or sizes.
+ *   out of range, or the two operands are codes of different layers, kinds, sizes or shapes.
  *
  * @example Leave-one-out nearest neighbour
  * ```ts

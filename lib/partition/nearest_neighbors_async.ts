@@ -15,7 +15,11 @@ import {
 import { resolveLayer, toRows } from "./_hamming_input.ts";
 import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
-import { type MismatchChunks, mismatchTopKWebGpu } from "../backend/webgpu/mismatch.ts";
+import {
+  MISMATCH_CHUNKS_KEYS,
+  type MismatchChunks,
+  mismatchTopKWebGpu,
+} from "../backend/webgpu/mismatch.ts";
 import { MAX_GPU_K } from "../backend/webgpu/kernels/top_k_merge.ts";
 import { checkOptionKeys } from "../util/options.ts";
 
@@ -84,6 +88,7 @@ export async function nearestNeighborsAsync(
   }
   checkOptionKeys(options, ASYNC_KEYS, what);
   const { backend, gpuChunks, ...rest } = options ?? {} as NearestNeighborsAsyncOptions;
+  checkOptionKeys(gpuChunks, MISMATCH_CHUNKS_KEYS, `${what} (options.gpuChunks)`);
   const cpu = () => nearestNeighbors(query, base, rest);
   const cq = resolveLayer(query, rest.layer, what, "query");
   const cb = resolveLayer(base, rest.layer, what, "base");

@@ -26,6 +26,14 @@ export interface MismatchChunks {
   residentBaseBytes?: number;
 }
 
+/** The keys of {@linkcode MismatchChunks}. */
+export const MISMATCH_CHUNKS_KEYS: Readonly<Record<keyof MismatchChunks, true>> = {
+  perThread: true,
+  baseRows: true,
+  queryRows: true,
+  residentBaseBytes: true,
+};
+
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** Base sets up to this size stay on the device for the whole job (see mismatchTopKWebGpu). */
@@ -89,6 +97,12 @@ function plan(ctx: WebGpuContext, a: CodeRows, b: CodeRows, chunks: MismatchChun
     );
   }
   const T = 16 * R;
+  const resident = chunks.residentBaseBytes;
+  if (resident !== undefined && !(typeof resident === "number" && resident >= 0)) {
+    throw new RangeError(
+      `Cannot compare codes on WebGPU: residentBaseBytes is ${resident}, expected a number ≥ 0`,
+    );
+  }
   const threads = k === undefined ? 0 : mergeThreads(k, ctx.isFallback);
   // on a software adapter, the most base rows whose merge loops within its limit
   const loopCap = k === undefined || !ctx.isFallback ? Infinity : Math.floor(
