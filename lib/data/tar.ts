@@ -104,7 +104,14 @@ export function readTar(archive: Uint8Array): TarEntry[] {
     const prefix = field(header, 345, 155);
     let name = longName ?? pax.get("path") ??
       (prefix && field(header, 257, 6) === "ustar" ? `${prefix}/${rawName}` : rawName);
-    const size = pax.has("size") ? Number(pax.get("size")) : octal(header, 124, 12, "size");
+    const paxSize = pax.get("size");
+    if (paxSize !== undefined && !/^\d+$/.test(paxSize)) {
+      // a negative size would step back to an earlier header (and loop), NaN end the read
+      throw new RangeError(
+        `Cannot read tar archive: entry "${name}" has pax size "${paxSize}", expected a whole number of bytes`,
+      );
+    }
+    const size = paxSize !== undefined ? Number(paxSize) : octal(header, 124, 12, "size");
     const start = offset + BLOCK;
     const end = start + size;
     if (end > archive.length) {

@@ -177,6 +177,10 @@ export async function exportFigures(figs: Figure[], options: ExportOptions): Pro
   if (options === null || typeof options !== "object" || typeof options.dir !== "string") {
     throw new TypeError(`Cannot export figures: options.dir must be a folder path`);
   }
+  if (options.dir === "") {
+    // "" + "/name.html" wrote into the file system's root
+    throw new TypeError(`Cannot export figures: options.dir is "", expected a folder path`);
+  }
   const formats = options.formats;
   if (!Array.isArray(formats) || formats.length === 0) {
     throw new RangeError(

@@ -53,13 +53,24 @@ export function resolveShard(
   return parseShard(`${raw}/${count}`);
 }
 
+/** A decimal number written out (`Number` alone reads "" and " " as 0, "0x10" as 16). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** `Number(text)` for a decimal number, else NaN. */
+function decimal(text: string): number {
+  return DECIMAL.test(text.trim()) ? Number(text) : NaN;
+}
+
 /** Parses `--schedule`: `constant`, `exp:RATE`, `step:E1,E2:FACTOR`. */
 export function parseSchedule(text: string): LearningRateSchedule {
   if (text === "constant") return { kind: "constant" };
   let m = /^exp:([0-9.eE+-]+)$/.exec(text);
-  if (m) return { kind: "exponential", rate: Number(m[1]) };
-  m = /^step:([0-9,]+):([0-9.eE+-]+)$/.exec(text);
-  if (m) return { kind: "step", epochs: m[1].split(",").map(Number), factor: Number(m[2]) };
+  if (m && DECIMAL.test(m[1])) return { kind: "exponential", rate: Number(m[1]) };
+  // epochs: integers separated by single commas ("60,,120" is not epochs 60, 0, 120)
+  m = /^step:(\d+(?:,\d+)*):([0-9.eE+-]+)$/.exec(text);
+  if (m && DECIMAL.test(m[2])) {
+    return { kind: "step", epochs: m[1].split(",").map(Number), factor: Number(m[2]) };
+  }
   throw new RangeError(
     `Cannot parse --schedule '${text}': expected constant, exp:RATE or step:E1,E2,...:FACTOR`,
   );
@@ -67,7 +78,7 @@ export function parseSchedule(text: string): LearningRateSchedule {
 
 function parseLambdas(values: { lambdas?: string; "lambda-grid"?: string }): number[] {
   if (values.lambdas !== undefined) {
-    const l = values.lambdas.split(",").map((s) => Number(s.trim()));
+    const l = values.lambdas.split(",").map(decimal);
     if (l.some((v) => !(v >= 0) || !Number.isFinite(v))) {
       throw new RangeError(`Cannot parse --lambdas '${values.lambdas}': expected numbers ≥ 0`);
     }
@@ -86,7 +97,7 @@ function list(name: string, v: string | undefined): string[] {
 
 function num(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
-  const x = Number(v);
+  const x = decimal(v);
   if (!Number.isFinite(x)) throw new RangeError(`Cannot parse --${name} '${v}': not a number`);
   return x;
 }
@@ -135,6 +146,10 @@ export async function sweepMain(
       },
     });
     const [command, ...rest] = positionals;
+    // an empty folder or file (e.g. `--checkpoints=$DIR` with DIR unset) was silently skipped
+    for (const flag of ["out", "checkpoints", "registry"] as const) {
+      if (values[flag] === "") throw new RangeError(`--${flag} is empty\n${USAGE}`);
+    }
     if (values.help || !command) {
       print(USAGE);
       return command || values.help ? 0 : 2;

@@ -453,7 +453,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint | nu
  * `model.weights` order, shapes checked) and, if given, an optimizer.
  *
  * @param dir The checkpoint directory.
- * @param target The model and optional optimizer to restore into.
+ * @param target The model and optional optimizer to restore into, and an optional check of
+ *   the saved state that runs before either is touched.
  * @returns The checkpoint's step and state, or `null` if `dir` holds none.
  * @example
  * ```ts
@@ -472,12 +473,23 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint | nu
  */
 export async function restoreCheckpoint(
   dir: string,
-  target: { model: tf.LayersModel; optimizer?: tf.Optimizer },
+  target: {
+    model: tf.LayersModel;
+    optimizer?: tf.Optimizer;
+    /** Checks the saved training state before anything is restored: it throws to refuse the
+     * checkpoint (e.g. one trained with other settings), leaving model and optimizer as they
+     * were. `path` is the checkpoint's `state.json`. */
+    checkState?: (state: unknown, path: string) => void;
+  },
 ): Promise<{ step: number; state: unknown } | null> {
   const ckpt = await loadCheckpoint(dir);
   if (!ckpt) return null;
   const { model, optimizer } = target;
   try {
+    target.checkState?.(ckpt.state, joinPath(ckpt.path, "state.json"));
+    if (optimizer && !ckpt.optimizer) {
+      throw new Error(`Cannot restore checkpoint ${ckpt.path}: it holds no optimizer state`);
+    }
     const expected = model.weights;
     if (expected.length !== ckpt.weights.length) {
       throw new RangeError(
@@ -495,12 +507,7 @@ export async function restoreCheckpoint(
       }
     });
     model.setWeights(ckpt.weights);
-    if (optimizer) {
-      if (!ckpt.optimizer) {
-        throw new Error(`Cannot restore checkpoint ${ckpt.path}: it holds no optimizer state`);
-      }
-      await restoreOptimizer(optimizer, ckpt.optimizer);
-    }
+    if (optimizer) await restoreOptimizer(optimizer, ckpt.optimizer!);
   } finally {
     tf.dispose(ckpt.weights);
     if (ckpt.optimizer) tf.dispose(ckpt.optimizer.weights.map((w) => w.tensor));

@@ -102,6 +102,9 @@ export interface SweepResult extends SweepRun {
   seconds: number;
   /** ISO time the run finished. */
   finishedAt: string;
+  /** The training settings of the run (see `runSweep`); absent from results written before
+   * it existed. */
+  settings?: Record<string, unknown>;
 }
 
 /** Summary of the runs of one (arch, dataset, λ). */
@@ -470,6 +473,40 @@ export function summarizeSweep(
   );
 }
 
+/**
+ * What decides a run's result besides its key: the training options with their defaults
+ * filled in (progress display, evaluation batch and checkpoint cadence left out), and the
+ * number of last epochs averaged.
+ */
+function runSettings(spec: SweepSpec): Record<string, unknown> {
+  const t = spec.train;
+  return {
+    epochs: t.epochs,
+    batchSize: t.batchSize ?? 50,
+    learningRate: t.learningRate ?? 1e-3,
+    schedule: typeof t.schedule === "function" ? "function" : t.schedule ?? { kind: "constant" },
+    beta1: t.beta1 ?? 0.9,
+    beta2: t.beta2 ?? 0.999,
+    epsilon: t.epsilon ?? 1e-8,
+    sampling: t.sampling ?? "balanced",
+    stepsPerEpoch: t.stepsPerEpoch ?? null,
+    penaltyLayer: t.penaltyLayer ?? null,
+    fromLogits: t.fromLogits ?? true,
+    lastEpochs: spec.lastEpochs ?? 3,
+  };
+}
+
+/** JSON with object keys sorted (`{kind, factor, epochs}` equals `{kind, epochs, factor}`). */
+function sortedJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v !== null && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
+  );
+}
+
 /** Options of {@linkcode runSweep}. */
 export interface RunSweepOptions {
   /** Model builders and dataset loaders. */
@@ -554,7 +591,25 @@ export async function runSweep(
   const mine = options.shard ? shardRuns(plan, options.shard) : plan;
   const slash = out.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(out.slice(0, slash), { recursive: true });
-  const done = new Set((await readLines(out, true)).results.map((r) => r.key));
+  const settings = runSettings(spec);
+  const previous = (await readLines(out, true)).results;
+  // a finished run is skipped, so one trained with other settings would be mixed in silently
+  const planned = new Set(mine.map((r) => r.key));
+  for (const r of previous) {
+    if (!planned.has(r.key) || r.settings === undefined) continue;
+    const differ = Object.keys(settings).find((k) =>
+      sortedJson(r.settings![k]) !== sortedJson(settings[k])
+    );
+    if (differ !== undefined) {
+      throw new RangeError(
+        `Cannot run the sweep: ${out} holds run ${r.key} trained with ${differ} ` +
+          `${JSON.stringify(r.settings[differ])}, this sweep has ${
+            JSON.stringify(settings[differ])
+          }; write to another results file`,
+      );
+    }
+  }
+  const done = new Set(previous.map((r) => r.key));
   const todo = mine.filter((r) => !done.has(r.key));
   log(`sweep: ${mine.length} runs in this shard, ${mine.length - todo.length} already done`);
   const results: SweepResult[] = [];
@@ -623,6 +678,7 @@ export async function runSweep(
         history: res.history,
         seconds: (performance.now() - t0) / 1000,
         finishedAt: new Date().toISOString(),
+        settings,
       };
       await appendLine(out, JSON.stringify(result));
       if (ckptDir) await Deno.remove(ckptDir, { recursive: true }).catch(() => {});

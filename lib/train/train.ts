@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ProgressBar, type ProgressMode } from "../util/progress.ts";
 import { classBalancedBatches, Rng, shuffledBatches } from "../util/rng.ts";
-import { restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { CheckpointError, restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { withoutInputGradients } from "./input_gradient.ts";
 import { orthogonalityPenalty } from "./orthogonality.ts";
 import { checkOptionKeys } from "../util/options.ts";
@@ -187,18 +187,23 @@ function positiveNumber(name: string, v: number): number {
   return v;
 }
 
-async function readLabels(split: TrainSplit, classes: number, which: string): Promise<Int32Array> {
+/** Checks a split's shapes and reads its labels, each in [0, classes); errors start with
+ * `what` and call the split `name` (e.g. `data.train`). */
+async function readLabels(
+  split: TrainSplit,
+  classes: number,
+  name: string,
+  what: string,
+): Promise<Int32Array> {
   if (!(split?.x instanceof tf.Tensor) || !(split?.y instanceof tf.Tensor)) {
-    throw new TypeError(`Cannot train: data.${which} must be { x: Tensor, y: Tensor1D }`);
+    throw new TypeError(`${what}: ${name} must be { x: Tensor, y: Tensor1D }`);
   }
   if (split.y.rank !== 1) {
-    throw new RangeError(
-      `Cannot train: data.${which}.y has shape [${split.y.shape}], expected [N] labels`,
-    );
+    throw new RangeError(`${what}: ${name}.y has shape [${split.y.shape}], expected [N] labels`);
   }
   if (split.x.shape[0] !== split.y.shape[0]) {
     throw new RangeError(
-      `Cannot train: data.${which}.x has ${split.x.shape[0]} examples, y has ${split.y.shape[0]}`,
+      `${what}: ${name}.x has ${split.x.shape[0]} examples, y has ${split.y.shape[0]}`,
     );
   }
   const raw = await split.y.data();
@@ -207,7 +212,7 @@ async function readLabels(split: TrainSplit, classes: number, which: string): Pr
     const c = raw[i] as number;
     if (!Number.isInteger(c) || c < 0 || c >= classes) {
       throw new RangeError(
-        `Cannot train: data.${which}.y[${i}] is ${c}, expected an integer in [0, ${classes})`,
+        `${what}: ${name}.y[${i}] is ${c}, expected an integer in [0, ${classes})`,
       );
     }
     labels[i] = c;
@@ -217,6 +222,7 @@ async function readLabels(split: TrainSplit, classes: number, which: string): Pr
 
 /** Throws a RangeError naming the first non-finite value of `data.<which>.x`, if any. */
 function checkFinite(x: tf.Tensor, which: string): void {
+  if (x.size === 0) return; // no values (tf.all of nothing is false)
   const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
   if (!bad) return;
   const values = x.dataSync();
@@ -227,6 +233,23 @@ function checkFinite(x: tf.Tensor, which: string): void {
       i % d
     } is not finite`,
   );
+}
+
+/**
+ * Throws a RangeError when the examples of `data.<which>.x` do not have the shape of the
+ * model's (single) input, before any training: a bad test split would otherwise fail only
+ * after the first epoch, in its evaluation.
+ */
+function checkInputShape(model: tf.LayersModel, x: tf.Tensor, which: string): void {
+  if (model.inputs.length !== 1) return;
+  const expected = model.inputs[0].shape.slice(1);
+  const got = x.shape.slice(1);
+  if (got.length !== expected.length || expected.some((d, i) => d !== null && d !== got[i])) {
+    throw new RangeError(
+      `Cannot train: data.${which}.x has shape [${x.shape}], the model takes examples of shape ` +
+        `[${expected.map((d) => d ?? "any")}]`,
+    );
+  }
 }
 
 /** Finds the kernel variable the `orthogonality` option penalizes. */
@@ -294,7 +317,15 @@ export async function evaluateModel(
   batchSize: number,
   fromLogits: boolean,
 ): Promise<{ loss: number; accuracy: number }> {
-  const n = split.x.shape[0] as number;
+  // batch size 0 looped forever; a label ≥ C has an all-zero one-hot row: loss 0, silently
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`Cannot evaluate: batchSize is ${batchSize}, expected an integer ≥ 1`);
+  }
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new RangeError(`Cannot evaluate: classes is ${classes}, expected an integer ≥ 1`);
+  }
+  const labels = await readLabels(split, classes, "split", "Cannot evaluate");
+  const n = labels.length;
   if (n === 0) return { loss: NaN, accuracy: NaN };
   let sums = tf.zeros([2]);
   for (let start = 0; start < n; start += batchSize) {
@@ -314,6 +345,41 @@ export async function evaluateModel(
   sums.dispose();
   return { loss: ce / n, accuracy: correct / n };
 }
+
+/**
+ * Throws a {@linkcode CheckpointError} naming `path` (the checkpoint's state.json) unless
+ * `state` has the fields `train` saves: a damaged file would otherwise train from epoch "1"
+ * or crash on a null history.
+ */
+function checkSavedState(state: unknown, path: string): void {
+  const s = state as Partial<SavedState> | null;
+  let problem: string | undefined;
+  if (typeof s !== "object" || s === null || Array.isArray(s)) problem = "is not an object";
+  else if (!Number.isInteger(s.epoch) || (s.epoch as number) < 0) {
+    problem = `has epoch ${JSON.stringify(s.epoch)}, expected an integer ≥ 0`;
+  } else if (!Array.isArray(s.history) || s.history.length !== s.epoch) {
+    problem = `has a history of ${
+      Array.isArray(s.history) ? `${s.history.length} epochs` : JSON.stringify(s.history)
+    }, expected ${s.epoch} epochs`;
+  } else if (typeof s.fingerprint !== "object" || s.fingerprint === null) {
+    problem = `has fingerprint ${JSON.stringify(s.fingerprint)}, expected an object`;
+  } else {
+    try {
+      Rng.fromState(s.rng as number[]);
+    } catch (e) {
+      problem = `has a bad sampler state (${(e as Error).message})`;
+    }
+  }
+  if (problem !== undefined) {
+    throw new CheckpointError(
+      `Cannot resume: the training state ${path} ${problem}; the checkpoint is damaged`,
+      path,
+    );
+  }
+}
+
+/** Fingerprint keys that older checkpoints lack. */
+const ADDED_FINGERPRINT_KEYS = ["penaltyWeightIndex", "fromLogits"];
 
 const TRAIN_OPTION_KEYS: Readonly<Record<keyof TrainOptions, true>> = {
   epochs: true,
@@ -427,12 +493,29 @@ export async function train(
       `Cannot train: orthogonality λ is ${lambda}, expected a finite number ≥ 0`,
     );
   }
+  const dir = options.checkpointDir;
+  if (dir !== undefined && (typeof dir !== "string" || dir === "")) {
+    // "" (e.g. an unset variable) silently trained without any checkpoint
+    throw new TypeError(
+      `Cannot train: checkpointDir is ${JSON.stringify(dir)}, expected a folder path`,
+    );
+  }
+  if (options.onEpochEnd !== undefined && typeof options.onEpochEnd !== "function") {
+    // found only after the first epoch otherwise
+    throw new TypeError(`Cannot train: onEpochEnd is ${typeof options.onEpochEnd}, not a function`);
+  }
+  if (options.signal !== undefined && typeof options.signal?.aborted !== "boolean") {
+    // anything without `aborted` could never stop the run
+    throw new TypeError(`Cannot train: signal is not an AbortSignal`);
+  }
   const evalBatchSize = positiveInt("evalBatchSize", options.evalBatchSize ?? 500);
   const checkpointEvery = positiveInt("checkpointEvery", options.checkpointEvery ?? 1);
   const mode: ProgressMode = options.silent ? "silent" : options.progress ?? "auto";
 
-  const labels = await readLabels(data.train, classes, "train");
-  if (data.test) await readLabels(data.test, classes, "test");
+  const labels = await readLabels(data.train, classes, "data.train", "Cannot train");
+  if (data.test) await readLabels(data.test, classes, "data.test", "Cannot train");
+  checkInputShape(model, data.train.x, "train");
+  if (data.test) checkInputShape(model, data.test.x, "test");
   checkFinite(data.train.x, "train");
   if (data.test) checkFinite(data.test.x, "test");
   const n = labels.length;
@@ -454,6 +537,10 @@ export async function train(
     beta2,
     epsilon,
     orthogonality: lambda,
+    // the penalized kernel by its place among the model's weights (layer names are numbered
+    // per process, so the same architecture built again has other names)
+    penaltyWeightIndex: kernel ? model.weights.indexOf(kernel) : null,
+    fromLogits,
     classes,
     examples: n,
   };
@@ -467,17 +554,25 @@ export async function train(
   let start = 0;
   try {
     if (options.checkpointDir) {
-      const restored = await restoreCheckpoint(options.checkpointDir, { model, optimizer });
-      if (restored) {
-        const s = restored.state as SavedState;
+      const dir = options.checkpointDir;
+      // checked before the checkpoint is restored: a refused resume leaves the model as it was
+      const checkState = (state: unknown, path: string) => {
+        checkSavedState(state, path);
+        const s = state as SavedState;
         for (const [k, v] of Object.entries(fingerprint)) {
-          if (JSON.stringify(s.fingerprint?.[k]) !== JSON.stringify(v)) {
+          // checkpoints written before a key was recorded are not refused for lacking it
+          if (ADDED_FINGERPRINT_KEYS.includes(k) && !(k in s.fingerprint)) continue;
+          if (JSON.stringify(s.fingerprint[k]) !== JSON.stringify(v)) {
             throw new RangeError(
-              `Cannot resume from ${options.checkpointDir}: it was trained with ${k} ` +
-                `${JSON.stringify(s.fingerprint?.[k])}, this call has ${JSON.stringify(v)}`,
+              `Cannot resume from ${dir}: it was trained with ${k} ` +
+                `${JSON.stringify(s.fingerprint[k])}, this call has ${JSON.stringify(v)}`,
             );
           }
         }
+      };
+      const restored = await restoreCheckpoint(dir, { model, optimizer, checkState });
+      if (restored) {
+        const s = restored.state as SavedState;
         start = s.epoch;
         history = s.history;
         rng = Rng.fromState(s.rng);

@@ -67,6 +67,8 @@ function escapeHtml(s: string): string {
 
 const encoder = new TextEncoder();
 
+const MODES: readonly ProgressMode[] = ["auto", "terminal", "jupyter", "lines", "silent"];
+
 /**
  * A progress bar over `total` units of work. In a terminal it redraws one line
  * with `\r` on stderr; in the Deno Jupyter kernel it creates one display and
@@ -113,9 +115,24 @@ export class ProgressBar {
     if (!Number.isFinite(total) || total < 0) {
       throw new RangeError(`Cannot create a progress bar: total is ${total}, expected ≥ 0`);
     }
+    const mode = options.mode ?? "auto";
+    // an unknown mode drew nothing at all (a typo silenced training's progress)
+    if (!MODES.includes(mode)) {
+      throw new RangeError(
+        `Cannot create a progress bar: mode is ${JSON.stringify(mode)}, expected one of ` +
+          MODES.map((m) => `"${m}"`).join(", "),
+      );
+    }
+    const width = options.width ?? 30;
+    // a negative width threw "Invalid count value" from the first redraw, mid-work
+    if (!Number.isInteger(width) || width < 0) {
+      throw new RangeError(
+        `Cannot create a progress bar: width is ${width}, expected an integer ≥ 0`,
+      );
+    }
     this.#total = total;
     this.#label = options.label ?? "";
-    this.#width = options.width ?? 30;
+    this.#width = width;
     this.#minInterval = options.minIntervalMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
     this.#start = this.#now();
@@ -124,7 +141,6 @@ export class ProgressBar {
         Deno.stderr.writeSync(encoder.encode(s));
       } catch { /* stderr closed: drop progress output */ }
     });
-    const mode = options.mode ?? "auto";
     const display = options.display ??
       (mode === "jupyter" || mode === "auto" ? jupyterDisplay() : null);
     this.#display = display;
