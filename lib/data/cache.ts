@@ -82,6 +82,30 @@ function notOurs(dir: string, why: string): DataError {
   );
 }
 
+/** Temp folders older than this are a killed writer's, not a concurrent one's. */
+const STALE_TEMP_MS = 3_600_000;
+
+/**
+ * Removes the `<dir>.tmp-<id>` folders that writers killed mid-write left beside entry `dir`:
+ * those marked as masokit's and untouched for an hour (a live writer's are newer).
+ */
+async function removeStaleTemps(dir: string): Promise<void> {
+  const slash = dir.lastIndexOf("/");
+  const parent = slash >= 0 ? dir.slice(0, slash) || "/" : ".";
+  const prefix = `${dir.slice(slash + 1)}.tmp-`;
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
+      const path = joinPath(parent, e.name);
+      const marker = await Deno.stat(joinPath(path, MARKER)).catch(() => null);
+      const when = (await Deno.stat(path)).mtime?.getTime() ?? Date.now();
+      if (marker !== null && Date.now() - when > STALE_TEMP_MS) await removeIfExists(path);
+    }
+  } catch {
+    // tidying only: an unreadable parent or a folder removed meanwhile is left as it is
+  }
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -175,6 +199,7 @@ export async function writeArrayCache(dir: string, entry: CacheEntry): Promise<v
     for (let attempt = 0;; attempt++) {
       try {
         await Deno.rename(tmp, dir); // fails while `dir` holds an entry
+        await removeStaleTemps(dir);
         return;
       } catch (error) {
         if (await identical()) return; // another writer renamed the same entry in first

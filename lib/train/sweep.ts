@@ -391,6 +391,8 @@ async function readLines(
  * @param options `allowMissing`: read a missing file as empty instead (a sweep's own output
  *   file before its first finished run).
  * @returns The unique results and the number of skipped lines and duplicates.
+ * @throws {RangeError} When two results record different training settings (runs of two
+ *   setups, which a summary would average together).
  * @example
  * ```ts
  * import { readSweepResults } from "./sweep.ts";
@@ -411,10 +413,27 @@ export async function readSweepResults(
 ): Promise<{ results: SweepResult[]; skipped: number; duplicates: number }> {
   const seen = new Map<string, SweepResult>();
   let skipped = 0, duplicates = 0;
+  // the first recorded settings and their file: a summary of two setups' runs would average
+  // them together
+  let first: { settings: Record<string, unknown>; path: string } | undefined;
   for (const p of paths) {
     const { results, bad } = await readLines(p, options.allowMissing ?? false);
     skipped += bad;
     for (const r of results) {
+      if (r.settings !== undefined) {
+        if (first === undefined) first = { settings: r.settings, path: p };
+        const keys = new Set([...Object.keys(first.settings), ...Object.keys(r.settings)]);
+        const differ = [...keys].find((k) =>
+          sortedJson(first!.settings[k]) !== sortedJson(r.settings![k])
+        );
+        if (differ !== undefined) {
+          throw new RangeError(
+            `Cannot merge sweep results: ${p} holds run ${r.key} trained with ${differ} ` +
+              `${JSON.stringify(r.settings[differ])}, but ${first.path} holds runs trained with ` +
+              `${JSON.stringify(first.settings[differ])}; merge the results of one setup at a time`,
+          );
+        }
+      }
       if (seen.has(r.key)) duplicates++;
       else seen.set(r.key, r);
     }

@@ -71,3 +71,28 @@ Deno.test("concurrent writes of one entry, and a write over a damaged one", asyn
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a write removes the temp folders that killed writers left an hour ago, only those", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const dir = `${root}/e`;
+    const temp = async (name: string, marked: boolean, ageMs: number) => {
+      await Deno.mkdir(`${root}/${name}`);
+      if (marked) await Deno.writeTextFile(`${root}/${name}/.masokit-cache`, "x\n");
+      const when = new Date(Date.now() - ageMs);
+      await Deno.utime(`${root}/${name}`, when, when);
+    };
+    await temp("e.tmp-dead", true, 2 * 3_600_000); // a writer killed two hours ago
+    await temp("e.tmp-live", true, 60_000); // a writer still at work, maybe
+    await temp("e.tmp-other", false, 2 * 3_600_000); // not masokit's
+    await temp("f.tmp-dead", true, 2 * 3_600_000); // another entry's
+    const arrays = new Map([["x", { shape: [16], data: randomBytes(16, 3) }]]);
+    await writeArrayCache(dir, { source: { v: 1 }, meta: {}, arrays });
+    assertEquals(
+      [...Deno.readDirSync(root)].map((e) => e.name).sort(),
+      ["e", "e.tmp-live", "e.tmp-other", "f.tmp-dead"],
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
