@@ -4,12 +4,19 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { asOutput, type Batch, type BatchInput, outputArray, readBatch } from "../network/batch.ts";
+import {
+  asOutput,
+  type Batch,
+  type BatchInput,
+  checkBatchInput,
+  outputArray,
+  readBatch,
+} from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { type AffineMap, affineMap } from "./affine_map.ts";
-import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
+import { checkAsyncBackend, resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
 import { affineMapWebGpu } from "../backend/webgpu/passes.ts";
 
@@ -58,10 +65,14 @@ export async function affineMapAsync(
   options: EngineOptions = {},
 ): Promise<AffineMap<tf.Tensor | Batch>> {
   const what = "Cannot compute the affine map";
+  checkBatchInput(x, what); // the input first, as affineMap() checks it
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
-  const engine = await resolveAsyncBackend(options.backend);
-  if (engine !== "webgpu") return affineMap(net, x, { backend: engine });
+  const backend = checkAsyncBackend(options.backend);
+  if (backend === "cpu" || backend === "tfjs") return affineMap(net, x, { backend });
+  // all of the input checked before any device work (the adapter's request included)
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
+  const engine = await resolveAsyncBackend(backend);
+  if (engine !== "webgpu") return affineMap(net, x, { backend: engine });
   const C = net.outputSize, D = net.inputSize;
   return await withWebGpu("the affine map", {
     cpu: () => affineMap(net, x, { backend: "cpu" }),

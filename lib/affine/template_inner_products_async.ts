@@ -4,12 +4,19 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { asOutput, type Batch, type BatchInput, outputArray, readBatch } from "../network/batch.ts";
+import {
+  asOutput,
+  type Batch,
+  type BatchInput,
+  checkBatchInput,
+  outputArray,
+  readBatch,
+} from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { templateInnerProducts } from "./template_inner_products.ts";
-import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
+import { checkAsyncBackend, resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
 import { innerProductsWebGpu } from "../backend/webgpu/passes.ts";
 
@@ -56,10 +63,14 @@ export async function templateInnerProductsAsync(
   options: EngineOptions = {},
 ): Promise<tf.Tensor | Batch> {
   const what = "Cannot compute template inner products";
+  checkBatchInput(x, what); // the input first, as templateInnerProducts() checks it
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
-  const engine = await resolveAsyncBackend(options.backend);
-  if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
+  const backend = checkAsyncBackend(options.backend);
+  if (backend === "cpu" || backend === "tfjs") return templateInnerProducts(net, x, { backend });
+  // all of the input checked before any device work (the adapter's request included)
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
+  const engine = await resolveAsyncBackend(backend);
+  if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
   return await withWebGpu("template inner products", {
     cpu: () => templateInnerProducts(net, x, { backend: "cpu" }),
     gpu: async (ctx) => {

@@ -29,7 +29,10 @@ import { setHeapHelpers, type WasmBackendLike } from "./_wasm_ops.ts";
 
 /** Options for {@link enableWasmThreads}. */
 export interface WasmThreadsOptions {
-  /** XNNPACK threads, the calling thread included (default `navigator.hardwareConcurrency`). */
+  /**
+   * XNNPACK threads, the calling thread included (default `navigator.hardwareConcurrency`, at
+   * most 8: the threaded build's pool).
+   */
   threads?: number;
   /**
    * The backend name to register (default `"wasm"`, replacing tfjs's single-threaded factory).
@@ -63,6 +66,19 @@ type Factory = () => tf.KernelBackend | Promise<tf.KernelBackend>;
 let stockWasmFactory: Factory | null = null;
 /** The factories registered here. */
 const ours = new WeakSet<Factory>();
+/** The starts under way of the backends registered here, by name. */
+const starting = new Map<string, Promise<tf.KernelBackend>>();
+
+/** Why a backend can no longer be replaced (initialised, or starting), or null. */
+function inUse(name: string): string | null {
+  // deno-lint-ignore no-explicit-any
+  const engine = tf.engine() as any;
+  if (engine.registry[name] !== undefined) return "is already initialised";
+  if (starting.has(name) || (engine.backendName === name && engine.pendingBackendInit != null)) {
+    return "is being initialised";
+  }
+  return null;
+}
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : typeof e === "object" ? JSON.stringify(e) : String(e);
@@ -185,7 +201,7 @@ function copyWasmKernels(name: string): void {
  * stock single-threaded backend. The result is the same as single-threaded up to float32
  * rounding (XNNPACK splits the work, not the sums).
  *
- * @param options `threads` (default `navigator.hardwareConcurrency`), `backendName`
+ * @param options `threads` (default `navigator.hardwareConcurrency`, at most 8), `backendName`
  *   (default "wasm"), `quiet`.
  * @returns Whether the threaded factory was registered, and a one-line reason.
  *
@@ -211,12 +227,13 @@ function copyWasmKernels(name: string): void {
 export async function enableWasmThreads(
   options: WasmThreadsOptions = {},
 ): Promise<WasmThreadsReport> {
-  const threads = options.threads ?? (navigator.hardwareConcurrency || 1);
+  // the default fits every machine: more than 8 cores get 8 threads, not a RangeError
+  const threads = options.threads ?? Math.min(8, navigator.hardwareConcurrency || 1);
   const backendName = options.backendName ?? "wasm";
   if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
     throw new RangeError(
       `Cannot enable wasm threads: threads is ${
-        JSON.stringify(threads)
+        typeof threads === "number" ? threads : JSON.stringify(threads)
       }, expected an integer in [1, 8]`,
     );
   }
@@ -240,11 +257,8 @@ export async function enableWasmThreads(
   ) {
     return fail("no shared WebAssembly memory in this runtime");
   }
-  // deno-lint-ignore no-explicit-any
-  const registry = (tf.engine() as any).registry as Record<string, unknown>;
-  if (registry[backendName] !== undefined) {
-    return fail(`backend '${backendName}' is already initialised; call before tf.setBackend()`);
-  }
+  const busy = inUse(backendName);
+  if (busy !== null) return fail(`backend '${backendName}' ${busy}; call before tf.setBackend()`);
   const current = tf.findBackendFactory("wasm");
   if (current !== null && !ours.has(current)) stockWasmFactory = current;
   const stock = stockWasmFactory;
@@ -257,7 +271,13 @@ export async function enableWasmThreads(
   } catch (e) {
     return fail((e as Error).message);
   }
-  const factory = async (): Promise<tf.KernelBackend> => {
+  // tf.setBackend() may have started the backend while the files loaded: replacing its
+  // factory now would drop that start (and its worker threads) and unset tfjs' backend
+  const busyNow = inUse(backendName);
+  if (busyNow !== null) {
+    return fail(`backend '${backendName}' ${busyNow}; call before tf.setBackend()`);
+  }
+  const start = async (): Promise<tf.KernelBackend> => {
     if (backendName !== "wasm") copyWasmKernels(backendName);
     try {
       return await createBackend(loaded.glue, loaded.module, threads);
@@ -268,6 +288,17 @@ export async function enableWasmThreads(
       }
       return await stock();
     }
+  };
+  // tfjs calls the factory again when tf.setBackend() is called again before the first start
+  // is done, and drops the first's backend: both get the one start (no second module whose
+  // worker threads nothing would stop)
+  const factory = (): Promise<tf.KernelBackend> => {
+    let started = starting.get(backendName);
+    if (started === undefined) {
+      started = start().finally(() => starting.delete(backendName));
+      starting.set(backendName, started);
+    }
+    return started;
   };
   ours.add(factory);
   if (tf.findBackendFactory(backendName) !== null) tf.removeBackend(backendName);

@@ -3,13 +3,13 @@
  *
  * @module
  */
-import { type BatchInput, readBatch } from "../network/batch.ts";
+import { type BatchInput, checkBatchInput, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { partitionCodes } from "./codes.ts";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
-import { resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
+import { checkAsyncBackend, resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
 import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
 import { forwardWebGpu } from "../backend/webgpu/passes.ts";
 
@@ -43,10 +43,14 @@ export async function partitionCodesAsync(
   options: EngineOptions = {},
 ): Promise<PartitionCodes> {
   const what = "Cannot compute partition codes";
+  checkBatchInput(x, what); // the input first, as partitionCodes() checks it
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
-  const engine = await resolveAsyncBackend(options.backend);
-  if (engine !== "webgpu") return partitionCodes(net, x, { backend: engine });
+  const backend = checkAsyncBackend(options.backend);
+  if (backend === "cpu" || backend === "tfjs") return partitionCodes(net, x, { backend });
+  // all of the input checked before any device work (the adapter's request included)
   const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
+  const engine = await resolveAsyncBackend(backend);
+  if (engine !== "webgpu") return partitionCodes(net, x, { backend: engine });
   return await withWebGpu("partition codes", {
     cpu: () => partitionCodes(net, x, { backend: "cpu" }),
     gpu: async (ctx) => {

@@ -171,7 +171,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
     throw new RangeError(
       `Cannot select a backend: wasmThreads is ${
-        JSON.stringify(threads)
+        typeof threads === "number" ? threads : JSON.stringify(threads)
       }, expected an integer in [1, 8]`,
     );
   }

@@ -45,9 +45,8 @@ export function checkOptionKeys(
   if (options === undefined) return;
   const names = Object.keys(known);
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(
-      `${what}: options is ${options}, expected an object with ${names.join(", ")}`,
-    );
+    const it = Array.isArray(options) ? "an array" : String(options);
+    throw new TypeError(`${what}: options is ${it}, expected an object with ${names.join(", ")}`);
   }
   for (const key of Object.keys(options)) {
     if (Object.hasOwn(known, key)) continue;

@@ -54,7 +54,8 @@ Deno.test("selectBackend() picks wasm by default and honours explicit choices", 
       for (const bad of [0, 9, 1.5, Number.NaN]) {
         await assertRejects(
           () => selectBackend({ prefer: "wasm", wasmThreads: bad }),
-          (e: Error) => e instanceof RangeError && e.message.includes("wasmThreads"),
+          (e: Error) =>
+            e instanceof RangeError && e.message.includes(`wasmThreads is ${bad}, expected`),
         );
       }
     });

@@ -38,6 +38,10 @@ Deno.test("checkOptionKeys() names an unknown key, the closest known one and all
   for (const bad of [null, 3, "k", [1]]) {
     assertThrows(() => checkOptionKeys(bad, keys, "x"), /options is .*, expected an object/);
   }
+  // an array is named as one ([] printed as nothing: "options is , expected")
+  for (const bad of [[], [1]]) {
+    assertThrows(() => checkOptionKeys(bad, keys, "x"), /^TypeError: x: options is an array, /);
+  }
 });
 
 Deno.test("the public functions refuse misspelt options instead of using defaults", async () => {

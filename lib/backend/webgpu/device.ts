@@ -144,10 +144,14 @@ async function create(): Promise<WebGpuContext | null> {
  */
 export async function webgpuContext(): Promise<WebGpuContext | null> {
   pending ??= create().catch(() => null);
-  const ctx = await pending;
+  const current = pending;
+  const ctx = await current;
   if (ctx !== null && ctx.lostReason !== null) {
-    pending = create().catch(() => null);
-    return pending;
+    // one replacement for all the calls that found this device lost (concurrent calls
+    // each creating a device would leave all but one unused, holding GPU memory)
+    if (pending === current) pending = null;
+    pending ??= create().catch(() => null);
+    return await pending;
   }
   return ctx;
 }

@@ -8,6 +8,29 @@ import type { EngineBackend } from "../backend.ts";
 import { webgpuContext } from "./device.ts";
 
 /**
+ * Checks an async call's `backend` option without touching any device: `"auto"` (the
+ * default), `"cpu"`, `"tfjs"` or `"webgpu"`.
+ *
+ * @param backend The call's `backend` option.
+ * @returns The backend, `"auto"` for `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { checkAsyncBackend } from "./resolve.ts";
+ * import { equal, throws } from "node:assert/strict";
+ * equal(checkAsyncBackend(undefined), "auto");
+ * throws(() => checkAsyncBackend("gpu" as "cpu"), RangeError);
+ * ```
+ */
+export function checkAsyncBackend(backend: EngineBackend | undefined): EngineBackend {
+  const b = backend ?? "auto";
+  if (b === "auto" || b === "cpu" || b === "tfjs" || b === "webgpu") return b;
+  throw new RangeError(
+    `Unknown engine backend '${b}': expected "auto", "cpu", "tfjs" or "webgpu"`,
+  );
+}
+
+/**
  * The engine an async call uses: `"webgpu"` when asked for, or for `"auto"` when a
  * hardware (non-fallback) adapter exists; otherwise the choice is left to the sync
  * engine (`"cpu"`, `"tfjs"` or `"auto"`).
@@ -26,13 +49,8 @@ import { webgpuContext } from "./device.ts";
 export async function resolveAsyncBackend(
   backend: EngineBackend | undefined,
 ): Promise<EngineBackend> {
-  const b = backend ?? "auto";
-  if (b === "cpu" || b === "tfjs" || b === "webgpu") return b;
-  if (b !== "auto") {
-    throw new RangeError(
-      `Unknown engine backend '${b}': expected "auto", "cpu", "tfjs" or "webgpu"`,
-    );
-  }
+  const b = checkAsyncBackend(backend);
+  if (b !== "auto") return b;
   const ctx = await webgpuContext();
   return ctx !== null && !ctx.isFallback ? "webgpu" : "auto";
 }

@@ -41,8 +41,10 @@ export async function withWebGpu<T>(
   try {
     return await run.gpu(ctx);
   } catch (e) {
-    const reason = await lostReason(ctx);
-    if (reason === null) throw e;
+    const lost = await lostReason(ctx);
+    if (lost === null) throw e;
+    // one line, whatever the driver's message holds (wgpu's span several lines)
+    const reason = lost.replace(/\s+/g, " ").trim();
     webgpuNotices.write(
       `masokit: WebGPU device lost (${reason}) while computing ${what}; redone on the CPU backend`,
     );
