@@ -42,6 +42,36 @@ const defaultSource: AdapterSource = async () => {
 
 let source: AdapterSource = defaultSource;
 let pending: Promise<WebGpuContext | null> | null = null;
+/** Why the last device request failed although an adapter was there, or null. */
+let failure: string | null = null;
+
+/**
+ * Why there is no WebGPU context: the last device request's error where an adapter was found
+ * but its device could not be created, or `null` (no adapter, or a context was made).
+ *
+ * @returns The error's message, or `null`.
+ */
+export function webgpuDeviceFailure(): string | null {
+  return failure;
+}
+
+/** `create()`, remembering a failure and letting the next call try again. */
+function request(): Promise<WebGpuContext | null> {
+  const p: Promise<WebGpuContext | null> = create().then(
+    (ctx) => {
+      failure = null;
+      return ctx;
+    },
+    (e) => {
+      // a device request that failed (out of memory, a driver hiccup) is not "no adapter"
+      // for the rest of the process: the next call requests again
+      failure = e instanceof Error ? e.message : String(e);
+      if (pending === p) pending = null;
+      return null;
+    },
+  );
+  return p;
+}
 
 /** Test hooks: called at fixed points of a GPU computation. */
 export interface WebGpuHooks {
@@ -143,14 +173,14 @@ async function create(): Promise<WebGpuContext | null> {
  * ```
  */
 export async function webgpuContext(): Promise<WebGpuContext | null> {
-  pending ??= create().catch(() => null);
+  pending ??= request();
   const current = pending;
   const ctx = await current;
   if (ctx !== null && ctx.lostReason !== null) {
     // one replacement for all the calls that found this device lost (concurrent calls
     // each creating a device would leave all but one unused, holding GPU memory)
     if (pending === current) pending = null;
-    pending ??= create().catch(() => null);
+    pending ??= request();
     return await pending;
   }
   return ctx;
@@ -193,6 +223,7 @@ export async function webgpuAdapterInfo(): Promise<WebGpuAdapterReport | null> {
 export function setWebGpuAdapterSource(fn: (() => Promise<GPUAdapter | null>) | null): void {
   source = fn ?? defaultSource;
   pending = null;
+  failure = null;
 }
 
 /** Thrown inside GPU computations when the device is lost mid-run. */

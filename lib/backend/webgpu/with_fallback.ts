@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { lostReason, type WebGpuContext, webgpuContext } from "./device.ts";
+import { lostReason, type WebGpuContext, webgpuContext, webgpuDeviceFailure } from "./device.ts";
 
 /** Where the one-line fallback notices go (default `console.warn`); replaceable for tests. */
 export const webgpuNotices: { write: (line: string) => void } = {
@@ -35,7 +35,12 @@ export async function withWebGpu<T>(
 ): Promise<T> {
   const ctx = await webgpuContext();
   if (ctx === null) {
-    webgpuNotices.write(`masokit: no WebGPU adapter; computing ${what} on the CPU backend`);
+    const failed = webgpuDeviceFailure()?.replace(/\s+/g, " ").trim();
+    webgpuNotices.write(
+      failed === undefined
+        ? `masokit: no WebGPU adapter; computing ${what} on the CPU backend`
+        : `masokit: no WebGPU device (its request failed: ${failed}); computing ${what} on the CPU backend`,
+    );
     return await run.cpu();
   }
   try {

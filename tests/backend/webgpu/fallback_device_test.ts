@@ -123,6 +123,39 @@ Deno.test("withWebGpu() after a device loss: one one-line notice, the CPU's resu
       });
       assertEquals(lines, ["masokit: no WebGPU adapter; computing an example on the CPU backend"]);
     });
+    await t.step(
+      "a device request that fails is said so, and the next call asks again",
+      async () => {
+        const made = fakeAdapters("gone");
+        let fail = true;
+        setWebGpuAdapterSource(() =>
+          Promise.resolve({
+            info: { description: "flaky adapter", isFallbackAdapter: true },
+            features: new Set<string>(),
+            limits: { maxComputeInvocationsPerWorkgroup: 256, maxStorageBuffersPerShaderStage: 8 },
+            requestDevice: () => {
+              if (!fail) return Promise.resolve({ lost: new Promise(() => {}) });
+              fail = false;
+              return Promise.reject(new Error("out of\nmemory"));
+            },
+          } as unknown as GPUAdapter)
+        );
+        const lines = await notices(async () => {
+          assertStrictEquals(
+            await withWebGpu("an example", { gpu: () => Promise.resolve(1), cpu: () => 2 }),
+            2,
+          );
+          assertStrictEquals(
+            await withWebGpu("an example", { gpu: () => Promise.resolve(1), cpu: () => 2 }),
+            1,
+          );
+        });
+        assertEquals(lines, [
+          "masokit: no WebGPU device (its request failed: out of memory); computing an example on the CPU backend",
+        ]);
+        assertEquals(made.devices, 0);
+      },
+    );
   } finally {
     setWebGpuAdapterSource(null);
   }
