@@ -81,7 +81,7 @@ export function affineMap(
 ): AffineMap<tf.Tensor | Batch> {
   const what = "Cannot compute the affine map";
   checkBatchInput(x, what); // before resolveBackend reads its shape
-  if (resolveBackend(x, options) === "tfjs") {
+  if (resolveBackend(x, options, what) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     const [A, B] = tensorChunks(t, examplesPerChunk(net, net.outputSize, 4), (part) => {
       const { output, codes } = forwardPassTf(net, part);

@@ -66,7 +66,7 @@ export function templateInnerProducts(
 ): tf.Tensor | Batch {
   const what = "Cannot compute template inner products";
   checkBatchInput(x, what); // before resolveBackend reads its shape
-  if (resolveBackend(x, options) === "tfjs") {
+  if (resolveBackend(x, options, what) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     const [z] = tensorChunks(t, examplesPerChunk(net, 1, 4), (part) => {
       const { output, codes } = forwardPassTf(net, part);

@@ -37,6 +37,7 @@ export const ENGINE_OPTION_KEYS: Readonly<Record<keyof EngineOptions, true>> = {
  *
  * @param x The engine input.
  * @param options The call's options.
+ * @param what The computation, for messages (`"Cannot compute the affine map"`).
  * @returns `"cpu"` or `"tfjs"`.
  *
  * @example
@@ -47,8 +48,12 @@ export const ENGINE_OPTION_KEYS: Readonly<Record<keyof EngineOptions, true>> = {
  * throws(() => resolveBackend({ data: new Float64Array(0), shape: [0, 1] }, { backend: "gpu" as "cpu" }), RangeError);
  * ```
  */
-export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "tfjs" {
-  checkOptionKeys(options, ENGINE_OPTION_KEYS, "Cannot run the engine");
+export function resolveBackend(
+  x: BatchInput,
+  options: EngineOptions,
+  what = "Cannot run the engine",
+): "cpu" | "tfjs" {
+  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const b = options.backend ?? "auto";
   // the tfjs engine reads codes back synchronously, which tfjs-webgpu cannot do in Deno
   // (no tfjs backend is initialised before the first tensor: then nothing to check)
@@ -56,7 +61,7 @@ export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "
   const syncReads = () => !active().startsWith("webgpu");
   if (b === "tfjs" && !syncReads()) {
     throw new RangeError(
-      `Engine backend 'tfjs' needs synchronous read-back, which the active tfjs backend '${active()}' does not offer in Deno: use backend "webgpu" with the async variants (e.g. affineMapAsync), or tfjs' wasm backend`,
+      `${what}: engine backend 'tfjs' needs synchronous read-back, which the active tfjs backend '${active()}' does not offer in Deno: use backend "webgpu" with the async variants (e.g. affineMapAsync), or tfjs' wasm backend`,
     );
   }
   // an empty batch: nothing to compute, and the CPU engine returns the empty results
@@ -64,11 +69,13 @@ export function resolveBackend(x: BatchInput, options: EngineOptions): "cpu" | "
   if (b === "cpu" || b === "tfjs") return b;
   if (b === "webgpu") {
     throw new RangeError(
-      `Engine backend 'webgpu' runs asynchronously: call the async variant (e.g. affineMapAsync)`,
+      `${what}: engine backend 'webgpu' runs asynchronously: call the async variant (e.g. affineMapAsync)`,
     );
   }
   if (b !== "auto") {
-    throw new RangeError(`Unknown engine backend '${b}': expected "auto", "cpu" or "tfjs"`);
+    throw new RangeError(
+      `${what}: unknown engine backend '${b}', expected "auto", "cpu" or "tfjs" ("webgpu" in the async variants)`,
+    );
   }
   if (!(x instanceof tf.Tensor)) return "cpu";
   return active() === "cpu" || !syncReads() ? "cpu" : "tfjs";

@@ -47,7 +47,7 @@ export function partitionCodes(
   const inOrder = (c: Map<NonlinearLayer, Uint8Array | Uint16Array | Uint32Array>) =>
     layers.map((l) => c.get(l)!);
   let arrays: (Uint8Array | Uint16Array | Uint32Array)[], count: number;
-  if (resolveBackend(x, options) === "tfjs") {
+  if (resolveBackend(x, options, what) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     count = t.shape[0];
     arrays = arrayChunks(count, examplesPerChunk(net, 1, 4), (start, n) => {

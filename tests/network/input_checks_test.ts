@@ -87,3 +87,19 @@ Deno.test("engine entry points refuse what is not an input, saying what it is", 
     }
   }
 });
+
+Deno.test("engine option errors name the computation they stopped", () => {
+  const x = { data: new Float64Array(2), shape: [1, 2] };
+  assertThrows(
+    () => affineMap(net, x, { backnd: "cpu" } as never),
+    /^TypeError: Cannot compute the affine map: unknown option 'backnd' \(did you mean 'backend'\?\)/,
+  );
+  assertThrows(
+    () => templateInnerProducts(net, x, { backend: "gpu" } as never),
+    /^RangeError: Cannot compute template inner products: unknown engine backend 'gpu', expected "auto", "cpu" or "tfjs"/,
+  );
+  assertThrows(
+    () => partitionCodes(net, x, { backend: "webgpu" }),
+    /^RangeError: Cannot compute partition codes: engine backend 'webgpu' runs asynchronously/,
+  );
+});
