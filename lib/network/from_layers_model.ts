@@ -14,6 +14,12 @@ type Layer = tf.layers.Layer;
 // deno-lint-ignore no-explicit-any
 type Config = Record<string, any>;
 
+/** What {@linkcode fromLayersModel} converts, for error messages. */
+const SUPPORTED = "Dense, Conv2D, ZeroPadding2D, BatchNormalization, ReLU, LeakyReLU, Abs, " +
+  "Activation (relu, linear; softmax at the end), MaxPooling2D, AveragePooling2D, " +
+  "GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape (to a vector), Dropout and " +
+  "other inference-time identities, Add, and nested models built of these";
+
 /** Layers that are the identity at inference. */
 const IDENTITY = new Set([
   "Dropout",
@@ -32,7 +38,9 @@ function exampleShape(t: Sym): number[] {
   return t.shape.slice(1).map((d) => {
     if (d === null) {
       throw new SplineError(
-        `Cannot convert '${t.name}': its shape [${t.shape}] has an unknown dimension`,
+        `Cannot convert '${t.name}': its shape [${
+          t.shape.map(String).join(", ")
+        }] has an unknown dimension (expected a fixed per-example shape: give the input its full shape)`,
       );
     }
     return d;
@@ -85,7 +93,7 @@ function activation(
       );
     default:
       throw new SplineError(
-        `Cannot convert layer '${layerName}': activation '${act}' is not a max-affine spline (supported: relu, linear; softmax at the end)`,
+        `Cannot convert layer '${layerName}': activation '${act}' is not a max-affine spline (supported: relu, linear; softmax at the end; or a ReLU, LeakyReLU or Abs layer)`,
       );
   }
 }
@@ -198,7 +206,9 @@ function convert(layer: Layer, input: Shape, output: Shape, isLast: boolean): Sp
       return [{ ...base, kind: "flatten" }];
     case "Reshape":
       if (output.length === 1) return [{ ...base, kind: "flatten" }];
-      break;
+      throw new SplineError(
+        `Cannot convert layer '${name}': Reshape from [${input}] to [${output}] is not supported (only to a vector, as a Flatten)`,
+      );
     case "ZeroPadding2D": {
       channelsLast(name, cfg);
       const p = cfg.padding as number[][];
@@ -207,7 +217,7 @@ function convert(layer: Layer, input: Shape, output: Shape, isLast: boolean): Sp
   }
   if (IDENTITY.has(cls)) return [];
   throw new SplineError(
-    `Cannot convert layer '${name}': ${cls} is not a max-affine spline operator masokit supports`,
+    `Cannot convert layer '${name}': ${cls} is not a max-affine spline operator masokit supports (supported: ${SUPPORTED})`,
   );
 }
 
@@ -222,12 +232,29 @@ function ancestors(t: Sym, acc: Map<number, Sym>): Map<number, Sym> {
   return acc;
 }
 
-/** The layers from tensor `stop` (exclusive) to `end` (inclusive), in forward order. */
-function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
+/** The single input and output of a model nested as a layer, or null for another layer. */
+function nestedModel(layer: Layer): { input: Sym; output: Sym } | null {
+  const m = layer as unknown as Partial<tf.LayersModel>;
+  if (!Array.isArray(m.inputs) || !Array.isArray(m.outputs) || !Array.isArray(m.layers)) {
+    return null;
+  }
+  if (m.inputs.length !== 1 || m.outputs.length !== 1) {
+    throw new SplineError(
+      `Cannot convert layer '${layer.name}': a nested ${layer.getClassName()} with ${m.inputs.length} inputs and ${m.outputs.length} outputs is not supported (expected 1 and 1)`,
+    );
+  }
+  return { input: m.inputs[0], output: m.outputs[0] };
+}
+
+/**
+ * The layers from tensor `stop` (exclusive) to `end` (inclusive), in forward order; `last`
+ * is the model's output when `end` is it (a softmax there is the paper's g, dropped).
+ */
+function chain(end: Sym, stop: Sym, last: Sym | null): SplineLayer[] {
   const out: SplineLayer[][] = [];
   let t = end;
   // nothing but identity layers (dropout) between this layer and the model's output
-  let final = end.id === output.id;
+  let final = last !== null && end.id === last.id;
   while (t.id !== stop.id) {
     const layer = t.sourceLayer;
     const cls = layer.getClassName();
@@ -252,12 +279,22 @@ function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
       }
       const fork = common.reduce((a, b) => (b.id > a.id ? b : a));
       const shape = exampleShape(t);
+      const shapes = ins.map(exampleShape);
+      if (shapes.some((s) => s.length !== shape.length || s.some((d, i) => d !== shape[i]))) {
+        throw new SplineError(
+          `Cannot convert layer '${layer.name}': Add of inputs shaped ${
+            shapes.map((s) => `[${s.join(", ")}]`).join(" and ")
+          } broadcasts to [${
+            shape.join(", ")
+          }], which is not supported (every input must have the output's shape)`,
+        );
+      }
       out.push([{
         kind: "residual",
         name: layer.name,
         inputShape: exampleShape(fork),
         outputShape: shape,
-        paths: ins.map((i) => chain(i, fork, output)),
+        paths: ins.map((i) => chain(i, fork, null)),
       }]);
       t = fork;
       final = false;
@@ -267,6 +304,14 @@ function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
       throw new SplineError(
         `Cannot convert layer '${layer.name}': ${cls} with ${ins.length} inputs is not supported (Add is)`,
       );
+    }
+    const nested = nestedModel(layer);
+    if (nested) {
+      // a model used as a layer: its own graph, from its input to its output
+      out.push(chain(nested.output, nested.input, final ? nested.output : null));
+      final = false;
+      t = ins[0];
+      continue;
     }
     out.push(convert(layer, exampleShape(ins[0]), exampleShape(t), final));
     if (!IDENTITY.has(cls)) final = false;
@@ -280,7 +325,8 @@ function chain(end: Sym, stop: Sym, output: Sym): SplineLayer[] {
  * Dense, Conv2D (strides, `valid`/`same`, dilation 1), ZeroPadding2D, BatchNormalization
  * (folded in inference mode: `scale = γ/√(σ²+ε)`, `shift = β − μ·scale`), ReLU, LeakyReLU,
  * `Abs`, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
- * Flatten, Dropout (identity) and residual `Add`. A final softmax is allowed and ignored
+ * Flatten, Reshape to a vector, Dropout (identity), residual `Add` and models nested as
+ * layers (converted through). A final softmax is allowed and ignored
  * (it is the paper's g, not a layer). Anything else throws a {@linkcode SplineError}
  * naming the layer. Weights are copied: later training does not change the network.
  *
@@ -313,7 +359,11 @@ export function fromLayersModel(model: tf.LayersModel): SplineNetwork {
   }
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new SplineError(
-      `Cannot convert the model: it has ${model.inputs.length} inputs and ${model.outputs.length} outputs, expected 1 and 1`,
+      `Cannot convert the model: it has ${model.inputs.length} inputs and ${model.outputs.length} outputs, expected 1 and 1${
+        model.inputs.length === 0
+          ? " (an empty Sequential is not built: add layers, the first with an inputShape)"
+          : ""
+      }`,
     );
   }
   const input = model.inputs[0], output = model.outputs[0];
