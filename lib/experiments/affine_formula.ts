@@ -13,6 +13,7 @@ import { forward } from "../network/forward.ts";
 import { affineFormulaFactorsFigure, affineFormulaScatterFigure } from "../plot/affine_formula.ts";
 import type { Claim, ExperimentOptions, ExperimentResult } from "./experiment.ts";
 import { quickTrainPreset, trainQuick } from "./_train_quick.ts";
+import { rowRelativeError } from "./_stats.ts";
 
 /** Options of {@linkcode runAffineFormula}. */
 export interface AffineFormulaOptions extends ExperimentOptions {
@@ -85,20 +86,6 @@ export interface AffineFormulaData {
 }
 
 const EXAMPLES = { tiny: 8, quick: 64, full: 256 } as const;
-
-function rowRelativeError(a: ArrayLike<number>, b: ArrayLike<number>, width: number): number {
-  let worst = 0;
-  for (let start = 0; start < b.length; start += width) {
-    let diff = 0, scale = 0;
-    for (let i = start; i < start + width; i++) {
-      diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      scale = Math.max(scale, Math.abs(b[i]));
-    }
-    const e = diff === 0 ? 0 : diff / (scale || Number.MIN_VALUE);
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
-}
 
 function summarize(
   factors: readonly ClosedFormFactor[],

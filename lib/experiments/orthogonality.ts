@@ -41,11 +41,13 @@ import {
 export interface TemplateOrthogonality {
   /** Eq. (13) without λ: Σ_{c1≠c2} ⟨W_c1, W_c2⟩² over the class rows of W^(L). */
   readonly penalty: number;
-  /** Mean |cos| between distinct class rows of W^(L) (scale-free, unlike `penalty`). */
+  /** Mean |cos| between distinct class rows of W^(L) (scale-free, unlike `penalty`); pairs
+   * with a zero row have no cosine and are left out; NaN when the weights hold a NaN. */
   readonly weightCosine: number;
   /** Mean over classes of ‖W_c‖²: the penalty also drops when the rows merely shrink. */
   readonly weightSquaredNorm: number;
-  /** Mean over images and class pairs c1 ≠ c2 of |cos(A[x]_c1, A[x]_c2)| (NaN for no image). */
+  /** Mean over images and class pairs c1 ≠ c2 of |cos(A[x]_c1, A[x]_c2)|, pairs with a zero
+   * template left out (NaN for no image, or a NaN in A[x]). */
   readonly templateCosine: number;
   /** Mean over images and class pairs c1 ≠ c2 of |⟨A[x]_c1, A[x]_c2⟩| (NaN for no image). */
   readonly templateInner: number;
@@ -53,17 +55,23 @@ export interface TemplateOrthogonality {
   readonly templateSquaredNorm: number;
 }
 
-/** Mean |g_ij| / √(g_ii g_jj) over i ≠ j of a C×C Gram matrix stored at `off`. */
-function meanAbsCosine(g: ArrayLike<number>, c: number, off = 0): number {
-  let s = 0;
+/**
+ * Sum of |g_ij| / √(g_ii g_jj) over i ≠ j of a C×C Gram matrix stored at `off`, and the
+ * number of pairs summed. A pair with a zero row has no cosine and is left out (a zero row is
+ * not orthogonal to the others, it has no direction); a NaN entry makes the sum NaN.
+ */
+function absCosineSum(g: ArrayLike<number>, c: number, off = 0): { sum: number; pairs: number } {
+  let sum = 0, pairs = 0;
   for (let i = 0; i < c; i++) {
     for (let j = 0; j < c; j++) {
       if (i === j) continue;
       const d = Math.sqrt(g[off + i * c + i] * g[off + j * c + j]);
-      s += d > 0 ? Math.abs(g[off + i * c + j]) / d : 0;
+      if (d === 0) continue;
+      sum += Math.abs(g[off + i * c + j]) / d;
+      pairs++;
     }
   }
-  return s / (c * (c - 1));
+  return { sum, pairs };
 }
 
 /** The kernel `[inputs, classes]` of the model's last Dense layer. */
@@ -125,7 +133,8 @@ export function templateOrthogonality(model: tf.LayersModel, x: tf.Tensor): Temp
   const c = kernel.shape[1];
   const penalty = tf.tidy(() => orthogonalityPenalty(kernel).dataSync()[0]);
   const gw = tf.tidy(() => tf.matMul(kernel, kernel, true, false).dataSync());
-  const weightCosine = meanAbsCosine(gw, c);
+  const w = absCosineSum(gw, c);
+  const weightCosine = w.sum / w.pairs; // NaN without a pair of non-zero rows
   let weightSquaredNorm = 0;
   for (let i = 0; i < c; i++) weightSquaredNorm += gw[i * c + i] / c;
   const n = x.shape[0];
@@ -136,16 +145,18 @@ export function templateOrthogonality(model: tf.LayersModel, x: tf.Tensor): Temp
     const g = tf.tidy(() => tf.matMul(A, A, false, true).dataSync());
     A.dispose();
     B.dispose();
-    let cos = 0, inner = 0, norm = 0;
+    let cos = 0, pairs = 0, inner = 0, norm = 0;
     for (let e = 0; e < n; e++) {
       const off = e * c * c;
-      cos += meanAbsCosine(g, c, off);
+      const p = absCosineSum(g, c, off);
+      cos += p.sum;
+      pairs += p.pairs;
       for (let i = 0; i < c; i++) {
         norm += g[off + i * c + i];
         for (let j = 0; j < c; j++) if (i !== j) inner += Math.abs(g[off + i * c + j]);
       }
     }
-    templateCosine = cos / n;
+    templateCosine = cos / pairs; // over the pairs of non-zero templates; NaN without one
     templateInner = inner / (n * c * (c - 1));
     templateSquaredNorm = norm / (n * c);
   }
@@ -448,8 +459,22 @@ function pct(v: number): string {
   return Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : "n/a";
 }
 
-function num(v: number): string {
-  return Number.isFinite(v) ? v.toPrecision(3) : "n/a";
+function num(v: number, digits = 3): string {
+  return Number.isFinite(v) ? v.toPrecision(digits) : "n/a";
+}
+
+/**
+ * `num` of a λ = 0 value and a λ > 0 one judged by "the latter at most half the former",
+ * with more significant digits (up to 8) where 3 would show the other verdict.
+ */
+function halving(zero: number, one: number): [string, string] {
+  const held = one <= 0.5 * zero;
+  let digits = 3;
+  while (
+    digits < 8 && Number.isFinite(zero) && Number.isFinite(one) &&
+    (Number(num(one, digits)) <= 0.5 * Number(num(zero, digits))) !== held
+  ) digits++;
+  return [num(zero, digits), num(one, digits)];
 }
 
 /**
@@ -462,7 +487,7 @@ function num(v: number): string {
  * - Fig. 3b: held if the mean per-seed reduction of the inference-mode train − test gap
  *   from λ = 0 to λ ≈ 1 exceeds one standard error of those reductions;
  * - Eq. 13: held if λ ≈ 1 at least halves the mean |cos| between class rows of W^(L);
- * - Sec. 6: held if λ ≈ 1 more than halves the mean |cos| between templates.
+ * - Sec. 6: held if λ ≈ 1 at least halves the mean |cos| between templates.
  *
  * @param tag Label of the configuration in the texts, e.g. `smallCNN/mnist`.
  * @param rows The summary rows of that configuration, one per λ.
@@ -491,7 +516,15 @@ export function orthogonalityClaims(
   const out: Claim[] = [];
   const meanPositive = mean(positive.map((r) => r.mean));
   const best = positive.reduce((a, b) => (b.mean > a.mean ? b : a));
-  const pp = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} pp`;
+  const pp = (v: number, digits = 1) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(digits)} pp`;
+  // "mean ± se" in pp, with more decimals (up to 4) where one would print a mean that
+  // exceeds its standard error as equal to it.
+  const meanSe = ({ mean, se }: PairedDifference) => {
+    let digits = 1;
+    const abs = (v: number) => (100 * Math.abs(v)).toFixed(digits);
+    while (digits < 4 && mean > se && abs(mean) === abs(se)) digits++;
+    return `${pp(mean, digits)} ± ${(100 * se).toFixed(digits)} pp`;
+  };
   // Runs share their seed across λ: compare them seed by seed.
   const runsAt = (lambda: number) =>
     new Map(runs.filter((r) => r.lambda === lambda).map((r) => [`${r.run}|${r.seed}`, r]));
@@ -520,7 +553,7 @@ export function orthogonalityClaims(
         .join("; ") +
       `; mean over λ>0 ${pct(meanPositive)} (${pp(meanPositive - zero.mean)}), best λ=` +
       `${+best.lambda.toFixed(3)} (${pp(best.mean - zero.mean)})` +
-      `; per-seed gain ${pp(gain.mean)} ± ${(100 * gain.se).toFixed(1)} pp (standard error, ` +
+      `; per-seed gain ${meanSe(gain)} (standard error, ` +
       `${gain.n} seeds)` + (gainHeld ? "" : " (within noise)"),
     held: gainHeld,
   });
@@ -544,12 +577,14 @@ export function orthogonalityClaims(
     measured: `gap λ=0: ${(100 * zero.gap).toFixed(1)} pp (train ${pct(zero.evalTrainMean)}, ` +
       `test ${pct(zero.evalTestMean)}); gap λ=${+one.lambda.toFixed(3)}: ` +
       `${(100 * one.gap).toFixed(1)} pp (train ${pct(one.evalTrainMean)}, test ` +
-      `${pct(one.evalTestMean)}); per-seed reduction ${pp(reduction.mean)} ± ` +
-      `${(100 * reduction.se).toFixed(1)} pp (standard error, ${reduction.n} seeds)` +
+      `${pct(one.evalTestMean)}); per-seed reduction ${meanSe(reduction)} ` +
+      `(standard error, ${reduction.n} seeds)` +
       (gapHeld ? "" : " (within noise)"),
     held: gapHeld,
   });
   const cosineHeld = one.weightCosine <= 0.5 * zero.weightCosine;
+  const [rowsZero, rowsOne] = halving(zero.weightCosine, one.weightCosine);
+  const [templatesZero, templatesOne] = halving(zero.templateCosine, one.templateCosine);
   out.push({
     claim: `Eq. 13: training with the penalty makes the class rows of W^(L) more orthogonal ` +
       `(${tag}; held if λ ≈ 1 at least halves the scale-free mean |cos| between rows ` +
@@ -558,8 +593,8 @@ export function orthogonalityClaims(
       `which batch-norm before the last layer lets the network do without changing ` +
       `its outputs)`,
     measured: `mean |cos| between rows: at initialisation ${num(zero.initialWeightCosine)}, ` +
-      `λ=0 ${num(zero.weightCosine)}, λ=${+one.lambda.toFixed(3)} ` +
-      `${num(one.weightCosine)}; Σ⟨W_c1,W_c2⟩² λ=0 ${num(zero.penalty)}, λ=` +
+      `λ=0 ${rowsZero}, λ=${+one.lambda.toFixed(3)} ` +
+      `${rowsOne}; Σ⟨W_c1,W_c2⟩² λ=0 ${num(zero.penalty)}, λ=` +
       `${+one.lambda.toFixed(3)} ${num(one.penalty)}; mean ‖W_c‖² λ=0 ` +
       `${num(zero.weightSquaredNorm)}, λ=${+one.lambda.toFixed(3)} ` +
       `${num(one.weightSquaredNorm)}`,
@@ -572,7 +607,7 @@ export function orthogonalityClaims(
       `empirical tendency: training with λ ≈ 1 at least halves the mean |cos| between ` +
       `templates compared with λ = 0 (${tag})`,
     measured: `mean |cos(A[x]_c1, A[x]_c2)| over ${templateImages} test images: λ=0 ` +
-      `${num(zero.templateCosine)}, λ=${+one.lambda.toFixed(3)} ${num(one.templateCosine)}`,
+      `${templatesZero}, λ=${+one.lambda.toFixed(3)} ${templatesOne}`,
     held: one.templateCosine <= 0.5 * zero.templateCosine,
   });
   return out;

@@ -91,18 +91,18 @@ Deno.test("figure4Claims(): the agreement trend holds, and fails when it should"
   await t.step("holds: rises by 25 points in each type, untrained by 3 and 4", () => {
     const [c] = figure4Claims(knnDataset());
     assertEquals(c.held, true);
-    assert(c.measured.includes("relu +25.0% (untrained +3.0%)"), c.measured);
-    assert(c.measured.includes("max-pool +25.0% (untrained +4.0%)"), c.measured);
+    assert(c.measured.includes("relu +25.0 pp (untrained +3.0 pp)"), c.measured);
+    assert(c.measured.includes("max-pool +25.0 pp (untrained +4.0 pp)"), c.measured);
   });
   await t.step("fails: the max-pool agreement falls (50% → 20%)", () => {
     const [c] = figure4Claims(knnDataset({ a: { 5: 0.2 } }));
     assertEquals(c.held, false);
-    assert(c.measured.includes("max-pool -5.0%"), c.measured);
+    assert(c.measured.includes("max-pool -5.0 pp"), c.measured);
   });
   await t.step("fails: the ReLU agreement rises, but less than untrained", () => {
     const d = knnDataset({ ua: { 4: 0.45 } }); // untrained ReLU rise 30 > 25 points
     assertEquals(heldOf(d)[0], false);
-    assert(figure4Claims(d)[0].measured.includes("relu +25.0% (untrained +30.0%)"));
+    assert(figure4Claims(d)[0].measured.includes("relu +25.0 pp (untrained +30.0 pp)"));
   });
   await t.step("fails: a rise equal to the untrained one is not more", () => {
     // Exact in binary: both ReLU rises are 0.25.
