@@ -256,3 +256,35 @@ Deno.test({
     });
   },
 });
+
+Deno.test("memorizationClaims(): the bimodality comparison never reads as a tie", async (t) => {
+  await t.step("1.554 > 1.551 holds and prints three decimals, not 1.55 vs 1.55", () => {
+    const c = memorizationClaims([
+      memDataset("mnist", 2, -1, 1.554),
+      memDataset("cifar10", 2, -1, 1.551),
+    ])[1];
+    assertStrictEquals(c.held, true);
+    assert(c.measured.includes("training images: MNIST 1.554, CIFAR-10 1.551"), c.measured);
+  });
+  await t.step("values apart at two decimals keep two; equal values print equal", () => {
+    const c =
+      memorizationClaims([memDataset("mnist", 2, -1, 1.55), memDataset("cifar10", 2, -1, 1.11)])[1];
+    assert(c.measured.includes("training images: MNIST 1.55, CIFAR-10 1.11"), c.measured);
+    const tie =
+      memorizationClaims([memDataset("mnist", 2, -1, 1.5), memDataset("cifar10", 2, -1, 1.5)])[1];
+    assertStrictEquals(tie.held, false);
+    assert(tie.measured.includes("training images: MNIST 1.50, CIFAR-10 1.50"), tie.measured);
+  });
+  await t.step("NaN bimodality never holds", () => {
+    assertStrictEquals(
+      memorizationClaims([memDataset("mnist", 2, -1, NaN), memDataset("cifar10", 2, -1, 1)])[1]
+        .held,
+      false,
+    );
+    assertStrictEquals(
+      memorizationClaims([memDataset("mnist", 2, -1, 2), memDataset("cifar10", 2, -1, NaN)])[1]
+        .held,
+      false,
+    );
+  });
+});

@@ -364,3 +364,36 @@ Deno.test("runPartitionKnn() rejects bad options", async (t) => {
     );
   });
 });
+
+Deno.test("figure4Claims(): the '≥ 10 points above untrained' bar at and near the bar", async (t) => {
+  // agreements as counts over Q·k = 3000 neighbours (200 queries × 15)
+  const at = (a: number, ua: number, l = 4) =>
+    knnDataset({ a: { [l]: a / 3000 }, ua: { [l]: ua / 3000 } });
+  await t.step("exactly 10 points above holds (900/3000 against 600/3000 + 0.1)", () => {
+    // In floating point 600/3000 + 0.1 = 0.30000000000000004 > 900/3000 = 0.3.
+    const c = figure4Claims(at(900, 600))[1];
+    assertEquals(c.held, true, c.measured);
+    assert(c.measured.includes("ℓ=5 relu: 30.0% (untrained 20.0%, bar 30.0%)"), c.measured);
+  });
+  await t.step("one neighbour in 3000 below the bar fails", () => {
+    assertEquals(figure4Claims(at(899, 600))[1].held, false);
+  });
+  await t.step("exactly twice chance holds (600/3000 against 2 × 10%)", () => {
+    // Untrained 300/3000: its bar 20% + ε is below twice chance, 20%.
+    assertEquals(figure4Claims(at(600, 300))[1].held, true);
+  });
+  await t.step("a value below its bar never reads as equal to it", () => {
+    // 1112/3000 = 37.0667% against the bar 813/3000 + 10 points = 37.1%: one decimal would
+    // print "37.1% … bar 37.1%" next to "no".
+    const c = figure4Claims(at(1112, 813, 5))[1];
+    assertEquals(c.held, false);
+    assert(c.measured.includes("ℓ=6 max-pool: 37.07% (untrained 27.10%, bar 37.10%)"), c.measured);
+    // the other layer keeps one decimal
+    assert(c.measured.includes("ℓ=5 relu: 45.0% (untrained 18.0%, bar 28.0%)"), c.measured);
+  });
+  await t.step("NaN agreement never holds", () => {
+    const d = knnDataset();
+    const nan = { ...d, classAgreement: d.classAgreement.map((v, l) => l === 5 ? NaN : v) };
+    assertEquals(figure4Claims(nan).map((c) => c.held), [false, false, true]);
+  });
+});
