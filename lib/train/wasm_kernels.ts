@@ -69,6 +69,13 @@ function callOriginal(name: string, args: KernelArgs): Info {
   return original(name).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as Info;
 }
 
+/** A float32 tensor of zeros (a gradient with no terms: an empty batch, dy or window). */
+function zeros(backend: WasmBackendLike, shape: number[]): Info {
+  const out = backend.makeOutput(shape, "float32");
+  (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+  return out;
+}
+
 function checkNhwc(kernel: string, dataFormat: unknown): void {
   if (dataFormat !== undefined && dataFormat !== "NHWC" && dataFormat !== "channelsLast") {
     throw new RangeError(
@@ -107,7 +114,14 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   );
   const { batchSize: n, inChannels: c, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  const { top, bottom, left, right } = info.padInfo;
+  // No terms (an empty batch or dy): XNNPACK's products would leave dW uninitialised.
+  if (n * oh * ow === 0) return zeros(backend, filterShape);
+  const { top, left } = info.padInfo;
+  // A numeric pad with dimRoundingMode 'ceil' or 'round' (or tfjs's output size for a numeric
+  // pad, which uses the filter's height and stride for both axes) can give windows reaching past
+  // the padded input; those taps read zeros, as on tfjs-cpu: pad the bottom/right to cover them.
+  const bottom = Math.max(info.padInfo.bottom, (oh - 1) * sh + kh - info.inHeight - top);
+  const right = Math.max(info.padInfo.right, (ow - 1) * sw + kw - info.inWidth - left);
   const padded = top !== 0 || bottom !== 0 || left !== 0 || right !== 0;
 
   const direct: FilterGradShape = {
@@ -223,6 +237,8 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   const { outChannels: co, strideHeight: sh, strideWidth: sw } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
+  // No terms (an empty dy): XNNPACK's Conv2D would leave dx uninitialised.
+  if (n * oh * ow * co === 0 && dy.dtype === "float32") return zeros(backend, inputShape);
   if (top > kh - 1 || left > kw - 1 || top < 0 || left < 0 || dy.dtype !== "float32") {
     return callOriginal("Conv2DBackpropInput", args);
   }
@@ -459,6 +475,15 @@ function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => Info {
   return (args: KernelArgs): Info => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
+    if (x.dtype === "float32" && tf.util.sizeFromShape(x.shape) === 0) {
+      // Nothing to add up: zeros, as on tfjs-cpu (tfjs-wasm's kernel leaves them uninitialised).
+      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+      const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+      return zeros(
+        backend,
+        attrs.keepDims === true ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape,
+      );
+    }
     const r = leadingReduction(x, attrs);
     if (r === null) return callOriginal(name, args);
     const { rows, cols: inner } = r;
