@@ -4,42 +4,7 @@ import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { assertAllClose, assertThrows, largestMagnitude } from "../_assert.ts";
-
-/** A small deterministic generator (xorshift32) for shapes and values. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return {
-    int: (a: number, b: number) => a + Math.floor(next() * (b - a + 1)),
-    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
-    /** Values in [-1, 1) with about 10% exact zeros; `ties`: on a grid of thirds. */
-    values: (n: number, ties = false) =>
-      Float32Array.from({ length: n }, () => {
-        if (next() < 0.1) return 0;
-        const v = next() * 2 - 1;
-        return ties ? Math.round(v * 3) / 3 : v;
-      }),
-  };
-}
-
-/** Runs `f` on `backend` (restoring the previous one) and returns its outputs' values. */
-async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  const previous = tf.getBackend();
-  await tf.setBackend(backend);
-  try {
-    const outs = tf.tidy(f);
-    const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-    tf.dispose(outs);
-    return vals;
-  } finally {
-    await tf.setBackend(previous);
-  }
-}
+import { fuzzRng as rng, on } from "./_backends.ts";
 
 /** `f` on wasm (each of `variants` set up first) against tfjs-cpu, relative to the largest |cpu|. */
 async function sameAsCpu(
@@ -174,7 +139,7 @@ Deno.test("wasm training kernels equal tfjs-cpu on random shapes (fixed seeds)",
       const fh = r.int(1, 4), fw = r.int(1, 4);
       const [ph, pw] = r.pick([[fh, fw], [r.int(1, 3), r.int(1, 3)]]);
       const ppad = r.pick<"valid" | "same">(["valid", "same"]);
-      const xt = r.values(n * h * w * c, true);
+      const xt = r.values(n * h * w * c, { ties: true });
       if (ppad === "same" || (fh <= h && fw <= w)) {
         await sameAsCpu(
           () => {

@@ -4,6 +4,7 @@ import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
+import { on } from "./_backends.ts";
 
 /** Deterministic pseudo-random values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -19,23 +20,6 @@ function values(n: number, seed: number): Float32Array {
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Runs `f` on `backend` (restoring the previous backend) and returns its outputs' values. */
-async function on(
-  backend: string,
-  f: () => tf.Tensor[],
-): Promise<Float32Array[]> {
-  const previous = tf.getBackend();
-  await tf.setBackend(backend);
-  try {
-    const outs = tf.tidy(f);
-    const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-    tf.dispose(outs);
-    return vals;
-  } finally {
-    await tf.setBackend(previous);
-  }
-}
 
 /** Tolerance relative to the largest |expected| entry (float32 sums of ~10³ products). */
 function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string) {

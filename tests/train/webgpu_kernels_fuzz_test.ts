@@ -3,37 +3,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { registerWebGpuTrainingKernels } from "../../lib/train/webgpu_kernels.ts";
 import { assertAllClose, largestMagnitude } from "../_assert.ts";
-
-/** A small deterministic generator (xorshift32) for shapes and values. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return {
-    int: (a: number, b: number) => a + Math.floor(next() * (b - a + 1)),
-    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
-    /** Values in offset + [-1, 1) with about 10% exact zeros. */
-    values: (n: number, offset = 0) =>
-      Float32Array.from({ length: n }, () => next() < 0.1 ? 0 : offset + next() * 2 - 1),
-  };
-}
-
-async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  const previous = tf.getBackend();
-  await tf.setBackend(backend);
-  try {
-    const outs = tf.tidy(f);
-    const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-    tf.dispose(outs);
-    return vals;
-  } finally {
-    await tf.setBackend(previous);
-  }
-}
+import { fuzzRng as rng, on } from "./_backends.ts";
 
 await tf.ready();
 const hasWebGpu = await tf.setBackend("webgpu").then((ok) => ok, () => false);
@@ -57,8 +27,8 @@ Deno.test({
       const k = r.int(1, rank - 1), keepDims = r.pick([true, false]);
       const axes = shape.slice(0, k).map((_, i) => i);
       const n = shape.reduce((a, b) => a * b), c = shape[rank - 1];
-      const xv = r.values(n, r.pick([0, 3])), wv = r.values(n);
-      const gv = r.values(c, 1), bv = r.values(c);
+      const xv = r.values(n, { offset: r.pick([0, 3]) }), wv = r.values(n);
+      const gv = r.values(c, { offset: 1 }), bv = r.values(c);
       await t.step(`[${shape}] over [${axes}]${keepDims ? ", keepDims" : ""}`, async () => {
         const all = shape.slice(0, -1).map((_, i) => i);
         const run = () => {

@@ -6,6 +6,7 @@ import {
   unregisterWebGpuTrainingKernels,
 } from "../../lib/train/webgpu_kernels.ts";
 import { assert, assertAllClose, assertEquals } from "../_assert.ts";
+import { on } from "./_backends.ts";
 
 /** Deterministic pseudo-random values in [-1, 1), plus an offset (a mean far from 0). */
 function values(n: number, seed: number, offset = 0): Float32Array {
@@ -20,19 +21,6 @@ function values(n: number, seed: number, offset = 0): Float32Array {
   return out;
 }
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  const previous = tf.getBackend();
-  await tf.setBackend(backend);
-  try {
-    const outs = tf.tidy(f);
-    const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-    tf.dispose(outs);
-    return vals;
-  } finally {
-    await tf.setBackend(previous);
-  }
-}
 
 function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string) {
   let scale = 0;
