@@ -136,15 +136,17 @@ async function activate(name: TrainingBackendName, threads = 1): Promise<string>
 /**
  * Selects and activates the tfjs backend for training. `auto` picks `wasm` (XNNPACK, with
  * {@link registerWasmTrainingKernels}): on CPU it trains a BN conv net ≈10× faster than `cpu`.
- * `auto` does not pick `webgpu`, even on a real (non-fallback, non-llvmpipe) adapter:
- * tfjs-backend-webgpu 4.22 spends most of a batch-norm training step in its reductions (65
- * img/s for smallCNN on an H100, below `wasm` on 2 CPU cores, shared/PEERS.md), so it is
- * available by explicit choice only; the reason string says when a GPU was seen. `wasm` runs
+ * `auto` does not pick `webgpu`, even on a real (non-fallback, non-llvmpipe) adapter: stock
+ * tfjs-backend-webgpu 4.22 trained smallCNN with batch-norm at 60–65 img/s on an H100 and an
+ * H200 (1,836 img/s without batch-norm; shared/PEERS.md, bench/RESULTS.md), below `wasm` on 2
+ * CPU cores, and masokit's fixes for it (below) are not yet timed on a GPU, so it is available
+ * by explicit choice only; the reason string says when a GPU was seen. `wasm` runs
  * multi-threaded (`enableWasmThreads` from lib/backend/wasm_threads.ts, `wasmThreads` threads,
  * default all cores) when it is first started here (a `wasm` backend that tfjs already started,
  * e.g. by `tf.ready()` after importing `@tensorflow/tfjs-backend-wasm`, keeps its build: on an
  * oversubscribed machine `wasmThreads: 1` can be faster, bench/RESULTS.md); `webgpu` also gets
- * `registerWebGpuTrainingKernels()`' batch-norm reductions (lib/train/webgpu_kernels.ts).
+ * `registerWebGpuTrainingKernels()` (lib/train/webgpu_kernels.ts: batch-norm's reductions and
+ * fused gradients, uploads through `writeBuffer`).
  *
  * @param options `prefer`: "auto" (default), "wasm", "cpu" or "webgpu"; `wasmThreads`
  *   (default `navigator.hardwareConcurrency`, at most 8).

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
+import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
 import {
   free,
   heapThreadsFor,
@@ -601,11 +602,6 @@ function fusedBatchNorm(args: KernelArgs): Info {
   return out;
 }
 
-/** Name of the fused batch-norm gradient kernel ({@link registerWasmTrainingKernels}). */
-const BATCH_NORM_GRAD = "MasokitBatchNormGrad";
-/** Name of the broadcast kernel used by the Mean/Sum gradients over leading axes. */
-const BROADCAST_LEADING = "MasokitBroadcastLeading";
-
 /**
  * All five gradients of y = (x − μ)·γ/√(σ² + ε) + β over [.., C] (μ, σ², γ of shape [C]):
  * two passes over the heap instead of tfjs's ≈10 elementwise ops and 4 reductions.
@@ -706,116 +702,6 @@ const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
   [BATCH_NORM_GRAD]: batchNormGrad,
   [BROADCAST_LEADING]: broadcastLeading,
 };
-
-/** The gradient configs replaced by {@link fusedGradients}, for fallbacks and restoring. */
-const originalGrads = new Map<string, tf.GradConfig>();
-const ourGrads = new Map<string, tf.GradConfig>();
-
-function fallbackGrad(name: string): tf.GradConfig {
-  const g = originalGrads.get(name);
-  if (g === undefined) throw new Error(`Cannot fall back to the gradient of '${name}': none saved`);
-  return g;
-}
-
-/** True when the active backend has kernel `name` (wasm here; webgpu_kernels.ts adds its own). */
-function activeBackendHas(name: string): boolean {
-  return tf.getKernel(name, tf.getBackend()) !== undefined;
-}
-
-const isF32 = (t: tf.Tensor | undefined | null) => t == null || t.dtype === "float32";
-
-/**
- * FusedBatchNorm's gradient through one {@link BATCH_NORM_GRAD} kernel where the active backend
- * has it and μ, σ², γ are per-channel vectors; tfjs's own gradient otherwise.
- */
-const batchNormGradConfig: tf.GradConfig = {
-  kernelName: "FusedBatchNorm",
-  inputsToSave: ["x", "mean", "variance", "scale"],
-  gradFunc: (dy, saved, attrs) => {
-    const [x, mean, variance, scale] = saved;
-    const d = dy as tf.Tensor;
-    const c = mean.shape[0];
-    const fusable = activeBackendHas(BATCH_NORM_GRAD) && mean.rank === 1 &&
-      variance.rank === 1 && variance.shape[0] === c && x.rank >= 2 &&
-      x.shape[x.rank - 1] === c && (scale == null || (scale.rank === 1 && scale.shape[0] === c)) &&
-      tf.util.arraysEqual(d.shape, x.shape) && [x, mean, variance, scale, d].every(isF32);
-    if (!fusable) return fallbackGrad("FusedBatchNorm").gradFunc(dy, saved, attrs);
-    const inputs: tf.NamedTensorMap = scale == null
-      ? { x, mean, variance, dy: d }
-      : { x, mean, variance, scale, dy: d };
-    const [dx, dMean, dVariance, dScale, dOffset] = tf.engine().runKernel(
-      BATCH_NORM_GRAD,
-      inputs,
-      { varianceEpsilon: attrs.varianceEpsilon },
-    ) as tf.Tensor[];
-    return {
-      x: () => dx,
-      mean: () => dMean,
-      variance: () => dVariance,
-      scale: () => dScale,
-      offset: () => dOffset,
-    };
-  },
-};
-
-/**
- * Mean's and Sum's gradient over leading axes (batch-norm's moments): one
- * {@link BROADCAST_LEADING} pass instead of ones × dy ÷ n; tfjs's own gradient otherwise.
- */
-function leadingReduceGradConfig(name: "Mean" | "Sum"): tf.GradConfig {
-  return {
-    kernelName: name,
-    inputsToSave: ["x"],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      const d = dy as tf.Tensor;
-      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((a, b) =>
-        a - b
-      );
-      const k = axes.length;
-      const leading = k > 0 && k < x.rank && axes.every((a, i) => a === i);
-      if (!leading || !isF32(x) || !isF32(d) || !activeBackendHas(BROADCAST_LEADING)) {
-        return fallbackGrad(name).gradFunc(dy, saved, attrs);
-      }
-      const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
-      return {
-        x: () =>
-          tf.engine().runKernel(BROADCAST_LEADING, { x: d }, {
-            shape: x.shape,
-            divisor: name === "Mean" ? rows : 1,
-          }) as tf.Tensor,
-      };
-    },
-  };
-}
-
-const fusedGradients: tf.GradConfig[] = [
-  batchNormGradConfig,
-  leadingReduceGradConfig("Mean"),
-  leadingReduceGradConfig("Sum"),
-];
-
-/** Installs (true) or restores (false) the fused gradients; returns the names changed. */
-function setFusedGradients(on: boolean): string[] {
-  const changed: string[] = [];
-  for (const config of fusedGradients) {
-    const name = config.kernelName;
-    const current = tf.getGradient(name);
-    const isOursNow = current !== undefined && current === ourGrads.get(name);
-    if (on && !isOursNow) {
-      if (current === undefined) continue; // nothing to fall back to
-      originalGrads.set(name, current);
-      tf.registerGradient(config);
-      ourGrads.set(name, config);
-      changed.push(name);
-    } else if (!on && isOursNow) {
-      tf.registerGradient(fallbackGrad(name));
-      ourGrads.delete(name);
-      changed.push(name);
-    }
-  }
-  return changed;
-}
 
 function isOurs(name: string): boolean {
   const current = tf.getKernel(name, "wasm");

@@ -35,13 +35,27 @@ if (!hasWebGpu) console.warn("webgpu_kernels_test: no WebGPU adapter, webgpu tes
 registerWebGpuTrainingKernels();
 
 Deno.test("registerWebGpuTrainingKernels() is idempotent and can be undone", () => {
-  assertEquals(registerWebGpuTrainingKernels(), { replaced: [], alreadyRegistered: true });
+  assertEquals(registerWebGpuTrainingKernels(), {
+    replaced: [],
+    added: [],
+    gradients: [],
+    writeUploads: true,
+    alreadyRegistered: true,
+  });
   const mine = tf.getKernel("Mean", "webgpu");
-  assertEquals(unregisterWebGpuTrainingKernels().sort(), ["Mean", "Sum"]);
+  assertEquals(unregisterWebGpuTrainingKernels().sort(), [
+    "MasokitBatchNormGrad",
+    "MasokitBroadcastLeading",
+    "Mean",
+    "Sum",
+  ]);
   const original = tf.getKernel("Mean", "webgpu");
   assert(original !== undefined && original !== mine, "the original Mean kernel is back");
+  assertEquals(tf.getKernel("MasokitBatchNormGrad", "webgpu"), undefined);
   assertEquals(unregisterWebGpuTrainingKernels(), []);
-  assertEquals(registerWebGpuTrainingKernels().replaced.sort(), ["Mean", "Sum"]);
+  const again = registerWebGpuTrainingKernels();
+  assertEquals(again.replaced.sort(), ["Mean", "Sum"]);
+  assertEquals(again.added.sort(), ["MasokitBatchNormGrad", "MasokitBroadcastLeading"]);
   assert(tf.getKernel("Mean", "webgpu") !== original, "masokit's Mean is registered again");
 });
 
@@ -97,4 +111,198 @@ Deno.test({
     const names = ["mean", "variance", "dx", "dγ", "dβ"];
     for (let i = 0; i < cpu.length; i++) assertClose(gpu[i], cpu[i], 1e-4, names[i]);
   },
+});
+
+/** Runs `f` on webgpu and records the GPU buffers created meanwhile (size, mapped or not). */
+async function buffersCreated(
+  f: () => Promise<void>,
+): Promise<{ size: number; mapped: boolean }[]> {
+  const created: { size: number; mapped: boolean }[] = [];
+  const create = GPUDevice.prototype.createBuffer;
+  GPUDevice.prototype.createBuffer = function (d: GPUBufferDescriptor) {
+    created.push({ size: d.size, mapped: d.mappedAtCreation === true });
+    return create.call(this, d);
+  };
+  try {
+    await f();
+  } finally {
+    GPUDevice.prototype.createBuffer = create;
+  }
+  return created;
+}
+
+/** One batch-norm training step's gradients, as a model's would be computed. */
+function batchNormStep(shape: number[], xv: Float32Array, wv: Float32Array) {
+  const c = shape[shape.length - 1];
+  const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const y = tf.batchNorm(x, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
+    return tf.sum(tf.mul(y, tf.tensor(wv, shape)));
+  };
+  return tf.grads(f)([tf.tensor(xv, shape), tf.ones([c]), tf.zeros([c])]);
+}
+
+Deno.test({
+  name: "on webgpu the fused batch-norm gradients run, with and without a scale",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const shape = [4, 6, 5, 7];
+    const xv = values(size(shape), 11, 2), wv = values(size(shape), 12);
+    await tf.setBackend("webgpu");
+    try {
+      const info = await tf.profile(() => tf.dispose(batchNormStep(shape, xv, wv)));
+      const ran = new Set(info.kernels.map((k) => k.name));
+      assert(ran.has("MasokitBatchNormGrad"), `kernels: ${[...ran]}`);
+      assert(ran.has("MasokitBroadcastLeading"), `kernels: ${[...ran]}`);
+      assert(!ran.has("Tile"), "tfjs's batch-norm gradient (its Tile) did not run");
+    } finally {
+      await tf.setBackend("cpu");
+    }
+    // the kernel itself, with and without γ, against its closed form in float64 (tfjs's own
+    // gradient cannot run without a scale: tf.grad throws through tf.batchNorm without one)
+    const c = shape[3], rows = size(shape) / c, eps = 1e-2;
+    const mv = values(c, 13, 2), vv = values(c, 14, 1.5), gv = values(c, 15, 1);
+    const dyv = values(size(shape), 16);
+    for (const scaled of [true, false]) {
+      const got = await on("webgpu", () => {
+        const inputs: tf.NamedTensorMap = {
+          x: tf.tensor(xv, shape),
+          mean: tf.tensor1d(mv),
+          variance: tf.tensor1d(vv),
+          dy: tf.tensor(dyv, shape),
+          ...(scaled ? { scale: tf.tensor1d(gv) } : {}),
+        };
+        return tf.engine().runKernel("MasokitBatchNormGrad", inputs, {
+          varianceEpsilon: eps,
+        }) as tf.Tensor[];
+      });
+      const s1 = new Float64Array(c), s2 = new Float64Array(c);
+      for (let i = 0; i < size(shape); i++) {
+        s1[i % c] += dyv[i];
+        s2[i % c] += dyv[i] * (xv[i] - mv[i % c]);
+      }
+      const r = Array.from(vv, (v) => 1 / Math.sqrt(v + eps));
+      const g = (j: number) => (scaled ? gv[j] : 1);
+      const want = [
+        Float32Array.from(dyv, (d, i) => d * g(i % c) * r[i % c]),
+        Float32Array.from(s1, (s, j) => -g(j) * r[j] * s),
+        Float32Array.from(s2, (s, j) => -0.5 * g(j) * r[j] ** 3 * s),
+        Float32Array.from(s2, (s, j) => r[j] * s),
+        Float32Array.from(s1),
+      ];
+      const names = ["dx", "dμ", "dσ²", "dγ", "dβ"];
+      assertEquals(rows, 120);
+      for (let i = 0; i < 5; i++) {
+        assertClose(got[i], want[i], 1e-5, `${names[i]}${scaled ? "" : ", no scale"}`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "on webgpu, uploads go through writeBuffer: no staging buffer, values intact",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const n = 3000; // above tfjs-webgpu's CPU hand-off threshold (1,000 values)
+    const f32 = values(n, 21), i32 = Int32Array.from(values(n, 22), (v) => Math.round(v * 1000));
+    const bools = Uint8Array.from(values(n, 23), (v) => (v > 0 ? 1 : 0));
+    const run = () => [
+      tf.add(tf.tensor1d(f32), 1),
+      tf.add(tf.tensor1d(i32, "int32"), 1).toFloat(),
+      tf.logicalNot(tf.tensor1d(bools, "bool")).toFloat(),
+    ];
+    const expected = [
+      Float32Array.from(f32, (v) => v + 1),
+      Float32Array.from(i32, (v) => v + 1),
+      Float32Array.from(bools, (v) => 1 - v),
+    ];
+    let out: Float32Array[] = [];
+    const ours = await buffersCreated(async () => {
+      out = await on("webgpu", run);
+    });
+    for (let i = 0; i < 3; i++) assertEquals(Array.from(out[i]), Array.from(expected[i]));
+    assertEquals(ours.filter((b) => b.mapped && b.size >= n), [], "no mapped staging buffer");
+    // tfjs's own uploads, for contrast: a mapped buffer for each of the three tensors
+    unregisterWebGpuTrainingKernels();
+    try {
+      const stock = await buffersCreated(async () => {
+        out = await on("webgpu", run);
+      });
+      for (let i = 0; i < 3; i++) assertEquals(Array.from(out[i]), Array.from(expected[i]));
+      assertEquals(stock.filter((b) => b.mapped && b.size >= n * 4).length, 3);
+    } finally {
+      registerWebGpuTrainingKernels();
+    }
+  },
+});
+
+/** Runs `f` and records the sizes of the queue writes meanwhile (uploads and uniforms). */
+async function queueWrites(f: () => Promise<void>): Promise<number[]> {
+  const sizes: number[] = [];
+  const write = GPUQueue.prototype.writeBuffer;
+  GPUQueue.prototype.writeBuffer = function (
+    this: GPUQueue,
+    ...args: Parameters<GPUQueue["writeBuffer"]>
+  ) {
+    const data = args[2];
+    sizes.push(args[4] ?? ("byteLength" in data ? data.byteLength : 0));
+    return write.apply(this, args);
+  };
+  try {
+    await f();
+  } finally {
+    GPUQueue.prototype.writeBuffer = write;
+  }
+  return sizes;
+}
+
+Deno.test({
+  name: "on webgpu a batch-norm training step uploads only its inputs",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const shape = [8, 10, 10, 16];
+    const bytes = size(shape) * 4;
+    const xv = values(size(shape), 31, 1), wv = values(size(shape), 32);
+    const step = async () => {
+      const grads = batchNormStep(shape, xv, wv);
+      await Promise.all(grads.map((g) => g.data()));
+      tf.dispose(grads);
+    };
+    const large = async () => {
+      await step(); // warm
+      let created: { size: number; mapped: boolean }[] = [];
+      const writes = await queueWrites(async () => {
+        created = await buffersCreated(step);
+      });
+      assertEquals(created.filter((b) => b.mapped), [], "no staging buffer");
+      return writes.filter((n) => n >= bytes).length;
+    };
+    await tf.setBackend("webgpu");
+    try {
+      // x, the weights and ones(x.shape) for the gradient of the loss's full sum (tfjs's: not
+      // over leading axes only); tfjs's Mean gradient would upload one more for each moment
+      assertEquals(await large(), 3);
+      registerWebGpuTrainingKernels({ fuseBatchNorm: false });
+      assertEquals(tf.getKernel("MasokitBroadcastLeading", "webgpu"), undefined);
+      assertEquals(await large(), 5);
+    } finally {
+      registerWebGpuTrainingKernels();
+      await tf.setBackend("cpu");
+    }
+  },
+});
+
+Deno.test("registerWebGpuTrainingKernels() refuses options that are not booleans", () => {
+  for (const options of [{ fuseBatchNorm: "yes" }, { writeUploads: 1 }]) {
+    let message = "";
+    try {
+      registerWebGpuTrainingKernels(options as never);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(
+      /expected a boolean/.test(message) && /(fuseBatchNorm|writeUploads) is/.test(message),
+      message,
+    );
+  }
 });
