@@ -3,7 +3,7 @@
 # here: carry [".gpu"], command `sh bench/gpu_run.sh` (`WEBGPU_ARGS=--profile` adds the kernel
 # profile; a step's `*_LIMIT` of 0 skips it: `TESTS_LIMIT`, `TAPS_LIMIT` (bench/conv_taps_bench.ts),
 # `WEBGPU_LIMIT`, `PEER_LIMIT`, `SWEEP_LIMIT` (bench/gemm_sweep.ts, with `SWEEP_ARGS`),
-# `TRAIN_LIMIT`). Each step has its own
+# `TRAIN_LIMIT`, with `TRAIN_ARGS`, default `--no-bn`). Each step has its own
 # time limit, so that one slow step cannot take the others' results with it; everything is
 # logged to $OUT/gpu.log.
 set -u
@@ -45,5 +45,7 @@ fi
 # shellcheck disable=SC2086
 step "${WEBGPU_LIMIT:-300}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-} "$@"
 step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py
-step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn
+# shellcheck disable=SC2086
+step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu \
+  ${TRAIN_ARGS:---no-bn}
 echo "== $(date -u +%H:%M:%S) done" | tee -a "$log"

@@ -16,9 +16,10 @@
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
- * GPU: `--backend=webgpu` trains on tfjs-webgpu, with and without
- * `registerWebGpuTrainingKernels()` (two runs in one process), and with `--no-bn` also without
- * batch-norm, plus `tf.moments` over [64, 30, 30, 32] alone. Needs a real adapter to mean
+ * GPU: `--backend=webgpu` trains on tfjs-webgpu, stock and with `registerWebGpuTrainingKernels()`'s
+ * parts added one by one (reductions, fused batch-norm gradients, `writeBuffer` uploads; stock
+ * and all also with a batch made from CPU values at each step, as `train()` feeds them), and with
+ * `--no-bn` also without batch-norm, plus `tf.moments` over [64, 30, 30, 32] alone. Needs a real adapter to mean
  * anything (on Mesa llvmpipe, a software rasteriser, it only shows that everything runs). On
  * the lent GPU machine (shared/PEERS.md, "Running Deno WebGPU"): `deno bundle
  * bench/train_step_bench.ts -o .gpu/train_step.bundle.js`, then there
@@ -83,18 +84,22 @@ async function measure(
   label: string,
   steps: number,
   warmup: number,
-  options: { batchNorm?: boolean; profile?: boolean } = {},
+  options: { batchNorm?: boolean; profile?: boolean; freshBatch?: boolean } = {},
 ): Promise<Measured> {
   const model = smallCNN({ batchNorm: options.batchNorm ?? true, seed: 1 });
   const opt = tf.train.adam(1e-3);
   const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
+  // freshBatch: each step's batch made from CPU values (uploaded), as train() feeds them
+  const values = options.freshBatch ? x.dataSync().slice() : null;
   const step = async () => {
-    const run = minimizer(model, opt, x, y);
+    const xs = values === null ? x : tf.tensor(values, x.shape);
+    const run = minimizer(model, opt, xs, y);
     // as train() does, unless --input-grad asks for tfjs's stock behaviour
-    const loss = flag("input-grad") ? run() : withoutInputGradients([x], run);
+    const loss = flag("input-grad") ? run() : withoutInputGradients([xs], run);
     await loss.data();
     loss.dispose();
+    if (xs !== x) xs.dispose();
   };
   for (let i = 0; i < warmup; i++) await step();
   const times: number[] = [];
@@ -182,9 +187,20 @@ if (BACKEND === "webgpu") {
   unregisterWebGpuTrainingKernels();
   const stockMoments = await momentsMs();
   results.push(await measure("webgpu, BN, stock tfjs", STEPS, WARMUP, { profile }));
-  registerWebGpuTrainingKernels();
+  results.push(
+    await measure("  fresh batch each step", STEPS, WARMUP, { freshBatch: true }),
+  );
+  // masokit's parts one by one: the reductions, + the fused gradients, + writeBuffer uploads
+  registerWebGpuTrainingKernels({ fuseBatchNorm: false, writeUploads: false });
   const ourMoments = await momentsMs();
-  results.push(await measure("webgpu, BN, masokit kernels", STEPS, WARMUP, { profile }));
+  results.push(await measure("webgpu, BN, reductions", STEPS, WARMUP));
+  registerWebGpuTrainingKernels({ writeUploads: false });
+  results.push(await measure("  + fused BN gradients", STEPS, WARMUP));
+  registerWebGpuTrainingKernels();
+  results.push(await measure("  + writeBuffer uploads", STEPS, WARMUP, { profile }));
+  results.push(
+    await measure("  fresh batch each step", STEPS, WARMUP, { freshBatch: true }),
+  );
   print(results, null);
   console.log(
     `  tf.moments([64, 30, 30, 32], [0, 1, 2]), median of 10: stock ${
