@@ -531,13 +531,19 @@ export function orthogonalityClaims(
   const atZero = runsAt(0);
   const atPositive = positive.map((r) => runsAt(r.lambda));
   const atOne = runsAt(one.lambda);
+  // A seed without a run at every λ compared, or with a non-finite accuracy, is left out of
+  // the paired statistics, and the claim says how many were.
+  const leftOut = (n: number) =>
+    n === 0 ? "" : `; ${n} seed${n === 1 ? "" : "s"} left out (unpaired or non-finite)`;
   const gains: number[] = [];
+  let gainsLeftOut = 0;
   for (const [k, z] of atZero) {
     const others = atPositive.map((m) => m.get(k));
-    if (others.every((o) => o !== undefined)) {
-      const d = mean(others.map((o) => o!.testAccuracy)) - z.testAccuracy;
-      if (Number.isFinite(d)) gains.push(d);
-    }
+    const d = others.every((o) => o !== undefined)
+      ? mean(others.map((o) => o!.testAccuracy)) - z.testAccuracy
+      : NaN;
+    if (Number.isFinite(d)) gains.push(d);
+    else gainsLeftOut++;
   }
   const gain = pairedDifference(gains);
   const gainHeld = gain.mean > gain.se;
@@ -554,17 +560,18 @@ export function orthogonalityClaims(
       `; mean over λ>0 ${pct(meanPositive)} (${pp(meanPositive - zero.mean)}), best λ=` +
       `${+best.lambda.toFixed(3)} (${pp(best.mean - zero.mean)})` +
       `; per-seed gain ${meanSe(gain)} (standard error, ` +
-      `${gain.n} seeds)` + (gainHeld ? "" : " (within noise)"),
+      `${gain.n} seeds${leftOut(gainsLeftOut)})` + (gainHeld ? "" : " (within noise)"),
     held: gainHeld,
   });
   const reductions: number[] = [];
+  let reductionsLeftOut = 0;
   for (const [k, z] of atZero) {
     const o = atOne.get(k);
-    if (z.inference && o?.inference) {
-      reductions.push(
-        (z.inference.train - z.inference.test) - (o.inference.train - o.inference.test),
-      );
-    }
+    const r = z.inference && o?.inference
+      ? (z.inference.train - z.inference.test) - (o.inference.train - o.inference.test)
+      : NaN;
+    if (Number.isFinite(r)) reductions.push(r);
+    else reductionsLeftOut++;
   }
   const reduction = pairedDifference(reductions);
   const gapHeld = reduction.mean > reduction.se;
@@ -578,7 +585,7 @@ export function orthogonalityClaims(
       `test ${pct(zero.evalTestMean)}); gap λ=${+one.lambda.toFixed(3)}: ` +
       `${(100 * one.gap).toFixed(1)} pp (train ${pct(one.evalTrainMean)}, test ` +
       `${pct(one.evalTestMean)}); per-seed reduction ${meanSe(reduction)} ` +
-      `(standard error, ${reduction.n} seeds)` +
+      `(standard error, ${reduction.n} seeds${leftOut(reductionsLeftOut)})` +
       (gapHeld ? "" : " (within noise)"),
     held: gapHeld,
   });

@@ -324,7 +324,21 @@ Deno.test("orthogonalityClaims(): each claim holds on synthetic runs showing it,
     const { rows, runs } = fakeGrid([held]);
     const paired = runs.filter((r) => !(r.lambda === 1 && r.seed === 2));
     const c = orthogonalityClaims("smallCNN/mnist", rows, paired, 8);
-    assertMatch(c[0].measured, /per-seed gain \+2\.5 pp ± 0\.5 pp \(standard error, 2 seeds\)$/);
+    assertMatch(
+      c[0].measured,
+      /per-seed gain \+2\.5 pp ± 0\.5 pp \(standard error, 2 seeds; 1 seed left out \(unpaired or non-finite\)\)$/,
+    );
+    assertMatch(c[1].measured, /\(standard error, 2 seeds; 1 seed left out \(unpaired/);
+    // a non-finite accuracy (a diverged run) is left out and counted, not averaged in
+    const nan = runs.map((r) =>
+      r.lambda === 1 && r.seed === 0
+        ? { ...r, testAccuracy: NaN, inference: { ...r.inference!, train: NaN } }
+        : r
+    );
+    const d = orthogonalityClaims("smallCNN/mnist", rows, nan, 8);
+    assertMatch(d[0].measured, /\(standard error, 2 seeds; 1 seed left out/);
+    assertMatch(d[1].measured, /\(standard error, 2 seeds; 1 seed left out/);
+    assertEquals([d[0].held, d[1].held], [true, true]);
     assertEquals(orthogonalityClaims("x", rows.filter((r) => r.lambda > 0), runs, 8), []);
     assertEquals(orthogonalityClaims("x", rows.filter((r) => r.lambda === 0), runs, 8), []);
   });
