@@ -113,21 +113,33 @@ Deno.test({
   },
 });
 
-/** Runs `f` on webgpu and records the GPU buffers created meanwhile (size, mapped or not). */
-async function buffersCreated(
+/** Runs `f` with `proto[method]` wrapped so that `record` sees each call's arguments. */
+async function spying<T extends object, K extends keyof T & string>(
+  proto: T,
+  method: K,
+  record: (...args: never[]) => void,
   f: () => Promise<void>,
-): Promise<{ size: number; mapped: boolean }[]> {
-  const created: { size: number; mapped: boolean }[] = [];
-  const create = GPUDevice.prototype.createBuffer;
-  GPUDevice.prototype.createBuffer = function (d: GPUBufferDescriptor) {
-    created.push({ size: d.size, mapped: d.mappedAtCreation === true });
-    return create.call(this, d);
+): Promise<void> {
+  const original = proto[method] as (...args: unknown[]) => unknown;
+  (proto as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+    (record as (...args: unknown[]) => void)(...args);
+    return original.apply(this, args);
   };
   try {
     await f();
   } finally {
-    GPUDevice.prototype.createBuffer = create;
+    (proto as Record<string, unknown>)[method] = original;
   }
+}
+
+/** Runs `f` and records the GPU buffers created meanwhile (size, mapped or not). */
+async function buffersCreated(
+  f: () => Promise<void>,
+): Promise<{ size: number; mapped: boolean }[]> {
+  const created: { size: number; mapped: boolean }[] = [];
+  await spying(GPUDevice.prototype, "createBuffer", (d: GPUBufferDescriptor) => {
+    created.push({ size: d.size, mapped: d.mappedAtCreation === true });
+  }, f);
   return created;
 }
 
@@ -239,20 +251,14 @@ Deno.test({
 /** Runs `f` and records the sizes of the queue writes meanwhile (uploads and uniforms). */
 async function queueWrites(f: () => Promise<void>): Promise<number[]> {
   const sizes: number[] = [];
-  const write = GPUQueue.prototype.writeBuffer;
-  GPUQueue.prototype.writeBuffer = function (
-    this: GPUQueue,
-    ...args: Parameters<GPUQueue["writeBuffer"]>
-  ) {
-    const data = args[2];
-    sizes.push(args[4] ?? ("byteLength" in data ? data.byteLength : 0));
-    return write.apply(this, args);
-  };
-  try {
-    await f();
-  } finally {
-    GPUQueue.prototype.writeBuffer = write;
-  }
+  await spying(
+    GPUQueue.prototype,
+    "writeBuffer",
+    (_b: GPUBuffer, _o: number, data: BufferSource, _d?: number, size?: number) => {
+      sizes.push(size ?? data.byteLength);
+    },
+    f,
+  );
   return sizes;
 }
 
