@@ -218,30 +218,37 @@ Deno.test({
     const n = 3000; // above tfjs-webgpu's CPU hand-off threshold (1,000 values)
     const f32 = values(n, 21), i32 = Int32Array.from(values(n, 22), (v) => Math.round(v * 1000));
     const bools = Uint8Array.from(values(n, 23), (v) => (v > 0 ? 1 : 0));
+    // a view into the middle of a larger buffer, and plain numbers
+    const wide = values(n + 20, 24), view = wide.subarray(7, 7 + n);
+    const plain = Array.from(values(n, 25));
     const run = () => [
       tf.add(tf.tensor1d(f32), 1),
       tf.add(tf.tensor1d(i32, "int32"), 1).toFloat(),
       tf.logicalNot(tf.tensor1d(bools, "bool")).toFloat(),
+      tf.add(tf.tensor1d(view), 1),
+      tf.add(tf.tensor1d(plain), 1),
     ];
     const expected = [
       Float32Array.from(f32, (v) => v + 1),
       Float32Array.from(i32, (v) => v + 1),
       Float32Array.from(bools, (v) => 1 - v),
+      Float32Array.from(view, (v) => v + 1),
+      Float32Array.from(plain, (v) => Math.fround(Math.fround(v) + 1)),
     ];
     let out: Float32Array[] = [];
     const ours = await buffersCreated(async () => {
       out = await on("webgpu", run);
     });
-    for (let i = 0; i < 3; i++) assertEquals(Array.from(out[i]), Array.from(expected[i]));
+    for (let i = 0; i < 5; i++) assertEquals(Array.from(out[i]), Array.from(expected[i]));
     assertEquals(ours.filter((b) => b.mapped && b.size >= n), [], "no mapped staging buffer");
-    // tfjs's own uploads, for contrast: a mapped buffer for each of the three tensors
+    // tfjs's own uploads, for contrast: a mapped buffer for each of the five tensors
     unregisterWebGpuTrainingKernels();
     try {
       const stock = await buffersCreated(async () => {
         out = await on("webgpu", run);
       });
-      for (let i = 0; i < 3; i++) assertEquals(Array.from(out[i]), Array.from(expected[i]));
-      assertEquals(stock.filter((b) => b.mapped && b.size >= n * 4).length, 3);
+      for (let i = 0; i < 5; i++) assertEquals(Array.from(out[i]), Array.from(expected[i]));
+      assertEquals(stock.filter((b) => b.mapped && b.size >= n * 4).length, 5);
     } finally {
       registerWebGpuTrainingKernels();
     }
