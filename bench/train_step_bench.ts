@@ -17,9 +17,10 @@
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
  * GPU: `--backend=webgpu` trains on tfjs-webgpu, stock and with `registerWebGpuTrainingKernels()`'s
- * parts added one by one (reductions, fused batch-norm gradients, `writeBuffer` uploads; stock
- * and all also with a batch made from CPU values at each step, as `train()` feeds them), and with
- * `--no-bn` also without batch-norm, plus `tf.moments` over [64, 30, 30, 32] alone. Needs a real adapter to mean
+ * parts added one by one (reductions, fused batch-norm gradients, `writeBuffer` uploads, fused
+ * Adam update; stock and all also with a batch made from CPU values at each step, as `train()`
+ * feeds them), and with `--no-bn` also without batch-norm (stock and all), plus `tf.moments`
+ * over [64, 30, 30, 32] alone. Needs a real adapter to mean
  * anything (on Mesa llvmpipe, a software rasteriser, it only shows that everything runs). On
  * the lent GPU machine (shared/PEERS.md, "Running Deno WebGPU"): `deno bundle
  * bench/train_step_bench.ts -o .gpu/train_step.bundle.js`, then there
@@ -181,26 +182,29 @@ if (BACKEND === "webgpu") {
   console.log(`smallCNN train step, batch ${BATCH}, Adam, ${choice.reason}:`);
   const results: Measured[] = [];
   const profile = flag("profile");
-  if (flag("no-bn")) {
-    results.push(await measure("webgpu, no BN", STEPS, WARMUP, { batchNorm: false }));
-  }
   unregisterWebGpuTrainingKernels();
+  if (flag("no-bn")) {
+    results.push(await measure("webgpu, no BN, stock", STEPS, WARMUP, { batchNorm: false }));
+  }
   const stockMoments = await momentsMs();
   results.push(await measure("webgpu, BN, stock tfjs", STEPS, WARMUP, { profile }));
-  results.push(
-    await measure("  fresh batch each step", STEPS, WARMUP, { freshBatch: true }),
-  );
-  // masokit's parts one by one: the reductions, + the fused gradients, + writeBuffer uploads
-  registerWebGpuTrainingKernels({ fuseBatchNorm: false, writeUploads: false });
+  results.push(await measure("  fresh batch each step", STEPS, WARMUP, { freshBatch: true }));
+  // masokit's parts one by one: the reductions, + the fused gradients, + writeBuffer uploads,
+  // + the fused Adam update
+  const off = { fuseBatchNorm: false, writeUploads: false, fuseAdam: false };
+  registerWebGpuTrainingKernels(off);
   const ourMoments = await momentsMs();
   results.push(await measure("webgpu, BN, reductions", STEPS, WARMUP));
-  registerWebGpuTrainingKernels({ writeUploads: false });
+  registerWebGpuTrainingKernels({ ...off, fuseBatchNorm: true });
   results.push(await measure("  + fused BN gradients", STEPS, WARMUP));
+  registerWebGpuTrainingKernels({ fuseAdam: false });
+  results.push(await measure("  + writeBuffer uploads", STEPS, WARMUP));
   registerWebGpuTrainingKernels();
-  results.push(await measure("  + writeBuffer uploads", STEPS, WARMUP, { profile }));
-  results.push(
-    await measure("  fresh batch each step", STEPS, WARMUP, { freshBatch: true }),
-  );
+  results.push(await measure("  + fused Adam update", STEPS, WARMUP, { profile }));
+  results.push(await measure("  fresh batch each step", STEPS, WARMUP, { freshBatch: true }));
+  if (flag("no-bn")) {
+    results.push(await measure("webgpu, no BN, masokit", STEPS, WARMUP, { batchNorm: false }));
+  }
   print(results, null);
   console.log(
     `  tf.moments([64, 30, 30, 32], [0, 1, 2]), median of 10: stock ${

@@ -1,6 +1,6 @@
 /**
- * Faster batch-norm training for tfjs's `webgpu` backend: reductions, fused gradients and
- * uploads.
+ * Faster training on tfjs's `webgpu` backend: batch-norm's reductions and gradients, Adam's
+ * update, uploads.
  *
  * tfjs-backend-webgpu 4.22 reduces [N, H, W, C] over N, H, W by transposing to [C, N·H·W] and
  * giving each of the C outputs one workgroup: for smallCNN's first layer that is 32 workgroups
@@ -10,7 +10,8 @@
  * rows for a tile of columns (threads along the columns read neighbouring addresses); stage 2
  * sums the G partial rows and divides by R for `Mean`. No transpose, G·⌈C/tile⌉ workgroups.
  *
- * Batch-norm's gradients (lib/train/_fused_gradients.ts) run as `MasokitBatchNormGrad` (two
+ * Adam's update runs in three dispatches a variable (lib/train/_webgpu_adam.ts). Batch-norm's
+ * gradients (lib/train/_fused_gradients.ts) run as `MasokitBatchNormGrad` (two
  * column sums S₁ = Σdy and S₂ = Σdy·(x − μ), the input gradient in one pass, three per-channel
  * passes: 8 dispatches where tfjs records ≈30 elementwise ops, reductions and a `Tile`) and
  * `MasokitBroadcastLeading` (the gradient of `Mean`/`Sum` over leading axes: dy ÷ n broadcast on
@@ -28,23 +29,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
-
-/** The parts of tfjs-backend-webgpu's `WebGPUBackend` used here. */
-interface WebGpuBackendLike {
-  runWebGPUProgram(
-    program: unknown,
-    inputs: tf.TensorInfo[],
-    outputDtype: tf.DataType,
-    uniforms?: { type: string; data: number[] }[],
-  ): tf.TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: WebGpuBackendLike;
-  attrs: Record<string, unknown>;
-};
+import { ADAM_UPDATE, adamUpdate, setFusedAdam } from "./_webgpu_adam.ts";
+import {
+  FlatProgram,
+  type KernelArgs,
+  runFlat,
+  type WebGpuBackendLike,
+} from "./_webgpu_programs.ts";
 
 /** A tensor's entry in tfjs-backend-webgpu's tensor map (the fields used here). */
 interface WebGpuTensorData {
@@ -72,6 +63,12 @@ export interface WebGpuTrainingKernelsOptions {
    */
   fuseBatchNorm?: boolean;
   /**
+   * Also run Adam's update (tfjs's `AdamOptimizer`, every instance) as `MasokitAdamUpdate`:
+   * three dispatches a variable instead of ≈12 (default true; tfjs's own update on other
+   * backends and dtypes).
+   */
+  fuseAdam?: boolean;
+  /**
    * Upload tensors' CPU values with `GPUQueue.writeBuffer` (default true) instead of
    * tfjs-webgpu's staging buffer created mapped for each upload.
    */
@@ -84,7 +81,7 @@ export interface WebGpuTrainingKernelsReport {
   replaced: string[];
   /** Kernels added for `webgpu` (`MasokitBatchNormGrad`, `MasokitBroadcastLeading`). */
   added: string[];
-  /** Gradients replaced by fused versions (`FusedBatchNorm`, `Mean`, `Sum`). */
+  /** Gradients and updates replaced by fused versions (`FusedBatchNorm`, `Mean`, `Sum`, `Adam`). */
   gradients: string[];
   /**
    * Whether uploads go through `writeBuffer`: on the running webgpu backend now, or on the next
@@ -222,36 +219,6 @@ function reduceRows(
   return out;
 }
 
-/** An elementwise program over a flat output of `total` values (`main(index)`). */
-abstract class FlatProgram {
-  abstract variableNames: string[];
-  abstract uniforms: string;
-  abstract shaderKey: string;
-  outputShape: number[];
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [128, 1, 1];
-  size = true;
-
-  constructor(total: number) {
-    this.outputShape = [total];
-    this.dispatch = [Math.ceil(total / 128), 1, 1];
-  }
-
-  /** The value at flat `index` (a WGSL expression). */
-  abstract value(): string;
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          setOutputAtIndex(index, ${this.value()});
-        }
-      }
-    `;
-  }
-}
-
 /** out[i] = x[i mod unit] / divisor: the gradient of Mean (or Sum) over leading axes. */
 class BroadcastLeadingProgram extends FlatProgram {
   variableNames = ["x"];
@@ -308,18 +275,6 @@ class BatchNormChannelProgram extends FlatProgram {
     const r = channelFactor("index", false);
     return `-0.5 * (${k}) * (${r}) * (${r}) * ${s}`;
   }
-}
-
-/** Runs a flat program and gives its output `shape`. */
-function runFlat(
-  backend: WebGpuBackendLike,
-  program: FlatProgram,
-  inputs: tf.TensorInfo[],
-  uniforms: { type: string; data: number[] }[],
-  shape: number[],
-): tf.TensorInfo {
-  const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
-  return { dataId: out.dataId, shape, dtype: "float32" };
 }
 
 /** `MasokitBroadcastLeading` on webgpu: out of attrs.shape, out[r, j] = x[j] / divisor. */
@@ -390,9 +345,17 @@ const replacements: Record<string, (args: KernelArgs) => tf.TensorInfo> = {
   Mean: makeReduce("Mean"),
 };
 
-const added: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
-  [BATCH_NORM_GRAD]: batchNormGrad,
-  [BROADCAST_LEADING]: broadcastLeading,
+/** Kernels added for `webgpu`, each with the option that turns it on. */
+const added: Record<
+  string,
+  {
+    fn: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+    option: "fuseBatchNorm" | "fuseAdam";
+  }
+> = {
+  [BATCH_NORM_GRAD]: { fn: batchNormGrad, option: "fuseBatchNorm" },
+  [BROADCAST_LEADING]: { fn: broadcastLeading, option: "fuseBatchNorm" },
+  [ADAM_UPDATE]: { fn: adamUpdate, option: "fuseAdam" },
 };
 
 /** Whether webgpu backends started from now on upload with `writeBuffer`. */
@@ -469,15 +432,17 @@ function install(name: string, fn: (args: KernelArgs) => tf.TensorInfo | tf.Tens
  * one per channel (other reductions go to the original kernels); unless `fuseBatchNorm` is false,
  * adds `MasokitBatchNormGrad` and `MasokitBroadcastLeading` for `webgpu` and makes the gradients
  * of `FusedBatchNorm` and of `Mean`/`Sum` over leading axes use them (globally, in tfjs's gradient
- * registry; tfjs's own gradients elsewhere); unless `writeUploads` is false, makes the webgpu
- * backend (the running one, and any that starts later) upload tensors' CPU values with
- * `GPUQueue.writeBuffer`. Idempotent; nothing is registered at import time; call it before or
+ * registry; tfjs's own gradients elsewhere); unless `fuseAdam` is false, runs every tfjs Adam
+ * optimizer's update on `webgpu` as `MasokitAdamUpdate`, three dispatches a variable instead of
+ * ≈12 (lib/train/_webgpu_adam.ts; tfjs's own update elsewhere); unless `writeUploads` is false,
+ * makes the webgpu backend (the running one, and any that starts later) upload tensors' CPU
+ * values with `GPUQueue.writeBuffer`. Idempotent; nothing is registered at import time; call it before or
  * after `tf.setBackend("webgpu")`, after importing `@tensorflow/tfjs-backend-webgpu` (this module
  * does not import it: importing it registers the `webgpu` backend at a priority above `wasm` and
  * `cpu`, which would change tfjs's default backend). Results equal tfjs's up to float32
  * summation order.
  *
- * @param options `fuseBatchNorm` (default true), `writeUploads` (default true).
+ * @param options `fuseBatchNorm`, `fuseAdam`, `writeUploads` (each default true).
  * @returns Which kernels were replaced and added, which gradients changed, whether uploads go
  *   through `writeBuffer`, and whether an earlier call already had done everything.
  *
@@ -503,8 +468,10 @@ export function registerWebGpuTrainingKernels(
   options: WebGpuTrainingKernelsOptions = {},
 ): WebGpuTrainingKernelsReport {
   const fuse = options.fuseBatchNorm ?? true;
+  const adam = options.fuseAdam ?? true;
   const uploads = options.writeUploads ?? true;
-  for (const [key, value] of [["fuseBatchNorm", fuse], ["writeUploads", uploads]] as const) {
+  const chosen = { fuseBatchNorm: fuse, fuseAdam: adam, writeUploads: uploads };
+  for (const [key, value] of Object.entries(chosen)) {
     if (typeof value !== "boolean") {
       throw new TypeError(
         `Cannot register webgpu training kernels: ${key} is ${
@@ -535,18 +502,20 @@ export function registerWebGpuTrainingKernels(
     install(name, fn);
     report.replaced.push(name);
   }
-  for (const [name, fn] of Object.entries(added)) {
+  for (const [name, { fn, option }] of Object.entries(added)) {
     const current = tf.getKernel(name, "webgpu");
     const mine = current !== undefined && current === ours.get(name);
-    if (fuse && !mine) {
+    if (chosen[option] && !mine) {
       install(name, fn);
       report.added.push(name);
-    } else if (!fuse && mine) {
+    } else if (!chosen[option] && mine) {
       tf.unregisterKernel(name, "webgpu");
       ours.delete(name);
     }
   }
   if (fuse) report.gradients = setFusedGradients(true);
+  if (adam && setFusedAdam(true)) report.gradients.push("Adam");
+  if (!adam) setFusedAdam(false);
   // the running backend now; later ones through the kernels' setupFunc
   if (tf.getBackend() === "webgpu") setUploads(tf.backend());
   report.writeUploads = writeUploads;
@@ -557,8 +526,8 @@ export function registerWebGpuTrainingKernels(
 
 /**
  * Undoes {@link registerWebGpuTrainingKernels} (for A/B comparisons in one process): restores
- * tfjs-webgpu's own `Sum` and `Mean` and uploads, and removes the fused gradient kernels for
- * `webgpu` (the gradients then fall back to tfjs's own there).
+ * tfjs-webgpu's own `Sum` and `Mean`, uploads and Adam update, and removes the fused gradient
+ * kernels for `webgpu` (the gradients then fall back to tfjs's own there).
  *
  * @returns The names of the kernels restored or removed.
  *
@@ -574,6 +543,7 @@ export function registerWebGpuTrainingKernels(
  *
  * registerWebGpuTrainingKernels();
  * deepEqual(unregisterWebGpuTrainingKernels().sort(), [
+ *   "MasokitAdamUpdate",
  *   "MasokitBatchNormGrad",
  *   "MasokitBroadcastLeading",
  *   "Mean",
@@ -602,5 +572,6 @@ export function unregisterWebGpuTrainingKernels(): string[] {
   }
   writeUploads = false;
   restoreUploads();
+  setFusedAdam(false);
   return restored;
 }

@@ -44,6 +44,7 @@ Deno.test("registerWebGpuTrainingKernels() is idempotent and can be undone", () 
   });
   const mine = tf.getKernel("Mean", "webgpu");
   assertEquals(unregisterWebGpuTrainingKernels().sort(), [
+    "MasokitAdamUpdate",
     "MasokitBatchNormGrad",
     "MasokitBroadcastLeading",
     "Mean",
@@ -55,7 +56,12 @@ Deno.test("registerWebGpuTrainingKernels() is idempotent and can be undone", () 
   assertEquals(unregisterWebGpuTrainingKernels(), []);
   const again = registerWebGpuTrainingKernels();
   assertEquals(again.replaced.sort(), ["Mean", "Sum"]);
-  assertEquals(again.added.sort(), ["MasokitBatchNormGrad", "MasokitBroadcastLeading"]);
+  assertEquals(again.added.sort(), [
+    "MasokitAdamUpdate",
+    "MasokitBatchNormGrad",
+    "MasokitBroadcastLeading",
+  ]);
+  assertEquals(again.gradients, ["Adam"]); // the others stay installed: the registry is global
   assert(tf.getKernel("Mean", "webgpu") !== original, "masokit's Mean is registered again");
 });
 
@@ -306,7 +312,7 @@ Deno.test({
 });
 
 Deno.test("registerWebGpuTrainingKernels() refuses options that are not booleans", () => {
-  for (const options of [{ fuseBatchNorm: "yes" }, { writeUploads: 1 }]) {
+  for (const options of [{ fuseBatchNorm: "yes" }, { writeUploads: 1 }, { fuseAdam: 0 }]) {
     let message = "";
     try {
       registerWebGpuTrainingKernels(options as never);
@@ -314,8 +320,68 @@ Deno.test("registerWebGpuTrainingKernels() refuses options that are not booleans
       message = (e as Error).message;
     }
     assert(
-      /expected a boolean/.test(message) && /(fuseBatchNorm|writeUploads) is/.test(message),
+      /expected a boolean/.test(message) &&
+        /(fuseBatchNorm|writeUploads|fuseAdam) is/.test(message),
       message,
     );
   }
+});
+
+Deno.test({
+  name: "on webgpu Adam's fused update follows tfjs's Adam on cpu, step by step",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    // a conv kernel, a bias and a dense kernel; float32 throughout; 4 steps, the first from
+    // zero moments; lr and β chosen so that every term matters
+    const shapes = [[3, 3, 2, 5], [5], [45, 3]];
+    const init = shapes.map((s, i) => values(size(s), 40 + i, 0.1));
+    const grads = [0, 1, 2, 3].map((t) => shapes.map((s, i) => values(size(s), 50 + 10 * t + i)));
+    const train = async (backend: string) => {
+      const previous = tf.getBackend();
+      await tf.setBackend(backend);
+      try {
+        const vars = shapes.map((s, i) =>
+          tf.variable(tf.tensor(init[i], s), true, `w${i}_${backend}`)
+        );
+        const opt = tf.train.adam(0.05, 0.8, 0.9, 1e-3);
+        let ran = new Set<string>();
+        for (const g of grads) {
+          const info = await tf.profile(() => {
+            const map: Record<string, tf.Tensor> = {};
+            vars.forEach((v, i) => (map[v.name] = tf.tensor(g[i], shapes[i])));
+            opt.applyGradients(map as Parameters<typeof opt.applyGradients>[0]);
+            tf.dispose(Object.values(map));
+          });
+          ran = new Set(info.kernels.map((k) => k.name));
+        }
+        const state = await opt.getWeights();
+        const out = {
+          weights: await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>)),
+          moments: await Promise.all(
+            state.slice(1).map((w) => w.tensor.data() as Promise<Float32Array>),
+          ),
+          names: state.map((w) => w.name.replace(`_${backend}`, "")),
+          iterations: (await state[0].tensor.data())[0],
+          ran,
+        };
+        tf.dispose([...vars, ...state.map((w) => w.tensor)]);
+        opt.dispose();
+        return out;
+      } finally {
+        await tf.setBackend(previous);
+      }
+    };
+    const cpu = await train("cpu");
+    const gpu = await train("webgpu");
+    assert(gpu.ran.has("MasokitAdamUpdate") && !gpu.ran.has("Sqrt"), `ran: ${[...gpu.ran]}`);
+    assert(!cpu.ran.has("MasokitAdamUpdate") && cpu.ran.has("Sqrt"), "tfjs's update on cpu");
+    assertEquals(gpu.names, cpu.names);
+    assertEquals([gpu.iterations, cpu.iterations], [4, 4]);
+    for (let i = 0; i < shapes.length; i++) {
+      assertClose(gpu.weights[i], cpu.weights[i], 1e-5, `w${i}`);
+    }
+    for (let i = 0; i < cpu.moments.length; i++) {
+      assertClose(gpu.moments[i], cpu.moments[i], 1e-5, cpu.names[i + 1]);
+    }
+  },
 });
