@@ -220,12 +220,17 @@ async function readLabels(
   return labels;
 }
 
-/** Throws a RangeError naming the first non-finite value of `data.<which>.x`, if any. */
-function checkFinite(x: tf.Tensor, which: string): void {
+/**
+ * Throws a RangeError naming the first non-finite value of `data.<which>.x`, if any. Reads
+ * asynchronously: tfjs-webgpu cannot read synchronously in Deno.
+ */
+async function checkFinite(x: tf.Tensor, which: string): Promise<void> {
   if (x.size === 0) return; // no values (tf.all of nothing is false)
-  const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
+  const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
+  const [bad] = await flag.data();
+  flag.dispose();
   if (!bad) return;
-  const values = x.dataSync();
+  const values = await x.data();
   const i = values.findIndex((v) => !Number.isFinite(v));
   const d = x.size / x.shape[0];
   throw new RangeError(
@@ -516,8 +521,8 @@ export async function train(
   if (data.test) await readLabels(data.test, classes, "data.test", "Cannot train");
   checkInputShape(model, data.train.x, "train");
   if (data.test) checkInputShape(model, data.test.x, "test");
-  checkFinite(data.train.x, "train");
-  if (data.test) checkFinite(data.test.x, "test");
+  await checkFinite(data.train.x, "train");
+  if (data.test) await checkFinite(data.test.x, "test");
   const n = labels.length;
   const steps = options.stepsPerEpoch ?? Math.floor(n / batchSize);
   if (!Number.isInteger(steps) || steps < 1) {
