@@ -28,6 +28,7 @@ export * from "./lib/util/errors.ts";
 export * from "./lib/network/spline_network.ts";
 export * from "./lib/network/batch.ts";
 export * from "./lib/network/from_layers_model.ts";
+export * from "./lib/network/from_layers_model_async.ts";
 export * from "./lib/network/forward.ts";
 export * from "./lib/affine/affine_map.ts";
 export * from "./lib/affine/template_inner_products.ts";

@@ -5,12 +5,13 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import {
+  asBatch,
   asOutput,
   type Batch,
   type BatchInput,
   checkBatchInput,
   outputArray,
-  readBatch,
+  readBatchAsync,
 } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
@@ -68,14 +69,26 @@ export async function affineMapAsync(
   checkBatchInput(x, what); // the input first, as affineMap() checks it
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const backend = checkAsyncBackend(options.backend);
-  if (backend === "cpu" || backend === "tfjs") return affineMap(net, x, { backend });
+  if (backend === "tfjs") return affineMap(net, x, { backend });
   // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
+  const { data, count } = await readBatchAsync(x, {
+    exampleShape: net.inputShape,
+    what,
+    float32: true,
+  });
+  // the CPU engine on the values read: a tensor is not read twice, and one on tfjs's webgpu
+  // backend (which cannot read synchronously) works too
+  const onCpu = () => {
+    const { A, B } = affineMap(net, asBatch(x, data), { backend: "cpu" });
+    return { A: asOutput(x, A.data, [...A.shape]), B: asOutput(x, B.data, [...B.shape]) };
+  };
+  if (backend === "cpu") return onCpu();
   const engine = await resolveAsyncBackend(backend);
+  if (engine === "cpu") return onCpu();
   if (engine !== "webgpu") return affineMap(net, x, { backend: engine });
   const C = net.outputSize, D = net.inputSize;
   return await withWebGpu("the affine map", {
-    cpu: () => affineMap(net, x, { backend: "cpu" }),
+    cpu: onCpu,
     gpu: async (ctx) => {
       const array = outputArray(x);
       const { A, B } = await affineMapWebGpu(ctx, net, { x: data, n: count, array });

@@ -5,12 +5,13 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import {
+  asBatch,
   asOutput,
   type Batch,
   type BatchInput,
   checkBatchInput,
   outputArray,
-  readBatch,
+  readBatchAsync,
 } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
@@ -66,13 +67,25 @@ export async function templateInnerProductsAsync(
   checkBatchInput(x, what); // the input first, as templateInnerProducts() checks it
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const backend = checkAsyncBackend(options.backend);
-  if (backend === "cpu" || backend === "tfjs") return templateInnerProducts(net, x, { backend });
+  if (backend === "tfjs") return templateInnerProducts(net, x, { backend });
   // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
+  const { data, count } = await readBatchAsync(x, {
+    exampleShape: net.inputShape,
+    what,
+    float32: true,
+  });
+  // the CPU engine on the values read: a tensor is not read twice, and one on tfjs's webgpu
+  // backend (which cannot read synchronously) works too
+  const onCpu = () => {
+    const z = templateInnerProducts(net, asBatch(x, data), { backend: "cpu" });
+    return asOutput(x, z.data, [...z.shape]);
+  };
+  if (backend === "cpu") return onCpu();
   const engine = await resolveAsyncBackend(backend);
+  if (engine === "cpu") return onCpu();
   if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
   return await withWebGpu("template inner products", {
-    cpu: () => templateInnerProducts(net, x, { backend: "cpu" }),
+    cpu: onCpu,
     gpu: async (ctx) => {
       const array = outputArray(x);
       const z = await innerProductsWebGpu(ctx, net, { x: data, n: count, array });

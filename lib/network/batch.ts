@@ -107,32 +107,96 @@ export function readBatch(
   options: { exampleShape: Shape; what?: string; float32?: boolean },
 ): { data: Float64Array | Float32Array; count: number } {
   const what = options.what ?? "Cannot run the network";
+  return checkedBatch(
+    x,
+    checkTensor(x, options) ? syncValues(x as tf.Tensor, what) : null,
+    options,
+  );
+}
+
+/**
+ * {@linkcode readBatch} for the async functions: a tensor's values are read asynchronously, so
+ * that a tensor on tfjs's `webgpu` backend (which cannot read synchronously in Deno) works too.
+ *
+ * @param x A tensor or float64 batch.
+ * @param options As for {@linkcode readBatch}.
+ * @returns As {@linkcode readBatch}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { readBatchAsync } from "./batch.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const b = await readBatchAsync(tf.tensor2d([[1, 2, 3]]), { exampleShape: [3], float32: true });
+ * deepEqual(Array.from(b.data), [1, 2, 3]);
+ * ```
+ */
+export async function readBatchAsync(
+  x: BatchInput,
+  options: { exampleShape: Shape; what?: string; float32?: boolean },
+): Promise<{ data: Float64Array | Float32Array; count: number }> {
+  const values = checkTensor(x, options)
+    ? await (x as tf.Tensor).data() as Float32Array | Int32Array
+    : null;
+  return checkedBatch(x, values, options);
+}
+
+/** Checks the input, its shape and (for a tensor) its dtype; true for a tensor. */
+function checkTensor(x: BatchInput, options: { exampleShape: Shape; what?: string }): boolean {
+  const what = options.what ?? "Cannot run the network";
   checkBatchInput(x, what);
-  const shape = x.shape;
+  checkBatchShape(x.shape, options.exampleShape, what);
+  if (!isTensor(x)) return false;
+  if (x.dtype !== "float32" && x.dtype !== "int32") {
+    throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32 or int32`);
+  }
+  return true;
+}
+
+/**
+ * A tensor's values, read synchronously; where the tensor's backend cannot (tfjs's `webgpu` in
+ * Deno), an error that says so and what to do instead.
+ */
+function syncValues(t: tf.Tensor, what: string): Float32Array | Int32Array {
+  try {
+    return t.dataSync() as Float32Array | Int32Array;
+  } catch (e) {
+    throw new TypeError(
+      `${what}: the input tensor cannot be read synchronously (${
+        (e as Error).message
+      }): tfjs's webgpu backend cannot in Deno; call the async variant (e.g. affineMapAsync), or make the tensor under tfjs's cpu or wasm backend`,
+      { cause: e },
+    );
+  }
+}
+
+/** {@linkcode readBatch}'s result from a checked input and, for a tensor, its values. */
+function checkedBatch(
+  x: BatchInput,
+  values: Float32Array | Int32Array | null,
+  options: { exampleShape: Shape; what?: string; float32?: boolean },
+): { data: Float64Array | Float32Array; count: number } {
+  const what = options.what ?? "Cannot run the network";
   const want = options.exampleShape;
-  checkBatchShape(shape, want, what);
-  const count = shape[0];
+  const count = x.shape[0];
   let data: Float64Array | Float32Array;
-  if (isTensor(x)) {
-    if (x.dtype !== "float32" && x.dtype !== "int32") {
-      throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32 or int32`);
-    }
-    const values = x.dataSync() as Float32Array | Int32Array;
+  if (values !== null) {
     data = options.float32 === true && values instanceof Float32Array
       ? values
       : Float64Array.from(values);
   } else {
-    if (!(x.data instanceof Float64Array)) {
+    const b = x as Batch;
+    if (!(b.data instanceof Float64Array)) {
       throw new TypeError(`${what}: a Batch must hold a Float64Array`);
     }
-    if (x.data.length !== count * shapeSize(want)) {
+    if (b.data.length !== count * shapeSize(want)) {
       throw new RangeError(
-        `${what}: batch data has ${x.data.length} values, shape [${shape}] needs ${
+        `${what}: batch data has ${b.data.length} values, shape [${x.shape}] needs ${
           count * shapeSize(want)
         }`,
       );
     }
-    data = x.data;
+    data = b.data;
   }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
@@ -145,6 +209,28 @@ export function readBatch(
     }
   }
   return { data, count };
+}
+
+/**
+ * The float64 batch of an input whose values were read (by {@linkcode readBatchAsync}): the
+ * batch itself, or a tensor's values as float64.
+ *
+ * @param x The input.
+ * @param data Its values, as read.
+ * @returns A float64 batch of `x`'s shape.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { asBatch } from "./batch.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const b = asBatch(tf.zeros([1, 2]), new Float32Array([0.5, 2]));
+ * deepEqual([Array.from(b.data), b.shape], [[0.5, 2], [1, 2]]);
+ * ```
+ */
+export function asBatch(x: BatchInput, data: Float64Array | Float32Array): Batch {
+  if (!isTensor(x) && data === x.data) return x;
+  return { data: data instanceof Float64Array ? data : Float64Array.from(data), shape: x.shape };
 }
 
 /**
@@ -178,7 +264,9 @@ export function readTensor(
   if (x.dtype !== "float32") {
     throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32 or int32`);
   }
-  const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
+  const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
+  const [bad] = syncValues(flag, what);
+  flag.dispose();
   if (bad) readBatch(x, options); // finds and names the offending value
   return x;
 }
@@ -198,7 +286,7 @@ export function readTensor(
  * ```
  */
 export function toBatch(t: tf.Tensor): Batch {
-  const b = { data: Float64Array.from(t.dataSync() as Float32Array), shape: t.shape };
+  const b = { data: Float64Array.from(syncValues(t, "Cannot read the result")), shape: t.shape };
   t.dispose();
   return b;
 }

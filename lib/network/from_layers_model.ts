@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { weightValues } from "./_weight_values.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { SplineError } from "../util/errors.ts";
 import type { Shape, SplineLayer } from "./spline_network.ts";
@@ -53,7 +54,7 @@ function pair(v: number | number[]): [number, number] {
 
 /** A weight as float64, checked finite (a diverged training leaves NaN weights behind). */
 function f64(t: tf.Tensor, layer: string, what: string): Float64Array {
-  const v = Float64Array.from(t.dataSync() as Float32Array);
+  const v = Float64Array.from(weightValues(t, layer, what));
   const bad = v.findIndex((x) => !Number.isFinite(x));
   if (bad >= 0) {
     throw new SplineError(

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type BatchInput, checkBatchInput, readBatch } from "../network/batch.ts";
+import { asBatch, type BatchInput, checkBatchInput, readBatchAsync } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
 import { checkOptionKeys } from "../util/options.ts";
@@ -46,13 +46,22 @@ export async function partitionCodesAsync(
   checkBatchInput(x, what); // the input first, as partitionCodes() checks it
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const backend = checkAsyncBackend(options.backend);
-  if (backend === "cpu" || backend === "tfjs") return partitionCodes(net, x, { backend });
+  if (backend === "tfjs") return partitionCodes(net, x, { backend });
   // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = readBatch(x, { exampleShape: net.inputShape, what, float32: true });
+  const { data, count } = await readBatchAsync(x, {
+    exampleShape: net.inputShape,
+    what,
+    float32: true,
+  });
+  // the CPU engine on the values read: a tensor is not read twice, and one on tfjs's webgpu
+  // backend (which cannot read synchronously) works too
+  const onCpu = () => partitionCodes(net, asBatch(x, data), { backend: "cpu" });
+  if (backend === "cpu") return onCpu();
   const engine = await resolveAsyncBackend(backend);
+  if (engine === "cpu") return onCpu();
   if (engine !== "webgpu") return partitionCodes(net, x, { backend: engine });
   return await withWebGpu("partition codes", {
-    cpu: () => partitionCodes(net, x, { backend: "cpu" }),
+    cpu: onCpu,
     gpu: async (ctx) => {
       const { codes } = await forwardWebGpu(ctx, net, { x: data, n: count });
       return net.codeLayers.map((info): CodeLayer => {

@@ -23,9 +23,10 @@ export class SplineError extends Error {
    * Creates an error with the given message.
    *
    * @param message What failed, quoting the offending values.
+   * @param options `cause`: the error behind it, if any.
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "SplineError";
   }
 }
