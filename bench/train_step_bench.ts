@@ -12,7 +12,8 @@
  * gradient and with the JS loop; `--ab=filter`: the filter gradients with the direct SIMD kernel
  * and on XNNPACK; `--ab=bn-simd`: batch-norm's passes (moments, forward, gradient) in SIMD and
  * in JS loops; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
- * calling thread alone; `--input-grad` computes it everywhere, as stock tfjs does);
+ * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
+ * tfjs's ops; `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
@@ -27,7 +28,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -233,6 +234,8 @@ if (BACKEND === "webgpu") {
     ? "bnSimd"
     : flag("ab=helpers")
     ? "helpers"
+    : flag("ab=adam")
+    ? "adam"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -249,6 +252,7 @@ if (BACKEND === "webgpu") {
       if (ab === "filter") wasmFilterGradKernel.enabled = on;
       if (ab === "bnSimd") wasmBatchNormSimd.enabled = on;
       if (ab === "helpers") heapThreads.helpers = on ? helpers : 0;
+      if (ab === "adam") registerWasmTrainingKernels({ fuseAdam: on });
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
       const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
@@ -270,6 +274,7 @@ if (BACKEND === "webgpu") {
       filter: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
       bnSimd: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
       helpers: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
+      adam: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
+import { ADAM_UPDATE, setFusedAdam } from "./_fused_adam.ts";
 import {
   free,
   heapThreadsFor,
@@ -26,7 +27,7 @@ export interface WasmTrainingKernelsReport {
   added: string[];
   /** Built-in `wasm` kernels replaced by faster versions (the originals remain as fallbacks). */
   replaced: string[];
-  /** Gradients replaced by fused versions (`FusedBatchNorm`, `Mean`, `Sum`), or restored. */
+  /** Gradients and updates replaced by fused versions (`FusedBatchNorm`, `Mean`, `Sum`, `Adam`), or restored. */
   gradients: string[];
   /** True when an earlier call had already registered everything (nothing changed now). */
   alreadyRegistered: boolean;
@@ -48,6 +49,12 @@ export interface WasmTrainingKernelsOptions {
    * and fall back to tfjs's own gradients otherwise (other backends, other shapes, non-float32).
    */
   fuseBatchNorm?: boolean;
+  /**
+   * Also run Adam's update (tfjs's `AdamOptimizer`, every instance) as one `MasokitAdamUpdate`
+   * kernel call a variable, in float32 with tfjs's order of operations, so bit for bit as tfjs's
+   * ≈12 ops (default true; lib/train/_fused_adam.ts).
+   */
+  fuseAdam?: boolean;
 }
 
 type KernelArgs = {
@@ -683,6 +690,39 @@ function broadcastLeading(args: KernelArgs): Info {
   return out;
 }
 
+/**
+ * `MasokitAdamUpdate` on wasm (lib/train/_fused_adam.ts): m′, v′, w′ in one pass over the heap,
+ * each operation rounded to float32 as tfjs-wasm's own ops round it (a double product, sum,
+ * quotient or square root of float32 values rounded once to float32 is the correctly rounded
+ * float32 result), so the update equals tfjs's bit for bit.
+ */
+function adamUpdate(args: KernelArgs): Info[] {
+  const { inputs: { w, m, v, g, accBeta1, accBeta2 }, backend, attrs } = args;
+  const f = Math.fround;
+  const [beta1, beta2, epsilon, lr] = ["beta1", "beta2", "epsilon", "learningRate"].map((k) =>
+    attrs[k] as number
+  );
+  const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2);
+  const eps = f(epsilon), negLr = f(-lr);
+  const outs = [m, v, w].map((t) => backend.makeOutput(t.shape, "float32"));
+  // views after the allocations (an allocation may move the heap)
+  const [m1, v1, w1] = outs.map((o) => backend.typedArrayFromHeap(o) as Float32Array);
+  const [wv, mv, vv, gv, a1, a2] = [w, m, v, g, accBeta1, accBeta2].map((t) =>
+    backend.typedArrayFromHeap(t) as Float32Array
+  );
+  const d1 = f(1 - a1[0]), d2 = f(1 - a2[0]);
+  for (let i = 0; i < gv.length; i++) {
+    const gi = gv[i];
+    const mi = f(f(mv[i] * b1) + f(gi * c1));
+    const vi = f(f(vv[i] * b2) + f(f(gi * gi) * c2));
+    const step = f(f(f(mi / d1) / f(f(Math.sqrt(f(vi / d2))) + eps)) * negLr);
+    m1[i] = mi;
+    v1[i] = vi;
+    w1[i] = step + wv[i];
+  }
+  return outs;
+}
+
 const added: Record<string, (args: KernelArgs) => Info> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
 };
@@ -736,10 +776,12 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * false it also adds the kernels `MasokitBatchNormGrad` (all five batch-norm gradients in two
  * passes) and `MasokitBroadcastLeading`, and makes the gradients of `FusedBatchNorm` and of
  * `Mean`/`Sum` over leading axes use them (globally, falling back to tfjs's gradients on backends
- * without these kernels). Idempotent; nothing is registered at import time. Call it before or after
- * `tf.setBackend("wasm")`.
+ * without these kernels). Unless `fuseAdam` is false it adds `MasokitAdamUpdate` and runs every
+ * tfjs Adam optimizer's update on `wasm` through it: one kernel call a variable instead of ≈12,
+ * bit for bit the same (lib/train/_fused_adam.ts). Idempotent; nothing is registered at import
+ * time. Call it before or after `tf.setBackend("wasm")`.
  *
- * @param options `replaceSlowKernels` (default true), `fuseBatchNorm` (default true).
+ * @param options `replaceSlowKernels`, `fuseBatchNorm`, `fuseAdam` (each default true).
  * @returns Which kernels were added and replaced, which gradients changed, and whether an
  *   earlier call already had done everything.
  *
@@ -782,6 +824,14 @@ export function registerWasmTrainingKernels(
       }, expected a boolean`,
     );
   }
+  const adam = options.fuseAdam ?? true;
+  if (typeof adam !== "boolean") {
+    throw new TypeError(
+      `Cannot register wasm training kernels: fuseAdam is ${
+        JSON.stringify(adam)
+      }, expected a boolean`,
+    );
+  }
   const report: WasmTrainingKernelsReport = {
     added: [],
     replaced: [],
@@ -794,6 +844,14 @@ export function registerWasmTrainingKernels(
     report.added.push(name);
   }
   report.gradients = setFusedGradients(fuse);
+  if (adam && !isOurs(ADAM_UPDATE)) {
+    install(ADAM_UPDATE, adamUpdate as unknown as (args: KernelArgs) => Info);
+    report.added.push(ADAM_UPDATE);
+  } else if (!adam && isOurs(ADAM_UPDATE)) {
+    tf.unregisterKernel(ADAM_UPDATE, "wasm");
+    ours.delete(ADAM_UPDATE);
+  }
+  if (adam && setFusedAdam(true)) report.gradients.push("Adam");
   for (const [name, fn] of Object.entries(added)) {
     if (isOurs(name)) continue;
     if (tf.getKernel(name, "wasm") !== undefined && !originals.has(name)) continue; // upstream fixed

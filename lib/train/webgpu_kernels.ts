@@ -29,7 +29,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
-import { ADAM_UPDATE, adamUpdate, setFusedAdam } from "./_webgpu_adam.ts";
+import { ADAM_UPDATE, setFusedAdam } from "./_fused_adam.ts";
+import { adamUpdate } from "./_webgpu_adam.ts";
 import {
   FlatProgram,
   type KernelArgs,
@@ -434,7 +435,7 @@ function install(name: string, fn: (args: KernelArgs) => tf.TensorInfo | tf.Tens
  * of `FusedBatchNorm` and of `Mean`/`Sum` over leading axes use them (globally, in tfjs's gradient
  * registry; tfjs's own gradients elsewhere); unless `fuseAdam` is false, runs every tfjs Adam
  * optimizer's update on `webgpu` as `MasokitAdamUpdate`, three dispatches a variable instead of
- * ≈12 (lib/train/_webgpu_adam.ts; tfjs's own update elsewhere); unless `writeUploads` is false,
+ * ≈12 (lib/train/_fused_adam.ts; tfjs's own update where the backend lacks the kernel); unless `writeUploads` is false,
  * makes the webgpu backend (the running one, and any that starts later) upload tensors' CPU
  * values with `GPUQueue.writeBuffer`. Idempotent; nothing is registered at import time; call it before or
  * after `tf.setBackend("webgpu")`, after importing `@tensorflow/tfjs-backend-webgpu` (this module
@@ -514,8 +515,8 @@ export function registerWebGpuTrainingKernels(
     }
   }
   if (fuse) report.gradients = setFusedGradients(true);
+  // (without fuseAdam the kernel is gone, so the update falls back to tfjs's on webgpu)
   if (adam && setFusedAdam(true)) report.gradients.push("Adam");
-  if (!adam) setFusedAdam(false);
   // the running backend now; later ones through the kernels' setupFunc
   if (tf.getBackend() === "webgpu") setUploads(tf.backend());
   report.writeUploads = writeUploads;
@@ -526,8 +527,8 @@ export function registerWebGpuTrainingKernels(
 
 /**
  * Undoes {@link registerWebGpuTrainingKernels} (for A/B comparisons in one process): restores
- * tfjs-webgpu's own `Sum` and `Mean`, uploads and Adam update, and removes the fused gradient
- * kernels for `webgpu` (the gradients then fall back to tfjs's own there).
+ * tfjs-webgpu's own `Sum` and `Mean` and uploads, and removes the fused gradient and Adam kernels
+ * for `webgpu` (the gradients and Adam's update then fall back to tfjs's own there).
  *
  * @returns The names of the kernels restored or removed.
  *
@@ -572,6 +573,5 @@ export function unregisterWebGpuTrainingKernels(): string[] {
   }
   writeUploads = false;
   restoreUploads();
-  setFusedAdam(false);
   return restored;
 }
