@@ -33,7 +33,7 @@ fi
 # compressed together (their shared tfjs code compresses ≈ 50×)
 rm -rf .gpu/tests && mkdir -p .gpu/tests
 for f in tests/backend/webgpu/*_test.ts tests/partition/nearest_neighbors_test.ts \
-  tests/train/webgpu_kernels_test.ts; do
+  tests/train/webgpu_kernels_test.ts tests/train/train_webgpu_test.ts; do
   name=$(echo "$f" | sed 's|^tests/||; s|/|_|g; s|\.ts$|.js|')
   "$deno_bin" bundle "$f" -o ".gpu/tests/$name" >/dev/null
 done
