@@ -361,8 +361,11 @@ const added: Record<
 
 /** Whether webgpu backends started from now on upload with `writeBuffer`. */
 let writeUploads = false;
-/** Backends whose `uploadToGPU` is {@link uploadByWriteBuffer} (an own property). */
-const patched = new Set<UploadingBackend>();
+/**
+ * Backends whose `uploadToGPU` is {@link uploadByWriteBuffer} (an own property), held weakly: a
+ * backend tfjs removes is not kept alive here.
+ */
+let patched: WeakRef<UploadingBackend>[] = [];
 
 function isUploadingBackend(b: unknown): b is UploadingBackend {
   const o = b as Partial<UploadingBackend> | null;
@@ -403,15 +406,19 @@ function uploadByWriteBuffer(this: UploadingBackend, dataId: object): void {
 
 /** Gives backend `b` {@link uploadByWriteBuffer} when {@link writeUploads} is on. */
 function setUploads(b: unknown): void {
-  if (!writeUploads || !isUploadingBackend(b) || patched.has(b)) return;
+  if (!writeUploads || !isUploadingBackend(b) || Object.hasOwn(b, "uploadToGPU")) return;
   b.uploadToGPU = uploadByWriteBuffer;
-  patched.add(b);
+  patched = patched.filter((r) => r.deref() !== undefined);
+  patched.push(new WeakRef(b));
 }
 
 /** Gives every patched backend its own `uploadToGPU` back. */
 function restoreUploads(): void {
-  for (const b of patched) delete (b as Partial<UploadingBackend>).uploadToGPU;
-  patched.clear();
+  for (const r of patched) {
+    const b = r.deref();
+    if (b?.uploadToGPU === uploadByWriteBuffer) delete (b as Partial<UploadingBackend>).uploadToGPU;
+  }
+  patched = [];
 }
 
 function install(name: string, fn: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
