@@ -47,21 +47,21 @@ let original: Apply | null = null;
  * tfjs's own otherwise. The moments are created lazily as tfjs does (same names, same order).
  */
 function fusedApply(this: AdamLike, variableGradients: Gradients): void {
-  const backend = tf.getBackend();
-  if (original === null) throw new Error("Cannot apply Adam's fused update: it is not installed");
-  if (tf.getKernel(ADAM_UPDATE, backend) === undefined) {
-    return original.call(this, variableGradients);
+  const tfjsApply = original!; // installed before this can run
+  if (tf.getKernel(ADAM_UPDATE, tf.getBackend()) === undefined) {
+    return tfjsApply.call(this, variableGradients);
   }
   const named = Array.isArray(variableGradients);
   const names = named ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
   const gradientOf = (name: string, i: number): tf.Tensor | undefined =>
     named ? variableGradients[i].tensor : variableGradients[name];
   const variables = tf.engine().registeredVariables;
-  const allF32 = names.every((name, i) => {
-    const g = gradientOf(name, i);
-    return variables[name]?.dtype === "float32" && (g == null || g.dtype === "float32");
+  const fusable = names.every((name, i) => {
+    const g = gradientOf(name, i), w = variables[name];
+    return w?.dtype === "float32" &&
+      (g == null || (g.dtype === "float32" && tf.util.arraysEqual(g.shape, w.shape)));
   });
-  if (!allF32) return original.call(this, variableGradients);
+  if (!fusable) return tfjsApply.call(this, variableGradients);
   tf.tidy(() => {
     names.forEach((name, i) => {
       const value = variables[name];
@@ -105,23 +105,15 @@ function fusedApply(this: AdamLike, variableGradients: Gradients): void {
 }
 
 /**
- * Installs (true) or restores (false) the fused `AdamOptimizer.prototype.applyGradients`
- * (globally: every tfjs Adam optimizer; where the active backend lacks {@link ADAM_UPDATE} it
- * runs tfjs's own update).
+ * Installs the fused `AdamOptimizer.prototype.applyGradients`, once (globally: every tfjs Adam
+ * optimizer; where the active backend lacks {@link ADAM_UPDATE} it runs tfjs's own update, so a
+ * backend's registration turns it off by removing its kernel).
  *
- * @param on Install or restore.
- * @returns Whether anything changed.
+ * @returns Whether it was installed now (false: it already was).
  */
-export function setFusedAdam(on: boolean): boolean {
-  if (on && original === null) {
-    original = proto.applyGradients;
-    proto.applyGradients = fusedApply;
-    return true;
-  }
-  if (!on && original !== null) {
-    proto.applyGradients = original;
-    original = null;
-    return true;
-  }
-  return false;
+export function installFusedAdam(): boolean {
+  if (original !== null) return false;
+  original = proto.applyGradients;
+  proto.applyGradients = fusedApply;
+  return true;
 }

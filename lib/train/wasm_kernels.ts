@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
-import { ADAM_UPDATE, setFusedAdam } from "./_fused_adam.ts";
+import { ADAM_UPDATE, installFusedAdam } from "./_fused_adam.ts";
 import {
   free,
   heapThreadsFor,
@@ -851,7 +851,7 @@ export function registerWasmTrainingKernels(
     tf.unregisterKernel(ADAM_UPDATE, "wasm");
     ours.delete(ADAM_UPDATE);
   }
-  if (adam && setFusedAdam(true)) report.gradients.push("Adam");
+  if (adam && installFusedAdam()) report.gradients.push("Adam");
   for (const [name, fn] of Object.entries(added)) {
     if (isOurs(name)) continue;
     if (tf.getKernel(name, "wasm") !== undefined && !originals.has(name)) continue; // upstream fixed

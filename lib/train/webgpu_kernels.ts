@@ -29,7 +29,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
-import { ADAM_UPDATE, setFusedAdam } from "./_fused_adam.ts";
+import { ADAM_UPDATE, installFusedAdam } from "./_fused_adam.ts";
 import { adamUpdate } from "./_webgpu_adam.ts";
 import {
   FlatProgram,
@@ -523,7 +523,7 @@ export function registerWebGpuTrainingKernels(
   }
   if (fuse) report.gradients = setFusedGradients(true);
   // (without fuseAdam the kernel is gone, so the update falls back to tfjs's on webgpu)
-  if (adam && setFusedAdam(true)) report.gradients.push("Adam");
+  if (adam && installFusedAdam()) report.gradients.push("Adam");
   // the running backend now; later ones through the kernels' setupFunc
   if (tf.getBackend() === "webgpu") setUploads(tf.backend());
   report.writeUploads = writeUploads;
