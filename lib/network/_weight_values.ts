@@ -9,19 +9,31 @@ import type * as tf from "@tensorflow/tfjs";
 import { SplineError } from "../util/errors.ts";
 
 /**
- * Values read asynchronously, by the tensor's data id: a weight assigned since (a training step)
- * has a new data id, so a value here is never stale.
+ * Values read asynchronously, by the tensor's data id (a weight assigned since has a new one),
+ * present only while {@link withWeightValues} runs its conversion.
  */
 const prefetched = new WeakMap<object, Float32Array>();
 
 /**
- * Reads every tensor's values asynchronously, for {@link weightValues} to find.
+ * Reads `tensors` asynchronously, then runs `convert` with their values available to
+ * {@link weightValues}: set, used and removed in one synchronous step, so that conversions
+ * running concurrently cannot remove each other's values, and nothing is kept afterwards.
  *
  * @param tensors The model's weights.
+ * @param convert The synchronous conversion.
+ * @returns What `convert` returns.
  */
-export async function prefetchWeights(tensors: readonly tf.Tensor[]): Promise<void> {
+export async function withWeightValues<T>(
+  tensors: readonly tf.Tensor[],
+  convert: () => T,
+): Promise<T> {
   const values = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
   tensors.forEach((t, i) => prefetched.set(t.dataId, values[i]));
+  try {
+    return convert();
+  } finally {
+    for (const t of tensors) prefetched.delete(t.dataId);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { SplineNetwork } from "./spline_network.ts";
 import { fromLayersModel } from "./from_layers_model.ts";
-import { prefetchWeights } from "./_weight_values.ts";
+import { withWeightValues } from "./_weight_values.ts";
 
 /**
  * Converts a tfjs LayersModel into a {@linkcode SplineNetwork} as {@linkcode fromLayersModel}
@@ -33,6 +33,6 @@ import { prefetchWeights } from "./_weight_values.ts";
 export async function fromLayersModelAsync(model: tf.LayersModel): Promise<SplineNetwork> {
   const weights = (model as Partial<tf.LayersModel> | null)?.weights;
   // not a model: fromLayersModel names what it is
-  if (Array.isArray(weights)) await prefetchWeights(weights.map((w) => w.read()));
-  return fromLayersModel(model);
+  if (!Array.isArray(weights)) return fromLayersModel(model);
+  return await withWeightValues(weights.map((w) => w.read()), () => fromLayersModel(model));
 }

@@ -71,6 +71,14 @@ Deno.test({
         assertEquals(Array.from(a.A.data), Array.from(b.A.data));
         assertEquals(Array.from(a.B.data), Array.from(b.B.data));
       });
+      await t.step("concurrent conversions both succeed", async () => {
+        const [a, b] = await Promise.all([
+          fromLayersModelAsync(onGpu),
+          fromLayersModelAsync(onGpu),
+        ]);
+        assertEquals(a.layers.length, net.layers.length);
+        assertEquals(b.layers.length, net.layers.length);
+      });
       await t.step("a training step later, it reads the new weights, not stale ones", async () => {
         const w = onGpu.getWeights()[0] as tf.Variable;
         (onGpu.layers[0].weights[0].read() as tf.Variable).assign(tf.mul(w, 2));
