@@ -809,28 +809,17 @@ export function registerWasmTrainingKernels(
   options: WasmTrainingKernelsOptions = {},
 ): WasmTrainingKernelsReport {
   const replace = options.replaceSlowKernels ?? true;
-  if (typeof replace !== "boolean") {
-    throw new TypeError(
-      `Cannot register wasm training kernels: replaceSlowKernels is ${
-        JSON.stringify(replace)
-      }, expected a boolean`,
-    );
-  }
   const fuse = options.fuseBatchNorm ?? true;
-  if (typeof fuse !== "boolean") {
-    throw new TypeError(
-      `Cannot register wasm training kernels: fuseBatchNorm is ${
-        JSON.stringify(fuse)
-      }, expected a boolean`,
-    );
-  }
   const adam = options.fuseAdam ?? true;
-  if (typeof adam !== "boolean") {
-    throw new TypeError(
-      `Cannot register wasm training kernels: fuseAdam is ${
-        JSON.stringify(adam)
-      }, expected a boolean`,
-    );
+  const chosen = { replaceSlowKernels: replace, fuseBatchNorm: fuse, fuseAdam: adam };
+  for (const [key, value] of Object.entries(chosen)) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot register wasm training kernels: ${key} is ${
+          JSON.stringify(value)
+        }, expected a boolean`,
+      );
+    }
   }
   const report: WasmTrainingKernelsReport = {
     added: [],

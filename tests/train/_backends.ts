@@ -38,3 +38,54 @@ export function fuzzRng(seed: number) {
       }),
   };
 }
+
+/** What {@link adamRun} returns: values after the steps, the state's names, the kernels run. */
+export interface AdamRun {
+  /** The variables' values, then the optimizer's state (iterations, first and second moments). */
+  values: Float32Array[];
+  /** The state's names, without the run's tag. */
+  names: string[];
+  /** The kernels that ran in the last step. */
+  ran: Set<string>;
+}
+
+/**
+ * Adam (lr 0.05, β 0.8 / 0.9, ε 1e-3: every term of the update matters) for `steps` steps on
+ * `backend`, on a conv kernel, a bias and a dense kernel with seeded values and gradients; the
+ * first step from zero moments.
+ */
+export async function adamRun(backend: string, steps: number, tag: string): Promise<AdamRun> {
+  const r = fuzzRng(4040);
+  const shapes = [[3, 3, 2, 5], [5], [45, 3]];
+  const init = shapes.map((s) => r.values(s.reduce((a, b) => a * b), { offset: 0 }));
+  const grads = Array.from(
+    { length: steps },
+    () => shapes.map((s) => r.values(s.reduce((a, b) => a * b))),
+  );
+  const previous = tf.getBackend();
+  await tf.setBackend(backend);
+  try {
+    const vars = shapes.map((s, i) => tf.variable(tf.tensor(init[i], s), true, `adam${i}_${tag}`));
+    const opt = tf.train.adam(0.05, 0.8, 0.9, 1e-3);
+    let ran = new Set<string>();
+    for (const g of grads) {
+      const info = await tf.profile(() => {
+        const map: Record<string, tf.Tensor> = {};
+        vars.forEach((v, i) => (map[v.name] = tf.tensor(g[i], shapes[i])));
+        opt.applyGradients(map as Parameters<typeof opt.applyGradients>[0]);
+        tf.dispose(Object.values(map));
+      });
+      ran = new Set(info.kernels.map((k) => k.name));
+    }
+    const state = await opt.getWeights();
+    const values = await Promise.all(
+      [...vars, ...state.map((w) => w.tensor)].map((t) => t.data() as Promise<Float32Array>),
+    );
+    const names = state.map((w) => w.name.replace(`_${tag}`, ""));
+    tf.dispose([...vars, ...state.map((w) => w.tensor)]);
+    opt.dispose();
+    return { values, names, ran };
+  } finally {
+    await tf.setBackend(previous);
+  }
+}
