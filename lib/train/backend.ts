@@ -211,7 +211,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     ? "no WebGPU adapter"
     : gpu.software
     ? `WebGPU adapter '${gpu.description}' is software`
-    : `WebGPU adapter '${gpu.description}' not used: tfjs-webgpu batch-norm training is slower`;
+    : `WebGPU adapter '${gpu.description}' not used: training on tfjs-webgpu is not yet measured faster (selectBackend({ prefer: "webgpu" }) to use it)`;
   try {
     const note = await activate("wasm", threads);
     return {
