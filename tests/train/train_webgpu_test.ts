@@ -1,5 +1,5 @@
 /**
- * `train()` on tfjs-webgpu with masokit's training kernels (batch-norm reductions and gradients,
+ * `train()` on tfjs-webgpu (`selectBackend({ prefer: "webgpu" })`) with masokit's training kernels (batch-norm reductions and gradients,
  * the fused Adam update, writeBuffer uploads) against the same training on tfjs-cpu with tfjs's
  * own kernels, gradients and Adam: same data, seed and initial weights, so the two runs differ
  * only by float32 rounding.
@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
-import { registerWebGpuTrainingKernels } from "../../lib/train/webgpu_kernels.ts";
+import { selectBackend } from "../../lib/train/backend.ts";
 import { train, type TrainData } from "../../lib/train/train.ts";
 import { Rng } from "../../lib/util/rng.ts";
 import { assert, assertAllClose, assertEquals } from "../_assert.ts";
@@ -56,8 +56,10 @@ function model(): tf.LayersModel {
   });
 }
 
-async function trainOn(backend: string) {
-  await tf.setBackend(backend);
+async function trainOn(backend: "cpu" | "webgpu") {
+  // webgpu as a user asks for it: masokit's kernels registered, the device shared
+  const choice = await selectBackend({ prefer: backend });
+  assertEquals(choice.backend, backend);
   try {
     const data = toyData(5, 36);
     const m = model();
@@ -81,7 +83,6 @@ Deno.test({
   name: "train() on webgpu with masokit's kernels follows train() on cpu",
   ignore: !hasWebGpu,
   fn: async () => {
-    registerWebGpuTrainingKernels();
     const cpu = await trainOn("cpu");
     const gpu = await trainOn("webgpu");
     assertEquals(gpu.weights.length, cpu.weights.length);
