@@ -4,21 +4,11 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import {
-  asBatch,
-  asOutput,
-  type Batch,
-  type BatchInput,
-  checkBatchInput,
-  outputArray,
-  readBatchAsync,
-} from "../network/batch.ts";
+import { asOutput, type Batch, type BatchInput, outputArray } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
-import { checkOptionKeys } from "../util/options.ts";
+import type { EngineOptions } from "../backend/backend.ts";
 import { type AffineMap, affineMap } from "./affine_map.ts";
-import { checkAsyncBackend, resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
-import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
+import { engineCall } from "../backend/webgpu/engine_call.ts";
 import { affineMapWebGpu } from "../backend/webgpu/passes.ts";
 
 /**
@@ -65,33 +55,18 @@ export async function affineMapAsync(
   x: BatchInput,
   options: EngineOptions = {},
 ): Promise<AffineMap<tf.Tensor | Batch>> {
-  const what = "Cannot compute the affine map";
-  checkBatchInput(x, what); // the input first, as affineMap() checks it
-  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
-  const backend = checkAsyncBackend(options.backend);
-  if (backend === "tfjs") return affineMap(net, x, { backend });
-  // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = await readBatchAsync(x, {
-    exampleShape: net.inputShape,
-    what,
-    float32: true,
-  });
-  // the CPU engine on the values read: a tensor is not read twice, and one on tfjs's webgpu
-  // backend (which cannot read synchronously) works too
-  const onCpu = () => {
-    const { A, B } = affineMap(net, asBatch(x, data), { backend: "cpu" });
-    return { A: asOutput(x, A.data, [...A.shape]), B: asOutput(x, B.data, [...B.shape]) };
-  };
-  if (backend === "cpu") return onCpu();
-  const engine = await resolveAsyncBackend(backend);
-  if (engine === "cpu") return onCpu();
-  if (engine !== "webgpu") return affineMap(net, x, { backend: engine });
-  const C = net.outputSize, D = net.inputSize;
-  return await withWebGpu("the affine map", {
-    cpu: onCpu,
-    gpu: async (ctx) => {
+  return await engineCall(net, x, options, {
+    what: "Cannot compute the affine map",
+    label: "the affine map",
+    tfjs: () => affineMap(net, x, { backend: "tfjs" }),
+    cpu: (batch) => {
+      const { A, B } = affineMap(net, batch, { backend: "cpu" });
+      return { A: asOutput(x, A.data, [...A.shape]), B: asOutput(x, B.data, [...B.shape]) };
+    },
+    gpu: async (ctx, data, count) => {
       const array = outputArray(x);
       const { A, B } = await affineMapWebGpu(ctx, net, { x: data, n: count, array });
+      const C = net.outputSize, D = net.inputSize;
       return { A: asOutput(x, A, [count, C, D]), B: asOutput(x, B, [count, C]) };
     },
   });

@@ -4,21 +4,11 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import {
-  asBatch,
-  asOutput,
-  type Batch,
-  type BatchInput,
-  checkBatchInput,
-  outputArray,
-  readBatchAsync,
-} from "../network/batch.ts";
+import { asOutput, type Batch, type BatchInput, outputArray } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
-import { checkOptionKeys } from "../util/options.ts";
+import type { EngineOptions } from "../backend/backend.ts";
 import { templateInnerProducts } from "./template_inner_products.ts";
-import { checkAsyncBackend, resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
-import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
+import { engineCall } from "../backend/webgpu/engine_call.ts";
 import { innerProductsWebGpu } from "../backend/webgpu/passes.ts";
 
 /**
@@ -63,30 +53,15 @@ export async function templateInnerProductsAsync(
   x: BatchInput,
   options: EngineOptions = {},
 ): Promise<tf.Tensor | Batch> {
-  const what = "Cannot compute template inner products";
-  checkBatchInput(x, what); // the input first, as templateInnerProducts() checks it
-  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
-  const backend = checkAsyncBackend(options.backend);
-  if (backend === "tfjs") return templateInnerProducts(net, x, { backend });
-  // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = await readBatchAsync(x, {
-    exampleShape: net.inputShape,
-    what,
-    float32: true,
-  });
-  // the CPU engine on the values read: a tensor is not read twice, and one on tfjs's webgpu
-  // backend (which cannot read synchronously) works too
-  const onCpu = () => {
-    const z = templateInnerProducts(net, asBatch(x, data), { backend: "cpu" });
-    return asOutput(x, z.data, [...z.shape]);
-  };
-  if (backend === "cpu") return onCpu();
-  const engine = await resolveAsyncBackend(backend);
-  if (engine === "cpu") return onCpu();
-  if (engine !== "webgpu") return templateInnerProducts(net, x, { backend: engine });
-  return await withWebGpu("template inner products", {
-    cpu: onCpu,
-    gpu: async (ctx) => {
+  return await engineCall(net, x, options, {
+    what: "Cannot compute template inner products",
+    label: "template inner products",
+    tfjs: () => templateInnerProducts(net, x, { backend: "tfjs" }),
+    cpu: (batch) => {
+      const z = templateInnerProducts(net, batch, { backend: "cpu" });
+      return asOutput(x, z.data, [...z.shape]);
+    },
+    gpu: async (ctx, data, count) => {
       const array = outputArray(x);
       const z = await innerProductsWebGpu(ctx, net, { x: data, n: count, array });
       return asOutput(x, z, [count, net.outputSize]);

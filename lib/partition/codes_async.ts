@@ -3,14 +3,12 @@
  *
  * @module
  */
-import { asBatch, type BatchInput, checkBatchInput, readBatchAsync } from "../network/batch.ts";
+import type { BatchInput } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
-import { ENGINE_OPTION_KEYS, type EngineOptions } from "../backend/backend.ts";
-import { checkOptionKeys } from "../util/options.ts";
+import type { EngineOptions } from "../backend/backend.ts";
 import { partitionCodes } from "./codes.ts";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
-import { checkAsyncBackend, resolveAsyncBackend } from "../backend/webgpu/resolve.ts";
-import { withWebGpu } from "../backend/webgpu/with_fallback.ts";
+import { engineCall } from "../backend/webgpu/engine_call.ts";
 import { forwardWebGpu } from "../backend/webgpu/passes.ts";
 
 /**
@@ -42,27 +40,12 @@ export async function partitionCodesAsync(
   x: BatchInput,
   options: EngineOptions = {},
 ): Promise<PartitionCodes> {
-  const what = "Cannot compute partition codes";
-  checkBatchInput(x, what); // the input first, as partitionCodes() checks it
-  checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
-  const backend = checkAsyncBackend(options.backend);
-  if (backend === "tfjs") return partitionCodes(net, x, { backend });
-  // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = await readBatchAsync(x, {
-    exampleShape: net.inputShape,
-    what,
-    float32: true,
-  });
-  // the CPU engine on the values read: a tensor is not read twice, and one on tfjs's webgpu
-  // backend (which cannot read synchronously) works too
-  const onCpu = () => partitionCodes(net, asBatch(x, data), { backend: "cpu" });
-  if (backend === "cpu") return onCpu();
-  const engine = await resolveAsyncBackend(backend);
-  if (engine === "cpu") return onCpu();
-  if (engine !== "webgpu") return partitionCodes(net, x, { backend: engine });
-  return await withWebGpu("partition codes", {
-    cpu: onCpu,
-    gpu: async (ctx) => {
+  return await engineCall(net, x, options, {
+    what: "Cannot compute partition codes",
+    label: "partition codes",
+    tfjs: () => partitionCodes(net, x, { backend: "tfjs" }),
+    cpu: (batch) => partitionCodes(net, batch, { backend: "cpu" }),
+    gpu: async (ctx, data, count) => {
       const { codes } = await forwardWebGpu(ctx, net, { x: data, n: count });
       return net.codeLayers.map((info): CodeLayer => {
         const raw = codes.get(info.layer)!;

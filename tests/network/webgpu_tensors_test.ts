@@ -105,16 +105,19 @@ Deno.test({
       for (const backend of ["cpu", "auto"] as const) {
         await t.step(`the async functions read a webgpu tensor (backend ${backend})`, async () => {
           const tol = backend === "cpu" ? 0 : 1e-5; // auto may run masokit's WGSL kernels
-          const { A, B } = await affineMapAsync(net, x, { backend });
+          // a fresh GPU tensor for each call: tfjs-webgpu keeps the values it has read on the CPU
+          const fresh = () => gpuCopy(xv, batch.shape as number[]);
+          const [x1, x2, x3] = [fresh(), fresh(), fresh()];
+          const { A, B } = await affineMapAsync(net, x1, { backend });
           const f32 = (v: Float64Array) => Float32Array.from(v);
           assertAllClose(await A.data() as Float32Array, f32(want.A.data), tol, "A");
           assertAllClose(await B.data() as Float32Array, f32(want.B.data), tol, "B");
-          const z = await templateInnerProductsAsync(net, x, { backend });
+          const z = await templateInnerProductsAsync(net, x2, { backend });
           assertAllClose(await z.data() as Float32Array, f32(ip.data), tol, "⟨A_c, x⟩");
-          const c = await partitionCodesAsync(net, x, { backend });
+          const c = await partitionCodesAsync(net, x3, { backend });
           assertEquals(c.map((l) => Array.from(l.bits)), codes.map((l) => Array.from(l.bits)));
           assertEquals(c.map((l) => Array.from(l.argmax)), codes.map((l) => Array.from(l.argmax)));
-          tf.dispose([A, B, z]);
+          tf.dispose([A, B, z, x1, x2, x3]);
         });
       }
       tf.dispose([x]);
