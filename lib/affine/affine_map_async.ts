@@ -10,6 +10,8 @@ import type { EngineOptions } from "../backend/backend.ts";
 import { type AffineMap, affineMap } from "./affine_map.ts";
 import { engineCall } from "../backend/webgpu/engine_call.ts";
 import { affineMapWebGpu } from "../backend/webgpu/passes.ts";
+import { affineMapOnDevice } from "../backend/webgpu/on_device.ts";
+import { gpuTensor } from "../backend/webgpu/_tfjs_gpu_tensors.ts";
 
 /**
  * All class templates A[x] `[N, C, D]` and offsets B[x] `[N, C]` of a batch (the
@@ -68,6 +70,11 @@ export async function affineMapAsync(
       const { A, B } = await affineMapWebGpu(ctx, net, { x: data, n: count, array });
       const C = net.outputSize, D = net.inputSize;
       return { A: asOutput(x, A, [count, C, D]), B: asOutput(x, B, [count, C]) };
+    },
+    onDevice: async (ctx, xDev, count) => {
+      const { A, B } = await affineMapOnDevice(ctx, net, xDev, count);
+      const C = net.outputSize, D = net.inputSize;
+      return { A: gpuTensor(A, [count, C, D]), B: gpuTensor(B, [count, C]) };
     },
   });
 }

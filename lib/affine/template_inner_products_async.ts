@@ -10,6 +10,8 @@ import type { EngineOptions } from "../backend/backend.ts";
 import { templateInnerProducts } from "./template_inner_products.ts";
 import { engineCall } from "../backend/webgpu/engine_call.ts";
 import { innerProductsWebGpu } from "../backend/webgpu/passes.ts";
+import { innerProductsOnDevice } from "../backend/webgpu/on_device.ts";
+import { gpuTensor } from "../backend/webgpu/_tfjs_gpu_tensors.ts";
 
 /**
  * The inner products ⟨A[x]_c, x⟩ `[N, C]` (Proposition 5, Figure 2) — the result of
@@ -66,5 +68,7 @@ export async function templateInnerProductsAsync(
       const z = await innerProductsWebGpu(ctx, net, { x: data, n: count, array });
       return asOutput(x, z, [count, net.outputSize]);
     },
+    onDevice: async (ctx, xDev, count) =>
+      gpuTensor(await innerProductsOnDevice(ctx, net, xDev, count), [count, net.outputSize]),
   });
 }

@@ -141,6 +141,35 @@ export async function readBatchAsync(
   return checkedBatch(x, values, options);
 }
 
+/**
+ * Checks a tensor input as {@linkcode readBatchAsync} does (shape, dtype, every value finite)
+ * without reading its values: finiteness is tested where the tensor lives (one flag read back),
+ * and only a non-finite input is read, to name the offending value.
+ *
+ * @param x A tensor.
+ * @param options `exampleShape` and `what`, as for {@linkcode readBatch}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { checkTensorAsync } from "./batch.ts";
+ * import { rejects } from "node:assert/strict";
+ * await checkTensorAsync(tf.ones([2, 3]), { exampleShape: [3] });
+ * await rejects(checkTensorAsync(tf.tensor2d([[1, NaN, 3]]), { exampleShape: [3] }), RangeError);
+ * ```
+ */
+export async function checkTensorAsync(
+  x: tf.Tensor,
+  options: { exampleShape: Shape; what?: string },
+): Promise<void> {
+  checkTensor(x, options);
+  if (x.size === 0 || x.dtype === "int32") return; // integers are finite
+  const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
+  const [bad] = await flag.data();
+  flag.dispose();
+  if (bad) await readBatchAsync(x, options); // finds and names the offending value
+}
+
 /** Checks the input, its shape and (for a tensor) its dtype; true for a tensor. */
 function checkTensor(x: BatchInput, options: { exampleShape: Shape; what?: string }): boolean {
   const what = options.what ?? "Cannot run the network";

@@ -11,6 +11,8 @@ import {
   type Batch,
   type BatchInput,
   checkBatchInput,
+  checkTensorAsync,
+  isTensor,
   readBatchAsync,
 } from "../../network/batch.ts";
 import type { SplineNetwork } from "../../network/spline_network.ts";
@@ -19,6 +21,7 @@ import { checkOptionKeys } from "../../util/options.ts";
 import { checkAsyncBackend, resolveAsyncBackend } from "./resolve.ts";
 import { withWebGpu } from "./with_fallback.ts";
 import type { WebGpuContext } from "./device.ts";
+import { gpuData } from "./_tfjs_gpu_tensors.ts";
 
 /** How one async engine function computes on each engine. */
 export interface EngineCall<R> {
@@ -35,12 +38,19 @@ export interface EngineCall<R> {
   cpu: (batch: Batch) => R;
   /** The WebGPU engine on the values read (float32 for a float32 tensor). */
   gpu: (ctx: WebGpuContext, data: Float64Array | Float32Array, count: number) => Promise<R>;
+  /**
+   * The WebGPU engine on a tensor that lives on tfjs's `webgpu` backend on masokit's device: its
+   * float32 rows as a buffer on the device, its results given back to tfjs as GPU tensors
+   * (nothing crosses the bus). Without it such a tensor is read.
+   */
+  onDevice?: (ctx: WebGpuContext, x: GPUBuffer, count: number) => Promise<R>;
 }
 
 /**
  * Runs one async engine call. A tensor input is read once, asynchronously (so that one on tfjs's
- * webgpu backend, which cannot be read synchronously in Deno, works too); every check of the
- * input and options comes before the adapter's request; `"cpu"` and an `"auto"` that resolves to
+ * webgpu backend, which cannot be read synchronously in Deno, works too) — or, where it lives on
+ * tfjs-webgpu on masokit's device and the call has an `onDevice` path, not read at all; every
+ * check of the input and options comes before the adapter's request; `"cpu"` and an `"auto"` that resolves to
  * the CPU run the CPU engine on the values read; `"tfjs"` runs the sync function; the WebGPU
  * engine falls back to the CPU with a one-line notice without an adapter or on a lost device.
  *
@@ -74,12 +84,29 @@ export async function engineCall<R>(
   checkOptionKeys(options, ENGINE_OPTION_KEYS, what);
   const backend = checkAsyncBackend(options.backend);
   if (backend === "tfjs") return call.tfjs();
+  const read = { exampleShape: net.inputShape, what, float32: true };
+  if (call.onDevice !== undefined && isTensor(x) && backend !== "cpu") {
+    const onDevice = call.onDevice;
+    // a tensor on tfjs-webgpu: checked where it lives, and on masokit's device never read
+    await checkTensorAsync(x, read);
+    if (await resolveAsyncBackend(backend) === "webgpu") {
+      const values = async () => (await readBatchAsync(x, read)).data;
+      return await withWebGpu(call.label, {
+        cpu: async () => call.cpu(asBatch(x, await values())),
+        gpu: async (ctx) => {
+          const device = gpuData(x, ctx);
+          if (device === null) return await call.gpu(ctx, await values(), x.shape[0]);
+          try {
+            return await onDevice(ctx, device.buffer, x.shape[0]);
+          } finally {
+            device.done(); // its readers are submitted
+          }
+        },
+      });
+    }
+  }
   // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = await readBatchAsync(x, {
-    exampleShape: net.inputShape,
-    what,
-    float32: true,
-  });
+  const { data, count } = await readBatchAsync(x, read);
   const onCpu = () => call.cpu(asBatch(x, data));
   if (backend === "cpu") return onCpu();
   const asked = await resolveAsyncBackend(backend);
