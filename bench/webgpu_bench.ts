@@ -6,9 +6,11 @@
  * - ⟨A[x]_c, x⟩ for all c, smallCNN (img/s; peer 78,263 img/s on an H100);
  * - the same two for largeCNN (peers 5,395 and 26,468 img/s).
  *
- * Templates and inner products are timed twice: from float64 inputs to results read back
- * into JS arrays (what the library's functions do), and with inputs and results on the GPU
- * (the CUDA peers' setting).
+ * Templates and inner products are timed three times: from float64 inputs to results read
+ * back into JS arrays (what the library's functions do for inputs in JS), with inputs and
+ * results on the GPU (the CUDA peers' setting; the result buffers kept between calls), and
+ * through the library's own path for inputs on tfjs-webgpu (`affineMapOnDevice`: new result
+ * buffers each call, the offsets copied too).
  *
  * Before timing, every workload is checked against the CPU reference on the same adapter
  * (float64 templates and inner products on 4 inputs, 1 for largeCNN; exact kNN counts for 32
@@ -44,6 +46,7 @@ import {
   webgpuHooks,
 } from "../lib/backend/webgpu/device.ts";
 import { Recorder } from "../lib/backend/webgpu/run.ts";
+import { affineMapOnDevice, innerProductsOnDevice } from "../lib/backend/webgpu/on_device.ts";
 import { dispatch, uniformU32 } from "../lib/backend/webgpu/_gpu.ts";
 import { passTimes } from "../lib/backend/webgpu/_pass_timestamps.ts";
 import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_counts.ts";
@@ -691,6 +694,19 @@ async function main(): Promise<void> {
     ctx.device.queue.writeBuffer(xDev, 0, Float32Array.from(x));
     const rT = await time(() => onDevice(ctx, net, xDev, nT, "templates"), REPS);
     const rI = await time(() => onDevice(ctx, net, xDev, nI, "inner products"), REPS);
+    // the library's own path for inputs on tfjs-webgpu (lib/backend/webgpu/on_device.ts): new
+    // result buffers each call and the offsets copied too, as affineMapAsync gives tfjs
+    const lT = await time(async () => {
+      const { A, B } = await affineMapOnDevice(ctx, net, xDev, nT);
+      await ctx.device.queue.onSubmittedWorkDone();
+      A.destroy();
+      B.destroy();
+    }, REPS);
+    const lI = await time(async () => {
+      const z = await innerProductsOnDevice(ctx, net, xDev, nI);
+      await ctx.device.queue.onSubmittedWorkDone();
+      z.destroy();
+    }, REPS);
     console.log(
       `${arch} one call on the GPU, CPU side: ${await cpuSplit(
         ctx,
@@ -724,12 +740,16 @@ async function main(): Promise<void> {
     console.log(
       `${arch} all ${C} templates + offsets, batch ${nT}: ${
         (nT / sT).toFixed(1)
-      } img/s read back, ${(nT / rT).toFixed(1)} img/s on the GPU (inputs and results there)`,
+      } img/s read back, ${(nT / rT).toFixed(1)} img/s on the GPU (inputs and results there), ${
+        (nT / lT).toFixed(1)
+      } img/s on the GPU through the library (affineMapOnDevice)`,
     );
     console.log(
       `${arch} <A_c, x> for all c, batch ${nI}: ${(nI / sI).toFixed(1)} img/s read back, ${
         (nI / rI).toFixed(1)
-      } img/s on the GPU (inputs and results there)`,
+      } img/s on the GPU (inputs and results there), ${
+        (nI / lI).toFixed(1)
+      } img/s on the GPU through the library (innerProductsOnDevice)`,
     );
     compared.forEach((line) => console.log(`  variant: ${line}`));
     model.dispose();
