@@ -6,6 +6,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import {
   asBatch,
   type Batch,
@@ -85,7 +86,9 @@ export async function engineCall<R>(
   const backend = checkAsyncBackend(options.backend);
   if (backend === "tfjs") return call.tfjs();
   const read = { exampleShape: net.inputShape, what, float32: true };
-  if (call.onDevice !== undefined && isTensor(x) && backend !== "cpu") {
+  if (
+    call.onDevice !== undefined && isTensor(x) && backend !== "cpu" && tf.getBackend() === "webgpu"
+  ) {
     const onDevice = call.onDevice;
     // a tensor on tfjs-webgpu: checked where it lives, and on masokit's device never read
     await checkTensorAsync(x, read);
