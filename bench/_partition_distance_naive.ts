@@ -1,10 +1,11 @@
 /**
  * The naive baseline of the partition-distance benchmarks: what plain JavaScript
  * does without masokit — one pair at a time, a SWAR popcount per 32-bit word, one
- * thread, and a sorted insertion top-k.
+ * thread, and a sorted insertion top-k — and the random ReLU codes they all time.
  *
  * @module
  */
+import type { CodeLayer } from "../lib/partition/code_layer.ts";
 
 /** Top-k (by mismatch count, then index) of each query, one pair at a time. */
 export function naiveTopK(
@@ -52,4 +53,20 @@ export function randomWords(n: number, seed: number): Uint32Array {
     out[i] = s >>> 0;
   }
   return out;
+}
+
+/** A ReLU code layer of `units` bits an example holding `bits` (`count` rows of whole words). */
+export function reluCodes(bits: Uint32Array, units: number): CodeLayer {
+  const words = Math.ceil(units / 32);
+  return {
+    kind: "relu",
+    layer: 0,
+    name: "relu",
+    count: bits.length / words,
+    units,
+    shape: [units],
+    words,
+    bits,
+    argmax: new Uint16Array(0),
+  };
 }

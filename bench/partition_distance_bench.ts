@@ -12,22 +12,12 @@
 import type { CodeLayer } from "../lib/partition/code_layer.ts";
 import { nearestNeighbors } from "../lib/partition/nearest_neighbors.ts";
 import { partitionDistanceMatrix } from "../lib/partition/distance_matrix.ts";
-import { naiveTopK, randomWords } from "./_partition_distance_naive.ts";
+import { naiveTopK, randomWords, reluCodes } from "./_partition_distance_naive.ts";
 
 const BITS = 8192, WORDS = BITS / 32, N = 100, M = 5000, K = 16;
 
 function codes(count: number, seed: number): CodeLayer {
-  return {
-    kind: "relu",
-    layer: 0,
-    name: "relu",
-    count,
-    units: BITS,
-    shape: [BITS],
-    words: WORDS,
-    bits: randomWords(count * WORDS, seed),
-    argmax: new Uint16Array(0),
-  };
+  return reluCodes(randomWords(count * WORDS, seed), BITS);
 }
 
 const query = codes(N, 1), base = codes(M, 2);

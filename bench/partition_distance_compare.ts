@@ -14,7 +14,7 @@ import type { CodeLayer } from "../lib/partition/code_layer.ts";
 import { nearestNeighbors } from "../lib/partition/nearest_neighbors.ts";
 import { partitionDistanceMatrix } from "../lib/partition/distance_matrix.ts";
 import { mismatchTopK } from "../lib/partition/_hamming_engine.ts";
-import { naiveTopK, randomWords } from "./_partition_distance_naive.ts";
+import { naiveTopK, randomWords, reluCodes } from "./_partition_distance_naive.ts";
 
 const BITS = 8192, WORDS = BITS / 32, K = 16;
 const quick = Deno.args.includes("--quick");
@@ -23,18 +23,7 @@ const NAIVE_QUERIES = 50;
 const REPEATS = 3;
 
 function layer(bits: Uint32Array): CodeLayer {
-  const count = bits.length / WORDS;
-  return {
-    kind: "relu",
-    layer: 0,
-    name: "relu",
-    count,
-    units: BITS,
-    shape: [BITS],
-    words: WORDS,
-    bits,
-    argmax: new Uint16Array(0),
-  };
+  return reluCodes(bits, BITS);
 }
 
 function best(fn: () => void): number {

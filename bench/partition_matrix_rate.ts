@@ -9,27 +9,12 @@
  */
 import { partitionDistanceMatrix } from "../lib/partition/distance_matrix.ts";
 import type { CodeLayer } from "../lib/partition/code_layer.ts";
+import { randomWords, reluCodes } from "./_partition_distance_naive.ts";
 
 const BITS = 8192, WORDS = BITS / 32;
 
 function codes(count: number, seed: number): CodeLayer {
-  const bits = new Uint32Array(count * WORDS);
-  let s = seed >>> 0;
-  for (let i = 0; i < bits.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    bits[i] = s;
-  }
-  return {
-    kind: "relu",
-    layer: 0,
-    name: "relu",
-    count,
-    units: BITS,
-    shape: [BITS],
-    words: WORDS,
-    bits,
-    argmax: new Uint16Array(0),
-  };
+  return reluCodes(randomWords(count * WORDS, seed), BITS);
 }
 
 const q = codes(500, 1), b = codes(5000, 2);
