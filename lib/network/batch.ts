@@ -163,11 +163,37 @@ export async function checkTensorAsync(
   options: { exampleShape: Shape; what?: string },
 ): Promise<void> {
   checkTensor(x, options);
-  if (x.size === 0 || x.dtype === "int32") return; // integers are finite
-  const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
-  const [bad] = await flag.data();
-  flag.dispose();
-  if (bad) await readBatchAsync(x, options); // finds and names the offending value
+  if (await hasNonFiniteAsync(x)) await readBatchAsync(x, options); // finds and names the value
+}
+
+/** A scalar tensor: 1 where `x` holds a NaN or an infinity (float32 `x`, not empty). */
+function nonFiniteFlag(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
+}
+
+/**
+ * Whether a tensor holds a NaN or an infinity, tested where it lives: one flag read back
+ * (asynchronously: tfjs-webgpu cannot read synchronously in Deno), its values not read.
+ *
+ * @param x The tensor (int32 and empty ones are finite).
+ * @returns True where some value is not finite.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { hasNonFiniteAsync } from "./batch.ts";
+ * import { equal } from "node:assert/strict";
+ * equal(await hasNonFiniteAsync(tf.tensor1d([1, Infinity])), true);
+ * ```
+ */
+export async function hasNonFiniteAsync(x: tf.Tensor): Promise<boolean> {
+  if (x.size === 0 || x.dtype === "int32") return false;
+  const flag = nonFiniteFlag(x);
+  try {
+    return (await flag.data())[0] !== 0;
+  } finally {
+    flag.dispose();
+  }
 }
 
 /** Checks the input, its shape and (for a tensor) its dtype; true for a tensor. */
@@ -287,13 +313,9 @@ export function readTensor(
     return tf.tensor(Float32Array.from(data), [count, ...options.exampleShape], "float32");
   }
   const what = options.what ?? "Cannot run the network";
-  checkBatchInput(x, what);
-  checkBatchShape(x.shape, options.exampleShape, what);
+  checkTensor(x, options);
   if (x.dtype === "int32") return tf.cast(x, "float32"); // integers: finite, as readBatch reads them
-  if (x.dtype !== "float32") {
-    throw new TypeError(`${what}: input has dtype ${x.dtype}, expected float32 or int32`);
-  }
-  const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
+  const flag = nonFiniteFlag(x);
   const [bad] = syncValues(flag, what);
   flag.dispose();
   if (bad) readBatch(x, options); // finds and names the offending value

@@ -12,6 +12,7 @@ import { CheckpointError, restoreCheckpoint, saveCheckpoint } from "./checkpoint
 import { withoutInputGradients } from "./input_gradient.ts";
 import { orthogonalityPenalty } from "./orthogonality.ts";
 import { checkOptionKeys } from "../util/options.ts";
+import { hasNonFiniteAsync } from "../network/batch.ts";
 
 /** One split of a dataset: images `[N, H, W, C]` (or features `[N, D]`) and integer labels `[N]`. */
 export interface TrainSplit {
@@ -225,11 +226,7 @@ async function readLabels(
  * asynchronously: tfjs-webgpu cannot read synchronously in Deno.
  */
 async function checkFinite(x: tf.Tensor, which: string): Promise<void> {
-  if (x.size === 0) return; // no values (tf.all of nothing is false)
-  const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))));
-  const [bad] = await flag.data();
-  flag.dispose();
-  if (!bad) return;
+  if (!await hasNonFiniteAsync(x)) return;
   const values = await x.data();
   const i = values.findIndex((v) => !Number.isFinite(v));
   const d = x.size / x.shape[0];

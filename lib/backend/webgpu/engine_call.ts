@@ -86,39 +86,32 @@ export async function engineCall<R>(
   const backend = checkAsyncBackend(options.backend);
   if (backend === "tfjs") return call.tfjs();
   const read = { exampleShape: net.inputShape, what, float32: true };
-  if (
-    call.onDevice !== undefined && isTensor(x) && backend !== "cpu" && tf.getBackend() === "webgpu"
-  ) {
-    const onDevice = call.onDevice;
-    // a tensor on tfjs-webgpu: checked where it lives, and on masokit's device never read
-    await checkTensorAsync(x, read);
-    if (await resolveAsyncBackend(backend) === "webgpu") {
-      const values = async () => (await readBatchAsync(x, read)).data;
-      return await withWebGpu(call.label, {
-        cpu: async () => call.cpu(asBatch(x, await values())),
-        gpu: async (ctx) => {
-          const device = gpuData(x, ctx);
-          if (device === null) return await call.gpu(ctx, await values(), x.shape[0]);
-          try {
-            return await onDevice(ctx, device.buffer, x.shape[0]);
-          } finally {
-            device.done(); // its readers are submitted
-          }
-        },
-      });
-    }
-  }
-  // all of the input checked before any device work (the adapter's request included)
-  const { data, count } = await readBatchAsync(x, read);
-  const onCpu = () => call.cpu(asBatch(x, data));
-  if (backend === "cpu") return onCpu();
+  // a tensor on tfjs-webgpu is checked where it lives, and read only if an engine needs its
+  // values; any other input is read (and checked) now — all before any device work, the
+  // adapter's request included
+  const resident = call.onDevice !== undefined && isTensor(x) && backend !== "cpu" &&
+    tf.getBackend() === "webgpu";
+  let data = resident ? null : (await readBatchAsync(x, read)).data;
+  if (resident) await checkTensorAsync(x as tf.Tensor, read);
+  const values = async () => data ?? (data = (await readBatchAsync(x, read)).data);
+  const onCpu = async () => call.cpu(asBatch(x, await values()));
+  const count = x.shape[0];
+  if (backend === "cpu") return await onCpu();
   const asked = await resolveAsyncBackend(backend);
   // "auto" without a hardware adapter: the sync functions' choice of engine
   const engine = asked === "auto" ? resolveBackend(x, { backend: "auto" }, what) : asked;
-  if (engine === "cpu") return onCpu();
+  if (engine === "cpu") return await onCpu();
   if (engine === "tfjs") return call.tfjs();
   return await withWebGpu(call.label, {
     cpu: onCpu,
-    gpu: (ctx) => call.gpu(ctx, data, count),
+    gpu: async (ctx) => {
+      const device = resident ? gpuData(x as tf.Tensor, ctx) : null;
+      if (device === null) return await call.gpu(ctx, await values(), count);
+      try {
+        return await call.onDevice!(ctx, device.buffer, count);
+      } finally {
+        device.done(); // its readers are submitted
+      }
+    },
   });
 }
