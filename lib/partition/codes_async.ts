@@ -10,6 +10,7 @@ import { partitionCodes } from "./codes.ts";
 import type { CodeLayer, PartitionCodes } from "./code_layer.ts";
 import { engineCall } from "../backend/webgpu/engine_call.ts";
 import { forwardWebGpu } from "../backend/webgpu/passes.ts";
+import type { WebGpuContext } from "../backend/webgpu/device.ts";
 
 /**
  * The partition codes t^(ℓ)(x) of a batch at every code layer (Section 7) — the result
@@ -45,22 +46,31 @@ export async function partitionCodesAsync(
     label: "partition codes",
     tfjs: () => partitionCodes(net, x, { backend: "tfjs" }),
     cpu: (batch) => partitionCodes(net, batch, { backend: "cpu" }),
-    gpu: async (ctx, data, count) => {
-      const { codes } = await forwardWebGpu(ctx, net, { x: data, n: count });
-      return net.codeLayers.map((info): CodeLayer => {
-        const raw = codes.get(info.layer)!;
-        const common = {
-          kind: info.kind,
-          layer: info.index,
-          name: info.name,
-          count,
-          units: info.units,
-          shape: info.shape,
-        };
-        return info.kind === "max-pool"
-          ? { ...common, words: 0, bits: new Uint32Array(0), argmax: Uint16Array.from(raw) }
-          : { ...common, words: Math.ceil(info.units / 32), bits: raw, argmax: new Uint16Array(0) };
-      });
-    },
+    gpu: (ctx, data, count) => onWebGpu(ctx, net, data, count),
+    onDevice: (ctx, xDev, count) => onWebGpu(ctx, net, xDev, count),
+  });
+}
+
+/** The codes by one forward pass on WebGPU, of inputs read or already on the device. */
+async function onWebGpu(
+  ctx: WebGpuContext,
+  net: SplineNetwork,
+  x: Float64Array | Float32Array | GPUBuffer,
+  count: number,
+): Promise<PartitionCodes> {
+  const { codes } = await forwardWebGpu(ctx, net, { x, n: count });
+  return net.codeLayers.map((info): CodeLayer => {
+    const raw = codes.get(info.layer)!;
+    const common = {
+      kind: info.kind,
+      layer: info.index,
+      name: info.name,
+      count,
+      units: info.units,
+      shape: info.shape,
+    };
+    return info.kind === "max-pool"
+      ? { ...common, words: 0, bits: new Uint32Array(0), argmax: Uint16Array.from(raw) }
+      : { ...common, words: Math.ceil(info.units / 32), bits: raw, argmax: new Uint16Array(0) };
   });
 }

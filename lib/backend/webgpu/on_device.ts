@@ -81,9 +81,8 @@ export function affineMapOnDevice(
       const m = Math.min(step, n - s);
       const rec = new Recorder(ctx, "affine map: codes and offsets");
       try {
-        const xb = rec.buffer(m * D, "input");
+        const xb = rec.copyIn(x, s * D * 4, m * D, "input");
         const { codes, b } = recordCodesAndOffsets(rec, net, xb, m);
-        copy(ctx, x, s * D * 4, xb, 0, m * D * 4);
         rec.submit();
         copy(ctx, b, 0, B, s * C * 4, m * C * 4);
         for (let first = 0; first < m; first += slice) {
@@ -129,9 +128,8 @@ export function innerProductsOnDevice(
       const m = Math.min(step, n - s);
       const rec = new Recorder(ctx, "template inner products");
       try {
-        const xb = rec.buffer(m * D, "input");
+        const xb = rec.copyIn(x, s * D * 4, m * D, "input");
         const y = recordInnerProducts(rec, net, xb, m);
-        copy(ctx, x, s * D * 4, xb, 0, m * D * 4);
         rec.submit();
         copy(ctx, y, 0, z, s * C * 4, m * C * 4);
       } finally {

@@ -94,13 +94,14 @@ async function chunked(
  *
  * @param ctx The context.
  * @param net The network.
- * @param options `x` `[n, D]` (float32, or float64 rounded to it) and `n`.
+ * @param options `x` `[n, D]` (float32, or float64 rounded to it; or float32 rows already in a
+ * buffer on `ctx.device`, each chunk's rows copied from it on the device) and `n`.
  * @returns Outputs and codes.
  */
 export function forwardWebGpu(
   ctx: WebGpuContext,
   net: SplineNetwork,
-  options: { x: Float64Array | Float32Array; n: number },
+  options: { x: Float64Array | Float32Array | GPUBuffer; n: number },
 ): Promise<{ output: Float32Array; codes: RawCodes }> {
   const { x, n } = options;
   const D = net.inputSize, C = net.outputSize;
@@ -114,7 +115,9 @@ export function forwardWebGpu(
     await chunked(ctx, net, n, 1, async (s, m) => {
       const rec = new Recorder(ctx, "forward pass");
       try {
-        const xb = rec.uploadInput(x.subarray(s * D, (s + m) * D), "input");
+        const xb = ArrayBuffer.isView(x)
+          ? rec.uploadInput(x.subarray(s * D, (s + m) * D), "input")
+          : rec.copyIn(x, s * D * 4, m * D, "input");
         const rc: GpuCodes = new Map();
         const y = recordPass(rec, net, xb, m, { bias: true, record: rc });
         rec.submit();

@@ -161,6 +161,13 @@ export class Recorder {
   private readonly pooled: GPUBuffer[] = [];
   /** Buffers to clear before the pass. */
   private readonly clears: GPUBuffer[] = [];
+  /** Copies into buffers before the pass (after the clears). */
+  private readonly copies: {
+    src: GPUBuffer;
+    from: number;
+    dst: GPUBuffer;
+    bytes: number;
+  }[] = [];
   /** Temporaries whose last reader is recorded: later outputs of this recording reuse them. */
   private readonly reusable: GPUBuffer[] = [];
 
@@ -240,6 +247,17 @@ export class Recorder {
   upload(data: Float32Array | Uint32Array, label: string): GPUBuffer {
     const b = this.fresh(data.length, label);
     this.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+    return b;
+  }
+
+  /**
+   * A temporary storage buffer holding `floats` 32-bit values of `src` from byte `from` on,
+   * copied on the device before the pass runs (so never one given up by an earlier dispatch):
+   * an input that is already on the GPU.
+   */
+  copyIn(src: GPUBuffer, from: number, floats: number, label: string): GPUBuffer {
+    const b = this.fresh(floats, label);
+    if (floats > 0) this.copies.push({ src, from, dst: b, bytes: floats * 4 });
     return b;
   }
 
@@ -328,14 +346,18 @@ export class Recorder {
     dispatch(this.ctx, this.pass, shader, { buffers, groups });
   }
 
-  /** Ends the pass and submits everything recorded (after the clears of {@linkcode zeros}). */
+  /**
+   * Ends the pass and submits everything recorded (after the clears of {@linkcode zeros} and
+   * the copies of {@linkcode copyIn}).
+   */
   submit(): void {
     this.pass.end();
     const { device } = this.ctx;
     const buffers: GPUCommandBuffer[] = [];
-    if (this.clears.length > 0) {
-      const enc = device.createCommandEncoder({ label: "clears" });
+    if (this.clears.length > 0 || this.copies.length > 0) {
+      const enc = device.createCommandEncoder({ label: "clears and copies" });
       this.clears.forEach((b) => enc.clearBuffer(b));
+      this.copies.forEach((c) => enc.copyBufferToBuffer(c.src, c.from, c.dst, 0, c.bytes));
       buffers.push(enc.finish());
     }
     buffers.push(this.encoder.finish());

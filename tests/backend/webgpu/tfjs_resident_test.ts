@@ -2,7 +2,8 @@
  * Inputs that live on tfjs-webgpu running on masokit's device (`shareDeviceWithTfjs`): the
  * affine map and ⟨A_c, x⟩ on WebGPU take them where they are and give tfjs GPU tensors back —
  * the input is never uploaded or read (one finiteness flag is), and the results equal the
- * read-back path's bit for bit and the float64 CPU reference within float32 rounding.
+ * read-back path's bit for bit and the float64 CPU reference within float32 rounding; partition
+ * codes take the input where it is too (the codes are read back, as JS arrays).
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
@@ -14,6 +15,8 @@ import {
   affineMapAsync,
   type Batch,
   fromLayersModel,
+  partitionCodes,
+  partitionCodesAsync,
   templateInnerProducts,
   templateInnerProductsAsync,
 } from "../../../mod.ts";
@@ -117,6 +120,18 @@ Deno.test({
         assertEquals([writes, maps], [0, 1]);
         assertAllClose(await z.data(), Float32Array.from(wantZ.data), 1e-5, "⟨A_c, x⟩", 1);
         tf.dispose([z, x2]);
+      });
+      await t.step("partition codes: the input is not uploaded; codes as read back", async () => {
+        const x3 = onGpu();
+        const { result: codes, writes } = await traffic(
+          72 * 4, // one example's input: a chunk's upload would be at least that
+          () => partitionCodesAsync(net, x3, { backend: "webgpu" }),
+        );
+        assertEquals(writes, 0);
+        const read = await partitionCodesAsync(net, tf.tensor(xv, shape), { backend: "webgpu" });
+        assertEquals(codes, read);
+        assertEquals(codes, partitionCodes(net, batch, { backend: "cpu" }));
+        tf.dispose(x3);
       });
       await t.step("a non-finite or misshapen input is refused, naming it", async () => {
         const bad = tf.tidy(() => tf.div(tf.tensor(xv, shape), tf.tensor(xv, shape).sub(xv[3])));
