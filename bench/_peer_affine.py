@@ -1,24 +1,29 @@
-"""Peer for bench/affine_compare.ts: PyTorch 1.13 (functorch), smallCNN with batch-norm in
-inference mode, 32x32x3, 10 classes, batch 64, 2 threads.
+"""Peer for bench/affine_compare.ts: PyTorch 1.13 (functorch) on the CPU, 2 threads, batch-norm in
+inference mode, 32x32x3, 10 classes.
  - all 10 templates A[x] per input: vmap(jacrev(f))
- - <A[x]_c, x> for all c: one jvp of f at x with tangent x (f is piecewise linear, so J x = A[x] x)
-Prints 'templates img/s N' and 'inner img/s N'."""
+ - <A[x]_c, x> for all c: one jvp of f at x with tangent x (f is piecewise linear, so J x = A[x] x),
+   and the same by forward-mode AD
+  python3 bench/_peer_affine.py [--net smallCNN|largeCNN] [--batch 64]
+Prints 'templates img/s N', 'inner img/s N' and 'inner-forward-ad img/s N'."""
+import argparse
 import time
+
 import torch
-import torch.nn as nn
 from functorch import jacrev, jvp, vmap
+
+from _peer_models import NETWORKS
+
+p = argparse.ArgumentParser()
+p.add_argument("--net", default="smallCNN", choices=sorted(NETWORKS))
+p.add_argument("--batch", type=int, default=64)
+p.add_argument("--reps", type=int, default=5)
+args = p.parse_args()
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
 
-
-def block(cin, cout, k):
-    return [nn.Conv2d(cin, cout, k, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
-
-
-model = nn.Sequential(*block(3, 32, 3), *block(32, 64, 3), *block(64, 128, 1), nn.Flatten(),
-                      nn.Linear(128 * 3 * 3, 10, bias=False)).eval()
-x = torch.randn(64, 3, 32, 32)
+model = NETWORKS[args.net]().eval()
+x = torch.randn(args.batch, 3, 32, 32)
 
 
 def f1(xi):
@@ -42,11 +47,11 @@ def rate(fn, reps):
         fn()
         times.append(time.perf_counter() - t0)
     times.sort()
-    return 64 / times[len(times) // 2]
+    return args.batch / times[len(times) // 2]
 
 
-print(f"templates img/s {rate(templates, 5):.1f}")
-print(f"inner img/s {rate(inner, 15):.1f}")
+print(f"templates img/s {rate(templates, args.reps):.1f}", flush=True)
+print(f"inner img/s {rate(inner, 3 * args.reps):.1f}", flush=True)
 
 
 def inner_forward_ad():
@@ -56,4 +61,4 @@ def inner_forward_ad():
         return fwAD.unpack_dual(out).tangent
 
 
-print(f"inner-forward-ad img/s {rate(inner_forward_ad, 15):.1f}")
+print(f"inner-forward-ad img/s {rate(inner_forward_ad, 3 * args.reps):.1f}")

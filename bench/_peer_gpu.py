@@ -15,7 +15,8 @@ import argparse
 import time
 
 import torch
-import torch.nn as nn
+
+from _peer_models import large_cnn, small_cnn
 
 try:
     from torch.func import jacrev, jvp, vmap
@@ -47,27 +48,6 @@ def rate(fn, n, reps=5):
         times.append(time.perf_counter() - t0)
     times.sort()
     return n / times[len(times) // 2]
-
-
-def small_cnn():
-    def block(cin, cout, k):
-        return [nn.Conv2d(cin, cout, k, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
-
-    return nn.Sequential(*block(3, 32, 3), *block(32, 64, 3), *block(64, 128, 1), nn.Flatten(),
-                         nn.Linear(128 * 3 * 3, 10, bias=False))
-
-
-def large_cnn():
-    # shared/PAPER_NOTES.md: conv3(96, same) -> conv3(96, full) -> conv3(96, full) -> maxpool ->
-    # conv3(192, valid) -> conv3(192, full) -> conv3(192, valid) -> maxpool -> conv3(192, valid)
-    # -> conv1x1(192, bias, no BN) -> maxpool -> dense(10); "full" pads 2 on every side
-    def conv(cin, cout, k, pad):
-        return [nn.Conv2d(cin, cout, k, padding=pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-    return nn.Sequential(*conv(3, 96, 3, 1), *conv(96, 96, 3, 2), *conv(96, 96, 3, 2), nn.MaxPool2d(2),
-                         *conv(96, 192, 3, 0), *conv(192, 192, 3, 2), *conv(192, 192, 3, 0),
-                         nn.MaxPool2d(2), *conv(192, 192, 3, 0), nn.Conv2d(192, 192, 1), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(192 * 3 * 3, 10, bias=False))
 
 
 def affine_peers(name, model, n_templates, n_inner):

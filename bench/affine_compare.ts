@@ -1,6 +1,7 @@
 /**
  * The spline engine on the paper's smallCNN (32×32×3, batch-norm folded, 10 classes),
- * batch 64, in images/s: all 10 templates and offsets (`affineMap`) and ⟨A[x]_c, x⟩ for
+ * batch 64 — or with `--net=largeCNN` its largeCNN, batch 16 (`--batch=N` sets it) — in
+ * images/s: all 10 templates and offsets (`affineMap`) and ⟨A[x]_c, x⟩ for
  * all c (`templateInnerProducts`), for
  * - the float64 CPU reference (`backend: "cpu"`),
  * - the tfjs engine on tfjs-wasm, stock (one thread) and threaded with 2 XNNPACK threads
@@ -16,11 +17,17 @@
  *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-fused`,
  *   conv → ReLU → pool as the fused gathering / scattering kernels
  *   (lib/backend/tfjs/_wasm_conv_pool.ts) and as conv + masked pool; with `--ab-tiles`, the first
- *   layer's pooled transpose as window tiles and as masked pool + conv; with `--ab-helpers`,
+ *   layer's pooled transpose as window tiles and as masked pool + conv; with `--ab-winograd`,
+ *   stride-1 3×3 convs of ≥ 16 channels by Winograd with the tile by rule, F(4), F(2)
+ *   (lib/backend/tfjs/_wasm_winograd.ts)
+ *   and on XNNPACK directly; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
- * Run: `deno run -A bench/affine_compare.ts [--reps=5] [--peer] [--ab-pool] [--ab-relu]
- * [--ab-few] [--ab-fused] [--ab-tiles] [--ab-helpers]`
+ * `--no-reference` leaves the float64 CPU reference out (on largeCNN it takes minutes).
+ *
+ * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5]
+ * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-tiles]
+ * [--ab-winograd] [--ab-helpers]`
  *
  * @module
  */
@@ -28,6 +35,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
+import { largeCNN } from "../lib/models/large_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
@@ -37,16 +45,23 @@ import { wasmConvFewOutputs } from "../lib/backend/tfjs/_wasm_conv_few_outputs.t
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import { activeWasmBackend, heapThreadsReady } from "../lib/backend/_wasm_ops.ts";
 import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
+import { wasmWinograd } from "../lib/backend/tfjs/_wasm_winograd.ts";
 
-const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
-const REPS = repsArg ? Number(repsArg.split("=")[1]) : 5;
-const BATCH = 64;
+const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const REPS = Number(value("reps") ?? 5);
+const NET = value("net") ?? "smallCNN";
+const NETWORKS = { smallCNN, largeCNN } as const;
+if (!(NET in NETWORKS)) throw new RangeError(`--net=${NET}: expected smallCNN or largeCNN`);
+const BATCH = Number(value("batch") ?? (NET === "largeCNN" ? 16 : 64));
+if (!Number.isInteger(BATCH) || BATCH < 1) {
+  throw new RangeError(`--batch=${value("batch")}: expected a positive integer`);
+}
 
 const r = await enableWasmThreads({ threads: 2, backendName: "wasm-t2" });
 if (!r.enabled) console.error(`threaded wasm unavailable: ${r.reason}`);
 await tf.setBackend("wasm");
 
-const net = fromLayersModel(smallCNN({ seed: 1 }));
+const net = fromLayersModel(NETWORKS[NET as keyof typeof NETWORKS]({ seed: 1 }));
 const x = tf.randomUniform([BATCH, 32, 32, 3], -1, 1);
 
 /** Median images/s of `reps` runs after one warm-up. */
@@ -87,11 +102,13 @@ function tfjsEngineRates(): [number, number] {
 
 const rows: [string, number, number][] = [];
 const xb = { data: Float64Array.from(x.dataSync()), shape: x.shape };
-rows.push([
-  "masokit CPU reference (float64, 1 thread)",
-  rate(() => affineMap(net, xb, { backend: "cpu" }).A, 1),
-  rate(() => templateInnerProducts(net, xb, { backend: "cpu" }), 2),
-]);
+if (!Deno.args.includes("--no-reference")) {
+  rows.push([
+    "masokit CPU reference (float64, 1 thread)",
+    rate(() => affineMap(net, xb, { backend: "cpu" }).A, 1),
+    rate(() => templateInnerProducts(net, xb, { backend: "cpu" }), 2),
+  ]);
+}
 for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
   await tf.setBackend(backend);
   await heapThreadsReady(activeWasmBackend()!); // masokit's kernels split from the first call
@@ -140,6 +157,16 @@ const abModes: Record<string, Mode[]> = {
     ["first layer as window tiles", () => (wasmConvPool.tiles = true)],
     ["first layer as pool + conv", () => (wasmConvPool.tiles = false)],
   ],
+  // stride-1 3×3 convs of ≥ 16 channels by Winograd F(4) or F(2), or on XNNPACK directly
+  "--ab-winograd": [
+    [
+      "3×3 convs by Winograd, tile by rule",
+      () => Object.assign(wasmWinograd, { enabled: true, tile: "auto" }),
+    ],
+    ["3×3 convs by Winograd F(4)", () => Object.assign(wasmWinograd, { enabled: true, tile: 4 })],
+    ["3×3 convs by Winograd F(2)", () => Object.assign(wasmWinograd, { enabled: true, tile: 2 })],
+    ["3×3 convs on XNNPACK", () => (wasmWinograd.enabled = false)],
+  ],
   // masokit's heap kernels split over helper threads, or on the calling thread alone
   "--ab-helpers": [
     ["heap kernels on helper threads", () => (heapThreads.helpers = helpers)],
@@ -160,12 +187,17 @@ for (const [flag, modes] of Object.entries(abModes)) {
   wasmConvFewOutputs.enabled = true;
   Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true });
   heapThreads.helpers = helpers;
+  Object.assign(wasmWinograd, { enabled: true, tile: "auto" });
 }
 
 let peer: { templates: number; inner: number } | null = null;
 if (Deno.args.includes("--peer")) {
   const out = await new Deno.Command("/usr/bin/python3", {
-    args: [new URL("./_peer_affine.py", import.meta.url).pathname],
+    args: [
+      new URL("./_peer_affine.py", import.meta.url).pathname,
+      `--net=${NET}`,
+      `--batch=${BATCH}`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output().catch(() => null);
@@ -177,6 +209,7 @@ if (Deno.args.includes("--peer")) {
   } else console.error("peer skipped: /usr/bin/python3 with torch not available");
 }
 
+console.log(`${NET}, batch ${BATCH}, this CPU:`);
 console.log("| engine | all 10 templates A[x], B[x] (img/s) | ⟨A[x]_c, x⟩ for all c (img/s) |");
 console.log("| --- | --- | --- |");
 for (const [name, a, ip] of rows) {

@@ -5,7 +5,14 @@ import { affineMap } from "../../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
 import { disposeCodes, forwardPassTf, maskedPassTf } from "../../lib/backend/tfjs/run.ts";
-import { assertAllClose, assertEquals, assertThrows, largestMagnitude } from "../_assert.ts";
+import {
+  assert,
+  assertAllClose,
+  assertEquals,
+  assertThrows,
+  largestMagnitude,
+} from "../_assert.ts";
+import { wasmWinograd, WINOGRAD_CONV } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { cases } from "../_cases.ts";
 import { randomInput, randomizeWeights } from "../_random_models.ts";
 
@@ -51,6 +58,37 @@ Deno.test("the tfjs engine agrees with the float64 CPU reference", async (t) => 
         });
       });
     }
+  }
+});
+
+Deno.test("on tfjs-wasm, 3×3 convs of 16+ channels run by Winograd, both tiles, and agree", async (t) => {
+  const c = cases(11).find((c) => c.name.startsWith("wide CNN"))!;
+  const net = fromLayersModel(c.model);
+  const ref = affineMap(net, c.x, { backend: "cpu" });
+  const refIp = templateInnerProducts(net, c.x, { backend: "cpu" });
+  for (const tile of ["auto", 2, 4] as const) {
+    await t.step(`tile ${tile}`, async () => {
+      wasmWinograd.tile = tile;
+      try {
+        await withBackend("wasm", async () => {
+          const x = tf.tensor(c.x.dataSync(), c.x.shape);
+          let ours: { A: tf.Tensor; B: tf.Tensor } | undefined, ip: tf.Tensor | undefined;
+          const { kernelNames } = await tf.profile(() => {
+            ours = affineMap(net, x, { backend: "tfjs" });
+            ip = templateInnerProducts(net, x, { backend: "tfjs" });
+          });
+          // the forward convs, their transposes, the masked passes
+          assert(kernelNames.includes(WINOGRAD_CONV), `${kernelNames}`);
+          const a = ref.A.dataSync(), b = ref.B.dataSync(), p = refIp.dataSync();
+          assertAllClose(ours!.A.dataSync(), a, 1e-4, "A", largestMagnitude(a));
+          assertAllClose(ours!.B.dataSync(), b, 1e-4, "B", largestMagnitude(b));
+          assertAllClose(ip!.dataSync(), p, 1e-4, "<A_c, x>", largestMagnitude(p));
+          tf.dispose([ours!.A, ours!.B, ip!, x]);
+        });
+      } finally {
+        wasmWinograd.tile = "auto";
+      }
+    });
   }
 });
 

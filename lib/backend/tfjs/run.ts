@@ -33,6 +33,13 @@ import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { SIGN_BITS, signBitsReady } from "./_wasm_sign_bits.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
 import {
+  WINOGRAD_CONV,
+  winogradConvReady,
+  winogradFilterValues,
+  winogradTileFor,
+} from "./_wasm_winograd.ts";
+import type { WinogradTile } from "../winograd_math.ts";
+import {
   CONV_POOL_GATHER,
   convPoolReady,
   POOL_CONV_TILES,
@@ -181,6 +188,8 @@ function affineApply(
         [0, 0],
       ];
       const strides = l.strides as [number, number];
+      const m = winogradTile(l, false);
+      if (m !== false) return winogradConv(l, m, x, false, l.padding, b, relu);
       if (b === undefined && !relu) return tf.conv2d(x as tf.Tensor4D, kernel4(l), strides, pad);
       return tf.fused.conv2d({
         x: x as tf.Tensor4D,
@@ -262,6 +271,60 @@ function frame(
 }
 
 /**
+ * The Winograd tile to run a conv (or, `transposed`, the stride-1 correlation of its transpose)
+ * by on tfjs-wasm ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}), or false.
+ */
+function winogradTile(l: Conv2DLayer, transposed: boolean): WinogradTile | false {
+  const [cin, cout] = transposed
+    ? [l.outputShape[2], l.inputShape[2]]
+    : [l.inputShape[2], l.outputShape[2]];
+  const [oh, ow] = transposed ? l.inputShape : l.outputShape;
+  const m = winogradTileFor(oh, ow);
+  return m !== false &&
+      winogradConvReady(l.kernelSize, transposed ? [1, 1] : l.strides, cin, cout)
+    ? m
+    : false;
+}
+
+/** The transformed filters of a layer's kernel, per direction and tile (float64, made once). */
+const winogradValues = new WeakMap<Float64Array, Map<string, Float64Array[]>>();
+
+/**
+ * A conv (or, `transposed`, its transpose's stride-1 correlation of the dilated gradient `x`)
+ * by masokit's Winograd kernel with tile `m`, with padding `pad` (top, bottom, left, right), the bias and a
+ * fused ReLU where given.
+ */
+function winogradConv(
+  l: Conv2DLayer,
+  m: WinogradTile,
+  x: tf.Tensor,
+  transposed: boolean,
+  pad: readonly number[],
+  bias?: tf.Tensor,
+  relu = false,
+): tf.Tensor {
+  const [cin, cout] = transposed
+    ? [l.outputShape[2], l.inputShape[2]]
+    : [l.inputShape[2], l.outputShape[2]];
+  let byKind = winogradValues.get(l.kernel);
+  if (byKind === undefined) winogradValues.set(l.kernel, byKind = new Map());
+  const key = `${transposed}/${m}`;
+  let u = byKind.get(key);
+  if (u === undefined) {
+    u = winogradFilterValues(l.kernel, l.inputShape[2], l.outputShape[2], transposed, m);
+    byKind.set(key, u);
+  }
+  const inputs: Record<string, tf.Tensor> = { x };
+  u.forEach((values, xi) => inputs[`u${xi}`] = constant(values, [1, 1, cin, cout]));
+  if (bias !== undefined) inputs.bias = bias;
+  return tf.engine().runKernel(WINOGRAD_CONV, inputs, {
+    tile: m,
+    relu,
+    pad: [...pad],
+  }) as tf.Tensor;
+}
+
+/**
  * The transpose of a conv as a stride-1 conv of the dilated gradient with the flipped
  * kernel, `K'[i, j, co, ci] = K[kh−1−i, kw−1−j, ci, co]` (fast on XNNPACK, unlike
  * tfjs-wasm's Conv2DBackpropInput); to ≤ 4 channels (a first layer's input) on tfjs-wasm,
@@ -291,6 +354,8 @@ function convTranspose(l: Conv2DLayer, g: tf.Tensor): tf.Tensor {
       pad: [before[0], after[0], before[1], after[1]],
     }) as tf.Tensor;
   }
+  const m = inside ? winogradTile(l, true) : false;
+  if (m !== false) return winogradConv(l, m, gd, true, [before[0], after[0], before[1], after[1]]);
   if (inside) {
     // the padding inside the convolution (XNNPACK pads on the fly), no padded copy
     const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [

@@ -1,0 +1,444 @@
+/**
+ * Stride-1 3×3 convolutions by Winograd's minimal filtering F(m × m, 3 × 3) on tfjs-wasm's heap
+ * (lib/backend/winograd_math.ts): XNNPACK runs a 3×3 conv at ≈ 22 G multiply-adds/s on two
+ * threads, near the peak of 128-bit WebAssembly SIMD, so the one way to make it faster is fewer
+ * multiply-adds. An output tile of `m × m` pixels is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` for the
+ * `n × n` input pixels `d` under it (n = m + 2): summed over input channels, the `n²`
+ * elementwise products become `n²` independent matrix products `[tiles, cin] · [cin, cout]`,
+ * which XNNPACK runs as 1×1 convolutions — `n²/m²` multiply-adds per output pixel and channel
+ * pair instead of 9 (F(4): 2.25, a quarter).
+ *
+ * Three steps per chunk of tiles: the input transform `V[ξ] = (Bᵀ d B)[ξ]` (a generated
+ * WebAssembly SIMD kernel, four channels a vector, zero outside the image: the padding is applied
+ * on the fly), the `n²` products `M[ξ] = V[ξ] · U[ξ]` with the filters transformed in float64 by
+ * the caller (`U[ξ] = (G g Gᵀ)[ξ]`, [1, 1, cin, cout] each), and the output transform `Aᵀ M A`
+ * (+ bias, then ReLU where asked), written into the output. Chunks keep the temporaries within
+ * `wasmWinograd.chunkBytes`; the transforms are split between the calling thread and the heap's
+ * helper threads.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
+import {
+  free,
+  heapRanges,
+  heapRun,
+  type KernelArgs,
+  registerOnActiveWasm,
+  runWasm,
+  type WasmBackendLike,
+} from "../_wasm_ops.ts";
+import { type WinogradTile, winogradTransforms } from "../winograd_math.ts";
+
+/** The kernel's name. */
+export const WINOGRAD_CONV = "MasokitWinogradConv";
+
+/**
+ * Switches for benchmarks and tests: whether the engine runs its 3×3 convs by Winograd on
+ * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}), from how many input and
+ * output channels on, and the most bytes of transforms (`V` and `M`) a chunk of tiles holds.
+ */
+export const wasmWinograd: {
+  enabled: boolean;
+  tile: WinogradTile | "auto";
+  minChannels: number;
+  chunkBytes: number;
+} = { enabled: true, tile: "auto", minChannels: 16, chunkBytes: 96 << 20 };
+
+/**
+ * The tile for an output of `oh × ow` pixels: `wasmWinograd.tile` where set, else the one whose
+ * tiles take fewer multiply-adds (`(m + 2)²` per tile; F(2) on a tie: its transforms are
+ * cheaper and its rounding error smaller), or false where even those are more than 0.6 of the
+ * direct conv's 9 a pixel (small outputs waste most of a tile).
+ *
+ * @param oh Output rows.
+ * @param ow Output columns.
+ * @returns The tile, or false.
+ */
+export function winogradTileFor(oh: number, ow: number): WinogradTile | false {
+  const macs = (m: WinogradTile) => (m + 2) ** 2 * Math.ceil(oh / m) * Math.ceil(ow / m);
+  const { tile } = wasmWinograd;
+  const m = tile !== "auto" ? tile : macs(4) < macs(2) ? 4 : 2;
+  return macs(m) <= 0.6 * 9 * oh * ow ? m : false;
+}
+
+/** Multiply-adds below which the transforms run on the calling thread alone. */
+const MIN_SPLIT_TILES = 64;
+
+const F32X4_NEG = 0xe1, F32X4_MAX = 0xe9;
+
+interface Shape {
+  m: WinogradTile;
+  h: number;
+  w: number;
+  cin: number;
+  cout: number;
+  pt: number;
+  pl: number;
+  oh: number;
+  ow: number;
+}
+
+/** Tiles per row and along each axis. */
+function tilesOf(s: Shape): { ty: number; tx: number; n: number } {
+  const ty = Math.ceil(s.oh / s.m), tx = Math.ceil(s.ow / s.m);
+  return { ty, tx, n: ty * tx };
+}
+
+/** `f32.const v; f32x4.splat`. */
+function splat(f: FunctionBuilder, v: number): void {
+  const bytes = new Uint8Array(new Float32Array([v]).buffer);
+  f.op(Op.f32Const, ...bytes).simd(SimdOp.f32x4Splat);
+}
+
+/**
+ * Emits `Σ_k coef[k] · term(k)` (a v128 on the stack), skipping zero coefficients; `scale(c)`
+ * pushes the splat of `c` (a local set up front).
+ */
+function combination(
+  f: FunctionBuilder,
+  coef: readonly number[],
+  term: (k: number) => void,
+  scale: (c: number) => void,
+): void {
+  let first = true;
+  coef.forEach((c, k) => {
+    if (c === 0) return;
+    term(k);
+    if (Math.abs(c) !== 1) {
+      scale(Math.abs(c));
+      f.simd(SimdOp.f32x4Mul);
+    }
+    if (first) {
+      if (c < 0) f.simd(F32X4_NEG);
+      first = false;
+    } else f.simd(c < 0 ? SimdOp.f32x4Sub : SimdOp.f32x4Add);
+  });
+  if (first) f.v128Zero();
+}
+
+/**
+ * `out[i][j] = (L D Lᵀ)[i][j]` into v128 locals, `D` given by `d(k, j)` (pushing a value):
+ * first `t = L D`, then `t Lᵀ`.
+ */
+function sandwich(
+  f: FunctionBuilder,
+  l: readonly (readonly number[])[],
+  d: (k: number, j: number) => void,
+  scale: (c: number) => void,
+): number[][] {
+  const rows = l.length, cols = l[0].length;
+  const t = Array.from({ length: rows }, () => Array.from({ length: cols }, () => f.local(V128)));
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      combination(f, l[i], (k) => d(k, j), scale);
+      f.set(t[i][j]);
+    }
+  }
+  const out = Array.from({ length: rows }, () => Array.from({ length: rows }, () => f.local(V128)));
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < rows; j++) {
+      combination(f, l[j], (k) => f.get(t[i][k]), scale);
+      f.set(out[i][j]);
+    }
+  }
+  return out;
+}
+
+/** The splat constants of a matrix's coefficients, as locals set at the function's start. */
+function scales(
+  f: FunctionBuilder,
+  matrices: readonly (readonly (readonly number[])[])[],
+): (c: number) => void {
+  const values = new Set(
+    matrices.flat(2).map(Math.abs).filter((c) => c !== 0 && c !== 1),
+  );
+  const locals = new Map<number, number>();
+  for (const c of values) {
+    const local = f.local(V128);
+    splat(f, c);
+    f.set(local);
+    locals.set(c, local);
+  }
+  return (c) => f.get(locals.get(c)!);
+}
+
+/**
+ * `input(x, t0, t1, base, v_0 … v_{n²−1})`: for tiles `t0 ≤ t < t1` (counted over the rows'
+ * tiles, row-major), `v_ξ[(t − base)·cin + c] = (Bᵀ d B)[ξ]` for every channel `c`, `d` the
+ * `n × n` input pixels of the tile (zero outside the image).
+ */
+function inputFunction(s: Shape): FunctionBuilder {
+  const n = s.m + 2, N = n * n, { bt } = winogradTransforms(s.m), T = tilesOf(s);
+  const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
+  const [x, t0, t1, base] = [0, 1, 2, 3], v = (xi: number) => 4 + xi;
+  const [t, r, tile, y0, x0, pix, c4, vOff, vq, inside] = Array.from(
+    { length: 10 },
+    () => f.local(I32),
+  );
+  const rowOk = Array.from({ length: n }, () => f.local(I32));
+  const colOk = Array.from({ length: n }, () => f.local(I32));
+  const c4End = f.local(I32), d = Array.from({ length: N }, () => f.local(V128));
+  const scale = scales(f, [bt]);
+  const cinBytes = s.cin * 4;
+  /** The loop over channel quads, loading `d` unchecked (inside) or checked (a border tile). */
+  const channels = (checked: boolean) => {
+    f.i32(0).set(c4);
+    f.forLoop(c4, c4End, 16, () => {
+      for (let a = 0; a < n; a++) {
+        for (let b = 0; b < n; b++) {
+          const off = (a * s.w + b) * cinBytes;
+          if (!checked) {
+            f.get(pix).get(c4).op(Op.i32Add).v128Load(off).set(d[a * n + b]);
+            continue;
+          }
+          f.get(rowOk[a]).get(colOk[b]).op(Op.i32And);
+          f.op(Op.if, V128);
+          f.get(pix).i32(off).op(Op.i32Add).get(c4).op(Op.i32Add).v128Load(0);
+          f.op(Op.else).v128Zero().op(Op.end).set(d[a * n + b]);
+        }
+      }
+      const o = sandwich(f, bt, (k, j) => f.get(d[k * n + j]), scale);
+      f.get(vOff).get(c4).op(Op.i32Add).set(vq); // the quad's byte offset in each V[ξ]
+      for (let xi = 0; xi < N; xi++) {
+        f.get(v(xi)).get(vq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
+      }
+    });
+  };
+  f.i32(s.cin * 4).set(c4End);
+  f.get(t0).set(t);
+  f.forLoop(t, t1, 1, () => {
+    f.get(t).i32(T.n).op(Op.i32DivU).set(r);
+    f.get(t).get(r).i32(T.n).op(Op.i32Mul).op(Op.i32Sub).set(tile);
+    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).i32(s.pt).op(Op.i32Sub).set(y0);
+    f.get(tile).get(tile).i32(T.tx).op(Op.i32DivU).i32(T.tx).op(Op.i32Mul).op(Op.i32Sub);
+    f.i32(s.m).op(Op.i32Mul).i32(s.pl).op(Op.i32Sub).set(x0);
+    // pix = x + ((r·h + y0)·w + x0)·cin·4 (wrapping: only in-image pixels are read through it)
+    f.get(r).i32(s.h).op(Op.i32Mul).get(y0).op(Op.i32Add).i32(s.w).op(Op.i32Mul).get(x0);
+    f.op(Op.i32Add).i32(cinBytes).op(Op.i32Mul).get(x).op(Op.i32Add).set(pix);
+    f.get(t).get(base).op(Op.i32Sub).i32(cinBytes).op(Op.i32Mul).set(vOff);
+    f.i32(1).set(inside);
+    const ok = (flags: number[], o: number, size: number) => {
+      flags.forEach((flag, a) => {
+        // 0 ≤ o + a < size, as one unsigned comparison
+        f.get(o).i32(a).op(Op.i32Add).i32(size).op(Op.i32LtU).set(flag);
+        f.get(inside).get(flag).op(Op.i32And).set(inside);
+      });
+    };
+    ok(rowOk, y0, s.h);
+    ok(colOk, x0, s.w);
+    f.get(inside).op(Op.if, 0x40);
+    channels(false);
+    f.op(Op.else);
+    channels(true);
+    f.op(Op.end);
+  });
+  return f;
+}
+
+/**
+ * `output(out, bias, t0, t1, base, m_0 … m_{n²−1})`: for tiles `t0 ≤ t < t1`, the `m × m`
+ * output pixels `Aᵀ M A` (+ bias; ReLU where asked) of every channel, `M[ξ]` at
+ * `m_ξ[(t − base)·cout + c]`; pixels past the output's edge are not written.
+ */
+function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder {
+  const n = s.m + 2, N = n * n, { at } = winogradTransforms(s.m), T = tilesOf(s);
+  const f = new FunctionBuilder(Array.from({ length: 5 + N }, () => I32));
+  const [out, b, t0, t1, base] = [0, 1, 2, 3, 4], mt = (xi: number) => 5 + xi;
+  const [t, r, tile, oy, ox, pix, c4, mOff, full, q] = Array.from(
+    { length: 10 },
+    () => f.local(I32),
+  );
+  const rowOk = Array.from({ length: s.m }, () => f.local(I32));
+  const colOk = Array.from({ length: s.m }, () => f.local(I32));
+  const c4End = f.local(I32), sv = Array.from({ length: N }, () => f.local(V128));
+  const bv = f.local(V128), zero = f.local(V128);
+  const scale = scales(f, [at]);
+  const coutBytes = s.cout * 4;
+  const channels = (checked: boolean) => {
+    f.i32(0).set(c4);
+    f.forLoop(c4, c4End, 16, () => {
+      f.get(mOff).get(c4).op(Op.i32Add).set(q);
+      for (let xi = 0; xi < N; xi++) f.get(mt(xi)).get(q).op(Op.i32Add).v128Load(0).set(sv[xi]);
+      const o = sandwich(f, at, (k, j) => f.get(sv[k * n + j]), scale);
+      if (bias) f.get(b).get(c4).op(Op.i32Add).v128Load(0).set(bv);
+      for (let i = 0; i < s.m; i++) {
+        for (let j = 0; j < s.m; j++) {
+          if (checked) f.get(rowOk[i]).get(colOk[j]).op(Op.i32And).op(Op.if, 0x40);
+          f.get(pix).get(c4).op(Op.i32Add).get(o[i][j]);
+          if (bias) f.get(bv).simd(SimdOp.f32x4Add);
+          if (relu) f.get(zero).simd(F32X4_MAX);
+          f.v128Store((i * s.ow + j) * coutBytes);
+          if (checked) f.op(Op.end);
+        }
+      }
+    });
+  };
+  f.v128Zero().set(zero);
+  f.i32(coutBytes).set(c4End);
+  f.get(t0).set(t);
+  f.forLoop(t, t1, 1, () => {
+    f.get(t).i32(T.n).op(Op.i32DivU).set(r);
+    f.get(t).get(r).i32(T.n).op(Op.i32Mul).op(Op.i32Sub).set(tile);
+    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).set(oy);
+    f.get(tile).get(tile).i32(T.tx).op(Op.i32DivU).i32(T.tx).op(Op.i32Mul).op(Op.i32Sub);
+    f.i32(s.m).op(Op.i32Mul).set(ox);
+    f.get(r).i32(s.oh).op(Op.i32Mul).get(oy).op(Op.i32Add).i32(s.ow).op(Op.i32Mul).get(ox);
+    f.op(Op.i32Add).i32(coutBytes).op(Op.i32Mul).get(out).op(Op.i32Add).set(pix);
+    f.get(t).get(base).op(Op.i32Sub).i32(coutBytes).op(Op.i32Mul).set(mOff);
+    f.i32(1).set(full);
+    const ok = (flags: number[], o: number, size: number) => {
+      flags.forEach((flag, a) => {
+        f.get(o).i32(a).op(Op.i32Add).i32(size).op(Op.i32LtU).set(flag);
+        f.get(full).get(flag).op(Op.i32And).set(full);
+      });
+    };
+    ok(rowOk, oy, s.oh);
+    ok(colOk, ox, s.ow);
+    f.get(full).op(Op.if, 0x40);
+    channels(false);
+    f.op(Op.else);
+    channels(true);
+    f.op(Op.end);
+  });
+  return f;
+}
+
+/**
+ * The kernel: inputs `x` `[rows, h, w, cin]`, `u0` … `u{n²−1}` the transformed filters
+ * `[1, 1, cin, cout]`, `bias` `[cout]` (optional); attrs `pad` `[top, bottom, left, right]`
+ * (≥ 0), `tile` (2 or 4), `relu`. Output `[rows, oh, ow, cout]`.
+ */
+function winogradConv(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, bias } = args.inputs as { x: tf.TensorInfo; bias?: tf.TensorInfo };
+  const m = args.attrs?.tile as WinogradTile;
+  const relu = args.attrs?.relu === true;
+  const [pt, pb, pl, pr] = (args.attrs?.pad ?? [0, 0, 0, 0]) as number[];
+  const n = m + 2, N = n * n;
+  const u = Array.from({ length: N }, (_, xi) => args.inputs[`u${xi}`] as tf.TensorInfo);
+  const [rows, h, w, cin] = x.shape;
+  const cout = u[0]?.shape[3] ?? 0;
+  const oh = h + pt + pb - 2, ow = w + pl + pr - 2;
+  if (
+    (m !== 2 && m !== 4) || x.dtype !== "float32" || x.shape.length !== 4 || cin % 4 !== 0 ||
+    cout % 4 !== 0 || cout === 0 || oh < 1 || ow < 1 ||
+    u.some((k) => k?.dtype !== "float32" || `${k.shape}` !== `1,1,${cin},${cout}`) ||
+    (bias !== undefined && `${bias.shape}` !== `${cout}`) ||
+    [pt, pb, pl, pr].some((p) => !Number.isInteger(p) || p < 0)
+  ) {
+    throw new RangeError(
+      `${WINOGRAD_CONV}: x [${x.shape}] (${x.dtype}), tile ${m}, filters [${u[0]?.shape}], pad [${[
+        pt,
+        pb,
+        pl,
+        pr,
+      ]}]: expected float32 x [rows, h, w, cin] with cin a multiple of 4, tile 2 or 4, ${N} filters [1, 1, cin, cout] with cout a multiple of 4, padding ≥ 0 leaving an output`,
+    );
+  }
+  const s: Shape = { m, h, w, cin, cout, pt, pl, oh, ow };
+  const out = backend.makeOutput([rows, oh, ow, cout], "float32");
+  const total = rows * tilesOf(s).n;
+  const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
+  const key = `winograd ${relu} ${bias !== undefined} ${Object.values(s).join("x")}`;
+  const build = () => ({
+    input: inputFunction(s),
+    output: outputFunction(s, bias !== undefined, relu),
+  });
+  const address = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
+  for (let base = 0; base < total; base += perChunk) {
+    const count = Math.min(perChunk, total - base);
+    const v = u.map(() => backend.makeOutput([1, 1, count, cin], "float32"));
+    const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
+    const xAt = address(x), vAt = v.map(address);
+    const run = (name: string, parts: number[][]) => {
+      if (!heapRun(backend, key, build, name, parts)) {
+        throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
+      }
+    };
+    run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
+    const mt = v.map((vi, xi) => {
+      const product = runWasm(backend, "Conv2D", { x: vi, filter: u[xi] }, {
+        strides: 1,
+        dilations: 1,
+        pad: "valid",
+        dataFormat: "NHWC",
+      });
+      free(backend, vi);
+      return product;
+    });
+    const outAt = address(out), bAt = bias === undefined ? 0 : address(bias);
+    run(
+      "output",
+      ranges.map(([s0, c]) => [outAt, bAt, base + s0, base + s0 + c, base, ...mt.map(address)]),
+    );
+    free(backend, ...mt);
+  }
+  return out;
+}
+
+/**
+ * Whether the engine runs a conv by {@linkcode WINOGRAD_CONV} (switched on; a 3×3 stride-1 conv
+ * of at least `minChannels` input and output channels, multiples of 4), registering the kernel
+ * on the active backend once when it is a tfjs-wasm one.
+ *
+ * @param kernelSize The conv's kernel size.
+ * @param strides Its strides.
+ * @param cin Input channels (of the correlation run: the layer's outputs for a transpose).
+ * @param cout Output channels.
+ * @returns Whether to call the kernel.
+ */
+export function winogradConvReady(
+  kernelSize: readonly number[],
+  strides: readonly number[],
+  cin: number,
+  cout: number,
+): boolean {
+  const { enabled, minChannels } = wasmWinograd;
+  return enabled && kernelSize[0] === 3 && kernelSize[1] === 3 && strides[0] === 1 &&
+    strides[1] === 1 && cin % 4 === 0 && cout % 4 === 0 && cin >= minChannels &&
+    cout >= minChannels && registerOnActiveWasm([[WINOGRAD_CONV, winogradConv]]);
+}
+
+/**
+ * The transformed filters `U[ξ][i, o] = (G g_io Gᵀ)[ξ]`, computed in float64, of a 3×3 kernel
+ * `[3, 3, cin, cout]` (HWIO), or of its transpose's correlation (`transposed`: the kernel
+ * flipped, its channels swapped: `[3, 3, cout, cin]`): one `[cin', cout']` array per ξ.
+ *
+ * @param kernel The kernel's values, HWIO.
+ * @param cin Its input channels.
+ * @param cout Its output channels.
+ * @param transposed Whether for the transpose.
+ * @param m The tile.
+ * @returns `(m + 2)²` arrays, row-major `[cin', cout']`.
+ */
+export function winogradFilterValues(
+  kernel: Float64Array,
+  cin: number,
+  cout: number,
+  transposed: boolean,
+  m: WinogradTile,
+): Float64Array[] {
+  const n = m + 2, { g } = winogradTransforms(m), per = cin * cout;
+  const taps = Array.from({ length: 9 }, (_, tap) => {
+    const [p, q] = [Math.floor(tap / 3), tap % 3];
+    if (!transposed) return kernel.subarray(tap * per, (tap + 1) * per);
+    // the correlation's tap (p, q) is the kernel's (2 − p, 2 − q), channels swapped
+    const src = kernel.subarray(((2 - p) * 3 + 2 - q) * per), out = new Float64Array(per);
+    for (let i = 0; i < cin; i++) {
+      for (let o = 0; o < cout; o++) out[o * cin + i] = src[i * cout + o];
+    }
+    return out;
+  });
+  return Array.from({ length: n * n }, (_, xi) => {
+    const [a, b] = [Math.floor(xi / n), xi % n], u = new Float64Array(per);
+    for (let tap = 0; tap < 9; tap++) {
+      const c = g[a][Math.floor(tap / 3)] * g[b][tap % 3];
+      if (c === 0) continue;
+      const k = taps[tap];
+      for (let e = 0; e < per; e++) u[e] += c * k[e];
+    }
+    return u;
+  });
+}
