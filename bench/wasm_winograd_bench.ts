@@ -1,0 +1,123 @@
+/**
+ * One stride-1 3×3 conv on tfjs-wasm (2 XNNPACK threads and masokit's helper threads): XNNPACK's
+ * conv against masokit's Winograd kernel (lib/backend/tfjs/_wasm_winograd.ts) with F(2) and
+ * F(4), median ms of `--reps` calls after two warm-ups, and each one's largest error against a
+ * float64 conv (sampled output pixels), relative to the largest output. Shapes: largeCNN's
+ * transposed passes (80 rows: 8 images × 10 classes) and forward convs, smallCNN's second conv;
+ * or one given as `--shape=rows,h,cin,cout,pad`.
+ *
+ * Run: `deno run -A bench/wasm_winograd_bench.ts [--reps=5] [--shape=80,34,96,96,0]`
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
+import {
+  WINOGRAD_CONV,
+  winogradConvReady,
+  winogradFilterValues,
+} from "../lib/backend/tfjs/_wasm_winograd.ts";
+
+const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const REPS = Number(value("reps") ?? 5);
+const report = await enableWasmThreads({ threads: 2, backendName: "wasm-t2" });
+await tf.setBackend(report.enabled ? "wasm-t2" : "wasm");
+if (!winogradConvReady([3, 3], [1, 1], 16, 16)) throw new Error("the Winograd kernel is not ready");
+
+/** Median ms of `REPS` calls after two warm-ups (the result read each time). */
+function time(f: () => tf.Tensor): number {
+  const run = () => {
+    const o = f();
+    o.dataSync();
+    o.dispose();
+  };
+  run();
+  run();
+  const ts: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    run();
+    ts.push(performance.now() - t0);
+  }
+  return ts.sort((a, b) => a - b)[REPS >> 1];
+}
+
+/** The largest error of `y` against float64 at 64 sampled outputs, relative to the largest. */
+function error(
+  y: Float32Array,
+  x: Float32Array,
+  k: Float64Array,
+  [rows, h, cin, cout, pad]: number[],
+): number {
+  const oh = h + 2 * pad - 2;
+  let worst = 0, big = 0;
+  for (let s = 0; s < 64; s++) {
+    const r = (s * 7) % rows, oy = (s * 5) % oh, ox = (s * 11) % oh, o = (s * 13) % cout;
+    let v = 0;
+    for (let p = 0; p < 3; p++) {
+      for (let q = 0; q < 3; q++) {
+        const iy = oy + p - pad, ix = ox + q - pad;
+        if (iy < 0 || ix < 0 || iy >= h || ix >= h) continue;
+        for (let i = 0; i < cin; i++) {
+          v += x[((r * h + iy) * h + ix) * cin + i] * k[((p * 3 + q) * cin + i) * cout + o];
+        }
+      }
+    }
+    worst = Math.max(worst, Math.abs(y[((r * oh + oy) * oh + ox) * cout + o] - v));
+    big = Math.max(big, Math.abs(v));
+  }
+  return worst / big;
+}
+
+const shapes = value("shape") !== undefined ? [value("shape")!.split(",").map(Number)] : [
+  [80, 34, 96, 96, 0], // largeCNN's transposed conv3 (full padding made valid)
+  [80, 18, 192, 192, 0], // transposed conv5
+  [8, 32, 96, 96, 1], // forward conv2 ("same")
+  [64, 15, 32, 64, 0], // smallCNN's second conv
+];
+console.log(`one 3×3 conv on ${tf.getBackend()}, median of ${REPS}:`);
+console.log(
+  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | error XNNPACK / F(2) / F(4) |",
+);
+console.log("| --- | --- | --- | --- | --- |");
+for (const [rows, h, cin, cout, pad] of shapes) {
+  const xv = tf.randomNormal([rows, h, h, cin], 0, 1, "float32", 1).dataSync() as Float32Array;
+  const kv = Float64Array.from(tf.randomNormal([3, 3, cin, cout], 0, 0.1, "float32", 2).dataSync());
+  const x = tf.tensor(xv, [rows, h, h, cin]) as tf.Tensor4D;
+  const k = tf.tensor(Float32Array.from(kv), [3, 3, cin, cout]) as tf.Tensor4D;
+  const padding: [[0, 0], [number, number], [number, number], [0, 0]] = [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ];
+  const direct = () => tf.conv2d(x, k, 1, padding);
+  const runs = [{
+    ms: time(direct),
+    err: error(direct().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]),
+  }];
+  for (const m of [2, 4] as const) {
+    const inputs: Record<string, tf.Tensor> = { x };
+    winogradFilterValues(kv, cin, cout, false, m).forEach((u, xi) =>
+      inputs[`u${xi}`] = tf.tensor(Float32Array.from(u), [1, 1, cin, cout])
+    );
+    const wino = () =>
+      tf.engine().runKernel(WINOGRAD_CONV, inputs, {
+        tile: m,
+        relu: false,
+        pad: [pad, pad, pad, pad],
+      }) as tf.Tensor;
+    runs.push({
+      ms: time(wino),
+      err: error(wino().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]),
+    });
+    tf.dispose(Object.values(inputs).filter((t) => t !== x));
+  }
+  console.log(
+    `| [${rows}, ${h}, ${h}, ${cin}] → ${cout}, ${pad} | ${
+      runs.map((r) => `${r.ms.toFixed(1)} ms`).join(" | ")
+    } | ${runs.map((r) => r.err.toExponential(1)).join(" / ")} |`,
+  );
+  tf.dispose([x, k]);
+}
