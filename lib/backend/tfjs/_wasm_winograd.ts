@@ -347,33 +347,46 @@ function winogradConv(args: KernelArgs): tf.TensorInfo {
     output: outputFunction(s, bias !== undefined, relu),
   });
   const address = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
-  for (let base = 0; base < total; base += perChunk) {
-    const count = Math.min(perChunk, total - base);
-    const v = u.map(() => backend.makeOutput([1, 1, count, cin], "float32"));
-    const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
-    const xAt = address(x), vAt = v.map(address);
-    const run = (name: string, parts: number[][]) => {
-      if (!heapRun(backend, key, build, name, parts)) {
-        throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
-      }
-    };
-    run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
-    const mt = v.map((vi, xi) => {
-      const product = runWasm(backend, "Conv2D", { x: vi, filter: u[xi] }, {
-        strides: 1,
-        dilations: 1,
-        pad: "valid",
-        dataFormat: "NHWC",
+  const run = (name: string, parts: number[][]) => {
+    if (!heapRun(backend, key, build, name, parts)) {
+      throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
+    }
+  };
+  // the temporaries of the chunk in hand (given back as they are read, and on a failure)
+  const held = new Set<tf.TensorInfo>();
+  const give = (...infos: tf.TensorInfo[]) => {
+    infos.forEach((t) => held.delete(t));
+    free(backend, ...infos);
+  };
+  try {
+    for (let base = 0; base < total; base += perChunk) {
+      const count = Math.min(perChunk, total - base);
+      const v = u.map(() => backend.makeOutput([1, 1, count, cin], "float32"));
+      v.forEach((t) => held.add(t));
+      const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
+      const xAt = address(x), vAt = v.map(address);
+      run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
+      const mt = v.map((vi, xi) => {
+        const product = runWasm(backend, "Conv2D", { x: vi, filter: u[xi] }, {
+          strides: 1,
+          dilations: 1,
+          pad: "valid",
+          dataFormat: "NHWC",
+        });
+        held.add(product);
+        give(vi);
+        return product;
       });
-      free(backend, vi);
-      return product;
-    });
-    const outAt = address(out), bAt = bias === undefined ? 0 : address(bias);
-    run(
-      "output",
-      ranges.map(([s0, c]) => [outAt, bAt, base + s0, base + s0 + c, base, ...mt.map(address)]),
-    );
-    free(backend, ...mt);
+      const outAt = address(out), bAt = bias === undefined ? 0 : address(bias);
+      run(
+        "output",
+        ranges.map(([s0, c]) => [outAt, bAt, base + s0, base + s0 + c, base, ...mt.map(address)]),
+      );
+      give(...mt);
+    }
+  } catch (e) {
+    give(...held, out);
+    throw e;
   }
   return out;
 }
