@@ -18,6 +18,7 @@ import {
 } from "../backend/_wasm_ops.ts";
 import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
 import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
+import { winogradWithFilter } from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 
@@ -225,8 +226,9 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
 
 /**
  * dx = conv2d(zero-inserted dy, filter flipped in space with in/out channels swapped), with
- * padding (kh − 1 − padTop) on top; runs on XNNPACK's Conv2D. Falls back to the built-in kernel
- * for padding larger than the filter.
+ * padding (kh − 1 − padTop) on top; runs by Winograd where the engine's rules take it
+ * (`winogradWithFilter`: 3×3, 16+ channels), else on XNNPACK's Conv2D. Falls back to the built-in
+ * kernel for padding larger than the filter.
  */
 function conv2DBackpropInput(args: KernelArgs): Info {
   const { inputs, backend, attrs } = args;
@@ -281,12 +283,13 @@ function conv2DBackpropInput(args: KernelArgs): Info {
     padBottom = Math.max(0, padBottom);
     padRight = Math.max(0, padRight);
   }
-  const dx = runWasm(backend, "Conv2D", { x: dyD, filter: wT }, {
-    strides: 1,
-    dilations: 1,
-    pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
-    dataFormat: "NHWC",
-  });
+  const dx = winogradWithFilter(backend, dyD, wT, [padTop, padBottom, padLeft, padRight]) ??
+    runWasm(backend, "Conv2D", { x: dyD, filter: wT }, {
+      strides: 1,
+      dilations: 1,
+      pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
+      dataFormat: "NHWC",
+    });
   free(backend, wT);
   if (dyD !== dy) free(backend, dyD);
   return dx;
@@ -723,10 +726,54 @@ function adamUpdate(args: KernelArgs): Info[] {
   return outs;
 }
 
+/**
+ * `Conv2D` and `FusedConv2D` (bias, linear or ReLU): stride-1 3×3 convs of 16+ channels by
+ * Winograd (`winogradWithFilter`, the filters transformed at each call: a training step's change
+ * every step), the others by the built-in kernel.
+ */
+function convByWinograd(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => Info {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter, bias, preluActivationWeights } = inputs;
+    const activation = (attrs.activation ?? "linear") as string;
+    const dilations = attrs.dilations ?? 1;
+    if (
+      x.shape.length === 4 && filter.shape.length === 4 &&
+      (attrs.dataFormat === undefined || attrs.dataFormat === "NHWC") &&
+      (activation === "linear" || activation === "relu") && preluActivationWeights === undefined &&
+      [dilations].flat().every((d) => d === 1)
+    ) {
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        attrs.strides as number | [number, number],
+        1,
+        attrs.pad as "same" | "valid",
+        attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+      );
+      const { top, bottom, left, right } = info.padInfo;
+      const y = info.strideHeight === 1 && info.strideWidth === 1
+        ? winogradWithFilter(
+          backend,
+          x,
+          filter,
+          [top, bottom, left, right],
+          bias,
+          activation === "relu",
+        )
+        : null;
+      if (y !== null) return y;
+    }
+    return callOriginal(name, args);
+  };
+}
+
 const added: Record<string, (args: KernelArgs) => Info> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
 };
 const replacements: Record<string, (args: KernelArgs) => Info> = {
+  Conv2D: convByWinograd("Conv2D"),
+  FusedConv2D: convByWinograd("FusedConv2D"),
   Conv2DBackpropInput: conv2DBackpropInput,
   MaxPoolGrad: maxPoolGrad,
   Tile: tile,
@@ -768,7 +815,8 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
 /**
  * Registers the kernels needed to train conv nets (conv, batch-norm, max-pool, dense, Adam) on
  * tfjs's `wasm` backend: adds `Conv2DBackpropFilter` (missing upstream, tfjs issue #8474) and,
- * unless `replaceSlowKernels` is false, replaces the built-in `Conv2DBackpropInput`, `MaxPoolGrad`,
+ * unless `replaceSlowKernels` is false, replaces the built-in `Conv2D`, `FusedConv2D` and
+ * `Conv2DBackpropInput` (stride-1 3×3 convs of 16+ channels by Winograd), `MaxPoolGrad`,
  * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` (transposed operands),
  * `Identity` and `Cast` by faster equivalents
  * (the originals stay as fallbacks for cases the replacements do not cover; `Identity` and a `Cast`

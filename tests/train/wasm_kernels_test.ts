@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
+import { winogradRuns } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
 import { adamRun, on } from "./_backends.ts";
 
@@ -57,8 +58,10 @@ Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built
   assertEquals(restored.replaced.sort(), [
     "BatchMatMul",
     "Cast",
+    "Conv2D",
     "Conv2DBackpropInput",
     "FusedBatchNorm",
+    "FusedConv2D",
     "Identity",
     "MaxPoolGrad",
     "Mean",
@@ -167,6 +170,40 @@ Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
       } finally {
         Object.assign(wasmFilterGradKernel, saved);
       }
+    });
+  }
+});
+
+Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend's, gradients too", async (t) => {
+  const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
+    { x: [2, 9, 8, 16], co: 20, pad: "same" }, // partial tiles; dx by Winograd too (20 → 16)
+    { x: [3, 10, 10, 32], co: 16, pad: "valid" },
+  ];
+  for (const c of cases) {
+    await t.step(`x ${c.x.join("×")}, ${c.co} filters, ${c.pad}`, async () => {
+      const wShape: [number, number, number, number] = [3, 3, c.x[3], c.co];
+      const xv = values(size(c.x), 5), wv = values(size(wShape), 9), bv = values(c.co, 13);
+      const run = () => {
+        const x = tf.tensor4d(xv, c.x), w = tf.tensor4d(wv, wShape), b = tf.tensor1d(bv);
+        const plain = tf.conv2d(x, w, 1, c.pad);
+        const loss = (...[a, k, bias]: tf.Tensor[]) => {
+          const y = tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: k as tf.Tensor4D,
+            strides: 1,
+            pad: c.pad,
+            bias,
+            activation: "relu",
+          });
+          return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+        };
+        return [plain, ...tf.grads(loss)([x, w, b])];
+      };
+      const cpu = await on("cpu", run);
+      const before = winogradRuns.count;
+      const wasm = await on("wasm", run);
+      assertEquals(winogradRuns.count - before, 3); // the conv, the fused conv, its dx
+      ["conv", "dx", "dW", "db"].forEach((what, i) => assertClose(wasm[i], cpu[i], 1e-5, what));
     });
   }
 });

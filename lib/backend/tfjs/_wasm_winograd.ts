@@ -63,7 +63,10 @@ export function winogradTileFor(oh: number, ow: number): WinogradTile | false {
   return macs(m) <= 0.6 * 9 * oh * ow ? m : false;
 }
 
-/** Multiply-adds below which the transforms run on the calling thread alone. */
+/** How many convs the kernel has run (tests check that a path took it). */
+export const winogradRuns = { count: 0 };
+
+/** Tiles below which the transforms run on the calling thread alone. */
 const MIN_SPLIT_TILES = 64;
 
 const F32X4_NEG = 0xe1, F32X4_MAX = 0xe9;
@@ -337,7 +340,23 @@ function winogradConv(args: KernelArgs): tf.TensorInfo {
       ]}]: expected float32 x [rows, h, w, cin] with cin a multiple of 4, tile 2 or 4, ${N} filters [1, 1, cin, cout] with cout a multiple of 4, padding ≥ 0 leaving an output`,
     );
   }
+  return winogradOnHeap(backend, x, u, bias, [pt, pb, pl, pr], m, relu);
+}
+
+/** The kernel's work, on checked inputs (see {@linkcode winogradConv}). */
+function winogradOnHeap(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  u: readonly tf.TensorInfo[],
+  bias: tf.TensorInfo | undefined,
+  [pt, pb, pl, pr]: readonly number[],
+  m: WinogradTile,
+  relu: boolean,
+): tf.TensorInfo {
+  const [rows, h, w, cin] = x.shape, cout = u[0].shape[3], N = u.length;
+  const oh = h + pt + pb - 2, ow = w + pl + pr - 2;
   const s: Shape = { m, h, w, cin, cout, pt, pl, oh, ow };
+  winogradRuns.count++;
   const out = backend.makeOutput([rows, oh, ow, cout], "float32");
   const total = rows * tilesOf(s).n;
   const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
@@ -454,4 +473,69 @@ export function winogradFilterValues(
     }
     return u;
   });
+}
+
+/** `(G ⊗ G)` of a tile, `[(m + 2)², 9]` row-major (float64 products rounded to float32). */
+function kroneckerG(m: WinogradTile): Float32Array {
+  const n = m + 2, { g } = winogradTransforms(m);
+  return Float32Array.from({ length: n * n * 9 }, (_, e) => {
+    const xi = Math.floor(e / 9), tap = e % 9;
+    return g[Math.floor(xi / n)][Math.floor(tap / 3)] * g[xi % n][tap % 3];
+  });
+}
+
+/**
+ * A stride-1 3×3 correlation of `x` `[rows, h, w, cin]` with `filter` `[3, 3, cin, cout]`
+ * (HWIO, float32, on the heap: a training step's, which changes every step) by Winograd, where
+ * the engine's rules take it ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}): the
+ * transformed filters made on the heap in float32 (one product `(G ⊗ G) · filter` on XNNPACK,
+ * then given back), with padding `pad` (top, bottom, left, right, ≥ 0), `bias` `[cout]` and a
+ * ReLU where given. Null where the rules do not take it (the caller runs its own conv).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param x The input.
+ * @param filter The filter.
+ * @param pad The padding.
+ * @param bias The bias, or undefined.
+ * @param relu Whether to apply a ReLU.
+ * @returns The output `[rows, oh, ow, cout]`, or null.
+ */
+export function winogradWithFilter(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  pad: readonly number[],
+  bias?: tf.TensorInfo,
+  relu = false,
+): tf.TensorInfo | null {
+  const [kh, kw, cin, cout] = filter.shape;
+  const [, h, w, xc] = x.shape;
+  const oh = h + pad[0] + pad[1] - 2, ow = w + pad[2] + pad[3] - 2;
+  if (
+    x.dtype !== "float32" || filter.dtype !== "float32" || x.shape.length !== 4 ||
+    xc !== cin || kh !== 3 || kw !== 3 || oh < 1 || ow < 1 || pad.some((p) => p < 0) ||
+    (bias !== undefined && (bias.dtype !== "float32" || `${bias.shape}` !== `${cout}`))
+  ) return null;
+  const m = winogradTileFor(oh, ow);
+  if (m === false || !winogradConvReady([kh, kw], [1, 1], cin, cout)) return null;
+  const N = (m + 2) ** 2, per = cin * cout;
+  const gg = backend.makeOutput([1, N, 9], "float32");
+  (backend.typedArrayFromHeap(gg) as Float32Array).set(kroneckerG(m));
+  const taps = runWasm(backend, "Reshape", { x: filter }, { shape: [1, 9, per] });
+  const all = runWasm(backend, "BatchMatMul", { a: gg, b: taps }, {
+    transposeA: false,
+    transposeB: false,
+  });
+  free(backend, gg, taps);
+  const u = Array.from({ length: N }, () => backend.makeOutput([1, 1, cin, cout], "float32"));
+  const from = backend.typedArrayFromHeap(all) as Float32Array; // after the allocations
+  u.forEach((t, xi) =>
+    (backend.typedArrayFromHeap(t) as Float32Array).set(from.subarray(xi * per, (xi + 1) * per))
+  );
+  free(backend, all);
+  try {
+    return winogradOnHeap(backend, x, u, bias, pad, m, relu);
+  } finally {
+    free(backend, ...u);
+  }
 }
