@@ -1,6 +1,7 @@
 /**
  * smallCNN training step (lib/models/small_cnn.ts, batch 64, 32×32×3, batch-norm in training
- * mode, Adam) in images/s.
+ * mode, Adam) in images/s; with `--net=largeCNN` (CPU only) the paper's largeCNN, batch 16
+ * (`--batch=N` sets either).
  *
  * CPU (default): tfjs `wasm` with masokit's training kernels, in one process next to tfjs `cpu`
  * (skip it with `--cpu-steps=0`); `--threads=N` runs wasm on N XNNPACK threads
@@ -13,7 +14,7 @@
  * and on XNNPACK; `--ab=bn-simd`: batch-norm's passes (moments, forward, gradient) in SIMD and
  * in JS loops; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
- * tfjs's ops; `--input-grad` computes it everywhere, as stock tfjs does);
+ * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK; `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
@@ -28,7 +29,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam | --ab=winograd] [--net=smallCNN|largeCNN] [--batch=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -37,6 +38,8 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { selectBackend } from "../lib/train/backend.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
+import { largeCNN } from "../lib/models/large_cnn.ts";
+import { wasmWinograd } from "../lib/backend/tfjs/_wasm_winograd.ts";
 import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
 import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
@@ -53,7 +56,15 @@ const arg = (name: string, fallback: number) => {
   return a ? Number(a.split("=")[1]) : fallback;
 };
 const flag = (name: string) => Deno.args.includes(`--${name}`);
-const STEPS = arg("steps", 20), CPU_STEPS = arg("cpu-steps", 1), BATCH = 64;
+const NET = Deno.args.find((s) => s.startsWith("--net="))?.split("=")[1] ?? "smallCNN";
+if (NET !== "smallCNN" && NET !== "largeCNN") {
+  throw new RangeError(`--net=${NET}: expected smallCNN or largeCNN`);
+}
+const STEPS = arg("steps", 20), CPU_STEPS = arg("cpu-steps", 1);
+const BATCH = arg("batch", NET === "largeCNN" ? 16 : 64);
+/** The benchmark's network (tf.layers, seeded). */
+const network = (batchNorm = true) =>
+  NET === "largeCNN" ? largeCNN({ batchNorm, seed: 1 }) : smallCNN({ batchNorm, seed: 1 });
 const WARMUP = arg("warmup", 3);
 const THREADS = arg("threads", 0); // 0: selectBackend's default
 const BACKEND = (Deno.args.find((s) => s.startsWith("--backend="))?.split("=")[1] ?? "wasm") as
@@ -88,7 +99,7 @@ async function measure(
   warmup: number,
   options: { batchNorm?: boolean; profile?: boolean; freshBatch?: boolean } = {},
 ): Promise<Measured> {
-  const model = smallCNN({ batchNorm: options.batchNorm ?? true, seed: 1 });
+  const model = network(options.batchNorm ?? true);
   const opt = tf.train.adam(1e-3);
   const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
@@ -155,7 +166,11 @@ function peer(): { imgPerSec: number; line: string } | null {
       }
     })!;
     const out = new Deno.Command(python, {
-      args: [new URL("./_peer_train_step.py", import.meta.url).pathname],
+      args: [
+        new URL("./_peer_train_step.py", import.meta.url).pathname,
+        `--net=${NET}`,
+        `--batch=${BATCH}`,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).outputSync();
@@ -170,7 +185,9 @@ function peer(): { imgPerSec: number; line: string } | null {
 function print(results: Measured[], peerFigure: number | null): void {
   for (const r of results) {
     console.log(
-      `  ${r.label.padEnd(28)}: ${r.imgPerSec.toFixed(0).padStart(5)} img/s ` +
+      `  ${r.label.padEnd(28)}: ${
+        r.imgPerSec.toFixed(r.imgPerSec < 100 ? 1 : 0).padStart(5)
+      } img/s ` +
         `(median ${r.medianMs.toFixed(1)} ms/step over ${r.steps} steps` +
         (peerFigure ? `; ${(r.imgPerSec / peerFigure).toFixed(3)}× peer)` : ")"),
     );
@@ -236,12 +253,14 @@ if (BACKEND === "webgpu") {
     ? "helpers"
     : flag("ab=adam")
     ? "adam"
+    : flag("ab=winograd")
+    ? "winograd"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
     const helpers = heapThreads.helpers;
     const steps: [number[], number[]] = [[], []];
-    const model = smallCNN({ seed: 1 });
+    const model = network();
     const opt = tf.train.adam(1e-3);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
     const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
@@ -253,6 +272,7 @@ if (BACKEND === "webgpu") {
       if (ab === "bnSimd") wasmBatchNormSimd.enabled = on;
       if (ab === "helpers") heapThreads.helpers = on ? helpers : 0;
       if (ab === "adam") registerWasmTrainingKernels({ fuseAdam: on });
+      if (ab === "winograd") wasmWinograd.enabled = on;
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
       const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
@@ -265,6 +285,7 @@ if (BACKEND === "webgpu") {
     wasmFilterGradKernel.enabled = true;
     wasmBatchNormSimd.enabled = true;
     heapThreads.helpers = helpers;
+    wasmWinograd.enabled = true;
     tf.dispose([x, y]);
     opt.dispose();
     const labels = {
@@ -275,6 +296,7 @@ if (BACKEND === "webgpu") {
       bnSimd: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
       helpers: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
       adam: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],
+      winograd: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs on XNNPACK"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);
@@ -293,8 +315,8 @@ if (BACKEND === "webgpu") {
     results.push(await measure("cpu", CPU_STEPS, 0)); // ≈1 min a step: no warm-up
   }
   const torch = flag("peer") ? peer() : null;
-  const peerFigure = torch?.imgPerSec ?? 1024;
-  console.log(`smallCNN train step, batch ${BATCH}, BN training mode, Adam, this CPU:`);
+  const peerFigure = torch?.imgPerSec ?? (NET === "smallCNN" ? 1024 : null);
+  console.log(`${NET} train step, batch ${BATCH}, BN training mode, Adam, this CPU:`);
   console.log(`  ${choice.reason}`);
   print(results, peerFigure);
   const cpu = results.find((r) => r.label === "cpu");
@@ -303,7 +325,9 @@ if (BACKEND === "webgpu") {
     `  peer: ${
       torch
         ? `PyTorch measured now (${torch.line})`
-        : "PyTorch 1.13, 2 threads, 1,024 img/s (shared/PEERS.md)"
+        : NET === "smallCNN"
+        ? "PyTorch 1.13, 2 threads, 1,024 img/s (shared/PEERS.md)"
+        : "none (--peer measures PyTorch)"
     }`,
   );
   console.log(`  load average: ${Deno.loadavg().map((v) => v.toFixed(2)).join(" ")}`);

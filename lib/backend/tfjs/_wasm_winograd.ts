@@ -37,14 +37,26 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
 /**
  * Switches for benchmarks and tests: whether the engine runs its 3×3 convs by Winograd on
  * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}), from how many input and
- * output channels on, and the most bytes of transforms (`V` and `M`) a chunk of tiles holds.
+ * output channels on, the most bytes of transforms (`V` and `M`) a chunk of tiles holds, and
+ * the fewest multiply-adds (of the direct conv) a call with filters transformed at each call
+ * ({@linkcode winogradWithFilter}: training) needs — below it, making the transformed filters
+ * (and XNNPACK's operators for them) at every call ate the gain: smallCNN's training step at
+ * batch 64, whose one qualifying conv does 0.2 G, took 78.9 ms by Winograd against 77.8 on
+ * XNNPACK (`bench/train_step_bench.ts --ab=winograd`, bench/RESULTS.md).
  */
 export const wasmWinograd: {
   enabled: boolean;
   tile: WinogradTile | "auto";
   minChannels: number;
   chunkBytes: number;
-} = { enabled: true, tile: "auto", minChannels: 16, chunkBytes: 96 << 20 };
+  minFilterMacs: number;
+} = {
+  enabled: true,
+  tile: "auto",
+  minChannels: 16,
+  chunkBytes: 96 << 20,
+  minFilterMacs: 4e8,
+};
 
 /**
  * The tile for an output of `oh × ow` pixels: `wasmWinograd.tile` where set, else the one whose
@@ -487,7 +499,8 @@ function kroneckerG(m: WinogradTile): Float32Array {
 /**
  * A stride-1 3×3 correlation of `x` `[rows, h, w, cin]` with `filter` `[3, 3, cin, cout]`
  * (HWIO, float32, on the heap: a training step's, which changes every step) by Winograd, where
- * the engine's rules take it ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}): the
+ * the engine's rules take it ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}) and
+ * the conv is large enough (`wasmWinograd.minFilterMacs`): the
  * transformed filters made on the heap in float32 (one product `(G ⊗ G) · filter` on XNNPACK,
  * then given back), with padding `pad` (top, bottom, left, right, ≥ 0), `bias` `[cout]` and a
  * ReLU where given. Null where the rules do not take it (the caller runs its own conv).
@@ -517,7 +530,10 @@ export function winogradWithFilter(
     (bias !== undefined && (bias.dtype !== "float32" || `${bias.shape}` !== `${cout}`))
   ) return null;
   const m = winogradTileFor(oh, ow);
-  if (m === false || !winogradConvReady([kh, kw], [1, 1], cin, cout)) return null;
+  if (
+    m === false || x.shape[0] * oh * ow * 9 * cin * cout < wasmWinograd.minFilterMacs ||
+    !winogradConvReady([kh, kw], [1, 1], cin, cout)
+  ) return null;
   const N = (m + 2) ** 2, per = cin * cout;
   const gg = backend.makeOutput([1, N, 9], "float32");
   (backend.typedArrayFromHeap(gg) as Float32Array).set(kroneckerG(m));
