@@ -18,7 +18,7 @@ import {
 } from "../backend/_wasm_ops.ts";
 import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
 import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
-import { winogradWithFilter } from "../backend/tfjs/_wasm_winograd.ts";
+import { winogradFilterGrad, winogradWithFilter } from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 
@@ -96,7 +96,8 @@ function checkNhwc(kernel: string, dataFormat: unknown): void {
 /**
  * dW[kh, kw, c, co] = Σ_{n, y, x} xpad[n, y·sh + kh, x·sw + kw, c] · dy[n, y, x, co].
  *
- * Three exact formulations: (c) where it applies (a multiple of 4 output channels, see
+ * Four formulations: (d) for stride-1 3×3 convs of 16+ channels and at least
+ * `wasmWinograd.minFilterMacs` multiply-adds, by Winograd (`winogradFilterGrad`); (c) where it applies (a multiple of 4 output channels, see
  * `_wasm_filter_grad.ts`), one generated SIMD kernel reading x and dy in place; otherwise, on
  * XNNPACK-backed kernels, (a) "transposed im2col" — transpose x to [c, n, h, w], gather the
  * kh·kw shifted (strided) windows as rows [kh·kw·c, n·oh·ow] and multiply by dy as
@@ -132,6 +133,11 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   const bottom = Math.max(info.padInfo.bottom, (oh - 1) * sh + kh - info.inHeight - top);
   const right = Math.max(info.padInfo.right, (ow - 1) * sw + kw - info.inWidth - left);
   const padded = top !== 0 || bottom !== 0 || left !== 0 || right !== 0;
+  if (sh === 1 && sw === 1 && kh === 3 && kw === 3) {
+    // (d) by Winograd, for 3×3 convs of 16+ channels and enough work
+    const dw = winogradFilterGrad(backend, x, dy, [top, bottom, left, right]);
+    if (dw !== null) return dw;
+  }
 
   const direct: FilterGradShape = {
     n,

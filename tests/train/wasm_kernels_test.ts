@@ -208,13 +208,18 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
       try {
         before = winogradRuns.count;
         const wasm = await on("wasm", run);
-        assertEquals(winogradRuns.count - before, 3); // the conv, the fused conv, its dx
+        assertEquals(winogradRuns.count - before, 4); // the conv, the fused conv, its dx and dW
         ["conv", "dx", "dW", "db"].forEach((what, i) => {
           assertClose(wasm[i], cpu[i], 1e-5, what);
           assertClose(direct[i], cpu[i], 1e-5, `${what} on XNNPACK`);
         });
+        // chunks of 5 tiles: dW summed over chunks that end inside rows
+        wasmWinograd.chunkBytes = 36 * (c.x[3] + c.co) * 4 * 5;
+        const chunked = await on("wasm", run);
+        assertClose(chunked[2], cpu[2], 1e-5, "dW in chunks");
       } finally {
         wasmWinograd.minFilterMacs = 4e8;
+        wasmWinograd.chunkBytes = 96 << 20;
       }
     });
   }

@@ -321,6 +321,78 @@ function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder
 }
 
 /**
+ * `grad(dy, t0, t1, base, w_0 … w_{n²−1})`: for tiles `t0 ≤ t < t1`, `w_ξ[(t − base)·cout + c] =
+ * (A δ Aᵀ)[ξ]` for every channel `c`, `δ` the tile's `m × m` pixels of `dy` `[rows, oh, ow,
+ * cout]` (zero past its edge): the gradient's side of the filter gradient
+ * `dW = Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`.
+ */
+function gradFunction(s: Shape): FunctionBuilder {
+  const n = s.m + 2, N = n * n, T = tilesOf(s);
+  const a = winogradTransforms(s.m).at, l = Array.from({ length: n }, (_, i) => a.map((r) => r[i]));
+  const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
+  const [dy, t0, t1, base] = [0, 1, 2, 3], wt = (xi: number) => 4 + xi;
+  const [t, r, tile, oy, ox, pix, c4, wOff, wq, full] = Array.from(
+    { length: 10 },
+    () => f.local(I32),
+  );
+  const rowOk = Array.from({ length: s.m }, () => f.local(I32));
+  const colOk = Array.from({ length: s.m }, () => f.local(I32));
+  const c4End = f.local(I32), d = Array.from({ length: s.m * s.m }, () => f.local(V128));
+  const scale = scales(f, [l]);
+  const coutBytes = s.cout * 4;
+  const channels = (checked: boolean) => {
+    f.i32(0).set(c4);
+    f.forLoop(c4, c4End, 16, () => {
+      for (let i = 0; i < s.m; i++) {
+        for (let j = 0; j < s.m; j++) {
+          const off = (i * s.ow + j) * coutBytes;
+          if (!checked) {
+            f.get(pix).get(c4).op(Op.i32Add).v128Load(off).set(d[i * s.m + j]);
+            continue;
+          }
+          f.get(rowOk[i]).get(colOk[j]).op(Op.i32And);
+          f.op(Op.if, V128);
+          f.get(pix).get(c4).op(Op.i32Add).v128Load(off);
+          f.op(Op.else).v128Zero().op(Op.end).set(d[i * s.m + j]);
+        }
+      }
+      const o = sandwich(f, l, (k, j) => f.get(d[k * s.m + j]), scale);
+      f.get(wOff).get(c4).op(Op.i32Add).set(wq);
+      for (let xi = 0; xi < N; xi++) {
+        f.get(wt(xi)).get(wq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
+      }
+    });
+  };
+  f.i32(coutBytes).set(c4End);
+  f.get(t0).set(t);
+  f.forLoop(t, t1, 1, () => {
+    f.get(t).i32(T.n).op(Op.i32DivU).set(r);
+    f.get(t).get(r).i32(T.n).op(Op.i32Mul).op(Op.i32Sub).set(tile);
+    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).set(oy);
+    f.get(tile).get(tile).i32(T.tx).op(Op.i32DivU).i32(T.tx).op(Op.i32Mul).op(Op.i32Sub);
+    f.i32(s.m).op(Op.i32Mul).set(ox);
+    f.get(r).i32(s.oh).op(Op.i32Mul).get(oy).op(Op.i32Add).i32(s.ow).op(Op.i32Mul).get(ox);
+    f.op(Op.i32Add).i32(coutBytes).op(Op.i32Mul).get(dy).op(Op.i32Add).set(pix);
+    f.get(t).get(base).op(Op.i32Sub).i32(coutBytes).op(Op.i32Mul).set(wOff);
+    f.i32(1).set(full);
+    const ok = (flags: number[], o: number, size: number) => {
+      flags.forEach((flag, k) => {
+        f.get(o).i32(k).op(Op.i32Add).i32(size).op(Op.i32LtU).set(flag);
+        f.get(full).get(flag).op(Op.i32And).set(full);
+      });
+    };
+    ok(rowOk, oy, s.oh);
+    ok(colOk, ox, s.ow);
+    f.get(full).op(Op.if, 0x40);
+    channels(false);
+    f.op(Op.else);
+    channels(true);
+    f.op(Op.end);
+  });
+  return f;
+}
+
+/**
  * The kernel: inputs `x` `[rows, h, w, cin]`, `u0` … `u{n²−1}` the transformed filters
  * `[1, 1, cin, cout]`, `bias` `[cout]` (optional); attrs `pad` `[top, bottom, left, right]`
  * (≥ 0), `tile` (2 or 4), `relu`. Output `[rows, oh, ow, cout]`.
@@ -553,5 +625,105 @@ export function winogradWithFilter(
     return winogradOnHeap(backend, x, u, bias, pad, m, relu);
   } finally {
     free(backend, ...u);
+  }
+}
+
+/**
+ * The filter gradient of a stride-1 3×3 conv, `dW[p, q, i, o] = Σ x_pad[r, y + p, x + q, i] ·
+ * dy[r, y, x, o]`, by Winograd, where the rules take it ({@linkcode winogradWithFilter}'s): for
+ * each chunk of `dy`'s tiles the input transform of `x` (`V`, padding `pad` applied on the fly)
+ * and the gradient's (`A δ Aᵀ`), the `(m + 2)²` products `V[ξ]ᵀ · W[ξ]` (`[cin, cout]`, on
+ * XNNPACK, summed over chunks), then `dW = (G ⊗ G)ᵀ` applied to them. Null where the rules do
+ * not take it.
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param x The conv's input `[rows, h, w, cin]`.
+ * @param dy The gradient of its output `[rows, oh, ow, cout]`.
+ * @param pad The conv's padding (top, bottom, left, right).
+ * @returns `dW` `[3, 3, cin, cout]`, or null.
+ */
+export function winogradFilterGrad(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  pad: readonly number[],
+): tf.TensorInfo | null {
+  const [rows, h, w, cin] = x.shape, [dr, oh, ow, cout] = dy.shape;
+  const [pt, , pl] = pad;
+  if (
+    x.dtype !== "float32" || dy.dtype !== "float32" || x.shape.length !== 4 ||
+    dy.shape.length !== 4 || dr !== rows || rows === 0 || oh < 1 || ow < 1 ||
+    pad.some((p) => p < 0)
+  ) return null;
+  const m = winogradTileFor(oh, ow);
+  if (
+    m === false || rows * oh * ow * 9 * cin * cout < wasmWinograd.minFilterMacs ||
+    !winogradConvReady([3, 3], [1, 1], cin, cout)
+  ) return null;
+  const n = m + 2, N = n * n, per = cin * cout;
+  const s: Shape = { m, h, w, cin, cout, pt, pl, oh, ow };
+  winogradRuns.count++;
+  const total = rows * tilesOf(s).n;
+  const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
+  const key = `winograd grad ${Object.values(s).join("x")}`;
+  const build = () => ({ input: inputFunction(s), grad: gradFunction(s) });
+  const address = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
+  const run = (name: string, parts: number[][]) => {
+    if (!heapRun(backend, key, build, name, parts)) {
+      throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
+    }
+  };
+  const sums = backend.makeOutput([1, N, per], "float32"); // Σ over chunks of V[ξ]ᵀ · W[ξ]
+  const held = new Set<tf.TensorInfo>([sums]);
+  const give = (...infos: tf.TensorInfo[]) => {
+    infos.forEach((t) => held.delete(t));
+    free(backend, ...infos);
+  };
+  try {
+    for (let base = 0; base < total; base += perChunk) {
+      const count = Math.min(perChunk, total - base);
+      const v = Array.from({ length: N }, () => backend.makeOutput([count, cin], "float32"));
+      const wt = Array.from({ length: N }, () => backend.makeOutput([1, count, cout], "float32"));
+      [...v, ...wt].forEach((t) => held.add(t));
+      const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
+      const xAt = address(x), dyAt = address(dy), vAt = v.map(address), wAt = wt.map(address);
+      run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
+      run("grad", ranges.map(([s0, c]) => [dyAt, base + s0, base + s0 + c, base, ...wAt]));
+      for (let xi = 0; xi < N; xi++) {
+        const vT = runWasm(backend, "Transpose", { x: v[xi] }, { perm: [1, 0] });
+        held.add(vT);
+        give(v[xi]);
+        const a = runWasm(backend, "Reshape", { x: vT }, { shape: [1, cin, count] });
+        held.add(a);
+        const product = runWasm(backend, "BatchMatMul", { a, b: wt[xi] }, {
+          transposeA: false,
+          transposeB: false,
+        });
+        held.add(product);
+        give(vT, a, wt[xi]);
+        const into = (backend.typedArrayFromHeap(sums) as Float32Array).subarray(xi * per);
+        const from = backend.typedArrayFromHeap(product) as Float32Array;
+        if (base === 0) into.set(from);
+        else for (let e = 0; e < per; e++) into[e] += from[e];
+        give(product);
+      }
+    }
+    const ggT = backend.makeOutput([1, 9, N], "float32");
+    held.add(ggT);
+    const gg = kroneckerG(m), to = backend.typedArrayFromHeap(ggT) as Float32Array;
+    for (let xi = 0; xi < N; xi++) {
+      for (let tap = 0; tap < 9; tap++) to[tap * N + xi] = gg[xi * 9 + tap];
+    }
+    const taps = runWasm(backend, "BatchMatMul", { a: ggT, b: sums }, {
+      transposeA: false,
+      transposeB: false,
+    });
+    give(ggT, sums);
+    const dw = runWasm(backend, "Reshape", { x: taps }, { shape: [3, 3, cin, cout] });
+    free(backend, taps);
+    return dw;
+  } catch (e) {
+    give(...held);
+    throw e;
   }
 }
