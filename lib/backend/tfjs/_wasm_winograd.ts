@@ -16,6 +16,11 @@
  * `wasmWinograd.chunkBytes`; the transforms are split between the calling thread and the heap's
  * helper threads.
  *
+ * The engine (lib/backend/tfjs/run.ts) calls the kernel with a layer's filters transformed once;
+ * training (lib/train/wasm_kernels.ts), whose filters change every step, calls
+ * {@linkcode winogradWithFilter} (the filters transformed on the heap at each call) and
+ * {@linkcode winogradFilterGrad} (the filter gradient `Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`).
+ *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
