@@ -12,7 +12,11 @@ import {
   assertThrows,
   largestMagnitude,
 } from "../_assert.ts";
-import { wasmWinograd, WINOGRAD_CONV } from "../../lib/backend/tfjs/_wasm_winograd.ts";
+import {
+  wasmWinograd,
+  WINOGRAD_CONV,
+  winogradRuns,
+} from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { cases } from "../_cases.ts";
 import { randomInput, randomizeWeights } from "../_random_models.ts";
 
@@ -90,6 +94,30 @@ Deno.test("on tfjs-wasm, 3×3 convs of 16+ channels run by Winograd, both tiles,
       }
     });
   }
+});
+
+Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index convention", async () => {
+  // an image's constant background: equal pre-activations that a max-pool window must tie on
+  const c = cases(11).find((c) => c.name.startsWith("wide CNN"))!;
+  const net = fromLayersModel(c.model);
+  const data = new Float64Array(4 * 10 * 9 * 3);
+  for (let n = 0; n < 4; n++) data[((n * 10 + 3 + n) * 9 + 4) * 3 + (n % 3)] = 1 + n;
+  const batch = { data, shape: [4, 10, 9, 3] };
+  const want = partitionCodes(net, batch, { backend: "cpu" });
+  const ref = affineMap(net, batch, { backend: "cpu" });
+  await withBackend("wasm", async () => {
+    const x = tf.tensor(Float32Array.from(data), batch.shape);
+    const before = winogradRuns.count;
+    const got = partitionCodes(net, x, { backend: "tfjs" });
+    const ours = affineMap(net, x, { backend: "tfjs" });
+    assert(winogradRuns.count > before, "the templates' passes ran by Winograd");
+    got.forEach((layer, i) => {
+      assertEquals(Array.from(layer.bits), Array.from(want[i].bits), `layer ${i} bits`);
+      assertEquals(Array.from(layer.argmax), Array.from(want[i].argmax), `layer ${i} argmax`);
+    });
+    assertAllClose(ours.A.dataSync(), ref.A.data, 1e-4, "A", largestMagnitude(ref.A.data));
+    tf.dispose([x, ours.A, ours.B]);
+  });
 });
 
 Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", async (t) => {

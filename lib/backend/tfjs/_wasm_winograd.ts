@@ -410,7 +410,7 @@ function winogradConv(args: KernelArgs): tf.TensorInfo {
   const [pt, pb, pl, pr] = (args.attrs?.pad ?? [0, 0, 0, 0]) as number[];
   const n = m + 2, N = n * n;
   const u = Array.from({ length: N }, (_, xi) => args.inputs[`u${xi}`] as tf.TensorInfo);
-  const [rows, h, w, cin] = x.shape;
+  const [, h, w, cin] = x.shape;
   const cout = u[0]?.shape[3] ?? 0;
   const oh = h + pt + pb - 2, ow = w + pl + pr - 2;
   if (

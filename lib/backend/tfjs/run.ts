@@ -157,7 +157,11 @@ function kernel4(l: Conv2DLayer): tf.Tensor4D {
 
 /**
  * An affine layer applied to `x` (with its bias when `bias`); a dense or conv layer followed by
- * a ReLU can take it as `relu` (one fused op: bias and ReLU inside the product).
+ * a ReLU can take it as `relu` (one fused op: bias and ReLU inside the product). A conv runs by
+ * Winograd on tfjs-wasm where `winograd` and the rules allow: not in a pass that records codes,
+ * because Winograd's rounding differs from one position of a tile to the next, so inputs that tie
+ * exactly (an image's constant background, seen through a max-pool) would no longer tie, and the
+ * first-index convention for ties would not hold.
  */
 function affineApply(
   l: AffineLayer,
@@ -165,6 +169,7 @@ function affineApply(
   rows: number,
   bias: boolean,
   relu = false,
+  winograd = false,
 ): tf.Tensor {
   switch (l.kind) {
     case "dense": {
@@ -188,7 +193,7 @@ function affineApply(
         [0, 0],
       ];
       const strides = l.strides as [number, number];
-      const m = winogradTile(l, false);
+      const m = winograd ? winogradTile(l, false) : false;
       if (m !== false) return winogradConv(l, m, x, false, l.padding, b, relu);
       if (b === undefined && !relu) return tf.conv2d(x as tf.Tensor4D, kernel4(l), strides, pad);
       return tf.fused.conv2d({
@@ -720,7 +725,7 @@ function runLayers(
         const relu = mode.record !== undefined && mode.fixed === undefined &&
           next?.kind === "relu" && (l.kind === "conv2d" || l.kind === "dense") &&
           signMaskReady();
-        v = affineApply(l, v, rows, mode.bias, relu);
+        v = affineApply(l, v, rows, mode.bias, relu, mode.record === undefined);
         if (relu) {
           mode.record!.set(next, { positive: tf.keep(v) });
           i++; // the ReLU is applied
