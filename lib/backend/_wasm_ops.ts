@@ -78,9 +78,62 @@ export type KernelArgs = {
  */
 export function activeWasmBackend(): WasmBackendLike | null {
   const b = tf.backend() as unknown as Partial<WasmBackendLike>;
-  return typeof b.typedArrayFromHeap === "function" && typeof b.makeOutput === "function"
-    ? b as WasmBackendLike
-    : null;
+  if (typeof b.typedArrayFromHeap !== "function" || typeof b.makeOutput !== "function") {
+    return null;
+  }
+  freshHeapViews(b as WasmBackendLike);
+  return b as WasmBackendLike;
+}
+
+/** Backends whose heap views {@linkcode freshHeapViews} made current. */
+const freshened = new WeakSet<object>();
+
+/**
+ * Makes tfjs-wasm's views of the heap — `backend.typedArrayFromHeap` (every tensor's view, tfjs's
+ * kernels' and masokit's) and `backend.wasm.HEAPU8` (tfjs's writes and reads of values) — views of
+ * the heap's current buffer. On the threaded build the memory is shared, and when wasm code on
+ * another thread grows it, V8 tells this thread only at its next interrupt check: until then
+ * `memory.buffer` is the old, shorter buffer, and a view of a tensor past its end throws "Invalid
+ * typed array length" (met on largeCNN's templates on 2 threads, intermittently). `memory.grow(0)`
+ * brings this thread's buffer up to date (≈ 0.1 µs): the views retry with it where the buffer is
+ * short, and `HEAPU8` is made after it. Unshared heaps (the single-threaded build) are left as
+ * they are. Idempotent.
+ *
+ * @param backend The tfjs-wasm backend.
+ */
+export function freshHeapViews(backend: WasmBackendLike): void {
+  if (freshened.has(backend)) return;
+  freshened.add(backend);
+  const module = (backend as unknown as { wasm?: Record<string, unknown> }).wasm;
+  const ids = (backend as unknown as { dataIdMap?: { get(id: object): { memoryOffset: number } } })
+    .dataIdMap;
+  const memory = heapMemory(backend);
+  // an unshared heap grows on this thread only (and its glue refreshes its views then);
+  // there grow(0) would detach the glue's views
+  const shared = typeof SharedArrayBuffer !== "undefined" &&
+    memory?.buffer instanceof SharedArrayBuffer;
+  if (module === undefined || ids === undefined || memory === null || !shared) return;
+  const types = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+  backend.typedArrayFromHeap = (t: Info) => {
+    const type = types[t.dtype as keyof typeof types];
+    if (type === undefined) throw new Error(`Unknown dtype ${t.dtype}`);
+    const offset = ids.get(t.dataId).memoryOffset, size = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = offset + size * type.BYTES_PER_ELEMENT;
+    if (memory.buffer.byteLength < bytes) memory.grow(0); // a growth on another thread
+    return new type(memory.buffer as unknown as ArrayBuffer, offset, size); // shared, as tfjs types it
+  };
+  let view: Uint8Array<ArrayBufferLike> = new Uint8Array(memory.buffer);
+  Object.defineProperty(module, "HEAPU8", {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      memory.grow(0);
+      const buffer = memory.buffer;
+      if (view.buffer !== buffer) view = new Uint8Array(buffer);
+      return view;
+    },
+    set: () => {}, // the glue's own refreshes: the getter reads the current buffer
+  });
 }
 
 /**
