@@ -5,6 +5,7 @@ import { affineMap } from "../../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
 import { disposeCodes, forwardPassTf, maskedPassTf } from "../../lib/backend/tfjs/run.ts";
+import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import {
   assert,
   assertAllClose,
@@ -105,7 +106,7 @@ Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index 
   const batch = { data, shape: [4, 10, 9, 3] };
   const want = partitionCodes(net, batch, { backend: "cpu" });
   const ref = affineMap(net, batch, { backend: "cpu" });
-  await withBackend("wasm", async () => {
+  const check = () => {
     const x = tf.tensor(Float32Array.from(data), batch.shape);
     const before = winogradRuns.count;
     const got = partitionCodes(net, x, { backend: "tfjs" });
@@ -117,7 +118,17 @@ Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index 
     });
     assertAllClose(ours.A.dataSync(), ref.A.data, 1e-4, "A", largestMagnitude(ref.A.data));
     tf.dispose([x, ours.A, ours.B]);
-  });
+  };
+  await withBackend("wasm", check);
+  // with the training kernels' Conv2D and FusedConv2D, which take convs of any size here
+  registerWasmTrainingKernels();
+  wasmWinograd.minFilterMacs = 0;
+  try {
+    await withBackend("wasm", check);
+  } finally {
+    wasmWinograd.minFilterMacs = 4e8;
+    registerWasmTrainingKernels({ replaceSlowKernels: false });
+  }
 });
 
 Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", async (t) => {

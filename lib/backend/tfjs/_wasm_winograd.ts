@@ -80,6 +80,26 @@ export function winogradTileFor(oh: number, ow: number): WinogradTile | false {
   return macs(m) <= 0.6 * 9 * oh * ow ? m : false;
 }
 
+/** Nesting depth of {@linkcode withoutWinograd} scopes. */
+let suspended = 0;
+
+/**
+ * Runs `fn` with {@linkcode winogradWithFilter} declining every conv (the training kernels'
+ * `Conv2D` and `FusedConv2D` then run XNNPACK's): for the engine's passes that record codes, whose
+ * exact ties Winograd's rounding would break.
+ *
+ * @param fn The computation.
+ * @returns What it returns.
+ */
+export function withoutWinograd<T>(fn: () => T): T {
+  suspended++;
+  try {
+    return fn();
+  } finally {
+    suspended--;
+  }
+}
+
 /** How many convs the kernel has run (tests check that a path took it). */
 export const winogradRuns = { count: 0 };
 
@@ -606,7 +626,7 @@ export function winogradWithFilter(
     xc !== cin || kh !== 3 || kw !== 3 || oh < 1 || ow < 1 || pad.some((p) => p < 0) ||
     (bias !== undefined && (bias.dtype !== "float32" || `${bias.shape}` !== `${cout}`))
   ) return null;
-  const m = winogradTileFor(oh, ow);
+  const m = suspended > 0 ? false : winogradTileFor(oh, ow);
   if (
     m === false || x.shape[0] * oh * ow * 9 * cin * cout < wasmWinograd.minFilterMacs ||
     !winogradConvReady([kh, kw], [1, 1], cin, cout)

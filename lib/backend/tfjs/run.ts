@@ -37,6 +37,7 @@ import {
   winogradConvReady,
   winogradFilterValues,
   winogradTileFor,
+  withoutWinograd,
 } from "./_wasm_winograd.ts";
 import type { WinogradTile } from "../winograd_math.ts";
 import {
@@ -195,15 +196,19 @@ function affineApply(
       const strides = l.strides as [number, number];
       const m = winograd ? winogradTile(l, false) : false;
       if (m !== false) return winogradConv(l, m, x, false, l.padding, b, relu);
-      if (b === undefined && !relu) return tf.conv2d(x as tf.Tensor4D, kernel4(l), strides, pad);
-      return tf.fused.conv2d({
-        x: x as tf.Tensor4D,
-        filter: kernel4(l),
-        strides,
-        pad,
-        bias: b,
-        activation: relu ? "relu" : "linear",
-      });
+      const conv = () =>
+        b === undefined && !relu
+          ? tf.conv2d(x as tf.Tensor4D, kernel4(l), strides, pad)
+          : tf.fused.conv2d({
+            x: x as tf.Tensor4D,
+            filter: kernel4(l),
+            strides,
+            pad,
+            bias: b,
+            activation: relu ? "relu" : "linear",
+          });
+      // nor the training kernels' (registerWasmTrainingKernels) in a pass that records codes
+      return winograd ? conv() : withoutWinograd(conv);
     }
     case "channel-affine": {
       const y = tf.mul(x, constant(l.scale, [l.scale.length]));
