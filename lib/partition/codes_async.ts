@@ -17,7 +17,10 @@ import type { WebGpuContext } from "../backend/webgpu/device.ts";
  * of {@linkcode partitionCodes}, computed with `backend: "webgpu"` by one forward pass
  * on the GPU that emits the bit-packed sign words and max-pool argmax slots of every
  * layer in the same submit. The GPU works in float32: a pre-activation within float32
- * rounding of 0 (or a max-pool near-tie) may get the other code. `"auto"` picks WebGPU
+ * rounding of 0 (or a max-pool near-tie) may get the other code — on GPUs exact ties too where a
+ * 3×3 conv before them runs by Winograd (its rounding differs across a tile: an image's constant
+ * background through a max-pool), where the CPU engines keep the first-index convention.
+ * `"auto"` picks WebGPU
  * on a hardware adapter only; without an adapter, or when the device is lost, the CPU
  * computes after a one-line notice.
  *
