@@ -204,60 +204,46 @@ function scales(
   return (c) => f.get(locals.get(c)!);
 }
 
+/** A transform's tile: its first pixel's address, its offset in the transform, its flags. */
+interface TileAt {
+  /** The tile's first pixel's byte address in the tensor read (wrapping: read through in-range pixels only). */
+  readonly pix: number;
+  /** `(t − base) · bytes`: the tile's byte offset in each transform array. */
+  readonly off: number;
+  /** Whether each of the tile's rows and columns is inside the tensor. */
+  readonly rowOk: readonly number[];
+  readonly colOk: readonly number[];
+}
+
 /**
- * `input(x, t0, t1, base, v_0 … v_{n²−1})`: for tiles `t0 ≤ t < t1` (counted over the rows'
- * tiles, row-major), `v_ξ[(t − base)·cin + c] = (Bᵀ d B)[ξ]` for every channel `c`, `d` the
- * `n × n` input pixels of the tile (zero outside the image).
+ * The loop over tiles `t0 ≤ t < t1` (counted over the rows' tiles, row-major) of a transform
+ * function: each tile's `span × span` pixels start at `(ty·m − padY, tx·m − padX)` of a
+ * `height × width` grid of `bytes`-byte pixels in the tensor at address `tensor`; `channels` is
+ * emitted twice, for tiles wholly inside the grid (`checked` false) and for the others.
  */
-function inputFunction(s: Shape): FunctionBuilder {
-  const n = s.m + 2, N = n * n, { bt } = winogradTransforms(s.m), T = tilesOf(s);
-  const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
-  const [x, t0, t1, base] = [0, 1, 2, 3], v = (xi: number) => 4 + xi;
-  const [t, r, tile, y0, x0, pix, c4, vOff, vq, inside] = Array.from(
-    { length: 10 },
-    () => f.local(I32),
-  );
-  const rowOk = Array.from({ length: n }, () => f.local(I32));
-  const colOk = Array.from({ length: n }, () => f.local(I32));
-  const c4End = f.local(I32), d = Array.from({ length: N }, () => f.local(V128));
-  const scale = scales(f, [bt]);
-  const cinBytes = s.cin * 4;
-  /** The loop over channel quads, loading `d` unchecked (inside) or checked (a border tile). */
-  const channels = (checked: boolean) => {
-    f.i32(0).set(c4);
-    f.forLoop(c4, c4End, 16, () => {
-      for (let a = 0; a < n; a++) {
-        for (let b = 0; b < n; b++) {
-          const off = (a * s.w + b) * cinBytes;
-          if (!checked) {
-            f.get(pix).get(c4).op(Op.i32Add).v128Load(off).set(d[a * n + b]);
-            continue;
-          }
-          f.get(rowOk[a]).get(colOk[b]).op(Op.i32And);
-          f.op(Op.if, V128);
-          f.get(pix).i32(off).op(Op.i32Add).get(c4).op(Op.i32Add).v128Load(0);
-          f.op(Op.else).v128Zero().op(Op.end).set(d[a * n + b]);
-        }
-      }
-      const o = sandwich(f, bt, (k, j) => f.get(d[k * n + j]), scale);
-      f.get(vOff).get(c4).op(Op.i32Add).set(vq); // the quad's byte offset in each V[ξ]
-      for (let xi = 0; xi < N; xi++) {
-        f.get(v(xi)).get(vq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
-      }
-    });
-  };
-  f.i32(s.cin * 4).set(c4End);
-  f.get(t0).set(t);
-  f.forLoop(t, t1, 1, () => {
+function tileLoop(
+  f: FunctionBuilder,
+  s: Shape,
+  params: { tensor: number; t0: number; t1: number; base: number },
+  grid: { span: number; height: number; width: number; padY: number; padX: number; bytes: number },
+  channels: (checked: boolean, at: TileAt) => void,
+): void {
+  const T = tilesOf(s), { span, height, width, padY, padX, bytes } = grid;
+  const [t, r, tile, y0, x0, pix, off, inside] = Array.from({ length: 8 }, () => f.local(I32));
+  const rowOk = Array.from({ length: span }, () => f.local(I32));
+  const colOk = Array.from({ length: span }, () => f.local(I32));
+  const at: TileAt = { pix, off, rowOk, colOk };
+  f.get(params.t0).set(t);
+  f.forLoop(t, params.t1, 1, () => {
     f.get(t).i32(T.n).op(Op.i32DivU).set(r);
     f.get(t).get(r).i32(T.n).op(Op.i32Mul).op(Op.i32Sub).set(tile);
-    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).i32(s.pt).op(Op.i32Sub).set(y0);
+    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).i32(padY).op(Op.i32Sub).set(y0);
     f.get(tile).get(tile).i32(T.tx).op(Op.i32DivU).i32(T.tx).op(Op.i32Mul).op(Op.i32Sub);
-    f.i32(s.m).op(Op.i32Mul).i32(s.pl).op(Op.i32Sub).set(x0);
-    // pix = x + ((r·h + y0)·w + x0)·cin·4 (wrapping: only in-image pixels are read through it)
-    f.get(r).i32(s.h).op(Op.i32Mul).get(y0).op(Op.i32Add).i32(s.w).op(Op.i32Mul).get(x0);
-    f.op(Op.i32Add).i32(cinBytes).op(Op.i32Mul).get(x).op(Op.i32Add).set(pix);
-    f.get(t).get(base).op(Op.i32Sub).i32(cinBytes).op(Op.i32Mul).set(vOff);
+    f.i32(s.m).op(Op.i32Mul).i32(padX).op(Op.i32Sub).set(x0);
+    // pix = tensor + ((r·height + y0)·width + x0)·bytes
+    f.get(r).i32(height).op(Op.i32Mul).get(y0).op(Op.i32Add).i32(width).op(Op.i32Mul).get(x0);
+    f.op(Op.i32Add).i32(bytes).op(Op.i32Mul).get(params.tensor).op(Op.i32Add).set(pix);
+    f.get(t).get(params.base).op(Op.i32Sub).i32(bytes).op(Op.i32Mul).set(off);
     f.i32(1).set(inside);
     const ok = (flags: number[], o: number, size: number) => {
       flags.forEach((flag, a) => {
@@ -266,13 +252,54 @@ function inputFunction(s: Shape): FunctionBuilder {
         f.get(inside).get(flag).op(Op.i32And).set(inside);
       });
     };
-    ok(rowOk, y0, s.h);
-    ok(colOk, x0, s.w);
+    ok(rowOk, y0, height);
+    ok(colOk, x0, width);
     f.get(inside).op(Op.if, 0x40);
-    channels(false);
+    channels(false, at);
     f.op(Op.else);
-    channels(true);
+    channels(true, at);
     f.op(Op.end);
+  });
+}
+
+/**
+ * `input(x, t0, t1, base, v_0 … v_{n²−1})`: for tiles `t0 ≤ t < t1` (counted over the rows'
+ * tiles, row-major), `v_ξ[(t − base)·cin + c] = (Bᵀ d B)[ξ]` for every channel `c`, `d` the
+ * `n × n` input pixels of the tile (zero outside the image).
+ */
+function inputFunction(s: Shape): FunctionBuilder {
+  const n = s.m + 2, N = n * n, { bt } = winogradTransforms(s.m);
+  const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
+  const [x, t0, t1, base] = [0, 1, 2, 3], v = (xi: number) => 4 + xi;
+  const [c4, vq, c4End] = Array.from({ length: 3 }, () => f.local(I32));
+  const d = Array.from({ length: N }, () => f.local(V128));
+  const scale = scales(f, [bt]);
+  const cinBytes = s.cin * 4;
+  f.i32(cinBytes).set(c4End);
+  const grid = { span: n, height: s.h, width: s.w, padY: s.pt, padX: s.pl, bytes: cinBytes };
+  tileLoop(f, s, { tensor: x, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
+    f.i32(0).set(c4);
+    f.forLoop(c4, c4End, 16, () => {
+      for (let a = 0; a < n; a++) {
+        for (let b = 0; b < n; b++) {
+          const at = (a * s.w + b) * cinBytes;
+          if (!checked) {
+            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[a * n + b]);
+            continue;
+          }
+          // pix may lie before the tensor: the address in full, read where in range only
+          f.get(rowOk[a]).get(colOk[b]).op(Op.i32And);
+          f.op(Op.if, V128);
+          f.get(pix).i32(at).op(Op.i32Add).get(c4).op(Op.i32Add).v128Load(0);
+          f.op(Op.else).v128Zero().op(Op.end).set(d[a * n + b]);
+        }
+      }
+      const o = sandwich(f, bt, (k, j) => f.get(d[k * n + j]), scale);
+      f.get(off).get(c4).op(Op.i32Add).set(vq); // the quad's byte offset in each V[ξ]
+      for (let xi = 0; xi < N; xi++) {
+        f.get(v(xi)).get(vq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
+      }
+    });
   });
   return f;
 }
@@ -283,23 +310,21 @@ function inputFunction(s: Shape): FunctionBuilder {
  * `m_ξ[(t − base)·cout + c]`; pixels past the output's edge are not written.
  */
 function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder {
-  const n = s.m + 2, N = n * n, { at } = winogradTransforms(s.m), T = tilesOf(s);
+  const n = s.m + 2, N = n * n, { at } = winogradTransforms(s.m);
   const f = new FunctionBuilder(Array.from({ length: 5 + N }, () => I32));
   const [out, b, t0, t1, base] = [0, 1, 2, 3, 4], mt = (xi: number) => 5 + xi;
-  const [t, r, tile, oy, ox, pix, c4, mOff, full, q] = Array.from(
-    { length: 10 },
-    () => f.local(I32),
-  );
-  const rowOk = Array.from({ length: s.m }, () => f.local(I32));
-  const colOk = Array.from({ length: s.m }, () => f.local(I32));
-  const c4End = f.local(I32), sv = Array.from({ length: N }, () => f.local(V128));
+  const [c4, q, c4End] = Array.from({ length: 3 }, () => f.local(I32));
+  const sv = Array.from({ length: N }, () => f.local(V128));
   const bv = f.local(V128), zero = f.local(V128);
   const scale = scales(f, [at]);
   const coutBytes = s.cout * 4;
-  const channels = (checked: boolean) => {
+  f.v128Zero().set(zero);
+  f.i32(coutBytes).set(c4End);
+  const grid = { span: s.m, height: s.oh, width: s.ow, padY: 0, padX: 0, bytes: coutBytes };
+  tileLoop(f, s, { tensor: out, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
     f.i32(0).set(c4);
     f.forLoop(c4, c4End, 16, () => {
-      f.get(mOff).get(c4).op(Op.i32Add).set(q);
+      f.get(off).get(c4).op(Op.i32Add).set(q);
       for (let xi = 0; xi < N; xi++) f.get(mt(xi)).get(q).op(Op.i32Add).v128Load(0).set(sv[xi]);
       const o = sandwich(f, at, (k, j) => f.get(sv[k * n + j]), scale);
       if (bias) f.get(b).get(c4).op(Op.i32Add).v128Load(0).set(bv);
@@ -314,33 +339,6 @@ function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder
         }
       }
     });
-  };
-  f.v128Zero().set(zero);
-  f.i32(coutBytes).set(c4End);
-  f.get(t0).set(t);
-  f.forLoop(t, t1, 1, () => {
-    f.get(t).i32(T.n).op(Op.i32DivU).set(r);
-    f.get(t).get(r).i32(T.n).op(Op.i32Mul).op(Op.i32Sub).set(tile);
-    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).set(oy);
-    f.get(tile).get(tile).i32(T.tx).op(Op.i32DivU).i32(T.tx).op(Op.i32Mul).op(Op.i32Sub);
-    f.i32(s.m).op(Op.i32Mul).set(ox);
-    f.get(r).i32(s.oh).op(Op.i32Mul).get(oy).op(Op.i32Add).i32(s.ow).op(Op.i32Mul).get(ox);
-    f.op(Op.i32Add).i32(coutBytes).op(Op.i32Mul).get(out).op(Op.i32Add).set(pix);
-    f.get(t).get(base).op(Op.i32Sub).i32(coutBytes).op(Op.i32Mul).set(mOff);
-    f.i32(1).set(full);
-    const ok = (flags: number[], o: number, size: number) => {
-      flags.forEach((flag, a) => {
-        f.get(o).i32(a).op(Op.i32Add).i32(size).op(Op.i32LtU).set(flag);
-        f.get(full).get(flag).op(Op.i32And).set(full);
-      });
-    };
-    ok(rowOk, oy, s.oh);
-    ok(colOk, ox, s.ow);
-    f.get(full).op(Op.if, 0x40);
-    channels(false);
-    f.op(Op.else);
-    channels(true);
-    f.op(Op.end);
   });
   return f;
 }
@@ -352,67 +350,38 @@ function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder
  * `dW = Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`.
  */
 function gradFunction(s: Shape): FunctionBuilder {
-  const n = s.m + 2, N = n * n, T = tilesOf(s);
+  const n = s.m + 2, N = n * n;
   const a = winogradTransforms(s.m).at, l = Array.from({ length: n }, (_, i) => a.map((r) => r[i]));
   const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
   const [dy, t0, t1, base] = [0, 1, 2, 3], wt = (xi: number) => 4 + xi;
-  const [t, r, tile, oy, ox, pix, c4, wOff, wq, full] = Array.from(
-    { length: 10 },
-    () => f.local(I32),
-  );
-  const rowOk = Array.from({ length: s.m }, () => f.local(I32));
-  const colOk = Array.from({ length: s.m }, () => f.local(I32));
-  const c4End = f.local(I32), d = Array.from({ length: s.m * s.m }, () => f.local(V128));
+  const [c4, wq, c4End] = Array.from({ length: 3 }, () => f.local(I32));
+  const d = Array.from({ length: s.m * s.m }, () => f.local(V128));
   const scale = scales(f, [l]);
   const coutBytes = s.cout * 4;
-  const channels = (checked: boolean) => {
+  f.i32(coutBytes).set(c4End);
+  const grid = { span: s.m, height: s.oh, width: s.ow, padY: 0, padX: 0, bytes: coutBytes };
+  tileLoop(f, s, { tensor: dy, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
     f.i32(0).set(c4);
     f.forLoop(c4, c4End, 16, () => {
       for (let i = 0; i < s.m; i++) {
         for (let j = 0; j < s.m; j++) {
-          const off = (i * s.ow + j) * coutBytes;
+          const at = (i * s.ow + j) * coutBytes;
           if (!checked) {
-            f.get(pix).get(c4).op(Op.i32Add).v128Load(off).set(d[i * s.m + j]);
+            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[i * s.m + j]);
             continue;
           }
           f.get(rowOk[i]).get(colOk[j]).op(Op.i32And);
           f.op(Op.if, V128);
-          f.get(pix).get(c4).op(Op.i32Add).v128Load(off);
+          f.get(pix).get(c4).op(Op.i32Add).v128Load(at);
           f.op(Op.else).v128Zero().op(Op.end).set(d[i * s.m + j]);
         }
       }
       const o = sandwich(f, l, (k, j) => f.get(d[k * s.m + j]), scale);
-      f.get(wOff).get(c4).op(Op.i32Add).set(wq);
+      f.get(off).get(c4).op(Op.i32Add).set(wq);
       for (let xi = 0; xi < N; xi++) {
         f.get(wt(xi)).get(wq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
       }
     });
-  };
-  f.i32(coutBytes).set(c4End);
-  f.get(t0).set(t);
-  f.forLoop(t, t1, 1, () => {
-    f.get(t).i32(T.n).op(Op.i32DivU).set(r);
-    f.get(t).get(r).i32(T.n).op(Op.i32Mul).op(Op.i32Sub).set(tile);
-    f.get(tile).i32(T.tx).op(Op.i32DivU).i32(s.m).op(Op.i32Mul).set(oy);
-    f.get(tile).get(tile).i32(T.tx).op(Op.i32DivU).i32(T.tx).op(Op.i32Mul).op(Op.i32Sub);
-    f.i32(s.m).op(Op.i32Mul).set(ox);
-    f.get(r).i32(s.oh).op(Op.i32Mul).get(oy).op(Op.i32Add).i32(s.ow).op(Op.i32Mul).get(ox);
-    f.op(Op.i32Add).i32(coutBytes).op(Op.i32Mul).get(dy).op(Op.i32Add).set(pix);
-    f.get(t).get(base).op(Op.i32Sub).i32(coutBytes).op(Op.i32Mul).set(wOff);
-    f.i32(1).set(full);
-    const ok = (flags: number[], o: number, size: number) => {
-      flags.forEach((flag, k) => {
-        f.get(o).i32(k).op(Op.i32Add).i32(size).op(Op.i32LtU).set(flag);
-        f.get(full).get(flag).op(Op.i32And).set(full);
-      });
-    };
-    ok(rowOk, oy, s.oh);
-    ok(colOk, ox, s.ow);
-    f.get(full).op(Op.if, 0x40);
-    channels(false);
-    f.op(Op.else);
-    channels(true);
-    f.op(Op.end);
   });
   return f;
 }
