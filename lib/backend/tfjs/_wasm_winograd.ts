@@ -387,6 +387,38 @@ function gradFunction(s: Shape): FunctionBuilder {
 }
 
 /**
+ * A kernel's temporaries on the heap and its generated functions: `hold` records a temporary,
+ * `give` frees some (as they are read), `giveAll` frees the rest (on a failure); `run` runs a
+ * function of the module built by `build` (once per `key`) on `parts`; `address` is a tensor's
+ * byte address.
+ */
+function heapWork(
+  backend: WasmBackendLike,
+  key: string,
+  build: () => Record<string, FunctionBuilder>,
+) {
+  const held = new Set<tf.TensorInfo>();
+  const give = (...infos: tf.TensorInfo[]) => {
+    infos.forEach((t) => held.delete(t));
+    free(backend, ...infos);
+  };
+  return {
+    hold: <T extends tf.TensorInfo>(...infos: T[]): T[] => {
+      infos.forEach((t) => held.add(t));
+      return infos;
+    },
+    give,
+    giveAll: () => give(...held),
+    run: (name: string, parts: number[][]) => {
+      if (!heapRun(backend, key, build, name, parts)) {
+        throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
+      }
+    },
+    address: (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset,
+  };
+}
+
+/**
  * The kernel: inputs `x` `[rows, h, w, cin]`, `u0` … `u{n²−1}` the transformed filters
  * `[1, 1, cin, cout]`, `bias` `[cout]` (optional); attrs `pad` `[top, bottom, left, right]`
  * (≥ 0), `tile` (2 or 4), `relu`. Output `[rows, oh, ow, cout]`.
@@ -443,34 +475,23 @@ function winogradOnHeap(
     input: inputFunction(s),
     output: outputFunction(s, bias !== undefined, relu),
   });
-  const address = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
-  const run = (name: string, parts: number[][]) => {
-    if (!heapRun(backend, key, build, name, parts)) {
-      throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
-    }
-  };
-  // the temporaries of the chunk in hand (given back as they are read, and on a failure)
-  const held = new Set<tf.TensorInfo>();
-  const give = (...infos: tf.TensorInfo[]) => {
-    infos.forEach((t) => held.delete(t));
-    free(backend, ...infos);
-  };
+  const { hold, give, giveAll, run, address } = heapWork(backend, key, build);
   try {
     for (let base = 0; base < total; base += perChunk) {
       const count = Math.min(perChunk, total - base);
-      const v = u.map(() => backend.makeOutput([1, 1, count, cin], "float32"));
-      v.forEach((t) => held.add(t));
+      const v = hold(...u.map(() => backend.makeOutput([1, 1, count, cin], "float32")));
       const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
       const xAt = address(x), vAt = v.map(address);
       run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
       const mt = v.map((vi, xi) => {
-        const product = runWasm(backend, "Conv2D", { x: vi, filter: u[xi] }, {
-          strides: 1,
-          dilations: 1,
-          pad: "valid",
-          dataFormat: "NHWC",
-        });
-        held.add(product);
+        const [product] = hold(
+          runWasm(backend, "Conv2D", { x: vi, filter: u[xi] }, {
+            strides: 1,
+            dilations: 1,
+            pad: "valid",
+            dataFormat: "NHWC",
+          }),
+        );
         give(vi);
         return product;
       });
@@ -482,7 +503,8 @@ function winogradOnHeap(
       give(...mt);
     }
   } catch (e) {
-    give(...held, out);
+    giveAll();
+    free(backend, out);
     throw e;
   }
   return out;
@@ -661,39 +683,32 @@ export function winogradFilterGrad(
   const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
   const key = `winograd grad ${Object.values(s).join("x")}`;
   const build = () => ({ input: inputFunction(s), grad: gradFunction(s) });
-  const address = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
-  const run = (name: string, parts: number[][]) => {
-    if (!heapRun(backend, key, build, name, parts)) {
-      throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
-    }
-  };
-  const sums = backend.makeOutput([1, N, per], "float32"); // Σ over chunks of V[ξ]ᵀ · W[ξ]
-  const held = new Set<tf.TensorInfo>([sums]);
-  const give = (...infos: tf.TensorInfo[]) => {
-    infos.forEach((t) => held.delete(t));
-    free(backend, ...infos);
-  };
+  const { hold, give, giveAll, run, address } = heapWork(backend, key, build);
+  // Σ over chunks of V[ξ]ᵀ · W[ξ]
+  const [sums] = hold(backend.makeOutput([1, N, per], "float32"));
   try {
     for (let base = 0; base < total; base += perChunk) {
       const count = Math.min(perChunk, total - base);
-      const v = Array.from({ length: N }, () => backend.makeOutput([count, cin], "float32"));
-      const wt = Array.from({ length: N }, () => backend.makeOutput([1, count, cout], "float32"));
-      [...v, ...wt].forEach((t) => held.add(t));
+      const v = hold(
+        ...Array.from({ length: N }, () => backend.makeOutput([count, cin], "float32")),
+      );
+      const wt = hold(
+        ...Array.from({ length: N }, () => backend.makeOutput([1, count, cout], "float32")),
+      );
       const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
       const xAt = address(x), dyAt = address(dy), vAt = v.map(address), wAt = wt.map(address);
       run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
       run("grad", ranges.map(([s0, c]) => [dyAt, base + s0, base + s0 + c, base, ...wAt]));
       for (let xi = 0; xi < N; xi++) {
-        const vT = runWasm(backend, "Transpose", { x: v[xi] }, { perm: [1, 0] });
-        held.add(vT);
+        const [vT] = hold(runWasm(backend, "Transpose", { x: v[xi] }, { perm: [1, 0] }));
         give(v[xi]);
-        const a = runWasm(backend, "Reshape", { x: vT }, { shape: [1, cin, count] });
-        held.add(a);
-        const product = runWasm(backend, "BatchMatMul", { a, b: wt[xi] }, {
-          transposeA: false,
-          transposeB: false,
-        });
-        held.add(product);
+        const [a] = hold(runWasm(backend, "Reshape", { x: vT }, { shape: [1, cin, count] }));
+        const [product] = hold(
+          runWasm(backend, "BatchMatMul", { a, b: wt[xi] }, {
+            transposeA: false,
+            transposeB: false,
+          }),
+        );
         give(vT, a, wt[xi]);
         const into = (backend.typedArrayFromHeap(sums) as Float32Array).subarray(xi * per);
         const from = backend.typedArrayFromHeap(product) as Float32Array;
@@ -702,8 +717,7 @@ export function winogradFilterGrad(
         give(product);
       }
     }
-    const ggT = backend.makeOutput([1, 9, N], "float32");
-    held.add(ggT);
+    const [ggT] = hold(backend.makeOutput([1, 9, N], "float32"));
     const gg = kroneckerG(m), to = backend.typedArrayFromHeap(ggT) as Float32Array;
     for (let xi = 0; xi < N; xi++) {
       for (let tap = 0; tap < 9; tap++) to[tap * N + xi] = gg[xi * 9 + tap];
@@ -717,7 +731,7 @@ export function winogradFilterGrad(
     free(backend, taps);
     return dw;
   } catch (e) {
-    give(...held);
+    giveAll();
     throw e;
   }
 }
