@@ -66,13 +66,38 @@ Deno.test("the tfjs engine agrees with the float64 CPU reference", async (t) => 
   }
 });
 
+/** The wide CNN, and 16-channel convs of stride 2 (their transposes: Winograd on the dilated gradient). */
+function winogradCases() {
+  const strided = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [11, 10, 16], filters: 16, kernelSize: 3, strides: 2 }),
+      tf.layers.reLU(),
+      tf.layers.conv2d({ filters: 20, kernelSize: 3, strides: 2, padding: "same" }),
+      tf.layers.reLU(),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3 }),
+    ],
+  });
+  randomizeWeights(strided, 17);
+  return [
+    cases(11).find((c) => c.name.startsWith("wide CNN"))!,
+    { name: "strided", model: strided, x: randomInput([11, 10, 16], 3, 19) },
+  ];
+}
+
 Deno.test("on tfjs-wasm, 3×3 convs of 16+ channels run by Winograd, both tiles, and agree", async (t) => {
-  const c = cases(11).find((c) => c.name.startsWith("wide CNN"))!;
+  for (const c of winogradCases()) await winogradAgrees(t, c);
+});
+
+async function winogradAgrees(
+  t: Deno.TestContext,
+  c: { name: string; model: tf.LayersModel; x: tf.Tensor },
+): Promise<void> {
   const net = fromLayersModel(c.model);
   const ref = affineMap(net, c.x, { backend: "cpu" });
   const refIp = templateInnerProducts(net, c.x, { backend: "cpu" });
   for (const tile of ["auto", 2, 4] as const) {
-    await t.step(`tile ${tile}`, async () => {
+    await t.step(`${c.name}, tile ${tile}`, async () => {
       wasmWinograd.tile = tile;
       try {
         await withBackend("wasm", async () => {
@@ -95,7 +120,7 @@ Deno.test("on tfjs-wasm, 3×3 convs of 16+ channels run by Winograd, both tiles,
       }
     });
   }
-});
+}
 
 Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index convention", async () => {
   // an image's constant background: equal pre-activations that a max-pool window must tie on
