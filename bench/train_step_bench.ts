@@ -62,6 +62,11 @@ if (NET !== "smallCNN" && NET !== "largeCNN") {
 }
 const STEPS = arg("steps", 20), CPU_STEPS = arg("cpu-steps", 1);
 const BATCH = arg("batch", NET === "largeCNN" ? 16 : 64);
+for (const [name, value] of [["batch", BATCH], ["steps", STEPS]] as const) {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`--${name}=${value}: expected a positive integer`);
+  }
+}
 /** The benchmark's network (tf.layers, seeded). */
 const network = (batchNorm = true) =>
   NET === "largeCNN" ? largeCNN({ batchNorm, seed: 1 }) : smallCNN({ batchNorm, seed: 1 });

@@ -204,6 +204,7 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
       let before = winogradRuns.count;
       const direct = await on("wasm", run);
       assertEquals(winogradRuns.count - before, 0);
+      const { minFilterMacs, chunkBytes } = wasmWinograd;
       wasmWinograd.minFilterMacs = 0;
       try {
         before = winogradRuns.count;
@@ -218,8 +219,7 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
         const chunked = await on("wasm", run);
         assertClose(chunked[2], cpu[2], 1e-5, "dW in chunks");
       } finally {
-        wasmWinograd.minFilterMacs = 4e8;
-        wasmWinograd.chunkBytes = 96 << 20;
+        Object.assign(wasmWinograd, { minFilterMacs, chunkBytes });
       }
     });
   }

@@ -280,14 +280,17 @@ function frame(
   ]);
 }
 
+/** The input and output channels of a conv's correlation (`transposed`: of its transpose's). */
+function correlationChannels(l: Conv2DLayer, transposed: boolean): [number, number] {
+  return transposed ? [l.outputShape[2], l.inputShape[2]] : [l.inputShape[2], l.outputShape[2]];
+}
+
 /**
  * The Winograd tile to run a conv (or, `transposed`, the stride-1 correlation of its transpose)
  * by on tfjs-wasm ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}), or false.
  */
 function winogradTile(l: Conv2DLayer, transposed: boolean): WinogradTile | false {
-  const [cin, cout] = transposed
-    ? [l.outputShape[2], l.inputShape[2]]
-    : [l.inputShape[2], l.outputShape[2]];
+  const [cin, cout] = correlationChannels(l, transposed);
   const [oh, ow] = transposed ? l.inputShape : l.outputShape;
   const m = winogradTileFor(oh, ow);
   return m !== false &&
@@ -313,9 +316,7 @@ function winogradConv(
   bias?: tf.Tensor,
   relu = false,
 ): tf.Tensor {
-  const [cin, cout] = transposed
-    ? [l.outputShape[2], l.inputShape[2]]
-    : [l.inputShape[2], l.outputShape[2]];
+  const [cin, cout] = correlationChannels(l, transposed);
   let byKind = winogradValues.get(l.kernel);
   if (byKind === undefined) winogradValues.set(l.kernel, byKind = new Map());
   const key = `${transposed}/${m}`;
