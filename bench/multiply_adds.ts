@@ -5,7 +5,8 @@
  * and as the engine runs them now, by each adapter kind's rules (zero padding folded into the
  * conv; window tiles for conv → ReLU → disjoint max-pool blocks whose conv is narrow, and on
  * software adapters also where they do at most half the product's work; Winograd
- * F(4 × 4, 3 × 3) for other stride-1 3×3 convs of ≥ 16 channels). Also the bytes that the
+ * F(4 × 4, 3 × 3) for other stride-1 3×3 convs of ≥ 16 channels, except in the pass that
+ * records codes, which runs products). Also the bytes that the
  * transposed pass's Winograd temporaries move. Counts, not timings.
  * `deno run -A bench/multiply_adds.ts`
  *
@@ -32,11 +33,12 @@ await tf.setBackend("cpu");
 function count(
   layers: readonly SplineLayer[],
   now: false | "narrow" | "work",
-): { forward: number; back: number; temporaries: number } {
-  let forward = 0, back = 0, temporaries = 0;
+): { forward: number; recording: number; back: number; temporaries: number } {
+  let forward = 0, recording = 0, back = 0, temporaries = 0;
   layers.forEach((l, i) => {
     if (l.kind === "dense") {
       forward += l.inputShape[0] * l.outputShape[0];
+      recording += l.inputShape[0] * l.outputShape[0];
       back += l.inputShape[0] * l.outputShape[0];
     }
     if (l.kind !== "conv2d") return;
@@ -49,6 +51,7 @@ function count(
     const tiles = now !== false && pool !== undefined && l.strides[0] === 1 &&
       windowTilesBy(now, l, pool);
     forward += wino ? winograd(OH, OW) : OH * OW * taps * CI * CO;
+    recording += OH * OW * taps * CI * CO;
     back += tiles
       ? poolConvTilesWork(l, pool!) * OH * OW * taps * CI * CO
       : wino
@@ -56,7 +59,7 @@ function count(
       : H * W * taps * CI * CO;
     if (!tiles && wino) temporaries += 2 * 4 * 36 * Math.ceil(H / 4) * Math.ceil(W / 4) * (CI + CO);
   });
-  return { forward, back, temporaries };
+  return { forward, recording, back, temporaries };
 }
 
 for (const arch of ["smallCNN", "largeCNN"] as const) {
@@ -68,9 +71,13 @@ for (const arch of ["smallCNN", "largeCNN"] as const) {
     const now = count(foldedLayers(net), rule);
     console.log(
       `${arch} on ${where}: forward pass ${M(then.forward)} → ${M(now.forward)} M ` +
-        `multiply-adds an image, transposed pass ${M(then.back)} → ${M(now.back)} M a template ` +
-        `(fifth session → now); an affine map (codes and offsets: two forward passes; all 10 ` +
-        `templates) ${(2 * (2 * now.forward + 10 * now.back) / 1e9).toFixed(2)} GFLOP an image; ` +
+        `multiply-adds an image (${M(now.recording)} M where it records codes: products), ` +
+        `transposed pass ${M(then.back)} → ${M(now.back)} M a template (fifth session → now); ` +
+        `an affine map (the codes' pass, the offsets' pass, all 10 templates) ${
+          (2 * (now.recording + now.forward + 10 * now.back) / 1e9).toFixed(2)
+        } GFLOP an image; ⟨A_c, x⟩ (the codes' pass, the masked pass) ${
+          (2 * (now.recording + now.forward) / 1e9).toFixed(2)
+        } GFLOP; ` +
         `the transposed pass's Winograd temporaries move ${M(now.temporaries)} MB a template`,
     );
   }

@@ -137,6 +137,11 @@ const VARIANTS: readonly Variant[] = [
     hooks: { chunkBytes: 2 ** 30 },
   },
   { id: "no-winograd", name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
+  {
+    id: "winograd-recording",
+    name: "Winograd in the passes that record codes too (exact ties then follow its rounding)",
+    hooks: { winogradRecording: true },
+  },
   { id: "f2", name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
   {
     id: "tuned",

@@ -30,7 +30,9 @@ export type ConvAlgorithm =
 
 /** A conv's algorithms, forward and transposed; an absent one follows the engine's rules. */
 export interface ConvPlan {
-  /** How the conv runs in forward passes (and masked ones). */
+  /** How the conv runs in forward passes with fixed codes (the masked ones, the offsets);
+   * passes that record codes run it as a product whatever the plan (`winogradRecordsCodes`,
+   * run.ts: exact ties keep the first-index convention). */
   readonly forward?: ConvAlgorithm;
   /** How its transpose runs in the templates pass. */
   readonly transpose?: ConvAlgorithm;

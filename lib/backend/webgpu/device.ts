@@ -111,6 +111,9 @@ export interface WebGpuHooks {
   /** Runs stride-1 3×3 convs and their transposes by Winograd F(m × m, 3 × 3) with this tile
    * size, or not at all (`false`): see `winogradTileFor` (run.ts) for the default. */
   winograd?: false | 2 | 4;
+  /** True lets forward passes that record codes run convs by Winograd too (default: products,
+   * which keep exact ties: `winogradRecordsCodes`, run.ts); benchmarks time the difference. */
+  winogradRecording?: boolean;
   /** Overwrite each buffer a recording gives up for reuse with NaNs, there and then (tests:
    * a read after the give-up shows in the results). */
   poisonGivenUp?: boolean;

@@ -410,7 +410,8 @@ export function recordForward(
       case "dense":
       case "conv2d": {
         const y = rec.buffer(rows * out, l.name);
-        const wino = l.kind === "conv2d" &&
+        // never by Winograd in a pass that records codes (winogradRecordsCodes)
+        const wino = l.kind === "conv2d" && (mode.record === undefined || winogradRecordsCodes()) &&
           recordWinograd(rec, l, { inputs: [v], y, bias: mode.bias, rows, rowFloats }) > 0;
         if (!wino) {
           const spec = l.kind === "dense" ? denseGemm(l, mode.bias) : conv2dGemm(l, mode.bias);
@@ -889,6 +890,21 @@ export function winogradTileFor(
   const m = webgpuHooks.winograd ?? 4;
   const narrow = Math.min(conv.inputShape[2], conv.outputShape[2]) < FUSED_MIN_COLUMNS;
   return m !== false && winogradApplies(conv) && !narrow ? m : false;
+}
+
+/**
+ * Whether a forward pass that records codes may run convs by Winograd: only where
+ * `webgpuHooks.winogradRecording` says so (benchmarks time what the rule costs). By default
+ * such passes run every conv as a product, as the CPU engines do: Winograd's rounding differs
+ * from one position of a tile to the next, so values that tie exactly — an image's constant
+ * background through a conv into a max-pool window — would no longer tie, and the max-pool's
+ * code would follow the rounding instead of the first-index convention of the CPU reference.
+ * Passes with fixed codes (offsets, masked passes, transposes) keep Winograd.
+ *
+ * @returns True where recording passes may use Winograd.
+ */
+export function winogradRecordsCodes(): boolean {
+  return webgpuHooks.winogradRecording === true;
 }
 
 /**

@@ -23,8 +23,9 @@ import { checkOptionKeys } from "../../util/options.ts";
 export interface ConvTiming {
   /** The conv's name (of the folded layers: a batch-norm folded into it adds its name). */
   readonly layer: string;
-  /** `"forward"`: timed by the ⟨A_c, x⟩ pass (the forward pass with codes, then the masked
-   * one); `"transpose"`: by the templates pass. */
+  /** `"forward"`: timed by the ⟨A_c, x⟩ pass (the forward pass that records codes, where every
+   * conv is a product, then the masked one, where the plan applies); `"transpose"`: by the
+   * templates pass. */
   readonly direction: "forward" | "transpose";
   /** Milliseconds of the whole pass with each algorithm (the convs before this one as
    * chosen, those after by the engine's rules). */

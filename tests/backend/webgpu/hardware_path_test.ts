@@ -126,6 +126,7 @@ Deno.test({
       { fuseTransposes: true },
       { winograd: false },
       { winograd: 2 },
+      { winogradRecording: true },
       { convTaps: false },
     ];
     const model = smallCNN({ seed: 2 });

@@ -1,0 +1,160 @@
+/**
+ * Exact ties on WebGPU: an image's constant background gives a conv equal outputs at every
+ * position of the background, so a max-pool window over them ties exactly and its code is the
+ * first index (the CPU reference's convention). Winograd's rounding differs from one position
+ * of a tile to the next, so the passes that record codes run every conv as a product
+ * (`winogradRecordsCodes`, run.ts); the other passes keep Winograd. Checked on the rules of
+ * both adapter kinds (a GPU's kernels on whatever adapter there is), with a plan that asks for
+ * Winograd forward, and on real MNIST images.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { webgpuContext, webgpuHooks } from "../../../lib/backend/webgpu/device.ts";
+import { forwardWebGpu } from "../../../lib/backend/webgpu/passes.ts";
+import { winogradRecordsCodes } from "../../../lib/backend/webgpu/run.ts";
+import {
+  clearConvPlans,
+  plannedConvs,
+  setConvPlan,
+} from "../../../lib/backend/webgpu/conv_plan.ts";
+import { winogradApplies } from "../../../lib/backend/webgpu/kernels/winograd.ts";
+import { fromLayersModel } from "../../../lib/network/from_layers_model.ts";
+import type { SplineNetwork } from "../../../lib/network/spline_network.ts";
+import { partitionCodes } from "../../../lib/partition/codes.ts";
+import { partitionCodesAsync } from "../../../lib/partition/codes_async.ts";
+import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
+import { affineMap } from "../../../lib/affine/affine_map.ts";
+import { smallCNN } from "../../../lib/models/small_cnn.ts";
+import { loadDataset } from "../../../lib/data/load_dataset.ts";
+import { assert, assertAllClose, assertEquals } from "../../_assert.ts";
+import { cases } from "../../_cases.ts";
+import { CACHE, skipWithoutData } from "../../experiments/_data.ts";
+
+await tf.setBackend("cpu");
+const gpu = await webgpuContext();
+
+/** Four images of a constant (zero) background with one lit pixel each. */
+function litPixels(): { data: Float64Array; shape: number[] } {
+  const data = new Float64Array(4 * 10 * 9 * 3);
+  for (let n = 0; n < 4; n++) data[((n * 10 + 3 + n) * 9 + 4) * 3 + (n % 3)] = 1 + n;
+  return { data, shape: [4, 10, 9, 3] };
+}
+
+/**
+ * The raw codes of one forward pass on WebGPU (by the rules of a hardware adapter where
+ * `hardware`), layer by layer, against the float64 reference's: entries that differ.
+ */
+async function differing(
+  net: SplineNetwork,
+  batch: { data: Float64Array; shape: number[] },
+  hardware: boolean,
+): Promise<number[]> {
+  const want = partitionCodes(net, batch, { backend: "cpu" });
+  const ctx = hardware ? { ...gpu!, isFallback: false } : gpu!;
+  const { codes } = await forwardWebGpu(ctx, net, { x: batch.data, n: batch.shape[0] });
+  return net.codeLayers.map((info, i) => {
+    const got = codes.get(info.layer)!;
+    const ref = info.kind === "max-pool" ? want[i].argmax : want[i].bits;
+    assertEquals(got.length, ref.length, `${info.name}: code words`);
+    return got.filter((v, j) => v !== ref[j]).length;
+  });
+}
+
+/** Whether some conv of `net` would run by Winograd in a pass with fixed codes. */
+const hasWinogradConv = (net: SplineNetwork) =>
+  plannedConvs(net).some((c) =>
+    winogradApplies(c) && Math.min(c.inputShape[2], c.outputShape[2]) >= 16
+  );
+
+Deno.test({
+  name: "WebGPU: codes of a constant background keep the first-index convention at max-pool ties",
+  ignore: gpu === null,
+  fn: async (t) => {
+    assertEquals(winogradRecordsCodes(), false, "the default: products in recording passes");
+    const net = fromLayersModel(cases(11).find((c) => c.name.startsWith("wide CNN"))!.model);
+    assert(hasWinogradConv(net), "a conv that the other passes run by Winograd");
+    const batch = litPixels();
+    const tied = partitionCodes(net, batch, { backend: "cpu" }).find((l) => l.kind === "max-pool")!;
+    assert(tied.argmax.some((a) => a !== 0), "some windows not tied (the lit pixels)");
+    for (const hardware of [false, true]) {
+      await t.step(`${hardware ? "a GPU's" : "this adapter's"} rules`, async () => {
+        assertEquals(await differing(net, batch, hardware), net.codeLayers.map(() => 0));
+      });
+    }
+    await t.step("with a plan that runs every conv by Winograd forward", async () => {
+      try {
+        plannedConvs(net).filter(winogradApplies).forEach((c) =>
+          setConvPlan(gpu!, c, { forward: "winograd4" })
+        );
+        assertEquals(await differing(net, batch, true), net.codeLayers.map(() => 0));
+      } finally {
+        clearConvPlans(gpu!, net);
+      }
+    });
+    await t.step("through partitionCodesAsync and affineMapAsync", async () => {
+      const want = partitionCodes(net, batch, { backend: "cpu" });
+      const got = await partitionCodesAsync(net, batch, { backend: "webgpu" });
+      got.forEach((l, i) => {
+        assertEquals(l.bits, want[i].bits, `${l.name} bits`);
+        assertEquals(l.argmax, want[i].argmax, `${l.name} argmax`);
+      });
+      const ref = affineMap(net, batch, { backend: "cpu" });
+      const ours = await affineMapAsync(net, batch, { backend: "webgpu" });
+      const top = ref.A.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assertAllClose(ours.A.data, ref.A.data, 1e-4, "A", top);
+    });
+  },
+});
+
+Deno.test({
+  name: "WebGPU: MNIST images' codes equal the float64 reference's (smallCNN, its biases set)",
+  ignore: gpu === null || await skipWithoutData("WebGPU exact ties", ["mnist"]),
+  fn: async (t) => {
+    const raw = await loadDataset("mnist", {
+      trainSize: 16,
+      testSize: 1,
+      seed: 0,
+      cacheDir: CACHE,
+    });
+    const model = smallCNN({ inputShape: [28, 28, 1], seed: 1 });
+    // initial biases are zeros; nonzero ones make a background's conv outputs nonzero
+    for (const layer of model.layers) {
+      layer.setWeights(
+        layer.getWeights().map((w, i) =>
+          /bias/.test(layer.weights[i].name)
+            ? tf.tensor(
+              Float32Array.from({ length: w.size }, (_, j) => 0.1 * Math.sin(7 * j + i)),
+              w.shape,
+            )
+            : w
+        ),
+      );
+    }
+    const net = fromLayersModel(model);
+    assert(hasWinogradConv(net), "smallCNN's second conv runs by Winograd in the other passes");
+    const batch = { data: Float64Array.from(await raw.train.x.data()), shape: raw.train.x.shape };
+    tf.dispose([raw.train.x, raw.train.y, raw.test.x, raw.test.y]);
+    for (const hardware of [false, true]) {
+      await t.step(`${hardware ? "a GPU's" : "this adapter's"} rules`, async () => {
+        assertEquals(await differing(net, batch, hardware), net.codeLayers.map(() => 0));
+      });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "WebGPU: with webgpuHooks.winogradRecording, recording passes run by Winograd and break the ties",
+  ignore: gpu === null,
+  fn: async () => {
+    // the case above is one that Winograd's rounding gets wrong: what the rule prevents
+    const net = fromLayersModel(cases(11).find((c) => c.name.startsWith("wide CNN"))!.model);
+    try {
+      webgpuHooks.winogradRecording = true;
+      assertEquals(winogradRecordsCodes(), true);
+      const wrong = await differing(net, litPixels(), false);
+      assert(wrong.some((d) => d > 0), `codes that differ, layer by layer: ${wrong}`);
+    } finally {
+      delete webgpuHooks.winogradRecording;
+    }
+  },
+});
