@@ -4,8 +4,8 @@
  * first index (the CPU reference's convention). Winograd's rounding differs from one position
  * of a tile to the next, so the passes that record codes run every conv as a product
  * (`winogradRecordsCodes`, run.ts); the other passes keep Winograd. Checked on the rules of
- * both adapter kinds (a GPU's kernels on whatever adapter there is), with a plan that asks for
- * Winograd forward, and on real MNIST images.
+ * both adapter kinds (a GPU's kernels on whatever adapter there is) and with a plan that asks
+ * for Winograd forward; tests/bench/real_data_agreement_test.ts checks real MNIST images.
  */
 import * as tf from "@tensorflow/tfjs";
 import { webgpuContext, webgpuHooks } from "../../../lib/backend/webgpu/device.ts";
@@ -23,11 +23,8 @@ import { partitionCodes } from "../../../lib/partition/codes.ts";
 import { partitionCodesAsync } from "../../../lib/partition/codes_async.ts";
 import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
-import { smallCNN } from "../../../lib/models/small_cnn.ts";
-import { loadDataset } from "../../../lib/data/load_dataset.ts";
 import { assert, assertAllClose, assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
-import { CACHE, skipWithoutData } from "../../experiments/_data.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -102,42 +99,6 @@ Deno.test({
       const top = ref.A.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       assertAllClose(ours.A.data, ref.A.data, 1e-4, "A", top);
     });
-  },
-});
-
-Deno.test({
-  name: "WebGPU: MNIST images' codes equal the float64 reference's (smallCNN, its biases set)",
-  ignore: gpu === null || await skipWithoutData("WebGPU exact ties", ["mnist"]),
-  fn: async (t) => {
-    const raw = await loadDataset("mnist", {
-      trainSize: 16,
-      testSize: 1,
-      seed: 0,
-      cacheDir: CACHE,
-    });
-    const model = smallCNN({ inputShape: [28, 28, 1], seed: 1 });
-    // initial biases are zeros; nonzero ones make a background's conv outputs nonzero
-    for (const layer of model.layers) {
-      layer.setWeights(
-        layer.getWeights().map((w, i) =>
-          /bias/.test(layer.weights[i].name)
-            ? tf.tensor(
-              Float32Array.from({ length: w.size }, (_, j) => 0.1 * Math.sin(7 * j + i)),
-              w.shape,
-            )
-            : w
-        ),
-      );
-    }
-    const net = fromLayersModel(model);
-    assert(hasWinogradConv(net), "smallCNN's second conv runs by Winograd in the other passes");
-    const batch = { data: Float64Array.from(await raw.train.x.data()), shape: raw.train.x.shape };
-    tf.dispose([raw.train.x, raw.train.y, raw.test.x, raw.test.y]);
-    for (const hardware of [false, true]) {
-      await t.step(`${hardware ? "a GPU's" : "this adapter's"} rules`, async () => {
-        assertEquals(await differing(net, batch, hardware), net.codeLayers.map(() => 0));
-      });
-    }
   },
 });
 
