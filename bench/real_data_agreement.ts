@@ -135,6 +135,7 @@ for (const dataset of datasets) {
     const c = hardware ? { ...ctx, isFallback: false } : ctx;
     const { codes } = await forwardWebGpu(c, net, { x: data, n });
     const notes: string[] = [];
+    const kinds = { "a near tie": 0, "AN EXACT TIE, broken": 0, "NOT a near tie": 0 };
     const perLayer = net.codeLayers.map((info, i) => {
       const got = codes.get(info.layer)!, w = want[i];
       let differ = 0;
@@ -156,6 +157,7 @@ for (const dataset of datasets) {
           const near = gap > 0 && gap <= tie;
           if (!near) unexplained++;
           const why = near ? "a near tie" : gap === 0 ? "AN EXACT TIE, broken" : "NOT a near tie";
+          kinds[why]++;
           if (near || unexplained <= 20) {
             const at = `${info.name} image ${e} unit ${u}: ${g} for ${r}`;
             notes.push(
@@ -173,11 +175,13 @@ for (const dataset of datasets) {
       `${dataset}, ${n} images, smallCNN, ${
         hardware ? "a GPU's" : "this adapter's"
       } kernels on ${ctx.adapterName}: ` +
-        `${differing} of ${total} codes differ (by layer ${perLayer.join(" ")}); A ${
-          relative(A, ref.A.data).toExponential(2)
-        }, B ${relative(B, ref.B.data).toExponential(2)}, <A_c, x> ${
-          relative(ip, refIp).toExponential(2)
-        }`,
+        `${differing} of ${total} codes differ (by layer ${perLayer.join(" ")}: ${
+          kinds["a near tie"]
+        } near ties, ${kinds["AN EXACT TIE, broken"]} exact ties broken, ${
+          kinds["NOT a near tie"]
+        } other); A ${relative(A, ref.A.data).toExponential(2)}, B ${
+          relative(B, ref.B.data).toExponential(2)
+        }, <A_c, x> ${relative(ip, refIp).toExponential(2)}`,
     );
     notes.forEach((line) => console.log(line));
   }
