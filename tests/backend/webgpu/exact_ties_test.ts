@@ -4,8 +4,9 @@
  * first index (the CPU reference's convention). Winograd's rounding differs from one position
  * of a tile to the next, so the passes that record codes run every conv as a product
  * (`winogradRecordsCodes`, run.ts); the other passes keep Winograd. Checked on the rules of
- * both adapter kinds (a GPU's kernels on whatever adapter there is) and with a plan that asks
- * for Winograd forward; tests/bench/real_data_agreement_test.ts checks real MNIST images.
+ * both adapter kinds (a GPU's kernels on whatever adapter there is), with a plan that asks
+ * for Winograd forward, and for fields repeated along a diagonal (which even F(2)'s ±1
+ * transforms get wrong); tests/bench/real_data_agreement_test.ts checks real MNIST images.
  */
 import * as tf from "@tensorflow/tfjs";
 import { webgpuContext, webgpuHooks } from "../../../lib/backend/webgpu/device.ts";
@@ -25,6 +26,7 @@ import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
 import { assert, assertAllClose, assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
+import { smallCNN } from "../../../lib/models/small_cnn.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -98,6 +100,76 @@ Deno.test({
       const ours = await affineMapAsync(net, batch, { backend: "webgpu" });
       const top = ref.A.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       assertAllClose(ours.A.data, ref.A.data, 1e-4, "A", top);
+    });
+  },
+});
+
+/**
+ * smallCNN (32×32×3; its second conv the one of 16+ channels), biases and shifts nonzero, on
+ * four images whose values repeat along a diagonal or an axis: equal fields at positions a
+ * diagonal or an axis step apart, so max-pool windows after the second conv tie exactly.
+ */
+function repeatsNet(): { net: SplineNetwork; batch: { data: Float64Array; shape: number[] } } {
+  const model = smallCNN({ inputShape: [32, 32, 3], seed: 1 });
+  for (const layer of model.layers) {
+    layer.setWeights(
+      layer.getWeights().map((w, i) =>
+        /bias|beta/.test(layer.weights[i].name)
+          ? tf.tensor(
+            Float32Array.from({ length: w.size }, (_, j) => 0.1 * Math.sin(7 * j + i)),
+            w.shape,
+          )
+          : w
+      ),
+    );
+  }
+  const net = fromLayersModel(model);
+  model.dispose();
+  const pattern = [
+    (x: number, y: number) => Math.sin(0.37 * (x - y)), // along a diagonal
+    (x: number, y: number) => ((x - y + 64) % 7) / 7, // a ramp across a diagonal
+    (x: number, y: number) => Math.sin(0.37 * (x + y)) + 0.2 * Math.cos(1.3 * (x + y)), // anti-diagonal
+    (x: number) => Math.sin(0.9 * x), // constant along columns
+  ];
+  const D = 32 * 32 * 3, data = new Float64Array(4 * D);
+  pattern.forEach((f, e) => {
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        for (let c = 0; c < 3; c++) data[e * D + (y * 32 + x) * 3 + c] = f(x, y) * (1 + c);
+      }
+    }
+  });
+  return { net, batch: { data, shape: [4, 32, 32, 3] } };
+}
+
+Deno.test({
+  name: "WebGPU: ties of fields repeated along a diagonal or an axis keep the convention",
+  ignore: gpu === null,
+  fn: async (t) => {
+    const { net, batch } = repeatsNet();
+    assert(hasWinogradConv(net), "smallCNN's second conv runs by Winograd in the other passes");
+    for (const hardware of [false, true]) {
+      await t.step(`${hardware ? "a GPU's" : "this adapter's"} rules`, async () => {
+        assertEquals(await differing(net, batch, hardware), net.codeLayers.map(() => 0));
+      });
+    }
+    // why the rule is products and not F(2), whose transforms are ±1: F(2) keeps the ties of
+    // fields constant along an axis (image 3), not those of fields repeated along a diagonal
+    await t.step("F(2) in the recording pass would break the diagonal ones only", async () => {
+      Object.assign(webgpuHooks, { winograd: 2, winogradRecording: true });
+      try {
+        const broken = async (e: number) => {
+          // two copies (one image alone would not leave room for Winograd's temporaries)
+          const image = batch.data.subarray(e * 3072, (e + 1) * 3072);
+          const two = { data: Float64Array.from([...image, ...image]), shape: [2, 32, 32, 3] };
+          return (await differing(net, two, false)).reduce((s, d) => s + d, 0);
+        };
+        for (const e of [0, 1, 2]) assert((await broken(e)) > 0, `image ${e}: ties broken`);
+        assertEquals(await broken(3), 0, "image 3 (constant along columns)");
+      } finally {
+        delete webgpuHooks.winograd;
+        delete webgpuHooks.winogradRecording;
+      }
     });
   },
 });
