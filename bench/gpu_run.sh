@@ -1,7 +1,8 @@
 #!/bin/sh
 # The GPU measurement, run on the lent GPU machine (`device` tool) after `sh bench/gpu_prepare.sh`
 # here: carry [".gpu"], command `sh bench/gpu_run.sh` (`WEBGPU_ARGS=--profile` adds the kernel
-# profile; a step's `*_LIMIT` of 0 skips it: `TESTS_LIMIT`, `TAPS_LIMIT` (bench/conv_taps_bench.ts),
+# profile; a step's `*_LIMIT` of 0 skips it: `TESTS_LIMIT`, `AGREE_LIMIT`
+# (bench/real_data_agreement.ts), `TAPS_LIMIT` (bench/conv_taps_bench.ts),
 # `WEBGPU_LIMIT`, `PEER_LIMIT`, `SWEEP_LIMIT` (bench/gemm_sweep.ts, with `SWEEP_ARGS`),
 # `TRAIN_LIMIT`, with `TRAIN_ARGS`, default `--no-bn`). Each step has its own
 # time limit, so that one slow step cannot take the others' results with it; everything is
@@ -27,6 +28,9 @@ if [ "${TESTS_LIMIT:-180}" != 0 ]; then
   mkdir -p /tmp/gpu-tests && tar -C /tmp/gpu-tests -xJf .gpu/tests.tar.xz
   step "${TESTS_LIMIT:-180}" /tmp/deno test -A --no-config /tmp/gpu-tests/
 fi
+# real images' codes, templates and offsets on the GPU against the float64 reference
+step "${AGREE_LIMIT:-40}" /tmp/deno run -A .gpu/real_data_agreement.bundle.js \
+  --sample=.gpu/real_images.json
 # largeCNN's transpose to RGB for a chunk's 480 rows: taps against the col2im product
 step "${TAPS_LIMIT:-30}" /tmp/deno run -A .gpu/conv_taps.bundle.js 480
 # the tile shapes of largeCNN's products, swept first (a budget below the step's limit: it

@@ -16,6 +16,9 @@
  * [--datasets=mnist,fashion-mnist,cifar10] [--n=16] [--tie=1e-5] [--winograd-recording]`
  * (datasets cached under data/cache, or downloaded once); `--winograd-recording` runs the
  * passes that record codes by Winograd too, as the engine did before 2026-11-27.
+ * `--write-sample=FILE` writes the images to a file (no GPU needed) and `--sample=FILE` reads
+ * them from it, for a machine without the datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a
+ * GPU the adapter's own kernels are a GPU's: they run once.
  *
  * @module
  */
@@ -47,11 +50,6 @@ if (!(tie >= 0)) throw new RangeError(`--tie=${arg("tie")}: expected a number â‰
 
 if (Deno.args.includes("--winograd-recording")) webgpuHooks.winogradRecording = true;
 await tf.setBackend("cpu");
-const ctx = await webgpuContext();
-if (ctx === null) {
-  console.log("no WebGPU adapter");
-  Deno.exit(0);
-}
 
 /** The largest difference over the largest reference value. */
 function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -64,19 +62,20 @@ function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 /**
- * Why code `unit` of example `e` differs: the float64 gap between the two choices over the
+ * Why code `unit` of example `e` (of `count`) differs: the float64 gap between the two choices over the
  * largest magnitude of the layer's input for that example.
  */
 function gapOf(
   net: SplineNetwork,
   info: CodeLayerInfo,
   input: Float64Array,
-  e: number,
+  example: { e: number; count: number },
   unit: number,
   codes: { got: number; want: number },
 ): number {
+  const { e, count } = example;
   const li = net.layers.indexOf(info.layer);
-  const per = input.length / n, at = e * per;
+  const per = input.length / count, at = e * per;
   let scale = 0;
   for (let i = 0; i < per; i++) scale = Math.max(scale, Math.abs(input[at + i]));
   if (info.layer.kind !== "max-pool") return Math.abs(input[at + unit]) / scale;
@@ -92,17 +91,74 @@ function gapOf(
   return Math.abs(value(codes.got) - value(codes.want)) / scale;
 }
 
-let unexplained = 0;
-for (const dataset of datasets) {
+/** `n` training images of a dataset, from the cache (or the network), or from `--sample`. */
+async function images(dataset: DatasetName): Promise<{ shape: number[]; data: Float64Array }> {
+  if (sample !== undefined) {
+    const entry = sample[dataset];
+    if (entry === undefined) {
+      throw new RangeError(`--sample=${arg("sample")} has no images of ${dataset}`);
+    }
+    return entry;
+  }
   const raw = await loadDataset(dataset, {
     trainSize: n,
     testSize: 1,
     seed: 3,
     cacheDir: "data/cache",
   });
-  const shape = raw.train.x.shape.slice(1) as [number, number, number];
-  const data = Float64Array.from(await raw.train.x.data());
+  const data = Float64Array.from(await raw.train.x.data()), shape = raw.train.x.shape;
   tf.dispose([raw.train.x, raw.train.y, raw.test.x, raw.test.y]);
+  return { shape, data };
+}
+
+/** The images of a file that `--write-sample` wrote, each dataset's checked. */
+async function readSample(
+  path: string,
+): Promise<Record<string, { shape: number[]; data: Float64Array }>> {
+  const parsed = JSON.parse(await Deno.readTextFile(path));
+  const out: Record<string, { shape: number[]; data: Float64Array }> = {};
+  for (
+    const [name, v] of Object.entries(parsed as Record<string, { shape: number[]; data: number[] }>)
+  ) {
+    const size = Array.isArray(v?.shape) ? v.shape.reduce((a, b) => a * b, 1) : NaN;
+    if (v?.shape?.length !== 4 || !Array.isArray(v.data) || v.data.length !== size) {
+      throw new RangeError(
+        `${path}: ${name} has shape ${JSON.stringify(v?.shape)} and ${v?.data?.length} values, ` +
+          "expected [n, height, width, channels] and their product of numbers",
+      );
+    }
+    out[name] = { shape: v.shape, data: Float64Array.from(v.data) };
+  }
+  return out;
+}
+
+const sample = arg("sample") === undefined ? undefined : await readSample(arg("sample")!);
+const writeTo = arg("write-sample");
+if (writeTo !== undefined) {
+  const all: Record<string, { shape: number[]; data: number[] }> = {};
+  for (const d of datasets) {
+    const { shape, data } = await images(d);
+    all[d] = { shape, data: Array.from(data) };
+  }
+  const tmp = `${writeTo}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(all));
+  await Deno.rename(tmp, writeTo);
+  console.log(
+    `wrote ${datasets.map((d) => `${all[d].shape[0]} ${d}`).join(", ")} images to ${writeTo}`,
+  );
+  Deno.exit(0);
+}
+
+const ctx = await webgpuContext();
+if (ctx === null) {
+  console.log("no WebGPU adapter");
+  Deno.exit(0);
+}
+
+let unexplained = 0;
+for (const dataset of datasets) {
+  const { shape: full, data } = await images(dataset);
+  const shape = full.slice(1) as [number, number, number], n = full[0];
   const model = smallCNN({ inputShape: shape, seed: 1 });
   for (const layer of model.layers) {
     layer.setWeights(
@@ -131,7 +187,8 @@ for (const dataset of datasets) {
     ).output
   );
   const total = want.reduce((s, l) => s + l.count * l.units, 0);
-  for (const hardware of [false, true]) {
+  // on a GPU, its own kernels are a GPU's: once
+  for (const hardware of ctx.isFallback ? [false, true] : [true]) {
     const c = hardware ? { ...ctx, isFallback: false } : ctx;
     const { codes } = await forwardWebGpu(c, net, { x: data, n });
     const notes: string[] = [];
@@ -152,7 +209,7 @@ for (const dataset of datasets) {
           }
           if (g === r) continue;
           differ++;
-          const gap = gapOf(net, info, inputs[i], e, u, { got: g, want: r });
+          const gap = gapOf(net, info, inputs[i], { e, count: n }, u, { got: g, want: r });
           // an exact tie (gap 0) has a convention that every engine keeps
           const near = gap > 0 && gap <= tie;
           if (!near) unexplained++;

@@ -1,26 +1,29 @@
 /**
  * bench/real_data_agreement.ts, on the software adapter with few images: the WebGPU engine's
  * codes on real MNIST images equal the float64 reference's (or differ only at near ties), and
- * the script catches the exact ties that Winograd in the recording pass broke (it exits 1).
+ * the script catches the exact ties that Winograd in the recording pass broke (it exits 1);
+ * images written to a file and read back from it, as the GPU run takes them.
  */
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
 import { assert, assertMatch } from "../_assert.ts";
 import { skipWithoutData } from "../experiments/_data.ts";
 
 const gpu = await webgpuContext();
+const tmp = await Deno.makeTempDir();
 
-/** Runs the script on 4 MNIST images; its exit status and output. */
+/** Runs the script on MNIST images (4 unless `extra` says); its exit status and output. */
 async function run(...extra: string[]): Promise<{ success: boolean; out: string }> {
+  const dirs = `data,${tmp}`;
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-read=data",
-      "--allow-write=data",
+      `--allow-read=${dirs}`,
+      `--allow-write=${dirs}`,
       "--allow-net",
       "bench/real_data_agreement.ts",
+      ...extra, // first: the script takes an option's first value
       "--datasets=mnist",
       "--n=4",
-      ...extra,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -46,5 +49,20 @@ Deno.test({
     assert(!broken.success, broken.out.slice(-3000));
     assertMatch(broken.out, /AN EXACT TIE, broken/);
     assertMatch(broken.out, /differing code\(s\) not explained by a near tie/);
+    // the GPU run's way: images written here, read there (no datasets on the GPU machine)
+    const file = `${tmp}/images.json`;
+    try {
+      const written = await run("--n=2", `--write-sample=${file}`);
+      assert(written.success, written.out.slice(-3000));
+      assertMatch(written.out, /wrote 2 mnist images/);
+      const read = await run(`--sample=${file}`);
+      assert(read.success, read.out.slice(-3000));
+      assertMatch(
+        read.out,
+        /mnist, 2 images, smallCNN, a GPU's kernels .*: 0 of 80192 codes differ/,
+      );
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
   },
 });
