@@ -20,6 +20,8 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
+import { setNonzeroOffsets } from "./_nonzero_offsets.ts";
+import { relativeError } from "./_relative_error.ts";
 
 await tf.setBackend("cpu");
 const ctx = await webgpuContext();
@@ -33,20 +35,7 @@ if (arch !== "smallCNN" && arch !== "largeCNN") {
   Deno.exit(2);
 }
 const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
-// initial biases and batch-norm shifts are zeros: the offsets B would be 0 and tell nothing
-for (const layer of model.layers) {
-  const weights = layer.getWeights();
-  layer.setWeights(
-    weights.map((w, i) =>
-      /bias|beta/.test(layer.weights[i].name)
-        ? tf.tensor(
-          Float32Array.from({ length: w.size }, (_, j) => 0.1 * Math.sin(7 * j + i)),
-          w.shape,
-        )
-        : w
-    ),
-  );
-}
+setNonzeroOffsets(model); // initial ones are zeros: the offsets B would tell nothing
 const net = fromLayersModel(model);
 const n = arch === "smallCNN" ? 3 : 1, D = net.inputSize;
 const x = {
@@ -61,19 +50,10 @@ const seconds = (performance.now() - t0) / 1000;
 const ref = affineMap(net, x, { backend: "cpu" });
 const refIp = templateInnerProducts(net, x, { backend: "cpu" }).data;
 
-/** The largest difference over the largest reference value. */
-function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let top = 0, err = 0;
-  for (let i = 0; i < want.length; i++) {
-    top = Math.max(top, Math.abs(want[i]));
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-  }
-  return top === 0 ? (err === 0 ? 0 : Infinity) : err / top;
-}
 const errors = {
-  A: relative(A, ref.A.data),
-  B: relative(B, ref.B.data),
-  "<A_c, x>": relative(ip, refIp),
+  A: relativeError(A, ref.A.data),
+  B: relativeError(B, ref.B.data),
+  "<A_c, x>": relativeError(ip, refIp),
 };
 console.log(
   `${arch}, ${n} input(s), a GPU's kernels on ${ctx.adapterName} (${seconds.toFixed(0)} s): ${

@@ -38,6 +38,8 @@ import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { type DatasetName, loadDataset } from "../lib/data/load_dataset.ts";
+import { setNonzeroOffsets } from "./_nonzero_offsets.ts";
+import { relativeError } from "./_relative_error.ts";
 
 const arg = (name: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -50,16 +52,6 @@ if (!(tie >= 0)) throw new RangeError(`--tie=${arg("tie")}: expected a number â‰
 
 if (Deno.args.includes("--winograd-recording")) webgpuHooks.winogradRecording = true;
 await tf.setBackend("cpu");
-
-/** The largest difference over the largest reference value. */
-function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let top = 0, err = 0;
-  for (let i = 0; i < want.length; i++) {
-    top = Math.max(top, Math.abs(want[i]));
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-  }
-  return top === 0 ? (err === 0 ? 0 : Infinity) : err / top;
-}
 
 /**
  * Why code `unit` of example `e` (of `count`) differs: the float64 gap between the two choices over the
@@ -160,18 +152,7 @@ for (const dataset of datasets) {
   const { shape: full, data } = await images(dataset);
   const shape = full.slice(1) as [number, number, number], n = full[0];
   const model = smallCNN({ inputShape: shape, seed: 1 });
-  for (const layer of model.layers) {
-    layer.setWeights(
-      layer.getWeights().map((w, i) =>
-        /bias|beta/.test(layer.weights[i].name)
-          ? tf.tensor(
-            Float32Array.from({ length: w.size }, (_, j) => 0.1 * Math.sin(7 * j + i)),
-            w.shape,
-          )
-          : w
-      ),
-    );
-  }
+  setNonzeroOffsets(model);
   const net = fromLayersModel(model);
   model.dispose();
   const batch = { data, shape: [n, ...shape] };
@@ -236,9 +217,9 @@ for (const dataset of datasets) {
           kinds["a near tie"]
         } near ties, ${kinds["AN EXACT TIE, broken"]} exact ties broken, ${
           kinds["NOT a near tie"]
-        } other); A ${relative(A, ref.A.data).toExponential(2)}, B ${
-          relative(B, ref.B.data).toExponential(2)
-        }, <A_c, x> ${relative(ip, refIp).toExponential(2)}`,
+        } other); A ${relativeError(A, ref.A.data).toExponential(2)}, B ${
+          relativeError(B, ref.B.data).toExponential(2)
+        }, <A_c, x> ${relativeError(ip, refIp).toExponential(2)}`,
     );
     notes.forEach((line) => console.log(line));
   }

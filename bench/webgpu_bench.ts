@@ -75,6 +75,8 @@ import {
   plannedConvs,
   setConvPlan,
 } from "../lib/backend/webgpu/conv_plan.ts";
+import { relativeError } from "./_relative_error.ts";
+import { setNonzeroOffsets } from "./_nonzero_offsets.ts";
 
 let disagreements = 0;
 
@@ -249,12 +251,7 @@ async function withVariant<T>(
 
 /** Largest |a − b| over the largest |b|, printed with a verdict against `tol`. */
 function agreement(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
-  let worst = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  const rel = a.length === b.length ? worst / (scale || 1) : Infinity;
+  const rel = relativeError(a, b);
   const ok = rel <= tol;
   if (!ok) disagreements++;
   console.log(
@@ -556,6 +553,7 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
   for (const arch of ["smallCNN", "largeCNN"] as const) {
     if (tiny && arch === "largeCNN") continue;
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
+    setNonzeroOffsets(model); // else the offsets B are zeros, and their check tells nothing
     const net = fromLayersModel(model);
     const D = net.inputSize;
     // the defaults, then each variant's templates pass (and inner products where products
@@ -651,6 +649,7 @@ async function main(): Promise<void> {
   for (const arch of ["smallCNN", "largeCNN"] as const) {
     if (tiny && arch === "largeCNN") continue;
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
+    setNonzeroOffsets(model); // else the offsets B are zeros, and their check tells nothing
     const net = fromLayersModel(model);
     const D = net.inputSize, C = net.outputSize;
     const nT = tiny ? 4 : arch === "smallCNN" ? 2048 : 256;

@@ -27,6 +27,7 @@ import { affineMap } from "../../../lib/affine/affine_map.ts";
 import { assert, assertAllClose, assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
 import { smallCNN } from "../../../lib/models/small_cnn.ts";
+import { setNonzeroOffsets } from "../../../bench/_nonzero_offsets.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -111,18 +112,7 @@ Deno.test({
  */
 function repeatsNet(): { net: SplineNetwork; batch: { data: Float64Array; shape: number[] } } {
   const model = smallCNN({ inputShape: [32, 32, 3], seed: 1 });
-  for (const layer of model.layers) {
-    layer.setWeights(
-      layer.getWeights().map((w, i) =>
-        /bias|beta/.test(layer.weights[i].name)
-          ? tf.tensor(
-            Float32Array.from({ length: w.size }, (_, j) => 0.1 * Math.sin(7 * j + i)),
-            w.shape,
-          )
-          : w
-      ),
-    );
-  }
+  setNonzeroOffsets(model);
   const net = fromLayersModel(model);
   model.dispose();
   const pattern = [
