@@ -4,7 +4,9 @@
  * outputs) runs `n` training images by the kernels of this adapter and by a GPU's (tiled
  * products, gathers, window tiles: the same device, `isFallback: false`), and the run reports
  * the codes that differ, layer by layer, with the templates, offsets and ⟨A_c, x⟩ errors
- * relative to the largest reference value.
+ * relative to the largest reference value; then the k nearest neighbours of the reference
+ * codes (a quarter of the images twice: exact ties) on WebGPU, whose indices must equal the
+ * CPU's.
  *
  * A differing code is explained where it is a near tie: in float64, the two window values (a
  * max-pool) or the pre-activation and 0 (a ReLU) are within `--tie` (default 1e-5) of the
@@ -34,6 +36,8 @@ import { poolWindows } from "../lib/backend/cpu/_windows.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { type CodeLayerInfo, SplineNetwork } from "../lib/network/spline_network.ts";
 import { partitionCodes } from "../lib/partition/codes.ts";
+import { nearestNeighbors } from "../lib/partition/nearest_neighbors.ts";
+import { nearestNeighborsAsync } from "../lib/partition/nearest_neighbors_async.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
@@ -223,8 +227,39 @@ for (const dataset of datasets) {
     );
     notes.forEach((line) => console.log(line));
   }
+  // the k nearest neighbours (eq. 15) of the reference codes on WebGPU against the CPU's: real
+  // codes tie often (integer distances, equal backgrounds), and the first `n / 4` images again
+  // make exact duplicates; the indices must be identical, ties to the smaller index
+  const copies = Math.ceil(n / 4);
+  const twice = new Float64Array((n + copies) * (data.length / n));
+  twice.set(data);
+  twice.set(data.subarray(0, copies * (data.length / n)), data.length);
+  const all = partitionCodes(net, { data: twice, shape: [n + copies, ...shape] }, {
+    backend: "cpu",
+  });
+  const k = Math.min(8, n + copies - 1);
+  let wrong = 0, ties = 0;
+  for (let layer = 0; layer < all.length; layer++) {
+    const options = { layer, k, exclude: "same-index" as const };
+    const cpu = nearestNeighbors(all, all, options);
+    const gpu = await nearestNeighborsAsync(all, all, { ...options, backend: "webgpu" });
+    const [ci, gi, cd] = [cpu.indices.dataSync(), gpu.indices.dataSync(), cpu.distances.dataSync()];
+    for (let i = 0; i < ci.length; i++) {
+      if (ci[i] !== gi[i]) wrong++;
+      if (i % k !== 0 && cd[i] === cd[i - 1]) ties++;
+    }
+    tf.dispose([cpu.indices, cpu.distances, gpu.indices, gpu.distances]);
+  }
+  unexplained += wrong;
+  console.log(
+    `${dataset}, top-${k} neighbours of ${n + copies} codes (${copies} duplicated) in each of ` +
+      `${all.length} layers on ${ctx.adapterName}: ${wrong} indices differ from the CPU's ` +
+      `(${ties} neighbours tie with the one before)`,
+  );
 }
 if (unexplained > 0) {
-  console.error(`${unexplained} differing code(s) not explained by a near tie (--tie=${tie})`);
+  console.error(
+    `${unexplained} differing code(s) or neighbour(s) not explained by a near tie (--tie=${tie})`,
+  );
   Deno.exit(1);
 }
