@@ -15,7 +15,7 @@
 #   python3 bench/_peer_gpu.py   # the PyTorch peers, same machine, same run
 #   /tmp/deno run -A .gpu/gemm_sweep.bundle.js --budget=180   # the products' tile shapes
 #   /tmp/deno run -A .gpu/conv_taps.bundle.js 480   # the transpose to RGB: taps vs col2im
-#   /tmp/deno run -A .gpu/real_data_agreement.bundle.js --sample=.gpu/real_images.json
+#   /tmp/deno run -A .gpu/real_data_agreement.bundle.js --sample=.gpu/real_images.json --engines=webgpu
 # (if no driver is found, first export
 #  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json).
 set -eu
@@ -32,7 +32,7 @@ fi
 "$deno_bin" bundle bench/conv_taps_bench.ts -o .gpu/conv_taps.bundle.js
 "$deno_bin" bundle bench/real_data_agreement.ts -o .gpu/real_data_agreement.bundle.js
 # 16 images of each dataset for it (the GPU machine has no datasets and no network)
-"$deno_bin" run --allow-read=data,.gpu --allow-write=data,.gpu --allow-net \
+"$deno_bin" run --allow-read --allow-write=data,.gpu --allow-net \
   bench/real_data_agreement.ts --write-sample=.gpu/real_images.json
 # the WebGPU tests, one bundle per test module (each runs in its own isolate, as in CI),
 # compressed together (their shared tfjs code compresses ≈ 50×)

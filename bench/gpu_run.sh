@@ -30,7 +30,7 @@ if [ "${TESTS_LIMIT:-180}" != 0 ]; then
 fi
 # real images' codes, templates and offsets on the GPU against the float64 reference
 step "${AGREE_LIMIT:-40}" /tmp/deno run -A .gpu/real_data_agreement.bundle.js \
-  --sample=.gpu/real_images.json
+  --sample=.gpu/real_images.json --engines=webgpu
 # largeCNN's transpose to RGB for a chunk's 480 rows: taps against the col2im product
 step "${TAPS_LIMIT:-30}" /tmp/deno run -A .gpu/conv_taps.bundle.js 480
 # the tile shapes of largeCNN's products, swept first (a budget below the step's limit: it

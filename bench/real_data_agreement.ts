@@ -1,12 +1,13 @@
 /**
- * The WebGPU engine on real images against the float64 CPU reference: for each dataset, a
- * seeded smallCNN (its biases set nonzero, so that a constant background gives nonzero conv
- * outputs) runs `n` training images by the kernels of this adapter and by a GPU's (tiled
- * products, gathers, window tiles: the same device, `isFallback: false`), and the run reports
- * the codes that differ, layer by layer, with the templates, offsets and ⟨A_c, x⟩ errors
- * relative to the largest reference value; then the k nearest neighbours of the reference
- * codes (a quarter of the images twice: exact ties) on WebGPU, whose indices must equal the
- * CPU's.
+ * The float32 engines on real images against the float64 CPU reference: for each dataset, a
+ * seeded smallCNN (its biases and batch-norm shifts set nonzero, so that a constant background
+ * gives nonzero conv outputs) runs `n` training images on the WebGPU engine, by the kernels of
+ * this adapter and by a GPU's (tiled products, gathers, window tiles: the same device,
+ * `isFallback: false`), and on the tfjs engine (tfjs-wasm: XNNPACK and masokit's kernels); the
+ * run reports the codes that differ, layer by layer, with the templates, offsets and ⟨A_c, x⟩
+ * errors relative to the largest reference value; then the k nearest neighbours of the
+ * reference codes (a quarter of the images twice: exact ties) on WebGPU, whose indices must
+ * equal the CPU's.
  *
  * A differing code is explained where it is a near tie: in float64, the two window values (a
  * max-pool) or the pre-activation and 0 (a ReLU) are within `--tie` (default 1e-5) of the
@@ -14,13 +15,14 @@
  * may then decide either way. Any other difference (an exact tie broken: the conventions say
  * which code it gets; a wrong kernel) makes the run exit 1 (the first 20 are listed).
  *
- * `deno run --allow-read=data --allow-write=data --allow-net bench/real_data_agreement.ts
- * [--datasets=mnist,fashion-mnist,cifar10] [--n=16] [--tie=1e-5] [--winograd-recording]`
- * (datasets cached under data/cache, or downloaded once); `--winograd-recording` runs the
- * passes that record codes by Winograd too, as the engine did before 2026-11-27.
- * `--write-sample=FILE` writes the images to a file (no GPU needed) and `--sample=FILE` reads
- * them from it, for a machine without the datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a
- * GPU the adapter's own kernels are a GPU's: they run once.
+ * `deno run --allow-read --allow-write=data --allow-net --allow-env --allow-sys
+ * bench/real_data_agreement.ts [--datasets=mnist,fashion-mnist,cifar10] [--n=16] [--tie=1e-5]
+ * [--engines=webgpu,tfjs] [--winograd-recording]` (datasets cached under data/cache, or
+ * downloaded once); `--winograd-recording` runs the WebGPU passes that record codes by
+ * Winograd too, as that engine did before 2026-11-27. `--write-sample=FILE` writes the images
+ * to a file (no GPU needed) and `--sample=FILE` reads them from it, for a machine without the
+ * datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a GPU the adapter's own kernels are a
+ * GPU's: they run once. Without a WebGPU adapter the WebGPU parts are skipped.
  *
  * @module
  */
@@ -44,6 +46,7 @@ import { smallCNN } from "../lib/models/small_cnn.ts";
 import { type DatasetName, loadDataset } from "../lib/data/load_dataset.ts";
 import { setNonzeroOffsets } from "./_nonzero_offsets.ts";
 import { relativeError } from "./_relative_error.ts";
+import { selectBackend } from "../lib/train/backend.ts";
 
 const arg = (name: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -145,11 +148,65 @@ if (writeTo !== undefined) {
   Deno.exit(0);
 }
 
-const ctx = await webgpuContext();
-if (ctx === null) {
-  console.log("no WebGPU adapter");
-  Deno.exit(0);
+const engines = (arg("engines") ?? "webgpu,tfjs").split(",");
+const unknown = engines.filter((e) => e !== "webgpu" && e !== "tfjs");
+if (unknown.length > 0) throw new RangeError(`--engines: ${unknown}, expected webgpu and/or tfjs`);
+const ctx = engines.includes("webgpu") ? await webgpuContext() : null;
+if (engines.includes("webgpu") && ctx === null) console.log("no WebGPU adapter: WebGPU skipped");
+if (engines.includes("tfjs")) await selectBackend({ prefer: "wasm" });
+
+/** What an engine computes for the batch: raw codes per code layer, A, B and ⟨A_c, x⟩. */
+interface EngineRun {
+  readonly name: string;
+  readonly run: (
+    net: SplineNetwork,
+    batch: { data: Float64Array; shape: number[] },
+  ) => Promise<
+    {
+      codes: ArrayLike<number>[];
+      A: ArrayLike<number>;
+      B: ArrayLike<number>;
+      ip: ArrayLike<number>;
+    }
+  >;
 }
+
+/** The WebGPU engine by this adapter's kernels, or by a GPU's (`hardware`). */
+const webgpuRun = (hardware: boolean): EngineRun => ({
+  name: `WebGPU, ${hardware ? "a GPU's" : "this adapter's"} kernels on ${ctx!.adapterName}`,
+  run: async (net, { data, shape }) => {
+    const c = hardware ? { ...ctx!, isFallback: false } : ctx!, n = shape[0];
+    const { codes } = await forwardWebGpu(c, net, { x: data, n });
+    const { A, B } = await affineMapWebGpu(c, net, { x: data, n });
+    const ip = await innerProductsWebGpu(c, net, { x: data, n });
+    return { codes: net.codeLayers.map((info) => codes.get(info.layer)!), A, B, ip };
+  },
+});
+
+/** The tfjs engine on the active tfjs backend (wasm: XNNPACK and masokit's kernels). */
+const tfjsRun: EngineRun = {
+  name: `tfjs engine on tfjs-${tf.getBackend()}`,
+  run: (net, { data, shape }) => {
+    const x = tf.tensor(Float32Array.from(data), shape);
+    const codes = partitionCodes(net, x, { backend: "tfjs" });
+    const { A, B } = affineMap(net, x, { backend: "tfjs" });
+    const ip = templateInnerProducts(net, x, { backend: "tfjs" });
+    const out = {
+      codes: codes.map((l) => (l.kind === "max-pool" ? l.argmax : l.bits)),
+      A: A.dataSync(),
+      B: B.dataSync(),
+      ip: ip.dataSync(),
+    };
+    tf.dispose([x, A, B, ip]);
+    return Promise.resolve(out);
+  },
+};
+
+const runs: EngineRun[] = [
+  // on a GPU, its own kernels are a GPU's: once
+  ...(ctx === null ? [] : ctx.isFallback ? [webgpuRun(false), webgpuRun(true)] : [webgpuRun(true)]),
+  ...(engines.includes("tfjs") ? [tfjsRun] : []),
+];
 
 let unexplained = 0;
 for (const dataset of datasets) {
@@ -172,14 +229,12 @@ for (const dataset of datasets) {
     ).output
   );
   const total = want.reduce((s, l) => s + l.count * l.units, 0);
-  // on a GPU, its own kernels are a GPU's: once
-  for (const hardware of ctx.isFallback ? [false, true] : [true]) {
-    const c = hardware ? { ...ctx, isFallback: false } : ctx;
-    const { codes } = await forwardWebGpu(c, net, { x: data, n });
+  for (const engine of runs) {
+    const { codes, A, B, ip } = await engine.run(net, batch);
     const notes: string[] = [];
     const kinds = { "a near tie": 0, "AN EXACT TIE, broken": 0, "NOT a near tie": 0 };
     const perLayer = net.codeLayers.map((info, i) => {
-      const got = codes.get(info.layer)!, w = want[i];
+      const got = codes[i], w = want[i];
       let differ = 0;
       for (let e = 0; e < n; e++) {
         for (let u = 0; u < info.units; u++) {
@@ -210,13 +265,9 @@ for (const dataset of datasets) {
       }
       return differ;
     });
-    const { A, B } = await affineMapWebGpu(c, net, { x: data, n });
-    const ip = await innerProductsWebGpu(c, net, { x: data, n });
     const differing = perLayer.reduce((s, d) => s + d, 0);
     console.log(
-      `${dataset}, ${n} images, smallCNN, ${
-        hardware ? "a GPU's" : "this adapter's"
-      } kernels on ${ctx.adapterName}: ` +
+      `${dataset}, ${n} images, smallCNN, ${engine.name}: ` +
         `${differing} of ${total} codes differ (by layer ${perLayer.join(" ")}: ${
           kinds["a near tie"]
         } near ties, ${kinds["AN EXACT TIE, broken"]} exact ties broken, ${
@@ -227,6 +278,7 @@ for (const dataset of datasets) {
     );
     notes.forEach((line) => console.log(line));
   }
+  if (ctx === null) continue;
   // the k nearest neighbours (eq. 15) of the reference codes on WebGPU against the CPU's: real
   // codes tie often (integer distances, equal backgrounds), and the first `n / 4` images again
   // make exact duplicates; the indices must be identical, ties to the smaller index
