@@ -1,28 +1,27 @@
 /**
- * The float32 engines on real images against the float64 CPU reference: for each dataset, a
- * seeded smallCNN (its biases and batch-norm shifts set nonzero, so that a constant background
- * gives nonzero conv outputs) runs `n` training images on the WebGPU engine, by the kernels of
- * this adapter and by a GPU's (tiled products, gathers, window tiles: the same device,
- * `isFallback: false`), and on the tfjs engine (tfjs-wasm: XNNPACK and masokit's kernels); the
- * run reports the codes that differ, layer by layer, with the templates, offsets and ⟨A_c, x⟩
- * errors relative to the largest reference value; then the k nearest neighbours of the
- * reference codes (a quarter of the images twice: exact ties) on WebGPU, whose indices must
- * equal the CPU's.
+ * The float32 engines on real images against the float64 CPU reference: for each dataset, a seeded
+ * smallCNN (or `--net=largeCNN`; its biases and batch-norm shifts set nonzero, so that a constant
+ * background gives nonzero conv outputs) runs `n` training images on the WebGPU engine, by the
+ * kernels of this adapter and by a GPU's (tiled products, gathers, window tiles: the same device,
+ * `isFallback: false`), and on the tfjs engine (tfjs-wasm: XNNPACK and masokit's kernels); the run
+ * reports the codes that differ, layer by layer, with the templates, offsets and ⟨A_c, x⟩ errors
+ * relative to the largest reference value; then the k nearest neighbours of the reference codes (a
+ * quarter of the images twice: exact ties) on WebGPU, whose indices must equal the CPU's.
  *
  * A differing code is explained where it is a near tie: in float64, the two window values (a
- * max-pool) or the pre-activation and 0 (a ReLU) are within `--tie` (default 1e-5) of the
- * largest magnitude of that layer's input for that image, but not equal — float32 rounding
- * may then decide either way. Any other difference (an exact tie broken: the conventions say
- * which code it gets; a wrong kernel) makes the run exit 1 (the first 20 are listed).
+ * max-pool) or the pre-activation and 0 (a ReLU) are within `--tie` (default 1e-5) of the largest
+ * magnitude of that layer's input for that image, but not equal — float32 rounding may then decide
+ * either way. Any other difference (an exact tie broken: the conventions say which code it gets; a
+ * wrong kernel) makes the run exit 1 (the first 20 are listed).
  *
  * `deno run --allow-read --allow-write=data --allow-net --allow-env --allow-sys
  * bench/real_data_agreement.ts [--datasets=mnist,fashion-mnist,cifar10] [--n=16] [--tie=1e-5]
- * [--engines=webgpu,tfjs] [--winograd-recording]` (datasets cached under data/cache, or
- * downloaded once); `--winograd-recording` runs the WebGPU passes that record codes by
- * Winograd too, as that engine did before 2026-11-27. `--write-sample=FILE` writes the images
+ * [--engines=webgpu,tfjs] [--net=smallCNN|largeCNN] [--winograd-recording]` (datasets cached under
+ * data/cache, or downloaded once); `--winograd-recording` runs the WebGPU passes that record codes
+ * by Winograd too, as that engine did before 2026-11-27. `--write-sample=FILE` writes the images
  * to a file (no GPU needed) and `--sample=FILE` reads them from it, for a machine without the
- * datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a GPU the adapter's own kernels are a
- * GPU's: they run once. Without a WebGPU adapter the WebGPU parts are skipped.
+ * datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a GPU the adapter's own kernels are a GPU's:
+ * they run once. Without a WebGPU adapter the WebGPU parts are skipped.
  *
  * @module
  */
@@ -43,6 +42,7 @@ import { nearestNeighborsAsync } from "../lib/partition/nearest_neighbors_async.
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
+import { largeCNN } from "../lib/models/large_cnn.ts";
 import { type DatasetName, loadDataset } from "../lib/data/load_dataset.ts";
 import { setNonzeroOffsets } from "./_nonzero_offsets.ts";
 import { relativeError } from "./_relative_error.ts";
@@ -56,6 +56,10 @@ if (!Number.isInteger(n) || n < 1) {
   throw new RangeError(`--n=${arg("n")}: expected a positive integer`);
 }
 if (!(tie >= 0)) throw new RangeError(`--tie=${arg("tie")}: expected a number ≥ 0`);
+const arch = arg("net") ?? "smallCNN";
+if (arch !== "smallCNN" && arch !== "largeCNN") {
+  throw new RangeError(`--net=${arch}: expected smallCNN or largeCNN`);
+}
 
 if (Deno.args.includes("--winograd-recording")) webgpuHooks.winogradRecording = true;
 await tf.setBackend("cpu");
@@ -212,7 +216,7 @@ let unexplained = 0;
 for (const dataset of datasets) {
   const { shape: full, data } = await images(dataset);
   const shape = full.slice(1) as [number, number, number], n = full[0];
-  const model = smallCNN({ inputShape: shape, seed: 1 });
+  const model = (arch === "largeCNN" ? largeCNN : smallCNN)({ inputShape: shape, seed: 1 });
   setNonzeroOffsets(model);
   const net = fromLayersModel(model);
   model.dispose();
@@ -267,7 +271,7 @@ for (const dataset of datasets) {
     });
     const differing = perLayer.reduce((s, d) => s + d, 0);
     console.log(
-      `${dataset}, ${n} images, smallCNN, ${engine.name}: ` +
+      `${dataset}, ${n} images, ${arch}, ${engine.name}: ` +
         `${differing} of ${total} codes differ (by layer ${perLayer.join(" ")}: ${
           kinds["a near tie"]
         } near ties, ${kinds["AN EXACT TIE, broken"]} exact ties broken, ${
