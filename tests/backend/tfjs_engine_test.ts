@@ -19,6 +19,7 @@ import {
   winogradRuns,
 } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { cases } from "../_cases.ts";
+import { repeatedImages } from "../_tie_images.ts";
 import { randomInput, randomizeWeights } from "../_random_models.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
@@ -155,6 +156,26 @@ Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index 
     wasmWinograd.minFilterMacs = minFilterMacs;
     registerWasmTrainingKernels({ replaceSlowKernels: false });
   }
+});
+
+Deno.test("on tfjs-wasm, ties of fields repeated along a diagonal or an axis keep the convention", async () => {
+  // what even F(2)'s ±1 transforms would break in a pass that records codes (the WebGPU
+  // engine's exact_ties_test.ts shows it): this engine's recording passes run products
+  const net = fromLayersModel(cases(11).find((c) => c.name.startsWith("wide CNN"))!.model);
+  const batch = repeatedImages([10, 9, 3]);
+  const want = partitionCodes(net, batch, { backend: "cpu" });
+  await withBackend("wasm", () => {
+    const x = tf.tensor(Float32Array.from(batch.data), batch.shape);
+    const before = winogradRuns.count;
+    const got = partitionCodes(net, x, { backend: "tfjs" });
+    const { A, B } = affineMap(net, x, { backend: "tfjs" });
+    assert(winogradRuns.count > before, "the templates' passes ran by Winograd");
+    got.forEach((layer, i) => {
+      assertEquals(Array.from(layer.bits), Array.from(want[i].bits), `layer ${i} bits`);
+      assertEquals(Array.from(layer.argmax), Array.from(want[i].argmax), `layer ${i} argmax`);
+    });
+    tf.dispose([x, A, B]);
+  });
 });
 
 Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", async (t) => {

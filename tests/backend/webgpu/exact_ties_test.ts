@@ -26,8 +26,7 @@ import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
 import { assert, assertAllClose, assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
-import { smallCNN } from "../../../lib/models/small_cnn.ts";
-import { setNonzeroOffsets } from "../../../bench/_nonzero_offsets.ts";
+import { repeatsNet } from "../../_tie_images.ts";
 
 await tf.setBackend("cpu");
 const gpu = await webgpuContext();
@@ -104,33 +103,6 @@ Deno.test({
     });
   },
 });
-
-/**
- * smallCNN (32×32×3; its second conv the one of 16+ channels), biases and shifts nonzero, on
- * four images whose values repeat along a diagonal or an axis: equal fields at positions a
- * diagonal or an axis step apart, so max-pool windows after the second conv tie exactly.
- */
-function repeatsNet(): { net: SplineNetwork; batch: { data: Float64Array; shape: number[] } } {
-  const model = smallCNN({ inputShape: [32, 32, 3], seed: 1 });
-  setNonzeroOffsets(model);
-  const net = fromLayersModel(model);
-  model.dispose();
-  const pattern = [
-    (x: number, y: number) => Math.sin(0.37 * (x - y)), // along a diagonal
-    (x: number, y: number) => ((x - y + 64) % 7) / 7, // a ramp across a diagonal
-    (x: number, y: number) => Math.sin(0.37 * (x + y)) + 0.2 * Math.cos(1.3 * (x + y)), // anti-diagonal
-    (x: number) => Math.sin(0.9 * x), // constant along columns
-  ];
-  const D = 32 * 32 * 3, data = new Float64Array(4 * D);
-  pattern.forEach((f, e) => {
-    for (let y = 0; y < 32; y++) {
-      for (let x = 0; x < 32; x++) {
-        for (let c = 0; c < 3; c++) data[e * D + (y * 32 + x) * 3 + c] = f(x, y) * (1 + c);
-      }
-    }
-  });
-  return { net, batch: { data, shape: [4, 32, 32, 3] } };
-}
 
 Deno.test({
   name: "WebGPU: ties of fields repeated along a diagonal or an axis keep the convention",
