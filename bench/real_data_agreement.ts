@@ -16,12 +16,13 @@
  *
  * `deno run --allow-read --allow-write=data --allow-net --allow-env --allow-sys
  * bench/real_data_agreement.ts [--datasets=mnist,fashion-mnist,cifar10] [--n=16] [--tie=1e-5]
- * [--engines=webgpu,tfjs] [--net=smallCNN|largeCNN] [--winograd-recording]` (datasets cached under
- * data/cache, or downloaded once); `--winograd-recording` runs the WebGPU passes that record codes
- * by Winograd too, as that engine did before 2026-11-27. `--write-sample=FILE` writes the images
- * to a file (no GPU needed) and `--sample=FILE` reads them from it, for a machine without the
- * datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a GPU the adapter's own kernels are a GPU's:
- * they run once. Without a WebGPU adapter the WebGPU parts are skipped.
+ * [--engines=webgpu,tfjs] [--net=smallCNN|largeCNN] [--winograd-recording[=2|4]]` (datasets cached
+ * under data/cache, or downloaded once); `--winograd-recording` runs the WebGPU passes that record
+ * codes by Winograd too, as that engine did before 2026-11-27 (`=2`: F(2) everywhere, `=4`: F(4)).
+ * `--write-sample=FILE` writes the images to a file (no GPU needed) and `--sample=FILE` reads them
+ * from it, for a machine without the datasets (`bench/gpu_prepare.sh`, `gpu_run.sh`). On a GPU the
+ * adapter's own kernels are a GPU's: they run once. Without a WebGPU adapter the WebGPU parts are
+ * skipped.
  *
  * @module
  */
@@ -61,7 +62,15 @@ if (arch !== "smallCNN" && arch !== "largeCNN") {
   throw new RangeError(`--net=${arch}: expected smallCNN or largeCNN`);
 }
 
-if (Deno.args.includes("--winograd-recording")) webgpuHooks.winogradRecording = true;
+const recording = Deno.args.find((a) => a.startsWith("--winograd-recording"));
+if (recording !== undefined) {
+  const tile = recording.slice("--winograd-recording".length);
+  if (tile !== "" && tile !== "=2" && tile !== "=4") {
+    throw new RangeError(`${recording}: expected --winograd-recording or --winograd-recording=2|4`);
+  }
+  webgpuHooks.winogradRecording = true;
+  if (tile !== "") webgpuHooks.winograd = tile === "=2" ? 2 : 4;
+}
 await tf.setBackend("cpu");
 
 /**
@@ -224,14 +233,13 @@ for (const dataset of datasets) {
   const want = partitionCodes(net, batch, { backend: "cpu" });
   const ref = affineMap(net, batch, { backend: "cpu" });
   const refIp = templateInnerProducts(net, batch, { backend: "cpu" }).data;
-  // each code layer's input in float64, for the gaps
-  const inputs = net.codeLayers.map((info) =>
-    forwardPass(
-      new SplineNetwork(net.inputShape, net.layers.slice(0, net.layers.indexOf(info.layer))),
-      data,
-      n,
-    ).output
-  );
+  // each code layer's input in float64, for the gaps: the layers run one at a time, once
+  const inputs: Float64Array[] = [];
+  let v = data;
+  for (const l of net.layers) {
+    if (net.codeLayers.some((c) => c.layer === l)) inputs.push(v);
+    v = forwardPass(new SplineNetwork(l.inputShape, [l]), v, n).output;
+  }
   const total = want.reduce((s, l) => s + l.count * l.units, 0);
   for (const engine of runs) {
     const { codes, A, B, ip } = await engine.run(net, batch);
