@@ -33,10 +33,9 @@ import {
   forwardWebGpu,
   innerProductsWebGpu,
 } from "../lib/backend/webgpu/passes.ts";
-import { forwardPass } from "../lib/backend/cpu/run.ts";
-import { poolWindows } from "../lib/backend/cpu/_windows.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
-import { type CodeLayerInfo, SplineNetwork } from "../lib/network/spline_network.ts";
+import type { SplineNetwork } from "../lib/network/spline_network.ts";
+import { codeDifferences } from "../lib/partition/code_differences.ts";
 import { partitionCodes } from "../lib/partition/codes.ts";
 import { nearestNeighbors } from "../lib/partition/nearest_neighbors.ts";
 import { nearestNeighborsAsync } from "../lib/partition/nearest_neighbors_async.ts";
@@ -72,36 +71,6 @@ if (recording !== undefined) {
   if (tile !== "") webgpuHooks.winograd = tile === "=2" ? 2 : 4;
 }
 await tf.setBackend("cpu");
-
-/**
- * Why code `unit` of example `e` (of `count`) differs: the float64 gap between the two choices over the
- * largest magnitude of the layer's input for that example.
- */
-function gapOf(
-  net: SplineNetwork,
-  info: CodeLayerInfo,
-  input: Float64Array,
-  example: { e: number; count: number },
-  unit: number,
-  codes: { got: number; want: number },
-): number {
-  const { e, count } = example;
-  const li = net.layers.indexOf(info.layer);
-  const per = input.length / count, at = e * per;
-  let scale = 0;
-  for (let i = 0; i < per; i++) scale = Math.max(scale, Math.abs(input[at + i]));
-  if (info.layer.kind !== "max-pool") return Math.abs(input[at + unit]) / scale;
-  const layer = info.layer, C = layer.inputShape[2];
-  const { start, pos, slot } = poolWindows(layer);
-  const o = Math.floor(unit / C), c = unit % C;
-  const value = (code: number) => {
-    for (let j = start[o]; j < start[o + 1]; j++) {
-      if (slot[j] === code) return input[at + pos[j] * C + c];
-    }
-    throw new Error(`layer ${li}: no window entry ${code}`);
-  };
-  return Math.abs(value(codes.got) - value(codes.want)) / scale;
-}
 
 /** `n` training images of a dataset, from the cache (or the network), or from `--sample`. */
 async function images(dataset: DatasetName): Promise<{ shape: number[]; data: Float64Array }> {
@@ -233,50 +202,29 @@ for (const dataset of datasets) {
   const want = partitionCodes(net, batch, { backend: "cpu" });
   const ref = affineMap(net, batch, { backend: "cpu" });
   const refIp = templateInnerProducts(net, batch, { backend: "cpu" }).data;
-  // each code layer's input in float64, for the gaps: the layers run one at a time, once
-  const inputs: Float64Array[] = [];
-  let v = data;
-  for (const l of net.layers) {
-    if (net.codeLayers.some((c) => c.layer === l)) inputs.push(v);
-    v = forwardPass(new SplineNetwork(l.inputShape, [l]), v, n).output;
-  }
   const total = want.reduce((s, l) => s + l.count * l.units, 0);
   for (const engine of runs) {
     const { codes, A, B, ip } = await engine.run(net, batch);
     const notes: string[] = [];
     const kinds = { "a near tie": 0, "AN EXACT TIE, broken": 0, "NOT a near tie": 0 };
-    const perLayer = net.codeLayers.map((info, i) => {
-      const got = codes[i], w = want[i];
-      let differ = 0;
-      for (let e = 0; e < n; e++) {
-        for (let u = 0; u < info.units; u++) {
-          let g: number, r: number;
-          if (info.kind === "max-pool") {
-            g = got[e * info.units + u];
-            r = w.argmax[e * info.units + u];
-          } else {
-            const word = e * w.words + (u >>> 5), bit = 1 << (u & 31);
-            g = (got[word] & bit) === 0 ? 0 : 1;
-            r = (w.bits[word] & bit) === 0 ? 0 : 1;
-          }
-          if (g === r) continue;
-          differ++;
-          const gap = gapOf(net, info, inputs[i], { e, count: n }, u, { got: g, want: r });
-          // an exact tie (gap 0) has a convention that every engine keeps
-          const near = gap > 0 && gap <= tie;
-          if (!near) unexplained++;
-          const why = near ? "a near tie" : gap === 0 ? "AN EXACT TIE, broken" : "NOT a near tie";
-          kinds[why]++;
-          if (near || unexplained <= 20) {
-            const at = `${info.name} image ${e} unit ${u}: ${g} for ${r}`;
-            notes.push(
-              `    ${at}, float64 gap ${gap.toExponential(2)} of the layer's largest (${why})`,
-            );
-          }
-        }
+    const perLayer = net.codeLayers.map(() => 0);
+    for (const d of codeDifferences(net, batch, codes, tie)) {
+      perLayer[d.layer]++;
+      // an exact tie (gap 0) has a convention that every engine keeps
+      const why = d.kind === "near tie"
+        ? "a near tie"
+        : d.kind === "exact tie"
+        ? "AN EXACT TIE, broken"
+        : "NOT a near tie";
+      if (d.kind !== "near tie") unexplained++;
+      kinds[why]++;
+      if (d.kind === "near tie" || unexplained <= 20) {
+        const at = `${d.name} image ${d.example} unit ${d.unit}: ${d.got} for ${d.want}`;
+        notes.push(
+          `    ${at}, float64 gap ${d.gap.toExponential(2)} of the layer's largest (${why})`,
+        );
       }
-      return differ;
-    });
+    }
     const differing = perLayer.reduce((s, d) => s + d, 0);
     console.log(
       `${dataset}, ${n} images, ${arch}, ${engine.name}: ` +
