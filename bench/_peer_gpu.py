@@ -26,6 +26,8 @@ except ImportError:  # PyTorch 1.13 (Debian)
 p = argparse.ArgumentParser()
 p.add_argument("--device", default="cuda")
 p.add_argument("--tiny", action="store_true")
+p.add_argument("--parts", default="knn,smallCNN,largeCNN",
+               help="comma-separated workloads to time (default: all three)")
 args = p.parse_args()
 dev = torch.device(args.device)
 torch.manual_seed(0)
@@ -96,9 +98,16 @@ if args.tiny:
     affine_peers("largeCNN", large_cnn(), 2, 4)
     print(f"peer knn fp32 {knn_peer(64, 512, 1024, 16, torch.float32, 256):.4f} Gpairs/s", flush=True)
 else:
-    affine_peers("smallCNN", small_cnn(), 2048, 16384)
-    affine_peers("largeCNN", large_cnn(), 256, 2048)
-    print(f"peer knn fp32 {knn_peer(10_000, 50_000, 32_768, 16, torch.float32, 5_000):.3f} Gpairs/s",
-          flush=True)
-    print(f"peer knn bf16 {knn_peer(10_000, 50_000, 32_768, 16, torch.bfloat16, 5_000):.3f} Gpairs/s",
-          flush=True)
+    parts = args.parts.split(",")
+    unknown = [x for x in parts if x not in ("knn", "smallCNN", "largeCNN")]
+    if unknown:
+        p.error(f"--parts: {unknown}, expected some of knn,smallCNN,largeCNN")
+    if "smallCNN" in parts:
+        affine_peers("smallCNN", small_cnn(), 2048, 16384)
+    if "largeCNN" in parts:
+        affine_peers("largeCNN", large_cnn(), 256, 2048)
+    if "knn" in parts:
+        print(f"peer knn fp32 {knn_peer(10_000, 50_000, 32_768, 16, torch.float32, 5_000):.3f} Gpairs/s",
+              flush=True)
+        print(f"peer knn bf16 {knn_peer(10_000, 50_000, 32_768, 16, torch.bfloat16, 5_000):.3f} Gpairs/s",
+              flush=True)

@@ -3,7 +3,8 @@
 # here: carry [".gpu"], command `sh bench/gpu_run.sh` (`WEBGPU_ARGS=--profile` adds the kernel
 # profile; a step's `*_LIMIT` of 0 skips it: `TESTS_LIMIT`, `AGREE_LIMIT`
 # (bench/real_data_agreement.ts), `TAPS_LIMIT` (bench/conv_taps_bench.ts),
-# `WEBGPU_LIMIT`, `PEER_LIMIT`, `SWEEP_LIMIT` (bench/gemm_sweep.ts, with `SWEEP_ARGS`),
+# `WEBGPU_LIMIT` (with `WEBGPU_ARGS`), `PEER_LIMIT` (with `PEER_ARGS`, e.g. `--parts=largeCNN`),
+# `SWEEP_LIMIT` (bench/gemm_sweep.ts, with `SWEEP_ARGS`),
 # `TRAIN_LIMIT`, with `TRAIN_ARGS`, default `--no-bn`). Each step has its own
 # time limit, so that one slow step cannot take the others' results with it; everything is
 # logged to $OUT/gpu.log.
@@ -48,7 +49,8 @@ else
 fi
 # shellcheck disable=SC2086
 step "${WEBGPU_LIMIT:-300}" /tmp/deno run -A .gpu/webgpu_bench.bundle.js ${WEBGPU_ARGS:-} "$@"
-step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py
+# shellcheck disable=SC2086
+step "${PEER_LIMIT:-150}" python3 bench/_peer_gpu.py ${PEER_ARGS:-}
 # shellcheck disable=SC2086
 step "${TRAIN_LIMIT:-120}" /tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu \
   ${TRAIN_ARGS:---no-bn}

@@ -29,6 +29,8 @@
  * variant that runs products in the tiles a GEMM sweep found best (`bench/gemm_sweep.ts
  * --out=FILE`).
  *
+ * `--parts=largeCNN` (or any of `knn,smallCNN,largeCNN`) runs only those workloads.
+ *
  * `deno run -A bench/webgpu_bench.ts [--profile]` on a real GPU; `--tiny` runs tiny sizes so that it
  * finishes on a software adapter (llvmpipe) — those figures say nothing about GPU speed.
  *
@@ -87,26 +89,30 @@ let disagreements = 0;
  */
 const VARIANTS: readonly Variant[] = [
   { id: "4x4", name: "4 × 4 outputs per thread everywhere", hooks: { gemmMaxPerThread: 4 } },
-  { id: "blocked", name: "blocked tiles", hooks: { gemmBlocked: true } },
   {
-    id: "quads",
-    name: "strided-quad tiles (vec4 reads without bank conflicts)",
-    hooks: { gemmBlocked: "quads" },
+    id: "plain",
+    name: "plain tiles, no prefetch (the defaults before the eighteenth session)",
+    hooks: { gemmBlocked: false, gemmPrefetch: false },
   },
   {
-    id: "quads-prefetch",
-    name: "strided-quad tiles with register prefetch",
-    hooks: { gemmBlocked: "quads", gemmPrefetch: true },
+    id: "blocked",
+    name: "blocked tiles",
+    hooks: { gemmBlocked: true, gemmPrefetch: false },
+  },
+  {
+    id: "blocked-prefetch",
+    name: "blocked tiles with register prefetch",
+    hooks: { gemmBlocked: true, gemmPrefetch: true },
+  },
+  {
+    id: "quads",
+    name: "strided-quad tiles without register prefetch",
+    hooks: { gemmBlocked: "quads", gemmPrefetch: false },
   },
   {
     id: "prefetch",
-    name: "register prefetch of the next slice in tiled products",
-    hooks: { gemmPrefetch: true },
-  },
-  {
-    id: "prefetch-4x4",
-    name: "register prefetch, 4 × 4 outputs per thread everywhere",
-    hooks: { gemmPrefetch: true, gemmMaxPerThread: 4 },
+    name: "plain tiles with register prefetch",
+    hooks: { gemmBlocked: false, gemmPrefetch: true },
   },
   {
     id: "no-reduce",
@@ -138,6 +144,12 @@ const VARIANTS: readonly Variant[] = [
     name: "chunks of 1 GiB buffers, not 256 MiB (fewer, larger dispatches)",
     hooks: { chunkBytes: 2 ** 30 },
   },
+  ...[128, 64, 32].map((mib) => ({
+    id: `chunks-${mib}`,
+    name:
+      `chunks of ${mib} MiB buffers, not 256 MiB (more, smaller dispatches; less beside the 50 MB L2)`,
+    hooks: { chunkBytes: mib * 2 ** 20 },
+  })),
   { id: "no-winograd", name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
   {
     id: "winograd-recording",
@@ -170,7 +182,7 @@ const argValue = (name: string): string | undefined =>
 
 /**
  * The variants to run: on GPUs, or with `--variants` (a software adapter, to test the bench);
- * `--variants=id,id` runs only those (see {@linkcode VARIANTS}).
+ * `--variants=id,id` runs only those, in that order (see {@linkcode VARIANTS}).
  */
 function variantsFor(ctx: WebGpuContext): readonly Variant[] {
   const only = argValue("variants")?.split(",");
@@ -181,7 +193,10 @@ function variantsFor(ctx: WebGpuContext): readonly Variant[] {
     );
   }
   const swept = SWEPT === undefined ? [] : [SWEPT];
-  if (only !== undefined) return [...VARIANTS.filter((v) => only.includes(v.id)), ...swept];
+  // in the order asked for (a run cut short by its time limit keeps the first ones)
+  if (only !== undefined) {
+    return [...only.map((id) => VARIANTS.find((v) => v.id === id)!), ...swept];
+  }
   return ctx.isFallback && !Deno.args.includes("--variants") ? swept : [...VARIANTS, ...swept];
 }
 
@@ -199,6 +214,17 @@ const SWEPT: Variant | undefined = await (async () => {
     hooks: {},
     tiles,
   };
+})();
+
+/** What to run (`--parts=knn,smallCNN,largeCNN`, the default: all three). */
+const PARTS = (() => {
+  const all = ["knn", "smallCNN", "largeCNN"];
+  const asked = argValue("parts")?.split(",") ?? all;
+  const unknown = asked.filter((p) => !all.includes(p));
+  if (unknown.length > 0) {
+    throw new RangeError(`--parts: ${unknown.join(",")}, expected some of ${all.join(",")}`);
+  }
+  return new Set(asked);
 })();
 
 /** Timed repetitions of each GPU call after the warm-up (`--reps=N`, default 2; kNN 3). */
@@ -487,27 +513,36 @@ class ProfilingRecorder extends Recorder {
         (1000 / perImage).toFixed(0)
       } img/s at that rate)`,
     );
-    const order = [...ms.keys()].sort((a, b) => ms[b] - ms[a]);
-    for (const i of order.slice(0, 12)) {
+    // worst first by the share of an image's time
+    const share = (i: number) => ms[i] / this.ops[i].images / perImage;
+    const order = [...ms.keys()].sort((a, b) => share(b) - share(a));
+    for (const i of order.slice(0, 16)) {
       const op = this.ops[i];
       const rate = op.flops > 0 ? `, ${(op.flops / ms[i] / 1e9).toFixed(1)} TFLOP/s` : "";
       console.log(
         `  ${ms[i].toFixed(3).padStart(8)} ms  ${
-          (100 * ms[i] / total).toFixed(1).padStart(5)
-        }%  ${op.shader.label} (${op.groups} groups, ${op.images} images${rate})`,
+          (100 * share(i)).toFixed(1).padStart(5)
+        }% of an image's time  ${op.shader.label} (${op.groups} groups, ${op.images} images${rate})`,
       );
     }
-    const kinds = new Map<string, { ms: number; count: number; flops: number }>();
+    // by kind, as shares of an image's time (each dispatch's time over its images: a codes
+    // pass's dispatch works for the chunk, a templates slice's for fewer images)
+    const kinds = new Map<string, { perImage: number; ms: number; count: number; flops: number }>();
     this.ops.forEach((op, i) => {
       const parts = op.shader.label.split("/");
       const kind = parts[0].startsWith("gemm") ? parts.slice(0, 2).join("/") : parts[0];
-      const k = kinds.get(kind) ?? { ms: 0, count: 0, flops: 0 };
-      kinds.set(kind, { ms: k.ms + ms[i], count: k.count + 1, flops: k.flops + op.flops });
+      const k = kinds.get(kind) ?? { perImage: 0, ms: 0, count: 0, flops: 0 };
+      kinds.set(kind, {
+        perImage: k.perImage + ms[i] / op.images,
+        ms: k.ms + ms[i],
+        count: k.count + 1,
+        flops: k.flops + op.flops,
+      });
     });
     console.log(
-      `  by kind: ${
-        [...kinds].sort((a, b) => b[1].ms - a[1].ms).map(([kind, k]) =>
-          `${kind} ${(100 * k.ms / total).toFixed(1)}% (${k.count}${
+      `  by kind, share of an image's time: ${
+        [...kinds].sort((a, b) => b[1].perImage - a[1].perImage).map(([kind, k]) =>
+          `${kind} ${(100 * k.perImage / perImage).toFixed(1)}% (${k.count}${
             k.flops > 0 ? `, ${(k.flops / k.ms / 1e9).toFixed(1)} TFLOP/s` : ""
           })`
         ).join("; ")
@@ -518,7 +553,7 @@ class ProfilingRecorder extends Recorder {
 
 /** Per-kernel times of one chunk of each pass (see {@linkcode ProfilingRecorder}). */
 async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
-  { // kNN: one block of the counts kernel and of the top-16 merge, as mismatchTopKWebGpu runs them
+  if (PARTS.has("knn")) { // kNN: one block of the counts kernel and of the top-16 merge, as mismatchTopKWebGpu runs them
     const [rows, D, k] = tiny ? [256, 1024, 16] : [4096, 32_768, 16];
     const vec4s = D / 128, R = ctx.isFallback ? 2 : 8;
     const rec = new ProfilingRecorder(ctx, "profile");
@@ -551,7 +586,7 @@ async function profile(ctx: WebGpuContext, tiny: boolean): Promise<void> {
     params.destroy();
   }
   for (const arch of ["smallCNN", "largeCNN"] as const) {
-    if (tiny && arch === "largeCNN") continue;
+    if ((tiny && arch === "largeCNN") || !PARTS.has(arch)) continue;
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     setNonzeroOffsets(model); // else the offsets B are zeros, and their check tells nothing
     const net = fromLayersModel(model);
@@ -618,7 +653,7 @@ async function main(): Promise<void> {
   if (Deno.args.includes("--profile")) await profile(ctx, tiny);
 
   // 1. kNN
-  {
+  if (PARTS.has("knn")) {
     const [N, M, D, k] = tiny ? [256, 1024, 1024, 16] : [10_000, 50_000, 32_768, 16];
     const query = randomRows(N, D / 32, 1), base = randomRows(M, D / 32, 2);
     const q = tiny ? N : 32;
@@ -643,11 +678,11 @@ async function main(): Promise<void> {
     `dense/conv products: ${
       gemmScheduleFor(ctx.isFallback) === "direct"
         ? "direct"
-        : "tiled, 8×8 per thread from 64 columns on, else 4×4; a workgroup per row for ≤ 16 columns"
+        : "tiled in strided quads with register prefetch, 8×8 per thread from 64 columns on, else 4×4; a workgroup per row for ≤ 16 columns"
     }`,
   );
   for (const arch of ["smallCNN", "largeCNN"] as const) {
-    if (tiny && arch === "largeCNN") continue;
+    if ((tiny && arch === "largeCNN") || !PARTS.has(arch)) continue;
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     setNonzeroOffsets(model); // else the offsets B are zeros, and their check tells nothing
     const net = fromLayersModel(model);

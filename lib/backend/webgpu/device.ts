@@ -83,11 +83,12 @@ export interface WebGpuHooks {
   /** Largest outputs per thread (r × r) the tiled products use on a hardware adapter
    * (default 8; benchmarks compare 4). */
   gemmMaxPerThread?: 4 | 8;
-  /** Whether the tiled products use blocked tiles (`"4b"`, `"8b"`), or strided-quad ones
-   * (`"quads"`: `"4q"`, `"8q"`; benchmarks compare). */
+  /** Whether the tiled products use strided-quad tiles (`"quads"`: `"4q"`, `"8q"`, the
+   * default), blocked ones (`true`: `"4b"`, `"8b"`) or plain ones (`false`: 4, 8; benchmarks
+   * compare). */
   gemmBlocked?: boolean | "quads";
-  /** Whether the tiled products prefetch their next slice into registers (`"4p"`, `"8p"`,
-   * with `gemmBlocked` `"4bp"`, `"8qp"`, …: benchmarks compare). */
+  /** Whether the tiled products prefetch their next slice into registers (`"8qp"`, `"4qp"`,
+   * …: the default), or not (`false`: benchmarks compare). */
   gemmPrefetch?: boolean;
   /** False keeps narrow, deep products on tiles instead of `"reduce"` (benchmarks compare). */
   gemmReduce?: boolean;

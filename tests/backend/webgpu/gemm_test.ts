@@ -495,12 +495,15 @@ Deno.test({
 Deno.test("gemmScheduleFor(): the adapter's schedule, and the alternatives benchmarks ask for", () => {
   const wide = { m: 1e6, n: 192, k: 192 }, narrow = { m: 1e6, n: 32, k: 192 };
   assertEquals(gemmScheduleFor(true, wide), "direct");
-  assertEquals(gemmScheduleFor(false, wide), 8);
-  assertEquals(gemmScheduleFor(false, narrow), 4);
+  // GPUs: strided quads with register prefetch (the H100's fastest end to end)
+  assertEquals(gemmScheduleFor(false, wide), "8qp");
+  assertEquals(gemmScheduleFor(false, narrow), "4qp");
   assertEquals(gemmScheduleFor(false, { m: 4096, n: 10, k: 1152 }), "reduce");
-  assertEquals(gemmScheduleFor(false, wide, 4), 4);
-  assertEquals(gemmScheduleFor(false, wide, 8, true), "8b");
-  assertEquals(gemmScheduleFor(false, narrow, 8, "quads"), "4q");
+  assertEquals(gemmScheduleFor(false, wide, 4), "4qp");
+  assertEquals(gemmScheduleFor(false, wide, 8, false, false), 8);
+  assertEquals(gemmScheduleFor(false, narrow, 8, false, false), 4);
+  assertEquals(gemmScheduleFor(false, wide, 8, true, false), "8b");
+  assertEquals(gemmScheduleFor(false, narrow, 8, "quads", false), "4q");
   assertEquals(gemmScheduleFor(false, wide, 8, false, true), "8p");
   assertEquals(gemmScheduleFor(false, narrow, 8, false, true), "4p");
   assertEquals(gemmScheduleFor(false, wide, 8, true, true), "8bp");

@@ -29,7 +29,7 @@ import {
 import { smallCNN } from "../../../lib/models/small_cnn.ts";
 import { largeCNN } from "../../../lib/models/large_cnn.ts";
 import { resNet } from "../../../lib/models/resnet.ts";
-import { assertAffineAgrees } from "./_affine_agrees.ts";
+import { assertAffineAgrees, assertAffineAgreesAwayFromTies } from "./_affine_agrees.ts";
 import { fastCompiles } from "./_fast_compiles.ts";
 import { assertEquals } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
@@ -62,12 +62,15 @@ Deno.test({
   name: "a GPU's kernels agree with the float64 reference: smallCNN and largeCNN",
   ignore: !fastCompiles,
   async fn() {
-    // measured on lavapipe: smallCNN 2.3e-7 (A), largeCNN 2.3e-6 (A, Winograd F(4) inside)
-    for (const [arch, make, n] of [["smallCNN", smallCNN, 3], ["largeCNN", largeCNN, 1]] as const) {
+    // measured on lavapipe: smallCNN 2.3e-7 (A), largeCNN 2.3e-6 (A, Winograd F(4) inside);
+    // these inputs have codes within 1e-7 of a tie (float32 rounding: the H100 decided one of
+    // them the other way), so the examples with a near tie decided otherwise are left out
+    for (const [arch, make, n] of [["smallCNN", smallCNN, 3], ["largeCNN", largeCNN, 2]] as const) {
       const model = make({ seed: 1 });
       randomizeWeights(model, 7); // biases and batch-norm shifts too (B would be 0)
       const x = randomInput(model.inputs[0].shape.slice(1) as number[], n, 70);
-      await assertHardwareAgrees(fromLayersModel(model), x, arch, 1e-5);
+      const batch = { data: Float64Array.from(x.dataSync()), shape: x.shape };
+      await assertAffineAgreesAwayFromTies(fromLayersModel(model), batch, arch, 1e-5, hardware!);
       x.dispose();
       model.dispose();
     }
@@ -112,12 +115,12 @@ Deno.test({
     // the hooks of bench/webgpu_bench.ts's VARIANTS: a broken one would cost a GPU session
     const variants: WebGpuHooks[] = [
       { gemmMaxPerThread: 4 },
-      { gemmBlocked: true },
-      { gemmBlocked: true, gemmMaxPerThread: 4 },
-      { gemmBlocked: "quads" },
-      { gemmBlocked: "quads", gemmPrefetch: true },
-      { gemmPrefetch: true },
-      { gemmPrefetch: true, gemmMaxPerThread: 4 },
+      { gemmBlocked: false, gemmPrefetch: false },
+      { gemmBlocked: false, gemmPrefetch: false, gemmMaxPerThread: 4 },
+      { gemmBlocked: true, gemmPrefetch: false },
+      { gemmBlocked: true, gemmPrefetch: true, gemmMaxPerThread: 4 },
+      { gemmBlocked: "quads", gemmPrefetch: false },
+      { gemmBlocked: false, gemmPrefetch: true },
       { gemmReduce: false },
       { windowTiles: "narrow" },
       { windowTiles: "work" },
@@ -177,7 +180,7 @@ Deno.test({
     try {
       // the products' keys at the engine's tiles, from a run by the rules
       await assertHardwareAgrees(net, x, "smallCNN", 1e-5);
-      const keys = [...gpu!.pipelines.keys()].filter((k) => /^gemm-8v4\/winograd4\//.test(k));
+      const keys = [...gpu!.pipelines.keys()].filter((k) => /^gemm-8qpv4\/winograd4\//.test(k));
       assertEquals(keys.length > 0, true, "Winograd products by the rules");
       setGemmTiles(gpu!, Object.fromEntries(keys.map((k) => [k, tile])));
       await assertHardwareAgrees(net, x, "smallCNN in the set tiles", 1e-5);

@@ -233,22 +233,24 @@ const REDUCE = { n: 16, k: 128, m: 65536 };
  * 65,536 rows (fewer rows than 256 tiles of 256); else 8 × 8 outputs per thread from 64
  * columns on (16 staged values feed 64 fused multiply-adds: twice the 4 × 4 tile's ratio,
  * whose shared-memory reads capped it at ≈ 15 TFLOP/s on the H200), else 4 × 4 (a narrow
- * product would waste most of a wide tile).
+ * product would waste most of a wide tile); both in strided quads with register prefetch
+ * (`"8qp"`, `"4qp"`: on the H100, largeCNN's templates 1.245× and its ⟨A_c, x⟩ 1.34× faster
+ * than the plain tiles end to end, smallCNN's unchanged; bench/RESULTS.md, eighteenth session).
  *
  * @param isFallback Whether the adapter is a software one.
  * @param shape `m` rows, `n` columns, `k` depth (unknown dimensions never pick "reduce").
  * @param maxPerThread The largest r to use (8 unless a benchmark asks for 4).
- * @param blocked Whether to use the blocked tiles, or (`"quads"`) the strided-quad ones
- * (benchmarks compare them).
- * @param prefetch Whether to use the register-prefetching tiles (benchmarks compare them).
+ * @param blocked The strided-quad tiles (`"quads"`, default), the blocked ones (`true`) or the
+ * plain ones (`false`: benchmarks compare them).
+ * @param prefetch Whether to use the register-prefetching tiles (default; benchmarks compare).
  * @returns The schedule.
  */
 export function gemmScheduleFor(
   isFallback: boolean,
   shape: { m?: number; n?: number; k?: number } = {},
   maxPerThread: 4 | 8 = 8,
-  blocked: boolean | "quads" = false,
-  prefetch = false,
+  blocked: boolean | "quads" = "quads",
+  prefetch = true,
 ): GemmSchedule {
   if (isFallback) return "direct";
   const { m = Infinity, n = 0, k = 0 } = shape;
