@@ -20,14 +20,15 @@
  *   layer's pooled transpose as window tiles and as masked pool + conv; with `--ab-winograd`,
  *   stride-1 3×3 convs of ≥ 16 channels by Winograd with the tile by rule, F(4), F(2)
  *   (lib/backend/tfjs/_wasm_winograd.ts)
- *   and on XNNPACK directly; with `--ab-helpers`,
+ *   and on XNNPACK directly; with `--ab-ties-free`, ⟨A_c, x⟩'s pass that records codes by
+ *   Winograd and by products; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
  * `--no-reference` leaves the float64 CPU reference out (on largeCNN it takes minutes).
  *
  * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5]
  * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-tiles]
- * [--ab-winograd] [--ab-helpers]`
+ * [--ab-winograd] [--ab-ties-free] [--ab-helpers]`
  *
  * @module
  */
@@ -167,6 +168,12 @@ const abModes: Record<string, Mode[]> = {
     ["3×3 convs by Winograd F(2)", () => Object.assign(wasmWinograd, { enabled: true, tile: 2 })],
     ["3×3 convs on XNNPACK", () => (wasmWinograd.enabled = false)],
   ],
+  // ⟨A_c, x⟩'s pass that records codes by Winograd (its value ignores how exact ties are
+  // decided), or by XNNPACK's products as the passes for templates and codes
+  "--ab-ties-free": [
+    ["⟨A_c, x⟩'s recording pass by Winograd", () => (wasmWinograd.tiesFree = true)],
+    ["⟨A_c, x⟩'s recording pass by products", () => (wasmWinograd.tiesFree = false)],
+  ],
   // masokit's heap kernels split over helper threads, or on the calling thread alone
   "--ab-helpers": [
     ["heap kernels on helper threads", () => (heapThreads.helpers = helpers)],
@@ -187,7 +194,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   wasmConvFewOutputs.enabled = true;
   Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true });
   heapThreads.helpers = helpers;
-  Object.assign(wasmWinograd, { enabled: true, tile: "auto" });
+  Object.assign(wasmWinograd, { enabled: true, tile: "auto", tiesFree: true });
 }
 
 let peer: { templates: number; inner: number } | null = null;

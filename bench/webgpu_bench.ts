@@ -153,7 +153,8 @@ const VARIANTS: readonly Variant[] = [
   { id: "no-winograd", name: "3×3 convs as products (no Winograd)", hooks: { winograd: false } },
   {
     id: "winograd-recording",
-    name: "Winograd in the passes that record codes too (exact ties then follow its rounding)",
+    name:
+      "Winograd in the pass that records the templates' codes too (exact ties then follow its rounding; ⟨A_c, x⟩'s records by Winograd anyway)",
     hooks: { winogradRecording: true },
   },
   { id: "f2", name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },

@@ -69,7 +69,8 @@ export function templateInnerProducts(
   if (resolveBackend(x, options, what) === "tfjs") {
     const t = readTensor(x, { exampleShape: net.inputShape, what });
     const [z] = tensorChunks(t, examplesPerChunk(net, 1, 4), (part) => {
-      const { output, codes } = forwardPassTf(net, part);
+      // codes by Winograd where it applies: ⟨A_c, x⟩ does not depend on how exact ties are decided
+      const { output, codes } = forwardPassTf(net, part, { tiesFree: true });
       output.dispose();
       const z = maskedPassTf(net, part, { codes, bias: false });
       disposeCodes(codes);

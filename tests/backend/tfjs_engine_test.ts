@@ -4,7 +4,12 @@ import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../../lib/affine/template_inner_products.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
-import { disposeCodes, forwardPassTf, maskedPassTf } from "../../lib/backend/tfjs/run.ts";
+import {
+  disposeCodes,
+  forwardPassTf,
+  maskedPassTf,
+  readCodes,
+} from "../../lib/backend/tfjs/run.ts";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import {
   assert,
@@ -176,6 +181,62 @@ Deno.test("on tfjs-wasm, ties of fields repeated along a diagonal or an axis kee
     });
     tf.dispose([x, A, B]);
   });
+});
+
+Deno.test("on tfjs-wasm, ⟨A_c, x⟩ records its codes by Winograd, and the exact ties that breaks leave it equal", async (t) => {
+  // the constant background (and repeated fields) above: Winograd's rounding decides their
+  // max-pool ties, yet ⟨A_c, x⟩ stays the reference's, tied entries having the same receptive
+  // field and so the same values without biases too
+  const net = fromLayersModel(cases(11).find((c) => c.name.startsWith("wide CNN"))!.model);
+  const lit = new Float64Array(4 * 10 * 9 * 3);
+  for (let n = 0; n < 4; n++) lit[((n * 10 + 3 + n) * 9 + 4) * 3 + (n % 3)] = 1 + n;
+  const batches = [
+    { name: "lit pixels", batch: { data: lit, shape: [4, 10, 9, 3] } },
+    { name: "repeated fields", batch: repeatedImages([10, 9, 3]) },
+  ];
+  const { minFilterMacs } = wasmWinograd;
+  wasmWinograd.minFilterMacs = 0; // these images are small
+  try {
+    for (const { name, batch } of batches) {
+      await t.step(name, async () => {
+        const want = partitionCodes(net, batch, { backend: "cpu" });
+        const ref = templateInnerProducts(net, batch, { backend: "cpu" }).data;
+        await withBackend("wasm", () => {
+          const x = tf.tensor(Float32Array.from(batch.data), batch.shape);
+          // max-pool codes that differ from the reference's, by a forward pass with `tiesFree`
+          let runs = 0; // Winograd convs of the forward pass with `tiesFree` and its masked pass
+          const brokenBy = (tiesFree: boolean) => {
+            const before = winogradRuns.count;
+            const { output, codes } = forwardPassTf(net, x, { tiesFree });
+            const ran = winogradRuns.count > before;
+            const got = readCodes(codes);
+            tf.dispose([output, maskedPassTf(net, x, { codes, bias: false })]);
+            runs = winogradRuns.count - before;
+            disposeCodes(codes);
+            const differ = net.codeLayers.reduce((sum, info, i) => {
+              if (info.kind !== "max-pool") return sum;
+              const ours = got.get(info.layer)!;
+              return sum + want[i].argmax.filter((a, j) => a !== ours[j]).length;
+            }, 0);
+            return { ran, differ };
+          };
+          assertEquals(brokenBy(false), { ran: false, differ: 0 }, "products: the convention");
+          const winograd = brokenBy(true);
+          assert(
+            winograd.ran && winograd.differ > 0,
+            `Winograd broke ties: ${JSON.stringify(winograd)}`,
+          );
+          const before = winogradRuns.count;
+          const z = templateInnerProducts(net, x, { backend: "tfjs" });
+          assertEquals(winogradRuns.count - before, runs, "templateInnerProducts runs that pass");
+          assertAllClose(z.dataSync(), ref, 1e-5, "<A_c, x>", largestMagnitude(ref));
+          tf.dispose([x, z]);
+        });
+      });
+    }
+  } finally {
+    wasmWinograd.minFilterMacs = minFilterMacs;
+  }
 });
 
 Deno.test("partitionCodes() on the tfjs engine equals the float64 reference", async (t) => {

@@ -47,7 +47,9 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * ({@linkcode winogradWithFilter}: training) needs — below it, making the transformed filters
  * (and XNNPACK's operators for them) at every call ate the gain: smallCNN's training step at
  * batch 64, whose one qualifying conv does 0.2 G, took 78.9 ms by Winograd against 77.8 on
- * XNNPACK (`bench/train_step_bench.ts --ab=winograd`, bench/RESULTS.md).
+ * XNNPACK (`bench/train_step_bench.ts --ab=winograd`, bench/RESULTS.md); and whether the pass
+ * that records the codes of ⟨A_c, x⟩ alone may use it (`tiesFree`, default true: that value does
+ * not depend on how exact ties are decided; `bench/affine_compare.ts --ab-ties-free`).
  */
 export const wasmWinograd: {
   enabled: boolean;
@@ -55,12 +57,14 @@ export const wasmWinograd: {
   minChannels: number;
   chunkBytes: number;
   minFilterMacs: number;
+  tiesFree: boolean;
 } = {
   enabled: true,
   tile: "auto",
   minChannels: 16,
   chunkBytes: 96 << 20,
   minFilterMacs: 4e8,
+  tiesFree: true,
 };
 
 /**

@@ -33,6 +33,7 @@ import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { SIGN_BITS, signBitsReady } from "./_wasm_sign_bits.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
 import {
+  wasmWinograd,
   WINOGRAD_CONV,
   winogradConvReady,
   winogradFilterValues,
@@ -159,10 +160,11 @@ function kernel4(l: Conv2DLayer): tf.Tensor4D {
 /**
  * An affine layer applied to `x` (with its bias when `bias`); a dense or conv layer followed by
  * a ReLU can take it as `relu` (one fused op: bias and ReLU inside the product). A conv runs by
- * Winograd on tfjs-wasm where `winograd` and the rules allow: not in a pass that records codes,
- * because Winograd's rounding differs from one position of a tile to the next, so inputs that tie
- * exactly (an image's constant background, seen through a max-pool) would no longer tie, and the
- * first-index convention for ties would not hold.
+ * Winograd on tfjs-wasm where `winograd` and the rules allow: not in a pass that records codes
+ * (unless they feed only ⟨A_c, x⟩: `forwardPassTf`'s `tiesFree`), because Winograd's rounding
+ * differs from one position of a tile to the next, so inputs that tie exactly (an image's
+ * constant background, seen through a max-pool) would no longer tie, and the first-index
+ * convention for ties would not hold.
  */
 function affineApply(
   l: AffineLayer,
@@ -646,7 +648,7 @@ function runLayers(
   layers: readonly SplineLayer[],
   x: tf.Tensor,
   rows: number,
-  mode: { bias: boolean; fixed?: TensorCodes; record?: TensorCodes },
+  mode: { bias: boolean; fixed?: TensorCodes; record?: TensorCodes; tiesFree?: boolean },
 ): tf.Tensor {
   let v = x;
   for (let i = 0; i < layers.length; i++) {
@@ -731,7 +733,7 @@ function runLayers(
         const relu = mode.record !== undefined && mode.fixed === undefined &&
           next?.kind === "relu" && (l.kind === "conv2d" || l.kind === "dense") &&
           signMaskReady();
-        v = affineApply(l, v, rows, mode.bias, relu, mode.record === undefined);
+        v = affineApply(l, v, rows, mode.bias, relu, mode.record === undefined || mode.tiesFree);
         if (relu) {
           mode.record!.set(next, { positive: tf.keep(v) });
           i++; // the ReLU is applied
@@ -756,12 +758,18 @@ const linearHeads = new WeakMap<TensorCodes, { input: tf.Tensor; linear: tf.Tens
  *
  * @param net The network.
  * @param x Inputs `[N, ...inputShape]`.
+ * @param options `tiesFree`: the codes feed only ⟨A_c, x⟩, which does not depend on how exact
+ * ties are decided (entries that tie exactly have the same receptive field and the same codes
+ * before them, so their values without biases are equal too), so convs may run by Winograd
+ * (default false: products, whose ties are the float64 reference's).
  * @returns The output and the recorded codes.
  */
 export function forwardPassTf(
   net: SplineNetwork,
   x: tf.Tensor,
+  options: { tiesFree?: boolean } = {},
 ): { output: tf.Tensor; codes: TensorCodes } {
+  const tiesFree = options.tiesFree === true && wasmWinograd.tiesFree;
   const codes: TensorCodes = new Map();
   const layers = foldedLayers(net), first = layers[0], rows = x.shape[0];
   const output = tf.tidy(() => {
@@ -770,11 +778,11 @@ export function forwardPassTf(
       const linear = affineApply(first, x, rows, false);
       linearHeads.set(codes, { input: x, linear: tf.keep(linear) });
       const v = tf.add(linear, constant(first.bias, [first.bias.length]));
-      out = runLayers(layers.slice(1), v, rows, { bias: true, record: codes });
+      out = runLayers(layers.slice(1), v, rows, { bias: true, record: codes, tiesFree });
     } else {
       // a handle of the pass's own on x (no copy): a first max-pool records its input, which
       // disposeCodes disposes, and a network of no layers returns it — never the caller's tensor
-      out = runLayers(layers, tf.clone(x), rows, { bias: true, record: codes });
+      out = runLayers(layers, tf.clone(x), rows, { bias: true, record: codes, tiesFree });
     }
     // and an output of its own (no copy): a final ReLU's output is also its recorded code,
     // which must outlive the caller's disposing of the output

@@ -354,7 +354,8 @@ export function recordInnerProducts(
   xb: GPUBuffer,
   m: number,
 ): GPUBuffer {
-  const codes = recordCodes(rec, net, xb, m);
+  // codes by Winograd: ⟨A_c, x⟩ does not depend on how exact ties are decided
+  const codes = recordCodes(rec, net, xb, m, true);
   return recordPass(rec, net, xb, m, { bias: false, fixed: codes });
 }
 
@@ -377,9 +378,18 @@ function recordPass(
   });
 }
 
-/** Records the forward pass of `m` rows of `xb` for its codes only (the output is given up). */
-function recordCodes(rec: Recorder, net: SplineNetwork, xb: GPUBuffer, m: number): GpuCodes {
+/**
+ * Records the forward pass of `m` rows of `xb` for its codes only (the output is given up);
+ * `tiesFree` where the codes feed only ⟨A_c, x⟩ (see `ForwardMode.tiesFree`).
+ */
+function recordCodes(
+  rec: Recorder,
+  net: SplineNetwork,
+  xb: GPUBuffer,
+  m: number,
+  tiesFree = false,
+): GpuCodes {
   const codes: GpuCodes = new Map();
-  rec.done(recordPass(rec, net, xb, m, { bias: true, record: codes }));
+  rec.done(recordPass(rec, net, xb, m, { bias: true, record: codes, tiesFree }));
   return codes;
 }

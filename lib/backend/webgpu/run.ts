@@ -381,6 +381,12 @@ export interface ForwardMode {
   readonly bias: boolean;
   /** Codes to record into (forward pass). */
   readonly record?: GpuCodes;
+  /**
+   * Whether the pass recording codes may run convs by Winograd all the same: where its codes
+   * feed only a masked pass of x whose result does not depend on how exact ties are decided
+   * (⟨A_c, x⟩; {@linkcode winogradRecordsCodes}).
+   */
+  readonly tiesFree?: boolean;
   /** Codes to apply (masked pass). */
   readonly fixed?: GpuCodes;
 }
@@ -410,8 +416,10 @@ export function recordForward(
       case "dense":
       case "conv2d": {
         const y = rec.buffer(rows * out, l.name);
-        // never by Winograd in a pass that records codes (winogradRecordsCodes)
-        const wino = l.kind === "conv2d" && (mode.record === undefined || winogradRecordsCodes()) &&
+        // by Winograd in a pass that records codes only where ties do not matter
+        // (winogradRecordsCodes)
+        const wino = l.kind === "conv2d" &&
+          (mode.record === undefined || mode.tiesFree === true || winogradRecordsCodes()) &&
           recordWinograd(rec, l, { inputs: [v], y, bias: mode.bias, rows, rowFloats }) > 0;
         if (!wino) {
           const spec = l.kind === "dense" ? denseGemm(l, mode.bias) : conv2dGemm(l, mode.bias);
@@ -899,7 +907,13 @@ export function winogradTileFor(
  * from one position of a tile to the next, so values that tie exactly — an image's constant
  * background through a conv into a max-pool window — would no longer tie, and the max-pool's
  * code would follow the rounding instead of the first-index convention of the CPU reference.
- * Passes with fixed codes (offsets, masked passes, transposes) keep Winograd.
+ * Passes with fixed codes (offsets, masked passes, transposes) keep Winograd, and so does the
+ * pass that records the codes of ⟨A_c, x⟩ alone (`ForwardMode.tiesFree`): entries that tie
+ * exactly have the same receptive field and the same codes before them (an image's constant
+ * background), so their values in the masked pass of x without biases are equal too, and
+ * ⟨A_c, x⟩ — like the offsets B, but not the templates A — is the same whichever of them the
+ * max-pool picks (tests/backend/webgpu/exact_ties_test.ts; on the H100 that pass by Winograd
+ * ran largeCNN's ⟨A_c, x⟩ 1.45–1.63× faster: bench/RESULTS.md, eighteenth session).
  *
  * @returns True where recording passes may use Winograd.
  */

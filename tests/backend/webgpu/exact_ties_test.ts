@@ -3,15 +3,20 @@
  * position of the background, so a max-pool window over them ties exactly and its code is the
  * first index (the CPU reference's convention). Winograd's rounding differs from one position
  * of a tile to the next, so the passes that record codes run every conv as a product
- * (`winogradRecordsCodes`, run.ts); the other passes keep Winograd. Checked on the rules of
+ * (`winogradRecordsCodes`, run.ts); the other passes keep Winograd, and so does the one that
+ * records the codes of ⟨A_c, x⟩ alone, which does not depend on how exact ties are decided. Checked on the rules of
  * both adapter kinds (a GPU's kernels on whatever adapter there is), with a plan that asks
  * for Winograd forward, and for fields repeated along a diagonal (which even F(2)'s ±1
  * transforms get wrong); tests/bench/real_data_agreement_test.ts checks real MNIST images.
  */
 import * as tf from "@tensorflow/tfjs";
 import { webgpuContext, webgpuHooks } from "../../../lib/backend/webgpu/device.ts";
-import { forwardWebGpu } from "../../../lib/backend/webgpu/passes.ts";
-import { winogradRecordsCodes } from "../../../lib/backend/webgpu/run.ts";
+import {
+  forwardWebGpu,
+  innerProductsWebGpu,
+  recordInnerProducts,
+} from "../../../lib/backend/webgpu/passes.ts";
+import { Recorder, winogradRecordsCodes } from "../../../lib/backend/webgpu/run.ts";
 import {
   clearConvPlans,
   plannedConvs,
@@ -24,7 +29,8 @@ import { partitionCodes } from "../../../lib/partition/codes.ts";
 import { partitionCodesAsync } from "../../../lib/partition/codes_async.ts";
 import { affineMapAsync } from "../../../lib/affine/affine_map_async.ts";
 import { affineMap } from "../../../lib/affine/affine_map.ts";
-import { assert, assertAllClose, assertEquals } from "../../_assert.ts";
+import { templateInnerProducts } from "../../../lib/affine/template_inner_products.ts";
+import { assert, assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
 import { cases } from "../../_cases.ts";
 import { repeatsNet } from "../../_tie_images.ts";
 
@@ -150,6 +156,59 @@ Deno.test({
       assert(wrong.some((d) => d > 0), `codes that differ, layer by layer: ${wrong}`);
     } finally {
       delete webgpuHooks.winogradRecording;
+    }
+  },
+});
+
+/** Shader labels in the order a recording of ⟨A_c, x⟩ dispatches them. */
+class Labels extends Recorder {
+  readonly labels: string[] = [];
+  protected override encode(...args: Parameters<Recorder["encode"]>) {
+    this.labels.push(args[0].label);
+  }
+}
+
+Deno.test({
+  name: "WebGPU: ⟨A_c, x⟩ records its codes by Winograd, and the ties that breaks leave it equal",
+  ignore: gpu === null,
+  fn: async (t) => {
+    const wide = fromLayersModel(cases(11).find((c) => c.name.startsWith("wide CNN"))!.model);
+    const { net: small, batch: repeats } = repeatsNet();
+    const nets = [
+      { name: "wide CNN, lit pixels", net: wide, batch: litPixels() },
+      { name: "smallCNN, repeated fields", net: small, batch: repeats },
+    ];
+    for (const { name, net, batch } of nets) {
+      for (const hardware of [false, true]) {
+        await t.step(`${name}, ${hardware ? "a GPU's" : "this adapter's"} rules`, async () => {
+          const ctx = hardware ? { ...gpu!, isFallback: false } : gpu!;
+          const n = batch.shape[0];
+          // the pass that records the codes runs convs by Winograd (before the masked pass)
+          const rec = new Labels(ctx, "labels");
+          try {
+            recordInnerProducts(rec, net, rec.upload(new Float32Array(n * net.inputSize), "x"), n);
+          } finally {
+            rec.release();
+          }
+          const masked = rec.labels.findIndex((l) => l.includes("-masked"));
+          assert(
+            rec.labels.slice(0, masked).some((l) => l.startsWith("winograd")),
+            `a Winograd conv before the masked pass: ${rec.labels.slice(0, masked)}`,
+          );
+          // Winograd's codes break exact ties of this batch …
+          webgpuHooks.winogradRecording = true;
+          try {
+            const broken = await differing(net, batch, hardware);
+            assert(broken.some((d) => d > 0), `ties broken by Winograd, layer by layer: ${broken}`);
+          } finally {
+            delete webgpuHooks.winogradRecording;
+          }
+          // … yet ⟨A_c, x⟩ is the reference's: tied entries have equal values without biases too
+          const want = templateInnerProducts(net, batch, { backend: "cpu" }).data;
+          const got = await innerProductsWebGpu(ctx, net, { x: batch.data, n });
+          assertAllClose(got, want, 1e-5, "<A_c, x>", largestMagnitude(want));
+        });
+      }
     }
   },
 });
