@@ -90,9 +90,10 @@ export function codeDifferences(
           a = g[e * w.units + u];
           b = w.argmax[e * w.units + u];
         } else {
-          const word = e * w.words + (u >>> 5), bit = 2 ** (u & 31);
-          a = Math.floor(g[word] / bit) % 2;
-          b = Math.floor(w.bits[word] / bit) % 2;
+          // (>>> reads a word as unsigned, from a Uint32Array or an Int32Array alike)
+          const word = e * w.words + (u >>> 5), shift = u & 31;
+          a = (g[word] >>> shift) & 1;
+          b = (w.bits[word] >>> shift) & 1;
         }
         if (a !== b) found.push({ layer, example: e, unit: u, got: a, want: b });
       }

@@ -59,6 +59,18 @@ Deno.test("codeDifferences() classifies each differing code by its float64 gap, 
   });
 });
 
+Deno.test("codeDifferences() reads sign words as unsigned: unit 31 of an Int32Array", () => {
+  const wide = new SplineNetwork([32], [
+    { kind: "relu", name: "r", inputShape: [32], outputShape: [32] },
+  ]);
+  const x = { data: new Float64Array(32).fill(-1), shape: [1, 32] };
+  x.data[31] = 1e-9; // unit 31 active in the reference, its bit the word's sign bit
+  assertEquals(codeDifferences(wide, x, [Int32Array.of(-(2 ** 31))]), []);
+  assertEquals(codeDifferences(wide, x, [Uint32Array.of(2 ** 31)]), []);
+  const [d] = codeDifferences(wide, x, [Int32Array.of(0)]);
+  assertEquals([d.unit, d.got, d.want, d.kind], [31, 0, 1, "near tie"]);
+});
+
 Deno.test("codeDifferences() refuses codes of the wrong shape and a bad tolerance", () => {
   const x = batch([1, 2, 3, 4]);
   assertThrows(() => codeDifferences(net, x, [[0]]), RangeError, "1 code arrays for 2 code layers");
