@@ -25,9 +25,9 @@ step() { # step <seconds> <command...>; a limit of 0 skips the step
 }
 { nvidia-smi -L; uname -r; python3 -c 'import torch; print("torch", torch.__version__)'; } 2>&1 | tee -a "$log"
 # the WebGPU tests first, on the real GPU (its kernels, not the software adapter's)
-if [ "${TESTS_LIMIT:-180}" != 0 ]; then
+if [ "${TESTS_LIMIT:-240}" != 0 ]; then
   mkdir -p /tmp/gpu-tests && tar -C /tmp/gpu-tests -xJf .gpu/tests.tar.xz
-  step "${TESTS_LIMIT:-180}" /tmp/deno test -A --no-config /tmp/gpu-tests/
+  step "${TESTS_LIMIT:-240}" /tmp/deno test -A --no-config /tmp/gpu-tests/
 fi
 # real images' codes, templates and offsets on the GPU against the float64 reference
 step "${AGREE_LIMIT:-40}" /tmp/deno run -A .gpu/real_data_agreement.bundle.js \
