@@ -30,14 +30,18 @@ export interface CodeDifference {
   /**
    * `"near tie"`: 0 < gap ≤ `tie` (float32 rounding may decide either way); `"exact tie"`: gap
    * 0, an exact tie whose convention (inactive at 0, the first index of a max-pool window) was
-   * not kept; `"clear"`: a decision farther than `tie` from a tie.
+   * not kept; `"clear"`: a decision farther than `tie` from a tie; `"downstream"`: a code of a
+   * later layer than the example's first differing one — its input is no longer the
+   * reference's (a ReLU decided the other way at a near tie can make an all-zero max-pool
+   * window pick it), so its gap says nothing, and the first difference explains it.
    */
-  readonly kind: "near tie" | "exact tie" | "clear";
+  readonly kind: "near tie" | "exact tie" | "clear" | "downstream";
 }
 
 /**
  * Compares a batch's codes, as an engine computed them, with the float64 reference's, and
- * classifies each code that differs by how far the reference's decision was from a tie.
+ * classifies each code that differs by how far the reference's decision was from a tie (those
+ * of an example's first differing layer; later ones are `"downstream"` of them).
  *
  * @param net The network.
  * @param batch The inputs, `[N, ...inputShape]` in float64.
@@ -107,10 +111,19 @@ export function codeDifferences(
     if (net.codeLayers.some((c) => c.layer === l)) inputs.push(v);
     v = forwardPass(new SplineNetwork(l.inputShape, [l]), v, n).output;
   }
+  // each example's first code layer that differs (found is in layer order)
+  const first = new Map<number, number>();
+  for (const d of found) if (!first.has(d.example)) first.set(d.example, d.layer);
   return found.map((d) => {
     const info = net.codeLayers[d.layer];
     const gap = gapOf(info, inputs[d.layer], n, d);
-    const kind = gap === 0 ? "exact tie" : gap <= tie ? "near tie" : "clear";
+    const kind = d.layer > first.get(d.example)!
+      ? "downstream"
+      : gap === 0
+      ? "exact tie"
+      : gap <= tie
+      ? "near tie"
+      : "clear";
     return { ...d, name: info.name, gap, kind };
   });
 }

@@ -48,6 +48,19 @@ Deno.test("codeDifferences() classifies each differing code by its float64 gap, 
     const tied = batch([3, 3, 1, 2]);
     assertEquals(codeDifferences(net, tied, [[0b1111], [1]])[0].kind, "exact tie");
   });
+  await t.step("a later layer's difference is downstream of the first one's", () => {
+    // the reference: no ReLU active, the pool's window all zeros → index 0; the engine decided
+    // unit 1 (−1e-9) active, and its pool picked that unit: a gap of 0, yet no exact tie broken
+    const x = batch([-1, -1e-9, -1, -1]);
+    const d = codeDifferences(net, x, [[0b0010], [1]]);
+    assertEquals(d.map((e) => [e.layer, e.unit, e.got, e.want, e.kind]), [
+      [0, 1, 1, 0, "near tie"],
+      [1, 0, 1, 0, "downstream"],
+    ]);
+    assertEquals(d[1].gap, 0);
+    // the same pool code alone (no earlier difference) is an exact tie broken
+    assertEquals(codeDifferences(net, x, [[0], [1]])[0].kind, "exact tie");
+  });
   await t.step("several examples: each gap over its own example's largest magnitude", () => {
     const two = {
       data: new Float64Array([1, 1, 1, -1e-3, 100, 100, 100, -1e-3]),
