@@ -213,7 +213,7 @@ for (const dataset of datasets) {
       "NOT a near tie": 0,
     };
     const perLayer = net.codeLayers.map(() => 0);
-    for (const d of codeDifferences(net, batch, codes, tie)) {
+    for (const d of codeDifferences(net, batch, codes, { tie, reference: want })) {
       perLayer[d.layer]++;
       // an exact tie (gap 0) has a convention that every engine keeps; a later layer's
       // difference follows the example's first (classified itself)

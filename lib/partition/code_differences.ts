@@ -8,6 +8,7 @@ import { forwardPass } from "../backend/cpu/run.ts";
 import { poolWindows } from "../backend/cpu/_windows.ts";
 import { type CodeLayerInfo, SplineNetwork } from "../network/spline_network.ts";
 import { partitionCodes } from "./codes.ts";
+import type { CodeLayer } from "./code_layer.ts";
 
 /** One code that differs from the float64 reference. */
 export interface CodeDifference {
@@ -47,8 +48,9 @@ export interface CodeDifference {
  * @param batch The inputs, `[N, ...inputShape]` in float64.
  * @param got One array per code layer: sign bits packed 32 per word (`N × ⌈units / 32⌉`
  *   words), or max-pool window indices (`N × units`).
- * @param tie The largest gap (relative to the layer input's largest magnitude) that counts as a
- *   near tie; default 1e-5.
+ * @param options `tie`: the largest gap (relative to the layer input's largest magnitude) that
+ *   counts as a near tie, default 1e-5; `reference`: the batch's float64 codes where the caller
+ *   has them (`partitionCodes(net, batch, { backend: "cpu" })`), else computed here.
  * @returns The codes that differ, in layer, example and unit order.
  *
  * @example
@@ -66,13 +68,13 @@ export function codeDifferences(
   net: SplineNetwork,
   batch: { readonly data: Float64Array; readonly shape: readonly number[] },
   got: readonly ArrayLike<number>[],
-  tie = 1e-5,
+  options: { readonly tie?: number; readonly reference?: readonly CodeLayer[] } = {},
 ): CodeDifference[] {
+  const { tie = 1e-5 } = options;
   if (!(tie >= 0)) throw new RangeError(`codeDifferences: tie ${tie} is not a number ≥ 0`);
   const n = batch.shape[0];
-  const want = partitionCodes(net, { data: batch.data, shape: [...batch.shape] }, {
-    backend: "cpu",
-  });
+  const want = options.reference ??
+    partitionCodes(net, { data: batch.data, shape: [...batch.shape] }, { backend: "cpu" });
   if (got.length !== want.length) {
     throw new RangeError(
       `codeDifferences: ${got.length} code arrays for ${want.length} code layers`,

@@ -6,6 +6,7 @@
  */
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
 import { assert } from "../_assert.ts";
+import { runScript } from "./_run_script.ts";
 
 const gpu = await webgpuContext();
 
@@ -14,13 +15,7 @@ Deno.test({
   ignore: gpu === null,
   async fn() {
     for (const extra of [[], ["--hw"]]) {
-      const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "bench/conv_taps_bench.ts", "3", ...extra],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).output();
-      const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+      const { success, out } = await runScript(["-A", "bench/conv_taps_bench.ts", "3", ...extra]);
       assert(success, out.slice(-2000));
       assert(/3 rows: sign pass \+ col2im product [\d.]+ ms, taps [\d.]+ ms/.test(out), out);
       assert(out.includes("outputs agree"), out);

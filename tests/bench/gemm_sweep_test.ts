@@ -6,6 +6,7 @@
  */
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
 import { assert } from "../_assert.ts";
+import { runScript } from "./_run_script.ts";
 
 const gpu = await webgpuContext();
 
@@ -21,13 +22,7 @@ Deno.test({
 });
 
 async function sweepRuns(extra: string[]) {
-  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "bench/gemm_sweep.ts", "--tiny", ...extra],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  const { success, out } = await runScript(["-A", "bench/gemm_sweep.ts", "--tiny", ...extra]);
   const timing = extra.length > 0
     ? "the wall clock"
     : gpu!.device.features.has("timestamp-query")

@@ -7,30 +7,24 @@
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
 import { assert, assertMatch } from "../_assert.ts";
 import { skipWithoutData } from "../experiments/_data.ts";
+import { runScript } from "./_run_script.ts";
 
 const gpu = await webgpuContext();
 const tmp = await Deno.makeTempDir();
 
 /** Runs the script on MNIST images (4 unless `extra` says); its exit status and output. */
-async function run(...extra: string[]): Promise<{ success: boolean; out: string }> {
-  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      `--allow-write=data,${tmp}`,
-      "--allow-net",
-      "--allow-env",
-      "--allow-sys",
-      "bench/real_data_agreement.ts",
-      ...extra, // first: the script takes an option's first value
-      "--datasets=mnist",
-      "--n=4",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { success, out: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+function run(...extra: string[]): Promise<{ success: boolean; out: string }> {
+  return runScript([
+    "--allow-read",
+    `--allow-write=data,${tmp}`,
+    "--allow-net",
+    "--allow-env",
+    "--allow-sys",
+    "bench/real_data_agreement.ts",
+    ...extra, // first: the script takes an option's first value
+    "--datasets=mnist",
+    "--n=4",
+  ]);
 }
 
 Deno.test({

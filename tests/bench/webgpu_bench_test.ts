@@ -6,19 +6,13 @@
  */
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
 import { assert, assertMatch } from "../_assert.ts";
+import { runScript } from "./_run_script.ts";
 
 const gpu = await webgpuContext();
 
-/** Runs the benchmark with `args`: its exit status and output. */
-async function bench(...args: string[]): Promise<{ success: boolean; out: string }> {
-  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "bench/webgpu_bench.ts", "--tiny", "--reps=1", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { success, out: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
-}
+/** Runs the benchmark at tiny sizes with `args`: its exit status and output. */
+const bench = (...args: string[]) =>
+  runScript(["-A", "bench/webgpu_bench.ts", "--tiny", "--reps=1", ...args]);
 
 Deno.test({
   name: "bench/webgpu_bench.ts: --parts, --variants in their order, --tiles and --profile",

@@ -23,6 +23,10 @@ Deno.test("codeDifferences() classifies each differing code by its float64 gap, 
     const x = batch([4, -1e-9, 0, 2]);
     const ref = partitionCodes(net, x);
     assertEquals(codeDifferences(net, x, [ref[0].bits, ref[1].argmax]), []);
+    // the caller's reference codes are taken as given (here: another batch's)
+    const other = partitionCodes(net, batch([-1, -1, -1, -1]));
+    const given = codeDifferences(net, x, [ref[0].bits, ref[1].argmax], { reference: other });
+    assertEquals(given.map((e) => [e.layer, e.unit]), [[0, 0], [0, 3]]);
   });
   await t.step("sign bits: a near tie, an exact tie at 0, a clear decision", () => {
     // reference bits: 4 > 0, −1e-9, 0 (inactive at exactly 0), 2 > 0 → 0b1001; max-pool → 0
@@ -43,7 +47,7 @@ Deno.test("codeDifferences() classifies each differing code by its float64 gap, 
     assertEquals(near.map((e) => [e.name, e.got, e.want, e.kind]), [["p", 0, 3, "near tie"]]);
     assertEquals(near[0].gap, (3 + 3e-6 - 3) / (3 + 3e-6));
     // a tolerance below the gap makes it a clear decision
-    assertEquals(codeDifferences(net, x, [[0b1111], [0]], 1e-7)[0].kind, "clear");
+    assertEquals(codeDifferences(net, x, [[0b1111], [0]], { tie: 1e-7 })[0].kind, "clear");
     // an exact tie (entries 0 and 1) decided by the later index
     const tied = batch([3, 3, 1, 2]);
     assertEquals(codeDifferences(net, tied, [[0b1111], [1]])[0].kind, "exact tie");
@@ -66,7 +70,7 @@ Deno.test("codeDifferences() classifies each differing code by its float64 gap, 
       data: new Float64Array([1, 1, 1, -1e-3, 100, 100, 100, -1e-3]),
       shape: [2, 2, 2, 1],
     };
-    const d = codeDifferences(net, two, [[0b1111, 0b1111], [0, 0]], 1e-4);
+    const d = codeDifferences(net, two, [[0b1111, 0b1111], [0, 0]], { tie: 1e-4 });
     assertEquals(d.map((e) => [e.example, e.unit, e.kind]), [[0, 3, "clear"], [1, 3, "near tie"]]);
     assertEquals(d.map((e) => e.gap), [1e-3, 1e-3 / 100]);
   });
@@ -92,5 +96,9 @@ Deno.test("codeDifferences() refuses codes of the wrong shape and a bad toleranc
     RangeError,
     "has 2 entries, expected 1",
   );
-  assertThrows(() => codeDifferences(net, x, [[0], [0]], Number.NaN), RangeError, "tie NaN");
+  assertThrows(
+    () => codeDifferences(net, x, [[0], [0]], { tie: Number.NaN }),
+    RangeError,
+    "tie NaN",
+  );
 });

@@ -15,6 +15,7 @@ import {
   innerProductsWebGpu,
 } from "../../../lib/backend/webgpu/passes.ts";
 import { codeDifferences } from "../../../lib/partition/code_differences.ts";
+import { partitionCodes } from "../../../lib/partition/codes.ts";
 import { assert, assertAllClose, assertEquals, largestMagnitude } from "../../_assert.ts";
 
 /**
@@ -70,12 +71,14 @@ export async function assertAffineAgreesAwayFromTies(
   ctx: WebGpuContext,
 ): Promise<void> {
   const n = x.shape[0], per = x.data.length / n;
+  const reference = partitionCodes(net, x, { backend: "cpu" });
   const differing = async (winograd: boolean) => {
     const before = webgpuHooks.winogradRecording;
     webgpuHooks.winogradRecording = winograd;
     try {
       const { codes } = await forwardWebGpu(ctx, net, { x: x.data, n });
-      return codeDifferences(net, x, net.codeLayers.map((c) => codes.get(c.layer)!));
+      const got = net.codeLayers.map((c) => codes.get(c.layer)!);
+      return codeDifferences(net, x, got, { reference });
     } finally {
       if (before === undefined) delete webgpuHooks.winogradRecording;
       else webgpuHooks.winogradRecording = before;
