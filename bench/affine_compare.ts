@@ -17,7 +17,9 @@
  *   (lib/backend/tfjs/_wasm_conv_few_outputs.ts) and with XNNPACK's conv; with `--ab-fused`,
  *   conv → ReLU → pool as the fused gathering / scattering kernels
  *   (lib/backend/tfjs/_wasm_conv_pool.ts) and as conv + masked pool; with `--ab-tiles`, the first
- *   layer's pooled transpose as window tiles and as masked pool + conv; with `--ab-winograd`,
+ *   layer's pooled transpose as window tiles and as masked pool + conv; with `--ab-scatter`, a
+ *   pooled conv's transpose scattered only where `scatterPays` says so and wherever the
+ *   scattering kernel applies; with `--ab-winograd`,
  *   stride-1 3×3 convs of ≥ 16 channels by Winograd with the tile by rule, F(4), F(2)
  *   (lib/backend/tfjs/_wasm_winograd.ts)
  *   and on XNNPACK directly; with `--ab-ties-free`, ⟨A_c, x⟩'s pass that records codes by
@@ -27,7 +29,7 @@
  * `--no-reference` leaves the float64 CPU reference out (on largeCNN it takes minutes).
  *
  * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5]
- * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-tiles]
+ * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-scatter] [--ab-tiles]
  * [--ab-winograd] [--ab-ties-free] [--ab-helpers]`
  *
  * @module
@@ -153,6 +155,12 @@ const abModes: Record<string, Mode[]> = {
       () => Object.assign(wasmConvPool, { transpose: false, gather: false, tiles: false }),
     ],
   ],
+  // a pooled conv's transpose scattered only where scatterPays() (else the masked pool's
+  // transpose and a Winograd transpose), or scattered wherever the kernel applies
+  "--ab-scatter": [
+    ["pooled transposes scattered by rule", () => (wasmConvPool.scatterRule = true)],
+    ["pooled transposes always scattered", () => (wasmConvPool.scatterRule = false)],
+  ],
   // the first layer's pooled transpose as window tiles, or masked pool + few-outputs conv
   "--ab-tiles": [
     ["first layer as window tiles", () => (wasmConvPool.tiles = true)],
@@ -182,9 +190,10 @@ const abModes: Record<string, Mode[]> = {
 };
 for (const [flag, modes] of Object.entries(abModes)) {
   if (!Deno.args.includes(flag)) continue;
-  // paired rounds on the last backend, modes alternating
-  for (let round = 0; round < 3; round++) {
-    for (const [label, set] of modes) {
+  // paired rounds on the last backend, modes alternating, in reverse order every other round
+  // (the first of a round measured up to 20% slower on largeCNN whichever mode it was)
+  for (let round = 0; round < 4; round++) {
+    for (const [label, set] of round % 2 === 0 ? modes : [...modes].reverse()) {
       set();
       rows.push([`  A/B round ${round + 1}: ${label}`, ...tfjsEngineRates()]);
     }
@@ -192,7 +201,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
   wasmSignMaskKernel.enabled = true;
   wasmConvFewOutputs.enabled = true;
-  Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true });
+  Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true, scatterRule: true });
   heapThreads.helpers = helpers;
   Object.assign(wasmWinograd, { enabled: true, tile: "auto", tiesFree: true });
 }

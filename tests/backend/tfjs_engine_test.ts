@@ -23,6 +23,11 @@ import {
   WINOGRAD_CONV,
   winogradRuns,
 } from "../../lib/backend/tfjs/_wasm_winograd.ts";
+import {
+  POOL_CONV_TRANSPOSE,
+  scatterPays,
+  wasmConvPool,
+} from "../../lib/backend/tfjs/_wasm_conv_pool.ts";
 import { cases } from "../_cases.ts";
 import { repeatedImages } from "../_tie_images.ts";
 import { randomInput, randomizeWeights } from "../_random_models.ts";
@@ -127,6 +132,67 @@ async function winogradAgrees(
     });
   }
 }
+
+Deno.test("on tfjs-wasm, a pooled conv's transpose scatters only where scatterPays() says so, and agrees", async (t) => {
+  await t.step("scatterPays(): ≤ 32 channels, rows not a multiple of 4 KiB", () => {
+    assert(scatterPays([15, 15, 32])); // smallCNN's second conv
+    assert(scatterPays([7, 7, 16]));
+    assert(!scatterPays([32, 32, 32])); // rows of 128 KiB
+    assert(!scatterPays([8, 8, 16])); // rows of 4 KiB
+    assert(!scatterPays([17, 17, 48])); // channels
+    assert(!scatterPays([34, 34, 96])); // largeCNN's third conv
+  });
+  /** conv 3×3 (same) → ReLU → max-pool 2 → dense on `[h, h, 16]`. */
+  const pooled = (h: number, seed: number) => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [h, h, 16], filters: 16, kernelSize: 3, padding: "same" }),
+        tf.layers.reLU(),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3 }),
+      ],
+    });
+    randomizeWeights(model, seed);
+    return { model, x: randomInput([h, h, 16], 3, seed + 1) };
+  };
+  const shapes = [
+    { h: 8, rule: true, scatter: false }, // 8·8·16 floats = 4 KiB rows: Winograd
+    { h: 7, rule: true, scatter: true },
+    { h: 8, rule: false, scatter: true }, // the rule off: scattered wherever the kernel applies
+  ];
+  for (const { h, rule, scatter } of shapes) {
+    await t.step(
+      `[${h}, ${h}, 16], rule ${rule ? "on" : "off"}: ${scatter ? "scattered" : "Winograd"}`,
+      async () => {
+        const { model, x: x64 } = pooled(h, 31 + h);
+        const net = fromLayersModel(model);
+        const ref = affineMap(net, x64, { backend: "cpu" });
+        const refIp = templateInnerProducts(net, x64, { backend: "cpu" });
+        wasmConvPool.scatterRule = rule;
+        try {
+          await withBackend("wasm", async () => {
+            const x = tf.tensor(x64.dataSync(), x64.shape);
+            let ours: { A: tf.Tensor; B: tf.Tensor } | undefined;
+            const { kernelNames } = await tf.profile(() => {
+              ours = affineMap(net, x, { backend: "tfjs" });
+            });
+            const ip = templateInnerProducts(net, x, { backend: "tfjs" });
+            assertEquals(kernelNames.includes(POOL_CONV_TRANSPOSE), scatter, `${kernelNames}`);
+            assertEquals(kernelNames.includes(WINOGRAD_CONV), !scatter, `${kernelNames}`);
+            const a = ref.A.dataSync(), b = ref.B.dataSync(), p = refIp.dataSync();
+            assertAllClose(ours!.A.dataSync(), a, 1e-4, "A", largestMagnitude(a));
+            assertAllClose(ours!.B.dataSync(), b, 1e-4, "B", largestMagnitude(b));
+            assertAllClose(ip.dataSync(), p, 1e-4, "<A_c, x>", largestMagnitude(p));
+            tf.dispose([ours!.A, ours!.B, ip, x]);
+          });
+        } finally {
+          wasmConvPool.scatterRule = true;
+        }
+      },
+    );
+  }
+});
 
 Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index convention", async () => {
   // an image's constant background: equal pre-activations that a max-pool window must tie on

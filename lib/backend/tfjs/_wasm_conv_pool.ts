@@ -75,8 +75,37 @@ export const MAX_GROUP = 10;
 /** The most conv input channels (a tap's channels are unrolled in the generated code). */
 export const MAX_CONV_POOL_INPUTS = 512;
 
-/** Switches for benchmarks and tests: each kernel at all. */
-export const wasmConvPool = { transpose: true, gather: true, tiles: true };
+/**
+ * Switches for benchmarks and tests: each kernel at all, and whether the engine asks
+ * {@link scatterPays} before scattering where a Winograd transpose is the other way
+ * (`scatterRule`; false scatters wherever the kernel applies).
+ */
+export const wasmConvPool = { transpose: true, gather: true, tiles: true, scatterRule: true };
+
+/** The most input channels of a conv whose transpose {@link scatterPays} for. */
+export const SCATTER_MAX_CHANNELS = 32;
+
+/**
+ * Whether {@link POOL_CONV_TRANSPOSE} is the faster way through a conv of input `[H, W, Cin]`
+ * where the other way is the masked pool's transpose and then the conv's transpose by Winograd
+ * (which computes every position, but in a quarter of the multiply-adds, as products that keep
+ * their sums in registers). The scatter reads, adds to and writes back up to {@link MAX_GROUP}
+ * rows' `kh × kw × Cin` neighbourhoods around each passed position, so it holds its ground only
+ * while those stay in the L1 cache: at most {@link SCATTER_MAX_CHANNELS} input channels, and rows
+ * (`H·W·Cin` floats) that are not a multiple of 4 KiB apart — such rows fall into the same cache
+ * sets. Measured on the 2-core CI machine (bench/RESULTS.md, nineteenth session): the scatter
+ * 3.6× slower than Winograd on 32 × 32 × 32 (4 KiB-aligned rows), 2.0× on largeCNN's
+ * 18 × 18 × 192 and 1.3× on its 34 × 34 × 96, against 0.6–0.95× on 15 × 15 × 32 (smallCNN) and
+ * other ≤ 32-channel shapes.
+ *
+ * @param inShape The conv's input shape `[H, W, Cin]`.
+ * @returns Whether to scatter.
+ */
+export function scatterPays(inShape: readonly number[]): boolean {
+  const cin = inShape[inShape.length - 1];
+  const rowFloats = inShape.reduce((a, b) => a * b, 1);
+  return cin <= SCATTER_MAX_CHANNELS && rowFloats % 1024 !== 0;
+}
 
 const F32 = 0x7d;
 

@@ -47,7 +47,9 @@ import {
   POOL_CONV_TILES,
   POOL_CONV_TRANSPOSE,
   poolConvTiles,
+  scatterPays,
   tilesFit,
+  wasmConvPool,
 } from "./_wasm_conv_pool.ts";
 
 /**
@@ -299,6 +301,16 @@ function winogradTile(l: Conv2DLayer, transposed: boolean): WinogradTile | false
       winogradConvReady(l.kernelSize, transposed ? [1, 1] : l.strides, cin, cout)
     ? m
     : false;
+}
+
+/**
+ * Whether a pooled conv's transpose scatters ({@linkcode POOL_CONV_TRANSPOSE}) rather than
+ * running as the masked pool's transpose and a Winograd transpose: where Winograd does not take
+ * the transpose, or where {@linkcode scatterPays} (unless `wasmConvPool.scatterRule` is off).
+ */
+function scatters(conv: Conv2DLayer): boolean {
+  return winogradTile(conv, true) === false || !wasmConvPool.scatterRule ||
+    scatterPays(conv.inputShape);
 }
 
 /** The transformed filters of a layer's kernel, per direction and tile (float64, made once). */
@@ -858,7 +870,7 @@ function transposeLayers(
             : tilesFit(cin, fused.conv.kernelSize, l.poolSize) &&
                 convPoolReady(POOL_CONV_TILES, cin)
             ? POOL_CONV_TILES
-            : convPoolReady(POOL_CONV_TRANSPOSE, cin)
+            : convPoolReady(POOL_CONV_TRANSPOSE, cin) && scatters(fused.conv)
             ? POOL_CONV_TRANSPOSE
             : null;
           if (kernel !== null && fused !== null) {
