@@ -28,7 +28,10 @@
  *
  * `--no-reference` leaves the float64 CPU reference out (on largeCNN it takes minutes).
  *
- * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5]
+ * A/B modes run in `--rounds=N` (default 4) paired rounds, the order reversed every other round,
+ * and end with each mode's median over the rounds.
+ *
+ * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5] [--rounds=4]
  * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-scatter] [--ab-tiles]
  * [--ab-winograd] [--ab-ties-free] [--ab-helpers]`
  *
@@ -52,6 +55,10 @@ import { wasmWinograd } from "../lib/backend/tfjs/_wasm_winograd.ts";
 
 const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const REPS = Number(value("reps") ?? 5);
+const ROUNDS = Number(value("rounds") ?? 4);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  throw new RangeError(`--rounds=${value("rounds")}: expected a positive integer`);
+}
 const NET = value("net") ?? "smallCNN";
 const NETWORKS = { smallCNN, largeCNN } as const;
 if (!(NET in NETWORKS)) throw new RangeError(`--net=${NET}: expected smallCNN or largeCNN`);
@@ -192,11 +199,22 @@ for (const [flag, modes] of Object.entries(abModes)) {
   if (!Deno.args.includes(flag)) continue;
   // paired rounds on the last backend, modes alternating, in reverse order every other round
   // (the first of a round measured up to 20% slower on largeCNN whichever mode it was)
-  for (let round = 0; round < 4; round++) {
+  const byMode = new Map<string, [number, number][]>(modes.map(([label]) => [label, []]));
+  for (let round = 0; round < ROUNDS; round++) {
     for (const [label, set] of round % 2 === 0 ? modes : [...modes].reverse()) {
       set();
-      rows.push([`  A/B round ${round + 1}: ${label}`, ...tfjsEngineRates()]);
+      const rates = tfjsEngineRates();
+      byMode.get(label)!.push(rates);
+      rows.push([`  A/B round ${round + 1}: ${label}`, ...rates]);
     }
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  for (const [label, rates] of byMode) {
+    rows.push([
+      `  A/B median of ${ROUNDS} rounds: ${label}`,
+      median(rates.map((r) => r[0])),
+      median(rates.map((r) => r[1])),
+    ]);
   }
   Object.assign(wasmMaxPoolKernels, { enabled: true, simd: true });
   wasmSignMaskKernel.enabled = true;

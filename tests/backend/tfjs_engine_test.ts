@@ -134,13 +134,16 @@ async function winogradAgrees(
 }
 
 Deno.test("on tfjs-wasm, a pooled conv's transpose scatters only where scatterPays() says so, and agrees", async (t) => {
-  await t.step("scatterPays(): ≤ 32 channels, rows not a multiple of 4 KiB", () => {
+  await t.step("scatterPays(): small rows, or wider ones of ≤ 32 channels, not 4 KiB apart", () => {
     assert(scatterPays([15, 15, 32])); // smallCNN's second conv
     assert(scatterPays([7, 7, 16]));
+    assert(scatterPays([9, 9, 192])); // 15,552 floats
+    assert(scatterPays([45, 45, 16])); // 32,400 floats of 16 channels
     assert(!scatterPays([32, 32, 32])); // rows of 128 KiB
     assert(!scatterPays([8, 8, 16])); // rows of 4 KiB
-    assert(!scatterPays([17, 17, 48])); // channels
-    assert(!scatterPays([34, 34, 96])); // largeCNN's third conv
+    assert(!scatterPays([23, 23, 64])); // 33,856 floats of 64 channels
+    assert(!scatterPays([38, 38, 96])); // largeCNN's third conv
+    assert(!scatterPays([47, 47, 32])); // 70,688 floats
   });
   /** conv 3×3 (same) → ReLU → max-pool 2 → dense on `[h, h, 16]`. */
   const pooled = (h: number, seed: number) => {

@@ -82,21 +82,30 @@ export const MAX_CONV_POOL_INPUTS = 512;
  */
 export const wasmConvPool = { transpose: true, gather: true, tiles: true, scatterRule: true };
 
-/** The most input channels of a conv whose transpose {@link scatterPays} for. */
+/** The most floats of a row of the conv's input for which {@link scatterPays} at any width. */
+export const SCATTER_MAX_ROW = 16384;
+/** The most input channels for which {@link scatterPays} up to {@link SCATTER_MAX_NARROW_ROW}. */
 export const SCATTER_MAX_CHANNELS = 32;
+/** The most floats of a row of a conv of ≤ {@link SCATTER_MAX_CHANNELS} input channels. */
+export const SCATTER_MAX_NARROW_ROW = 65536;
 
 /**
  * Whether {@link POOL_CONV_TRANSPOSE} is the faster way through a conv of input `[H, W, Cin]`
  * where the other way is the masked pool's transpose and then the conv's transpose by Winograd
  * (which computes every position, but in a quarter of the multiply-adds, as products that keep
- * their sums in registers). The scatter reads, adds to and writes back up to {@link MAX_GROUP}
- * rows' `kh × kw × Cin` neighbourhoods around each passed position, so it holds its ground only
- * while those stay in the L1 cache: at most {@link SCATTER_MAX_CHANNELS} input channels, and rows
- * (`H·W·Cin` floats) that are not a multiple of 4 KiB apart — such rows fall into the same cache
- * sets. Measured on the 2-core CI machine (bench/RESULTS.md, nineteenth session): the scatter
- * 3.6× slower than Winograd on 32 × 32 × 32 (4 KiB-aligned rows), 2.0× on largeCNN's
- * 18 × 18 × 192 and 1.3× on its 34 × 34 × 96, against 0.6–0.95× on 15 × 15 × 32 (smallCNN) and
- * other ≤ 32-channel shapes.
+ * their sums in registers). The scatter reads, adds to and writes back the `kh × kw × Cin`
+ * neighbourhoods of up to {@link MAX_GROUP} rows around each passed position, so it holds its
+ * ground only while those rows stay in the caches:
+ * - never where rows are a multiple of 4 KiB apart (`H·W·Cin` a multiple of 1024 floats): the
+ *   rows' neighbourhoods then fall into the same L1 cache sets;
+ * - rows of at most {@link SCATTER_MAX_ROW} floats (ten rows: 640 KiB), or of at most
+ *   {@link SCATTER_MAX_NARROW_ROW} for convs of at most {@link SCATTER_MAX_CHANNELS} input
+ *   channels (smaller neighbourhoods).
+ *
+ * Measured on the 2-core CI machine (`bench/pooled_transpose_bench.ts`, bench/RESULTS.md,
+ * nineteenth session), the scatter's time over Winograd's: 4.1 on `[32, 32, 32]` and 7.0 on
+ * `[16, 16, 96]` (aligned rows), 1.7 on largeCNN's `[18, 18, 192]`, 1.2 on its third conv;
+ * 0.62–0.85 on `[45, 45, 16]`, `[31, 31, 32]`, smallCNN's `[15, 15, 32]`, `[9, 9, 192]`.
  *
  * @param inShape The conv's input shape `[H, W, Cin]`.
  * @returns Whether to scatter.
@@ -104,7 +113,9 @@ export const SCATTER_MAX_CHANNELS = 32;
 export function scatterPays(inShape: readonly number[]): boolean {
   const cin = inShape[inShape.length - 1];
   const rowFloats = inShape.reduce((a, b) => a * b, 1);
-  return cin <= SCATTER_MAX_CHANNELS && rowFloats % 1024 !== 0;
+  return rowFloats % 1024 !== 0 &&
+    (rowFloats <= SCATTER_MAX_ROW ||
+      (cin <= SCATTER_MAX_CHANNELS && rowFloats <= SCATTER_MAX_NARROW_ROW));
 }
 
 const F32 = 0x7d;

@@ -304,11 +304,15 @@ function winogradTile(l: Conv2DLayer, transposed: boolean): WinogradTile | false
 }
 
 /**
- * Whether a pooled conv's transpose scatters ({@linkcode POOL_CONV_TRANSPOSE}) rather than
- * running as the masked pool's transpose and a Winograd transpose: where Winograd does not take
- * the transpose, or where {@linkcode scatterPays} (unless `wasmConvPool.scatterRule` is off).
+ * Whether a pooled conv's transpose scatters ({@linkcode POOL_CONV_TRANSPOSE}, where the kernel
+ * applies) rather than running as the masked pool's transpose and a Winograd transpose: where
+ * Winograd does not take the transpose, or where {@linkcode scatterPays} (unless
+ * `wasmConvPool.scatterRule` is off).
+ *
+ * @param conv The conv before the pool (and its ReLU).
+ * @returns Whether to scatter.
  */
-function scatters(conv: Conv2DLayer): boolean {
+export function scatters(conv: Conv2DLayer): boolean {
   return winogradTile(conv, true) === false || !wasmConvPool.scatterRule ||
     scatterPays(conv.inputShape);
 }

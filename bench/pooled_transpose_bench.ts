@@ -1,0 +1,121 @@
+/**
+ * The two ways the tfjs engine on tfjs-wasm (2 threads) takes a pooled conv's transpose —
+ * `MasokitPoolConvTranspose`'s scatter, or the masked pool's transpose and then the conv's
+ * transpose by Winograd — on one layer at a time, against the engine's choice (`scatters()`,
+ * lib/backend/tfjs/run.ts: by `scatterPays()`, lib/backend/tfjs/_wasm_conv_pool.ts, where
+ * Winograd takes the transpose).
+ *
+ * Each shape is a network `conv 3×3 (or 1×1) → ReLU → max-pool 2 → dense(10)` on
+ * `[H, H, Cin]` inputs; its templates (`affineMap`) are timed with the rule switched off
+ * (`wasmConvPool.scatterRule = false`: scattered wherever the kernel applies) and with the
+ * scatter switched off (`wasmConvPool.transpose = false`), alternately in the order A B B A,
+ * and the medians' difference per image is the two transposes' difference (the rest of the
+ * pass is the same). A batch holds about 2·10⁶ input floats. The conv's own transpose is by
+ * Winograd where it takes it (3×3, ≥ 16 channels), else XNNPACK's; `ratio` is the scatter's
+ * time over the other way's, `right` whether the engine's choice is the faster.
+ *
+ * Run: `deno run -A bench/pooled_transpose_bench.ts [--runs=8]
+ * [--shapes="H,Cin,Cout,k,padding;…"]` (padding `valid`, `same` or `full`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
+import { fromLayersModel } from "../lib/network/from_layers_model.ts";
+import { affineMap } from "../lib/affine/affine_map.ts";
+import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
+import { scatters } from "../lib/backend/tfjs/run.ts";
+import type { Conv2DLayer } from "../lib/network/spline_network.ts";
+
+const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const RUNS = Number(value("runs") ?? 8);
+if (!Number.isInteger(RUNS) || RUNS < 2) {
+  throw new RangeError(`--runs=${value("runs")}: expected an integer ≥ 2`);
+}
+/** largeCNN's and smallCNN's pooled convs, 4 KiB-aligned rows, and channel counts around 32. */
+const DEFAULT_SHAPES = "34,96,96,3,full;18,192,192,3,valid;6,192,192,1,valid;15,32,64,3,valid;" +
+  "6,64,128,1,valid;32,32,32,3,valid;31,32,32,3,valid;16,96,96,3,valid;17,96,96,3,valid;" +
+  "45,16,16,3,valid;32,16,16,3,valid;23,64,64,3,valid;15,48,48,3,valid;9,192,192,3,valid";
+const shapes = (value("shapes") ?? DEFAULT_SHAPES).split(";").filter(Boolean).map((spec) => {
+  const [h, cin, cout, k, padding] = spec.split(",");
+  const nums = [h, cin, cout, k].map(Number);
+  if (
+    !nums.every((v) => Number.isInteger(v) && v > 0) || !["valid", "same", "full"].includes(padding)
+  ) {
+    throw new RangeError(
+      `--shapes: "${spec}": expected H,Cin,Cout,k,padding (valid, same or full)`,
+    );
+  }
+  return { h: nums[0], cin: nums[1], cout: nums[2], k: nums[3], padding };
+});
+
+const r = await enableWasmThreads({ threads: 2, backendName: "wasm-t2" });
+if (!r.enabled) console.error(`threaded wasm unavailable: ${r.reason}`);
+await tf.setBackend(r.enabled ? "wasm-t2" : "wasm");
+
+console.log(
+  `tfjs engine on ${tf.getBackend()}, templates of conv → ReLU → max-pool 2 → dense(10):`,
+);
+console.log(
+  "| conv input → Cout, k, padding | batch | scatter (ms/img) | masked pool + transpose (ms/img) | ratio | engine scatters | right |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- |");
+for (const { h, cin, cout, k, padding } of shapes) {
+  const layers: tf.layers.Layer[] = [];
+  const inputShape = [h, h, cin];
+  if (padding === "full") {
+    layers.push(tf.layers.zeroPadding2d({ inputShape, padding: k - 1 }));
+  }
+  layers.push(
+    tf.layers.conv2d({
+      ...(padding === "full" ? {} : { inputShape }),
+      filters: cout,
+      kernelSize: k,
+      padding: padding === "same" ? "same" : "valid",
+      activation: "relu",
+    }),
+    tf.layers.maxPooling2d({ poolSize: 2 }),
+    tf.layers.flatten(),
+    tf.layers.dense({ units: 10 }),
+  );
+  const model = tf.sequential({ layers });
+  const net = fromLayersModel(model);
+  // the conv's input as the engine sees it (a zero padding layer folds into the conv)
+  const conv = net.layers.find((l): l is Conv2DLayer => l.kind === "conv2d")!;
+  const batch = Math.max(2, Math.round(2e6 / (h * h * cin)));
+  const x = tf.randomUniform([batch, h, h, cin], -1, 1);
+  const run = () => {
+    const { A, B } = affineMap(net, x, { backend: "tfjs" });
+    A.dataSync();
+    tf.dispose([A, B]);
+  };
+  const modes = {
+    scatter: () => Object.assign(wasmConvPool, { transpose: true, scatterRule: false }),
+    winograd: () => Object.assign(wasmConvPool, { transpose: false, scatterRule: true }),
+  };
+  const times: Record<keyof typeof modes, number[]> = { scatter: [], winograd: [] };
+  for (const set of Object.values(modes)) {
+    set();
+    run(); // warm-up: kernels compiled, constants made
+  }
+  const order = ["scatter", "winograd", "winograd", "scatter"] as const;
+  for (let i = 0; i < 2 * RUNS; i++) {
+    const mode = order[i % 4];
+    modes[mode]();
+    const t0 = performance.now();
+    run();
+    times[mode].push(performance.now() - t0);
+  }
+  Object.assign(wasmConvPool, { transpose: true, scatterRule: true });
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const s = median(times.scatter) / batch, w = median(times.winograd) / batch;
+  const pays = scatters(conv);
+  console.log(
+    `| [${conv.inputShape}] → ${cout}, ${k}×${k}, ${padding} | ${batch} | ${s.toFixed(2)} | ${
+      w.toFixed(2)
+    } | ${(s / w).toFixed(2)} | ${pays} | ${pays === s < w ? "yes" : "no"} |`,
+  );
+  x.dispose();
+  model.dispose();
+}
