@@ -14,8 +14,15 @@
  * Winograd where it takes it (3×3, ≥ 16 channels), else XNNPACK's; `ratio` is the scatter's
  * time over the other way's, `right` whether the engine's choice is the faster.
  *
+ * With `--net=largeCNN` (or smallCNN) it times that network's templates end to end instead
+ * (batch 8, or 64 for smallCNN), in blocks of `--runs` runs a mode — by the rule, then always
+ * scattered, four blocks in turn — and prints each block's runs and median: the scatter's speed
+ * depends on where the heap has put its buffers, so blocks show it where paired single runs
+ * (`bench/affine_compare.ts --ab-scatter`) average it away.
+ *
  * Run: `deno run -A bench/pooled_transpose_bench.ts [--runs=8]
- * [--shapes="H,Cin,Cout,k,padding;…"]` (padding `valid`, `same` or `full`).
+ * [--shapes="H,Cin,Cout,k,padding;…"] [--net=largeCNN|smallCNN]` (padding `valid`, `same` or
+ * `full`).
  *
  * @module
  */
@@ -24,6 +31,8 @@ import "@tensorflow/tfjs-backend-wasm";
 import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
+import { largeCNN } from "../lib/models/large_cnn.ts";
+import { smallCNN } from "../lib/models/small_cnn.ts";
 import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
 import { scatters } from "../lib/backend/tfjs/run.ts";
 import type { Conv2DLayer } from "../lib/network/spline_network.ts";
@@ -53,6 +62,36 @@ const shapes = (value("shapes") ?? DEFAULT_SHAPES).split(";").filter(Boolean).ma
 const r = await enableWasmThreads({ threads: 2, backendName: "wasm-t2" });
 if (!r.enabled) console.error(`threaded wasm unavailable: ${r.reason}`);
 await tf.setBackend(r.enabled ? "wasm-t2" : "wasm");
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const NET = value("net");
+if (NET !== undefined) {
+  const NETWORKS = { smallCNN, largeCNN } as const;
+  if (!(NET in NETWORKS)) throw new RangeError(`--net=${NET}: expected smallCNN or largeCNN`);
+  const net = fromLayersModel(NETWORKS[NET as keyof typeof NETWORKS]({ seed: 1 }));
+  const batch = NET === "largeCNN" ? 8 : 64;
+  const x = tf.randomUniform([batch, 32, 32, 3], -1, 1);
+  console.log(`${NET}, batch ${batch}, templates on ${tf.getBackend()} (img/s), blocks in turn:`);
+  for (let block = 0; block < 4; block++) {
+    const rule = block % 2 === 0;
+    wasmConvPool.scatterRule = rule;
+    const rates: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      const { A, B } = affineMap(net, x, { backend: "tfjs" });
+      A.dataSync();
+      tf.dispose([A, B]);
+      rates.push(batch / ((performance.now() - t0) / 1000));
+    }
+    console.log(
+      `- ${rule ? "by the rule" : "always scattered"}: ${
+        rates.map((v) => v.toFixed(1)).join(", ")
+      } (median ${median(rates).toFixed(2)})`,
+    );
+  }
+  wasmConvPool.scatterRule = true;
+  Deno.exit(0);
+}
 
 console.log(
   `tfjs engine on ${tf.getBackend()}, templates of conv → ReLU → max-pool 2 → dense(10):`,
@@ -108,7 +147,6 @@ for (const { h, cin, cout, k, padding } of shapes) {
     times[mode].push(performance.now() - t0);
   }
   Object.assign(wasmConvPool, { transpose: true, scatterRule: true });
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const s = median(times.scatter) / batch, w = median(times.winograd) / batch;
   const pays = scatters(conv);
   console.log(
