@@ -19,7 +19,8 @@
  * - {@link POOL_CONV_TRANSPOSE} (transposed pass): adds each row's gradient times the filter's
  *   slice K[i, j, :, o] to the conv input's gradient around that position, up to
  *   {@link MAX_GROUP} rows at a time sharing each loaded filter vector, and returns the rows'
- *   bias terms Σ g·b (the offsets B[x] of eq. 7) too;
+ *   bias terms Σ g·b (the offsets B[x] of eq. 7) too — where {@link scatterPays} (else the
+ *   engine's Winograd transpose of the whole conv is faster);
  *
  * both in float32x4 over each tap row's contiguous (kw, Cin) floats — the conv input in NHWC and
  * the filters laid out with (j, ci) innermost — with a scalar rest (the gather takes any Cin:
