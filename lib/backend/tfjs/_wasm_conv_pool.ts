@@ -104,9 +104,9 @@ export const SCATTER_MAX_NARROW_ROW = 65536;
  *   channels (smaller neighbourhoods).
  *
  * Measured on the 2-core CI machine (`bench/pooled_transpose_bench.ts`, bench/RESULTS.md,
- * nineteenth session), the scatter's time over Winograd's: 4.1 on `[32, 32, 32]` and 7.0 on
- * `[16, 16, 96]` (aligned rows), 1.7 on largeCNN's `[18, 18, 192]`, 1.2 on its third conv;
- * 0.62–0.85 on `[45, 45, 16]`, `[31, 31, 32]`, smallCNN's `[15, 15, 32]`, `[9, 9, 192]`.
+ * nineteenth session), the scatter's time over Winograd's: 4.1 on `[32, 32, 32]` and 6.3 on
+ * `[16, 16, 96]` (aligned rows), 1.7 on largeCNN's `[18, 18, 192]`, 1.4 on its third conv;
+ * 0.62–0.84 on `[45, 45, 16]`, `[31, 31, 32]`, smallCNN's `[15, 15, 32]`, `[9, 9, 192]`.
  *
  * @param inShape The conv's input shape `[H, W, Cin]`.
  * @returns Whether to scatter.
