@@ -198,7 +198,7 @@ const abModes: Record<string, Mode[]> = {
 for (const [flag, modes] of Object.entries(abModes)) {
   if (!Deno.args.includes(flag)) continue;
   // paired rounds on the last backend, modes alternating, in reverse order every other round
-  // (the first of a round measured up to 20% slower on largeCNN whichever mode it was)
+  // (a mode's speed can depend on what ran just before it: the heap's layout, for one)
   const byMode = new Map<string, [number, number][]>(modes.map(([label]) => [label, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [label, set] of round % 2 === 0 ? modes : [...modes].reverse()) {
