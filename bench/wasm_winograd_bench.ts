@@ -2,7 +2,9 @@
  * One stride-1 3×3 conv on tfjs-wasm (2 XNNPACK threads and masokit's helper threads): XNNPACK's
  * conv against masokit's Winograd kernel (lib/backend/tfjs/_wasm_winograd.ts) with F(2) and
  * F(4), median ms of `--reps` calls after two warm-ups, and each one's largest error against a
- * float64 conv (sampled output pixels), relative to the largest output. Shapes: largeCNN's
+ * float64 conv (sampled output pixels), relative to the largest output, and F(4)'s 36 products
+ * `[tiles, cin] · [cin, cout]` on XNNPACK alone (their rate in multiply-adds: the rest of F(4)'s
+ * time is its transforms). Shapes: largeCNN's
  * transposed passes (80 rows: 8 images × 10 classes) and forward convs, smallCNN's second conv;
  * or one given as `--shape=rows,h,cin,cout,pad`.
  *
@@ -78,9 +80,9 @@ const shapes = value("shape") !== undefined ? [value("shape")!.split(",").map(Nu
 ];
 console.log(`one 3×3 conv on ${tf.getBackend()}, median of ${REPS}:`);
 console.log(
-  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | error XNNPACK / F(2) / F(4) |",
+  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | F(4)'s 36 products alone | error XNNPACK / F(2) / F(4) |",
 );
-console.log("| --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- |");
 for (const [rows, h, cin, cout, pad] of shapes) {
   const xv = tf.randomNormal([rows, h, h, cin], 0, 1, "float32", 1).dataSync() as Float32Array;
   const kv = Float64Array.from(tf.randomNormal([3, 3, cin, cout], 0, 0.1, "float32", 2).dataSync());
@@ -97,11 +99,29 @@ for (const [rows, h, cin, cout, pad] of shapes) {
     ms: time(direct),
     err: error(direct().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]),
   }];
+  let products = "";
   for (const m of [2, 4] as const) {
     const inputs: Record<string, tf.Tensor> = { x };
     winogradFilterValues(kv, cin, cout, false, m).forEach((u, xi) =>
       inputs[`u${xi}`] = tf.tensor(Float32Array.from(u), [1, 1, cin, cout])
     );
+    if (m === 4) {
+      // the kernel's products on their own: [1, 1, tiles, cin] · u[ξ] on XNNPACK, as it runs them
+      const oh = h + 2 * pad - 2, tiles = rows * Math.ceil(oh / 4) ** 2;
+      const v = tf.randomNormal([1, 1, tiles, cin], 0, 1, "float32", 3) as tf.Tensor4D;
+      const us = Object.keys(inputs).filter((key) => key !== "x").map((key) => inputs[key]);
+      const ms = time(() => {
+        let last: tf.Tensor | null = null;
+        for (const u of us) {
+          last?.dispose();
+          last = tf.conv2d(v, u as tf.Tensor4D, 1, "valid");
+        }
+        return last!;
+      });
+      const macs = tiles * us.length * cin * cout;
+      products = `${ms.toFixed(1)} ms (${(macs / ms / 1e6).toFixed(1)} G multiply-adds/s)`;
+      v.dispose();
+    }
     const wino = () =>
       tf.engine().runKernel(WINOGRAD_CONV, inputs, {
         tile: m,
@@ -117,7 +137,7 @@ for (const [rows, h, cin, cout, pad] of shapes) {
   console.log(
     `| [${rows}, ${h}, ${h}, ${cin}] → ${cout}, ${pad} | ${
       runs.map((r) => `${r.ms.toFixed(1)} ms`).join(" | ")
-    } | ${runs.map((r) => r.err.toExponential(1)).join(" / ")} |`,
+    } | ${products} | ${runs.map((r) => r.err.toExponential(1)).join(" / ")} |`,
   );
   tf.dispose([x, k]);
 }
