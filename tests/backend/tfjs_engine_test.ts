@@ -145,11 +145,11 @@ Deno.test("on tfjs-wasm, a pooled conv's transpose scatters only where scatterPa
     assert(!scatterPays([38, 38, 96])); // largeCNN's third conv
     assert(!scatterPays([47, 47, 32])); // 70,688 floats
   });
-  /** conv 3×3 (same) → ReLU → max-pool 2 → dense on `[h, h, 16]`. */
-  const pooled = (h: number, seed: number) => {
+  /** conv k×k (same) → ReLU → max-pool 2 → dense on `[h, h, 16]`. */
+  const pooled = (h: number, k: number, seed: number) => {
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [h, h, 16], filters: 16, kernelSize: 3, padding: "same" }),
+        tf.layers.conv2d({ inputShape: [h, h, 16], filters: 16, kernelSize: k, padding: "same" }),
         tf.layers.reLU(),
         tf.layers.maxPooling2d({ poolSize: 2 }),
         tf.layers.flatten(),
@@ -160,15 +160,18 @@ Deno.test("on tfjs-wasm, a pooled conv's transpose scatters only where scatterPa
     return { model, x: randomInput([h, h, 16], 3, seed + 1) };
   };
   const shapes = [
-    { h: 8, rule: true, scatter: false }, // 8·8·16 floats = 4 KiB rows: Winograd
-    { h: 7, rule: true, scatter: true },
-    { h: 8, rule: false, scatter: true }, // the rule off: scattered wherever the kernel applies
+    { h: 8, k: 3, rule: true, scatter: false }, // 8·8·16 floats = 4 KiB rows: Winograd
+    { h: 7, k: 3, rule: true, scatter: true },
+    { h: 8, k: 3, rule: false, scatter: true }, // the rule off: scattered wherever it applies
+    { h: 8, k: 1, rule: true, scatter: true }, // no Winograd for a 1×1 conv: scattered
   ];
-  for (const { h, rule, scatter } of shapes) {
+  for (const { h, k, rule, scatter } of shapes) {
     await t.step(
-      `[${h}, ${h}, 16], rule ${rule ? "on" : "off"}: ${scatter ? "scattered" : "Winograd"}`,
+      `[${h}, ${h}, 16], ${k}×${k}, rule ${rule ? "on" : "off"}: ${
+        scatter ? "scattered" : "Winograd"
+      }`,
       async () => {
-        const { model, x: x64 } = pooled(h, 31 + h);
+        const { model, x: x64 } = pooled(h, k, 31 + h);
         const net = fromLayersModel(model);
         const ref = affineMap(net, x64, { backend: "cpu" });
         const refIp = templateInnerProducts(net, x64, { backend: "cpu" });
