@@ -28,9 +28,12 @@ import {
   scatterPays,
   wasmConvPool,
 } from "../../lib/backend/tfjs/_wasm_conv_pool.ts";
+import { MASKED_MAX_POOL_TRANSPOSE } from "../../lib/backend/tfjs/_wasm_masked_max_pool.ts";
+import { largeCNN } from "../../lib/models/large_cnn.ts";
 import { cases } from "../_cases.ts";
 import { repeatedImages } from "../_tie_images.ts";
-import { randomInput, randomizeWeights } from "../_random_models.ts";
+import { normals, randomInput, randomizeWeights, rng } from "../_random_models.ts";
+import { codeDifferences } from "../../lib/partition/code_differences.ts";
 
 // importing the wasm backend makes it the highest priority: start from tfjs-cpu explicitly
 await tf.setBackend("cpu");
@@ -198,6 +201,70 @@ Deno.test("on tfjs-wasm, a pooled conv's transpose scatters only where scatterPa
       },
     );
   }
+});
+
+Deno.test("on tfjs-wasm, the paper's largeCNN at full size agrees with the float64 reference, its pooled transposes as the rule picks", async () => {
+  const model = largeCNN({ seed: 5 });
+  // small random biases and batch-norm shifts, so that B is not zero
+  const r = rng(7);
+  for (const layer of model.layers) {
+    const ws = layer.getWeights();
+    if (ws.length === 0) continue;
+    layer.setWeights(
+      ws.map((w, i) =>
+        /bias|beta/.test(layer.weights[i].name)
+          ? tf.tensor(normals(w.size, r).map((v) => 0.1 * v), w.shape)
+          : w
+      ),
+    );
+  }
+  const net = fromLayersModel(model);
+  const n = 2, x64 = randomInput([32, 32, 3], n, 6);
+  const batch = { data: Float64Array.from(x64.dataSync()), shape: [...x64.shape] };
+  const ref = affineMap(net, batch, { backend: "cpu" });
+  const refIp = templateInnerProducts(net, batch, { backend: "cpu" });
+  await withBackend("wasm", async () => {
+    const x = tf.tensor(x64.dataSync(), x64.shape);
+    // a code within float32 rounding of a tie may be decided the other way (its example's
+    // templates are then another region's): only near ties may differ, and those examples are
+    // left out
+    const codes = partitionCodes(net, x, { backend: "tfjs" });
+    const differences = codeDifferences(
+      net,
+      batch,
+      codes.map((l) => (l.kind === "max-pool" ? l.argmax : l.bits)),
+    );
+    assertEquals(differences.filter((d) => d.kind === "exact tie" || d.kind === "clear"), []);
+    const keep = [...Array(n).keys()].filter((e) => !differences.some((d) => d.example === e));
+    assert(keep.length > 0, "every example has a near tie");
+    let ours: { A: tf.Tensor; B: tf.Tensor } | undefined;
+    const { kernels } = await tf.profile(() => {
+      ours = affineMap(net, x, { backend: "tfjs" });
+    });
+    const ip = templateInnerProducts(net, x, { backend: "tfjs" });
+    // the third and sixth convs' transposes by Winograd after the masked pools, the 1×1 eighth's
+    // scattered (scatterPays, scatters)
+    const names = kernels.map((k) => k.name);
+    const count = (name: string) => names.filter((k) => k === name).length;
+    assertEquals(count(MASKED_MAX_POOL_TRANSPOSE), 2, `${names}`);
+    assertEquals(count(POOL_CONV_TRANSPOSE), 1, `${names}`);
+    const rows = (t: ArrayLike<number>, per: number) =>
+      Float64Array.from(keep.flatMap((e) => Array.from(t).slice(e * per, (e + 1) * per)));
+    const a = ref.A.data, b = ref.B.data, p = refIp.data, C = 10, D = 32 * 32 * 3;
+    assert(largestMagnitude(b) > 0);
+    const close = (got: ArrayLike<number>, want: Float64Array, per: number, what: string) =>
+      assertAllClose(
+        rows(got, per),
+        rows(want, per),
+        1e-4,
+        what,
+        largestMagnitude(rows(want, per)),
+      );
+    close(ours!.A.dataSync(), a, C * D, "A");
+    close(ours!.B.dataSync(), b, C, "B");
+    close(ip.dataSync(), p, C, "<A_c, x>");
+    tf.dispose([ours!.A, ours!.B, ip, x]);
+  });
 });
 
 Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index convention", async () => {
