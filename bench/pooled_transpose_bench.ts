@@ -21,8 +21,8 @@
  * (`bench/affine_compare.ts --ab-scatter`) average it away.
  *
  * Run: `deno run -A bench/pooled_transpose_bench.ts [--runs=8]
- * [--shapes="H,Cin,Cout,k,padding;…"] [--net=largeCNN|smallCNN]` (padding `valid`, `same` or
- * `full`).
+ * [--shapes="H,Cin,Cout,k,padding;…"] [--net=largeCNN|smallCNN [--profile]]` (padding `valid`,
+ * `same` or `full`; `--profile` adds one call of each mode kernel by kernel).
  *
  * @module
  */
@@ -88,6 +88,30 @@ if (NET !== undefined) {
         rates.map((v) => v.toFixed(1)).join(", ")
       } (median ${median(rates).toFixed(2)})`,
     );
+  }
+  if (Deno.args.includes("--profile")) {
+    // one call of each mode kernel by kernel (tf.profile: each kernel's wall time, run alone)
+    for (const rule of [true, false]) {
+      wasmConvPool.scatterRule = rule;
+      const info = await tf.profile(() => {
+        const { A, B } = affineMap(net, x, { backend: "tfjs" });
+        A.dataSync();
+        tf.dispose([A, B]);
+      });
+      const byName = new Map<string, [number, number]>();
+      for (const k of info.kernels) {
+        if (k.name.endsWith("__op")) continue; // a fused op's wrapper: its kernel is listed too
+        const [ms, calls] = byName.get(k.name) ?? [0, 0];
+        byName.set(k.name, [ms + Number(k.kernelTimeMs), calls + 1]);
+      }
+      const total = [...byName.values()].reduce((t, [ms]) => t + ms, 0);
+      const top = [...byName].sort((a, b) => b[1][0] - a[1][0]).slice(0, 6);
+      console.log(
+        `- kernels, ${rule ? "by the rule" : "always scattered"}: ${total.toFixed(0)} ms; ${
+          top.map(([name, [ms, calls]]) => `${name} ${ms.toFixed(0)} ms / ${calls}`).join(", ")
+        }`,
+      );
+    }
   }
   wasmConvPool.scatterRule = true;
   Deno.exit(0);
