@@ -35,7 +35,7 @@ import { largeCNN } from "../lib/models/large_cnn.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
 import { scatters } from "../lib/backend/tfjs/run.ts";
-import type { Conv2DLayer } from "../lib/network/spline_network.ts";
+import type { Conv2DLayer, SplineNetwork } from "../lib/network/spline_network.ts";
 
 const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const RUNS = Number(value("runs") ?? 8);
@@ -64,120 +64,126 @@ if (!r.enabled) console.error(`threaded wasm unavailable: ${r.reason}`);
 await tf.setBackend(r.enabled ? "wasm-t2" : "wasm");
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-const NET = value("net");
-if (NET !== undefined) {
+
+/** One call of the templates (and offsets) on the tfjs engine, the result read. */
+function templates(net: SplineNetwork, x: tf.Tensor): void {
+  const { A, B } = affineMap(net, x, { backend: "tfjs" });
+  A.dataSync();
+  tf.dispose([A, B]);
+}
+
+/** `--net`: the network's templates in blocks of `RUNS` runs a mode, then (`--profile`) kernels. */
+async function networkBlocks(name: string, profile: boolean): Promise<void> {
   const NETWORKS = { smallCNN, largeCNN } as const;
-  if (!(NET in NETWORKS)) throw new RangeError(`--net=${NET}: expected smallCNN or largeCNN`);
-  const net = fromLayersModel(NETWORKS[NET as keyof typeof NETWORKS]({ seed: 1 }));
-  const batch = NET === "largeCNN" ? 8 : 64;
+  if (!(name in NETWORKS)) throw new RangeError(`--net=${name}: expected smallCNN or largeCNN`);
+  const net = fromLayersModel(NETWORKS[name as keyof typeof NETWORKS]({ seed: 1 }));
+  const batch = name === "largeCNN" ? 8 : 64;
   const x = tf.randomUniform([batch, 32, 32, 3], -1, 1);
-  console.log(`${NET}, batch ${batch}, templates on ${tf.getBackend()} (img/s), blocks in turn:`);
+  const label = (rule: boolean) => rule ? "by the rule" : "always scattered";
+  console.log(`${name}, batch ${batch}, templates on ${tf.getBackend()} (img/s), blocks in turn:`);
   for (let block = 0; block < 4; block++) {
     const rule = block % 2 === 0;
     wasmConvPool.scatterRule = rule;
     const rates: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const t0 = performance.now();
-      const { A, B } = affineMap(net, x, { backend: "tfjs" });
-      A.dataSync();
-      tf.dispose([A, B]);
+      templates(net, x);
       rates.push(batch / ((performance.now() - t0) / 1000));
     }
     console.log(
-      `- ${rule ? "by the rule" : "always scattered"}: ${
-        rates.map((v) => v.toFixed(1)).join(", ")
-      } (median ${median(rates).toFixed(2)})`,
+      `- ${label(rule)}: ${rates.map((v) => v.toFixed(1)).join(", ")} (median ${
+        median(rates).toFixed(2)
+      })`,
     );
   }
-  if (Deno.args.includes("--profile")) {
-    // one call of each mode kernel by kernel (tf.profile: each kernel's wall time, run alone)
-    for (const rule of [true, false]) {
-      wasmConvPool.scatterRule = rule;
-      const info = await tf.profile(() => {
-        const { A, B } = affineMap(net, x, { backend: "tfjs" });
-        A.dataSync();
-        tf.dispose([A, B]);
-      });
-      const byName = new Map<string, [number, number]>();
-      for (const k of info.kernels) {
-        if (k.name.endsWith("__op")) continue; // a fused op's wrapper: its kernel is listed too
-        const [ms, calls] = byName.get(k.name) ?? [0, 0];
-        byName.set(k.name, [ms + Number(k.kernelTimeMs), calls + 1]);
-      }
-      const total = [...byName.values()].reduce((t, [ms]) => t + ms, 0);
-      const top = [...byName].sort((a, b) => b[1][0] - a[1][0]).slice(0, 6);
-      console.log(
-        `- kernels, ${rule ? "by the rule" : "always scattered"}: ${total.toFixed(0)} ms; ${
-          top.map(([name, [ms, calls]]) => `${name} ${ms.toFixed(0)} ms / ${calls}`).join(", ")
-        }`,
-      );
+  // one call of each mode kernel by kernel (tf.profile: each kernel's wall time, run alone)
+  for (const rule of profile ? [true, false] : []) {
+    wasmConvPool.scatterRule = rule;
+    const info = await tf.profile(() => templates(net, x));
+    const byName = new Map<string, [number, number]>();
+    for (const k of info.kernels) {
+      if (k.name.endsWith("__op")) continue; // a fused op's wrapper: its kernel is listed too
+      const [ms, calls] = byName.get(k.name) ?? [0, 0];
+      byName.set(k.name, [ms + Number(k.kernelTimeMs), calls + 1]);
     }
+    const total = [...byName.values()].reduce((t, [ms]) => t + ms, 0);
+    const top = [...byName].sort((a, b) => b[1][0] - a[1][0]).slice(0, 6);
+    console.log(
+      `- kernels, ${label(rule)}: ${total.toFixed(0)} ms; ${
+        top.map(([k, [ms, calls]]) => `${k} ${ms.toFixed(0)} ms / ${calls}`).join(", ")
+      }`,
+    );
   }
   wasmConvPool.scatterRule = true;
-  Deno.exit(0);
+  x.dispose();
 }
 
-console.log(
-  `tfjs engine on ${tf.getBackend()}, templates of conv → ReLU → max-pool 2 → dense(10):`,
-);
-console.log(
-  "| conv input → Cout, k, padding | batch | scatter (ms/img) | masked pool + transpose (ms/img) | ratio | engine scatters | right |",
-);
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
-for (const { h, cin, cout, k, padding } of shapes) {
-  const layers: tf.layers.Layer[] = [];
-  const inputShape = [h, h, cin];
-  if (padding === "full") {
-    layers.push(tf.layers.zeroPadding2d({ inputShape, padding: k - 1 }));
-  }
-  layers.push(
-    tf.layers.conv2d({
-      ...(padding === "full" ? {} : { inputShape }),
-      filters: cout,
-      kernelSize: k,
-      padding: padding === "same" ? "same" : "valid",
-      activation: "relu",
-    }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.flatten(),
-    tf.layers.dense({ units: 10 }),
-  );
-  const model = tf.sequential({ layers });
-  const net = fromLayersModel(model);
-  // the conv's input as the engine sees it (a zero padding layer folds into the conv)
-  const conv = net.layers.find((l): l is Conv2DLayer => l.kind === "conv2d")!;
-  const batch = Math.max(2, Math.round(2e6 / (h * h * cin)));
-  const x = tf.randomUniform([batch, h, h, cin], -1, 1);
-  const run = () => {
-    const { A, B } = affineMap(net, x, { backend: "tfjs" });
-    A.dataSync();
-    tf.dispose([A, B]);
-  };
-  const modes = {
-    scatter: () => Object.assign(wasmConvPool, { transpose: true, scatterRule: false }),
-    winograd: () => Object.assign(wasmConvPool, { transpose: false, scatterRule: true }),
-  };
-  const times: Record<keyof typeof modes, number[]> = { scatter: [], winograd: [] };
-  for (const set of Object.values(modes)) {
-    set();
-    run(); // warm-up: kernels compiled, constants made
-  }
-  const order = ["scatter", "winograd", "winograd", "scatter"] as const;
-  for (let i = 0; i < 2 * RUNS; i++) {
-    const mode = order[i % 4];
-    modes[mode]();
-    const t0 = performance.now();
-    run();
-    times[mode].push(performance.now() - t0);
-  }
-  Object.assign(wasmConvPool, { transpose: true, scatterRule: true });
-  const s = median(times.scatter) / batch, w = median(times.winograd) / batch;
-  const pays = scatters(conv);
+/** The table: each shape's two ways, in the order A B B A, against the engine's choice. */
+function layerTable(): void {
   console.log(
-    `| [${conv.inputShape}] → ${cout}, ${k}×${k}, ${padding} | ${batch} | ${s.toFixed(2)} | ${
-      w.toFixed(2)
-    } | ${(s / w).toFixed(2)} | ${pays} | ${pays === s < w ? "yes" : "no"} |`,
+    `tfjs engine on ${tf.getBackend()}, templates of conv → ReLU → max-pool 2 → dense(10):`,
   );
-  x.dispose();
-  model.dispose();
+  console.log(
+    "| conv input → Cout, k, padding | batch | scatter (ms/img) | masked pool + transpose (ms/img) | ratio | engine scatters | right |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const { h, cin, cout, k, padding } of shapes) {
+    const layers: tf.layers.Layer[] = [];
+    const inputShape = [h, h, cin];
+    if (padding === "full") {
+      layers.push(tf.layers.zeroPadding2d({ inputShape, padding: k - 1 }));
+    }
+    layers.push(
+      tf.layers.conv2d({
+        ...(padding === "full" ? {} : { inputShape }),
+        filters: cout,
+        kernelSize: k,
+        padding: padding === "same" ? "same" : "valid",
+        activation: "relu",
+      }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10 }),
+    );
+    const model = tf.sequential({ layers });
+    const net = fromLayersModel(model);
+    // the conv's input as the engine sees it
+    const conv = net.layers.find((l): l is Conv2DLayer => l.kind === "conv2d")!;
+    const batch = Math.max(2, Math.round(2e6 / (h * h * cin)));
+    const x = tf.randomUniform([batch, h, h, cin], -1, 1);
+    const modes = {
+      scatter: () => Object.assign(wasmConvPool, { transpose: true, scatterRule: false }),
+      winograd: () => Object.assign(wasmConvPool, { transpose: false, scatterRule: true }),
+    };
+    const times: Record<keyof typeof modes, number[]> = { scatter: [], winograd: [] };
+    for (const set of Object.values(modes)) {
+      set();
+      templates(net, x); // warm-up: kernels compiled, constants made
+    }
+    const order = ["scatter", "winograd", "winograd", "scatter"] as const;
+    for (let i = 0; i < 2 * RUNS; i++) {
+      const mode = order[i % 4];
+      modes[mode]();
+      const t0 = performance.now();
+      templates(net, x);
+      times[mode].push(performance.now() - t0);
+    }
+    Object.assign(wasmConvPool, { transpose: true, scatterRule: true });
+    const sc = median(times.scatter) / batch, w = median(times.winograd) / batch;
+    const pays = scatters(conv);
+    console.log(
+      `| [${conv.inputShape}] → ${cout}, ${k}×${k}, ${padding} | ${batch} | ${sc.toFixed(2)} | ${
+        w.toFixed(2)
+      } | ${(sc / w).toFixed(2)} | ${pays} | ${pays === sc < w ? "yes" : "no"} |`,
+    );
+    x.dispose();
+    model.dispose();
+  }
 }
+
+const NET = value("net"), PROFILE = Deno.args.includes("--profile");
+if (PROFILE && NET === undefined) {
+  throw new RangeError("--profile: profiles a network's templates, so it needs --net=…");
+}
+if (NET !== undefined) await networkBlocks(NET, PROFILE);
+else layerTable();

@@ -51,6 +51,7 @@ Deno.test("bench/pooled_transpose_bench.ts refuses bad options, naming them", as
     [["--runs=1"], /--runs=1: expected an integer ≥ 2/],
     [["--shapes=7,16,16,3,bogus"], /"7,16,16,3,bogus": expected H,Cin,Cout,k,padding/],
     [["--net=bigCNN"], /--net=bigCNN: expected smallCNN or largeCNN/],
+    [["--profile"], /--profile: .*needs --net=/],
   ];
   for (const [args, message] of cases) {
     const { success, out } = await runScript(["-A", SCRIPT, ...args]);
