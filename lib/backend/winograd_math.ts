@@ -7,8 +7,9 @@
  * @module
  */
 
-/** Output tile sizes: F(2 × 2, 3 × 3) and F(4 × 4, 3 × 3). */
-export type WinogradTile = 2 | 4;
+/** Output tile sizes: F(2 × 2, 3 × 3), F(4 × 4, 3 × 3) and F(6 × 6, 3 × 3) (the WebGPU engine's
+ * only, and only by a plan or `webgpuHooks.winograd`: its rounding error is 4× F(4)'s). */
+export type WinogradTile = 2 | 4 | 6;
 
 /** `Bᵀ` (n × n), `G` (n × 3), `Aᵀ` (m × n) of F(m, 3), n = m + 2. */
 export interface WinogradTransforms {
@@ -28,6 +29,7 @@ export interface WinogradTransforms {
 export const WINOGRAD_POINTS: Readonly<Record<WinogradTile, readonly number[]>> = {
   2: [0, 1, -1],
   4: [0, 1, -1, 0.5, -2],
+  6: [0, 1, -1, 0.5, -0.5, 2, -2],
 };
 
 /** Coefficients (ascending powers) of `Π (x − r)` over `roots`. */
@@ -91,4 +93,5 @@ export function winogradTransforms(
 const DEFAULT: Record<WinogradTile, WinogradTransforms> = {
   2: toomCook(2, WINOGRAD_POINTS[2]),
   4: toomCook(4, WINOGRAD_POINTS[4]),
+  6: toomCook(6, WINOGRAD_POINTS[6]),
 };

@@ -99,7 +99,7 @@ function checkAll(): void {
     const x = lcgValues(size, 3), k = Float64Array.from(lcgValues(9 * cin * cout, 5));
     const bias = withBias ? lcgValues(cout, 7) : undefined;
     const want = reference(x, shape, k, cout, pad, bias, withBias);
-    for (const m of [2, 4] as const) {
+    for (const m of [2, 4, 6] as const) {
       const what = `x [${shape}] → ${cout}, pad [${pad}], F(${m})`;
       const got = winograd(
         x,

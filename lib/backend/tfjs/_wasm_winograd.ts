@@ -41,7 +41,9 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
 
 /**
  * Switches for benchmarks and tests: whether the engine runs its 3×3 convs by Winograd on
- * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}), from how many input and
+ * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}, F(2) or F(4); F(6) only
+ * where set: on 2 threads it ran largeCNN's transposed convs 1.4–1.6× slower than F(4),
+ * `bench/wasm_winograd_bench.ts`), from how many input and
  * output channels on, the most bytes of transforms (`V` and `M`) a chunk of tiles holds, and
  * the fewest multiply-adds (of the direct conv) a call with filters transformed at each call
  * ({@linkcode winogradWithFilter}: training) needs — below it, making the transformed filters
@@ -425,7 +427,7 @@ function heapWork(
 /**
  * The kernel: inputs `x` `[rows, h, w, cin]`, `u0` … `u{n²−1}` the transformed filters
  * `[1, 1, cin, cout]`, `bias` `[cout]` (optional); attrs `pad` `[top, bottom, left, right]`
- * (≥ 0), `tile` (2 or 4), `relu`. Output `[rows, oh, ow, cout]`.
+ * (≥ 0), `tile` (2, 4 or 6), `relu`. Output `[rows, oh, ow, cout]`.
  */
 function winogradConv(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
@@ -439,7 +441,8 @@ function winogradConv(args: KernelArgs): tf.TensorInfo {
   const cout = u[0]?.shape[3] ?? 0;
   const oh = h + pt + pb - 2, ow = w + pl + pr - 2;
   if (
-    (m !== 2 && m !== 4) || x.dtype !== "float32" || x.shape.length !== 4 || cin % 4 !== 0 ||
+    (m !== 2 && m !== 4 && m !== 6) || x.dtype !== "float32" || x.shape.length !== 4 ||
+    cin % 4 !== 0 ||
     cout % 4 !== 0 || cout === 0 || oh < 1 || ow < 1 ||
     u.some((k) => k?.dtype !== "float32" || `${k.shape}` !== `1,1,${cin},${cout}`) ||
     (bias !== undefined && `${bias.shape}` !== `${cout}`) ||
@@ -451,7 +454,7 @@ function winogradConv(args: KernelArgs): tf.TensorInfo {
         pb,
         pl,
         pr,
-      ]}]: expected float32 x [rows, h, w, cin] with cin a multiple of 4, tile 2 or 4, ${N} filters [1, 1, cin, cout] with cout a multiple of 4, padding ≥ 0 leaving an output`,
+      ]}]: expected float32 x [rows, h, w, cin] with cin a multiple of 4, tile 2, 4 or 6, ${N} filters [1, 1, cin, cout] with cout a multiple of 4, padding ≥ 0 leaving an output`,
     );
   }
   return winogradOnHeap(backend, x, u, bias, [pt, pb, pl, pr], m, relu);

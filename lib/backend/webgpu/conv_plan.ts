@@ -12,8 +12,9 @@ import type { WebGpuContext } from "./device.ts";
 /**
  * How a conv (or its transpose) runs: `"product"`, one matrix product (for a transpose
  * followed by a sign layer or a disjoint max-pool, gathering through their codes);
- * `"winograd2"` / `"winograd4"`, Winograd F(2 × 2, 3 × 3) / F(4 × 4, 3 × 3) (stride-1 3×3
- * convs only); `"window-tiles"` (transposes of a stride-1 conv before a disjoint max-pool only:
+ * `"winograd2"` / `"winograd4"` / `"winograd6"`, Winograd F(2 × 2, 3 × 3) / F(4 × 4, 3 × 3) /
+ * F(6 × 6, 3 × 3) (stride-1 3×3 convs only; F(6) does 64/36 multiply-adds a pixel where F(4)
+ * does 36/16, with about four times its rounding error: `WINOGRAD_POINTS`); `"window-tiles"` (transposes of a stride-1 conv before a disjoint max-pool only:
  * the filters summed at each window's argmax); `"taps"` (transposes of convs whose taps times
  * input channels are at most their output channels: a product with every tap's filters, then
  * each input pixel's taps summed: kernels/conv_taps.ts); `"layers"` (transposes: the sign
@@ -24,6 +25,7 @@ export type ConvAlgorithm =
   | "product"
   | "winograd2"
   | "winograd4"
+  | "winograd6"
   | "window-tiles"
   | "taps"
   | "layers";
@@ -51,7 +53,7 @@ export function convPlan(ctx: WebGpuContext, conv: Conv2DLayer): ConvPlan {
   return plans.get(ctx.device)?.get(conv) ?? {};
 }
 
-const FORWARD: readonly ConvAlgorithm[] = ["product", "winograd2", "winograd4"];
+const FORWARD: readonly ConvAlgorithm[] = ["product", "winograd2", "winograd4", "winograd6"];
 const TRANSPOSE: readonly ConvAlgorithm[] = [...FORWARD, "window-tiles", "taps", "layers"];
 
 function checkPlan(conv: Conv2DLayer, plan: ConvPlan): void {
@@ -125,6 +127,11 @@ export function plannedConvs(net: SplineNetwork): Conv2DLayer[] {
 }
 
 /** The Winograd tile of an algorithm, or false for the others. */
-export function winogradTileOf(algorithm: ConvAlgorithm): 2 | 4 | false {
-  return algorithm === "winograd2" ? 2 : algorithm === "winograd4" ? 4 : false;
+export function winogradTileOf(algorithm: ConvAlgorithm): 2 | 4 | 6 | false {
+  const tiles: Partial<Record<ConvAlgorithm, 2 | 4 | 6>> = {
+    winograd2: 2,
+    winograd4: 4,
+    winograd6: 6,
+  };
+  return tiles[algorithm] ?? false;
 }

@@ -111,7 +111,7 @@ export interface WebGpuHooks {
   windowTiles?: boolean | "narrow" | "work";
   /** Runs stride-1 3×3 convs and their transposes by Winograd F(m × m, 3 × 3) with this tile
    * size, or not at all (`false`): see `winogradTileFor` (run.ts) for the default. */
-  winograd?: false | 2 | 4;
+  winograd?: false | 2 | 4 | 6;
   /** True lets forward passes that record codes run convs by Winograd too (default: products,
    * which keep exact ties: `winogradRecordsCodes`, run.ts); benchmarks time the difference. */
   winogradRecording?: boolean;

@@ -173,6 +173,7 @@ export async function tuneWebGpu(
 /** The algorithms that apply to a conv in one direction. */
 function algorithms(site: Site, direction: "forward" | "transpose"): ConvAlgorithm[] {
   const { conv } = site;
+  // (never F(6), whose rounding error is 3–4× F(4)'s: a plan may still ask for "winograd6")
   const winograd: ConvAlgorithm[] = winogradApplies(conv) ? ["winograd4", "winograd2"] : [];
   if (direction === "forward") return ["product", ...winograd];
   const { block } = site;

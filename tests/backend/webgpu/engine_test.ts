@@ -106,7 +106,7 @@ Deno.test({
       },
     );
     await t.step(
-      "convs of 16+ channels (a CNN, a ResNet) by Winograd F(4) and F(2) or by products, with and without gathers through the codes, buffers given up for reuse read no more: outputs, codes, templates, offsets and <A_c, x>",
+      "convs of 16+ channels (a CNN, a ResNet) by Winograd F(4), F(2) and F(6) or by products, with and without gathers through the codes, buffers given up for reuse read no more: outputs, codes, templates, offsets and <A_c, x>",
       async () => {
         // the wide CNN case, and a ResNet of 16–24 channels (Winograd inside residual blocks)
         const resnet = resNet({
@@ -131,6 +131,7 @@ Deno.test({
             { winograd: 4, fuseTransposes: false },
             { winograd: 2, fuseTransposes: true, windowTiles: false },
             { winograd: false, fuseTransposes: true, windowTiles: false },
+            { winograd: 6, fuseTransposes: true, windowTiles: false },
           ] as const;
           const templates: (Float64Array | Float32Array)[] = [];
           webgpuHooks.poisonGivenUp = true;
@@ -166,6 +167,7 @@ Deno.test({
           assertEquals(differs(templates[0], templates[3]), true, `${c.name}: F(4) vs products`);
           assertEquals(differs(templates[2], templates[3]), true, `${c.name}: F(2) vs products`);
           assertEquals(differs(templates[0], templates[2]), true, `${c.name}: F(4) vs F(2)`);
+          assertEquals(differs(templates[4], templates[0]), true, `${c.name}: F(6) vs F(4)`);
         }
         resnet.dispose();
       },

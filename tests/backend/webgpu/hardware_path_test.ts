@@ -93,12 +93,17 @@ Deno.test({
       { forward: "product", transpose: "winograd2" },
       { forward: "winograd4", transpose: "product" },
       { forward: "winograd4", transpose: "layers" },
+      { forward: "winograd6", transpose: "winograd6" },
     ];
     for (const { name, net, x } of nets) {
       try {
         for (const plan of plans) {
           plannedConvs(net).forEach((conv) => setConvPlan(gpu!, conv, plan));
           await assertHardwareAgrees(net, x, `${name}, ${JSON.stringify(plan)}`, 1e-5);
+          if (plan.forward === "winograd6") {
+            const keys = [...gpu!.pipelines.keys()];
+            assertEquals(keys.some((k) => k.startsWith("winograd6/")), true, `${name}: F(6) ran`);
+          }
         }
       } finally {
         clearConvPlans(gpu!, net);
@@ -128,6 +133,7 @@ Deno.test({
       { fuseTransposes: false },
       { fuseTransposes: true },
       { winograd: false },
+      { winograd: 6 },
       { winograd: 2 },
       { winogradRecording: true },
       { convTaps: false },

@@ -28,7 +28,7 @@ import {
 const gpu = await webgpuContext();
 
 Deno.test("Winograd F(m, 3): Aᵀ[(G g) ⊙ (Bᵀ d)] is the 3-tap correlation of m + 2 inputs", () => {
-  for (const m of [2, 4] as const) {
+  for (const m of [2, 4, 6] as const) {
     const { bt, g, at } = winogradTransforms(m);
     for (let trial = 0; trial < 5; trial++) {
       const d = seeded(m + 2, 10 * m + trial), k = seeded(3, 100 * m + trial);
@@ -140,7 +140,7 @@ Deno.test({
       { l: conv([10, 10, 16], 16, [0, 0, 0, 0], 7), slope: -1 }, // valid
     ];
     try {
-      for (const m of [2, 4] as WinogradTile[]) {
+      for (const m of [2, 4, 6] as WinogradTile[]) {
         webgpuHooks.winograd = m;
         for (const [ci, c] of cases.entries()) {
           const { l } = c;
@@ -151,7 +151,11 @@ Deno.test({
           // a budget of the layer's largest side per row: each temporary is
           // (m + 2)²/m² (and more, with partial tiles) times larger, so the rows are sliced
           const rowFloats = Math.max(inSize, outSize);
-          const schedule: GemmSchedule = m === 4 && ci === 1 ? 4 : "direct";
+          const schedule: GemmSchedule = m === 4 && ci === 1
+            ? 4
+            : m === 6 && ci === 2
+            ? "4qp"
+            : "direct";
           await t.step(`F(${m}) ${l.name}, ${schedule}`, async () => {
             const x = seeded(rows * inSize, 20 + ci);
             // the layer's budget (sliced), then an unbounded one (one slice)
