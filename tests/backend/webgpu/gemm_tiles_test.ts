@@ -16,7 +16,7 @@ import { assertEquals, assertThrows } from "../../_assert.ts";
 const gpu = await webgpuContext();
 
 Deno.test({
-  name: "setGemmTiles(): a device's tiles, the measured ones by default, and refusals",
+  name: "setGemmTiles(): a device's tiles, the measured ones that fit by default, and refusals",
   ignore: gpu === null,
   fn() {
     const key = "gemm-8v4/winograd4/36×16x32x64";
@@ -27,6 +27,16 @@ Deno.test({
       measured[gpu!.adapterName] = { [key]: { schedule: "8q", shape: { tk: 32 } } };
       setGemmTiles(gpu!, null);
       assertEquals(gemmTilesOf(gpu!).get(key), { schedule: "8q", shape: { tk: 32 } });
+      // but for those that may stage more workgroup memory than the device has
+      const most = gpu!.device.limits.maxComputeWorkgroupStorageSize;
+      measured[gpu!.adapterName] = {
+        [key]: { schedule: "8q", shape: { maxBytes: most } },
+        [`${key}/t`]: { schedule: "8q", shape: { maxBytes: most + 4 } },
+      };
+      setGemmTiles(gpu!, null);
+      assertEquals([...gemmTilesOf(gpu!).keys()], [key]);
+      measured[gpu!.adapterName] = { [key]: { schedule: "8q", shape: { tk: 32 } } };
+      setGemmTiles(gpu!, null);
       // a sweep's file, ratio and all
       setGemmTiles(gpu!, { [key]: { schedule: 4, shape: { rm: 4, rn: 8 }, ratio: 1.3 } });
       assertEquals([...gemmTilesOf(gpu!)], [[key, { schedule: 4, shape: { rm: 4, rn: 8 } }]]);
