@@ -26,7 +26,8 @@
  * --tiles=FILE` times end to end.
  *
  * `deno run -A bench/gemm_sweep.ts [--net=largeCNN|smallCNN] [--pass=templates|inner]
- * [--reps=N] [--budget=S] [--quick] [--out=FILE] [--wall]` on a GPU (the lent machine:
+ * [--reps=N] [--budget=S] [--quick] [--out=FILE] [--wall] [--winograd=2|4|6]` on a GPU
+ * (`--winograd`: the pass with that Winograd tile, `webgpuHooks.winograd`) (the lent machine:
  * `SWEEP_ARGS` of `bench/gpu_run.sh`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks
  * the bench itself on a software adapter, whose timings say nothing about a GPU.
  *
@@ -36,7 +37,7 @@ import * as tf from "@tensorflow/tfjs";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
-import { webgpuContext } from "../lib/backend/webgpu/device.ts";
+import { webgpuContext, webgpuHooks } from "../lib/backend/webgpu/device.ts";
 import {
   type GemmSchedule,
   gemmShader,
@@ -82,6 +83,13 @@ async function main(): Promise<void> {
       `--reps=${argValue("reps")} --budget=${argValue("budget")}: expected a whole number of ` +
         "repetitions ≥ 1 and a budget of seconds ≥ 0",
     );
+  }
+  const winograd = argValue("winograd");
+  if (winograd !== undefined) {
+    if (!["2", "4", "6"].includes(winograd)) {
+      throw new RangeError(`--winograd=${winograd}: expected 2, 4 or 6`);
+    }
+    webgpuHooks.winograd = Number(winograd) as 2 | 4 | 6;
   }
   if (!["smallCNN", "largeCNN"].includes(arch) || !["templates", "inner"].includes(what)) {
     throw new RangeError(

@@ -1,7 +1,7 @@
 /**
  * One stride-1 3×3 conv on tfjs-wasm (2 XNNPACK threads and masokit's helper threads): XNNPACK's
- * conv against masokit's Winograd kernel (lib/backend/tfjs/_wasm_winograd.ts) with F(2) and
- * F(4), median ms of `--reps` calls after two warm-ups, and each one's largest error against a
+ * conv against masokit's Winograd kernel (lib/backend/tfjs/_wasm_winograd.ts) with F(2),
+ * F(4) and F(6), median ms of `--reps` calls after two warm-ups, and each one's largest error against a
  * float64 conv (sampled output pixels), relative to the largest output, and F(4)'s 36 products
  * `[tiles, cin] · [cin, cout]` on XNNPACK alone (their rate in multiply-adds: the rest of F(4)'s
  * time is its transforms). Shapes: largeCNN's
@@ -80,9 +80,9 @@ const shapes = value("shape") !== undefined ? [value("shape")!.split(",").map(Nu
 ];
 console.log(`one 3×3 conv on ${tf.getBackend()}, median of ${REPS}:`);
 console.log(
-  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | F(4)'s 36 products alone | error XNNPACK / F(2) / F(4) |",
+  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | F(6) | F(4)'s 36 products alone | error XNNPACK / F(2) / F(4) / F(6) |",
 );
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const [rows, h, cin, cout, pad] of shapes) {
   const xv = tf.randomNormal([rows, h, h, cin], 0, 1, "float32", 1).dataSync() as Float32Array;
   const kv = Float64Array.from(tf.randomNormal([3, 3, cin, cout], 0, 0.1, "float32", 2).dataSync());
@@ -100,7 +100,7 @@ for (const [rows, h, cin, cout, pad] of shapes) {
     err: error(direct().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]),
   }];
   let products = "";
-  for (const m of [2, 4] as const) {
+  for (const m of [2, 4, 6] as const) {
     const inputs: Record<string, tf.Tensor> = { x };
     winogradFilterValues(kv, cin, cout, false, m).forEach((u, xi) =>
       inputs[`u${xi}`] = tf.tensor(Float32Array.from(u), [1, 1, cin, cout])

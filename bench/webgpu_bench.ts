@@ -55,7 +55,11 @@ import { hammingCountsShader } from "../lib/backend/webgpu/kernels/hamming_count
 import { mergeThreads, topKMergeShader } from "../lib/backend/webgpu/kernels/top_k_merge.ts";
 import type { ShaderSource } from "../lib/backend/webgpu/_pipelines.ts";
 import { gemmScheduleFor } from "../lib/backend/webgpu/kernels/gemm.ts";
-import { type GemmTileChoice, setGemmTiles } from "../lib/backend/webgpu/gemm_tiles.ts";
+import {
+  type GemmTileChoice,
+  gemmTilesOf,
+  setGemmTiles,
+} from "../lib/backend/webgpu/gemm_tiles.ts";
 import { mismatchTopKWebGpu } from "../lib/backend/webgpu/mismatch.ts";
 import {
   affineMapWebGpu,
@@ -159,6 +163,11 @@ const VARIANTS: readonly Variant[] = [
   },
   { id: "f2", name: "Winograd F(2 × 2, 3 × 3) instead of F(4 × 4)", hooks: { winograd: 2 } },
   {
+    id: "f6",
+    name: "Winograd F(6 × 6, 3 × 3) instead of F(4 × 4) (64/36 multiply-adds a pixel, not 36/16)",
+    hooks: { winograd: 6 },
+  },
+  {
     id: "tuned",
     name: "each conv's algorithms tuned on this device (tuneWebGpu)",
     hooks: {},
@@ -203,16 +212,24 @@ function variantsFor(ctx: WebGpuContext): readonly Variant[] {
 
 /**
  * With `--tiles=FILE` (written by `bench/gemm_sweep.ts --out=FILE`), the variant that runs
- * each product the sweep improved in the tile it found best (timed whatever `--variants` says).
+ * each product the sweep improved in the tile it found best, the others in the device's own
+ * (timed whatever `--variants` says); with `--swept-winograd=6` (a sweep of F(6)'s products:
+ * `gemm_sweep.ts --winograd=6`), by Winograd F(6) too.
  */
 const SWEPT: Variant | undefined = await (async () => {
   const file = argValue("tiles");
   if (file === undefined) return undefined;
   const tiles = JSON.parse(await Deno.readTextFile(file)) as Record<string, GemmTileChoice>;
+  const m = argValue("swept-winograd");
+  if (m !== undefined && !["2", "4", "6"].includes(m)) {
+    throw new RangeError(`--swept-winograd=${m}: expected 2, 4 or 6`);
+  }
   return {
     id: "swept",
-    name: `the GEMM sweep's best tiles (${Object.keys(tiles).length} products, ${file})`,
-    hooks: {},
+    name: `the GEMM sweep's best tiles (${Object.keys(tiles).length} products, ${file})${
+      m === undefined ? "" : `, Winograd F(${m} × ${m}, 3 × 3)`
+    }`,
+    hooks: m === undefined ? {} : { winograd: Number(m) as 2 | 4 | 6 },
     tiles,
   };
 })();
@@ -249,7 +266,10 @@ async function withVariant<T>(
 ): Promise<T> {
   const hooks = variant?.hooks ?? {};
   Object.assign(webgpuHooks, hooks);
-  if (variant?.tiles !== undefined) setGemmTiles(ctx, variant.tiles);
+  // the file's tiles over the device's own (MEASURED_TILES)
+  if (variant?.tiles !== undefined) {
+    setGemmTiles(ctx, { ...Object.fromEntries(gemmTilesOf(ctx)), ...variant.tiles });
+  }
   try {
     if (variant?.tuned) {
       let timings = tuned.get(net);

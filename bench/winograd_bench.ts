@@ -5,7 +5,8 @@
  *    weights), 2 rows, against float64 brute force on the same float32-rounded values;
  * 2. speed of that conv, 16 rows, best of 3 after a warm-up;
  * 3. with `--networks`: smallCNN (8 images) and largeCNN (2 images) templates and ⟨A_c, x⟩
- *    through the engine with `winograd` 4, 2 and false, and with F(4) in place of the window
+ *    through the engine with `winograd` 4, 6, 2 and false (and the templates' largest error
+ *    against the float64 CPU reference), and with F(4) in place of the window
  *    tiles of conv → ReLU → max-pool blocks whose conv has 16+ input channels.
  *
  * On a software adapter (llvmpipe) the speeds say how the multiply-adds saved pay against the
@@ -23,6 +24,8 @@ import type { Conv2DLayer } from "../lib/network/spline_network.ts";
 import { fromLayersModel } from "../lib/network/from_layers_model.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
+import { affineMap } from "../lib/affine/affine_map.ts";
+import { relativeError } from "./_relative_error.ts";
 
 await tf.setBackend("cpu");
 const ctx = await webgpuContext();
@@ -56,7 +59,7 @@ const layer: Conv2DLayer = {
 };
 
 /** The conv of `rows` rows of `x`: by the product (`m` 0) or Winograd F(m). */
-async function conv(x: Float32Array, rows: number, m: 0 | 2 | 4): Promise<Float32Array> {
+async function conv(x: Float32Array, rows: number, m: 0 | 2 | 4 | 6): Promise<Float32Array> {
   const rec = new Recorder(ctx!, "winograd bench");
   try {
     const out = rows * S * S * CH;
@@ -87,7 +90,7 @@ async function conv(x: Float32Array, rows: number, m: 0 | 2 | 4): Promise<Float3
   }
 }
 
-const name = (m: 0 | 2 | 4) => m === 0 ? "product" : `Winograd F(${m} × ${m}, 3 × 3)`;
+const name = (m: 0 | 2 | 4 | 6) => m === 0 ? "product" : `Winograd F(${m} × ${m}, 3 × 3)`;
 console.log(`adapter: ${ctx.adapterName}; ${layer.name} → ${CH}, same padding`);
 
 // 1. accuracy against float64 on the float32 values
@@ -111,7 +114,7 @@ for (let r = 0; r < rows; r++) {
   }
 }
 const top = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-for (const m of [0, 2, 4] as const) {
+for (const m of [0, 2, 4, 6] as const) {
   const got = await conv(x, rows, m);
   let most = 0, sq = 0;
   for (let i = 0; i < got.length; i++) {
@@ -128,7 +131,7 @@ for (const m of [0, 2, 4] as const) {
 
 // 2. speed of the conv
 const R = 16, xs = Float32Array.from(seeded(R * S * S * CH, 9));
-for (const m of [0, 2, 4] as const) {
+for (const m of [0, 2, 4, 6] as const) {
   let best = Infinity;
   for (let rep = 0; rep < 4; rep++) {
     const t0 = performance.now();
@@ -144,18 +147,21 @@ if (Deno.args.includes("--networks")) {
     const model = arch === "smallCNN" ? smallCNN({ seed: 1 }) : largeCNN({ seed: 1 });
     const net = fromLayersModel(model);
     const xn = Float64Array.from({ length: n * net.inputSize }, (_, i) => Math.sin(i * 12.9898));
+    const ref = affineMap(net, { data: xn, shape: [n, ...net.inputShape] }, { backend: "cpu" });
     const settings = [
       { name: "winograd 4", hooks: { winograd: 4 } },
+      { name: "winograd 6", hooks: { winograd: 6 } },
       { name: "winograd 2", hooks: { winograd: 2 } },
       { name: "winograd false", hooks: { winograd: false } },
       { name: "winograd 4 instead of wide window tiles", hooks: { windowTiles: "narrow" } },
     ] as const;
     for (const { name, hooks } of settings) {
       Object.assign(webgpuHooks, hooks);
-      let tA = Infinity, tI = Infinity;
+      let tA = Infinity, tI = Infinity, errA = 0;
       for (let rep = 0; rep < 3; rep++) {
         let t0 = performance.now();
-        await affineMapWebGpu(ctx, net, { x: xn, n });
+        const { A } = await affineMapWebGpu(ctx, net, { x: xn, n });
+        errA = relativeError(A, ref.A.data);
         if (rep > 0) tA = Math.min(tA, performance.now() - t0);
         t0 = performance.now();
         await innerProductsWebGpu(ctx, net, { x: xn, n });
@@ -166,7 +172,9 @@ if (Deno.args.includes("--networks")) {
       console.log(
         `${arch}, ${name}: templates ${(n / tA * 1000).toFixed(2)} img/s, <A_c, x> ${
           (n / tI * 1000).toFixed(2)
-        } img/s (${n} images, best of 2 after a warm-up)`,
+        } img/s (${n} images, best of 2 after a warm-up); A within ${
+          errA.toExponential(2)
+        } of the float64 reference's largest entry`,
       );
     }
     model.dispose();

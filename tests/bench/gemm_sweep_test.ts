@@ -1,7 +1,7 @@
 /**
  * The tile-shape sweep that a GPU session runs (bench/gemm_sweep.ts), run here on the software
  * adapter at its tiny size: a broken script would cost a lent GPU's minutes. It must capture the
- * pass's tiled products, time shapes against the engine's tile, find every shape's output equal
+ * pass's tiled products (also with `--winograd=6`), time shapes against the engine's tile, find every shape's output equal
  * to the engine's (it exits non-zero on a wrong one) and sum up.
  */
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
@@ -14,16 +14,20 @@ Deno.test({
   name: "bench/gemm_sweep.ts --tiny runs, and every shape it times agrees with the engine's tile",
   ignore: gpu === null,
   async fn() {
-    // by timestamps (the adapter offers them), then by the wall clock (a GPU that does not)
-    for (const extra of [[], ["--wall"]]) {
-      await sweepRuns(extra);
-    }
+    // by timestamps (the adapter offers them), then by the wall clock (a GPU that does not),
+    // the pass with Winograd F(6)
+    await sweepRuns([]);
+    const f6 = await sweepRuns(["--wall", "--winograd=6"]);
+    assert(/gemm-\w+\/winograd6\//.test(f6) && !/\/winograd4\//.test(f6), f6.slice(-3000));
+    const bad = await runScript(["-A", "bench/gemm_sweep.ts", "--tiny", "--winograd=5"]);
+    assert(!bad.success && bad.out.includes("--winograd=5: expected 2, 4 or 6"), bad.out);
   },
 });
 
-async function sweepRuns(extra: string[]) {
+/** Runs the sweep with `extra` arguments, checks its output, and returns it. */
+async function sweepRuns(extra: string[]): Promise<string> {
   const { success, out } = await runScript(["-A", "bench/gemm_sweep.ts", "--tiny", ...extra]);
-  const timing = extra.length > 0
+  const timing = extra.includes("--wall")
     ? "the wall clock"
     : gpu!.device.features.has("timestamp-query")
     ? "timestamps"
@@ -38,4 +42,5 @@ async function sweepRuns(extra: string[]) {
     `a line per shape timed:\n${out.slice(-3000)}`,
   );
   assert(/smallCNN templates: tiled products [\d.]+ ms at the engine's tiles/.test(out), out);
+  return out;
 }

@@ -15,7 +15,8 @@ const bench = (...args: string[]) =>
   runScript(["-A", "bench/webgpu_bench.ts", "--tiny", "--reps=1", ...args]);
 
 Deno.test({
-  name: "bench/webgpu_bench.ts: --parts, --variants in their order, --tiles and --profile",
+  name:
+    "bench/webgpu_bench.ts: --parts, --variants in their order, --tiles (with --swept-winograd) and --profile",
   ignore: gpu === null,
   async fn() {
     const { success, out } = await bench(
@@ -23,6 +24,7 @@ Deno.test({
       "--profile",
       "--variants=winograd-recording,plain",
       "--tiles=bench/gpu_logs/h100_next_tiles.json",
+      "--swept-winograd=6",
     );
     assert(success, out.slice(-3000));
     assert(!out.includes("kNN"), "--parts=smallCNN leaves the kNN out");
@@ -33,12 +35,16 @@ Deno.test({
     const order = ["Winograd in the pass that records", "plain tiles", "the GEMM sweep's best"]
       .map((v) => out.indexOf(`variant: smallCNN ${v}`));
     assert(order.every((i, k) => i > 0 && (k === 0 || i > order[k - 1])), `order ${order}`);
-    assertMatch(out, /the GEMM sweep's best tiles \(4 products, /);
+    assertMatch(
+      out,
+      /the GEMM sweep's best tiles \(4 products, [^)]*\), Winograd F\(6 × 6, 3 × 3\)/,
+    );
+    assertMatch(out, /agreement smallCNN templates A, the GEMM sweep's best tiles .* \(ok/);
   },
 });
 
 Deno.test({
-  name: "bench/webgpu_bench.ts refuses unknown parts and variants, naming them",
+  name: "bench/webgpu_bench.ts refuses unknown parts, variants and tiles, naming them",
   ignore: gpu === null,
   async fn() {
     const parts = await bench("--parts=smallCNN,resnet");
@@ -47,5 +53,12 @@ Deno.test({
     const variants = await bench("--parts=smallCNN", "--variants=plain,fast");
     assert(!variants.success);
     assertMatch(variants.out, /Unknown variant\(s\) fast: expected some of /);
+    const m = await bench(
+      "--parts=smallCNN",
+      "--tiles=bench/gpu_logs/h100_next_tiles.json",
+      "--swept-winograd=5",
+    );
+    assert(!m.success);
+    assertMatch(m.out, /--swept-winograd=5: expected 2, 4 or 6/);
   },
 });
