@@ -168,6 +168,17 @@ const VARIANTS: readonly Variant[] = [
     hooks: { winograd: 6 },
   },
   {
+    id: "staged",
+    name:
+      "Winograd's transforms staged: each tile shared by m + 2 invocations through workgroup memory (fewer registers each)",
+    hooks: { winogradStaged: true },
+  },
+  {
+    id: "f6-staged",
+    name: "Winograd F(6 × 6, 3 × 3), its transforms staged",
+    hooks: { winograd: 6, winogradStaged: true },
+  },
+  {
     id: "tuned",
     name: "each conv's algorithms tuned on this device (tuneWebGpu)",
     hooks: {},

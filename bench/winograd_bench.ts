@@ -5,8 +5,8 @@
  *    weights), 2 rows, against float64 brute force on the same float32-rounded values;
  * 2. speed of that conv, 16 rows, best of 3 after a warm-up;
  * 3. with `--networks`: smallCNN (8 images) and largeCNN (2 images) templates and ⟨A_c, x⟩
- *    through the engine with `winograd` 4, 6, 2 and false (and the templates' largest error
- *    against the float64 CPU reference), and with F(4) in place of the window
+ *    through the engine with `winograd` 4, 6, 2 and false, F(4) and F(6) with their transforms
+ *    staged (and the templates' largest error against the float64 CPU reference), and with F(4) in place of the window
  *    tiles of conv → ReLU → max-pool blocks whose conv has 16+ input channels.
  *
  * On a software adapter (llvmpipe) the speeds say how the multiply-adds saved pay against the
@@ -150,7 +150,9 @@ if (Deno.args.includes("--networks")) {
     const ref = affineMap(net, { data: xn, shape: [n, ...net.inputShape] }, { backend: "cpu" });
     const settings = [
       { name: "winograd 4", hooks: { winograd: 4 } },
+      { name: "winograd 4, staged transforms", hooks: { winograd: 4, winogradStaged: true } },
       { name: "winograd 6", hooks: { winograd: 6 } },
+      { name: "winograd 6, staged transforms", hooks: { winograd: 6, winogradStaged: true } },
       { name: "winograd 2", hooks: { winograd: 2 } },
       { name: "winograd false", hooks: { winograd: false } },
       { name: "winograd 4 instead of wide window tiles", hooks: { windowTiles: "narrow" } },
@@ -168,6 +170,7 @@ if (Deno.args.includes("--networks")) {
         if (rep > 0) tI = Math.min(tI, performance.now() - t0);
       }
       delete webgpuHooks.winograd;
+      delete webgpuHooks.winogradStaged;
       delete webgpuHooks.windowTiles;
       console.log(
         `${arch}, ${name}: templates ${(n / tA * 1000).toFixed(2)} img/s, <A_c, x> ${

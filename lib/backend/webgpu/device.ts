@@ -112,6 +112,10 @@ export interface WebGpuHooks {
   /** Runs stride-1 3×3 convs and their transposes by Winograd F(m × m, 3 × 3) with this tile
    * size, or not at all (`false`): see `winogradTileFor` (run.ts) for the default. */
   winograd?: false | 2 | 4 | 6;
+  /** True runs Winograd's transforms staged: each tile shared by `m + 2` invocations through
+   * workgroup memory, a row, then a column each (fewer registers an invocation); benchmarks
+   * compare it with the default, one invocation a tile. */
+  winogradStaged?: boolean;
   /** True lets forward passes that record codes run convs by Winograd too (default: products,
    * which keep exact ties: `winogradRecordsCodes`, run.ts); benchmarks time the difference. */
   winogradRecording?: boolean;

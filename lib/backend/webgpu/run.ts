@@ -280,14 +280,15 @@ export class Recorder {
     return paramsBuffer(this.ctx, p);
   }
 
-  /** Records a kernel over `rows · perRow` invocations (from row `rowBase`, default 0). */
+  /** Records a kernel over `rows · perRow` items (from row `rowBase`, default 0), `perGroup`
+   * a workgroup (default one an invocation: `WG`). */
   run(
     shader: ShaderSource,
     buffers: GPUBuffer[],
-    dims: { rows: number; perRow: number; rowBase?: number } & CodeRows,
+    dims: { rows: number; perRow: number; rowBase?: number; perGroup?: number } & CodeRows,
   ): void {
     const u = this.params(dims.rows, dims);
-    const groups = Math.ceil((dims.rows * dims.perRow) / WG);
+    const groups = Math.ceil((dims.rows * dims.perRow) / (dims.perGroup ?? WG));
     if (groups > 0) this.encode(shader, [u, ...buffers], groups, 0);
   }
 
@@ -958,7 +959,9 @@ export function recordWinograd(
   if (most < 1) return 0;
   const slices = Math.ceil(rows / Math.min(rows, most)), slice = Math.ceil(rows / slices);
   const withBias = options.bias === true && conv.bias !== null;
-  const input = winogradInputShader(c, m), output = winogradOutputShader(c, m, withBias);
+  const staged = webgpuHooks.winogradStaged === true;
+  const input = winogradInputShader(c, m, staged);
+  const output = winogradOutputShader(c, m, withBias, staged);
   const filters = param(rec.ctx, winogradFilters(conv, transposed !== undefined, m));
   const bias = param(rec.ctx, withBias ? conv.bias : null);
   for (let rowBase = 0; rowBase < rows; rowBase += slice) {
@@ -967,6 +970,7 @@ export function recordWinograd(
     rec.run(input.shader, [...options.inputs, v], {
       rows: n,
       perRow: input.perRow,
+      perGroup: input.perGroup,
       rowsPerCode: options.rowsPerCode,
       codeBase: options.codeBase,
       rowBase,
@@ -975,7 +979,12 @@ export function recordWinograd(
     // (an undefined schedule takes the default)
     rec.gemm(winogradProduct(c, m), [v, filters, param(rec.ctx, null), mt], { rows: n }, schedule);
     rec.done(v);
-    rec.run(output.shader, [mt, bias, options.y], { rows: n, perRow: output.perRow, rowBase });
+    rec.run(output.shader, [mt, bias, options.y], {
+      rows: n,
+      perRow: output.perRow,
+      perGroup: output.perGroup,
+      rowBase,
+    });
     rec.done(mt);
   }
   return slices;

@@ -133,7 +133,9 @@ Deno.test({
       { fuseTransposes: false },
       { fuseTransposes: true },
       { winograd: false },
-      { winograd: 6 },
+      // (F(6) unstaged, the variant f6, runs in the plans' test above)
+      { winogradStaged: true },
+      { winograd: 6, winogradStaged: true },
       { winograd: 2 },
       { winogradRecording: true },
       { convTaps: false },

@@ -156,7 +156,10 @@ Deno.test({
             : m === 6 && ci === 2
             ? "4qp"
             : "direct";
-          await t.step(`F(${m}) ${l.name}, ${schedule}`, async () => {
+          // the transforms staged through workgroup memory too (every other case)
+          const staged = (ci + m / 2) % 2 === 1;
+          webgpuHooks.winogradStaged = staged;
+          await t.step(`F(${m}) ${l.name}, ${schedule}${staged ? ", staged" : ""}`, async () => {
             const x = seeded(rows * inSize, 20 + ci);
             // the layer's budget (sliced), then an unbounded one (one slice)
             for (const budget of [rowFloats, Infinity]) {
@@ -205,6 +208,7 @@ Deno.test({
       }
     } finally {
       delete webgpuHooks.winograd;
+      delete webgpuHooks.winogradStaged;
     }
   },
 });

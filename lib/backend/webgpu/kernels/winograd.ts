@@ -23,6 +23,7 @@ import { type Binding, elementwiseShader } from "./_elementwise.ts";
 import { type ConvCorrelation, convCorrelation } from "./conv2d.ts";
 import { type GemmSpec, productBindings } from "./gemm.ts";
 import { f, range } from "./_snippets.ts";
+import { WG } from "../_gpu.ts";
 import { type WinogradTile, winogradTransforms } from "../../winograd_math.ts";
 
 export { WINOGRAD_POINTS, type WinogradTile, winogradTransforms } from "../../winograd_math.ts";
@@ -144,12 +145,19 @@ const keyOf = (c: ConvCorrelation, m: WinogradTile) => `winograd${m}/${c.key}`;
  * The transforms' shaders by their key: their WGSL, unrolled, took longer to generate than the
  * rest of a recording's dispatches, so it is generated once, not at every recording.
  */
-const transforms = new Map<string, { shader: ShaderSource; perRow: number }>();
+const transforms = new Map<string, WinogradTransform>();
 
-function once(
-  key: string,
-  make: () => { shader: ShaderSource; perRow: number },
-): { shader: ShaderSource; perRow: number } {
+/**
+ * A transform's shader and its dispatch: `perRow` items (a tile's four channels) per row of
+ * the computation, `perGroup` items per workgroup (`Recorder.run`'s dims).
+ */
+export interface WinogradTransform {
+  readonly shader: ShaderSource;
+  readonly perRow: number;
+  readonly perGroup: number;
+}
+
+function once(key: string, make: () => WinogradTransform): WinogradTransform {
   let hit = transforms.get(key);
   if (hit === undefined) {
     if (transforms.size >= 1024) transforms.clear(); // bounded, for programs of many networks
@@ -161,25 +169,93 @@ function once(
 /**
  * The input transform: bindings the correlation's `inputs`, then `v` (written: `[(m + 2)²,
  * rows, tiles, inC]` for the dispatch's `P.rows` rows, reading rows from `P.rowBase` on).
- * `perRow`: tiles · inC / 4.
+ * Items: tiles · inC / 4 a row. One invocation an item computes its whole tile (`(m + 2)²`
+ * vec4s live at once), or, `staged`, `m + 2` invocations an item share it through workgroup
+ * memory: each transforms one row of the tile, then one column of the rows' results (`2(m + 2)`
+ * vec4s live: more invocations resident on a GPU, for a pass that is mostly memory traffic).
  *
  * @param c The correlation.
  * @param m The tile size.
- * @returns The shader and its invocations per row.
+ * @param staged Whether to stage the tile in workgroup memory.
+ * @returns The shader and its dispatch.
  */
 export function winogradInputShader(
   c: ConvCorrelation,
   m: WinogradTile,
-): { shader: ShaderSource; perRow: number } {
-  const key = `${keyOf(c, m)}/input`;
-  return once(key, () => inputShader(key, c, m));
+  staged = false,
+): WinogradTransform {
+  const key = `${keyOf(c, m)}/input${staged ? "/staged" : ""}`;
+  return once(key, () => staged ? stagedInputShader(key, c, m) : inputShader(key, c, m));
 }
 
-function inputShader(
-  key: string,
-  c: ConvCorrelation,
-  m: WinogradTile,
-): { shader: ShaderSource; perRow: number } {
+/** Items of a staged transform of `n × n` tiles a workgroup (`n` invocations each). */
+const stagedItems = (n: number) => Math.floor(WG / n);
+
+/**
+ * WGSL: the item (`g` of the workgroup's `G`) and the tile row or column (`a`) of invocation
+ * `lid` of a staged transform, `item` its index among the dispatch's, `live` whether it has
+ * one (`lid` past `G · n`, or an item past the last, has none).
+ */
+function stagedIndex(n: number, items: string): string {
+  return `  let g = lid % G;
+  let a = lid / G;
+  let item = (i / ${WG}u) * G + g;
+  let live = a < ${n}u && item < ${items};`;
+}
+
+function stagedInputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
+  const t = tiles(c, m),
+    n = m + 2,
+    IC4 = c.inC / 4,
+    G = stagedItems(n),
+    { bt } = winogradTransforms(m);
+  const bindings: Binding[] = [...c.inputs, { name: "v", type: "f32", write: true, wide: true }];
+  // S[(row · n + column) · G + g]: the tile's rows times B, row by row
+  const slot = (row: string, col: string) => `(${row} * ${n}u + ${col}) * G + g`;
+  return {
+    perRow: t.n * IC4,
+    perGroup: G,
+    shader: elementwiseShader(key, {
+      bindings,
+      perRow: t.n * IC4,
+      wholeGroups: true,
+      consts: `${c.consts}
+const TILES = ${t.n}u;
+const TX = ${t.tx}u;
+const IC4 = ${IC4}u;
+const G = ${G}u;
+var<workgroup> S: array<vec4<f32>, ${n * n * G}>;`,
+      body: `${stagedIndex(n, "P.rows * TILES * IC4")}
+  let rt = item / IC4;
+  let c4 = item % IC4;
+  let r = P.rowBase + rt / TILES;
+  let tile = rt % TILES;
+  let y0 = i32(tile / TX) * ${m} - ${c.padY};
+  let x0 = i32(tile % TX) * ${m} - ${c.padX};
+  if (live) { // row a of the tile, times B
+${range(n).map((k) => `    let d_${k} = readIn4(r, y0 + i32(a), x0 + ${k}, c4 * 4u);`).join("\n")}
+${
+        range(n).map((j) =>
+          `    S[${slot("a", `${j}u`)}] = ${combination(bt[j], range(n).map((k) => `d_${k}`))};`
+        ).join("\n")
+      }
+  }
+  workgroupBarrier();
+  if (live) { // column a of those rows, Bᵀ times it
+${range(n).map((k) => `    let s_${k} = S[${slot(`${k}u`, "a")}];`).join("\n")}
+${
+        range(n).map((i) =>
+          `    v[((${i * n}u + a) * P.rows * TILES + rt) * IC4 + c4] = ${
+            combination(bt[i], range(n).map((k) => `s_${k}`))
+          };`
+        ).join("\n")
+      }
+  }`,
+    }),
+  };
+}
+
+function inputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
   const t = tiles(c, m), n = m + 2, IC4 = c.inC / 4;
   const bindings: Binding[] = [...c.inputs, { name: "v", type: "f32", write: true, wide: true }];
   const loads = range(n).flatMap((a) =>
@@ -190,6 +266,7 @@ function inputShader(
   ).join("\n");
   return {
     perRow: t.n * IC4,
+    perGroup: WG,
     shader: elementwiseShader(key, {
       bindings,
       perRow: t.n * IC4,
@@ -239,20 +316,23 @@ export function winogradProduct(c: ConvCorrelation, m: WinogradTile): GemmSpec {
 
 /**
  * The output transform: bindings `mt` (the product), `b` the bias (read only with `bias`), `y`
- * `[rows, outH, outW, outC]` (rows from `P.rowBase` on). `perRow`: tiles · outC / 4.
+ * `[rows, outH, outW, outC]` (rows from `P.rowBase` on). Items: tiles · outC / 4 a row, one
+ * invocation each, or `m + 2` (`staged`, as {@linkcode winogradInputShader}).
  *
  * @param c The correlation.
  * @param m The tile size.
  * @param bias Whether to add the bias.
- * @returns The shader and its invocations per row.
+ * @param staged Whether to stage the tile in workgroup memory.
+ * @returns The shader and its dispatch.
  */
 export function winogradOutputShader(
   c: ConvCorrelation,
   m: WinogradTile,
   bias: boolean,
-): { shader: ShaderSource; perRow: number } {
-  const key = `${keyOf(c, m)}/output${bias ? "/bias" : ""}`;
-  return once(key, () => outputShader(key, c, m, bias));
+  staged = false,
+): WinogradTransform {
+  const key = `${keyOf(c, m)}/output${bias ? "/bias" : ""}${staged ? "/staged" : ""}`;
+  return once(key, () => outputShader(key, c, m, bias, staged));
 }
 
 function outputShader(
@@ -260,8 +340,71 @@ function outputShader(
   c: ConvCorrelation,
   m: WinogradTile,
   bias: boolean,
-): { shader: ShaderSource; perRow: number } {
+  staged: boolean,
+): WinogradTransform {
   const t = tiles(c, m), n = m + 2, OC4 = c.outC / 4;
+  const consts = `const TILES = ${t.n}u;
+const TX = ${t.tx}u;
+const OC4 = ${OC4}u;
+const OH_ = ${c.outH}u;
+const OW_ = ${c.outW}u;`;
+  const bindings: Binding[] = [
+    { name: "mt", type: "f32", wide: true },
+    { name: "b", type: "f32", wide: true },
+    { name: "y", type: "f32", write: true, wide: true },
+  ];
+  const place = `  let rt = item / OC4;
+  let c4 = item % OC4;
+  let r = P.rowBase + rt / TILES;
+  let tile = rt % TILES;
+  let oy = (tile / TX) * ${m}u;
+  let ox = (tile % TX) * ${m}u;
+${bias ? "  let bias = b[c4];\n" : ""}`;
+  if (staged) {
+    const G = stagedItems(n), { at } = winogradTransforms(m);
+    // S[(row · m + column) · G + g]: the tile's rows times A, row by row
+    const slot = (row: string, col: string) => `(${row} * ${m}u + ${col}) * G + g`;
+    return {
+      perRow: t.n * OC4,
+      perGroup: G,
+      shader: elementwiseShader(key, {
+        bindings,
+        perRow: t.n * OC4,
+        wholeGroups: true,
+        consts: `${consts}
+const G = ${G}u;
+var<workgroup> S: array<vec4<f32>, ${n * m * G}>;`,
+        body: `${stagedIndex(n, "P.rows * TILES * OC4")}
+${place.replace(bias ? "  let bias = b[c4];\n" : "", "")}
+  if (live) { // row a of the tile, times A
+${
+          range(n).map((k) =>
+            `    let s_${k} = mt[((a * ${n}u + ${k}u) * P.rows * TILES + rt) * OC4 + c4];`
+          ).join("\n")
+        }
+${
+          range(m).map((j) =>
+            `    S[${slot("a", `${j}u`)}] = ${combination(at[j], range(n).map((k) => `s_${k}`))};`
+          ).join("\n")
+        }
+  }
+  workgroupBarrier();
+  if (live && a < ${m}u) { // column a of those rows, Aᵀ times it
+${bias ? "    let bias = b[c4];\n" : ""}${
+          range(n).map((k) => `    let u_${k} = S[${slot(`${k}u`, "a")}];`).join("\n")
+        }
+    let ox_ = ox + a;
+${
+          range(m).map((i) =>
+            `    if (oy + ${i}u < OH_ && ox_ < OW_) { y[((r * OH_ + oy + ${i}u) * OW_ + ox_) * OC4 + c4] = ${
+              combination(at[i], range(n).map((k) => `u_${k}`))
+            }${bias ? " + bias" : ""}; }`
+          ).join("\n")
+        }
+  }`,
+      }),
+    };
+  }
   const loads = range(n).flatMap((a) =>
     range(n).map((b) => `  let s_${a}_${b} = mt[(${a * n + b}u * P.rows * TILES + rt) * OC4 + c4];`)
   ).join("\n");
@@ -276,25 +419,13 @@ function outputShader(
   ).join("\n");
   return {
     perRow: t.n * OC4,
+    perGroup: WG,
     shader: elementwiseShader(key, {
-      bindings: [
-        { name: "mt", type: "f32", wide: true },
-        { name: "b", type: "f32", wide: true },
-        { name: "y", type: "f32", write: true, wide: true },
-      ],
+      bindings,
       perRow: t.n * OC4,
-      consts: `const TILES = ${t.n}u;
-const TX = ${t.tx}u;
-const OC4 = ${OC4}u;
-const OH_ = ${c.outH}u;
-const OW_ = ${c.outW}u;`,
-      body: `  let rt = i / OC4;
-  let c4 = i % OC4;
-  let r = P.rowBase + rt / TILES;
-  let tile = rt % TILES;
-  let oy = (tile / TX) * ${m}u;
-  let ox = (tile % TX) * ${m}u;
-${bias ? "  let bias = b[c4];\n" : ""}${loads}
+      consts,
+      body: `  let item = i;
+${place}${loads}
 ${sandwich(winogradTransforms(m).at, (a, b) => `s_${a}_${b}`, "o")}
 ${writes}`,
     }),
