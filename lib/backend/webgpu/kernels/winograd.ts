@@ -203,56 +203,79 @@ function stagedIndex(n: number, items: string): string {
   let live = a < ${n}u && item < ${items};`;
 }
 
-function stagedInputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
-  const t = tiles(c, m),
-    n = m + 2,
-    IC4 = c.inC / 4,
-    G = stagedItems(n),
-    { bt } = winogradTransforms(m);
-  const bindings: Binding[] = [...c.inputs, { name: "v", type: "f32", write: true, wide: true }];
-  // S[(row · n + column) · G + g]: the tile's rows times B, row by row
-  const slot = (row: string, col: string) => `(${row} * ${n}u + ${col}) * G + g`;
+/**
+ * A staged transform `L · D · Lᵀ` of `n × n` tiles `D` (`l`: `L`, `rows × n`), the rows' results
+ * kept in `S[(row · rows + column) · G + g]`: after `place` (statements placing the item),
+ * invocation `a` loads row `a` of its `D` (`load(k)`: its `k`-th value) and keeps `L` times it;
+ * after the barrier, for `a < rows`, it reads column `a` of those rows and stores `L` times it
+ * (`store(i, value)`: row `i` of the output's column `a`), after `before` (statements).
+ */
+function stagedShader(
+  key: string,
+  options: {
+    bindings: readonly Binding[];
+    perRow: number;
+    consts: string;
+    place: string;
+    n: number;
+    l: readonly number[][];
+    load: (k: number) => string;
+    store: (i: number, value: string) => string;
+    before?: string;
+  },
+): WinogradTransform {
+  const { n, l, load, store, before = "", perRow } = options;
+  const rows = l.length, G = stagedItems(n);
+  const slot = (row: string, col: string) => `(${row} * ${rows}u + ${col}) * G + g`;
+  const terms = (name: string) => range(n).map((k) => `${name}_${k}`);
   return {
-    perRow: t.n * IC4,
+    perRow,
     perGroup: G,
     shader: elementwiseShader(key, {
-      bindings,
-      perRow: t.n * IC4,
+      bindings: options.bindings,
+      perRow,
       wholeGroups: true,
-      consts: `${c.consts}
+      consts: `${options.consts}
+const G = ${G}u;
+var<workgroup> S: array<vec4<f32>, ${n * rows * G}>;`,
+      body: `${stagedIndex(n, `P.rows * ${perRow}u`)}
+${options.place}
+  if (live) { // row a of the tile, times Lᵀ
+${range(n).map((k) => `    let d_${k} = ${load(k)};`).join("\n")}
+${
+        range(rows).map((j) => `    S[${slot("a", `${j}u`)}] = ${combination(l[j], terms("d"))};`)
+          .join("\n")
+      }
+  }
+  workgroupBarrier();
+  if (live && a < ${rows}u) { // column a of those rows, L times it
+${before}${range(n).map((k) => `    let s_${k} = S[${slot(`${k}u`, "a")}];`).join("\n")}
+${range(rows).map((i) => store(i, combination(l[i], terms("s")))).join("\n")}
+  }`,
+    }),
+  };
+}
+
+function stagedInputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
+  const t = tiles(c, m), n = m + 2, IC4 = c.inC / 4;
+  return stagedShader(key, {
+    bindings: [...c.inputs, { name: "v", type: "f32", write: true, wide: true }],
+    perRow: t.n * IC4,
+    consts: `${c.consts}
 const TILES = ${t.n}u;
 const TX = ${t.tx}u;
-const IC4 = ${IC4}u;
-const G = ${G}u;
-var<workgroup> S: array<vec4<f32>, ${n * n * G}>;`,
-      body: `${stagedIndex(n, "P.rows * TILES * IC4")}
-  let rt = item / IC4;
+const IC4 = ${IC4}u;`,
+    place: `  let rt = item / IC4;
   let c4 = item % IC4;
   let r = P.rowBase + rt / TILES;
   let tile = rt % TILES;
   let y0 = i32(tile / TX) * ${m} - ${c.padY};
-  let x0 = i32(tile % TX) * ${m} - ${c.padX};
-  if (live) { // row a of the tile, times B
-${range(n).map((k) => `    let d_${k} = readIn4(r, y0 + i32(a), x0 + ${k}, c4 * 4u);`).join("\n")}
-${
-        range(n).map((j) =>
-          `    S[${slot("a", `${j}u`)}] = ${combination(bt[j], range(n).map((k) => `d_${k}`))};`
-        ).join("\n")
-      }
-  }
-  workgroupBarrier();
-  if (live) { // column a of those rows, Bᵀ times it
-${range(n).map((k) => `    let s_${k} = S[${slot(`${k}u`, "a")}];`).join("\n")}
-${
-        range(n).map((i) =>
-          `    v[((${i * n}u + a) * P.rows * TILES + rt) * IC4 + c4] = ${
-            combination(bt[i], range(n).map((k) => `s_${k}`))
-          };`
-        ).join("\n")
-      }
-  }`,
-    }),
-  };
+  let x0 = i32(tile % TX) * ${m} - ${c.padX};`,
+    n,
+    l: winogradTransforms(m).bt,
+    load: (k) => `readIn4(r, y0 + i32(a), x0 + ${k}, c4 * 4u)`,
+    store: (i, value) => `    v[((${i * n}u + a) * P.rows * TILES + rt) * IC4 + c4] = ${value};`,
+  });
 }
 
 function inputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
@@ -358,52 +381,23 @@ const OW_ = ${c.outW}u;`;
   let r = P.rowBase + rt / TILES;
   let tile = rt % TILES;
   let oy = (tile / TX) * ${m}u;
-  let ox = (tile % TX) * ${m}u;
-${bias ? "  let bias = b[c4];\n" : ""}`;
+  let ox = (tile % TX) * ${m}u;`;
+  const biasValue = bias ? "  let bias = b[c4];\n" : "";
   if (staged) {
-    const G = stagedItems(n), { at } = winogradTransforms(m);
-    // S[(row · m + column) · G + g]: the tile's rows times A, row by row
-    const slot = (row: string, col: string) => `(${row} * ${m}u + ${col}) * G + g`;
-    return {
+    return stagedShader(key, {
+      bindings,
       perRow: t.n * OC4,
-      perGroup: G,
-      shader: elementwiseShader(key, {
-        bindings,
-        perRow: t.n * OC4,
-        wholeGroups: true,
-        consts: `${consts}
-const G = ${G}u;
-var<workgroup> S: array<vec4<f32>, ${n * m * G}>;`,
-        body: `${stagedIndex(n, "P.rows * TILES * OC4")}
-${place.replace(bias ? "  let bias = b[c4];\n" : "", "")}
-  if (live) { // row a of the tile, times A
-${
-          range(n).map((k) =>
-            `    let s_${k} = mt[((a * ${n}u + ${k}u) * P.rows * TILES + rt) * OC4 + c4];`
-          ).join("\n")
-        }
-${
-          range(m).map((j) =>
-            `    S[${slot("a", `${j}u`)}] = ${combination(at[j], range(n).map((k) => `s_${k}`))};`
-          ).join("\n")
-        }
-  }
-  workgroupBarrier();
-  if (live && a < ${m}u) { // column a of those rows, Aᵀ times it
-${bias ? "    let bias = b[c4];\n" : ""}${
-          range(n).map((k) => `    let u_${k} = S[${slot(`${k}u`, "a")}];`).join("\n")
-        }
-    let ox_ = ox + a;
-${
-          range(m).map((i) =>
-            `    if (oy + ${i}u < OH_ && ox_ < OW_) { y[((r * OH_ + oy + ${i}u) * OW_ + ox_) * OC4 + c4] = ${
-              combination(at[i], range(n).map((k) => `u_${k}`))
-            }${bias ? " + bias" : ""}; }`
-          ).join("\n")
-        }
-  }`,
-      }),
-    };
+      consts,
+      place,
+      n,
+      l: winogradTransforms(m).at,
+      load: (k) => `mt[((a * ${n}u + ${k}u) * P.rows * TILES + rt) * OC4 + c4]`,
+      store: (i, value) =>
+        `    if (oy + ${i}u < OH_ && ox + a < OW_) { y[((r * OH_ + oy + ${i}u) * OW_ + ox + a) * OC4 + c4] = ${value}${
+          bias ? " + bias" : ""
+        }; }`,
+      before: bias ? `  ${biasValue}` : "",
+    });
   }
   const loads = range(n).flatMap((a) =>
     range(n).map((b) => `  let s_${a}_${b} = mt[(${a * n + b}u * P.rows * TILES + rt) * OC4 + c4];`)
@@ -425,7 +419,8 @@ ${
       perRow: t.n * OC4,
       consts,
       body: `  let item = i;
-${place}${loads}
+${place}
+${biasValue}${loads}
 ${sandwich(winogradTransforms(m).at, (a, b) => `s_${a}_${b}`, "o")}
 ${writes}`,
     }),
