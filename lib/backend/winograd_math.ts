@@ -7,8 +7,9 @@
  * @module
  */
 
-/** Output tile sizes: F(2 × 2, 3 × 3), F(4 × 4, 3 × 3) and F(6 × 6, 3 × 3) (the WebGPU engine's
- * only, and only by a plan or `webgpuHooks.winograd`: its rounding error is 4× F(4)'s). */
+/** Output tile sizes: F(2 × 2, 3 × 3), F(4 × 4, 3 × 3) and F(6 × 6, 3 × 3) (only where asked
+ * for: a WebGPU plan's `"winograd6"`, `webgpuHooks.winograd`, `wasmWinograd.tile`; its
+ * rounding error is 3–4× F(4)'s). */
 export type WinogradTile = 2 | 4 | 6;
 
 /** `Bᵀ` (n × n), `G` (n × 3), `Aᵀ` (m × n) of F(m, 3), n = m + 2. */
@@ -24,7 +25,8 @@ export interface WinogradTransforms {
  * Lavin & Gray's `{0, ±1, ±2}` (Barabasz et al., 2020), which halves the error:
  * `bench/winograd_bench.ts` (a 3×3 conv of 192 channels on 18×18, against float64) measures
  * the largest error at 3.1e-6 of the largest output (RMS 2.9e-7) against 6.4e-6 (4.3e-7)
- * for `{0, ±1, ±2}`, 1.1e-6 (1.1e-7) for the product and 4.8e-7 (7.6e-8) for F(2).
+ * for `{0, ±1, ±2}`, 1.1e-6 (1.1e-7) for the product and 4.8e-7 (7.6e-8) for F(2); F(6) on
+ * `{0, ±1, ±1/2, ±2}` 1.5e-5 (9.0e-7).
  */
 export const WINOGRAD_POINTS: Readonly<Record<WinogradTile, readonly number[]>> = {
   2: [0, 1, -1],

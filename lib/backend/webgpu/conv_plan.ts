@@ -14,8 +14,9 @@ import type { WebGpuContext } from "./device.ts";
  * followed by a sign layer or a disjoint max-pool, gathering through their codes);
  * `"winograd2"` / `"winograd4"` / `"winograd6"`, Winograd F(2 × 2, 3 × 3) / F(4 × 4, 3 × 3) /
  * F(6 × 6, 3 × 3) (stride-1 3×3 convs only; F(6) does 64/36 multiply-adds a pixel where F(4)
- * does 36/16, with about four times its rounding error: `WINOGRAD_POINTS`); `"window-tiles"` (transposes of a stride-1 conv before a disjoint max-pool only:
- * the filters summed at each window's argmax); `"taps"` (transposes of convs whose taps times
+ * does 36/16, with 3–4 times its rounding error: `WINOGRAD_POINTS`); `"window-tiles"`
+ * (transposes of a stride-1 conv before a disjoint max-pool only: the filters summed at each
+ * window's argmax); `"taps"` (transposes of convs whose taps times
  * input channels are at most their output channels: a product with every tap's filters, then
  * each input pixel's taps summed: kernels/conv_taps.ts); `"layers"` (transposes: the sign
  * layer and max-pool after the conv in passes of their own, then the conv transpose by a

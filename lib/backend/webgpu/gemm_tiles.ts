@@ -4,8 +4,8 @@
  * schedule), the tiled schedule and tile shape to run it in instead — what
  * `bench/gemm_sweep.ts --out=FILE` measures best on a GPU, product by product. A device starts
  * from the tiles measured on its adapter ({@linkcode MEASURED_TILES}, by adapter name: the
- * H100's so far); {@linkcode setGemmTiles} replaces them. Products without a tile follow the engine's
- * rules (`gemmScheduleFor`, `gemmTile`). Results differ from the rules' by float32 rounding
+ * H100's so far); {@linkcode setGemmTiles} replaces them. Products without a tile follow the
+ * engine's rules (`gemmScheduleFor`, `gemmTile`). Results differ from the rules' by float32 rounding
  * only (another order of the same sums).
  *
  * @module
