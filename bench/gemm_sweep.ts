@@ -26,9 +26,9 @@
  * --tiles=FILE` times end to end.
  *
  * `deno run -A bench/gemm_sweep.ts [--net=largeCNN|smallCNN] [--pass=templates|inner]
- * [--reps=N] [--budget=S] [--quick] [--out=FILE] [--wall] [--winograd=2|4|6]` on a GPU
- * (`--winograd`: the pass with that Winograd tile, `webgpuHooks.winograd`) (the lent machine:
- * `SWEEP_ARGS` of `bench/gpu_run.sh`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks
+ * [--reps=N] [--budget=S] [--quick] [--out=FILE] [--wall] [--winograd=2|4|6]` on a GPU (the
+ * lent machine: `SWEEP_ARGS` of `bench/gpu_run.sh`; `--winograd`: the pass with that Winograd
+ * tile, `webgpuHooks.winograd`); `--tiny` (smallCNN, 2 images, 3 shapes a product) checks
  * the bench itself on a software adapter, whose timings say nothing about a GPU.
  *
  * @module
