@@ -441,8 +441,7 @@ function winogradConv(args: KernelArgs): tf.TensorInfo {
   const cout = u[0]?.shape[3] ?? 0;
   const oh = h + pt + pb - 2, ow = w + pl + pr - 2;
   if (
-    (m !== 2 && m !== 4 && m !== 6) || x.dtype !== "float32" || x.shape.length !== 4 ||
-    cin % 4 !== 0 ||
+    ![2, 4, 6].includes(m) || x.dtype !== "float32" || x.shape.length !== 4 || cin % 4 !== 0 ||
     cout % 4 !== 0 || cout === 0 || oh < 1 || ow < 1 ||
     u.some((k) => k?.dtype !== "float32" || `${k.shape}` !== `1,1,${cin},${cout}`) ||
     (bias !== undefined && `${bias.shape}` !== `${cout}`) ||

@@ -185,7 +185,7 @@ export function winogradInputShader(
   staged = false,
 ): WinogradTransform {
   const key = `${keyOf(c, m)}/input${staged ? "/staged" : ""}`;
-  return once(key, () => staged ? stagedInputShader(key, c, m) : inputShader(key, c, m));
+  return once(key, () => inputShader(key, c, m, staged));
 }
 
 /** Items of a staged transform of `n × n` tiles a workgroup (`n` invocations each). */
@@ -256,31 +256,36 @@ ${range(rows).map((i) => store(i, combination(l[i], terms("s")))).join("\n")}
   };
 }
 
-function stagedInputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
+function inputShader(
+  key: string,
+  c: ConvCorrelation,
+  m: WinogradTile,
+  staged: boolean,
+): WinogradTransform {
   const t = tiles(c, m), n = m + 2, IC4 = c.inC / 4;
-  return stagedShader(key, {
-    bindings: [...c.inputs, { name: "v", type: "f32", write: true, wide: true }],
-    perRow: t.n * IC4,
-    consts: `${c.consts}
+  const bindings: Binding[] = [...c.inputs, { name: "v", type: "f32", write: true, wide: true }];
+  const consts = `${c.consts}
 const TILES = ${t.n}u;
 const TX = ${t.tx}u;
-const IC4 = ${IC4}u;`,
-    place: `  let rt = item / IC4;
+const IC4 = ${IC4}u;`;
+  const place = `  let rt = item / IC4;
   let c4 = item % IC4;
   let r = P.rowBase + rt / TILES;
   let tile = rt % TILES;
   let y0 = i32(tile / TX) * ${m} - ${c.padY};
-  let x0 = i32(tile % TX) * ${m} - ${c.padX};`,
-    n,
-    l: winogradTransforms(m).bt,
-    load: (k) => `readIn4(r, y0 + i32(a), x0 + ${k}, c4 * 4u)`,
-    store: (i, value) => `    v[((${i * n}u + a) * P.rows * TILES + rt) * IC4 + c4] = ${value};`,
-  });
-}
-
-function inputShader(key: string, c: ConvCorrelation, m: WinogradTile): WinogradTransform {
-  const t = tiles(c, m), n = m + 2, IC4 = c.inC / 4;
-  const bindings: Binding[] = [...c.inputs, { name: "v", type: "f32", write: true, wide: true }];
+  let x0 = i32(tile % TX) * ${m} - ${c.padX};`;
+  if (staged) {
+    return stagedShader(key, {
+      bindings,
+      perRow: t.n * IC4,
+      consts,
+      place,
+      n,
+      l: winogradTransforms(m).bt,
+      load: (k) => `readIn4(r, y0 + i32(a), x0 + ${k}, c4 * 4u)`,
+      store: (i, value) => `    v[((${i * n}u + a) * P.rows * TILES + rt) * IC4 + c4] = ${value};`,
+    });
+  }
   const loads = range(n).flatMap((a) =>
     range(n).map((b) => `  let d_${a}_${b} = readIn4(r, y0 + ${a}, x0 + ${b}, c4 * 4u);`)
   ).join("\n");
@@ -293,16 +298,9 @@ function inputShader(key: string, c: ConvCorrelation, m: WinogradTile): Winograd
     shader: elementwiseShader(key, {
       bindings,
       perRow: t.n * IC4,
-      consts: `${c.consts}
-const TILES = ${t.n}u;
-const TX = ${t.tx}u;
-const IC4 = ${IC4}u;`,
-      body: `  let rt = i / IC4;
-  let c4 = i % IC4;
-  let r = P.rowBase + rt / TILES;
-  let tile = rt % TILES;
-  let y0 = i32(tile / TX) * ${m} - ${c.padY};
-  let x0 = i32(tile % TX) * ${m} - ${c.padX};
+      consts,
+      body: `  let item = i;
+${place}
 ${loads}
 ${sandwich(winogradTransforms(m).bt, (a, b) => `d_${a}_${b}`, "o")}
 ${writes}`,
