@@ -22,7 +22,9 @@
  *   scattering kernel applies; with `--ab-winograd`,
  *   stride-1 3×3 convs of ≥ 16 channels by Winograd with the tile by rule, F(4), F(2)
  *   (lib/backend/tfjs/_wasm_winograd.ts)
- *   and on XNNPACK directly; with `--ab-ties-free`, ⟨A_c, x⟩'s pass that records codes by
+ *   and on XNNPACK directly; with `--ab-winograd-products`, Winograd's products in the fused
+ *   kernel with relaxed SIMD's multiply-add, with a multiply and an add, and as XNNPACK's 1×1
+ *   convs over chunks of tiles; with `--ab-ties-free`, ⟨A_c, x⟩'s pass that records codes by
  *   Winograd and by products; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
@@ -33,7 +35,7 @@
  *
  * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5] [--rounds=4]
  * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-scatter] [--ab-tiles]
- * [--ab-winograd] [--ab-ties-free] [--ab-helpers]`
+ * [--ab-winograd] [--ab-winograd-products] [--ab-ties-free] [--ab-helpers]`
  *
  * @module
  */
@@ -182,6 +184,19 @@ const abModes: Record<string, Mode[]> = {
     ["3×3 convs by Winograd F(4)", () => Object.assign(wasmWinograd, { enabled: true, tile: 4 })],
     ["3×3 convs by Winograd F(2)", () => Object.assign(wasmWinograd, { enabled: true, tile: 2 })],
     ["3×3 convs on XNNPACK", () => (wasmWinograd.enabled = false)],
+  ],
+  // Winograd's products in the fused kernel (each thread's blocks of tiles in its caches, with
+  // relaxed SIMD's multiply-add or a multiply and an add) or as XNNPACK 1×1 convs over chunks
+  "--ab-winograd-products": [
+    [
+      "Winograd fused, multiply-add",
+      () => Object.assign(wasmWinograd, { fused: true, fma: true }),
+    ],
+    [
+      "Winograd fused, multiply and add",
+      () => Object.assign(wasmWinograd, { fused: true, fma: false }),
+    ],
+    ["Winograd, XNNPACK's products", () => (wasmWinograd.fused = false)],
   ],
   // ⟨A_c, x⟩'s pass that records codes by Winograd (its value ignores how exact ties are
   // decided), or by XNNPACK's products as the passes for templates and codes

@@ -87,6 +87,9 @@ export const heapThreads = {
   helpers: Math.max(0, Math.min(7, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)),
 };
 
+/** How many parts have run on helper threads, for all memories (tests check that kernels split). */
+export const heapThreadStats = { helperParts: 0 };
+
 /** Helpers wanted per memory (its backend's XNNPACK threads − 1), where known. */
 const wanted = new WeakMap<WebAssembly.Memory, number>();
 
@@ -256,6 +259,7 @@ function round(
     Atomics.store(ctl, STATE, JOB);
     Atomics.notify(ctl, STATE);
     posted.push(h);
+    heapThreadStats.helperParts++;
     // A helper reads the shared bytes only while compiling: wait before reusing them for the next.
     if (ctl[BYTES] !== 0 && i + 1 < parts.length) wait(pool, h);
   }

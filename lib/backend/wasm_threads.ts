@@ -25,7 +25,7 @@ import {
   unrefWorkers,
   workerSource,
 } from "./_wasm_threads_glue.ts";
-import { setHeapHelpers, type WasmBackendLike } from "./_wasm_ops.ts";
+import { heapThreadsReady, setHeapHelpers, type WasmBackendLike } from "./_wasm_ops.ts";
 
 /** Options for {@link enableWasmThreads}. */
 export interface WasmThreadsOptions {
@@ -178,8 +178,11 @@ async function createBackend(
     dispose();
     m.PThread.terminateAllThreads(); // tf.removeBackend(): stop this module's workers
   };
-  // masokit's own heap kernels split their work over as many threads as XNNPACK has
+  // masokit's own heap kernels split their work over as many threads as XNNPACK has, from the
+  // first call: their helpers start only while the event loop runs, which a script's
+  // synchronous calls (affineMap in a loop) never let it do
   setHeapHelpers(backend as unknown as WasmBackendLike, threads - 1);
+  await heapThreadsReady(backend as unknown as WasmBackendLike);
   return backend;
 }
 
@@ -194,7 +197,9 @@ function copyWasmKernels(name: string): void {
 /**
  * Makes tfjs's `wasm` backend multi-threaded under Deno: registers a backend factory that runs
  * the threaded SIMD build (XNNPACK with a pool of `threads` threads, on `node:worker_threads`
- * workers started from source). Call it before `tf.setBackend("wasm")`. Needs read access to
+ * workers started from source). Call it before `tf.setBackend("wasm")`, which then also waits
+ * (at most 5 s) for masokit's heap helper threads, so that its own kernels split their work from
+ * the first call (they start only while the event loop runs). Needs read access to
  * the tfjs-backend-wasm package (as the `wasm` backend does); writes no file and starts no
  * process. When threads cannot be enabled (no shared wasm memory, files not found, backend
  * already initialised, the module fails to start) it prints one line and leaves or restores the

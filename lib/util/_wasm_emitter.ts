@@ -24,6 +24,7 @@ export const Op = {
   else: 0x05,
   br: 0x0c,
   brIf: 0x0d,
+  call: 0x10,
   end: 0x0b,
   select: 0x1b,
   localGet: 0x20,
@@ -80,7 +81,27 @@ export const SimdOp = {
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  /** Relaxed SIMD's `f32x4.relaxed_madd` (`a · b + c`, fused or not as the machine does it). */
+  f32x4RelaxedMadd: 0x105,
 } as const;
+
+let relaxed: boolean | undefined;
+
+/**
+ * Whether this engine validates relaxed SIMD's `f32x4.relaxed_madd` (V8 ships it; other engines
+ * may not): generated kernels use it only where it does.
+ *
+ * @returns Whether modules may use it.
+ */
+export function relaxedSimd(): boolean {
+  if (relaxed === undefined) {
+    const f = new FunctionBuilder([]);
+    f.v128Zero().v128Zero().v128Zero().simd(SimdOp.f32x4RelaxedMadd).op(0x1a); // drop
+    const bytes = assembleModule({ madd: f }, { shared: false, maxPages: null });
+    relaxed = WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>);
+  }
+  return relaxed;
+}
 
 /** Appends the unsigned LEB128 encoding of `n` to `out`. */
 export function uleb(out: number[], n: number): void {

@@ -9,7 +9,11 @@ import {
   heapThreadsFor,
   type WasmBackendLike,
 } from "../../lib/backend/_wasm_ops.ts";
-import { heapThreads, runningHeapThreads } from "../../lib/backend/_heap_threads.ts";
+import {
+  heapThreads,
+  runningHeapThreads,
+  stopHeapThreads,
+} from "../../lib/backend/_heap_threads.ts";
 import { FunctionBuilder, I32, Op } from "../../lib/util/_wasm_emitter.ts";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
@@ -171,7 +175,8 @@ Deno.test({
     "training kernels give the same bits before and after the helper threads start; tf.removeBackend() stops them",
   ignore: !report.enabled || heapThreads.helpers === 0,
   fn: async () => {
-    // a fresh threaded backend: its first kernels run before any helper has answered
+    // a fresh threaded backend, its helpers stopped: its first kernels run before any new
+    // helper has answered (tf.setBackend() waits for the first helpers)
     const name = "wasm-heap-threads-fresh";
     const running = runningHeapThreads();
     const fresh = await enableWasmThreads({ threads: 2, backendName: name, quiet: true });
@@ -194,7 +199,9 @@ Deno.test({
     await tf.setBackend(name);
     try {
       const backend = activeWasmBackend()!;
-      assertEquals(heapParallelism(backend), 1); // starts the helpers; none has answered yet
+      assertEquals(heapParallelism(backend), 2); // started by tf.setBackend()
+      stopHeapThreads(heapMemory(backend)!);
+      assertEquals(heapParallelism(backend), 1); // starts new helpers; none has answered yet
       const before = step();
       await threadedWithHelpers(name);
       const after = step();

@@ -1,8 +1,11 @@
 /**
  * masokit's Winograd conv on tfjs-wasm (lib/backend/tfjs/_wasm_winograd.ts) against a float64
- * brute-force convolution: both tiles, bias and ReLU, padding on every side and beyond the
- * kernel, partial tiles at the bottom and right edges, chunks of tiles that split rows, helper
- * threads, the transpose's filters; its rules and its refusals.
+ * brute-force convolution: every tile, bias and ReLU, padding on every side and beyond the
+ * kernel, partial tiles at the bottom and right edges, output channels that fill the products'
+ * register blocks or not; the fused kernel (blocks of tiles that end inside rows and parts,
+ * with and without relaxed SIMD's multiply-add) and the one with XNNPACK's products (chunks
+ * of tiles that split rows); helper threads; the transpose's filters; its rules and its
+ * refusals.
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
@@ -14,6 +17,8 @@ import {
   winogradTileFor,
 } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import type { WinogradTile } from "../../lib/backend/winograd_math.ts";
+import { heapThreadStats } from "../../lib/backend/_heap_threads.ts";
+import { relaxedSimd } from "../../lib/util/_wasm_emitter.ts";
 import { lcgValues, onThreadedWasm } from "../_threads.ts";
 import {
   assert,
@@ -89,8 +94,21 @@ const cases: [number[], number, number[], boolean][] = [
   [[2, 5, 6, 4], 4, [2, 2, 2, 2], true], // "full": every tile a border tile
   [[1, 4, 4, 4], 8, [3, 0, 0, 3], false], // padding beyond the kernel: rows of zeros
   [[1, 3, 3, 4], 4, [0, 0, 0, 0], true], // one output pixel
+  [[3, 10, 9, 12], 36, [1, 1, 1, 1], true], // 9 column quads: 2 register blocks and 1 more
+  [[2, 6, 6, 8], 20, [0, 0, 0, 0], false], // 5 column quads: 1 block and 1 more
   [[40, 12, 12, 32], 16, [1, 1, 1, 1], true], // enough tiles to split between threads
 ];
+
+/** Runs `fn` with some of the kernel's settings changed, restoring them afterwards. */
+function withSettings(settings: Partial<typeof wasmWinograd>, fn: () => void): void {
+  const before = { ...wasmWinograd };
+  Object.assign(wasmWinograd, settings);
+  try {
+    fn();
+  } finally {
+    Object.assign(wasmWinograd, before);
+  }
+}
 
 function checkAll(): void {
   assert(winogradConvReady([3, 3], [1, 1], 16, 16), "not ready on wasm");
@@ -160,14 +178,21 @@ Deno.test("the Winograd conv equals a float64 brute-force conv on wasm", async (
   try {
     await t.step("forward: both tiles, bias, ReLU, padding, partial tiles", checkAll);
     await t.step("the transpose's filters", checkTranspose);
-    await t.step("chunks of 7 tiles: chunks end inside rows", () => {
-      const before = wasmWinograd.chunkBytes;
-      wasmWinograd.chunkBytes = 36 * (32 + 16) * 4 * 7;
-      try {
+    await t.step("fused, blocks of 2 tiles: blocks end inside rows", () => {
+      assert(relaxedSimd(), "Deno's V8 validates relaxed SIMD");
+      withSettings({ blockBytes: 1 }, checkAll);
+    });
+    await t.step("fused, blocks of a few tiles", () => {
+      withSettings({ blockBytes: 64 * (32 + 16) * 4 * 6 }, checkAll);
+    });
+    await t.step("fused without relaxed SIMD's multiply-add", () => {
+      withSettings({ fma: false }, () => {
         checkAll();
-      } finally {
-        wasmWinograd.chunkBytes = before;
-      }
+        checkTranspose();
+      });
+    });
+    await t.step("XNNPACK's products, chunks of 7 tiles: chunks end inside rows", () => {
+      withSettings({ fused: false, chunkBytes: 36 * (32 + 16) * 4 * 7 }, checkAll);
     });
     await t.step("refusals name the values", () => {
       const x = lcgValues(2 * 6 * 6 * 6, 1),
@@ -198,8 +223,15 @@ Deno.test("the Winograd conv equals a float64 brute-force conv on wasm", async (
 
 Deno.test("the Winograd conv splits tiles between threads on threaded wasm", async () => {
   await onThreadedWasm("wasm-winograd-test", () => {
+    const before = heapThreadStats.helperParts;
     checkAll();
     checkTranspose();
+    const fused = heapThreadStats.helperParts;
+    withSettings({ fused: false }, checkAll);
+    if (navigator.hardwareConcurrency >= 2) {
+      assert(fused > before, "no part of the fused kernel ran on a helper thread");
+      assert(heapThreadStats.helperParts > fused, "no transform ran on a helper thread");
+    }
   });
 });
 

@@ -1,20 +1,26 @@
 /**
  * Stride-1 3×3 convolutions by Winograd's minimal filtering F(m × m, 3 × 3) on tfjs-wasm's heap
  * (lib/backend/winograd_math.ts): XNNPACK runs a 3×3 conv at ≈ 22 G multiply-adds/s on two
- * threads, near the peak of 128-bit WebAssembly SIMD, so the one way to make it faster is fewer
- * multiply-adds. An output tile of `m × m` pixels is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` for the
- * `n × n` input pixels `d` under it (n = m + 2): summed over input channels, the `n²`
- * elementwise products become `n²` independent matrix products `[tiles, cin] · [cin, cout]`,
- * which XNNPACK runs as 1×1 convolutions — `n²/m²` multiply-adds per output pixel and channel
- * pair instead of 9 (F(4): 2.25, a quarter).
+ * threads, near the peak of 128-bit WebAssembly SIMD without a fused multiply-add, so the way to
+ * make it faster is fewer multiply-adds. An output tile of `m × m` pixels is
+ * `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` for the `n × n` input pixels `d` under it (n = m + 2): summed
+ * over input channels, the `n²` elementwise products become `n²` independent matrix products
+ * `[tiles, cin] · [cin, cout]` — `n²/m²` multiply-adds per output pixel and channel pair instead
+ * of 9 (F(4): 2.25, a quarter).
  *
- * Three steps per chunk of tiles: the input transform `V[ξ] = (Bᵀ d B)[ξ]` (a generated
- * WebAssembly SIMD kernel, four channels a vector, zero outside the image: the padding is applied
- * on the fly), the `n²` products `M[ξ] = V[ξ] · U[ξ]` with the filters transformed in float64 by
- * the caller (`U[ξ] = (G g Gᵀ)[ξ]`, [1, 1, cin, cout] each), and the output transform `Aᵀ M A`
- * (+ bias, then ReLU where asked), written into the output. Chunks keep the temporaries within
- * `wasmWinograd.chunkBytes`; the transforms are split between the calling thread and the heap's
- * helper threads.
+ * Three steps: the input transform `V[ξ] = (Bᵀ d B)[ξ]` (four channels a vector, zero outside
+ * the image: the padding is applied on the fly), the `n²` products `M[ξ] = V[ξ] · U[ξ]` with the
+ * filters transformed in float64 by the caller (`U[ξ] = (G g Gᵀ)[ξ]`, [1, 1, cin, cout] each),
+ * and the output transform `Aᵀ M A` (+ bias, then ReLU where asked), written into the output.
+ * By default all three are one generated WebAssembly SIMD kernel (`wasmWinograd.fused`): the
+ * tiles split between the calling thread and the heap's helper threads, each thread takes its
+ * tiles in blocks whose `V` and `M` stay in its caches (`wasmWinograd.blockBytes`), and runs the
+ * products itself in register blocks of 2 × 16 outputs, with relaxed SIMD's fused multiply-add
+ * where the engine has it (`wasmWinograd.fma`). Otherwise the products are XNNPACK 1×1 convs
+ * over chunks of tiles (`wasmWinograd.chunkBytes`), between the two transforms split over the
+ * threads, every chunk's `V` and `M` through memory: largeCNN's templates take 1.3× as long
+ * that way, and as long by the fused kernel without the multiply-add (`bench/affine_compare.ts
+ * --ab-winograd-products`, bench/RESULTS.md).
  *
  * The engine (lib/backend/tfjs/run.ts) calls the kernel with a layer's filters transformed once;
  * training (lib/train/wasm_kernels.ts), whose filters change every step, calls
@@ -24,7 +30,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
+import { FunctionBuilder, I32, Op, relaxedSimd, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
 import {
   free,
   heapRanges,
@@ -44,7 +50,13 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}, F(2) or F(4); F(6) only
  * where set: on 2 threads it ran largeCNN's transposed convs 1.4–1.6× slower than F(4),
  * `bench/wasm_winograd_bench.ts`), from how many input and
- * output channels on, the most bytes of transforms (`V` and `M`) a chunk of tiles holds, and
+ * output channels on, whether the transforms and products run as one fused kernel (`fused`),
+ * the most bytes of `V` and `M` a thread's block of tiles holds there (`blockBytes`: within
+ * half a core's 512 KiB L2 cache on the machines measured; larger blocks measured no faster),
+ * whether its products use relaxed SIMD's multiply-add where available (`fma`: results then
+ * depend on whether the machine fuses it, within float32 rounding), the most bytes of
+ * transforms a chunk of tiles holds where XNNPACK runs the products (`chunkBytes`; the filter
+ * gradient's chunks too), and
  * the fewest multiply-adds (of the direct conv) a call with filters transformed at each call
  * ({@linkcode winogradWithFilter}: training) needs — below it, making the transformed filters
  * (and XNNPACK's operators for them) at every call ate the gain: smallCNN's training step at
@@ -58,6 +70,9 @@ export const wasmWinograd: {
   tile: WinogradTile | "auto";
   minChannels: number;
   chunkBytes: number;
+  fused: boolean;
+  blockBytes: number;
+  fma: boolean;
   minFilterMacs: number;
   tiesFree: boolean;
 } = {
@@ -65,6 +80,9 @@ export const wasmWinograd: {
   tile: "auto",
   minChannels: 16,
   chunkBytes: 96 << 20,
+  fused: true,
+  blockBytes: 256 << 10,
+  fma: true,
   minFilterMacs: 4e8,
   tiesFree: true,
 };
@@ -165,31 +183,33 @@ function combination(
 }
 
 /**
- * `out[i][j] = (L D Lᵀ)[i][j]` into v128 locals, `D` given by `d(k, j)` (pushing a value):
- * first `t = L D`, then `t Lᵀ`.
+ * `out[i][j] = (L D Lᵀ)[i][j]`, `D` a column at a time: `column(j)` emits whatever column `j`
+ * needs first (its loads into locals) and returns `d(k)`, which pushes `D[k][j]`. First `t = L D`
+ * column by column, then each `out[i][j]` of `t Lᵀ` row by row, handed to `emit(i, j, push)`
+ * (`push` computes it onto the stack) as soon as it is made: few values live at once (a
+ * column of `D`, `t`, one output), where holding all of `D` and all of `out` spilled them.
  */
 function sandwich(
   f: FunctionBuilder,
   l: readonly (readonly number[])[],
-  d: (k: number, j: number) => void,
+  column: (j: number) => (k: number) => void,
   scale: (c: number) => void,
-): number[][] {
+  emit: (i: number, j: number, push: () => void) => void,
+): void {
   const rows = l.length, cols = l[0].length;
   const t = Array.from({ length: rows }, () => Array.from({ length: cols }, () => f.local(V128)));
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      combination(f, l[i], (k) => d(k, j), scale);
+  for (let j = 0; j < cols; j++) {
+    const d = column(j);
+    for (let i = 0; i < rows; i++) {
+      combination(f, l[i], d, scale);
       f.set(t[i][j]);
     }
   }
-  const out = Array.from({ length: rows }, () => Array.from({ length: rows }, () => f.local(V128)));
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < rows; j++) {
-      combination(f, l[j], (k) => f.get(t[i][k]), scale);
-      f.set(out[i][j]);
+      emit(i, j, () => combination(f, l[j], (k) => f.get(t[i][k]), scale));
     }
   }
-  return out;
 }
 
 /** The splat constants of a matrix's coefficients, as locals set at the function's start. */
@@ -208,6 +228,19 @@ function scales(
     locals.set(c, local);
   }
   return (c) => f.get(locals.get(c)!);
+}
+
+/**
+ * Locals holding the `count` addresses of an i32 table at the address in local `table` (the
+ * transform arrays `V[ξ]`, `M[ξ]` or `W[ξ]`: a table keeps a function's arguments within what
+ * the heap's helper threads take).
+ */
+function addressTable(f: FunctionBuilder, table: number, count: number): number[] {
+  return Array.from({ length: count }, (_, xi) => {
+    const local = f.local(I32);
+    f.get(table).mem(Op.i32Load, 2, xi * 4).set(local);
+    return local;
+  });
 }
 
 /** A transform's tile: its first pixel's address, its offset in the transform, its flags. */
@@ -269,16 +302,17 @@ function tileLoop(
 }
 
 /**
- * `input(x, t0, t1, base, v_0 … v_{n²−1})`: for tiles `t0 ≤ t < t1` (counted over the rows'
+ * `input(x, t0, t1, base, v)`, `v` the address of an i32 table of the arrays `v_0 … v_{n²−1}`: for
+ * tiles `t0 ≤ t < t1` (counted over the rows'
  * tiles, row-major), `v_ξ[(t − base)·cin + c] = (Bᵀ d B)[ξ]` for every channel `c`, `d` the
  * `n × n` input pixels of the tile (zero outside the image).
  */
 function inputFunction(s: Shape): FunctionBuilder {
   const n = s.m + 2, N = n * n, { bt } = winogradTransforms(s.m);
-  const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
-  const [x, t0, t1, base] = [0, 1, 2, 3], v = (xi: number) => 4 + xi;
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32]);
+  const [x, t0, t1, base] = [0, 1, 2, 3], vs = addressTable(f, 4, N), v = (xi: number) => vs[xi];
   const [c4, vq, c4End] = Array.from({ length: 3 }, () => f.local(I32));
-  const d = Array.from({ length: N }, () => f.local(V128));
+  const d = Array.from({ length: n }, () => f.local(V128));
   const scale = scales(f, [bt]);
   const cinBytes = s.cin * 4;
   f.i32(cinBytes).set(c4End);
@@ -286,41 +320,45 @@ function inputFunction(s: Shape): FunctionBuilder {
   tileLoop(f, s, { tensor: x, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
     f.i32(0).set(c4);
     f.forLoop(c4, c4End, 16, () => {
-      for (let a = 0; a < n; a++) {
-        for (let b = 0; b < n; b++) {
+      f.get(off).get(c4).op(Op.i32Add).set(vq); // the quad's byte offset in each V[ξ]
+      const column = (b: number) => {
+        for (let a = 0; a < n; a++) {
           const at = (a * s.w + b) * cinBytes;
           if (!checked) {
-            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[a * n + b]);
+            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[a]);
             continue;
           }
           // pix may lie before the tensor: the address in full, read where in range only
           f.get(rowOk[a]).get(colOk[b]).op(Op.i32And);
           f.op(Op.if, V128);
           f.get(pix).i32(at).op(Op.i32Add).get(c4).op(Op.i32Add).v128Load(0);
-          f.op(Op.else).v128Zero().op(Op.end).set(d[a * n + b]);
+          f.op(Op.else).v128Zero().op(Op.end).set(d[a]);
         }
-      }
-      const o = sandwich(f, bt, (k, j) => f.get(d[k * n + j]), scale);
-      f.get(off).get(c4).op(Op.i32Add).set(vq); // the quad's byte offset in each V[ξ]
-      for (let xi = 0; xi < N; xi++) {
-        f.get(v(xi)).get(vq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
-      }
+        return (k: number) => f.get(d[k]);
+      };
+      sandwich(f, bt, column, scale, (i, j, push) => {
+        f.get(v(i * n + j)).get(vq).op(Op.i32Add);
+        push();
+        f.v128Store(0);
+      });
     });
   });
   return f;
 }
 
 /**
- * `output(out, bias, t0, t1, base, m_0 … m_{n²−1})`: for tiles `t0 ≤ t < t1`, the `m × m`
+ * `output(out, bias, t0, t1, base, m)`, `m` the address of an i32 table of the arrays `m_0 …
+ * m_{n²−1}`: for tiles `t0 ≤ t < t1`, the `m × m`
  * output pixels `Aᵀ M A` (+ bias; ReLU where asked) of every channel, `M[ξ]` at
  * `m_ξ[(t − base)·cout + c]`; pixels past the output's edge are not written.
  */
 function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder {
   const n = s.m + 2, N = n * n, { at } = winogradTransforms(s.m);
-  const f = new FunctionBuilder(Array.from({ length: 5 + N }, () => I32));
-  const [out, b, t0, t1, base] = [0, 1, 2, 3, 4], mt = (xi: number) => 5 + xi;
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
+  const [out, b, t0, t1, base] = [0, 1, 2, 3, 4], ms = addressTable(f, 5, N);
+  const mt = (xi: number) => ms[xi];
   const [c4, q, c4End] = Array.from({ length: 3 }, () => f.local(I32));
-  const sv = Array.from({ length: N }, () => f.local(V128));
+  const sv = Array.from({ length: n }, () => f.local(V128));
   const bv = f.local(V128), zero = f.local(V128);
   const scale = scales(f, [at]);
   const coutBytes = s.cout * 4;
@@ -331,26 +369,30 @@ function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder
     f.i32(0).set(c4);
     f.forLoop(c4, c4End, 16, () => {
       f.get(off).get(c4).op(Op.i32Add).set(q);
-      for (let xi = 0; xi < N; xi++) f.get(mt(xi)).get(q).op(Op.i32Add).v128Load(0).set(sv[xi]);
-      const o = sandwich(f, at, (k, j) => f.get(sv[k * n + j]), scale);
       if (bias) f.get(b).get(c4).op(Op.i32Add).v128Load(0).set(bv);
-      for (let i = 0; i < s.m; i++) {
-        for (let j = 0; j < s.m; j++) {
-          if (checked) f.get(rowOk[i]).get(colOk[j]).op(Op.i32And).op(Op.if, 0x40);
-          f.get(pix).get(c4).op(Op.i32Add).get(o[i][j]);
-          if (bias) f.get(bv).simd(SimdOp.f32x4Add);
-          if (relu) f.get(zero).simd(F32X4_MAX);
-          f.v128Store((i * s.ow + j) * coutBytes);
-          if (checked) f.op(Op.end);
+      const column = (j: number) => {
+        for (let k = 0; k < n; k++) {
+          f.get(mt(k * n + j)).get(q).op(Op.i32Add).v128Load(0).set(sv[k]);
         }
-      }
+        return (k: number) => f.get(sv[k]);
+      };
+      sandwich(f, at, column, scale, (i, j, push) => {
+        if (checked) f.get(rowOk[i]).get(colOk[j]).op(Op.i32And).op(Op.if, 0x40);
+        f.get(pix).get(c4).op(Op.i32Add);
+        push();
+        if (bias) f.get(bv).simd(SimdOp.f32x4Add);
+        if (relu) f.get(zero).simd(F32X4_MAX);
+        f.v128Store((i * s.ow + j) * coutBytes);
+        if (checked) f.op(Op.end);
+      });
     });
   });
   return f;
 }
 
 /**
- * `grad(dy, t0, t1, base, w_0 … w_{n²−1})`: for tiles `t0 ≤ t < t1`, `w_ξ[(t − base)·cout + c] =
+ * `grad(dy, t0, t1, base, w)`, `w` the address of an i32 table of the arrays `w_0 … w_{n²−1}`:
+ * for tiles `t0 ≤ t < t1`, `w_ξ[(t − base)·cout + c] =
  * (A δ Aᵀ)[ξ]` for every channel `c`, `δ` the tile's `m × m` pixels of `dy` `[rows, oh, ow,
  * cout]` (zero past its edge): the gradient's side of the filter gradient
  * `dW = Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`.
@@ -358,10 +400,10 @@ function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder
 function gradFunction(s: Shape): FunctionBuilder {
   const n = s.m + 2, N = n * n;
   const a = winogradTransforms(s.m).at, l = Array.from({ length: n }, (_, i) => a.map((r) => r[i]));
-  const f = new FunctionBuilder(Array.from({ length: 4 + N }, () => I32));
-  const [dy, t0, t1, base] = [0, 1, 2, 3], wt = (xi: number) => 4 + xi;
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32]);
+  const [dy, t0, t1, base] = [0, 1, 2, 3], ws = addressTable(f, 4, N), wt = (xi: number) => ws[xi];
   const [c4, wq, c4End] = Array.from({ length: 3 }, () => f.local(I32));
-  const d = Array.from({ length: s.m * s.m }, () => f.local(V128));
+  const d = Array.from({ length: s.m }, () => f.local(V128));
   const scale = scales(f, [l]);
   const coutBytes = s.cout * 4;
   f.i32(coutBytes).set(c4End);
@@ -369,27 +411,153 @@ function gradFunction(s: Shape): FunctionBuilder {
   tileLoop(f, s, { tensor: dy, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
     f.i32(0).set(c4);
     f.forLoop(c4, c4End, 16, () => {
-      for (let i = 0; i < s.m; i++) {
-        for (let j = 0; j < s.m; j++) {
+      f.get(off).get(c4).op(Op.i32Add).set(wq);
+      const column = (j: number) => {
+        for (let i = 0; i < s.m; i++) {
           const at = (i * s.ow + j) * coutBytes;
           if (!checked) {
-            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[i * s.m + j]);
+            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[i]);
             continue;
           }
           f.get(rowOk[i]).get(colOk[j]).op(Op.i32And);
           f.op(Op.if, V128);
           f.get(pix).get(c4).op(Op.i32Add).v128Load(at);
-          f.op(Op.else).v128Zero().op(Op.end).set(d[i * s.m + j]);
+          f.op(Op.else).v128Zero().op(Op.end).set(d[i]);
         }
-      }
-      const o = sandwich(f, l, (k, j) => f.get(d[k * s.m + j]), scale);
-      f.get(off).get(c4).op(Op.i32Add).set(wq);
-      for (let xi = 0; xi < N; xi++) {
-        f.get(wt(xi)).get(wq).op(Op.i32Add).get(o[Math.floor(xi / n)][xi % n]).v128Store(0);
-      }
+        return (k: number) => f.get(d[k]);
+      };
+      sandwich(f, l, column, scale, (i, j, push) => {
+        f.get(wt(i * n + j)).get(wq).op(Op.i32Add);
+        push();
+        f.v128Store(0);
+      });
     });
   });
   return f;
+}
+
+/** A register block of the products: rows of A by vec4 columns of B (2 × 16 outputs). */
+const GEMM_ROWS = 2, GEMM_QUADS = 4;
+
+/**
+ * `gemm(a, b, c, rows)`: `C[rows, cout] = A[rows, cin] · B[cin, cout]`, row-major float32
+ * (`rows` rounded up to a multiple of {@linkcode GEMM_ROWS}: the caller's A and C have room;
+ * `cin` and `cout` multiples of 4), in register blocks of
+ * `GEMM_ROWS × 4·GEMM_QUADS` outputs (a narrower last column block where `cout` asks), four
+ * depths an iteration: each depth one vec4 load a column quad of B, one splat of A a row, and
+ * a multiply and an add an accumulator. B's column block (`cin × 8` floats) stays in the L1
+ * cache across the row blocks.
+ */
+function gemmFunction(cin: number, cout: number, fma: boolean): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32]);
+  const [a, b, c, rowEnd] = [0, 1, 2, 3];
+  const [col, colEnd, row, pa, pb, pc, kEnd] = Array.from({ length: 7 }, () => f.local(I32));
+  const acc = Array.from(
+    { length: GEMM_ROWS },
+    () => Array.from({ length: GEMM_QUADS }, () => f.local(V128)),
+  );
+  const bv = Array.from({ length: GEMM_QUADS }, () => f.local(V128));
+  const av = f.local(V128);
+  const cinBytes = cin * 4, coutBytes = cout * 4;
+  const block = (quads: number) => {
+    f.i32(0).set(row);
+    f.forLoop(row, rowEnd, GEMM_ROWS, () => {
+      for (const r of acc) for (let j = 0; j < quads; j++) f.v128Zero().set(r[j]);
+      f.get(a).get(row).i32(cinBytes).op(Op.i32Mul).op(Op.i32Add).set(pa);
+      f.get(pa).i32(cinBytes).op(Op.i32Add).set(kEnd);
+      f.get(b).get(col).op(Op.i32Add).set(pb);
+      f.forLoop(pa, kEnd, 16, () => {
+        for (let u = 0; u < 4; u++) {
+          for (let j = 0; j < quads; j++) f.get(pb).v128Load(u * coutBytes + j * 16).set(bv[j]);
+          for (let i = 0; i < GEMM_ROWS; i++) {
+            f.get(pa).v128Load32Splat(i * cinBytes + u * 4).set(av);
+            for (let j = 0; j < quads; j++) {
+              if (fma) f.get(av).get(bv[j]).get(acc[i][j]).simd(SimdOp.f32x4RelaxedMadd);
+              else f.get(acc[i][j]).get(av).get(bv[j]).simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add);
+              f.set(acc[i][j]);
+            }
+          }
+        }
+        f.get(pb).i32(4 * coutBytes).op(Op.i32Add).set(pb);
+      });
+      f.get(c).get(row).i32(coutBytes).op(Op.i32Mul).op(Op.i32Add).get(col).op(Op.i32Add).set(pc);
+      for (let i = 0; i < GEMM_ROWS; i++) {
+        for (let j = 0; j < quads; j++) f.get(pc).get(acc[i][j]).v128Store(i * coutBytes + j * 16);
+      }
+    });
+  };
+  const full = Math.floor(cout / 4 / GEMM_QUADS) * GEMM_QUADS * 16, rest = (cout / 4) % GEMM_QUADS;
+  f.i32(0).set(col).i32(full).set(colEnd);
+  f.forLoop(col, colEnd, GEMM_QUADS * 16, () => block(GEMM_QUADS));
+  if (rest > 0) {
+    f.i32(full).set(col);
+    block(rest);
+  }
+  return f;
+}
+
+/** Function indices of a fused kernel's module (the order of {@linkcode fusedModule}'s keys). */
+const INPUT = 0, OUTPUT = 1, GEMM = 2;
+
+/**
+ * The fused kernel's module: `fused(x, out, bias, t0, t1, scratch, filters)` runs tiles
+ * `t0 ≤ t < t1` in blocks of `block` tiles, each block wholly in the thread's own `scratch`
+ * (`V` then `M`, small enough to stay in its caches): the input transform into `V`, the
+ * `(m + 2)²` products `M[ξ] = V[ξ] · U[ξ]` (`filters`: an i32 table of the `U[ξ]` addresses),
+ * the output transform. The products run over the block's tiles rounded up to a multiple of
+ * {@linkcode GEMM_ROWS} (the rows past them never read).
+ */
+function fusedModule(
+  s: Shape,
+  block: number,
+  bias: boolean,
+  relu: boolean,
+  fma: boolean,
+): Record<string, FunctionBuilder> {
+  const N = (s.m + 2) ** 2, vBytes = block * s.cin * 4, mBytes = block * s.cout * 4;
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
+  const [x, out, b, t0, t1, scratch, filters] = [0, 1, 2, 3, 4, 5, 6];
+  const [t, end] = [f.local(I32), f.local(I32)];
+  const vAt = (xi: number) => f.get(scratch).i32(xi * vBytes).op(Op.i32Add);
+  const mAt = (xi: number) => f.get(scratch).i32(N * vBytes + xi * mBytes).op(Op.i32Add);
+  // the transforms' tables of V[ξ] and M[ξ], after them in the scratch
+  const tables = N * (vBytes + mBytes);
+  for (let xi = 0; xi < N; xi++) {
+    f.get(scratch);
+    vAt(xi);
+    f.mem(Op.i32Store, 2, tables + xi * 4);
+    f.get(scratch);
+    mAt(xi);
+    f.mem(Op.i32Store, 2, tables + (N + xi) * 4);
+  }
+  const table = (at: number) => f.get(scratch).i32(at).op(Op.i32Add);
+  f.get(t0).set(t);
+  f.forLoop(t, t1, block, () => {
+    // end = min(t + block, t1)
+    f.get(t).i32(block).op(Op.i32Add).get(t1).get(t).i32(block).op(Op.i32Add).get(t1);
+    f.op(Op.i32LtU, Op.select).set(end);
+    f.get(x).get(t).get(end).get(t);
+    table(tables);
+    f.op(Op.call, INPUT);
+    for (let xi = 0; xi < N; xi++) {
+      vAt(xi);
+      f.get(filters).mem(Op.i32Load, 2, xi * 4);
+      mAt(xi);
+      // the block's rows, rounded up to a multiple of GEMM_ROWS
+      f.get(end).get(t).op(Op.i32Sub).i32(GEMM_ROWS - 1).op(Op.i32Add);
+      f.i32(GEMM_ROWS).op(Op.i32DivU).i32(GEMM_ROWS).op(Op.i32Mul);
+      f.op(Op.call, GEMM);
+    }
+    f.get(out).get(b).get(t).get(end).get(t);
+    table(tables + N * 4);
+    f.op(Op.call, OUTPUT);
+  });
+  return {
+    input: inputFunction(s),
+    output: outputFunction(s, bias, relu),
+    gemm: gemmFunction(s.cin, s.cout, fma),
+    fused: f,
+  };
 }
 
 /**
@@ -408,11 +576,13 @@ function heapWork(
     infos.forEach((t) => held.delete(t));
     free(backend, ...infos);
   };
+  const hold = <T extends tf.TensorInfo>(...infos: T[]): T[] => {
+    infos.forEach((t) => held.add(t));
+    return infos;
+  };
+  const address = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
   return {
-    hold: <T extends tf.TensorInfo>(...infos: T[]): T[] => {
-      infos.forEach((t) => held.add(t));
-      return infos;
-    },
+    hold,
     give,
     giveAll: () => give(...held),
     run: (name: string, parts: number[][]) => {
@@ -420,7 +590,17 @@ function heapWork(
         throw new Error(`${WINOGRAD_CONV}: the wasm heap was not found`);
       }
     },
-    address: (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset,
+    address,
+    /** Runs `fn` with the address of an i32 table of the tensors' addresses on the heap. */
+    withTable: (infos: readonly tf.TensorInfo[], fn: (at: number) => void): void => {
+      const [t] = hold(backend.makeOutput([infos.length], "int32"));
+      (backend.typedArrayFromHeap(t) as Int32Array).set(infos.map(address));
+      try {
+        fn(address(t));
+      } finally {
+        give(t);
+      }
+    },
   };
 }
 
@@ -477,18 +657,22 @@ function winogradOnHeap(
   const total = rows * tilesOf(s).n;
   const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
   const key = `winograd ${relu} ${bias !== undefined} ${Object.values(s).join("x")}`;
+  if (wasmWinograd.fused) return fusedOnHeap(backend, x, u, bias, s, relu, out);
   const build = () => ({
     input: inputFunction(s),
     output: outputFunction(s, bias !== undefined, relu),
   });
-  const { hold, give, giveAll, run, address } = heapWork(backend, key, build);
+  const { hold, give, giveAll, run, address, withTable } = heapWork(backend, key, build);
   try {
     for (let base = 0; base < total; base += perChunk) {
       const count = Math.min(perChunk, total - base);
       const v = hold(...u.map(() => backend.makeOutput([1, 1, count, cin], "float32")));
       const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
-      const xAt = address(x), vAt = v.map(address);
-      run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
+      const xAt = address(x);
+      withTable(
+        v,
+        (vAt) => run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, vAt])),
+      );
       const mt = v.map((vi, xi) => {
         const [product] = hold(
           runWasm(backend, "Conv2D", { x: vi, filter: u[xi] }, {
@@ -502,9 +686,10 @@ function winogradOnHeap(
         return product;
       });
       const outAt = address(out), bAt = bias === undefined ? 0 : address(bias);
-      run(
-        "output",
-        ranges.map(([s0, c]) => [outAt, bAt, base + s0, base + s0 + c, base, ...mt.map(address)]),
+      withTable(
+        mt,
+        (mAt) =>
+          run("output", ranges.map(([s0, c]) => [outAt, bAt, base + s0, base + s0 + c, base, mAt])),
       );
       give(...mt);
     }
@@ -512,6 +697,56 @@ function winogradOnHeap(
     giveAll();
     free(backend, out);
     throw e;
+  }
+  return out;
+}
+
+/**
+ * {@linkcode winogradOnHeap}'s work by the fused kernel ({@linkcode fusedModule}): the tiles split
+ * between the heap's threads, each with its own scratch of one block.
+ */
+function fusedOnHeap(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  u: readonly tf.TensorInfo[],
+  bias: tf.TensorInfo | undefined,
+  s: Shape,
+  relu: boolean,
+  out: tf.TensorInfo,
+): tf.TensorInfo {
+  const N = u.length, total = x.shape[0] * tilesOf(s).n;
+  const perTile = N * (s.cin + s.cout) * 4;
+  const ranges = heapRanges(backend, total, total >= MIN_SPLIT_TILES);
+  // the most tiles a block (a multiple of GEMM_ROWS), then as even blocks as a part allows
+  const most = Math.max(1, Math.floor(wasmWinograd.blockBytes / perTile / GEMM_ROWS)) * GEMM_ROWS;
+  const part = Math.max(...ranges.map(([, c]) => c));
+  const even = Math.ceil(part / Math.ceil(part / most));
+  const block = Math.ceil(even / GEMM_ROWS) * GEMM_ROWS;
+  const fma = wasmWinograd.fma && relaxedSimd();
+  const key = `winograd fused ${block} ${fma} ${relu} ${bias !== undefined} ${
+    Object.values(s).join("x")
+  }`;
+  const { hold, giveAll, run, address, withTable } = heapWork(
+    backend,
+    key,
+    () => fusedModule(s, block, bias !== undefined, relu, fma),
+  );
+  // a part's scratch: V and M of a block, then the transforms' tables (2 N addresses)
+  const scratchBytes = block * perTile + 8 * N;
+  try {
+    const [scratch] = hold(backend.makeOutput([ranges.length * scratchBytes / 4], "float32"));
+    const at = [address(x), address(out), bias === undefined ? 0 : address(bias)];
+    const sAt = address(scratch);
+    withTable(
+      u,
+      (fAt) =>
+        run("fused", ranges.map(([t0, c], p) => [...at, t0, t0 + c, sAt + p * scratchBytes, fAt])),
+    );
+  } catch (e) {
+    free(backend, out);
+    throw e;
+  } finally {
+    giveAll();
   }
   return out;
 }
@@ -689,7 +924,7 @@ export function winogradFilterGrad(
   const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
   const key = `winograd grad ${Object.values(s).join("x")}`;
   const build = () => ({ input: inputFunction(s), grad: gradFunction(s) });
-  const { hold, give, giveAll, run, address } = heapWork(backend, key, build);
+  const { hold, give, giveAll, run, address, withTable } = heapWork(backend, key, build);
   // Σ over chunks of V[ξ]ᵀ · W[ξ]
   const [sums] = hold(backend.makeOutput([1, N, per], "float32"));
   try {
@@ -702,9 +937,15 @@ export function winogradFilterGrad(
         ...Array.from({ length: N }, () => backend.makeOutput([1, count, cout], "float32")),
       );
       const ranges = heapRanges(backend, count, count >= MIN_SPLIT_TILES);
-      const xAt = address(x), dyAt = address(dy), vAt = v.map(address), wAt = wt.map(address);
-      run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, ...vAt]));
-      run("grad", ranges.map(([s0, c]) => [dyAt, base + s0, base + s0 + c, base, ...wAt]));
+      const xAt = address(x), dyAt = address(dy);
+      withTable(
+        v,
+        (vAt) => run("input", ranges.map(([s0, c]) => [xAt, base + s0, base + s0 + c, base, vAt])),
+      );
+      withTable(
+        wt,
+        (wAt) => run("grad", ranges.map(([s0, c]) => [dyAt, base + s0, base + s0 + c, base, wAt])),
+      );
       for (let xi = 0; xi < N; xi++) {
         const [vT] = hold(runWasm(backend, "Transpose", { x: v[xi] }, { perm: [1, 0] }));
         give(v[xi]);
