@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import {
+  gemmFunction,
   wasmWinograd,
   WINOGRAD_CONV,
   winogradConvReady,
@@ -18,7 +19,7 @@ import {
 } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import type { WinogradTile } from "../../lib/backend/winograd_math.ts";
 import { heapThreadStats } from "../../lib/backend/_heap_threads.ts";
-import { relaxedSimd } from "../../lib/util/_wasm_emitter.ts";
+import { assembleModule, relaxedSimd } from "../../lib/util/_wasm_emitter.ts";
 import { lcgValues, onThreadedWasm } from "../_threads.ts";
 import {
   assert,
@@ -259,5 +260,47 @@ Deno.test("which convs and tiles the engine runs by Winograd", async () => {
     assertEquals(winogradTileFor(2, 2), false); // 36 > 0.6 · 9 · 4
   } finally {
     wasmWinograd.tile = "auto";
+  }
+});
+
+Deno.test("the fused kernel's products equal float64 products, every register block and splat", () => {
+  // [rows, cin, cout]: rows not a multiple of the block's, columns that leave a narrower block
+  const shapes = [[5, 12, 20], [2, 4, 4], [7, 16, 52]];
+  for (const fma of relaxedSimd() ? [true, false] : [false]) {
+    for (const shuffle of [true, false]) {
+      for (const [rows, quads] of [[2, 4], [4, 2], [3, 3], [1, 8]]) {
+        for (const [m, cin, cout] of shapes) {
+          const what = `${rows} × ${
+            4 * quads
+          } block, shuffle ${shuffle}, fma ${fma}, [${m}, ${cin}] · [${cin}, ${cout}]`;
+          const gemm = gemmFunction(cin, cout, { fma, shuffle, rows, quads });
+          const memory = new WebAssembly.Memory({ initial: 1 });
+          const ex = new WebAssembly.Instance(
+            new WebAssembly.Module(
+              assembleModule({ gemm }, { shared: false, maxPages: null }) as Uint8Array<
+                ArrayBuffer
+              >,
+            ),
+            { env: { memory } },
+          ).exports as { gemm: (a: number, b: number, c: number, rows: number) => void };
+          const f32 = new Float32Array(memory.buffer);
+          const padded = Math.ceil(m / rows) * rows; // the rows it computes
+          const a = lcgValues(padded * cin, 17), b = lcgValues(cin * cout, 19);
+          const A = 0, B = A + a.length, C = B + b.length, end = C + padded * cout;
+          f32.set(a, A);
+          f32.set(b, B);
+          f32.fill(12345, C, end + 64); // a sentinel past the rows it computes, too
+          ex.gemm(A * 4, B * 4, C * 4, m);
+          const want = new Float64Array(m * cout);
+          for (let r = 0; r < m; r++) {
+            for (let o = 0; o < cout; o++) {
+              for (let k = 0; k < cin; k++) want[r * cout + o] += a[r * cin + k] * b[k * cout + o];
+            }
+          }
+          assertAllClose(f32.subarray(C, C + m * cout), want, 1e-5, what, largestMagnitude(want));
+          assert(f32.subarray(end, end + 64).every((v) => v === 12345), `${what}: wrote past C`);
+        }
+      }
+    }
   }
 });

@@ -439,38 +439,62 @@ function gradFunction(s: Shape): FunctionBuilder {
 /** A register block of the products: rows of A by vec4 columns of B (2 × 16 outputs). */
 const GEMM_ROWS = 2, GEMM_QUADS = 4;
 
+/** The products' code: the defaults are the fused kernel's; a benchmark compares others. */
+export interface WasmGemmOptions {
+  /** Relaxed SIMD's multiply-add (where the engine validates it), or a multiply and an add. */
+  readonly fma: boolean;
+  /** Rows of a register block (default {@linkcode GEMM_ROWS}). */
+  readonly rows?: number;
+  /** Column quads of a register block (default {@linkcode GEMM_QUADS}). */
+  readonly quads?: number;
+  /** A's values splatted by shuffles of one load a row (default), or each by a load-splat. */
+  readonly shuffle?: boolean;
+}
+
 /**
  * `gemm(a, b, c, rows)`: `C[rows, cout] = A[rows, cin] · B[cin, cout]`, row-major float32
- * (`rows` rounded up to a multiple of {@linkcode GEMM_ROWS}: the caller's A and C have room;
- * `cin` and `cout` multiples of 4), in register blocks of
- * `GEMM_ROWS × 4·GEMM_QUADS` outputs (a narrower last column block where `cout` asks), four
- * depths an iteration: each depth one vec4 load a column quad of B, one splat of A a row, and
- * a multiply and an add an accumulator. B's column block (`cin × 8` floats) stays in the L1
- * cache across the row blocks.
+ * (`rows` rounded up to a multiple of the register block's rows: the caller's A and C have room;
+ * `cin` and `cout` multiples of 4), in register blocks of {@linkcode GEMM_ROWS} ×
+ * 4·{@linkcode GEMM_QUADS} outputs (a narrower last column block where `cout` asks), four depths
+ * an iteration: one vec4 load of A a row, then each depth one vec4 load a column quad of B, one
+ * shuffle splatting A's value a row (fewer loads than a load-splat each, and faster:
+ * `bench/wasm_gemm_bench.ts`), and a multiply-add an accumulator (or a multiply and an add). B's
+ * column block stays in the L1 cache across the row blocks.
+ *
+ * @param cin A's columns, B's rows.
+ * @param cout B's columns.
+ * @param options The code's choices.
+ * @returns The function.
  */
-function gemmFunction(cin: number, cout: number, fma: boolean): FunctionBuilder {
+export function gemmFunction(
+  cin: number,
+  cout: number,
+  { fma, rows: R = GEMM_ROWS, quads: Q = GEMM_QUADS, shuffle = true }: WasmGemmOptions,
+): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32]);
   const [a, b, c, rowEnd] = [0, 1, 2, 3];
   const [col, colEnd, row, pa, pb, pc, kEnd] = Array.from({ length: 7 }, () => f.local(I32));
-  const acc = Array.from(
-    { length: GEMM_ROWS },
-    () => Array.from({ length: GEMM_QUADS }, () => f.local(V128)),
-  );
-  const bv = Array.from({ length: GEMM_QUADS }, () => f.local(V128));
-  const av = f.local(V128);
+  const acc = Array.from({ length: R }, () => Array.from({ length: Q }, () => f.local(V128)));
+  const bv = Array.from({ length: Q }, () => f.local(V128));
+  const av = f.local(V128), ar = Array.from({ length: R }, () => f.local(V128));
+  // i8x16.shuffle's lanes that splat a vector's float u
+  const splat = (u: number) => Array.from({ length: 16 }, (_, e) => 4 * u + (e % 4));
   const cinBytes = cin * 4, coutBytes = cout * 4;
   const block = (quads: number) => {
     f.i32(0).set(row);
-    f.forLoop(row, rowEnd, GEMM_ROWS, () => {
+    f.forLoop(row, rowEnd, R, () => {
       for (const r of acc) for (let j = 0; j < quads; j++) f.v128Zero().set(r[j]);
       f.get(a).get(row).i32(cinBytes).op(Op.i32Mul).op(Op.i32Add).set(pa);
       f.get(pa).i32(cinBytes).op(Op.i32Add).set(kEnd);
       f.get(b).get(col).op(Op.i32Add).set(pb);
       f.forLoop(pa, kEnd, 16, () => {
+        if (shuffle) { for (let i = 0; i < R; i++) f.get(pa).v128Load(i * cinBytes).set(ar[i]); }
         for (let u = 0; u < 4; u++) {
           for (let j = 0; j < quads; j++) f.get(pb).v128Load(u * coutBytes + j * 16).set(bv[j]);
-          for (let i = 0; i < GEMM_ROWS; i++) {
-            f.get(pa).v128Load32Splat(i * cinBytes + u * 4).set(av);
+          for (let i = 0; i < R; i++) {
+            if (shuffle) f.get(ar[i]).get(ar[i]).simd(SimdOp.i8x16Shuffle, ...splat(u));
+            else f.get(pa).v128Load32Splat(i * cinBytes + u * 4);
+            f.set(av);
             for (let j = 0; j < quads; j++) {
               if (fma) f.get(av).get(bv[j]).get(acc[i][j]).simd(SimdOp.f32x4RelaxedMadd);
               else f.get(acc[i][j]).get(av).get(bv[j]).simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add);
@@ -481,14 +505,14 @@ function gemmFunction(cin: number, cout: number, fma: boolean): FunctionBuilder 
         f.get(pb).i32(4 * coutBytes).op(Op.i32Add).set(pb);
       });
       f.get(c).get(row).i32(coutBytes).op(Op.i32Mul).op(Op.i32Add).get(col).op(Op.i32Add).set(pc);
-      for (let i = 0; i < GEMM_ROWS; i++) {
+      for (let i = 0; i < R; i++) {
         for (let j = 0; j < quads; j++) f.get(pc).get(acc[i][j]).v128Store(i * coutBytes + j * 16);
       }
     });
   };
-  const full = Math.floor(cout / 4 / GEMM_QUADS) * GEMM_QUADS * 16, rest = (cout / 4) % GEMM_QUADS;
+  const full = Math.floor(cout / 4 / Q) * Q * 16, rest = (cout / 4) % Q;
   f.i32(0).set(col).i32(full).set(colEnd);
-  f.forLoop(col, colEnd, GEMM_QUADS * 16, () => block(GEMM_QUADS));
+  f.forLoop(col, colEnd, Q * 16, () => block(Q));
   if (rest > 0) {
     f.i32(full).set(col);
     block(rest);
@@ -555,7 +579,7 @@ function fusedModule(
   return {
     input: inputFunction(s),
     output: outputFunction(s, bias, relu),
-    gemm: gemmFunction(s.cin, s.cout, fma),
+    gemm: gemmFunction(s.cin, s.cout, { fma }),
     fused: f,
   };
 }
