@@ -14,6 +14,6 @@ Deno.test("bench/wasm_gemm_bench.ts runs and prints every variant and XNNPACK's 
     "--rounds=1",
   ]);
   assert(success, out.slice(-2000));
-  assert(/\| 2×16, shuffle, multiply[- +]+add \| [\d.]+ \| [\d.]+ \|/.test(out), out);
+  assert(/\| 4×8, shuffle, multiply[- +]+add \| [\d.]+ \| [\d.]+ \|/.test(out), out);
   assert(/\| XNNPACK 1×1 conv \| [\d.]+ \| [\d.]+ \|/.test(out), out);
 });

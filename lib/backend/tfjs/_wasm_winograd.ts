@@ -15,7 +15,7 @@
  * By default all three are one generated WebAssembly SIMD kernel (`wasmWinograd.fused`): the
  * tiles split between the calling thread and the heap's helper threads, each thread takes its
  * tiles in blocks whose `V` and `M` stay in its caches (`wasmWinograd.blockBytes`), and runs the
- * products itself in register blocks of 2 × 16 outputs, with relaxed SIMD's fused multiply-add
+ * products itself in register blocks of 4 × 8 outputs, with relaxed SIMD's fused multiply-add
  * where the engine has it (`wasmWinograd.fma`). Otherwise the products are XNNPACK 1×1 convs
  * over chunks of tiles (`wasmWinograd.chunkBytes`), between the two transforms split over the
  * threads, every chunk's `V` and `M` through memory: largeCNN's templates take 1.3× as long
@@ -436,8 +436,8 @@ function gradFunction(s: Shape): FunctionBuilder {
   return f;
 }
 
-/** A register block of the products: rows of A by vec4 columns of B (2 × 16 outputs). */
-const GEMM_ROWS = 2, GEMM_QUADS = 4;
+/** A register block of the products: rows of A by vec4 columns of B (4 × 8 outputs). */
+const GEMM_ROWS = 4, GEMM_QUADS = 2;
 
 /** The products' code: the defaults are the fused kernel's; a benchmark compares others. */
 export interface WasmGemmOptions {
