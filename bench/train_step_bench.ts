@@ -14,7 +14,9 @@
  * and on XNNPACK; `--ab=bn-simd`: batch-norm's passes (moments, forward, gradient) in SIMD and
  * in JS loops; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
- * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK; `--input-grad` computes it everywhere, as stock tfjs does);
+ * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK;
+ * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
+ * `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
  *
@@ -29,7 +31,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam | --ab=winograd] [--net=smallCNN|largeCNN] [--batch=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products] [--net=smallCNN|largeCNN] [--batch=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -260,6 +262,8 @@ if (BACKEND === "webgpu") {
     ? "adam"
     : flag("ab=winograd")
     ? "winograd"
+    : flag("ab=winograd-products")
+    ? "winogradProducts"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -278,6 +282,7 @@ if (BACKEND === "webgpu") {
       if (ab === "helpers") heapThreads.helpers = on ? helpers : 0;
       if (ab === "adam") registerWasmTrainingKernels({ fuseAdam: on });
       if (ab === "winograd") wasmWinograd.enabled = on;
+      if (ab === "winogradProducts") wasmWinograd.fused = on;
       const t0 = performance.now();
       const run = minimizer(model, opt, x, y);
       const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
@@ -291,6 +296,7 @@ if (BACKEND === "webgpu") {
     wasmBatchNormSimd.enabled = true;
     heapThreads.helpers = helpers;
     wasmWinograd.enabled = true;
+    wasmWinograd.fused = true;
     tf.dispose([x, y]);
     opt.dispose();
     const labels = {
@@ -302,6 +308,10 @@ if (BACKEND === "webgpu") {
       helpers: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
       adam: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],
       winograd: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs on XNNPACK"],
+      winogradProducts: [
+        "A/B: Winograd's fused kernel",
+        "A/B: Winograd's products on XNNPACK",
+      ],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);
