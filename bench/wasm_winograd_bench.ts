@@ -1,7 +1,8 @@
 /**
  * One stride-1 3×3 conv on tfjs-wasm (2 XNNPACK threads and masokit's helper threads): XNNPACK's
  * conv against masokit's Winograd kernel (lib/backend/tfjs/_wasm_winograd.ts) with F(2),
- * F(4) and F(6), median ms of `--reps` calls after two warm-ups, and each one's largest error against a
+ * F(4) and F(6) (the fused kernel), and F(4) with XNNPACK's products over chunks of tiles (its
+ * calls alternating with the fused F(4)'s), median ms of `--reps` calls after two warm-ups, and each one's largest error against a
  * float64 conv (sampled output pixels), relative to the largest output, and F(4)'s 36 products
  * `[tiles, cin] · [cin, cout]` on XNNPACK alone (their rate in multiply-adds: the rest of F(4)'s
  * time is its transforms). Shapes: largeCNN's
@@ -16,6 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { enableWasmThreads } from "../lib/backend/wasm_threads.ts";
 import {
+  wasmWinograd,
   WINOGRAD_CONV,
   winogradConvReady,
   winogradFilterValues,
@@ -27,23 +29,30 @@ const report = await enableWasmThreads({ threads: 2, backendName: "wasm-t2" });
 await tf.setBackend(report.enabled ? "wasm-t2" : "wasm");
 if (!winogradConvReady([3, 3], [1, 1], 16, 16)) throw new Error("the Winograd kernel is not ready");
 
-/** Median ms of `REPS` calls after two warm-ups (the result read each time). */
-function time(f: () => tf.Tensor): number {
-  const run = () => {
+/**
+ * Median ms of `REPS` calls of each of `fs` after two warm-ups each (the result read each time),
+ * the calls alternating between them, so that a change of the machine's speed meets all alike.
+ */
+function times(...fs: (() => tf.Tensor)[]): number[] {
+  const run = (f: () => tf.Tensor) => {
     const o = f();
     o.dataSync();
     o.dispose();
   };
-  run();
-  run();
-  const ts: number[] = [];
+  fs.forEach((f) => (run(f), run(f)));
+  const ts: number[][] = fs.map(() => []);
   for (let i = 0; i < REPS; i++) {
-    const t0 = performance.now();
-    run();
-    ts.push(performance.now() - t0);
+    fs.forEach((f, k) => {
+      const t0 = performance.now();
+      run(f);
+      ts[k].push(performance.now() - t0);
+    });
   }
-  return ts.sort((a, b) => a - b)[REPS >> 1];
+  return ts.map((t) => t.sort((a, b) => a - b)[REPS >> 1]);
 }
+
+/** Median ms of `REPS` calls after two warm-ups. */
+const time = (f: () => tf.Tensor) => times(f)[0];
 
 /** The largest error of `y` against float64 at 64 sampled outputs, relative to the largest. */
 function error(
@@ -80,9 +89,9 @@ const shapes = value("shape") !== undefined ? [value("shape")!.split(",").map(Nu
 ];
 console.log(`one 3×3 conv on ${tf.getBackend()}, median of ${REPS}:`);
 console.log(
-  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | F(6) | F(4)'s 36 products alone | error XNNPACK / F(2) / F(4) / F(6) |",
+  "| x [rows, h, h, cin] → cout, pad | XNNPACK | F(2) | F(4) | F(6) | F(4), XNNPACK's products | F(4)'s 36 products alone on XNNPACK | error XNNPACK / F(2) / F(4) / F(6) / F(4) XNNPACK's products |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const [rows, h, cin, cout, pad] of shapes) {
   const xv = tf.randomNormal([rows, h, h, cin], 0, 1, "float32", 1).dataSync() as Float32Array;
   const kv = Float64Array.from(tf.randomNormal([3, 3, cin, cout], 0, 0.1, "float32", 2).dataSync());
@@ -100,6 +109,7 @@ for (const [rows, h, cin, cout, pad] of shapes) {
     err: error(direct().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]),
   }];
   let products = "";
+  let chunked = { ms: 0, err: 0 };
   for (const m of [2, 4, 6] as const) {
     const inputs: Record<string, tf.Tensor> = { x };
     winogradFilterValues(kv, cin, cout, false, m).forEach((u, xi) =>
@@ -128,16 +138,36 @@ for (const [rows, h, cin, cout, pad] of shapes) {
         relu: false,
         pad: [pad, pad, pad, pad],
       }) as tf.Tensor;
-    runs.push({
-      ms: time(wino),
-      err: error(wino().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]),
-    });
+    const err = () => error(wino().dataSync() as Float32Array, xv, kv, [rows, h, cin, cout, pad]);
+    if (m !== 4) runs.push({ ms: time(wino), err: err() });
+    else {
+      // the same with XNNPACK's products over chunks of tiles (the fused kernel's alternative),
+      // calls alternating with the fused kernel's
+      const withFused = (fused: boolean) => () => {
+        wasmWinograd.fused = fused;
+        try {
+          return wino();
+        } finally {
+          wasmWinograd.fused = true;
+        }
+      };
+      const [fusedMs, chunkedMs] = times(withFused(true), withFused(false));
+      runs.push({ ms: fusedMs, err: err() });
+      wasmWinograd.fused = false;
+      try {
+        chunked = { ms: chunkedMs, err: err() };
+      } finally {
+        wasmWinograd.fused = true;
+      }
+    }
     tf.dispose(Object.values(inputs).filter((t) => t !== x));
   }
   console.log(
     `| [${rows}, ${h}, ${h}, ${cin}] → ${cout}, ${pad} | ${
       runs.map((r) => `${r.ms.toFixed(1)} ms`).join(" | ")
-    } | ${products} | ${runs.map((r) => r.err.toExponential(1)).join(" / ")} |`,
+    } | ${chunked.ms.toFixed(1)} ms | ${products} | ${
+      [...runs, chunked].map((r) => r.err.toExponential(1)).join(" / ")
+    } |`,
   );
   tf.dispose([x, k]);
 }
