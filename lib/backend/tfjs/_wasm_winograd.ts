@@ -52,7 +52,7 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * `bench/wasm_winograd_bench.ts`), from how many input and
  * output channels on, whether the transforms and products run as one fused kernel (`fused`),
  * the most bytes of `V` and `M` a thread's block of tiles holds there (`blockBytes`: within
- * half a core's 512 KiB L2 cache on the machines measured; larger blocks measured no faster),
+ * half a core's 512 KiB L2 cache on the machines measured),
  * whether its products use relaxed SIMD's multiply-add where available (`fma`: results then
  * depend on whether the machine fuses it, within float32 rounding), the most bytes of
  * transforms a chunk of tiles holds where XNNPACK runs the products (`chunkBytes`; the filter
