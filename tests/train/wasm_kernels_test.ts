@@ -178,6 +178,7 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
   const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
     { x: [2, 9, 8, 16], co: 20, pad: "same" }, // partial tiles; dx by Winograd too (20 → 16)
     { x: [3, 10, 10, 32], co: 16, pad: "valid" },
+    { x: [9, 18, 18, 16], co: 24, pad: "valid" }, // 144 tiles: dW's products reload their sums
   ];
   for (const c of cases) {
     await t.step(`x ${c.x.join("×")}, ${c.co} filters, ${c.pad}`, async () => {
@@ -218,8 +219,18 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
         wasmWinograd.chunkBytes = 36 * (c.x[3] + c.co) * 4 * 5;
         const chunked = await on("wasm", run);
         assertClose(chunked[2], cpu[2], 1e-5, "dW in chunks");
+        wasmWinograd.chunkBytes = chunkBytes;
+        // dW's products without the multiply-add, and on XNNPACK (the convs too)
+        for (const settings of [{ fma: false }, { fused: false }]) {
+          Object.assign(wasmWinograd, settings);
+          const other = await on("wasm", run);
+          Object.assign(wasmWinograd, { fma: true, fused: true });
+          ["conv", "dx", "dW"].forEach((what, i) =>
+            assertClose(other[i], cpu[i], 1e-5, `${what}, ${JSON.stringify(settings)}`)
+          );
+        }
       } finally {
-        Object.assign(wasmWinograd, { minFilterMacs, chunkBytes });
+        Object.assign(wasmWinograd, { minFilterMacs, chunkBytes, fma: true, fused: true });
       }
     });
   }

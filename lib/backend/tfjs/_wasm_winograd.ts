@@ -25,7 +25,8 @@
  * The engine (lib/backend/tfjs/run.ts) calls the kernel with a layer's filters transformed once;
  * training (lib/train/wasm_kernels.ts), whose filters change every step, calls
  * {@linkcode winogradWithFilter} (the filters transformed on the heap at each call) and
- * {@linkcode winogradFilterGrad} (the filter gradient `Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`).
+ * {@linkcode winogradFilterGrad} (the filter gradient `Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`, its
+ * products by masokit's code too where `wasmWinograd.fused` is on).
  *
  * @module
  */
@@ -50,7 +51,8 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}, F(2) or F(4); F(6) only
  * where set: on 2 threads it ran largeCNN's transposed convs 1.4–1.6× slower than F(4),
  * `bench/wasm_winograd_bench.ts`), from how many input and
- * output channels on, whether the transforms and products run as one fused kernel (`fused`),
+ * output channels on, whether the transforms and products run as one fused kernel (`fused`; the
+ * filter gradient's products by masokit's code too),
  * the most bytes of `V` and `M` a thread's block of tiles holds there (`blockBytes`: within
  * half a core's 512 KiB L2 cache on the machines measured),
  * whether its products use relaxed SIMD's multiply-add where available (`fma`: results then
@@ -520,6 +522,81 @@ export function gemmFunction(
   return f;
 }
 
+/** Depths (tiles) of the filter gradient's products between reloads of the sums. */
+const GRAD_DEPTH = 128;
+
+/**
+ * `products(v, w, sums, xi0, xi1, count)`: for `xi0 ≤ ξ < xi1`, `sums[ξ] += V[ξ]ᵀ · W[ξ]`
+ * (`[cin, cout]` row-major at `sums + ξ·cin·cout·4`), `V[ξ]` `[count, cin]` and `W[ξ]`
+ * `[count, cout]` at the addresses of the i32 tables `v` and `w`: the filter gradient's `(m + 2)²`
+ * products, each summed by one thread in a fixed order. Register blocks of 4 input × 8 output
+ * channels: each depth one vec4 load of `V`'s four channels, four shuffles splatting them, two
+ * vec4 loads of `W`, eight multiply-adds (or multiplies and adds); the sums reloaded every
+ * {@linkcode GRAD_DEPTH} tiles so that `V[ξ]` and `W[ξ]`'s rows stay in the caches.
+ */
+function gradProductsFunction(cin: number, cout: number, fma: boolean): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
+  const [vTable, wTable, sums, xi0, xi1, count] = [0, 1, 2, 3, 4, 5];
+  const [xi, va, wa, ca, kb, kbEnd, i, iEnd, o, oEnd, pv, pw, pc, kEnd] = Array.from(
+    { length: 14 },
+    () => f.local(I32),
+  );
+  const acc = Array.from({ length: 4 }, () => Array.from({ length: 2 }, () => f.local(V128)));
+  const vv = f.local(V128), av = f.local(V128), wv = [f.local(V128), f.local(V128)];
+  const cinBytes = cin * 4, coutBytes = cout * 4;
+  const splat = (u: number) => Array.from({ length: 16 }, (_, e) => 4 * u + (e % 4));
+  // one register block (i, o: byte offsets of the channels in a row of V, of W and of the sums):
+  // sums[i..i+3, o..o+4q−1] += Σ_k V[k, i..i+3]ᵀ W[k, o..]
+  const block = (quads: number) => {
+    f.get(ca).get(i).i32(cout).op(Op.i32Mul).op(Op.i32Add).get(o).op(Op.i32Add).set(pc);
+    for (let r = 0; r < 4; r++) {
+      for (let j = 0; j < quads; j++) f.get(pc).v128Load(r * coutBytes + j * 16).set(acc[r][j]);
+    }
+    f.get(va).get(kb).i32(cinBytes).op(Op.i32Mul).op(Op.i32Add).get(i).op(Op.i32Add).set(pv);
+    f.get(va).get(kbEnd).i32(cinBytes).op(Op.i32Mul).op(Op.i32Add).get(i).op(Op.i32Add).set(kEnd);
+    f.get(wa).get(kb).i32(coutBytes).op(Op.i32Mul).op(Op.i32Add).get(o).op(Op.i32Add).set(pw);
+    f.forLoop(pv, kEnd, cinBytes, () => {
+      f.get(pv).v128Load(0).set(vv);
+      for (let j = 0; j < quads; j++) f.get(pw).v128Load(j * 16).set(wv[j]);
+      for (let r = 0; r < 4; r++) {
+        f.get(vv).get(vv).simd(SimdOp.i8x16Shuffle, ...splat(r)).set(av);
+        for (let j = 0; j < quads; j++) {
+          if (fma) f.get(av).get(wv[j]).get(acc[r][j]).simd(SimdOp.f32x4RelaxedMadd);
+          else f.get(acc[r][j]).get(av).get(wv[j]).simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add);
+          f.set(acc[r][j]);
+        }
+      }
+      f.get(pw).i32(coutBytes).op(Op.i32Add).set(pw);
+    });
+    for (let r = 0; r < 4; r++) {
+      for (let j = 0; j < quads; j++) f.get(pc).get(acc[r][j]).v128Store(r * coutBytes + j * 16);
+    }
+  };
+  const full = Math.floor(cout / 8) * 32, rest = (cout / 4) % 2;
+  f.get(xi0).set(xi);
+  f.forLoop(xi, xi1, 1, () => {
+    f.get(vTable).get(xi).i32(4).op(Op.i32Mul).op(Op.i32Add).mem(Op.i32Load, 2, 0).set(va);
+    f.get(wTable).get(xi).i32(4).op(Op.i32Mul).op(Op.i32Add).mem(Op.i32Load, 2, 0).set(wa);
+    f.get(sums).get(xi).i32(cin * coutBytes).op(Op.i32Mul).op(Op.i32Add).set(ca);
+    f.i32(0).set(kb);
+    f.forLoop(kb, count, GRAD_DEPTH, () => {
+      // kbEnd = min(kb + GRAD_DEPTH, count)
+      f.get(kb).i32(GRAD_DEPTH).op(Op.i32Add).get(count).get(kb).i32(GRAD_DEPTH).op(Op.i32Add);
+      f.get(count).op(Op.i32LtU, Op.select).set(kbEnd);
+      f.i32(0).set(i).i32(cinBytes).set(iEnd);
+      f.forLoop(i, iEnd, 16, () => {
+        f.i32(0).set(o).i32(full).set(oEnd);
+        f.forLoop(o, oEnd, 32, () => block(2));
+        if (rest > 0) {
+          f.i32(full).set(o);
+          block(1);
+        }
+      });
+    });
+  });
+  return f;
+}
+
 /** Function indices of a fused kernel's module (the order of {@linkcode fusedModule}'s keys). */
 const INPUT = 0, OUTPUT = 1, GEMM = 2;
 
@@ -913,8 +990,10 @@ export function winogradWithFilter(
  * The filter gradient of a stride-1 3×3 conv, `dW[p, q, i, o] = Σ x_pad[r, y + p, x + q, i] ·
  * dy[r, y, x, o]`, by Winograd, where the rules take it ({@linkcode winogradWithFilter}'s): for
  * each chunk of `dy`'s tiles the input transform of `x` (`V`, padding `pad` applied on the fly)
- * and the gradient's (`A δ Aᵀ`), the `(m + 2)²` products `V[ξ]ᵀ · W[ξ]` (`[cin, cout]`, on
- * XNNPACK, summed over chunks), then `dW = (G ⊗ G)ᵀ` applied to them. Null where the rules do
+ * and the gradient's (`A δ Aᵀ`), split between the threads by tiles, then the `(m + 2)²` products
+ * `V[ξ]ᵀ · W[ξ]` (`[cin, cout]`, summed over chunks; split between the threads by `ξ`, each
+ * summed by one, with the fused kernel's multiply-add: `gradProductsFunction`; on XNNPACK where
+ * `wasmWinograd.fused` is off), then `dW = (G ⊗ G)ᵀ` applied to them. Null where the rules do
  * not take it.
  *
  * @param backend The tfjs-wasm backend.
@@ -946,11 +1025,18 @@ export function winogradFilterGrad(
   winogradRuns.count++;
   const total = rows * tilesOf(s).n;
   const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
-  const key = `winograd grad ${Object.values(s).join("x")}`;
-  const build = () => ({ input: inputFunction(s), grad: gradFunction(s) });
+  // the products by masokit's code where the fused kernel runs the convs, else on XNNPACK
+  const own = wasmWinograd.fused, fma = wasmWinograd.fma && relaxedSimd();
+  const key = `winograd grad ${own} ${fma} ${Object.values(s).join("x")}`;
+  const build = () => ({
+    input: inputFunction(s),
+    grad: gradFunction(s),
+    ...(own ? { products: gradProductsFunction(cin, cout, fma) } : {}),
+  });
   const { hold, give, giveAll, run, address, withTable } = heapWork(backend, key, build);
   // Σ over chunks of V[ξ]ᵀ · W[ξ]
   const [sums] = hold(backend.makeOutput([1, N, per], "float32"));
+  if (own) (backend.typedArrayFromHeap(sums) as Float32Array).fill(0);
   try {
     for (let base = 0; base < total; base += perChunk) {
       const count = Math.min(perChunk, total - base);
@@ -970,6 +1056,18 @@ export function winogradFilterGrad(
         wt,
         (wAt) => run("grad", ranges.map(([s0, c]) => [dyAt, base + s0, base + s0 + c, base, wAt])),
       );
+      if (own) {
+        // the (m + 2)² products split between the threads, each summed by one
+        const sAt = address(sums);
+        withTable(v, (vAt) =>
+          withTable(wt, (wAt) =>
+            run(
+              "products",
+              heapRanges(backend, N).map(([x0, c]) => [vAt, wAt, sAt, x0, x0 + c, count]),
+            )));
+        give(...v, ...wt);
+        continue;
+      }
       for (let xi = 0; xi < N; xi++) {
         const [vT] = hold(runWasm(backend, "Transpose", { x: v[xi] }, { perm: [1, 0] }));
         give(v[xi]);
