@@ -16,6 +16,8 @@
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
  * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK;
  * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
+ * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
+ * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
  * `--peer`: also
  * PyTorch (bench/_peer_train_step.py, 2 threads) when python3-torch is installed.
@@ -31,7 +33,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products] [--net=smallCNN|largeCNN] [--batch=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -64,6 +66,12 @@ if (NET !== "smallCNN" && NET !== "largeCNN") {
 }
 const STEPS = arg("steps", 20), CPU_STEPS = arg("cpu-steps", 1);
 const BATCH = arg("batch", NET === "largeCNN" ? 16 : 64);
+// the fewest multiply-adds of a conv that training runs by Winograd (0: all that it takes)
+const MIN_FILTER_MACS = arg("min-filter-macs", wasmWinograd.minFilterMacs);
+if (!(MIN_FILTER_MACS >= 0)) {
+  throw new RangeError(`--min-filter-macs=${MIN_FILTER_MACS}: expected a number ≥ 0`);
+}
+wasmWinograd.minFilterMacs = MIN_FILTER_MACS;
 for (const [name, value] of [["batch", BATCH], ["steps", STEPS]] as const) {
   if (!Number.isInteger(value) || value < 1) {
     throw new RangeError(`--${name}=${value}: expected a positive integer`);

@@ -60,10 +60,12 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * transforms a chunk of tiles holds where XNNPACK runs the products (`chunkBytes`; the filter
  * gradient's chunks too), and
  * the fewest multiply-adds (of the direct conv) a call with filters transformed at each call
- * ({@linkcode winogradWithFilter}: training) needs — below it, making the transformed filters
- * (and XNNPACK's operators for them) at every call ate the gain: smallCNN's training step at
- * batch 64, whose one qualifying conv does 0.2 G, took 78.9 ms by Winograd against 77.8 on
- * XNNPACK (`bench/train_step_bench.ts --ab=winograd`, bench/RESULTS.md); and whether the pass
+ * ({@linkcode winogradWithFilter}: training) needs — below it, transforming the filters at every
+ * call eats the gain: smallCNN's training step, whose one qualifying conv does 0.2 G
+ * multiply-adds at batch 64, ran 1.20–1.25× faster by Winograd than on XNNPACK, 1.04–1.13× at
+ * batch 16 (0.05 G), 0.88–0.97× at batch 4 (`bench/train_step_bench.ts --ab=winograd
+ * --min-filter-macs=0 [--batch=N]`, bench/RESULTS.md; with XNNPACK's products it was 0.99× at
+ * batch 64, hence 4e8 until the fused kernel); and whether the pass
  * that records the codes of ⟨A_c, x⟩ alone may use it (`tiesFree`, default true: that value does
  * not depend on how exact ties are decided; `bench/affine_compare.ts --ab-ties-free`).
  */
@@ -85,7 +87,7 @@ export const wasmWinograd: {
   fused: true,
   blockBytes: 256 << 10,
   fma: true,
-  minFilterMacs: 4e8,
+  minFilterMacs: 4e7,
   tiesFree: true,
 };
 
