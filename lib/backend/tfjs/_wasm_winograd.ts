@@ -306,28 +306,30 @@ function tileLoop(
 }
 
 /**
- * `input(x, t0, t1, base, v)`, `v` the address of an i32 table of the arrays `v_0 … v_{n²−1}`: for
- * tiles `t0 ≤ t < t1` (counted over the rows'
- * tiles, row-major), `v_ξ[(t − base)·cin + c] = (Bᵀ d B)[ξ]` for every channel `c`, `d` the
- * `n × n` input pixels of the tile (zero outside the image).
+ * A function `(tensor, t0, t1, base, table)` that, for tiles `t0 ≤ t < t1` (counted over the rows'
+ * tiles, row-major), writes `(L D Lᵀ)[ξ]` for every channel into the array `ξ` of the i32 table at
+ * `table` (at `(t − base)·channels`), `D` the tile's `span × span` pixels of the tensor (`grid`;
+ * zero outside it): the input transform (`L = Bᵀ`) and the gradient's (`L = A`).
  */
-function inputFunction(s: Shape): FunctionBuilder {
-  const n = s.m + 2, N = n * n, { bt } = winogradTransforms(s.m);
+function transformFunction(
+  s: Shape,
+  l: readonly (readonly number[])[],
+  grid: { span: number; height: number; width: number; padY: number; padX: number; bytes: number },
+): FunctionBuilder {
+  const n = l.length, N = n * n, span = grid.span;
   const f = new FunctionBuilder([I32, I32, I32, I32, I32]);
-  const [x, t0, t1, base] = [0, 1, 2, 3], vs = addressTable(f, 4, N), v = (xi: number) => vs[xi];
-  const [c4, vq, c4End] = Array.from({ length: 3 }, () => f.local(I32));
-  const d = Array.from({ length: n }, () => f.local(V128));
-  const scale = scales(f, [bt]);
-  const cinBytes = s.cin * 4;
-  f.i32(cinBytes).set(c4End);
-  const grid = { span: n, height: s.h, width: s.w, padY: s.pt, padX: s.pl, bytes: cinBytes };
-  tileLoop(f, s, { tensor: x, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
+  const [tensor, t0, t1, base] = [0, 1, 2, 3], arrays = addressTable(f, 4, N);
+  const [c4, q, c4End] = Array.from({ length: 3 }, () => f.local(I32));
+  const d = Array.from({ length: span }, () => f.local(V128));
+  const scale = scales(f, [l]);
+  f.i32(grid.bytes).set(c4End);
+  tileLoop(f, s, { tensor, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
     f.i32(0).set(c4);
     f.forLoop(c4, c4End, 16, () => {
-      f.get(off).get(c4).op(Op.i32Add).set(vq); // the quad's byte offset in each V[ξ]
+      f.get(off).get(c4).op(Op.i32Add).set(q); // the quad's byte offset in each array
       const column = (b: number) => {
-        for (let a = 0; a < n; a++) {
-          const at = (a * s.w + b) * cinBytes;
+        for (let a = 0; a < span; a++) {
+          const at = (a * grid.width + b) * grid.bytes;
           if (!checked) {
             f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[a]);
             continue;
@@ -340,14 +342,25 @@ function inputFunction(s: Shape): FunctionBuilder {
         }
         return (k: number) => f.get(d[k]);
       };
-      sandwich(f, bt, column, scale, (i, j, push) => {
-        f.get(v(i * n + j)).get(vq).op(Op.i32Add);
+      sandwich(f, l, column, scale, (i, j, push) => {
+        f.get(arrays[i * n + j]).get(q).op(Op.i32Add);
         push();
         f.v128Store(0);
       });
     });
   });
   return f;
+}
+
+/**
+ * `input(x, t0, t1, base, v)`, `v` the address of an i32 table of the arrays `v_0 … v_{n²−1}`:
+ * for tiles `t0 ≤ t < t1` (counted over the rows' tiles, row-major), `v_ξ[(t − base)·cin + c] =
+ * (Bᵀ d B)[ξ]` for every channel `c`, `d` the `n × n` input pixels of the tile (zero outside the
+ * image).
+ */
+function inputFunction(s: Shape): FunctionBuilder {
+  const grid = { span: s.m + 2, height: s.h, width: s.w, padY: s.pt, padX: s.pl, bytes: s.cin * 4 };
+  return transformFunction(s, winogradTransforms(s.m).bt, grid);
 }
 
 /**
@@ -396,48 +409,15 @@ function outputFunction(s: Shape, bias: boolean, relu: boolean): FunctionBuilder
 
 /**
  * `grad(dy, t0, t1, base, w)`, `w` the address of an i32 table of the arrays `w_0 … w_{n²−1}`:
- * for tiles `t0 ≤ t < t1`, `w_ξ[(t − base)·cout + c] =
- * (A δ Aᵀ)[ξ]` for every channel `c`, `δ` the tile's `m × m` pixels of `dy` `[rows, oh, ow,
- * cout]` (zero past its edge): the gradient's side of the filter gradient
- * `dW = Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`.
+ * for tiles `t0 ≤ t < t1`, `w_ξ[(t − base)·cout + c] = (A δ Aᵀ)[ξ]` for every channel `c`, `δ`
+ * the tile's `m × m` pixels of `dy` `[rows, oh, ow, cout]` (zero past its edge): the gradient's
+ * side of the filter gradient `dW = Gᵀ [Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)] G`.
  */
 function gradFunction(s: Shape): FunctionBuilder {
-  const n = s.m + 2, N = n * n;
-  const a = winogradTransforms(s.m).at, l = Array.from({ length: n }, (_, i) => a.map((r) => r[i]));
-  const f = new FunctionBuilder([I32, I32, I32, I32, I32]);
-  const [dy, t0, t1, base] = [0, 1, 2, 3], ws = addressTable(f, 4, N), wt = (xi: number) => ws[xi];
-  const [c4, wq, c4End] = Array.from({ length: 3 }, () => f.local(I32));
-  const d = Array.from({ length: s.m }, () => f.local(V128));
-  const scale = scales(f, [l]);
-  const coutBytes = s.cout * 4;
-  f.i32(coutBytes).set(c4End);
-  const grid = { span: s.m, height: s.oh, width: s.ow, padY: 0, padX: 0, bytes: coutBytes };
-  tileLoop(f, s, { tensor: dy, t0, t1, base }, grid, (checked, { pix, off, rowOk, colOk }) => {
-    f.i32(0).set(c4);
-    f.forLoop(c4, c4End, 16, () => {
-      f.get(off).get(c4).op(Op.i32Add).set(wq);
-      const column = (j: number) => {
-        for (let i = 0; i < s.m; i++) {
-          const at = (i * s.ow + j) * coutBytes;
-          if (!checked) {
-            f.get(pix).get(c4).op(Op.i32Add).v128Load(at).set(d[i]);
-            continue;
-          }
-          f.get(rowOk[i]).get(colOk[j]).op(Op.i32And);
-          f.op(Op.if, V128);
-          f.get(pix).get(c4).op(Op.i32Add).v128Load(at);
-          f.op(Op.else).v128Zero().op(Op.end).set(d[i]);
-        }
-        return (k: number) => f.get(d[k]);
-      };
-      sandwich(f, l, column, scale, (i, j, push) => {
-        f.get(wt(i * n + j)).get(wq).op(Op.i32Add);
-        push();
-        f.v128Store(0);
-      });
-    });
-  });
-  return f;
+  const a = winogradTransforms(s.m).at,
+    l = Array.from({ length: s.m + 2 }, (_, i) => a.map((r) => r[i]));
+  const grid = { span: s.m, height: s.oh, width: s.ow, padY: 0, padX: 0, bytes: s.cout * 4 };
+  return transformFunction(s, l, grid);
 }
 
 /** A register block of the products: rows of A by vec4 columns of B (4 × 8 outputs). */
