@@ -23,6 +23,11 @@ const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`)
 const SHAPES = (value("shapes") ?? "64,96,96;8,96,96;64,192,192;8,192,192").split(";")
   .map((s) => s.split(",").map(Number));
 const MATS = Number(value("mats") ?? 36), ROUNDS = Number(value("rounds") ?? 7);
+for (const [name, v] of [["mats", MATS], ["rounds", ROUNDS]] as const) {
+  if (!Number.isInteger(v) || v < 1) {
+    throw new RangeError(`--${name}=${value(name)}: expected a positive integer`);
+  }
+}
 for (const [rows, cin, cout] of SHAPES) {
   if (![rows, cin, cout].every((v) => Number.isInteger(v) && v > 0) || cin % 4 || cout % 4) {
     throw new RangeError(

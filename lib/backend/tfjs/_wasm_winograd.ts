@@ -740,10 +740,10 @@ function winogradOnHeap(
   const s: Shape = { m, h, w, cin, cout, pt, pl, oh, ow };
   winogradRuns.count++;
   const out = backend.makeOutput([rows, oh, ow, cout], "float32");
+  if (wasmWinograd.fused) return fusedOnHeap(backend, x, u, bias, s, relu, out);
   const total = rows * tilesOf(s).n;
   const perChunk = Math.max(1, Math.floor(wasmWinograd.chunkBytes / (N * (cin + cout) * 4)));
   const key = `winograd ${relu} ${bias !== undefined} ${Object.values(s).join("x")}`;
-  if (wasmWinograd.fused) return fusedOnHeap(backend, x, u, bias, s, relu, out);
   const build = () => ({
     input: inputFunction(s),
     output: outputFunction(s, bias !== undefined, relu),
