@@ -43,7 +43,7 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { selectBackend } from "../lib/train/backend.ts";
 import { smallCNN } from "../lib/models/small_cnn.ts";
 import { largeCNN } from "../lib/models/large_cnn.ts";
-import { wasmWinograd } from "../lib/backend/tfjs/_wasm_winograd.ts";
+import { wasmWinograd, withWinogradConvs } from "../lib/backend/tfjs/_wasm_winograd.ts";
 import { registerWasmTrainingKernels } from "../lib/train/wasm_kernels.ts";
 import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
@@ -101,11 +101,14 @@ function minimizer(
   x: tf.Tensor,
   y: tf.Tensor,
 ): () => tf.Scalar {
+  // as train() runs its steps: the wasm kernels' convs may run by Winograd
   return () =>
-    opt.minimize(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor;
-      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-    }, true)!;
+    withWinogradConvs(() =>
+      opt.minimize(() => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      }, true)!
+    );
 }
 
 async function measure(

@@ -10,6 +10,7 @@ import { ProgressBar, type ProgressMode } from "../util/progress.ts";
 import { classBalancedBatches, Rng, shuffledBatches } from "../util/rng.ts";
 import { CheckpointError, restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { withoutInputGradients } from "./input_gradient.ts";
+import { withWinogradConvs } from "./wasm_kernels.ts";
 import { orthogonalityPenalty } from "./orthogonality.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { hasNonFiniteAsync } from "../network/batch.ts";
@@ -335,7 +336,8 @@ export async function evaluateModel(
     const next = tf.tidy(() => {
       const xb = tf.slice(split.x, start, size);
       const yb = tf.cast(tf.slice(split.y, start, size), "int32") as tf.Tensor1D;
-      const out = model.apply(xb, { training: false }) as tf.Tensor;
+      // an accuracy does not depend on how exact ties are decided: Winograd may run the convs
+      const out = withWinogradConvs(() => model.apply(xb, { training: false })) as tf.Tensor;
       const ce = tf.sum(crossEntropy(yb, out, classes, fromLogits));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), yb), "float32"));
       return tf.add(sums, tf.stack([ce, correct]));
@@ -618,23 +620,26 @@ export async function train(
             const yb = tf.gather(yTrain, idx) as tf.Tensor1D;
             let parts: tf.Tensor[] = [];
             // the batch needs no gradient: skip the first convolution's (input_gradient.ts)
-            const cost = withoutInputGradients([xb], () =>
-              optimizer.minimize(
-                () => {
-                  const out = model.apply(xb, { training: true }) as tf.Tensor;
-                  const ce = tf.mean(crossEntropy(yb, out, classes, fromLogits));
-                  let reg: tf.Tensor = tf.scalar(0);
-                  for (const l of model.calculateLosses()) reg = tf.add(reg, l);
-                  if (kernel) {
-                    reg = tf.add(reg, tf.mul(lambda, orthogonalityPenalty(kernel.read())));
-                  }
-                  const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), yb), "float32"));
-                  parts = [tf.keep(reg), tf.keep(correct)];
-                  return tf.add(ce, reg) as tf.Scalar;
-                },
-                true,
-                vars,
-              )!);
+            // ties need not follow the convention here: the wasm kernels may use Winograd
+            const cost = withWinogradConvs(() =>
+              withoutInputGradients([xb], () =>
+                optimizer.minimize(
+                  () => {
+                    const out = model.apply(xb, { training: true }) as tf.Tensor;
+                    const ce = tf.mean(crossEntropy(yb, out, classes, fromLogits));
+                    let reg: tf.Tensor = tf.scalar(0);
+                    for (const l of model.calculateLosses()) reg = tf.add(reg, l);
+                    if (kernel) {
+                      reg = tf.add(reg, tf.mul(lambda, orthogonalityPenalty(kernel.read())));
+                    }
+                    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), yb), "float32"));
+                    parts = [tf.keep(reg), tf.keep(correct)];
+                    return tf.add(ce, reg) as tf.Scalar;
+                  },
+                  true,
+                  vars,
+                )!)
+            );
             const step = tf.stack([cost, ...parts]);
             tf.dispose(parts);
             return tf.add(sums, step);

@@ -18,9 +18,16 @@ import {
 } from "../backend/_wasm_ops.ts";
 import { maxPoolSimdFor } from "../backend/tfjs/_wasm_max_pool_simd.ts";
 import { wasmMaxPoolKernels } from "../backend/tfjs/_wasm_masked_max_pool.ts";
-import { winogradFilterGrad, winogradWithFilter } from "../backend/tfjs/_wasm_winograd.ts";
+import {
+  winogradFilterGrad,
+  winogradWithFilter,
+  withWinogradConvs,
+} from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
+
+// the scope in which the kernels' stride-1 3×3 convs may run by Winograd (train's steps run in it)
+export { withWinogradConvs };
 
 /** What {@link registerWasmTrainingKernels} did. */
 export interface WasmTrainingKernelsReport {
@@ -97,7 +104,8 @@ function checkNhwc(kernel: string, dataFormat: unknown): void {
  * dW[kh, kw, c, co] = Σ_{n, y, x} xpad[n, y·sh + kh, x·sw + kw, c] · dy[n, y, x, co].
  *
  * Four formulations: (d) for stride-1 3×3 convs of 16+ channels and at least
- * `wasmWinograd.minFilterMacs` multiply-adds, by Winograd (`winogradFilterGrad`); (c) where it applies (a multiple of 4 output channels, see
+ * `wasmWinograd.minFilterMacs` multiply-adds, inside `withWinogradConvs`, by Winograd
+ * (`winogradFilterGrad`); (c) where it applies (a multiple of 4 output channels, see
  * `_wasm_filter_grad.ts`), one generated SIMD kernel reading x and dy in place; otherwise, on
  * XNNPACK-backed kernels, (a) "transposed im2col" — transpose x to [c, n, h, w], gather the
  * kh·kw shifted (strided) windows as rows [kh·kw·c, n·oh·ow] and multiply by dy as
@@ -822,7 +830,9 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * Registers the kernels needed to train conv nets (conv, batch-norm, max-pool, dense, Adam) on
  * tfjs's `wasm` backend: adds `Conv2DBackpropFilter` (missing upstream, tfjs issue #8474) and,
  * unless `replaceSlowKernels` is false, replaces the built-in `Conv2D`, `FusedConv2D` and
- * `Conv2DBackpropInput` (stride-1 3×3 convs of 16+ channels by Winograd), `MaxPoolGrad`,
+ * `Conv2DBackpropInput` (stride-1 3×3 convs of 16+ channels by Winograd inside
+ * {@linkcode withWinogradConvs}, where `train` runs its steps and evaluations; elsewhere they keep
+ * XNNPACK's exact ties, so `tf.grad` of a model is its template A[x]), `MaxPoolGrad`,
  * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` (transposed operands),
  * `Identity` and `Cast` by faster equivalents
  * (the originals stay as fallbacks for cases the replacements do not cover; `Identity` and a `Cast`

@@ -22,6 +22,7 @@ import {
   wasmWinograd,
   WINOGRAD_CONV,
   winogradRuns,
+  withWinogradConvs,
 } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import {
   POOL_CONV_TRANSPOSE,
@@ -290,12 +291,13 @@ Deno.test("on tfjs-wasm, Winograd leaves exact max-pool ties to the first-index 
     tf.dispose([x, ours.A, ours.B]);
   };
   await withBackend("wasm", check);
-  // with the training kernels' Conv2D and FusedConv2D, which take convs of any size here
+  // with the training kernels' Conv2D and FusedConv2D, which take convs of any size here, even
+  // inside the scope of train's steps
   registerWasmTrainingKernels();
   const { minFilterMacs } = wasmWinograd;
   wasmWinograd.minFilterMacs = 0;
   try {
-    await withBackend("wasm", check);
+    await withBackend("wasm", () => withWinogradConvs(check));
   } finally {
     wasmWinograd.minFilterMacs = minFilterMacs;
     registerWasmTrainingKernels({ replaceSlowKernels: false });

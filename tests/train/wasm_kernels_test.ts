@@ -3,9 +3,16 @@ import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
-import { wasmWinograd, winogradRuns } from "../../lib/backend/tfjs/_wasm_winograd.ts";
+import {
+  wasmWinograd,
+  winogradRuns,
+  withWinogradConvs,
+} from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
 import { adamRun, on } from "./_backends.ts";
+import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
+import { affineMap } from "../../lib/affine/affine_map.ts";
+import { train } from "../../lib/train/train.ts";
 
 /** Deterministic pseudo-random values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -208,8 +215,13 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
       const { minFilterMacs, chunkBytes } = wasmWinograd;
       wasmWinograd.minFilterMacs = 0;
       try {
+        // outside withWinogradConvs (train's steps) the kernels keep XNNPACK's exact ties
         before = winogradRuns.count;
-        const wasm = await on("wasm", run);
+        await on("wasm", run);
+        assertEquals(winogradRuns.count - before, 0, "outside withWinogradConvs");
+        const winograd = () => withWinogradConvs(run);
+        before = winogradRuns.count;
+        const wasm = await on("wasm", winograd);
         assertEquals(winogradRuns.count - before, 4); // the conv, the fused conv, its dx and dW
         ["conv", "dx", "dW", "db"].forEach((what, i) => {
           assertClose(wasm[i], cpu[i], 1e-5, what);
@@ -217,13 +229,13 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
         });
         // chunks of 5 tiles: dW summed over chunks that end inside rows
         wasmWinograd.chunkBytes = 36 * (c.x[3] + c.co) * 4 * 5;
-        const chunked = await on("wasm", run);
+        const chunked = await on("wasm", winograd);
         assertClose(chunked[2], cpu[2], 1e-5, "dW in chunks");
         wasmWinograd.chunkBytes = chunkBytes;
         // dW's products without the multiply-add, and on XNNPACK (the convs too)
         for (const settings of [{ fma: false }, { fused: false }]) {
           Object.assign(wasmWinograd, settings);
-          const other = await on("wasm", run);
+          const other = await on("wasm", winograd);
           Object.assign(wasmWinograd, { fma: true, fused: true });
           ["conv", "dx", "dW"].forEach((what, i) =>
             assertClose(other[i], cpu[i], 1e-5, `${what}, ${JSON.stringify(settings)}`)
@@ -233,6 +245,131 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
         Object.assign(wasmWinograd, { minFilterMacs, chunkBytes, fma: true, fused: true });
       }
     });
+  }
+});
+
+Deno.test("tf.grad of a model on the wasm kernels is its template A[x] on images with a constant background", async () => {
+  // the reproduce's Sec. 5.2 check: a direct conv gives equal fields (the background) equal
+  // outputs, so a max-pool window of them ties and autodiff follows the first-index convention;
+  // Winograd's rounding breaks those ties, which train's steps (withWinogradConvs) may ignore
+  // but a gradient compared with A[x] may not
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [14, 14, 1], filters: 16, kernelSize: 3, activation: "relu" }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3 }),
+    ],
+  });
+  // weights of both signs, biases that leave the background's ReLUs active
+  model.layers.forEach((layer, i) =>
+    layer.setWeights(
+      layer.getWeights().map((w, j) =>
+        tf.tensor(
+          Float32Array.from(
+            values(w.size, 31 + 2 * i + j),
+            (v) => j === 0 ? v * 0.3 : 0.2 + v / 10,
+          ),
+          w.shape,
+        )
+      ),
+    )
+  );
+  const N = 4, D = 14 * 14, C = 3;
+  const data = new Float64Array(N * D); // strokes of a few lit pixels on a zero background
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < 5; k++) data[n * D + (4 + n + k) * 14 + 3 + 2 * k] = 0.5 + k / 4;
+  }
+  const net = fromLayersModel(model);
+  const ref = affineMap(net, { data, shape: [N, 14, 14, 1] }, { backend: "cpu" }).A.data;
+  const grads = (scope: <T>(fn: () => T) => T) =>
+    on("wasm", () => {
+      const x = tf.tensor4d(Float32Array.from(data), [N, 14, 14, 1]);
+      return Array.from({ length: C }, (_, c) =>
+        scope(() =>
+          tf.grad((input: tf.Tensor) =>
+            tf.sum(tf.slice(model.apply(input) as tf.Tensor, [0, c], [N, 1]))
+          )(x)
+        ));
+    });
+  // A[x] rows [n, c, :] against the gradients [c][n, :], relative to each template's largest entry
+  const worst = (g: Float32Array[]) => {
+    let err = 0;
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const row = ref.subarray((n * C + c) * D, (n * C + c + 1) * D);
+        const scale = row.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        for (let d = 0; d < D; d++) {
+          err = Math.max(err, Math.abs(g[c][n * D + d] - row[d]) / scale);
+        }
+      }
+    }
+    return err;
+  };
+  const { minFilterMacs } = wasmWinograd;
+  wasmWinograd.minFilterMacs = 0; // the second conv qualifies
+  try {
+    let before = winogradRuns.count;
+    const exact = worst(await grads((fn) => fn()));
+    assertEquals(winogradRuns.count - before, 0, "outside withWinogradConvs: XNNPACK");
+    assert(exact < 1e-5, `tf.grad against A[x]: ${exact}`);
+    before = winogradRuns.count;
+    const broken = worst(await grads(withWinogradConvs));
+    assert(winogradRuns.count > before, "inside withWinogradConvs: Winograd");
+    assert(broken > 1e-2, `Winograd's rounding broke the background's ties: ${broken}`);
+  } finally {
+    wasmWinograd.minFilterMacs = minFilterMacs;
+  }
+});
+
+Deno.test("train() on wasm runs its steps and evaluations by Winograd, as cpu trains", async () => {
+  const model = (seed: number) =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [8, 8, 16],
+          filters: 16,
+          kernelSize: 3,
+          activation: "relu",
+          kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        }),
+        tf.layers.flatten(),
+        tf.layers.dense({
+          units: 3,
+          kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+        }),
+      ],
+    });
+  const split = (n: number, seed: number) => ({
+    x: tf.tensor4d(values(n * 8 * 8 * 16, seed), [n, 8, 8, 16]),
+    y: tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i % 3), "int32"),
+  });
+  const data = { train: split(12, 41), test: split(6, 43), classes: 3 };
+  const options = { epochs: 1, batchSize: 3, learningRate: 0.01, silent: true, seed: 3 };
+  const weights = async (backend: string) => {
+    const previous = tf.getBackend();
+    await tf.setBackend(backend);
+    try {
+      const m = model(5);
+      const { history } = await train(m, data, options);
+      return { w: m.getWeights().map((t) => Float32Array.from(t.dataSync())), history };
+    } finally {
+      await tf.setBackend(previous);
+    }
+  };
+  const cpu = await weights("cpu");
+  const { minFilterMacs } = wasmWinograd;
+  wasmWinograd.minFilterMacs = 0;
+  try {
+    const before = winogradRuns.count;
+    const wasm = await weights("wasm");
+    // 4 steps × (conv, dW; no dx: the batch needs none) + the evaluation's conv
+    assertEquals(winogradRuns.count - before, 4 * 2 + 1);
+    wasm.w.forEach((w, i) => assertClose(w, cpu.w[i], 1e-5, `weight ${i}`));
+    assertAllClose([wasm.history[0].testLoss!], [cpu.history[0].testLoss!], 1e-5, "test loss");
+  } finally {
+    wasmWinograd.minFilterMacs = minFilterMacs;
   }
 });
 
