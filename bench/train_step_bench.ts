@@ -12,7 +12,8 @@
  * with and without the first layer's input gradient; `--ab=pool`: with the SIMD max-pool
  * gradient and with the JS loop; `--ab=filter`: the filter gradients with the direct SIMD kernel
  * and on XNNPACK; `--ab=bn-simd`: batch-norm's passes (moments, forward, gradient) in SIMD and
- * in JS loops; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
+ * in JS loops; `--ab=bn-layer`: the `BatchNormalization` layer's training pass as one kernel and
+ * as tfjs's moments and `FusedBatchNorm`; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
  * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK;
  * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
@@ -33,7 +34,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -49,6 +50,7 @@ import { withoutInputGradients } from "../lib/train/input_gradient.ts";
 import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts";
 import { wasmFilterGradKernel } from "../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../lib/train/_wasm_batch_norm_simd.ts";
+import { fusedBatchNormLayer } from "../lib/train/_batch_norm_layer.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import {
   registerWebGpuTrainingKernels,
@@ -267,6 +269,8 @@ if (BACKEND === "webgpu") {
     ? "filter"
     : flag("ab=bn-simd")
     ? "bnSimd"
+    : flag("ab=bn-layer")
+    ? "bnLayer"
     : flag("ab=helpers")
     ? "helpers"
     : flag("ab=adam")
@@ -290,6 +294,7 @@ if (BACKEND === "webgpu") {
       if (ab === "pool") wasmMaxPoolKernels.simd = on;
       if (ab === "filter") wasmFilterGradKernel.enabled = on;
       if (ab === "bnSimd") wasmBatchNormSimd.enabled = on;
+      if (ab === "bnLayer") fusedBatchNormLayer.enabled = on;
       if (ab === "helpers") heapThreads.helpers = on ? helpers : 0;
       if (ab === "adam") registerWasmTrainingKernels({ fuseAdam: on });
       if (ab === "winograd") wasmWinograd.enabled = on;
@@ -305,6 +310,7 @@ if (BACKEND === "webgpu") {
     wasmMaxPoolKernels.simd = true;
     wasmFilterGradKernel.enabled = true;
     wasmBatchNormSimd.enabled = true;
+    fusedBatchNormLayer.enabled = true;
     heapThreads.helpers = helpers;
     wasmWinograd.enabled = true;
     wasmWinograd.fused = true;
@@ -316,6 +322,7 @@ if (BACKEND === "webgpu") {
       pool: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
       filter: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
       bnSimd: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
+      bnLayer: ["A/B: BN layer as one kernel", "A/B: BN layer, tfjs's moments"],
       helpers: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
       adam: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],
       winograd: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs on XNNPACK"],

@@ -6,8 +6,11 @@
  * - `colsum`: per-channel sums of each block of rows (the moments' Mean, Sum over leading axes);
  * - `gradsums`: S₁ = Σ dy and S₂ = Σ dy·(x − μ) of each block of rows (the batch-norm
  *   gradient's two reductions);
+ * - `devsums`: Σ (x − μ)² of each block of rows (the training pass's variance);
  * - `scale`: dy·k per channel (its input gradient);
- * - `affine`: β + (x − μ)·k per channel (the forward pass).
+ * - `affine`: β + (x − μ)·k per channel (the forward pass);
+ * - `combine`: dy·k + (x − μ)·q + r per channel (the training pass's input gradient, through the
+ *   batch's moments).
  *
  * Sums run in float32 registers over blocks of at most {@link SUM_BLOCK_ROWS} rows, one output
  * row per block, and the caller adds the blocks up in float64, so one sum over 57,600 rows (a
@@ -36,10 +39,17 @@ export interface BatchNormSimd {
    * s1[b, j] = Σ dy[r, j], s2[b, j] = Σ dy[r, j]·(x[r, j] − mean[j]) over the rows r of block b.
    */
   gradsums(x: number, dy: number, mean: number, rows: number, s1: number, s2: number): void;
+  /** s[b, j] = Σ (x[r, j] − mean[j])² over the rows r of block b. */
+  devsums(x: number, mean: number, rows: number, s: number): void;
   /** out[r, j] = dy[r, j]·k[j]. */
   scale(dy: number, k: number, rows: number, out: number): void;
   /** out[r, j] = b[j] + (x[r, j] − m[j])·k[j]. */
   affine(x: number, m: number, k: number, b: number, rows: number, out: number): void;
+  /**
+   * out[r, j] = dy[r, j]·k[j] + (x[r, j] − m[j])·q[j] + c[j]; `kqc` holds k, q, c as three
+   * rows of C, `m` the mean.
+   */
+  combine(dy: number, x: number, m: number, kqc: number, rows: number, out: number): void;
 }
 
 /**
@@ -124,11 +134,13 @@ function colsumFunction(cols: number): FunctionBuilder {
 
 /**
  * `gradsums(x, dy, mean, rows, s1, s2)`: per block of rows as in `colsum`, into s1 and s2
- * ([blocks, cols] each); 4 vectors (16 channels) per sweep.
+ * ([blocks, cols] each); 4 vectors (16 channels) per sweep. With `squares`,
+ * `devsums(x, mean, rows, s)`: Σ (x − mean)² into s (every term ≥ 0: no cancellation, unlike
+ * Σ x² − n·mean²).
  */
-function gradsumsFunction(cols: number): FunctionBuilder {
-  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
-  const [x, dy, mean, rows, s1, s2] = [0, 1, 2, 3, 4, 5];
+function gradsumsFunction(cols: number, squares = false): FunctionBuilder {
+  const f = new FunctionBuilder(new Array(squares ? 4 : 6).fill(I32));
+  const [x, dy, mean, rows, s1, s2] = squares ? [0, 0, 1, 2, -1, 3] : [0, 1, 2, 3, 4, 5];
   const vOff = f.local(I32), vEnd = f.local(I32), base = f.local(I32), dx = f.local(I32);
   const o = f.local(I32);
   const a1 = Array.from({ length: 4 }, () => f.local(V128));
@@ -145,6 +157,11 @@ function gradsumsFunction(cols: number): FunctionBuilder {
       for (let v = 0; v < vectors; v++) f.v128Zero().set(a1[v]).v128Zero().set(a2[v]);
     }, (p) => {
       for (let v = 0; v < vectors; v++) {
+        if (squares) {
+          f.get(p).v128Load(v * 16).get(mu[v]).simd(SimdOp.f32x4Sub).set(d);
+          f.get(a2[v]).get(d).get(d).simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add).set(a2[v]);
+          continue;
+        }
         f.get(p).v128Load(v * 16).set(d);
         f.get(a1[v]).get(d).simd(SimdOp.f32x4Add).set(a1[v]);
         f.get(a2[v]).get(d);
@@ -154,7 +171,7 @@ function gradsumsFunction(cols: number): FunctionBuilder {
     }, (block) => {
       f.get(block).i32(cols * 4).op(Op.i32Mul).get(vOff).op(Op.i32Add).set(o);
       for (let v = 0; v < vectors; v++) {
-        f.get(s1).get(o).op(Op.i32Add).get(a1[v]).v128Store(v * 16);
+        if (!squares) f.get(s1).get(o).op(Op.i32Add).get(a1[v]).v128Store(v * 16);
         f.get(s2).get(o).op(Op.i32Add).get(a2[v]).v128Store(v * 16);
       }
     });
@@ -211,6 +228,22 @@ function affineFunction(cols: number): FunctionBuilder {
   });
 }
 
+function combineFunction(cols: number): FunctionBuilder {
+  const [dy, x, m, kqc] = [0, 1, 2, 3];
+  const rowBytes = cols * 4;
+  return rowwise(6, cols, dy, 4, 5, (f, p, c) => {
+    const param = (base: number, offset: number) =>
+      f.get(base).get(c).op(Op.i32Add).v128Load(offset);
+    f.get(p).v128Load(0);
+    param(kqc, 0).simd(SimdOp.f32x4Mul);
+    // x at p − dy + x: both share their layout
+    f.get(p).get(dy).op(Op.i32Sub).get(x).op(Op.i32Add).v128Load(0);
+    param(m, 0).simd(SimdOp.f32x4Sub);
+    param(kqc, rowBytes).simd(SimdOp.f32x4Mul).simd(SimdOp.f32x4Add);
+    param(kqc, 2 * rowBytes).simd(SimdOp.f32x4Add);
+  });
+}
+
 /**
  * The passes for `cols` channels on the backend's heap, or `null` when they do not apply
  * (switched off, `cols` not a multiple of 4, the heap not found). Each call splits its rows
@@ -227,8 +260,10 @@ export function batchNormSimdFor(backend: WasmBackendLike, cols: number): BatchN
   const build = () => ({
     colsum: colsumFunction(cols),
     gradsums: gradsumsFunction(cols),
+    devsums: gradsumsFunction(cols, true),
     scale: scaleFunction(cols),
     affine: affineFunction(cols),
+    combine: combineFunction(cols),
   });
   const rowBytes = cols * 4;
   /** Runs `name` over `rows` in parts of whole `unit`s of rows: `args(first row, rows)`. */
@@ -262,9 +297,25 @@ export function batchNormSimdFor(backend: WasmBackendLike, cols: number): BatchN
         s1 + (r / SUM_BLOCK_ROWS) * rowBytes,
         s2 + (r / SUM_BLOCK_ROWS) * rowBytes,
       ]),
+    devsums: (x, mean, rows, s) =>
+      run("devsums", rows, SUM_BLOCK_ROWS, (r, n) => [
+        x + r * rowBytes,
+        mean,
+        n,
+        s + (r / SUM_BLOCK_ROWS) * rowBytes,
+      ]),
     scale: (dy, k, rows, out) =>
       run("scale", rows, 1, (r, n) => [dy + r * rowBytes, k, n, out + r * rowBytes]),
     affine: (x, m, k, b, rows, out) =>
       run("affine", rows, 1, (r, n) => [x + r * rowBytes, m, k, b, n, out + r * rowBytes]),
+    combine: (dy, x, m, kqc, rows, out) =>
+      run("combine", rows, 1, (r, n) => [
+        dy + r * rowBytes,
+        x + r * rowBytes,
+        m,
+        kqc,
+        n,
+        out + r * rowBytes,
+      ]),
   };
 }

@@ -8,6 +8,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
 import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
+import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  setFusedBatchNormLayer,
+} from "./_batch_norm_layer.ts";
 import { ADAM_UPDATE, installFusedAdam } from "./_fused_adam.ts";
 import {
   free,
@@ -35,7 +40,10 @@ export interface WasmTrainingKernelsReport {
   added: string[];
   /** Built-in `wasm` kernels replaced by faster versions (the originals remain as fallbacks). */
   replaced: string[];
-  /** Gradients and updates replaced by fused versions (`FusedBatchNorm`, `Mean`, `Sum`, `Adam`), or restored. */
+  /**
+   * Gradients and updates replaced by fused versions (`FusedBatchNorm`, `Mean`, `Sum`, `Adam`, the
+   * `BatchNormalization` layer's training pass), or restored.
+   */
   gradients: string[];
   /** True when an earlier call had already registered everything (nothing changed now). */
   alreadyRegistered: boolean;
@@ -54,7 +62,10 @@ export interface WasmTrainingKernelsOptions {
    * gradients of `FusedBatchNorm` and of `Mean`/`Sum` over leading axes are replaced
    * (globally, in tfjs's gradient registry) by versions that call masokit's
    * `MasokitBatchNormGrad` / `MasokitBroadcastLeading` kernels when the active backend has them
-   * and fall back to tfjs's own gradients otherwise (other backends, other shapes, non-float32).
+   * and fall back to tfjs's own gradients otherwise (other backends, other shapes, non-float32);
+   * and the `BatchNormalization` layer's training pass (over the last axis, with γ and β) runs
+   * as one kernel, `MasokitBatchNormTrain`, with a two-pass gradient (its `call` replaced
+   * globally on the layer's prototype: lib/train/_batch_norm_layer.ts).
    */
   fuseBatchNorm?: boolean;
   /**
@@ -528,9 +539,10 @@ function makeReduce(name: "Sum" | "Mean"): (args: KernelArgs) => Info {
 
 /**
  * Per-channel sums over the rows of `[rows, cols]` heap tensors, added up by the caller in
- * float64: float32 sums of blocks of rows from the generated SIMD `colsum` (one tensor) or
- * `gradsums` (x, dy and the mean: Σ dy and Σ dy·(x − μ)) where they apply, handing each block's
- * sums to `block`; else row by row (`row(views, r)`) in JS.
+ * float64: float32 sums of blocks of rows from the generated SIMD `colsum` (one tensor),
+ * `devsums` (x and the mean: Σ (x − μ)²) or `gradsums` (x, dy and the mean: Σ dy and
+ * Σ dy·(x − μ)) where they apply, handing each block's sums to `block` (the first of them for
+ * one sum); else row by row (`row(views, r)`) in JS.
  */
 function sumRows(
   backend: WasmBackendLike,
@@ -552,7 +564,9 @@ function sumRows(
   const t = backend.typedArrayFromHeap(tmp) as Float32Array;
   const s1 = t.subarray(0, blocks * cols), s2 = t.subarray(blocks * cols);
   if (views.length === 1) simd.colsum(views[0].byteOffset, rows, s1.byteOffset);
-  else {
+  else if (views.length === 2) {
+    simd.devsums(views[0].byteOffset, views[1].byteOffset, rows, s1.byteOffset);
+  } else {
     const [x, dy, mean] = views;
     simd.gradsums(x.byteOffset, dy.byteOffset, mean.byteOffset, rows, s1.byteOffset, s2.byteOffset);
   }
@@ -687,6 +701,99 @@ function batchNormGrad(args: KernelArgs): Info[] {
   return outs;
 }
 
+/**
+ * Batch-norm's training pass over [.., C] as one kernel (the `BatchNormalization` layer's in
+ * training mode, lib/train/_batch_norm_layer.ts): the batch's mean μ and (biased) variance σ²
+ * over every leading position — two passes, Σ x and then Σ (x − μ)², as `tf.moments` does, in
+ * float64 over float32 blocks — and y = β + (x − μ)·γ/√(σ² + ε). Outputs `[y, μ, σ²]`.
+ */
+function batchNormTrain(args: KernelArgs): Info[] {
+  const { inputs: { x, scale, offset }, backend, attrs } = args;
+  const c = x.shape[x.shape.length - 1];
+  const rows = c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c;
+  const [mean, variance] = [0, 1].map(() => backend.makeOutput([c], "float32"));
+  const s = new Float64Array(c);
+  sumRows(backend, [x], rows, c, ([xv], r) => {
+    for (let j = 0, p = r * c; j < c; j++, p++) s[j] += xv[p];
+  }, ([a]) => {
+    for (let j = 0; j < c; j++) s[j] += a[j];
+  });
+  const mv = backend.typedArrayFromHeap(mean) as Float32Array;
+  for (let j = 0; j < c; j++) mv[j] = s[j] / rows;
+  s.fill(0);
+  sumRows(backend, [x, mean], rows, c, ([xv, m], r) => {
+    for (let j = 0, p = r * c; j < c; j++, p++) s[j] += (xv[p] - m[j]) ** 2;
+  }, ([a]) => {
+    for (let j = 0; j < c; j++) s[j] += a[j];
+  });
+  const vv = backend.typedArrayFromHeap(variance) as Float32Array;
+  for (let j = 0; j < c; j++) vv[j] = s[j] / rows;
+  const y = fusedBatchNorm({
+    inputs: { x, mean, variance, scale, offset },
+    backend,
+    attrs: { varianceEpsilon: attrs.varianceEpsilon },
+  });
+  return [y, mean, variance];
+}
+
+/**
+ * The gradients of {@linkcode batchNormTrain}'s outputs `[y, μ, σ²]` (upstream `dy`, `dMean`,
+ * `dVariance`) with respect to x, γ and β, μ and σ² being functions of x: with r = 1/√(σ² + ε),
+ * k = γ·r, S₁ = Σ dy, S₂ = Σ dy·(x − μ) over the n leading positions,
+ * dx = k·dy + (x − μ)·(2·dσ²/n − k·r²·S₂/n) + (dμ − k·S₁)/n, dγ = r·S₂, dβ = S₁: two passes
+ * (the sums, then dx) where tfjs's composite of the moments and `FusedBatchNorm` takes ≈12
+ * elementwise ops and reductions. Outputs `[dx, dγ, dβ]`.
+ */
+function batchNormTrainGrad(args: KernelArgs): Info[] {
+  const { inputs: { x, mean, variance, scale, dy, dMean, dVariance }, backend, attrs } = args;
+  const eps = attrs.varianceEpsilon as number;
+  const c = mean.shape[0];
+  const rows = c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c;
+  const s1 = new Float64Array(c), s2 = new Float64Array(c);
+  sumRows(backend, [x, dy, mean], rows, c, ([xv, dyv, mv], r) => {
+    for (let j = 0, p = r * c; j < c; j++, p++) {
+      s1[j] += dyv[p];
+      s2[j] += dyv[p] * (xv[p] - mv[j]);
+    }
+  }, ([a, b]) => {
+    for (let j = 0; j < c; j++) {
+      s1[j] += a[j];
+      s2[j] += b[j];
+    }
+  });
+  const outs = [
+    backend.makeOutput(x.shape, "float32"),
+    backend.makeOutput([c], "float32"),
+    backend.makeOutput([c], "float32"),
+  ];
+  const params = backend.makeOutput([3 * c], "float32"); // k, q, c
+  const simd = batchNormSimdFor(backend, c);
+  // views after the allocations (an allocation may move the heap)
+  const view = (t: Info) => backend.typedArrayFromHeap(t) as Float32Array;
+  const [dx, dScale, dOffset] = outs.map(view);
+  const [vv, gv, dm, dv, kqc] = [variance, scale, dMean, dVariance, params].map(view);
+  for (let j = 0; j < c; j++) {
+    const r = 1 / Math.sqrt(vv[j] + eps), k = gv[j] * r;
+    kqc[j] = k;
+    kqc[c + j] = (2 * dv[j] - k * r * r * s2[j]) / rows;
+    kqc[2 * c + j] = (dm[j] - k * s1[j]) / rows;
+    dScale[j] = r * s2[j];
+    dOffset[j] = s1[j];
+  }
+  const [xv, dyv, mv] = [x, dy, mean].map(view);
+  if (simd !== null) {
+    simd.combine(dyv.byteOffset, xv.byteOffset, mv.byteOffset, kqc.byteOffset, rows, dx.byteOffset);
+  } else {
+    for (let p = 0; p < dx.length; p += c) {
+      for (let j = 0; j < c; j++) {
+        dx[p + j] = dyv[p + j] * kqc[j] + (xv[p + j] - mv[j]) * kqc[c + j] + kqc[2 * c + j];
+      }
+    }
+  }
+  free(backend, params);
+  return outs;
+}
+
 /** out[r, j] = x[j] / divisor for out of attrs.shape (x holds the trailing block): one pass. */
 function broadcastLeading(args: KernelArgs): Info {
   const { inputs: { x }, backend, attrs } = args;
@@ -802,6 +909,8 @@ const replacements: Record<string, (args: KernelArgs) => Info> = {
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
   [BATCH_NORM_GRAD]: batchNormGrad,
   [BROADCAST_LEADING]: broadcastLeading,
+  [BATCH_NORM_TRAIN]: batchNormTrain,
+  [BATCH_NORM_TRAIN_GRAD]: batchNormTrainGrad,
 };
 
 function isOurs(name: string): boolean {
@@ -840,7 +949,9 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * false it also adds the kernels `MasokitBatchNormGrad` (all five batch-norm gradients in two
  * passes) and `MasokitBroadcastLeading`, and makes the gradients of `FusedBatchNorm` and of
  * `Mean`/`Sum` over leading axes use them (globally, falling back to tfjs's gradients on backends
- * without these kernels). Unless `fuseAdam` is false it adds `MasokitAdamUpdate` and runs every
+ * without these kernels), and runs the `BatchNormalization` layer's training pass as one kernel,
+ * `MasokitBatchNormTrain` (the batch's moments and the normalization; its gradient in two
+ * passes: `MasokitBatchNormTrainGrad`; 1.14–1.31× a smallCNN step, bench/RESULTS.md). Unless `fuseAdam` is false it adds `MasokitAdamUpdate` and runs every
  * tfjs Adam optimizer's update on `wasm` through it: one kernel call a variable instead of ≈12,
  * bit for bit the same (lib/train/_fused_adam.ts). Idempotent; nothing is registered at import
  * time. Call it before or after `tf.setBackend("wasm")`.
@@ -897,6 +1008,7 @@ export function registerWasmTrainingKernels(
     report.added.push(name);
   }
   report.gradients = setFusedGradients(fuse);
+  if (setFusedBatchNormLayer(fuse)) report.gradients.push("BatchNormalization");
   if (adam && !isOurs(ADAM_UPDATE)) {
     install(ADAM_UPDATE, adamUpdate as unknown as (args: KernelArgs) => Info);
     report.added.push(ADAM_UPDATE);

@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
+import { fusedBatchNormLayer } from "../../lib/train/_batch_norm_layer.ts";
 import {
   wasmWinograd,
   winogradRuns,
@@ -76,8 +77,9 @@ Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built
     "Tile",
   ]);
   const unfused = registerWasmTrainingKernels({ fuseBatchNorm: false });
-  assertEquals(unfused.gradients.sort(), ["FusedBatchNorm", "Mean", "Sum"]);
+  assertEquals(unfused.gradients.sort(), ["BatchNormalization", "FusedBatchNorm", "Mean", "Sum"]);
   assertEquals(registerWasmTrainingKernels().gradients.sort(), [
+    "BatchNormalization",
     "FusedBatchNorm",
     "Mean",
     "Sum",
@@ -598,6 +600,99 @@ Deno.test("fused batch-norm gradients on wasm equal the cpu backend's", async (t
       assertClose(fused[0], plain[0], 2e-5, "fused vs unfused");
     } finally {
       registerWasmTrainingKernels();
+    }
+  });
+});
+
+Deno.test("the BatchNormalization layer trains through one kernel on wasm, as tfjs computes it on cpu", async (t) => {
+  const cases: { name: string; shape: number[]; fused: boolean }[] = [
+    // several 256-row blocks; channels in SIMD blocks of 4 and 8 vectors + the rest
+    { name: "NHWC, 44 channels, 300 rows", shape: [3, 10, 10, 44], fused: true },
+    { name: "NHWC, 6 channels (JS loops)", shape: [4, 5, 5, 6], fused: true },
+    { name: "dense [33, 12]", shape: [33, 12], fused: true },
+    { name: "switched off: tfjs's own pass", shape: [4, 5, 5, 8], fused: false },
+  ];
+  for (const { name, shape, fused } of cases) {
+    await t.step(name, async () => {
+      const c = shape[shape.length - 1];
+      const xv = values(size(shape), 71).map((v) => 3 + 2 * v); // a mean far from 0
+      const wv = values(size(shape), 72);
+      const weights = [73, 74, 75, 76].map((seed, i) =>
+        values(c, seed).map((v) => [1 + 0.3 * v, v, v, 1 + 0.5 * v][i])
+      );
+      let ran = new Set<string>();
+      // y, ∂/∂x, ∂/∂γ, ∂/∂β of Σ w ⊙ y, and the moving statistics after those three passes
+      const run = () => {
+        const layer = tf.layers.batchNormalization({ momentum: 0.8, epsilon: 1e-3 });
+        layer.build([null, ...shape.slice(1)]);
+        layer.setWeights(weights.map((w) => tf.tensor1d(w)));
+        const x = tf.tensor(xv, shape), w = tf.tensor(wv, shape);
+        const loss = (input: tf.Tensor) =>
+          tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, w)) as tf.Scalar;
+        const y = layer.apply(x, { training: true }) as tf.Tensor;
+        const dx = tf.grad(loss)(x);
+        const { grads } = tf.variableGrads(() => loss(x));
+        const read = (v: tf.LayerVariable) => v.read() as tf.Variable;
+        const out = [
+          y,
+          dx,
+          ...layer.trainableWeights.map((v) => grads[read(v).name]),
+          ...layer.nonTrainableWeights.map(read),
+        ];
+        const kept = out.map((o) => o.clone());
+        tf.dispose([...out, ...layer.weights.map((v) => v.read())]);
+        return kept;
+      };
+      fusedBatchNormLayer.enabled = fused;
+      try {
+        await sameWithAndWithoutSimd(run, 2e-5, name);
+        await tf.setBackend("wasm");
+        ran = await kernelsRun(run);
+      } finally {
+        await tf.setBackend("cpu");
+        fusedBatchNormLayer.enabled = true;
+      }
+      for (const kernel of ["MasokitBatchNormTrain", "MasokitBatchNormTrainGrad"]) {
+        assertEquals(ran.has(kernel), fused, `${kernel} ran: ${[...ran]}`);
+      }
+      assertEquals(ran.has("Square"), !fused, "tf.moments' ops");
+    });
+  }
+  await t.step("the kernel's gradient through its mean and variance outputs too", async () => {
+    const shape = [5, 4, 3, 8];
+    const xv = values(size(shape), 81), wv = values(size(shape), 82);
+    const [gv, bv, uv, vv] = [83, 84, 85, 86].map((seed) => values(8, seed));
+    // Σ w ⊙ y + Σ u ⊙ μ + Σ v ⊙ σ², by the kernel on wasm and by tfjs's ops on cpu
+    const f = (kernel: boolean) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const [y, mean, variance] = kernel
+        ? tf.engine().runKernel(
+          "MasokitBatchNormTrain",
+          { x, scale: g, offset: b },
+          { varianceEpsilon: 1e-3 },
+        ) as tf.Tensor[]
+        : (() => {
+          const m = tf.moments(x, [0, 1, 2]);
+          const out = tf.batchNorm(x, m.mean, m.variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
+          return [out, m.mean, m.variance];
+        })();
+      return tf.addN([
+        tf.sum(tf.mul(y, tf.tensor(wv, shape))),
+        tf.sum(tf.mul(mean, tf.tensor1d(uv))),
+        tf.sum(tf.mul(variance, tf.tensor1d(vv))),
+      ]) as tf.Scalar;
+    };
+    const args = () => [tf.tensor(xv, shape), tf.tensor1d(gv), tf.tensor1d(bv)];
+    const cpu = await on("cpu", () => tf.grads(f(false))(args()));
+    for (const simd of [true, false]) {
+      wasmBatchNormSimd.enabled = simd;
+      try {
+        const wasm = await on("wasm", () => tf.grads(f(true))(args()));
+        ["dx", "dγ", "dβ"].forEach((what, i) =>
+          assertClose(wasm[i], cpu[i], 2e-5, `${what}, simd ${simd}`)
+        );
+      } finally {
+        wasmBatchNormSimd.enabled = true;
+      }
     }
   });
 });
