@@ -65,8 +65,9 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * multiply-adds at batch 64, ran 1.20–1.25× faster by Winograd than on XNNPACK, 1.04–1.13× at
  * batch 16 (0.05 G), 0.88–0.97× at batch 4 (`bench/train_step_bench.ts --ab=winograd
  * --min-filter-macs=0 [--batch=N]`, bench/RESULTS.md; with XNNPACK's products it was 0.99× at
- * batch 64; the default 4e7 takes batch 16 on, not batch 4; and these kernels take a conv only
- * inside {@linkcode withWinogradConvs}); and whether the pass
+ * batch 64; with batch-norm's training pass fused, the twenty-second session: 1.13× at batch 10
+ * (0.03 G), 1.01× at batch 4 (0.0125 G), so the default is 1e7; and these kernels take a conv
+ * only inside {@linkcode withWinogradConvs}); and whether the pass
  * that records the codes of ⟨A_c, x⟩ alone may use it (`tiesFree`, default true: that value does
  * not depend on how exact ties are decided; `bench/affine_compare.ts --ab-ties-free`).
  */
@@ -88,7 +89,7 @@ export const wasmWinograd: {
   fused: true,
   blockBytes: 256 << 10,
   fma: true,
-  minFilterMacs: 4e7,
+  minFilterMacs: 1e7,
   tiesFree: true,
 };
 
