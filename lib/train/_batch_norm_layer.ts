@@ -44,8 +44,24 @@ type Call = (
   kwargs: tf.serialization.ConfigDict,
 ) => tf.Tensor | tf.Tensor[];
 
-const prototype = Object.getPrototypeOf(tf.layers.batchNormalization({})) as { call: Call };
-const originalCall: Call = prototype.call;
+/**
+ * tfjs-layers' `BatchNormalization` prototype and its own `call`, found through the
+ * serialization registry (an instance would take one of the layers' default names).
+ */
+let layerClass: { prototype: { call: Call }; originalCall: Call } | null = null;
+function batchNormClass(): { prototype: { call: Call }; originalCall: Call } {
+  if (layerClass === null) {
+    const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization;
+    const prototype = entry?.[0]?.prototype as { call?: Call } | undefined;
+    if (typeof prototype?.call !== "function") {
+      throw new Error(
+        "Cannot fuse batch-norm's training pass: tfjs-layers' BatchNormalization class is not registered",
+      );
+    }
+    layerClass = { prototype: prototype as { call: Call }, originalCall: prototype.call };
+  }
+  return layerClass;
+}
 
 const gradConfig: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN,
@@ -77,7 +93,7 @@ function fusedCall(
     this.gamma == null || this.beta == null ||
     tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) === undefined
   ) {
-    return originalCall.call(this, inputs, kwargs);
+    return batchNormClass().originalCall.call(this, inputs, kwargs);
   }
   const gamma = this.gamma, beta = this.beta;
   return tf.tidy(() => {
@@ -113,6 +129,7 @@ export function setFusedBatchNormLayer(on: boolean): boolean {
     tf.registerGradient(gradConfig);
     gradientRegistered = true;
   }
+  const { prototype, originalCall } = batchNormClass();
   const installed = prototype.call === fusedCall;
   if (on === installed) return false;
   prototype.call = on ? fusedCall : originalCall;

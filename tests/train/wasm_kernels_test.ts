@@ -697,6 +697,29 @@ Deno.test("the BatchNormalization layer trains through one kernel on wasm, as tf
   });
 });
 
+Deno.test("fusing the BatchNormalization layer creates no layer (default names stay in sequence)", async () => {
+  // in a fresh process: the layer's class is looked up once, at the first registration
+  const code = `
+    import * as tf from "@tensorflow/tfjs";
+    import { registerWasmTrainingKernels } from "${new URL(
+    "../../lib/train/wasm_kernels.ts",
+    import.meta.url,
+  )}";
+    const before = tf.layers.batchNormalization({}).name;
+    registerWasmTrainingKernels();
+    console.log(JSON.stringify([before, tf.layers.batchNormalization({}).name]));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  const names = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  const number = (name: string) => Number(name.match(/(\d+)$/)![1]);
+  assertEquals(number(names[1]), number(names[0]) + 1, names.join(", then "));
+});
+
 Deno.test("Identity and same-dtype Cast on wasm share memory and keep values", async () => {
   const previous = tf.getBackend();
   await tf.setBackend("wasm");
