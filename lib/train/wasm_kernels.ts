@@ -577,6 +577,37 @@ function sumRows(
   free(backend, tmp);
 }
 
+/**
+ * Batch-norm's per-channel sums over the `rows` of `[rows, c]` tensors, in float64 ({@link sumRows}):
+ * `[x]` gives [Σ x]; `[x, mean]` [Σ (x − μ)²]; `[x, dy, mean]` [Σ dy, Σ dy·(x − μ)].
+ */
+function channelSums(backend: WasmBackendLike, tensors: Info[], rows: number, c: number) {
+  const sums = tensors.length === 3
+    ? [new Float64Array(c), new Float64Array(c)]
+    : [new Float64Array(c)];
+  const [s1, s2] = sums;
+  const row = tensors.length === 1
+    ? ([xv]: Float32Array[], r: number) => {
+      for (let j = 0, p = r * c; j < c; j++, p++) s1[j] += xv[p];
+    }
+    : tensors.length === 2
+    ? ([xv, m]: Float32Array[], r: number) => {
+      for (let j = 0, p = r * c; j < c; j++, p++) s1[j] += (xv[p] - m[j]) ** 2;
+    }
+    : ([xv, dyv, m]: Float32Array[], r: number) => {
+      for (let j = 0, p = r * c; j < c; j++, p++) {
+        s1[j] += dyv[p];
+        s2[j] += dyv[p] * (xv[p] - m[j]);
+      }
+    };
+  sumRows(backend, tensors, rows, c, row, (blocks) => {
+    sums.forEach((sum, i) => {
+      for (let j = 0; j < c; j++) sum[j] += blocks[i][j];
+    });
+  });
+  return sums;
+}
+
 /** Identity without a copy: the output shares the input's heap data (tensors are immutable). */
 function identity(args: KernelArgs): Info {
   const { inputs: { x }, backend } = args;
@@ -658,20 +689,8 @@ function batchNormGrad(args: KernelArgs): Info[] {
     backend.makeOutput(x.shape, "float32"),
     ...[0, 1, 2, 3].map(() => backend.makeOutput([c], "float32")),
   ];
-  const s1 = new Float64Array(c), s2 = new Float64Array(c);
   const rows = c === 0 ? 0 : total / c;
-  sumRows(backend, [x, dy, mean], rows, c, ([xv, dyv, mv], r) => {
-    for (let j = 0, p = r * c; j < c; j++, p++) {
-      const d = dyv[p];
-      s1[j] += d;
-      s2[j] += d * (xv[p] - mv[j]);
-    }
-  }, ([a, b]) => {
-    for (let j = 0; j < c; j++) {
-      s1[j] += a[j];
-      s2[j] += b[j];
-    }
-  });
+  const [s1, s2] = channelSums(backend, [x, dy, mean], rows, c);
   const simd = batchNormSimdFor(backend, c);
   const kInfo = backend.makeOutput([c], "float32");
   // views after the allocations (an allocation may move the heap)
@@ -712,22 +731,12 @@ function batchNormTrain(args: KernelArgs): Info[] {
   const c = x.shape[x.shape.length - 1];
   const rows = c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c;
   const [mean, variance] = [0, 1].map(() => backend.makeOutput([c], "float32"));
-  const s = new Float64Array(c);
-  sumRows(backend, [x], rows, c, ([xv], r) => {
-    for (let j = 0, p = r * c; j < c; j++, p++) s[j] += xv[p];
-  }, ([a]) => {
-    for (let j = 0; j < c; j++) s[j] += a[j];
-  });
+  const [sx] = channelSums(backend, [x], rows, c);
   const mv = backend.typedArrayFromHeap(mean) as Float32Array;
-  for (let j = 0; j < c; j++) mv[j] = s[j] / rows;
-  s.fill(0);
-  sumRows(backend, [x, mean], rows, c, ([xv, m], r) => {
-    for (let j = 0, p = r * c; j < c; j++, p++) s[j] += (xv[p] - m[j]) ** 2;
-  }, ([a]) => {
-    for (let j = 0; j < c; j++) s[j] += a[j];
-  });
+  for (let j = 0; j < c; j++) mv[j] = sx[j] / rows;
+  const [squares] = channelSums(backend, [x, mean], rows, c);
   const vv = backend.typedArrayFromHeap(variance) as Float32Array;
-  for (let j = 0; j < c; j++) vv[j] = s[j] / rows;
+  for (let j = 0; j < c; j++) vv[j] = squares[j] / rows;
   const y = fusedBatchNorm({
     inputs: { x, mean, variance, scale, offset },
     backend,
@@ -749,18 +758,7 @@ function batchNormTrainGrad(args: KernelArgs): Info[] {
   const eps = attrs.varianceEpsilon as number;
   const c = mean.shape[0];
   const rows = c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c;
-  const s1 = new Float64Array(c), s2 = new Float64Array(c);
-  sumRows(backend, [x, dy, mean], rows, c, ([xv, dyv, mv], r) => {
-    for (let j = 0, p = r * c; j < c; j++, p++) {
-      s1[j] += dyv[p];
-      s2[j] += dyv[p] * (xv[p] - mv[j]);
-    }
-  }, ([a, b]) => {
-    for (let j = 0; j < c; j++) {
-      s1[j] += a[j];
-      s2[j] += b[j];
-    }
-  });
+  const [s1, s2] = channelSums(backend, [x, dy, mean], rows, c);
   const outs = [
     backend.makeOutput(x.shape, "float32"),
     backend.makeOutput([c], "float32"),
