@@ -154,7 +154,10 @@ function gradsumsFunction(cols: number, squares = false): FunctionBuilder {
     }
     f.get(dy).get(vOff).op(Op.i32Add).set(base);
     blockSweep(f, cols, base, rows, () => {
-      for (let v = 0; v < vectors; v++) f.v128Zero().set(a1[v]).v128Zero().set(a2[v]);
+      for (let v = 0; v < vectors; v++) {
+        if (!squares) f.v128Zero().set(a1[v]);
+        f.v128Zero().set(a2[v]);
+      }
     }, (p) => {
       for (let v = 0; v < vectors; v++) {
         if (squares) {

@@ -729,6 +729,20 @@ function batchNormGrad(args: KernelArgs): Info[] {
 function batchNormTrain(args: KernelArgs): Info[] {
   const { inputs: { x, scale, offset }, backend, attrs } = args;
   const c = x.shape[x.shape.length - 1];
+  // its gradient needs γ; the layer passes γ and β as [C] float32 vectors
+  for (
+    const [name, t, shape] of [["x", x, x.shape], ["scale", scale, [c]], ["offset", offset, [
+      c,
+    ]]] as const
+  ) {
+    if (t === undefined || t.dtype !== "float32" || `${t.shape}` !== `${shape}`) {
+      throw new RangeError(
+        `Cannot run ${BATCH_NORM_TRAIN}: ${name} is ${
+          t === undefined ? "missing" : `${t.dtype} [${t.shape}]`
+        }, expected float32 [${shape}]`,
+      );
+    }
+  }
   const rows = c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c;
   const [mean, variance] = [0, 1].map(() => backend.makeOutput([c], "float32"));
   const [sx] = channelSums(backend, [x], rows, c);

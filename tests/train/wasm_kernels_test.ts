@@ -658,6 +658,23 @@ Deno.test("the BatchNormalization layer trains through one kernel on wasm, as tf
       assertEquals(ran.has("Square"), !fused, "tf.moments' ops");
     });
   }
+  await t.step("the kernel refuses a missing γ or a wrong shape, naming it", async () => {
+    await tf.setBackend("wasm");
+    try {
+      const x = tf.ones([2, 3, 4]), g = tf.ones([4]), b = tf.zeros([4]);
+      const run = (inputs: tf.NamedTensorMap) => () =>
+        tf.engine().runKernel("MasokitBatchNormTrain", inputs, { varianceEpsilon: 1e-3 });
+      assertThrows(run({ x, offset: b }), RangeError, "scale is missing, expected float32 [4]");
+      assertThrows(
+        run({ x, scale: tf.ones([3]), offset: b }),
+        RangeError,
+        "scale is float32 [3], expected float32 [4]",
+      );
+      tf.dispose([x, g, b]);
+    } finally {
+      await tf.setBackend("cpu");
+    }
+  });
   await t.step("the kernel's gradient through its mean and variance outputs too", async () => {
     const shape = [5, 4, 3, 8];
     const xv = values(size(shape), 81), wv = values(size(shape), 82);
