@@ -17,6 +17,8 @@
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
  * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK;
  * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
+ * `--ab=gather`: each step's batch picked out of 3,000 images by `tf.gather`, as `train()` does,
+ * with the row-copy `GatherV2` and with tfjs-wasm's;
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
  * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
@@ -34,7 +36,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -51,6 +53,7 @@ import { wasmMaxPoolKernels } from "../lib/backend/tfjs/_wasm_masked_max_pool.ts
 import { wasmFilterGradKernel } from "../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../lib/train/_wasm_batch_norm_simd.ts";
 import { fusedBatchNormLayer } from "../lib/train/_batch_norm_layer.ts";
+import { wasmGatherRows } from "../lib/train/_wasm_gather.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import {
   registerWebGpuTrainingKernels,
@@ -279,6 +282,8 @@ if (BACKEND === "webgpu") {
     ? "winograd"
     : flag("ab=winograd-products")
     ? "winogradProducts"
+    : flag("ab=gather")
+    ? "gather"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -288,6 +293,8 @@ if (BACKEND === "webgpu") {
     const opt = tf.train.adam(1e-3);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
     const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
+    // --ab=gather: a training set to pick each step's batch from, as train() does
+    const pool = ab === "gather" ? tf.randomNormal([3000, 32, 32, 3], 0, 1, "float32", 3) : null;
     for (let i = 0; i < 2 * STEPS + 2; i++) {
       const on = i % 2 === 0;
       if (ab === "bn") registerWasmTrainingKernels({ fuseBatchNorm: on });
@@ -299,11 +306,19 @@ if (BACKEND === "webgpu") {
       if (ab === "adam") registerWasmTrainingKernels({ fuseAdam: on });
       if (ab === "winograd") wasmWinograd.enabled = on;
       if (ab === "winogradProducts") wasmWinograd.fused = on;
+      if (ab === "gather") wasmGatherRows.enabled = on;
       const t0 = performance.now();
-      const run = minimizer(model, opt, x, y);
-      const loss = ab === "input" && !on ? run() : withoutInputGradients([x], run);
+      const picked = pool === null
+        ? null
+        : tf.tidy(() =>
+          tf.gather(pool, Int32Array.from({ length: BATCH }, (_, j) => (i * 7919 + j * 331) % 3000))
+        );
+      const xs = picked ?? x;
+      const run = minimizer(model, opt, xs, y);
+      const loss = ab === "input" && !on ? run() : withoutInputGradients([xs], run);
       await loss.data();
       loss.dispose();
+      picked?.dispose();
       if (i >= 2) steps[on ? 0 : 1].push(performance.now() - t0);
     }
     registerWasmTrainingKernels();
@@ -314,7 +329,9 @@ if (BACKEND === "webgpu") {
     heapThreads.helpers = helpers;
     wasmWinograd.enabled = true;
     wasmWinograd.fused = true;
+    wasmGatherRows.enabled = true;
     tf.dispose([x, y]);
+    pool?.dispose();
     opt.dispose();
     const labels = {
       bn: ["A/B: fused BN gradients", "A/B: tfjs BN gradients"],
@@ -330,6 +347,7 @@ if (BACKEND === "webgpu") {
         "A/B: Winograd's fused kernel",
         "A/B: Winograd's products on XNNPACK",
       ],
+      gather: ["A/B: batch by row copies", "A/B: batch by tfjs's gather"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

@@ -30,6 +30,7 @@ import {
 } from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
+import { gatherRows } from "./_wasm_gather.ts";
 
 // the scope in which the kernels' stride-1 3×3 convs may run by Winograd (train's steps run in it)
 export { withWinogradConvs };
@@ -901,6 +902,13 @@ function convByWinograd(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => I
   };
 }
 
+/** GatherV2 by row copies where they apply (`train`'s batches; lib/train/_wasm_gather.ts). */
+function gatherV2(args: KernelArgs): Info {
+  const { inputs: { x, indices }, backend, attrs } = args;
+  return gatherRows(backend, x, indices, attrs.axis as number, (attrs.batchDims as number) ?? 0) ??
+    callOriginal("GatherV2", args);
+}
+
 const added: Record<string, (args: KernelArgs) => Info> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
 };
@@ -916,6 +924,7 @@ const replacements: Record<string, (args: KernelArgs) => Info> = {
   Cast: cast,
   FusedBatchNorm: fusedBatchNorm,
   BatchMatMul: batchMatMul,
+  GatherV2: gatherV2,
 };
 
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
@@ -955,7 +964,7 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * {@linkcode withWinogradConvs}, where `train` runs its steps and evaluations; elsewhere they keep
  * XNNPACK's exact ties, so `tf.grad` of a model is its template A[x]), `MaxPoolGrad`,
  * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` (transposed operands),
- * `Identity` and `Cast` by faster equivalents
+ * `GatherV2` (row copies: `train`'s batches), `Identity` and `Cast` by faster equivalents
  * (the originals stay as fallbacks for cases the replacements do not cover; `Identity` and a `Cast`
  * to the same dtype share the input's memory instead of copying it). Unless `fuseBatchNorm` is
  * false it also adds the kernels `MasokitBatchNormGrad` (all five batch-norm gradients in two

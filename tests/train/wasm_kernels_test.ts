@@ -4,6 +4,7 @@ import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { fusedBatchNormLayer } from "../../lib/train/_batch_norm_layer.ts";
+import { wasmGatherRows } from "../../lib/train/_wasm_gather.ts";
 import {
   wasmWinograd,
   winogradRuns,
@@ -70,6 +71,7 @@ Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built
     "Conv2DBackpropInput",
     "FusedBatchNorm",
     "FusedConv2D",
+    "GatherV2",
     "Identity",
     "MaxPoolGrad",
     "Mean",
@@ -735,6 +737,36 @@ Deno.test("fusing the BatchNormalization layer creates no layer (default names s
   const names = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
   const number = (name: string) => Number(name.match(/(\d+)$/)![1]);
   assertEquals(number(names[1]), number(names[0]) + 1, names.join(", then "));
+});
+
+Deno.test("gather on wasm by row copies equals the cpu backend's, errors too", async () => {
+  const images = values(30 * 4 * 4 * 3, 31), table = values(3 * 10 * 20, 32);
+  const ints = Int32Array.from(values(12 * 17, 33), (v) => Math.round(v * 1000));
+  const run = () => [
+    tf.gather(tf.tensor4d(images, [30, 4, 4, 3]), [29, 0, 7, 7, 15]), // a batch, a repeat
+    tf.gather(tf.tensor4d(images, [30, 4, 4, 3]), tf.tensor2d([3, 1, 4, 1], [2, 2], "int32")),
+    tf.gather(tf.tensor3d(table, [3, 10, 20]), [9, 2, 0], 1), // rows inside an outer axis
+    tf.gather(tf.tensor3d(table, [3, 10, 20]), [9, 2, 0], -2),
+    tf.gather(tf.tensor2d(ints, [12, 17], "int32"), [11, 5]).toFloat(),
+    tf.gather(tf.tensor2d(table.slice(0, 12 * 17), [12, 17]).greater(0), [2, 4]).toFloat(),
+    tf.gather(tf.tensor3d(table, [3, 10, 20]), [19, 3], 2), // 1-element slices: tfjs's kernel
+    tf.gather(tf.tensor4d(images, [30, 4, 4, 3]), tf.tensor1d([], "int32")), // nothing gathered
+  ];
+  const cpu = await on("cpu", run);
+  const before = wasmGatherRows.runs;
+  const wasm = await on("wasm", run);
+  assertEquals(wasmGatherRows.runs - before, 6);
+  for (let i = 0; i < cpu.length; i++) assertEquals(Array.from(wasm[i]), Array.from(cpu[i]));
+  const previous = tf.getBackend();
+  await tf.setBackend("wasm");
+  try {
+    const x = tf.zeros([5, 4, 4]);
+    assertThrows(() => tf.gather(x, [1, 5]), Error, "GatherV2: the index value 5 is not in [0, 4]");
+    assertThrows(() => tf.gather(x, [-1]), Error, "GatherV2: the index value -1 is not in [0, 4]");
+    x.dispose();
+  } finally {
+    await tf.setBackend(previous);
+  }
 });
 
 Deno.test("Identity and same-dtype Cast on wasm share memory and keep values", async () => {
