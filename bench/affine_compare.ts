@@ -25,7 +25,9 @@
  *   and on XNNPACK directly; with `--ab-winograd-products`, Winograd's products in the fused
  *   kernel with relaxed SIMD's multiply-add, with a multiply and an add, and as XNNPACK's 1×1
  *   convs over chunks of tiles; with `--ab-ties-free`, ⟨A_c, x⟩'s pass that records codes by
- *   Winograd and by products; with `--ab-helpers`,
+ *   Winograd and by products; with `--ab-conv-gemm`, the convs Winograd does not take (the passes
+ *   that record codes) by masokit's direct kernel (lib/backend/tfjs/_wasm_conv_gemm.ts) and on
+ *   XNNPACK; with `--ab-helpers`,
  *   masokit's heap kernels on helper threads and on the calling thread alone.
  *
  * `--no-reference` leaves the float64 CPU reference out (on largeCNN it takes minutes).
@@ -35,7 +37,7 @@
  *
  * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5] [--rounds=4]
  * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-scatter] [--ab-tiles]
- * [--ab-winograd] [--ab-winograd-products] [--ab-ties-free] [--ab-helpers]`
+ * [--ab-winograd] [--ab-winograd-products] [--ab-ties-free] [--ab-conv-gemm] [--ab-helpers]`
  *
  * @module
  */
@@ -54,6 +56,7 @@ import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import { activeWasmBackend, heapThreadsReady } from "../lib/backend/_wasm_ops.ts";
 import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
 import { wasmWinograd } from "../lib/backend/tfjs/_wasm_winograd.ts";
+import { wasmConvGemm } from "../lib/backend/tfjs/_wasm_conv_gemm.ts";
 
 const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const REPS = Number(value("reps") ?? 5);
@@ -204,6 +207,11 @@ const abModes: Record<string, Mode[]> = {
     ["⟨A_c, x⟩'s recording pass by Winograd", () => (wasmWinograd.tiesFree = true)],
     ["⟨A_c, x⟩'s recording pass by products", () => (wasmWinograd.tiesFree = false)],
   ],
+  // the convs Winograd does not take by masokit's direct kernel, or on XNNPACK
+  "--ab-conv-gemm": [
+    ["other convs by the direct kernel", () => (wasmConvGemm.enabled = true)],
+    ["other convs on XNNPACK", () => (wasmConvGemm.enabled = false)],
+  ],
   // masokit's heap kernels split over helper threads, or on the calling thread alone
   "--ab-helpers": [
     ["heap kernels on helper threads", () => (heapThreads.helpers = helpers)],
@@ -237,6 +245,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true, scatterRule: true });
   heapThreads.helpers = helpers;
   Object.assign(wasmWinograd, { enabled: true, tile: "auto", tiesFree: true });
+  wasmConvGemm.enabled = true;
 }
 
 let peer: { templates: number; inner: number } | null = null;

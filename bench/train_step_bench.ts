@@ -17,6 +17,8 @@
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
  * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK;
  * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
+ * `--ab=conv-gemm`: the convs Winograd does not take by masokit's direct kernel (im2col blocks and
+ * the fused products) and on XNNPACK;
  * `--ab=gather`: each step's batch picked out of 3,000 images by `tf.gather`, as `train()` does,
  * with the row-copy `GatherV2` and with tfjs-wasm's;
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
@@ -36,7 +38,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -54,6 +56,7 @@ import { wasmFilterGradKernel } from "../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../lib/train/_wasm_batch_norm_simd.ts";
 import { fusedBatchNormLayer } from "../lib/train/_batch_norm_layer.ts";
 import { wasmGatherRows } from "../lib/train/_wasm_gather.ts";
+import { wasmConvGemm } from "../lib/backend/tfjs/_wasm_conv_gemm.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import {
   registerWebGpuTrainingKernels,
@@ -284,6 +287,8 @@ if (BACKEND === "webgpu") {
     ? "winogradProducts"
     : flag("ab=gather")
     ? "gather"
+    : flag("ab=conv-gemm")
+    ? "convGemm"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -307,6 +312,7 @@ if (BACKEND === "webgpu") {
       if (ab === "winograd") wasmWinograd.enabled = on;
       if (ab === "winogradProducts") wasmWinograd.fused = on;
       if (ab === "gather") wasmGatherRows.enabled = on;
+      if (ab === "convGemm") wasmConvGemm.enabled = on;
       const t0 = performance.now();
       const picked = pool === null
         ? null
@@ -330,6 +336,7 @@ if (BACKEND === "webgpu") {
     wasmWinograd.enabled = true;
     wasmWinograd.fused = true;
     wasmGatherRows.enabled = true;
+    wasmConvGemm.enabled = true;
     tf.dispose([x, y]);
     pool?.dispose();
     opt.dispose();
@@ -348,6 +355,7 @@ if (BACKEND === "webgpu") {
         "A/B: Winograd's products on XNNPACK",
       ],
       gather: ["A/B: batch by row copies", "A/B: batch by tfjs's gather"],
+      convGemm: ["A/B: other convs, direct kernel", "A/B: other convs, XNNPACK"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

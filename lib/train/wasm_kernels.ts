@@ -31,6 +31,7 @@ import {
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 import { gatherRows } from "./_wasm_gather.ts";
+import { convGemm } from "../backend/tfjs/_wasm_conv_gemm.ts";
 
 // the scope in which the kernels' stride-1 3×3 convs may run by Winograd (train's steps run in it)
 export { withWinogradConvs };
@@ -863,7 +864,9 @@ function adamUpdate(args: KernelArgs): Info[] {
 /**
  * `Conv2D` and `FusedConv2D` (bias, linear or ReLU): stride-1 3×3 convs of 16+ channels by
  * Winograd (`winogradWithFilter`, the filters transformed at each call: a training step's change
- * every step), the others by the built-in kernel.
+ * every step) inside {@linkcode withWinogradConvs}, the others (float32, any kernel and stride,
+ * output channels a multiple of 4) by the direct im2col + products kernel (`convGemm`: exact
+ * ties), the rest by the built-in kernel.
  */
 function convByWinograd(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => Info {
   return (args) => {
@@ -897,6 +900,25 @@ function convByWinograd(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => I
         )
         : null;
       if (y !== null) return y;
+      const biasOk = bias === undefined ||
+        (bias.dtype === "float32" && bias.shape.length === 1 && bias.shape[0] === info.outChannels);
+      if (x.dtype === "float32" && filter.dtype === "float32" && biasOk) {
+        const direct = convGemm(backend, x, filter, bias, {
+          h: info.inHeight,
+          w: info.inWidth,
+          cin: info.inChannels,
+          cout: info.outChannels,
+          kh: info.filterHeight,
+          kw: info.filterWidth,
+          sh: info.strideHeight,
+          sw: info.strideWidth,
+          pt: top,
+          pl: left,
+          oh: info.outHeight,
+          ow: info.outWidth,
+        }, activation === "relu");
+        if (direct !== null) return direct;
+      }
     }
     return callOriginal(name, args);
   };

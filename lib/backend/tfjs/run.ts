@@ -32,6 +32,7 @@ import { SIGN_MASK, signMaskReady } from "./_wasm_sign_mask.ts";
 import { isDisjointPool } from "../../network/disjoint_pool.ts";
 import { SIGN_BITS, signBitsReady } from "./_wasm_sign_bits.ts";
 import { CONV_FEW_OUTPUTS, convFewOutputsReady } from "./_wasm_conv_few_outputs.ts";
+import { CONV_GEMM, convGemmReady, type ConvGemmShape } from "./_wasm_conv_gemm.ts";
 import {
   wasmWinograd,
   WINOGRAD_CONV,
@@ -200,6 +201,31 @@ function affineApply(
       const strides = l.strides as [number, number];
       const m = winograd ? winogradTile(l, false) : false;
       if (m !== false) return winogradConv(l, m, x, false, l.padding, b, relu);
+      const [kh, kw] = l.kernelSize;
+      const shape: ConvGemmShape = {
+        h: l.inputShape[0],
+        w: l.inputShape[1],
+        cin: l.inputShape[2],
+        cout: l.outputShape[2],
+        kh,
+        kw,
+        sh: strides[0],
+        sw: strides[1],
+        pt: l.padding[0],
+        pl: l.padding[2],
+        oh: l.outputShape[0],
+        ow: l.outputShape[1],
+      };
+      if (convGemmReady(shape)) {
+        // a direct conv: equal receptive fields give equal outputs (exact ties)
+        const inputs: Record<string, tf.Tensor> = { x, filter: kernel4(l) };
+        if (b !== undefined) inputs.bias = b;
+        return tf.engine().runKernel(CONV_GEMM, inputs, {
+          strides: [...strides],
+          pad: [...l.padding],
+          relu,
+        }) as tf.Tensor;
+      }
       const conv = () =>
         b === undefined && !relu
           ? tf.conv2d(x as tf.Tensor4D, kernel4(l), strides, pad)
