@@ -5,6 +5,8 @@
  * largeCNN's recording pass (batch 8). With `--fresh-filter` each call gets a new filter tensor,
  * as a training step's convs do (XNNPACK then packs it again); by default the filter stays, as in
  * the engine's passes. Each pair checked for agreement first (relative to the largest output).
+ * The times are of the kernel call alone (tfjs-wasm computes as it is called), not of reading the
+ * output back.
  *
  * Run: `deno run -A bench/wasm_conv_gemm_bench.ts [--reps=15] [--fresh-filter] [--block-bytes=N]
  * [--only=TEXT]` (`--only`: the shapes whose label contains TEXT).
@@ -75,10 +77,11 @@ for (const [xs, k, co, s, pad, what] of shapes) {
   const time = async (ours: boolean) => {
     wasmConvGemm.enabled = ours;
     const w = FRESH ? tf.add(w0, 0) : w0;
+    // tfjs-wasm runs a kernel when it is called: the time leaves out reading the output back
     const t0 = performance.now();
     const y = run(w);
-    const v = await y.data();
     const ms = performance.now() - t0;
+    const v = await y.data();
     y.dispose();
     if (FRESH) w.dispose();
     return { ms, v };
