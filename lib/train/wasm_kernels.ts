@@ -31,6 +31,7 @@ import {
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 import { gatherRows } from "./_wasm_gather.ts";
+import { flippedTransposed } from "./_wasm_filter_flip.ts";
 import { convGemm } from "../backend/tfjs/_wasm_conv_gemm.ts";
 
 // the scope in which the kernels' stride-1 3×3 convs may run by Winograd (train's steps run in it)
@@ -279,9 +280,12 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   if (top > kh - 1 || left > kw - 1 || top < 0 || left < 0 || dy.dtype !== "float32") {
     return callOriginal("Conv2DBackpropInput", args);
   }
-  const flipped = runWasm(backend, "Reverse", { x: filter }, { dims: [0, 1] });
-  const wT = runWasm(backend, "Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
-  free(backend, flipped);
+  let wT = flippedTransposed(backend, filter);
+  if (wT === null) {
+    const flipped = runWasm(backend, "Reverse", { x: filter }, { dims: [0, 1] });
+    wT = runWasm(backend, "Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
+    free(backend, flipped);
+  }
   let dyD = dy;
   let dilH = oh, dilW = ow;
   if (sh > 1 || sw > 1) {

@@ -5,6 +5,7 @@ import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { fusedBatchNormLayer } from "../../lib/train/_batch_norm_layer.ts";
 import { wasmGatherRows } from "../../lib/train/_wasm_gather.ts";
+import { wasmFilterFlip } from "../../lib/train/_wasm_filter_flip.ts";
 import {
   wasmWinograd,
   winogradRuns,
@@ -122,11 +123,14 @@ Deno.test("Adam's fused update on wasm equals tfjs's Adam on wasm bit for bit", 
 const convConfigs: {
   x: [number, number, number, number];
   k: number;
+  kw?: number; // the kernel's width where it is not k (the input gradient's flip of both axes)
   co: number;
   s: number;
   pad: "valid" | "same";
 }[] = [
   { x: [2, 7, 9, 3], k: 3, co: 4, s: 1, pad: "valid" },
+  { x: [2, 7, 9, 5], k: 3, kw: 2, co: 8, s: 1, pad: "same" },
+  { x: [2, 8, 7, 4], k: 2, kw: 3, co: 12, s: 2, pad: "valid" },
   { x: [2, 7, 9, 3], k: 3, co: 4, s: 1, pad: "same" },
   { x: [3, 9, 7, 5], k: 3, co: 2, s: 2, pad: "valid" },
   { x: [3, 9, 7, 5], k: 3, co: 2, s: 2, pad: "same" },
@@ -153,11 +157,11 @@ const filterPaths = [
 
 Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
   for (const cfg of convConfigs) {
-    const name = `x ${
-      cfg.x.join("×")
-    }, kernel ${cfg.k}, ${cfg.co} filters, stride ${cfg.s}, ${cfg.pad}`;
+    const name = `x ${cfg.x.join("×")}, kernel ${cfg.k}×${
+      cfg.kw ?? cfg.k
+    }, ${cfg.co} filters, stride ${cfg.s}, ${cfg.pad}`;
     await t.step(name, async () => {
-      const wShape = [cfg.k, cfg.k, cfg.x[3], cfg.co] as [number, number, number, number];
+      const wShape = [cfg.k, cfg.kw ?? cfg.k, cfg.x[3], cfg.co] as [number, number, number, number];
       const xv = values(size(cfg.x), 7 + cfg.k), wv = values(size(wShape), 11 + cfg.s);
       const run = () => {
         const x = tf.tensor4d(xv, cfg.x), w = tf.tensor4d(wv, wShape);
@@ -178,8 +182,13 @@ Deno.test("conv2d gradients on wasm equal the cpu backend's", async (t) => {
           assertClose(wasmDw, cpuDw, 1e-5, `filter gradient (${path.name})`);
           assertClose(wasmDx, cpuDx, 1e-5, "input gradient");
         }
+        // the input gradient's filter by tfjs-wasm's Reverse and Transpose (the fallback)
+        wasmFilterFlip.enabled = false;
+        const [reversedDx] = await on("wasm", run);
+        assertClose(reversedDx, cpuDx, 1e-5, "input gradient, filter by Reverse");
       } finally {
         Object.assign(wasmFilterGradKernel, saved);
+        wasmFilterFlip.enabled = true;
       }
     });
   }
