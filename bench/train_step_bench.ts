@@ -19,6 +19,7 @@
  * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
  * `--ab=conv-gemm`: the convs Winograd does not take by masokit's direct kernel (im2col blocks and
  * the fused products) and on XNNPACK;
+ * `--ab=adam-simd`: the fused Adam update in SIMD and as a JS loop;
  * `--ab=flip`: the input gradient's flipped, transposed filter in one pass and by tfjs-wasm's
  * `Reverse` and `Transpose`;
  * `--ab=gather`: each step's batch picked out of 3,000 images by `tf.gather`, as `train()` does,
@@ -40,7 +41,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -60,6 +61,7 @@ import { fusedBatchNormLayer } from "../lib/train/_batch_norm_layer.ts";
 import { wasmGatherRows } from "../lib/train/_wasm_gather.ts";
 import { wasmConvGemm } from "../lib/backend/tfjs/_wasm_conv_gemm.ts";
 import { wasmFilterFlip } from "../lib/train/_wasm_filter_flip.ts";
+import { wasmAdamSimd } from "../lib/train/_wasm_adam_simd.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import {
   registerWebGpuTrainingKernels,
@@ -294,6 +296,8 @@ if (BACKEND === "webgpu") {
     ? "convGemm"
     : flag("ab=flip")
     ? "flip"
+    : flag("ab=adam-simd")
+    ? "adamSimd"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -319,6 +323,7 @@ if (BACKEND === "webgpu") {
       if (ab === "gather") wasmGatherRows.enabled = on;
       if (ab === "convGemm") wasmConvGemm.enabled = on;
       if (ab === "flip") wasmFilterFlip.enabled = on;
+      if (ab === "adamSimd") wasmAdamSimd.enabled = on;
       const t0 = performance.now();
       const picked = pool === null
         ? null
@@ -344,6 +349,7 @@ if (BACKEND === "webgpu") {
     wasmGatherRows.enabled = true;
     wasmConvGemm.enabled = true;
     wasmFilterFlip.enabled = true;
+    wasmAdamSimd.enabled = true;
     tf.dispose([x, y]);
     pool?.dispose();
     opt.dispose();
@@ -364,6 +370,7 @@ if (BACKEND === "webgpu") {
       gather: ["A/B: batch by row copies", "A/B: batch by tfjs's gather"],
       convGemm: ["A/B: other convs, direct kernel", "A/B: other convs, XNNPACK"],
       flip: ["A/B: dx's filter in one pass", "A/B: dx's filter by Reverse"],
+      adamSimd: ["A/B: Adam's update in SIMD", "A/B: Adam's update, JS loop"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

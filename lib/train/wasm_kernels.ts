@@ -32,6 +32,7 @@ import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 import { gatherRows } from "./_wasm_gather.ts";
 import { flippedTransposed } from "./_wasm_filter_flip.ts";
+import { ADAM_PARAMS, adamSimd } from "./_wasm_adam_simd.ts";
 import { convGemm } from "../backend/tfjs/_wasm_conv_gemm.ts";
 
 // the scope in which the kernels' stride-1 3×3 convs may run by Winograd (train's steps run in it)
@@ -847,13 +848,21 @@ function adamUpdate(args: KernelArgs): Info[] {
   const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2);
   const eps = f(epsilon), negLr = f(-lr);
   const outs = [m, v, w].map((t) => backend.makeOutput(t.shape, "float32"));
+  const params = backend.makeOutput([ADAM_PARAMS], "float32");
   // views after the allocations (an allocation may move the heap)
   const [m1, v1, w1] = outs.map((o) => backend.typedArrayFromHeap(o) as Float32Array);
   const [wv, mv, vv, gv, a1, a2] = [w, m, v, g, accBeta1, accBeta2].map((t) =>
     backend.typedArrayFromHeap(t) as Float32Array
   );
   const d1 = f(1 - a1[0]), d2 = f(1 - a2[0]);
-  for (let i = 0; i < gv.length; i++) {
+  const pv = backend.typedArrayFromHeap(params) as Float32Array;
+  pv.set([b1, c1, b2, c2, eps, negLr, d1, d2]);
+  // four weights a vector in SIMD (lib/train/_wasm_adam_simd.ts), the rest here
+  const vectors = gv.length >> 2;
+  const simd = vectors > 0 &&
+    adamSimd(backend, [wv, mv, vv, gv, m1, v1, w1, pv].map((a) => a.byteOffset), vectors);
+  free(backend, params);
+  for (let i = simd ? 4 * vectors : 0; i < gv.length; i++) {
     const gi = gv[i];
     const mi = f(f(mv[i] * b1) + f(gi * c1));
     const vi = f(f(vv[i] * b2) + f(f(gi * gi) * c2));

@@ -79,9 +79,11 @@ export const SimdOp = {
   i16x8Sub: 0x91,
   i32x4Bitmask: 0xa4,
   i32x4Add: 0xae,
+  f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
   /** Relaxed SIMD's `f32x4.relaxed_madd` (`a · b + c`, fused or not as the machine does it). */
   f32x4RelaxedMadd: 0x105,
 } as const;

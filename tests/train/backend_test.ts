@@ -106,3 +106,47 @@ Deno.test("selectBackend({ wasmThreads: 2 }) trains with the same gradients as c
     assert(Math.abs(wasm[i] - cpu[i]) <= 1e-5 * scale, `dW[${i}]: ${wasm[i]} vs ${cpu[i]}`);
   }
 });
+
+Deno.test("on threaded wasm, Adam's SIMD update split between threads equals the JS loop bit for bit", async () => {
+  // Runs in a subprocess: the wasm backend can be started (and threaded) only once per process.
+  const lib = (path: string) => new URL(`../../lib/${path}`, import.meta.url).href;
+  const code = `
+    import * as tf from "@tensorflow/tfjs";
+    import { selectBackend } from "${lib("train/backend.ts")}";
+    import { wasmAdamSimd } from "${lib("train/_wasm_adam_simd.ts")}";
+    import { heapParallelism, activeWasmBackend } from "${lib("backend/_wasm_ops.ts")}";
+    const choice = await selectBackend({ prefer: "wasm", wasmThreads: 2 });
+    const n = 40_003; // above minSplitValues, and 3 weights past the last vector
+    const seq = (k, g) => Float32Array.from({ length: n }, (_, i) => g(i * 0.37 + k));
+    const run = (simd) => {
+      wasmAdamSimd.enabled = simd;
+      const w = tf.variable(tf.tensor1d(seq(1, Math.sin)));
+      const opt = tf.train.adam(0.05, 0.8, 0.9, 1e-3);
+      for (let s = 0; s < 4; s++) {
+        opt.applyGradients({ [w.name]: tf.tensor1d(seq(s, Math.cos)) });
+      }
+      const values = Array.from(w.dataSync());
+      w.dispose();
+      opt.dispose();
+      return values;
+    };
+    const simd = run(true), loop = run(false);
+    const same = simd.every((v, i) => Object.is(v, loop[i]));
+    const changed = simd.some((v, i) => v !== Math.fround(Math.sin(i * 0.37 + 1)));
+    console.log(JSON.stringify({
+      reason: choice.reason, same, changed, threads: heapParallelism(activeWasmBackend()),
+    }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  const { reason, same, changed, threads } = JSON.parse(text.trim().split("\n").pop()!);
+  assertMatch(reason, /2 threads|1 thread \(/);
+  assert(changed, "Adam changed no weight");
+  assert(same, "the SIMD update differs from the JS loop");
+  if (/2 threads/.test(reason)) assert(threads === 2, `heap parallelism ${threads}`);
+});
