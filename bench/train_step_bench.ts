@@ -20,6 +20,9 @@
  * `--ab=conv-gemm`: the convs Winograd does not take by masokit's direct kernel (im2col blocks and
  * the fused products) and on XNNPACK;
  * `--ab=adam-simd`: the fused Adam update in SIMD and as a JS loop;
+ * `--ab=relu-grad`: ReLU's gradient as one kernel (`MasokitReluGrad`) and as tfjs's `Step` and
+ * `Multiply`; `--ab=slice`: `Slice` by runs of whole trailing axes and by tfjs-wasm's kernel (a
+ * zero-padding layer's gradient: largeCNN);
  * `--ab=flip`: the input gradient's flipped, transposed filter in one pass and by tfjs-wasm's
  * `Reverse` and `Transpose`;
  * `--ab=gather`: each step's batch picked out of 3,000 images by `tf.gather`, as `train()` does,
@@ -41,7 +44,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -62,6 +65,8 @@ import { wasmGatherRows } from "../lib/train/_wasm_gather.ts";
 import { wasmConvGemm } from "../lib/backend/tfjs/_wasm_conv_gemm.ts";
 import { wasmFilterFlip } from "../lib/train/_wasm_filter_flip.ts";
 import { wasmAdamSimd } from "../lib/train/_wasm_adam_simd.ts";
+import { wasmSliceRuns } from "../lib/train/_wasm_slice.ts";
+import { RELU_GRAD } from "../lib/train/_fused_gradients.ts";
 import { heapThreads } from "../lib/backend/_heap_threads.ts";
 import {
   registerWebGpuTrainingKernels,
@@ -298,6 +303,10 @@ if (BACKEND === "webgpu") {
     ? "flip"
     : flag("ab=adam-simd")
     ? "adamSimd"
+    : flag("ab=relu-grad")
+    ? "reluGrad"
+    : flag("ab=slice")
+    ? "slice"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -324,6 +333,10 @@ if (BACKEND === "webgpu") {
       if (ab === "convGemm") wasmConvGemm.enabled = on;
       if (ab === "flip") wasmFilterFlip.enabled = on;
       if (ab === "adamSimd") wasmAdamSimd.enabled = on;
+      if (ab === "slice") wasmSliceRuns.enabled = on;
+      // without the kernel, ReLU's gradient falls back to tfjs's
+      if (ab === "reluGrad" && on) registerWasmTrainingKernels();
+      if (ab === "reluGrad" && !on) tf.unregisterKernel(RELU_GRAD, "wasm");
       const t0 = performance.now();
       const picked = pool === null
         ? null
@@ -350,6 +363,7 @@ if (BACKEND === "webgpu") {
     wasmConvGemm.enabled = true;
     wasmFilterFlip.enabled = true;
     wasmAdamSimd.enabled = true;
+    wasmSliceRuns.enabled = true;
     tf.dispose([x, y]);
     pool?.dispose();
     opt.dispose();
@@ -371,6 +385,8 @@ if (BACKEND === "webgpu") {
       convGemm: ["A/B: other convs, direct kernel", "A/B: other convs, XNNPACK"],
       flip: ["A/B: dx's filter in one pass", "A/B: dx's filter by Reverse"],
       adamSimd: ["A/B: Adam's update in SIMD", "A/B: Adam's update, JS loop"],
+      reluGrad: ["A/B: ReLU's gradient, one kernel", "A/B: ReLU's gradient, Step, Multiply"],
+      slice: ["A/B: Slice by runs", "A/B: Slice, tfjs-wasm's"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

@@ -3,7 +3,8 @@
  * (`MasokitBatchNormGrad`, `MasokitBroadcastLeading`: lib/train/wasm_kernels.ts for `wasm`,
  * lib/train/webgpu_kernels.ts for `webgpu`): the gradients of `FusedBatchNorm` and of
  * `Mean`/`Sum` over leading axes, replaced in tfjs's (global) gradient registry by versions that
- * call those kernels where the active backend has them and tfjs's own gradients otherwise.
+ * call those kernels where the active backend has them and tfjs's own gradients otherwise; and
+ * ReLU's gradient the same way (`MasokitReluGrad`, `wasm` only).
  *
  * @module
  */
@@ -13,6 +14,8 @@ import * as tf from "@tensorflow/tfjs";
 export const BATCH_NORM_GRAD = "MasokitBatchNormGrad";
 /** Name of the broadcast kernel used by the Mean/Sum gradients over leading axes. */
 export const BROADCAST_LEADING = "MasokitBroadcastLeading";
+/** Name of ReLU's gradient kernel, `dy · step(x)` in one pass (its `wasm` version). */
+export const RELU_GRAD = "MasokitReluGrad";
 
 /** The gradient configs replaced by {@link fusedGradients}, for fallbacks and restoring. */
 const originalGrads = new Map<string, tf.GradConfig>();
@@ -96,10 +99,28 @@ function leadingReduceGradConfig(name: "Mean" | "Sum"): tf.GradConfig {
   };
 }
 
+/** ReLU's gradient through one {@link RELU_GRAD} kernel; tfjs's (`Step`, `Multiply`) otherwise. */
+const reluGradConfig: tf.GradConfig = {
+  kernelName: "Relu",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const d = dy as tf.Tensor;
+    if (
+      !activeBackendHas(RELU_GRAD) || !isF32(x) || !isF32(d) ||
+      !tf.util.arraysEqual(d.shape, x.shape)
+    ) {
+      return fallbackGrad("Relu").gradFunc(dy, saved, attrs);
+    }
+    return { x: () => tf.engine().runKernel(RELU_GRAD, { x, dy: d }) as tf.Tensor };
+  },
+};
+
 const fusedGradients: tf.GradConfig[] = [
   batchNormGradConfig,
   leadingReduceGradConfig("Mean"),
   leadingReduceGradConfig("Sum"),
+  reluGradConfig,
 ];
 
 /**

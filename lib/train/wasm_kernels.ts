@@ -7,7 +7,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { leadingReduction } from "./_leading_reduction.ts";
-import { BATCH_NORM_GRAD, BROADCAST_LEADING, setFusedGradients } from "./_fused_gradients.ts";
+import {
+  BATCH_NORM_GRAD,
+  BROADCAST_LEADING,
+  RELU_GRAD,
+  setFusedGradients,
+} from "./_fused_gradients.ts";
 import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
@@ -31,8 +36,10 @@ import {
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 import { gatherRows } from "./_wasm_gather.ts";
+import { sliceRuns } from "./_wasm_slice.ts";
 import { flippedTransposed } from "./_wasm_filter_flip.ts";
 import { ADAM_PARAMS, adamSimd } from "./_wasm_adam_simd.ts";
+import { reluGradSimd } from "./_wasm_relu_grad.ts";
 import { convGemm } from "../backend/tfjs/_wasm_conv_gemm.ts";
 
 // the scope in which the kernels' stride-1 3×3 convs may run by Winograd (train's steps run in it)
@@ -937,6 +944,13 @@ function convByWinograd(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => I
   };
 }
 
+/** Slice by runs of whole trailing axes where they apply (lib/train/_wasm_slice.ts). */
+function slice(args: KernelArgs): Info {
+  const { inputs: { x }, backend, attrs } = args;
+  return sliceRuns(backend, x, attrs.begin as number[], attrs.size as number[]) ??
+    callOriginal("Slice", args);
+}
+
 /** GatherV2 by row copies where they apply (`train`'s batches; lib/train/_wasm_gather.ts). */
 function gatherV2(args: KernelArgs): Info {
   const { inputs: { x, indices }, backend, attrs } = args;
@@ -960,13 +974,33 @@ const replacements: Record<string, (args: KernelArgs) => Info> = {
   FusedBatchNorm: fusedBatchNorm,
   BatchMatMul: batchMatMul,
   GatherV2: gatherV2,
+  Slice: slice,
 };
+
+/**
+ * `MasokitReluGrad`: `dx = dy · step(x)` (NaN where x is NaN, as tfjs's `Step`) in one pass
+ * (lib/train/_wasm_relu_grad.ts), the last values (past whole vectors of four) here.
+ */
+function reluGrad(args: KernelArgs): Info {
+  const { inputs: { x, dy }, backend } = args;
+  const out = backend.makeOutput(x.shape, "float32");
+  // views after the allocation (an allocation may move the heap)
+  const [xv, dv, ov] = [x, dy, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  const vectors = xv.length >> 2;
+  const simd = vectors > 0 && reluGradSimd(backend, [xv, dv, ov].map((a) => a.byteOffset), vectors);
+  for (let i = simd ? 4 * vectors : 0; i < xv.length; i++) {
+    const v = xv[i];
+    ov[i] = dv[i] * (v > 0 ? 1 : v !== v ? NaN : 0);
+  }
+  return out;
+}
 
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
   [BATCH_NORM_GRAD]: batchNormGrad,
   [BROADCAST_LEADING]: broadcastLeading,
   [BATCH_NORM_TRAIN]: batchNormTrain,
   [BATCH_NORM_TRAIN_GRAD]: batchNormTrainGrad,
+  [RELU_GRAD]: reluGrad,
 };
 
 function isOurs(name: string): boolean {
@@ -999,13 +1033,14 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * {@linkcode withWinogradConvs}, where `train` runs its steps and evaluations; elsewhere they keep
  * XNNPACK's exact ties, so `tf.grad` of a model is its template A[x]), `MaxPoolGrad`,
  * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` (transposed operands),
- * `GatherV2` (row copies: `train`'s batches), `Identity` and `Cast` by faster equivalents
+ * `GatherV2` (row copies: `train`'s batches), `Slice` (runs of whole trailing axes: a
+ * zero-padding layer's gradient), `Identity` and `Cast` by faster equivalents
  * (the originals stay as fallbacks for cases the replacements do not cover; `Identity` and a `Cast`
  * to the same dtype share the input's memory instead of copying it). Unless `fuseBatchNorm` is
  * false it also adds the kernels `MasokitBatchNormGrad` (all five batch-norm gradients in two
- * passes) and `MasokitBroadcastLeading`, and makes the gradients of `FusedBatchNorm` and of
- * `Mean`/`Sum` over leading axes use them (globally, falling back to tfjs's gradients on backends
- * without these kernels), and runs the `BatchNormalization` layer's training pass as one kernel,
+ * passes), `MasokitBroadcastLeading` and `MasokitReluGrad`, and makes the gradients of
+ * `FusedBatchNorm`, of `Mean`/`Sum` over leading axes and of `Relu` use them (globally, falling
+ * back to tfjs's gradients on backends without these kernels), and runs the `BatchNormalization` layer's training pass as one kernel,
  * `MasokitBatchNormTrain` (the batch's moments and the normalization; its gradient in two
  * passes: `MasokitBatchNormTrainGrad`; 1.14–1.31× a smallCNN step, bench/RESULTS.md). Unless `fuseAdam` is false it adds `MasokitAdamUpdate` and runs every
  * tfjs Adam optimizer's update on `wasm` through it: one kernel call a variable instead of ≈12,

@@ -72,6 +72,7 @@ export const SimdOp = {
   f32x4ExtractLane: 0x1f,
   i16x8Ne: 0x2e,
   i32x4ExtaddPairwiseI16x8U: 0x7f,
+  f32x4Ne: 0x42,
   f32x4Gt: 0x44,
   v128And: 0x4e,
   v128AndNot: 0x4f,

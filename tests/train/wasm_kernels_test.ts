@@ -5,6 +5,8 @@ import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { fusedBatchNormLayer } from "../../lib/train/_batch_norm_layer.ts";
 import { wasmGatherRows } from "../../lib/train/_wasm_gather.ts";
+import { wasmSliceRuns } from "../../lib/train/_wasm_slice.ts";
+import { wasmReluGrad } from "../../lib/train/_wasm_relu_grad.ts";
 import { wasmFilterFlip } from "../../lib/train/_wasm_filter_flip.ts";
 import {
   wasmWinograd,
@@ -76,15 +78,23 @@ Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built
     "Identity",
     "MaxPoolGrad",
     "Mean",
+    "Slice",
     "Sum",
     "Tile",
   ]);
   const unfused = registerWasmTrainingKernels({ fuseBatchNorm: false });
-  assertEquals(unfused.gradients.sort(), ["BatchNormalization", "FusedBatchNorm", "Mean", "Sum"]);
+  assertEquals(unfused.gradients.sort(), [
+    "BatchNormalization",
+    "FusedBatchNorm",
+    "Mean",
+    "Relu",
+    "Sum",
+  ]);
   assertEquals(registerWasmTrainingKernels().gradients.sort(), [
     "BatchNormalization",
     "FusedBatchNorm",
     "Mean",
+    "Relu",
     "Sum",
   ]);
   assertThrows(
@@ -776,6 +786,70 @@ Deno.test("gather on wasm by row copies equals the cpu backend's, errors too", a
   } finally {
     await tf.setBackend(previous);
   }
+});
+
+Deno.test("slices on wasm by runs equal the cpu backend's", async () => {
+  const images = values(3 * 10 * 9 * 40, 41), table = values(7 * 300, 42);
+  const run = () => {
+    const x = tf.tensor4d(images, [3, 10, 9, 40]);
+    return [
+      tf.slice(x, [0, 1, 1, 0], [3, 8, 7, 40]), // a zero-padding layer's gradient: a crop
+      tf.slice(x, [1, 2, 0, 0], [2, -1, 9, 40]), // whole rows of an image: runs of 2 axes
+      tf.slice(x, [0, 0, 2, 8], [3, 10, 7, 32]), // channels cut: runs of 32 < 256, tfjs's kernel
+      tf.slice(x, [1, 0, 0, 0], [1, 10, 9, 40]), // one contiguous range: tfjs's kernel
+      tf.slice(tf.tensor2d(table, [7, 300]), [2, 10], [4, 280]), // rows of a matrix
+      tf.slice(
+        tf.tensor3d(Int32Array.from(table, (v) => Math.round(v * 99)), [7, 30, 10], "int32"),
+        [
+          1,
+          3,
+          0,
+        ],
+        [5, 27, 10],
+      ).toFloat(),
+      tf.slice(tf.tensor3d(table, [7, 30, 10]).greater(0), [0, 1, 0], [7, 28, 10]).toFloat(),
+    ];
+  };
+  const cpu = await on("cpu", run);
+  const before = wasmSliceRuns.runs;
+  const wasm = await on("wasm", run);
+  assertEquals(wasmSliceRuns.runs - before, 5);
+  for (let i = 0; i < cpu.length; i++) {
+    assertEquals(Array.from(wasm[i]), Array.from(cpu[i]), `slice ${i}`);
+  }
+});
+
+Deno.test("ReLU's gradient on wasm in one pass equals the cpu backend's, NaN and ±0 too", async () => {
+  const n = 3 * 7 * 5 * 9; // 945: 236 vectors and one value past them
+  const xv = values(n, 51).map((v, i) => (i % 17 === 0 ? 0 : i % 23 === 0 ? -0 : v));
+  xv[5] = NaN;
+  xv[n - 1] = NaN; // in the last values, past the vectors
+  const dv = values(n, 52).map((v, i) => (i % 29 === 0 ? Infinity : i % 31 === 0 ? NaN : v));
+  const run = () => {
+    const x = tf.tensor4d(xv, [3, 7, 5, 9]), dy = tf.tensor4d(dv, [3, 7, 5, 9]);
+    return [
+      tf.grad((a) => tf.sum(tf.mul(tf.relu(a), dy)))(x),
+      tf.grad((a) => tf.sum(tf.relu(a)))(tf.tensor1d(xv.slice(0, 6))), // 6 values: JS and SIMD
+    ];
+  };
+  const cpu = await on("cpu", run);
+  for (const [simd, minSplitValues] of [[true, 1 << 16], [true, 4], [false, 1 << 16]] as const) {
+    Object.assign(wasmReluGrad, { enabled: simd, minSplitValues });
+    try {
+      const wasm = await on("wasm", run);
+      for (let i = 0; i < cpu.length; i++) {
+        const same = Array.from(wasm[i]).every((v, j) => Object.is(v, cpu[i][j]));
+        assert(same, `output ${i}, simd ${simd}, split from ${minSplitValues}`);
+      }
+    } finally {
+      Object.assign(wasmReluGrad, { enabled: true, minSplitValues: 1 << 20 });
+    }
+  }
+  const previous = tf.getBackend();
+  await tf.setBackend("wasm");
+  const kernels = await tf.profile(() => tf.dispose(run())).finally(() => tf.setBackend(previous));
+  const names = new Set(kernels.kernels.map((k) => k.name));
+  assert(names.has("MasokitReluGrad") && !names.has("Step"), [...names].join());
 });
 
 Deno.test("Identity and same-dtype Cast on wasm share memory and keep values", async () => {
