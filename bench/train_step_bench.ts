@@ -23,6 +23,8 @@
  * `--ab=relu-grad`: ReLU's gradient as one kernel (`MasokitReluGrad`) and as tfjs's `Step` and
  * `Multiply`; `--ab=slice`: `Slice` by runs of whole trailing axes and by tfjs-wasm's kernel (a
  * zero-padding layer's gradient: largeCNN);
+ * `--ab=recent`: all of the twenty-third session's kernels together (the direct conv, the
+ * one-pass flip, Adam in SIMD, ReLU's gradient in one pass, Slice by runs) and none of them;
  * `--ab=flip`: the input gradient's flipped, transposed filter in one pass and by tfjs-wasm's
  * `Reverse` and `Transpose`;
  * `--ab=gather`: each step's batch picked out of 3,000 images by `tf.gather`, as `train()` does,
@@ -44,7 +46,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -307,6 +309,8 @@ if (BACKEND === "webgpu") {
     ? "reluGrad"
     : flag("ab=slice")
     ? "slice"
+    : flag("ab=recent")
+    ? "recent"
     : null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
@@ -335,8 +339,11 @@ if (BACKEND === "webgpu") {
       if (ab === "adamSimd") wasmAdamSimd.enabled = on;
       if (ab === "slice") wasmSliceRuns.enabled = on;
       // without the kernel, ReLU's gradient falls back to tfjs's
-      if (ab === "reluGrad" && on) registerWasmTrainingKernels();
-      if (ab === "reluGrad" && !on) tf.unregisterKernel(RELU_GRAD, "wasm");
+      if ((ab === "reluGrad" || ab === "recent") && on) registerWasmTrainingKernels();
+      if ((ab === "reluGrad" || ab === "recent") && !on) tf.unregisterKernel(RELU_GRAD, "wasm");
+      if (ab === "recent") {
+        for (const s of [wasmConvGemm, wasmFilterFlip, wasmAdamSimd, wasmSliceRuns]) s.enabled = on;
+      }
       const t0 = performance.now();
       const picked = pool === null
         ? null
@@ -387,6 +394,7 @@ if (BACKEND === "webgpu") {
       adamSimd: ["A/B: Adam's update in SIMD", "A/B: Adam's update, JS loop"],
       reluGrad: ["A/B: ReLU's gradient, one kernel", "A/B: ReLU's gradient, Step, Multiply"],
       slice: ["A/B: Slice by runs", "A/B: Slice, tfjs-wasm's"],
+      recent: ["A/B: this session's kernels", "A/B: without them"],
     }[ab];
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);

@@ -46,7 +46,7 @@ for (const shape of [[3, 3, 192, 192], [3, 3, 32, 64]]) {
       set();
       const w = tf.variable(init.clone());
       const opt = tf.train.adam(1e-3);
-      opt.applyGradients({ [w.name]: g });
+      opt.applyGradients([{ name: w.name, tensor: g }]);
       const after = w.dataSync() as Float32Array;
       if (first === null) first = after.slice();
       else if (!after.every((v, i) => Object.is(v, first![i]))) {
@@ -54,7 +54,7 @@ for (const shape of [[3, 3, 192, 192], [3, 3, 32, 64]]) {
       }
       for (let i = 0; i < REPS; i++) {
         const t0 = performance.now();
-        opt.applyGradients({ [w.name]: g });
+        opt.applyGradients([{ name: w.name, tensor: g }]);
         times[k].push(performance.now() - t0);
       }
       w.dispose();
