@@ -351,3 +351,36 @@ export function heapRun(
   runParts(entry.memory, entry.module, name, parts);
   return true;
 }
+
+/**
+ * Runs an elementwise function `name(…addresses, from, to)` of the module `key` over `vectors`
+ * groups of four float32 values (`from`, `to`: byte offsets, multiples of 16), split between
+ * threads where `split` (see {@link heapRun}).
+ *
+ * @param backend The tfjs-wasm backend.
+ * @param key Names what `build` generates.
+ * @param build The module's exported functions.
+ * @param name The function to run.
+ * @param addresses Its leading arguments (the arrays' byte addresses).
+ * @param vectors How many groups of four values.
+ * @param split Whether to split them between threads.
+ * @returns False when the backend's memory is not found (nothing ran).
+ */
+export function heapRunVectors(
+  backend: WasmBackendLike,
+  key: string,
+  build: () => Record<string, FunctionBuilder>,
+  name: string,
+  addresses: readonly number[],
+  vectors: number,
+  split: boolean,
+): boolean {
+  const ranges = heapRanges(backend, vectors, split);
+  return heapRun(
+    backend,
+    key,
+    build,
+    name,
+    ranges.map(([v0, c]) => [...addresses, 16 * v0, 16 * (v0 + c)]),
+  );
+}

@@ -13,7 +13,7 @@
  * @module
  */
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
-import { heapRanges, heapRun, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+import { heapRunVectors, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 
 /**
  * Switches for benchmarks and tests: the SIMD pass at all (the JS loop otherwise), and the fewest
@@ -76,13 +76,13 @@ export function adamSimd(
   addresses: readonly number[],
   vectors: number,
 ): boolean {
-  if (!wasmAdamSimd.enabled) return false;
-  const ranges = heapRanges(backend, vectors, 4 * vectors >= wasmAdamSimd.minSplitValues);
-  return heapRun(
+  return wasmAdamSimd.enabled && heapRunVectors(
     backend,
     "adam",
     () => ({ adam: adamFunction() }),
     "adam",
-    ranges.map(([v0, c]) => [...addresses, 16 * v0, 16 * (v0 + c)]),
+    addresses,
+    vectors,
+    4 * vectors >= wasmAdamSimd.minSplitValues,
   );
 }

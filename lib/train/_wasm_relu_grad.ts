@@ -9,7 +9,7 @@
  * @module
  */
 import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../util/_wasm_emitter.ts";
-import { heapRanges, heapRun, type WasmBackendLike } from "../backend/_wasm_ops.ts";
+import { heapRunVectors, type WasmBackendLike } from "../backend/_wasm_ops.ts";
 
 /**
  * Switches for benchmarks and tests: the SIMD pass at all (the JS loop otherwise), and the fewest
@@ -56,13 +56,13 @@ export function reluGradSimd(
   addresses: readonly number[],
   vectors: number,
 ): boolean {
-  if (!wasmReluGrad.enabled) return false;
-  const ranges = heapRanges(backend, vectors, 4 * vectors >= wasmReluGrad.minSplitValues);
-  return heapRun(
+  return wasmReluGrad.enabled && heapRunVectors(
     backend,
     "relu grad",
     () => ({ reluGrad: reluGradFunction() }),
     "reluGrad",
-    ranges.map(([v0, c]) => [...addresses, 16 * v0, 16 * (v0 + c)]),
+    addresses,
+    vectors,
+    4 * vectors >= wasmReluGrad.minSplitValues,
   );
 }

@@ -18,6 +18,7 @@ import {
 } from "../../lib/backend/tfjs/_wasm_conv_gemm.ts";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { lcgValues, onThreadedWasm } from "../_threads.ts";
+import { withSettings } from "../_settings.ts";
 import {
   assert,
   assertAllClose,
@@ -111,17 +112,6 @@ const cases: [number[], number[], number, number[], number[], boolean][] = [
   [[3, 8, 8, 12], [3, 2], 8, [2, 1], [0, 1, 1, 0], false], // a 3×2 kernel, uneven strides
 ];
 
-/** Runs `fn` with some of the kernel's settings changed, restoring them afterwards. */
-function withSettings(settings: Partial<typeof wasmConvGemm>, fn: () => void): void {
-  const before = { ...wasmConvGemm };
-  Object.assign(wasmConvGemm, settings);
-  try {
-    fn();
-  } finally {
-    Object.assign(wasmConvGemm, before);
-  }
-}
-
 function checkAll(): void {
   for (const [shape, kernel, cout, strides, pad, withBias] of cases) {
     const s = geometry(shape, kernel, cout, strides, pad);
@@ -204,10 +194,10 @@ Deno.test("the direct conv equals a float64 brute-force conv on wasm, exact ties
   try {
     await t.step("kernel sizes, strides, padding, channels, bias, ReLU", checkAll);
     await t.step("blocks of 4 pixels: blocks end inside rows and images", () => {
-      withSettings({ blockBytes: 1 }, checkAll);
+      withSettings(wasmConvGemm, { blockBytes: 1 }, checkAll);
     });
     await t.step("without relaxed SIMD's multiply-add", () => {
-      withSettings({ fma: false }, checkAll);
+      withSettings(wasmConvGemm, { fma: false }, checkAll);
     });
     await t.step("equal receptive fields give equal bits", checkTies);
     await t.step("which shapes it takes; refusals name the values", () => {
@@ -216,7 +206,7 @@ Deno.test("the direct conv equals a float64 brute-force conv on wasm, exact ties
       assertEquals(convGemmApplies({ ...s, cin: 10 }), false); // > 8, not a multiple of 4
       assert(convGemmApplies({ ...s, cin: 7 }));
       assertEquals(convGemmApplies({ ...s, kh: 8, kw: 8 }), false); // more than 49 taps
-      withSettings({ enabled: false }, () => assertEquals(convGemmApplies(s), false));
+      withSettings(wasmConvGemm, { enabled: false }, () => assertEquals(convGemmApplies(s), false));
       assertThrows(
         () =>
           direct(lcgValues(75, 1), [1, 5, 5, 3], lcgValues(27 * 6, 2), [3, 3], 6, [1, 1], [

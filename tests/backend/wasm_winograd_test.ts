@@ -21,6 +21,7 @@ import type { WinogradTile } from "../../lib/backend/winograd_math.ts";
 import { heapThreadStats } from "../../lib/backend/_heap_threads.ts";
 import { assembleModule, relaxedSimd } from "../../lib/util/_wasm_emitter.ts";
 import { lcgValues, onThreadedWasm } from "../_threads.ts";
+import { withSettings } from "../_settings.ts";
 import {
   assert,
   assertAllClose,
@@ -100,17 +101,6 @@ const cases: [number[], number, number[], boolean][] = [
   [[40, 12, 12, 32], 16, [1, 1, 1, 1], true], // enough tiles to split between threads
 ];
 
-/** Runs `fn` with some of the kernel's settings changed, restoring them afterwards. */
-function withSettings(settings: Partial<typeof wasmWinograd>, fn: () => void): void {
-  const before = { ...wasmWinograd };
-  Object.assign(wasmWinograd, settings);
-  try {
-    fn();
-  } finally {
-    Object.assign(wasmWinograd, before);
-  }
-}
-
 function checkAll(): void {
   assert(winogradConvReady([3, 3], [1, 1], 16, 16), "not ready on wasm");
   for (const [shape, cout, pad, withBias] of cases) {
@@ -181,19 +171,19 @@ Deno.test("the Winograd conv equals a float64 brute-force conv on wasm", async (
     await t.step("the transpose's filters", checkTranspose);
     await t.step("fused, blocks of 2 tiles: blocks end inside rows", () => {
       assert(relaxedSimd(), "Deno's V8 validates relaxed SIMD");
-      withSettings({ blockBytes: 1 }, checkAll);
+      withSettings(wasmWinograd, { blockBytes: 1 }, checkAll);
     });
     await t.step("fused, blocks of a few tiles", () => {
-      withSettings({ blockBytes: 64 * (32 + 16) * 4 * 6 }, checkAll);
+      withSettings(wasmWinograd, { blockBytes: 64 * (32 + 16) * 4 * 6 }, checkAll);
     });
     await t.step("fused without relaxed SIMD's multiply-add", () => {
-      withSettings({ fma: false }, () => {
+      withSettings(wasmWinograd, { fma: false }, () => {
         checkAll();
         checkTranspose();
       });
     });
     await t.step("XNNPACK's products, chunks of 7 tiles: chunks end inside rows", () => {
-      withSettings({ fused: false, chunkBytes: 36 * (32 + 16) * 4 * 7 }, checkAll);
+      withSettings(wasmWinograd, { fused: false, chunkBytes: 36 * (32 + 16) * 4 * 7 }, checkAll);
     });
     await t.step("refusals name the values", () => {
       const x = lcgValues(2 * 6 * 6 * 6, 1),
@@ -228,7 +218,7 @@ Deno.test("the Winograd conv splits tiles between threads on threaded wasm", asy
     checkAll();
     checkTranspose();
     const fused = heapThreadStats.helperParts;
-    withSettings({ fused: false }, checkAll);
+    withSettings(wasmWinograd, { fused: false }, checkAll);
     if (navigator.hardwareConcurrency >= 2) {
       assert(fused > before, "no part of the fused kernel ran on a helper thread");
       assert(heapThreadStats.helperParts > fused, "no transform ran on a helper thread");

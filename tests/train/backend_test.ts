@@ -2,8 +2,17 @@ import * as tf from "@tensorflow/tfjs";
 import { describeGpuAdapter, selectBackend } from "../../lib/train/backend.ts";
 import { activeWasmBackend, heapParallelism } from "../../lib/backend/_wasm_ops.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
+import { runChildScript } from "../_threads.ts";
 
 await tf.ready();
+
+/**
+ * Runs `code` in a child Deno (the wasm backend can be started, and threaded, only once per
+ * process) and parses the last line it printed as JSON.
+ */
+async function lastJsonLine(code: string) {
+  return JSON.parse((await runChildScript(code)).split("\n").pop()!);
+}
 
 Deno.test("selectBackend() picks wasm by default and honours explicit choices", async (t) => {
   const previous = tf.getBackend();
@@ -76,7 +85,6 @@ Deno.test("selectBackend() picks wasm by default and honours explicit choices", 
 });
 
 Deno.test("selectBackend({ wasmThreads: 2 }) trains with the same gradients as cpu", async () => {
-  // Runs in a subprocess: the wasm backend can be started (and threaded) only once per process.
   const code = `
     import * as tf from "@tensorflow/tfjs";
     import { selectBackend } from "${new URL("../../lib/train/backend.ts", import.meta.url)}";
@@ -92,14 +100,7 @@ Deno.test("selectBackend({ wasmThreads: 2 }) trains with the same gradients as c
     const cpu = Array.from(await f().data());
     console.log(JSON.stringify({ reason: choice.reason, wasm, cpu }));
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", code],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert(out.success, new TextDecoder().decode(out.stderr));
-  const { reason, wasm, cpu } = JSON.parse(text.trim().split("\n").pop()!);
+  const { reason, wasm, cpu } = await lastJsonLine(code);
   assertMatch(reason, /2 threads|1 thread \(/);
   const scale = Math.max(...cpu.map(Math.abs));
   for (let i = 0; i < cpu.length; i++) {
@@ -108,7 +109,6 @@ Deno.test("selectBackend({ wasmThreads: 2 }) trains with the same gradients as c
 });
 
 Deno.test("on threaded wasm, Adam's SIMD update split between threads equals the JS loop bit for bit", async () => {
-  // Runs in a subprocess: the wasm backend can be started (and threaded) only once per process.
   const lib = (path: string) => new URL(`../../lib/${path}`, import.meta.url).href;
   const code = `
     import * as tf from "@tensorflow/tfjs";
@@ -137,14 +137,7 @@ Deno.test("on threaded wasm, Adam's SIMD update split between threads equals the
       reason: choice.reason, same, changed, threads: heapParallelism(activeWasmBackend()),
     }));
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", code],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert(out.success, new TextDecoder().decode(out.stderr));
-  const { reason, same, changed, threads } = JSON.parse(text.trim().split("\n").pop()!);
+  const { reason, same, changed, threads } = await lastJsonLine(code);
   assertMatch(reason, /2 threads|1 thread \(/);
   assert(changed, "Adam changed no weight");
   assert(same, "the SIMD update differs from the JS loop");

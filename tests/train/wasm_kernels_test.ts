@@ -15,6 +15,7 @@ import {
 } from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../_assert.ts";
 import { adamRun, on } from "./_backends.ts";
+import { runChildScript } from "../_threads.ts";
 import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { train } from "../../lib/train/train.ts";
@@ -747,13 +748,7 @@ Deno.test("fusing the BatchNormalization layer creates no layer (default names s
     registerWasmTrainingKernels();
     console.log(JSON.stringify([before, tf.layers.batchNormalization({}).name]));
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", code],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(out.success, new TextDecoder().decode(out.stderr));
-  const names = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  const names = JSON.parse((await runChildScript(code)).split("\n").pop()!);
   const number = (name: string) => Number(name.match(/(\d+)$/)![1]);
   assertEquals(number(names[1]), number(names[0]) + 1, names.join(", then "));
 });
