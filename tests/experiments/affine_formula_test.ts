@@ -106,7 +106,10 @@ Deno.test({
     });
 
     await t.step("active-ReLU fractions equal the partition codes' popcounts", () => {
-      const codes = partitionCodes(qm.net, x);
+      // the float64 engine, as the closed form's factors: the float32 tfjs engine may put a
+      // pre-activation within its rounding of 0 (one of 7,744 here, −7.5e-7 of a largest 5.2)
+      // on the other side, which is no bookkeeping error
+      const codes = partitionCodes(qm.net, x, { backend: "cpu" });
       const signs = codes.filter((c) => c.kind === "relu");
       const relu = result.codeLayers.filter((l) => l.kind === "relu");
       assertEquals(relu.map((l) => l.name), signs.map((c) => c.name));
