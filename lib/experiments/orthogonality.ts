@@ -525,6 +525,14 @@ export function orthogonalityClaims(
     while (digits < 4 && mean > se && abs(mean) === abs(se)) digits++;
     return `${pp(mean, digits)} ± ${(100 * se).toFixed(digits)} pp`;
   };
+  // Why a paired comparison did not hold: within one standard error of no change, or beyond it
+  // the other way (a loss is not noise), or too few paired seeds for a standard error.
+  const notHeld = ({ mean, se }: PairedDifference) =>
+    !(Number.isFinite(mean) && Number.isFinite(se))
+      ? " (no standard error: fewer than 2 paired seeds)"
+      : mean < -se
+      ? " (the opposite, beyond one standard error)"
+      : " (within noise)";
   // Runs share their seed across λ: compare them seed by seed.
   const runsAt = (lambda: number) =>
     new Map(runs.filter((r) => r.lambda === lambda).map((r) => [`${r.run}|${r.seed}`, r]));
@@ -560,7 +568,7 @@ export function orthogonalityClaims(
       `; mean over λ>0 ${pct(meanPositive)} (${pp(meanPositive - zero.mean)}), best λ=` +
       `${+best.lambda.toFixed(3)} (${pp(best.mean - zero.mean)})` +
       `; per-seed gain ${meanSe(gain)} (standard error, ` +
-      `${gain.n} seeds${leftOut(gainsLeftOut)})` + (gainHeld ? "" : " (within noise)"),
+      `${gain.n} seeds${leftOut(gainsLeftOut)})` + (gainHeld ? "" : notHeld(gain)),
     held: gainHeld,
   });
   const reductions: number[] = [];
@@ -586,7 +594,7 @@ export function orthogonalityClaims(
       `${(100 * one.gap).toFixed(1)} pp (train ${pct(one.evalTrainMean)}, test ` +
       `${pct(one.evalTestMean)}); per-seed reduction ${meanSe(reduction)} ` +
       `(standard error, ${reduction.n} seeds${leftOut(reductionsLeftOut)})` +
-      (gapHeld ? "" : " (within noise)"),
+      (gapHeld ? "" : notHeld(reduction)),
     held: gapHeld,
   });
   const cosineHeld = one.weightCosine <= 0.5 * zero.weightCosine;

@@ -280,6 +280,22 @@ Deno.test("orthogonalityClaims(): each claim holds on synthetic runs showing it,
     );
   });
 
+  await t.step("a clear loss is not called noise; one paired seed has no standard error", () => {
+    // gains −2, −3, −2 pp: mean −2.3 pp, standard error 0.3 pp
+    const c = claimsOf([{ ...held, acc: [0.48, 0.57, 0.68] }]);
+    assertEquals(c[0].held, false);
+    assertMatch(
+      c[0].measured,
+      /per-seed gain -2\.3 pp ± 0\.3 pp \(standard error, 3 seeds\) \(the opposite, beyond one standard error\)$/,
+    );
+    const { rows, runs } = fakeGrid([held]);
+    const one = runs.filter((r) => r.lambda === 0 || r.seed === 0);
+    const d = orthogonalityClaims("smallCNN/mnist", rows, one, 8);
+    assertEquals([d[0].held, d[1].held], [false, false]);
+    assertMatch(d[0].measured, /\(no standard error: fewer than 2 paired seeds\)$/);
+    assertMatch(d[1].measured, /\(no standard error: fewer than 2 paired seeds\)$/);
+  });
+
   await t.step("Fig. 3b fails when λ = 1 widens the gap", () => {
     // gaps 25/30/33 pp against 20/25/30: reductions −5, −5, −3 pp
     const inference: [number, number][] = [[0.9, 0.65], [0.95, 0.65], [1, 0.67]];
@@ -287,7 +303,7 @@ Deno.test("orthogonalityClaims(): each claim holds on synthetic runs showing it,
     assertEquals(c.map((v) => v.held), [true, false, true, true]);
     assertMatch(
       c[1].measured,
-      /per-seed reduction -4\.3 pp ± 0\.7 pp \(standard error, 3 seeds\) \(within noise\)$/,
+      /per-seed reduction -4\.3 pp ± 0\.7 pp \(standard error, 3 seeds\) \(the opposite, beyond one standard error\)$/,
     );
   });
 
