@@ -277,73 +277,103 @@ if (BACKEND === "webgpu") {
   const label = `wasm${flag("no-fused") ? " (no fused BN)" : ""}`;
   const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") });
   const results = [wasm];
-  const ab = flag("ab")
-    ? "bn"
-    : flag("ab=input")
-    ? "input"
-    : flag("ab=pool")
-    ? "pool"
-    : flag("ab=filter")
-    ? "filter"
-    : flag("ab=bn-simd")
-    ? "bnSimd"
-    : flag("ab=bn-layer")
-    ? "bnLayer"
-    : flag("ab=helpers")
-    ? "helpers"
-    : flag("ab=adam")
-    ? "adam"
-    : flag("ab=winograd")
-    ? "winograd"
-    : flag("ab=winograd-products")
-    ? "winogradProducts"
-    : flag("ab=gather")
-    ? "gather"
-    : flag("ab=conv-gemm")
-    ? "convGemm"
-    : flag("ab=flip")
-    ? "flip"
-    : flag("ab=adam-simd")
-    ? "adamSimd"
-    : flag("ab=relu-grad")
-    ? "reluGrad"
-    : flag("ab=slice")
-    ? "slice"
-    : flag("ab=recent")
-    ? "recent"
-    : null;
+  // Paired A/B modes: the flag (after `--`), the two arms' labels, and how to switch the change
+  // on or off (every switch is on by default; the mode's own is switched on again afterwards).
+  const helpers = heapThreads.helpers;
+  const reluGrad = (on: boolean) => {
+    // without the kernel, ReLU's gradient falls back to tfjs's
+    if (on) registerWasmTrainingKernels();
+    else tf.unregisterKernel(RELU_GRAD, "wasm");
+  };
+  const abModes: Record<string, { labels: [string, string]; set: (on: boolean) => void }> = {
+    ab: {
+      labels: ["A/B: fused BN gradients", "A/B: tfjs BN gradients"],
+      set: (on) => registerWasmTrainingKernels({ fuseBatchNorm: on }),
+    },
+    // the step itself skips the input gradient or not
+    "ab=input": {
+      labels: ["A/B: input gradient skipped", "A/B: input gradient computed"],
+      set: () => {},
+    },
+    "ab=pool": {
+      labels: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
+      set: (on) => (wasmMaxPoolKernels.simd = on),
+    },
+    "ab=filter": {
+      labels: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
+      set: (on) => (wasmFilterGradKernel.enabled = on),
+    },
+    "ab=bn-simd": {
+      labels: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
+      set: (on) => (wasmBatchNormSimd.enabled = on),
+    },
+    "ab=bn-layer": {
+      labels: ["A/B: BN layer as one kernel", "A/B: BN layer, tfjs's moments"],
+      set: (on) => (fusedBatchNormLayer.enabled = on),
+    },
+    "ab=helpers": {
+      labels: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
+      set: (on) => (heapThreads.helpers = on ? helpers : 0),
+    },
+    "ab=adam": {
+      labels: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],
+      set: (on) => registerWasmTrainingKernels({ fuseAdam: on }),
+    },
+    "ab=winograd": {
+      labels: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs on XNNPACK"],
+      set: (on) => (wasmWinograd.enabled = on),
+    },
+    "ab=winograd-products": {
+      labels: ["A/B: Winograd's fused kernel", "A/B: Winograd's products on XNNPACK"],
+      set: (on) => (wasmWinograd.fused = on),
+    },
+    // each step's batch gathered from a training set (below)
+    "ab=gather": {
+      labels: ["A/B: batch by row copies", "A/B: batch by tfjs's gather"],
+      set: (on) => (wasmGatherRows.enabled = on),
+    },
+    "ab=conv-gemm": {
+      labels: ["A/B: other convs, direct kernel", "A/B: other convs, XNNPACK"],
+      set: (on) => (wasmConvGemm.enabled = on),
+    },
+    "ab=flip": {
+      labels: ["A/B: dx's filter in one pass", "A/B: dx's filter by Reverse"],
+      set: (on) => (wasmFilterFlip.enabled = on),
+    },
+    "ab=adam-simd": {
+      labels: ["A/B: Adam's update in SIMD", "A/B: Adam's update, JS loop"],
+      set: (on) => (wasmAdamSimd.enabled = on),
+    },
+    "ab=relu-grad": {
+      labels: ["A/B: ReLU's gradient, one kernel", "A/B: ReLU's gradient, Step, Multiply"],
+      set: reluGrad,
+    },
+    "ab=slice": {
+      labels: ["A/B: Slice by runs", "A/B: Slice, tfjs-wasm's"],
+      set: (on) => (wasmSliceRuns.enabled = on),
+    },
+    "ab=recent": {
+      labels: ["A/B: this session's kernels", "A/B: without them"],
+      set: (on) => {
+        reluGrad(on);
+        for (const s of [wasmConvGemm, wasmFilterFlip, wasmAdamSimd, wasmSliceRuns]) s.enabled = on;
+      },
+    },
+  };
+  const ab = Object.keys(abModes).find((name) => flag(name)) ?? null;
   if (ab !== null) {
     // Paired comparison under the same load: every other step with the change switched off.
-    const helpers = heapThreads.helpers;
+    const mode = abModes[ab];
     const steps: [number[], number[]] = [[], []];
     const model = network();
     const opt = tf.train.adam(1e-3);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
     const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
     // --ab=gather: a training set to pick each step's batch from, as train() does
-    const pool = ab === "gather" ? tf.randomNormal([3000, 32, 32, 3], 0, 1, "float32", 3) : null;
+    const pool = ab === "ab=gather" ? tf.randomNormal([3000, 32, 32, 3], 0, 1, "float32", 3) : null;
     for (let i = 0; i < 2 * STEPS + 2; i++) {
       const on = i % 2 === 0;
-      if (ab === "bn") registerWasmTrainingKernels({ fuseBatchNorm: on });
-      if (ab === "pool") wasmMaxPoolKernels.simd = on;
-      if (ab === "filter") wasmFilterGradKernel.enabled = on;
-      if (ab === "bnSimd") wasmBatchNormSimd.enabled = on;
-      if (ab === "bnLayer") fusedBatchNormLayer.enabled = on;
-      if (ab === "helpers") heapThreads.helpers = on ? helpers : 0;
-      if (ab === "adam") registerWasmTrainingKernels({ fuseAdam: on });
-      if (ab === "winograd") wasmWinograd.enabled = on;
-      if (ab === "winogradProducts") wasmWinograd.fused = on;
-      if (ab === "gather") wasmGatherRows.enabled = on;
-      if (ab === "convGemm") wasmConvGemm.enabled = on;
-      if (ab === "flip") wasmFilterFlip.enabled = on;
-      if (ab === "adamSimd") wasmAdamSimd.enabled = on;
-      if (ab === "slice") wasmSliceRuns.enabled = on;
-      // without the kernel, ReLU's gradient falls back to tfjs's
-      if ((ab === "reluGrad" || ab === "recent") && on) registerWasmTrainingKernels();
-      if ((ab === "reluGrad" || ab === "recent") && !on) tf.unregisterKernel(RELU_GRAD, "wasm");
-      if (ab === "recent") {
-        for (const s of [wasmConvGemm, wasmFilterFlip, wasmAdamSimd, wasmSliceRuns]) s.enabled = on;
-      }
+      mode.set(on);
       const t0 = performance.now();
       const picked = pool === null
         ? null
@@ -352,50 +382,17 @@ if (BACKEND === "webgpu") {
         );
       const xs = picked ?? x;
       const run = minimizer(model, opt, xs, y);
-      const loss = ab === "input" && !on ? run() : withoutInputGradients([xs], run);
+      const loss = ab === "ab=input" && !on ? run() : withoutInputGradients([xs], run);
       await loss.data();
       loss.dispose();
       picked?.dispose();
       if (i >= 2) steps[on ? 0 : 1].push(performance.now() - t0);
     }
-    registerWasmTrainingKernels();
-    wasmMaxPoolKernels.simd = true;
-    wasmFilterGradKernel.enabled = true;
-    wasmBatchNormSimd.enabled = true;
-    fusedBatchNormLayer.enabled = true;
-    heapThreads.helpers = helpers;
-    wasmWinograd.enabled = true;
-    wasmWinograd.fused = true;
-    wasmGatherRows.enabled = true;
-    wasmConvGemm.enabled = true;
-    wasmFilterFlip.enabled = true;
-    wasmAdamSimd.enabled = true;
-    wasmSliceRuns.enabled = true;
+    mode.set(true);
     tf.dispose([x, y]);
     pool?.dispose();
     opt.dispose();
-    const labels = {
-      bn: ["A/B: fused BN gradients", "A/B: tfjs BN gradients"],
-      input: ["A/B: input gradient skipped", "A/B: input gradient computed"],
-      pool: ["A/B: max-pool gradient, SIMD", "A/B: max-pool gradient, JS loop"],
-      filter: ["A/B: filter gradient, direct SIMD", "A/B: filter gradient, XNNPACK"],
-      bnSimd: ["A/B: batch-norm passes, SIMD", "A/B: batch-norm passes, JS loops"],
-      bnLayer: ["A/B: BN layer as one kernel", "A/B: BN layer, tfjs's moments"],
-      helpers: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
-      adam: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],
-      winograd: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs on XNNPACK"],
-      winogradProducts: [
-        "A/B: Winograd's fused kernel",
-        "A/B: Winograd's products on XNNPACK",
-      ],
-      gather: ["A/B: batch by row copies", "A/B: batch by tfjs's gather"],
-      convGemm: ["A/B: other convs, direct kernel", "A/B: other convs, XNNPACK"],
-      flip: ["A/B: dx's filter in one pass", "A/B: dx's filter by Reverse"],
-      adamSimd: ["A/B: Adam's update in SIMD", "A/B: Adam's update, JS loop"],
-      reluGrad: ["A/B: ReLU's gradient, one kernel", "A/B: ReLU's gradient, Step, Multiply"],
-      slice: ["A/B: Slice by runs", "A/B: Slice, tfjs-wasm's"],
-      recent: ["A/B: this session's kernels", "A/B: without them"],
-    }[ab];
+    const labels = mode.labels;
     for (const [k, ts] of steps.entries()) {
       const sorted = [...ts].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)];
