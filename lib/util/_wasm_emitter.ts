@@ -302,6 +302,20 @@ export class FunctionBuilder {
   }
 
   /**
+   * `end = min(i + step, limit)` on i32 locals (unsigned): the end of a block of a blocked loop.
+   *
+   * @param end The local to set.
+   * @param i The block's start.
+   * @param step The block's size.
+   * @param limit The loop's end.
+   * @returns This builder.
+   */
+  setBlockEnd(end: number, i: number, step: number, limit: number): this {
+    this.get(i).i32(step).op(Op.i32Add).get(limit).get(i).i32(step).op(Op.i32Add).get(limit);
+    return this.op(Op.i32LtU, Op.select).set(end);
+  }
+
+  /**
    * The encoded body (locals declaration + code + `end`).
    *
    * @returns The body bytes, without the size prefix.

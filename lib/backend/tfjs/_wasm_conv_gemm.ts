@@ -195,9 +195,7 @@ function convModule(
   f.get(scratch).i32(block * depth * 4).op(Op.i32Add).set(products);
   f.get(p0).set(p);
   f.forLoop(p, p1, block, () => {
-    // end = min(p + block, p1)
-    f.get(p).i32(block).op(Op.i32Add).get(p1).get(p).i32(block).op(Op.i32Add).get(p1);
-    f.op(Op.i32LtU, Op.select).set(end);
+    f.setBlockEnd(end, p, block, p1);
     f.get(x).get(scratch).get(p).get(end).op(Op.call, IM2COL);
     f.get(scratch).get(k).get(products);
     // the block's rows, rounded up to a multiple of ROWS (the rows past them never read)

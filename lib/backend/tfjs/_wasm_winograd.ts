@@ -589,9 +589,7 @@ function gradProductsFunction(cin: number, cout: number, fma: boolean): Function
     f.get(sums).get(xi).i32(cin * coutBytes).op(Op.i32Mul).op(Op.i32Add).set(ca);
     f.i32(0).set(kb);
     f.forLoop(kb, count, GRAD_DEPTH, () => {
-      // kbEnd = min(kb + GRAD_DEPTH, count)
-      f.get(kb).i32(GRAD_DEPTH).op(Op.i32Add).get(count).get(kb).i32(GRAD_DEPTH).op(Op.i32Add);
-      f.get(count).op(Op.i32LtU, Op.select).set(kbEnd);
+      f.setBlockEnd(kbEnd, kb, GRAD_DEPTH, count);
       f.i32(0).set(i).i32(cinBytes).set(iEnd);
       f.forLoop(i, iEnd, 16, () => {
         f.i32(0).set(o).i32(full).set(oEnd);
@@ -643,9 +641,7 @@ function fusedModule(
   const table = (at: number) => f.get(scratch).i32(at).op(Op.i32Add);
   f.get(t0).set(t);
   f.forLoop(t, t1, block, () => {
-    // end = min(t + block, t1)
-    f.get(t).i32(block).op(Op.i32Add).get(t1).get(t).i32(block).op(Op.i32Add).get(t1);
-    f.op(Op.i32LtU, Op.select).set(end);
+    f.setBlockEnd(end, t, block, t1);
     f.get(x).get(t).get(end).get(t);
     table(tables);
     f.op(Op.call, INPUT);
