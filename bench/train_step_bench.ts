@@ -15,7 +15,8 @@
  * in JS loops; `--ab=bn-layer`: the `BatchNormalization` layer's training pass as one kernel and
  * as tfjs's moments and `FusedBatchNorm`; `--ab=helpers`: masokit's heap kernels split over helper threads and on the
  * calling thread alone; `--ab=adam`: Adam's update as one fused kernel call a variable and as
- * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and on XNNPACK;
+ * tfjs's ops; `--ab=winograd`: stride-1 3×3 convs of 16+ channels by Winograd and by the direct kernels (the
+ * direct conv, the direct filter gradient);
  * `--ab=winograd-products`: Winograd's convs by the fused kernel and with XNNPACK's products;
  * `--ab=conv-gemm`: the convs Winograd does not take by masokit's direct kernel (im2col blocks and
  * the fused products) and on XNNPACK;
@@ -29,6 +30,8 @@
  * `Reverse` and `Transpose`;
  * `--ab=gather`: each step's batch picked out of 3,000 images by `tf.gather`, as `train()` does,
  * with the row-copy `GatherV2` and with tfjs-wasm's;
+ * `--ab=winograd-filter`: Winograd's filter transforms in training (`G g Gᵀ`, the filter
+ * gradient's `Gᵀ S G`) by one generated kernel and as a product on XNNPACK with copies;
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
  * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
@@ -46,7 +49,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -320,7 +323,7 @@ if (BACKEND === "webgpu") {
       set: (on) => registerWasmTrainingKernels({ fuseAdam: on }),
     },
     "ab=winograd": {
-      labels: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs on XNNPACK"],
+      labels: ["A/B: 3×3 convs by Winograd", "A/B: 3×3 convs, direct kernels"],
       set: (on) => (wasmWinograd.enabled = on),
     },
     "ab=winograd-products": {
@@ -351,6 +354,10 @@ if (BACKEND === "webgpu") {
     "ab=slice": {
       labels: ["A/B: Slice by runs", "A/B: Slice, tfjs-wasm's"],
       set: (on) => (wasmSliceRuns.enabled = on),
+    },
+    "ab=winograd-filter": {
+      labels: ["A/B: filter transforms, one kernel", "A/B: filter transforms, XNNPACK"],
+      set: (on) => (wasmWinograd.filterKernel = on),
     },
     "ab=recent": {
       labels: ["A/B: this session's kernels", "A/B: without them"],

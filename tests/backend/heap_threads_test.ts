@@ -16,6 +16,11 @@ import {
 } from "../../lib/backend/_heap_threads.ts";
 import { FunctionBuilder, I32, Op } from "../../lib/util/_wasm_emitter.ts";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
+import {
+  wasmWinograd,
+  winogradRuns,
+  withWinogradConvs,
+} from "../../lib/backend/tfjs/_wasm_winograd.ts";
 import { fromLayersModel } from "../../lib/network/from_layers_model.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
 import { cases } from "../_cases.ts";
@@ -144,6 +149,47 @@ Deno.test({
       } finally {
         heapThreads.helpers = helpers;
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "Winograd's filter transforms split between helper threads equal the cpu backend's",
+  ignore: !report.enabled || heapThreads.helpers === 0,
+  fn: async () => {
+    // 128 × 256 filters: 32,768 floats an array, enough for the transforms to split
+    const xv = values(2 * 6 * 6 * 128, 11), wv = values(9 * 128 * 256, 12);
+    const dyv = values(2 * 4 * 4 * 256, 13);
+    const run = () => {
+      const x = tf.tensor4d(xv, [2, 6, 6, 128]), w = tf.tensor4d(wv, [3, 3, 128, 256]);
+      const dy = tf.tensor4d(dyv, [2, 4, 4, 256]);
+      const y = tf.conv2d(x, w, 1, "valid");
+      const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+        strides: 1,
+        pad: "valid",
+        dataFormat: "NHWC",
+        filterShape: [3, 3, 128, 256],
+      }) as tf.Tensor;
+      const out = [y, dw].map((t) => t.dataSync() as Float32Array);
+      tf.dispose([x, w, dy, y, dw]);
+      return out;
+    };
+    await tf.setBackend("cpu");
+    const cpu = run();
+    const backend = await threadedWithHelpers();
+    const { minFilterMacs } = wasmWinograd;
+    wasmWinograd.minFilterMacs = 0;
+    try {
+      assertEquals(heapParallelism(backend), 2);
+      const before = winogradRuns.count;
+      const wasm = withWinogradConvs(run);
+      assertEquals(winogradRuns.count - before, 2, "the conv and dW by Winograd");
+      ["conv", "dW"].forEach((what, i) =>
+        assertAllClose(wasm[i], cpu[i], 1e-5, what, largestMagnitude(cpu[i]))
+      );
+    } finally {
+      wasmWinograd.minFilterMacs = minFilterMacs;
+      await tf.setBackend("cpu");
     }
   },
 });

@@ -256,17 +256,29 @@ Deno.test("3×3 convs of 16+ channels by Winograd on wasm equal the cpu backend'
         const chunked = await on("wasm", winograd);
         assertClose(chunked[2], cpu[2], 1e-5, "dW in chunks");
         wasmWinograd.chunkBytes = chunkBytes;
-        // dW's products without the multiply-add, and on XNNPACK (the convs too)
-        for (const settings of [{ fma: false }, { fused: false }]) {
+        // dW's products without the multiply-add, and on XNNPACK (the convs too); the filters'
+        // transforms (and dW's last step) for each tile
+        const tiles = [{ tile: 2 as const }, { tile: 4 as const }, { tile: 6 as const }];
+        const settingsList = [{ fma: false }, { fused: false }, { filterKernel: false }, ...tiles];
+        for (const settings of settingsList) {
           Object.assign(wasmWinograd, settings);
+          before = winogradRuns.count;
           const other = await on("wasm", winograd);
-          Object.assign(wasmWinograd, { fma: true, fused: true });
+          assertEquals(winogradRuns.count - before, 4, JSON.stringify(settings));
+          Object.assign(wasmWinograd, { fma: true, fused: true, filterKernel: true, tile: "auto" });
           ["conv", "dx", "dW"].forEach((what, i) =>
             assertClose(other[i], cpu[i], 1e-5, `${what}, ${JSON.stringify(settings)}`)
           );
         }
       } finally {
-        Object.assign(wasmWinograd, { minFilterMacs, chunkBytes, fma: true, fused: true });
+        Object.assign(wasmWinograd, {
+          minFilterMacs,
+          chunkBytes,
+          fma: true,
+          fused: true,
+          filterKernel: true,
+          tile: "auto",
+        });
       }
     });
   }

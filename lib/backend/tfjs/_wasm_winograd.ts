@@ -69,7 +69,10 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
  * (0.03 G), 1.01× at batch 4 (0.0125 G), so the default is 1e7; and these kernels take a conv
  * only inside {@linkcode withWinogradConvs}); and whether the pass
  * that records the codes of ⟨A_c, x⟩ alone may use it (`tiesFree`, default true: that value does
- * not depend on how exact ties are decided; `bench/affine_compare.ts --ab-ties-free`).
+ * not depend on how exact ties are decided; `bench/affine_compare.ts --ab-ties-free`); and
+ * whether training's filter transforms (`G g Gᵀ` and the filter gradient's `Gᵀ S G`) run as one
+ * generated kernel (`filterKernel`, default true; off: a product on XNNPACK and copies,
+ * `bench/train_step_bench.ts --ab=winograd-filter`).
  */
 export const wasmWinograd: {
   enabled: boolean;
@@ -81,6 +84,7 @@ export const wasmWinograd: {
   fma: boolean;
   minFilterMacs: number;
   tiesFree: boolean;
+  filterKernel: boolean;
 } = {
   enabled: true,
   tile: "auto",
@@ -91,6 +95,7 @@ export const wasmWinograd: {
   fma: true,
   minFilterMacs: 1e7,
   tiesFree: true,
+  filterKernel: true,
 };
 
 /**
@@ -388,6 +393,88 @@ function transformFunction(
 function inputFunction(s: Shape): FunctionBuilder {
   const grid = { span: s.m + 2, height: s.h, width: s.w, padY: s.pt, padX: s.pl, bytes: s.cin * 4 };
   return transformFunction(s, winogradTransforms(s.m).bt, grid);
+}
+
+/**
+ * `filter(from, to, e0, e1)`, `from` and `to` the addresses of i32 tables of `k²` and `rows²`
+ * arrays of floats (`l` is `rows × k`): for the quads at byte offsets `e0 ≤ e < e1` of every
+ * array, `out = L D Lᵀ`, `D[p][q]` the quad of array `p·k + q`, `out[i][j]` written to array
+ * `i·rows + j`: the filters' transform (`L = G`: `U = G g Gᵀ`) and the filter gradient's last
+ * step (`L = Gᵀ`: `dW = Gᵀ S G`), separably (`n²·3 + n·9` terms a quad for F(m), not `9·n²`).
+ */
+function filterFunction(l: readonly (readonly number[])[]): FunctionBuilder {
+  const rows = l.length, k = l[0].length;
+  const f = new FunctionBuilder([I32, I32, I32, I32]);
+  const from = addressTable(f, 0, k * k), to = addressTable(f, 1, rows * rows);
+  const [e, e1] = [2, 3];
+  const d = Array.from({ length: k }, () => f.local(V128));
+  const scale = scales(f, [l]);
+  f.forLoop(e, e1, 16, () => {
+    const column = (q: number) => {
+      for (let p = 0; p < k; p++) f.get(from[p * k + q]).get(e).op(Op.i32Add).v128Load(0).set(d[p]);
+      return (p: number) => f.get(d[p]);
+    };
+    sandwich(f, l, column, scale, (i, j, push) => {
+      f.get(to[i * rows + j]).get(e).op(Op.i32Add);
+      push();
+      f.v128Store(0);
+    });
+  });
+  return f;
+}
+
+/** Floats below which {@linkcode filterTransform} runs on the calling thread alone. */
+const MIN_SPLIT_FILTER = 1 << 15;
+
+/**
+ * `filterFunction(l)` on the heap for F(m) (`inverse`: `L = Gᵀ`, else `L = G`): `from` the
+ * tensor of its `k²` arrays of `per` floats (a multiple of 4) one after another, `to` the byte
+ * addresses of its `rows²` outputs, the quads split between the heap's threads where there are
+ * enough. With `wasmWinograd.filterKernel` off, as before it: one product `(L ⊗ L) · from` on
+ * XNNPACK, copied out.
+ */
+function filterTransform(
+  backend: WasmBackendLike,
+  m: WinogradTile,
+  inverse: boolean,
+  from: tf.TensorInfo,
+  to: readonly number[],
+): void {
+  const { g } = winogradTransforms(m);
+  const l = inverse ? g[0].map((_, p) => g.map((row) => row[p])) : g;
+  const k = l[0].length, rows = l.length, per = from.shape.reduce((a, b) => a * b) / (k * k);
+  const { hold, giveAll, run, address } = heapWork(
+    backend,
+    `winograd filter ${m} ${inverse}`,
+    () => ({ filter: filterFunction(l) }),
+  );
+  try {
+    if (!wasmWinograd.filterKernel) {
+      const [kron] = hold(backend.makeOutput([1, rows * rows, k * k], "float32"));
+      (backend.typedArrayFromHeap(kron) as Float32Array).set(
+        l.flatMap((li) => l.flatMap((lj) => li.flatMap((a) => lj.map((b) => a * b)))),
+      );
+      const [b] = hold(runWasm(backend, "Reshape", { x: from }, { shape: [1, k * k, per] }));
+      const [product] = hold(
+        runWasm(backend, "BatchMatMul", { a: kron, b }, { transposeA: false, transposeB: false }),
+      );
+      const values = backend.typedArrayFromHeap(product) as Float32Array;
+      const heap = new Float32Array(values.buffer);
+      to.forEach((at, r) => heap.set(values.subarray(r * per, (r + 1) * per), at / 4));
+      return;
+    }
+    const [table] = hold(backend.makeOutput([k * k + to.length], "int32"));
+    const addresses = Array.from({ length: k * k }, (_, a) => address(from) + a * per * 4);
+    (backend.typedArrayFromHeap(table) as Int32Array).set([...addresses, ...to]);
+    const at = address(table), quads = per / 4;
+    run(
+      "filter",
+      heapRanges(backend, quads, per >= MIN_SPLIT_FILTER)
+        .map(([q0, c]) => [at, at + k * k * 4, q0 * 16, (q0 + c) * 16]),
+    );
+  } finally {
+    giveAll();
+  }
 }
 
 /**
@@ -922,22 +1009,13 @@ export function winogradFilterValues(
   });
 }
 
-/** `(G ⊗ G)` of a tile, `[(m + 2)², 9]` row-major (float64 products rounded to float32). */
-function kroneckerG(m: WinogradTile): Float32Array {
-  const n = m + 2, { g } = winogradTransforms(m);
-  return Float32Array.from({ length: n * n * 9 }, (_, e) => {
-    const xi = Math.floor(e / 9), tap = e % 9;
-    return g[Math.floor(xi / n)][Math.floor(tap / 3)] * g[xi % n][tap % 3];
-  });
-}
-
 /**
  * A stride-1 3×3 correlation of `x` `[rows, h, w, cin]` with `filter` `[3, 3, cin, cout]`
  * (HWIO, float32, on the heap: a training step's, which changes every step) by Winograd, where
  * the engine's rules take it ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}) and
  * the conv is large enough (`wasmWinograd.minFilterMacs`), inside {@linkcode withWinogradConvs}: the
- * transformed filters made on the heap in float32 (one product `(G ⊗ G) · filter` on XNNPACK,
- * then given back), with padding `pad` (top, bottom, left, right, ≥ 0), `bias` `[cout]` and a
+ * transformed filters made on the heap in float32 (`G g Gᵀ` by one generated kernel,
+ * `filterFunction`, then given back), with padding `pad` (top, bottom, left, right, ≥ 0), `bias` `[cout]` and a
  * ReLU where given. Null where the rules do not take it (the caller runs its own conv).
  *
  * @param backend The tfjs-wasm backend.
@@ -969,22 +1047,16 @@ export function winogradWithFilter(
     m === false || x.shape[0] * oh * ow * 9 * cin * cout < wasmWinograd.minFilterMacs ||
     !winogradConvReady([kh, kw], [1, 1], cin, cout)
   ) return null;
-  const N = (m + 2) ** 2, per = cin * cout;
-  const gg = backend.makeOutput([1, N, 9], "float32");
-  (backend.typedArrayFromHeap(gg) as Float32Array).set(kroneckerG(m));
-  const taps = runWasm(backend, "Reshape", { x: filter }, { shape: [1, 9, per] });
-  const all = runWasm(backend, "BatchMatMul", { a: gg, b: taps }, {
-    transposeA: false,
-    transposeB: false,
-  });
-  free(backend, gg, taps);
+  const N = (m + 2) ** 2;
   const u = Array.from({ length: N }, () => backend.makeOutput([1, 1, cin, cout], "float32"));
-  const from = backend.typedArrayFromHeap(all) as Float32Array; // after the allocations
-  u.forEach((t, xi) =>
-    (backend.typedArrayFromHeap(t) as Float32Array).set(from.subarray(xi * per, (xi + 1) * per))
-  );
-  free(backend, all);
   try {
+    filterTransform(
+      backend,
+      m,
+      false,
+      filter,
+      u.map((t) => backend.typedArrayFromHeap(t).byteOffset),
+    );
     return winogradOnHeap(backend, x, u, bias, pad, m, relu);
   } finally {
     free(backend, ...u);
@@ -998,8 +1070,8 @@ export function winogradWithFilter(
  * and the gradient's (`A δ Aᵀ`), split between the threads by tiles, then the `(m + 2)²` products
  * `V[ξ]ᵀ · W[ξ]` (`[cin, cout]`, summed over chunks; split between the threads by `ξ`, each
  * summed by one, with the fused kernel's multiply-add: `gradProductsFunction`; on XNNPACK where
- * `wasmWinograd.fused` is off), then `dW = (G ⊗ G)ᵀ` applied to them. Null where the rules do
- * not take it.
+ * `wasmWinograd.fused` is off), then `dW = Gᵀ S G` of their sums `S` (`filterFunction`). Null
+ * where the rules do not take it.
  *
  * @param backend The tfjs-wasm backend.
  * @param x The conv's input `[rows, h, w, cin]`.
@@ -1091,18 +1163,11 @@ export function winogradFilterGrad(
         give(product);
       }
     }
-    const [ggT] = hold(backend.makeOutput([1, 9, N], "float32"));
-    const gg = kroneckerG(m), to = backend.typedArrayFromHeap(ggT) as Float32Array;
-    for (let xi = 0; xi < N; xi++) {
-      for (let tap = 0; tap < 9; tap++) to[tap * N + xi] = gg[xi * 9 + tap];
-    }
-    const taps = runWasm(backend, "BatchMatMul", { a: ggT, b: sums }, {
-      transposeA: false,
-      transposeB: false,
-    });
-    give(ggT, sums);
-    const dw = runWasm(backend, "Reshape", { x: taps }, { shape: [3, 3, cin, cout] });
-    free(backend, taps);
+    // dW = Gᵀ S G (a failure frees dW with the rest)
+    const [dw] = hold(backend.makeOutput([3, 3, cin, cout], "float32"));
+    const to = Array.from({ length: 9 }, (_, tap) => address(dw) + tap * per * 4);
+    filterTransform(backend, m, true, sums, to);
+    give(sums);
     return dw;
   } catch (e) {
     giveAll();
