@@ -32,6 +32,8 @@
  * with the row-copy `GatherV2` and with tfjs-wasm's;
  * `--ab=winograd-filter`: Winograd's filter transforms in training (`G g Gᵀ`, the filter
  * gradient's `Gᵀ S G`) by one generated kernel and as a product on XNNPACK with copies;
+ * `--ab=small-matmul`: a dense layer's products (batch 1, small) by the generated kernel and on
+ * XNNPACK;
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
  * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
@@ -49,11 +51,12 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
  */
+import { wasmSmallMatMul } from "../lib/train/_wasm_small_matmul.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { selectBackend } from "../lib/train/backend.ts";
@@ -358,6 +361,10 @@ if (BACKEND === "webgpu") {
     "ab=winograd-filter": {
       labels: ["A/B: filter transforms, one kernel", "A/B: filter transforms, XNNPACK"],
       set: (on) => (wasmWinograd.filterKernel = on),
+    },
+    "ab=small-matmul": {
+      labels: ["A/B: small products, own kernel", "A/B: small products, XNNPACK"],
+      set: (on) => (wasmSmallMatMul.enabled = on),
     },
     "ab=recent": {
       labels: ["A/B: this session's kernels", "A/B: without them"],

@@ -35,6 +35,7 @@ import {
 } from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
+import { smallMatMul, smallMatMulApplies } from "./_wasm_small_matmul.ts";
 import { gatherRows } from "./_wasm_gather.ts";
 import { sliceRuns } from "./_wasm_slice.ts";
 import { flippedTransposed } from "./_wasm_filter_flip.ts";
@@ -456,15 +457,64 @@ function maxPoolGrad2x2(
 }
 
 /**
- * BatchMatMul with a transposed operand and batch 1 (a dense layer's gradients): the operand
- * transposed explicitly, then the built-in product, which runs on XNNPACK — the built-in
- * kernel multiplies by a transposed operand in a generic loop (1.7 ms for smallCNN's
- * 64 × 10 by 1,152 × 10ᵀ, 0.2 ms this way). Other cases go to the built-in kernel.
+ * A product of batch 1 small enough for the generated kernel (`smallMatMul`,
+ * lib/train/_wasm_small_matmul.ts: a dense layer's forward pass and gradients), `B` transposed
+ * first where stored transposed; null where it does not apply.
+ */
+function smallProduct(
+  backend: WasmBackendLike,
+  a: Info,
+  b: Info,
+  ta: boolean,
+  tb: boolean,
+  bias: Info | undefined,
+  relu: boolean,
+): Info | null {
+  const batchOne = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
+  if (
+    a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2 ||
+    !batchOne(a) || !batchOne(b)
+  ) return null;
+  const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+  const [m, k] = ta ? [ac, ar] : [ar, ac], [k2, n] = tb ? [bc, br] : [br, bc];
+  if (
+    k !== k2 || !smallMatMulApplies(m, k, n) ||
+    (bias !== undefined && (bias.dtype !== "float32" || `${bias.shape}` !== `${n}`))
+  ) return null;
+  const b2 = tb ? flip(backend, b) : b;
+  const batch = (a.shape.length >= b.shape.length ? a : b).shape.slice(0, -2);
+  const out = backend.makeOutput([...batch, m, n], "float32");
+  const at = (t: Info | undefined) =>
+    t === undefined ? 0 : backend.typedArrayFromHeap(t).byteOffset;
+  const ran = smallMatMul(
+    backend,
+    { m, k, n, transposeA: ta, bias: bias !== undefined, relu },
+    [at(a), at(b2), at(bias), at(out)],
+  );
+  if (b2 !== b) free(backend, b2);
+  if (!ran) free(backend, out);
+  return ran ? out : null;
+}
+
+/** The last two axes of `t` swapped. */
+function flip(backend: WasmBackendLike, t: Info): Info {
+  const perm = t.shape.map((_, i) => i);
+  perm.push(...perm.splice(-2).reverse());
+  return runWasm(backend, "Transpose", { x: t }, { perm });
+}
+
+/**
+ * BatchMatMul: small products of batch 1 by the generated kernel (`smallProduct`); others of batch
+ * 1 with a transposed operand have it transposed explicitly, then the built-in product, which runs
+ * on XNNPACK — the built-in kernel multiplies by a transposed operand in a generic loop (1.7 ms
+ * for smallCNN's 64 × 10 by 1,152 × 10ᵀ, 0.2 ms this way). Other cases go to the built-in kernel.
  */
 function batchMatMul(args: KernelArgs): Info {
   const { inputs, backend, attrs } = args;
   const { a, b } = inputs;
   const ta = attrs.transposeA === true, tb = attrs.transposeB === true;
+  const small = smallProduct(backend, a, b, ta, tb, undefined, false);
+  if (small !== null) return small;
   const batchOne = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
   if (
     (!ta && !tb) || a.dtype !== "float32" || b.dtype !== "float32" || !batchOne(a) ||
@@ -472,12 +522,7 @@ function batchMatMul(args: KernelArgs): Info {
   ) {
     return callOriginal("BatchMatMul", args);
   }
-  const flip = (t: Info) => {
-    const perm = t.shape.map((_, i) => i);
-    perm.push(...perm.splice(-2).reverse());
-    return runWasm(backend, "Transpose", { x: t }, { perm });
-  };
-  const a2 = ta ? flip(a) : a, b2 = tb ? flip(b) : b;
+  const a2 = ta ? flip(backend, a) : a, b2 = tb ? flip(backend, b) : b;
   try {
     return callOriginal("BatchMatMul", {
       inputs: { a: a2, b: b2 },
@@ -488,6 +533,28 @@ function batchMatMul(args: KernelArgs): Info {
     if (a2 !== a) free(backend, a2);
     if (b2 !== b) free(backend, b2);
   }
+}
+
+/**
+ * `_FusedMatMul` (a dense layer's forward pass): small products of batch 1 with no bias or a
+ * bias `[N]`, linear or ReLU, by the generated kernel (`smallProduct`); the rest by the built-in
+ * kernel.
+ */
+function fusedMatMul(args: KernelArgs): Info {
+  const { inputs: { a, b, bias, preluActivationWeights }, backend, attrs } = args;
+  const activation = (attrs.activation ?? "linear") as string;
+  const small = preluActivationWeights == null && (activation === "linear" || activation === "relu")
+    ? smallProduct(
+      backend,
+      a,
+      b,
+      attrs.transposeA === true,
+      attrs.transposeB === true,
+      bias ?? undefined,
+      activation === "relu",
+    )
+    : null;
+  return small ?? callOriginal("_FusedMatMul", args);
 }
 
 /** Tile, fast path for broadcasting a [1, …, 1, C] tensor (batch-norm gradients): memcpy. */
@@ -973,6 +1040,7 @@ const replacements: Record<string, (args: KernelArgs) => Info> = {
   Cast: cast,
   FusedBatchNorm: fusedBatchNorm,
   BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
   GatherV2: gatherV2,
   Slice: slice,
 };
@@ -1032,7 +1100,8 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * `Conv2DBackpropInput` (stride-1 3×3 convs of 16+ channels by Winograd inside
  * {@linkcode withWinogradConvs}, where `train` runs its steps and evaluations; elsewhere they keep
  * XNNPACK's exact ties, so `tf.grad` of a model is its template A[x]), `MaxPoolGrad`,
- * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` (transposed operands),
+ * `Tile`, `Sum`, `Mean`, `FusedBatchNorm` (forward), `BatchMatMul` and `_FusedMatMul` (small
+ * products by a generated kernel; transposed operands),
  * `GatherV2` (row copies: `train`'s batches), `Slice` (runs of whole trailing axes: a
  * zero-padding layer's gradient), `Identity` and `Cast` by faster equivalents
  * (the originals stay as fallbacks for cases the replacements do not cover; `Identity` and a `Cast`

@@ -13,6 +13,8 @@
 export const I32 = 0x7f;
 /** 64-bit integer value type. */
 export const I64 = 0x7e;
+/** 32-bit float value type. */
+export const F32 = 0x7d;
 /** 128-bit vector value type. */
 export const V128 = 0x7b;
 

@@ -82,6 +82,7 @@ Deno.test("registerWasmTrainingKernels() is idempotent and can restore the built
     "Slice",
     "Sum",
     "Tile",
+    "_FusedMatMul",
   ]);
   const unfused = registerWasmTrainingKernels({ fuseBatchNorm: false });
   assertEquals(unfused.gradients.sort(), [

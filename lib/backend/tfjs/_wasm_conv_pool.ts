@@ -38,7 +38,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
+import { F32, FunctionBuilder, I32, Op, SimdOp, V128 } from "../../util/_wasm_emitter.ts";
 import {
   heapMemory,
   heapRanges,
@@ -118,8 +118,6 @@ export function scatterPays(inShape: readonly number[]): boolean {
     (rowFloats <= SCATTER_MAX_ROW ||
       (cin <= SCATTER_MAX_CHANNELS && rowFloats <= SCATTER_MAX_NARROW_ROW));
 }
-
-const F32 = 0x7d;
 
 interface Shape {
   ph: number;
