@@ -33,7 +33,10 @@
  * `--ab=winograd-filter`: Winograd's filter transforms in training (`G g Gᵀ`, the filter
  * gradient's `Gᵀ S G`) by one generated kernel and as a product on XNNPACK with copies;
  * `--ab=small-matmul`: a dense layer's products (batch 1, small) by the generated kernel and on
- * XNNPACK;
+ * XNNPACK; `--ab=transforms-products`: the twenty-fourth session's two kernels together (the
+ * filter transforms, the small products) and neither; `--ab=softmax-ce`: the loss (softmax
+ * cross-entropy, as `train()` computes it) as one kernel forward and one backward, and as
+ * `tf.losses.softmaxCrossEntropy` of a one-hot;
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
  * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
@@ -51,11 +54,15 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=transforms-products | --ab=softmax-ce] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
  */
+import {
+  fusedSoftmaxCrossEntropy,
+  softmaxCrossEntropy,
+} from "../lib/train/_softmax_cross_entropy.ts";
 import { wasmSmallMatMul } from "../lib/train/_wasm_small_matmul.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
@@ -120,7 +127,7 @@ interface Measured {
   profile: string;
 }
 
-/** One Adam step of softmax cross-entropy on (x, y), returning the loss. */
+/** One Adam step of softmax cross-entropy on (x, labels y), as `train()` computes it, returning the loss. */
 function minimizer(
   model: tf.LayersModel,
   opt: tf.Optimizer,
@@ -132,7 +139,7 @@ function minimizer(
     withWinogradConvs(() =>
       opt.minimize(() => {
         const logits = model.apply(x, { training: true }) as tf.Tensor;
-        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        return tf.mean(softmaxCrossEntropy(y as tf.Tensor1D, logits, 10)) as tf.Scalar;
       }, true)!
     );
 }
@@ -146,7 +153,7 @@ async function measure(
   const model = network(options.batchNorm ?? true);
   const opt = tf.train.adam(1e-3);
   const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
-  const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
+  const y = tf.randomUniform([BATCH], 0, 10, "int32", 2);
   // freshBatch: each step's batch made from CPU values (uploaded), as train() feeds them
   const values = options.freshBatch ? x.dataSync().slice() : null;
   const step = async () => {
@@ -366,6 +373,17 @@ if (BACKEND === "webgpu") {
       labels: ["A/B: small products, own kernel", "A/B: small products, XNNPACK"],
       set: (on) => (wasmSmallMatMul.enabled = on),
     },
+    "ab=transforms-products": {
+      labels: ["A/B: filter transforms, small products", "A/B: without them"],
+      set: (on) => {
+        wasmWinograd.filterKernel = on;
+        wasmSmallMatMul.enabled = on;
+      },
+    },
+    "ab=softmax-ce": {
+      labels: ["A/B: cross-entropy, two kernels", "A/B: cross-entropy, tfjs's ops"],
+      set: (on) => (fusedSoftmaxCrossEntropy.enabled = on),
+    },
     "ab=recent": {
       labels: ["A/B: this session's kernels", "A/B: without them"],
       set: (on) => {
@@ -382,7 +400,7 @@ if (BACKEND === "webgpu") {
     const model = network();
     const opt = tf.train.adam(1e-3);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, "float32", 1);
-    const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, "int32", 2), 10).toFloat();
+    const y = tf.randomUniform([BATCH], 0, 10, "int32", 2);
     // --ab=gather: a training set to pick each step's batch from, as train() does
     const pool = ab === "ab=gather" ? tf.randomNormal([3000, 32, 32, 3], 0, 1, "float32", 3) : null;
     for (let i = 0; i < 2 * STEPS + 2; i++) {

@@ -12,6 +12,7 @@ import { CheckpointError, restoreCheckpoint, saveCheckpoint } from "./checkpoint
 import { withoutInputGradients } from "./input_gradient.ts";
 import { withWinogradConvs } from "./wasm_kernels.ts";
 import { orthogonalityPenalty } from "./orthogonality.ts";
+import { softmaxCrossEntropy } from "./_softmax_cross_entropy.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { hasNonFiniteAsync } from "../network/batch.ts";
 
@@ -288,17 +289,8 @@ function crossEntropy(
   classes: number,
   fromLogits: boolean,
 ): tf.Tensor1D {
-  const oneHot = tf.oneHot(labels, classes);
-  if (fromLogits) {
-    return tf.losses.softmaxCrossEntropy(
-      oneHot,
-      outputs,
-      undefined,
-      undefined,
-      tf.Reduction.NONE,
-    ) as tf.Tensor1D;
-  }
-  const p = tf.sum(tf.mul(oneHot, outputs), -1);
+  if (fromLogits) return softmaxCrossEntropy(labels, outputs, classes);
+  const p = tf.sum(tf.mul(tf.oneHot(labels, classes), outputs), -1);
   return tf.neg(tf.log(tf.clipByValue(p, 1e-7, 1))) as tf.Tensor1D;
 }
 

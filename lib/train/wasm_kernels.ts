@@ -36,6 +36,11 @@ import {
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 import { smallMatMul, smallMatMulApplies } from "./_wasm_small_matmul.ts";
+import {
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
+  softmaxCrossEntropyValues,
+} from "./_softmax_cross_entropy.ts";
 import { gatherRows } from "./_wasm_gather.ts";
 import { sliceRuns } from "./_wasm_slice.ts";
 import { flippedTransposed } from "./_wasm_filter_flip.ts";
@@ -1063,7 +1068,30 @@ function reluGrad(args: KernelArgs): Info {
   return out;
 }
 
+/** `MasokitSoftmaxCrossEntropy`: the losses `[B]` (lib/train/_softmax_cross_entropy.ts). */
+function softmaxCrossEntropyLoss(args: KernelArgs): Info {
+  const { inputs: { logits, labels }, backend } = args;
+  const [rows, classes] = logits.shape;
+  const out = backend.makeOutput([rows], "float32");
+  // views after the allocation (an allocation may move the heap)
+  const [z, y, o] = [logits, labels, out].map((t) => backend.typedArrayFromHeap(t));
+  softmaxCrossEntropyValues.loss(z, y, rows, classes, o as Float32Array);
+  return out;
+}
+
+/** `MasokitSoftmaxCrossEntropyGrad`: the logits' gradient `[B, C]`. */
+function softmaxCrossEntropyGrad(args: KernelArgs): Info {
+  const { inputs: { dy, logits, labels }, backend } = args;
+  const [rows, classes] = logits.shape;
+  const out = backend.makeOutput([rows, classes], "float32");
+  const [d, z, y, o] = [dy, logits, labels, out].map((t) => backend.typedArrayFromHeap(t));
+  softmaxCrossEntropyValues.grad(d, z, y, rows, classes, o as Float32Array);
+  return out;
+}
+
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
+  [SOFTMAX_CROSS_ENTROPY]: softmaxCrossEntropyLoss,
+  [SOFTMAX_CROSS_ENTROPY_GRAD]: softmaxCrossEntropyGrad,
   [BATCH_NORM_GRAD]: batchNormGrad,
   [BROADCAST_LEADING]: broadcastLeading,
   [BATCH_NORM_TRAIN]: batchNormTrain,
