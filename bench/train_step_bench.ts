@@ -36,7 +36,8 @@
  * XNNPACK; `--ab=transforms-products`: the twenty-fourth session's two kernels together (the
  * filter transforms, the small products) and neither; `--ab=softmax-ce`: the loss (softmax
  * cross-entropy, as `train()` computes it) as one kernel forward and one backward, and as
- * `tf.losses.softmaxCrossEntropy` of a one-hot;
+ * `tf.losses.softmaxCrossEntropy` of a one-hot; `--ab=moving-averages`: a batch-norm layer's
+ * moving statistics updated by one kernel and by tfjs-layers' six ops;
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
  * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
@@ -54,7 +55,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=transforms-products | --ab=softmax-ce] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=transforms-products | --ab=softmax-ce | --ab=moving-averages] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -383,6 +384,10 @@ if (BACKEND === "webgpu") {
     "ab=softmax-ce": {
       labels: ["A/B: cross-entropy, two kernels", "A/B: cross-entropy, tfjs's ops"],
       set: (on) => (fusedSoftmaxCrossEntropy.enabled = on),
+    },
+    "ab=moving-averages": {
+      labels: ["A/B: BN moving statistics, one kernel", "A/B: BN moving statistics, tfjs's ops"],
+      set: (on) => (fusedBatchNormLayer.movingAverages = on),
     },
     "ab=recent": {
       labels: ["A/B: this session's kernels", "A/B: without them"],

@@ -21,8 +21,41 @@ export const BATCH_NORM_TRAIN = "MasokitBatchNormTrain";
  */
 export const BATCH_NORM_TRAIN_GRAD = "MasokitBatchNormTrainGrad";
 
-/** Switch for benchmarks and tests: whether the replaced `call` takes the fused path. */
-export const fusedBatchNormLayer = { enabled: true };
+/**
+ * Name of the moving statistics' update in one kernel: inputs movingMean, mean, movingVariance,
+ * variance; attr momentum; outputs the new moving mean and variance, each `m − (m − v)·(1 −
+ * momentum)` in float32 as tfjs-layers computes it (three ops a statistic).
+ */
+export const MOVING_AVERAGES = "MasokitMovingAverages";
+
+/**
+ * Switches for benchmarks and tests: whether the replaced `call` takes the fused path, and
+ * whether it updates the moving statistics by {@linkcode MOVING_AVERAGES} where the backend has
+ * it.
+ */
+export const fusedBatchNormLayer = { enabled: true, movingAverages: true };
+
+/**
+ * The moving statistics' update over plain arrays, bit for bit tfjs's float32 ops (each result
+ * rounded once: a float64 operation on float32 values rounded to float32 is the float32
+ * operation's result).
+ *
+ * @param moving The moving statistic.
+ * @param batch The batch's.
+ * @param momentum The layer's momentum.
+ * @param out The new moving statistic.
+ */
+export function movingAverage(
+  moving: ArrayLike<number>,
+  batch: ArrayLike<number>,
+  momentum: number,
+  out: Float32Array,
+): void {
+  const f = Math.fround(1 - momentum);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = moving[i] - Math.fround(Math.fround(moving[i] - batch[i]) * f);
+  }
+}
 
 /** The fields of tfjs-layers' `BatchNormalization` that its training pass reads. */
 interface LayerVariable {
@@ -102,7 +135,21 @@ function fusedCall(
       { x: input, scale: gamma.read(), offset: beta.read() },
       { varianceEpsilon: this.epsilon },
     ) as tf.Tensor[];
-    // tfjs-layers' moving averages, op for op
+    // tfjs-layers' moving averages, op for op (in one kernel where the backend has it)
+    if (
+      fusedBatchNormLayer.movingAverages &&
+      tf.getKernel(MOVING_AVERAGES, tf.getBackend()) !== undefined
+    ) {
+      const [m, v] = tf.engine().runKernel(MOVING_AVERAGES, {
+        movingMean: this.movingMean.read(),
+        mean,
+        movingVariance: this.movingVariance.read(),
+        variance,
+      }, { momentum: this.momentum }) as tf.Tensor[];
+      this.movingMean.write(m);
+      this.movingVariance.write(v);
+      return y;
+    }
     for (
       const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const
     ) {

@@ -16,6 +16,8 @@ import {
 import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
+  MOVING_AVERAGES,
+  movingAverage,
   setFusedBatchNormLayer,
 } from "./_batch_norm_layer.ts";
 import { ADAM_UPDATE, installFusedAdam } from "./_fused_adam.ts";
@@ -1089,7 +1091,20 @@ function softmaxCrossEntropyGrad(args: KernelArgs): Info {
   return out;
 }
 
+/** `MasokitMovingAverages`: a batch-norm layer's new moving mean and variance. */
+function movingAverages(args: KernelArgs): Info[] {
+  const { inputs: { movingMean, mean, movingVariance, variance }, backend, attrs } = args;
+  const outs = [movingMean, movingVariance].map((t) => backend.makeOutput(t.shape, "float32"));
+  const [mm, m, mv, v, om, ov] = [movingMean, mean, movingVariance, variance, ...outs].map((t) =>
+    backend.typedArrayFromHeap(t)
+  );
+  movingAverage(mm, m, attrs.momentum as number, om as Float32Array);
+  movingAverage(mv, v, attrs.momentum as number, ov as Float32Array);
+  return outs;
+}
+
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
+  [MOVING_AVERAGES]: movingAverages,
   [SOFTMAX_CROSS_ENTROPY]: softmaxCrossEntropyLoss,
   [SOFTMAX_CROSS_ENTROPY_GRAD]: softmaxCrossEntropyGrad,
   [BATCH_NORM_GRAD]: batchNormGrad,

@@ -687,10 +687,28 @@ Deno.test("the BatchNormalization layer trains through one kernel on wasm, as tf
         await tf.setBackend("cpu");
         fusedBatchNormLayer.enabled = true;
       }
-      for (const kernel of ["MasokitBatchNormTrain", "MasokitBatchNormTrainGrad"]) {
+      const kernels = [
+        "MasokitBatchNormTrain",
+        "MasokitBatchNormTrainGrad",
+        "MasokitMovingAverages",
+      ];
+      for (const kernel of kernels) {
         assertEquals(ran.has(kernel), fused, `${kernel} ran: ${[...ran]}`);
       }
       assertEquals(ran.has("Square"), !fused, "tf.moments' ops");
+      if (!fused) return;
+      // the moving statistics by one kernel: bit for bit tfjs's three ops each
+      fusedBatchNormLayer.movingAverages = false;
+      try {
+        const ops = await on("wasm", run);
+        fusedBatchNormLayer.movingAverages = true;
+        const one = await on("wasm", run);
+        for (const i of [ops.length - 2, ops.length - 1]) {
+          assertEquals(Array.from(one[i]), Array.from(ops[i]), `moving statistic ${i}`);
+        }
+      } finally {
+        fusedBatchNormLayer.movingAverages = true;
+      }
     });
   }
   await t.step("the kernel refuses a missing γ or a wrong shape, naming it", async () => {
