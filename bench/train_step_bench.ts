@@ -37,7 +37,9 @@
  * filter transforms, the small products) and neither; `--ab=softmax-ce`: the loss (softmax
  * cross-entropy, as `train()` computes it) as one kernel forward and one backward, and as
  * `tf.losses.softmaxCrossEntropy` of a one-hot; `--ab=moving-averages`: a batch-norm layer's
- * moving statistics updated by one kernel and by tfjs-layers' six ops;
+ * moving statistics updated by one kernel and by tfjs-layers' six ops; `--lambda=λ` adds λ times
+ * the orthogonality penalty of eq. (13) to the loss, as `train()` does (`--ab=orthogonality`: the
+ * penalty as one kernel forward and one backward, and as tfjs's ops; λ = 1 unless given);
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
  * that training takes by Winograd;
  * `--input-grad` computes it everywhere, as stock tfjs does);
@@ -55,7 +57,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=transforms-products | --ab=softmax-ce | --ab=moving-averages] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=transforms-products | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -64,6 +66,8 @@ import {
   fusedSoftmaxCrossEntropy,
   softmaxCrossEntropy,
 } from "../lib/train/_softmax_cross_entropy.ts";
+import { orthogonalityPenalty } from "../lib/train/orthogonality.ts";
+import { fusedOrthogonalityPenalty } from "../lib/train/_orthogonality_kernel.ts";
 import { wasmSmallMatMul } from "../lib/train/_wasm_small_matmul.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
@@ -116,6 +120,8 @@ const network = (batchNorm = true) =>
   NET === "largeCNN" ? largeCNN({ batchNorm, seed: 1 }) : smallCNN({ batchNorm, seed: 1 });
 const WARMUP = arg("warmup", 3);
 const THREADS = arg("threads", 0); // 0: selectBackend's default
+// λ of the orthogonality penalty added to the loss (--ab=orthogonality: 1 unless given)
+const LAMBDA = arg("lambda", flag("ab=orthogonality") ? 1 : 0);
 const BACKEND = (Deno.args.find((s) => s.startsWith("--backend="))?.split("=")[1] ?? "wasm") as
   | "wasm"
   | "webgpu";
@@ -140,7 +146,11 @@ function minimizer(
     withWinogradConvs(() =>
       opt.minimize(() => {
         const logits = model.apply(x, { training: true }) as tf.Tensor;
-        return tf.mean(softmaxCrossEntropy(y as tf.Tensor1D, logits, 10)) as tf.Scalar;
+        const ce = tf.mean(softmaxCrossEntropy(y as tf.Tensor1D, logits, 10));
+        if (LAMBDA === 0) return ce as tf.Scalar;
+        // + λ · eq. (13)'s penalty of the final Dense layer's kernel, as train() adds it
+        const kernel = model.layers.at(-1)!.weights.find((w) => w.shape.length === 2)!;
+        return tf.add(ce, tf.mul(LAMBDA, orthogonalityPenalty(kernel.read()))) as tf.Scalar;
       }, true)!
     );
 }
@@ -388,6 +398,10 @@ if (BACKEND === "webgpu") {
     "ab=moving-averages": {
       labels: ["A/B: BN moving statistics, one kernel", "A/B: BN moving statistics, tfjs's ops"],
       set: (on) => (fusedBatchNormLayer.movingAverages = on),
+    },
+    "ab=orthogonality": {
+      labels: ["A/B: penalty, two kernels", "A/B: penalty, tfjs's ops"],
+      set: (on) => (fusedOrthogonalityPenalty.enabled = on),
     },
     "ab=recent": {
       labels: ["A/B: this session's kernels", "A/B: without them"],

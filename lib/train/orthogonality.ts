@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedPenalty } from "./_orthogonality_kernel.ts";
 
 /** The tfjs `Regularizer` type (as accepted by `kernelRegularizer`). */
 type Regularizer = Exclude<
@@ -56,6 +57,8 @@ function checkKernel(kernel: tf.Tensor, what: string): void {
 export function orthogonalityPenalty(kernel: tf.Tensor): tf.Scalar {
   checkKernel(kernel, "the orthogonality penalty");
   const classes = kernel.shape[1] as number;
+  const fused = fusedPenalty(kernel);
+  if (fused !== null) return fused;
   return tf.tidy(() => {
     const gram = tf.matMul(kernel as tf.Tensor2D, kernel as tf.Tensor2D, true, false);
     const offDiagonal = tf.sub(tf.onesLike(gram), tf.eye(classes));

@@ -39,6 +39,11 @@ import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
 import { smallMatMul, smallMatMulApplies } from "./_wasm_small_matmul.ts";
 import {
+  ORTHOGONALITY_PENALTY,
+  ORTHOGONALITY_PENALTY_GRAD,
+  orthogonalityPenaltyValues,
+} from "./_orthogonality_kernel.ts";
+import {
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
   softmaxCrossEntropyValues,
@@ -1103,7 +1108,49 @@ function movingAverages(args: KernelArgs): Info[] {
   return outs;
 }
 
+/** `WᵀW` `[C, C]` of `kernel` `[K, C]` by the small products' kernel (a new heap tensor). */
+function gramOnHeap(backend: WasmBackendLike, kernel: Info): Info {
+  const [k, c] = kernel.shape;
+  const g = backend.makeOutput([c, c], "float32");
+  const at = (t: Info) => backend.typedArrayFromHeap(t).byteOffset;
+  const shape = { m: c, k, n: c, transposeA: true, bias: false, relu: false };
+  if (!smallMatMul(backend, shape, [at(kernel), at(kernel), 0, at(g)])) {
+    free(backend, g);
+    throw new Error(`Cannot run ${ORTHOGONALITY_PENALTY}: the wasm heap was not found`);
+  }
+  return g;
+}
+
+/** `MasokitOrthogonalityPenalty`: eq. (13)'s penalty of `kernel` `[K, C]`, a scalar. */
+function orthogonalityPenalty(args: KernelArgs): Info {
+  const { inputs: { kernel }, backend } = args;
+  const g = gramOnHeap(backend, kernel);
+  const out = backend.makeOutput([], "float32");
+  const [gv, o] = [g, out].map((t) => backend.typedArrayFromHeap(t));
+  o[0] = orthogonalityPenaltyValues.penalty(gv, kernel.shape[1]);
+  free(backend, g);
+  return out;
+}
+
+/** `MasokitOrthogonalityPenaltyGrad`: its gradient `dW = W · 4·dy·(G ⊙ (1 − I))` `[K, C]`. */
+function orthogonalityPenaltyGrad(args: KernelArgs): Info {
+  const { inputs: { dy, kernel }, backend } = args;
+  const [k, c] = kernel.shape;
+  const g = gramOnHeap(backend, kernel);
+  const h = backend.makeOutput([c, c], "float32");
+  const out = backend.makeOutput([k, c], "float32");
+  const [d, gv, hv] = [dy, g, h].map((t) => backend.typedArrayFromHeap(t));
+  orthogonalityPenaltyValues.gradFactor(gv, c, d[0], hv as Float32Array);
+  const at = (t: Info) => backend.typedArrayFromHeap(t).byteOffset;
+  const shape = { m: k, k: c, n: c, transposeA: false, bias: false, relu: false };
+  smallMatMul(backend, shape, [at(kernel), at(h), 0, at(out)]);
+  free(backend, g, h);
+  return out;
+}
+
 const customKernels: Record<string, (args: KernelArgs) => Info | Info[]> = {
+  [ORTHOGONALITY_PENALTY]: orthogonalityPenalty,
+  [ORTHOGONALITY_PENALTY_GRAD]: orthogonalityPenaltyGrad,
   [MOVING_AVERAGES]: movingAverages,
   [SOFTMAX_CROSS_ENTROPY]: softmaxCrossEntropyLoss,
   [SOFTMAX_CROSS_ENTROPY_GRAD]: softmaxCrossEntropyGrad,

@@ -1,5 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertAllClose, assertStrictEquals, assertThrows } from "../_assert.ts";
+import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
+import {
+  fusedOrthogonalityPenalty,
+  ORTHOGONALITY_PENALTY,
+  ORTHOGONALITY_PENALTY_GRAD,
+} from "../../lib/train/_orthogonality_kernel.ts";
 import {
   orthogonalityPenalty,
   OrthogonalTemplates,
@@ -8,7 +15,33 @@ import {
 import { train } from "../../lib/train/train.ts";
 import { Rng } from "../../lib/util/rng.ts";
 
+registerWasmTrainingKernels();
 await tf.setBackend("cpu");
+
+/**
+ * Runs `check` on tfjs-cpu (tfjs's ops), on wasm (the fused kernels: checked to have run, the
+ * gradient's too where `gradient`) and on wasm with them switched off.
+ */
+async function onEachPath(
+  check: (path: string) => void | Promise<void>,
+  gradient = false,
+): Promise<void> {
+  for (const [backend, fused] of [["cpu", true], ["wasm", true], ["wasm", false]] as const) {
+    await tf.setBackend(backend);
+    fusedOrthogonalityPenalty.enabled = fused;
+    try {
+      const path = `${backend}${fused ? "" : ", fused off"}`;
+      const { kernelNames } = await tf.profile(() => check(path));
+      const ran = kernelNames.includes(ORTHOGONALITY_PENALTY);
+      assertStrictEquals(ran, backend === "wasm" && fused, `${path}: ${kernelNames}`);
+      const gradRan = kernelNames.includes(ORTHOGONALITY_PENALTY_GRAD);
+      assertStrictEquals(gradRan, gradient && ran, `${path}, its gradient: ${kernelNames}`);
+    } finally {
+      fusedOrthogonalityPenalty.enabled = true;
+      await tf.setBackend("cpu");
+    }
+  }
+}
 
 /** Eq. (13) in float64, straight from the formula: W_c is column c of the [in, C] kernel. */
 function penaltyF64(w: Float64Array, inputs: number, classes: number): number {
@@ -28,47 +61,62 @@ function randomKernel(rng: Rng, inputs: number, classes: number): Float64Array {
   return Float64Array.from({ length: inputs * classes }, () => rng.next() * 2 - 1);
 }
 
-Deno.test("orthogonalityPenalty() matches eq. (13) computed by brute force", () => {
-  const rng = new Rng(11);
-  for (const [inputs, classes] of [[5, 3], [7, 10], [2, 4], [1, 1]]) {
-    const w = randomKernel(rng, inputs, classes);
-    const got = orthogonalityPenalty(tf.tensor2d(Float32Array.from(w), [inputs, classes]));
-    assertAllClose(got.dataSync(), [penaltyF64(w, inputs, classes)], 1e-5, `${inputs}x${classes}`);
-  }
+Deno.test("orthogonalityPenalty() matches eq. (13) computed by brute force", async () => {
+  await onEachPath((path) => {
+    const rng = new Rng(11);
+    for (const [inputs, classes] of [[5, 3], [7, 10], [2, 4], [1, 1], [1152, 10]]) {
+      const w = randomKernel(rng, inputs, classes);
+      const got = orthogonalityPenalty(tf.tensor2d(Float32Array.from(w), [inputs, classes]));
+      const what = `${inputs}x${classes}, ${path}`;
+      assertAllClose(got.dataSync(), [penaltyF64(w, inputs, classes)], 1e-5, what);
+    }
+  });
 });
 
 Deno.test("orthogonalityPenalty() is 0 for orthogonal class rows", async (t) => {
-  await t.step("scaled identity columns", () => {
-    const w = tf.tensor2d([[2, 0, 0], [0, -3, 0], [0, 0, 0.5], [0, 0, 0]]);
-    assertStrictEquals(orthogonalityPenalty(w).dataSync()[0], 0);
-  });
-  await t.step("a single class has no pair", () => {
-    assertStrictEquals(orthogonalityPenalty(tf.tensor2d([[1], [2]])).dataSync()[0], 0);
-  });
-  await t.step("rotated orthonormal rows", () => {
-    const a = 0.3;
-    const w = tf.tensor2d([[Math.cos(a), -Math.sin(a)], [Math.sin(a), Math.cos(a)]]);
-    assert(orthogonalityPenalty(w).dataSync()[0] < 1e-12);
-  });
+  await t.step("scaled identity columns", () =>
+    onEachPath(() => {
+      const w = tf.tensor2d([[2, 0, 0], [0, -3, 0], [0, 0, 0.5], [0, 0, 0]]);
+      assertStrictEquals(orthogonalityPenalty(w).dataSync()[0], 0);
+    }));
+  await t.step("a single class has no pair", () =>
+    onEachPath(() => {
+      assertStrictEquals(orthogonalityPenalty(tf.tensor2d([[1], [2]])).dataSync()[0], 0);
+    }));
+  await t.step("rotated orthonormal rows", () =>
+    onEachPath(() => {
+      const a = 0.3;
+      const w = tf.tensor2d([[Math.cos(a), -Math.sin(a)], [Math.sin(a), Math.cos(a)]]);
+      assert(orthogonalityPenalty(w).dataSync()[0] < 1e-12);
+    }));
+  await t.step("an infinite weight: NaN, as tfjs's mask (∞ · 0) gives", () =>
+    onEachPath((path) => {
+      const w = tf.tensor2d([[Infinity, 1], [0, 1]]); // off the diagonal ∞, not NaN
+      assert(Number.isNaN(orthogonalityPenalty(w).dataSync()[0]), path);
+    }));
 });
 
-Deno.test("orthogonalityPenalty() gradient matches float64 finite differences", () => {
-  const rng = new Rng(5);
-  const inputs = 6, classes = 4;
-  const w = randomKernel(rng, inputs, classes);
-  const grad = tf.grad((k: tf.Tensor) => orthogonalityPenalty(k))(
-    tf.tensor2d(Float32Array.from(w), [inputs, classes]),
-  );
-  const h = 1e-6;
-  const fd = new Float64Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const p = w.slice(), m = w.slice();
-    p[i] += h;
-    m[i] -= h;
-    fd[i] = (penaltyF64(p, inputs, classes) - penaltyF64(m, inputs, classes)) / (2 * h);
-  }
-  // float32 autodiff vs float64 central differences
-  assertAllClose(grad.dataSync(), fd, 1e-4, "d penalty / dW");
+Deno.test("orthogonalityPenalty() gradient matches float64 finite differences", async () => {
+  await onEachPath((path) => {
+    const rng = new Rng(5);
+    for (const [inputs, classes] of [[6, 4], [40, 10]]) {
+      const w = randomKernel(rng, inputs, classes);
+      // 2.5 × the penalty: its gradient scales dy
+      const grad = tf.grad((k: tf.Tensor) => tf.mul(2.5, orthogonalityPenalty(k)))(
+        tf.tensor2d(Float32Array.from(w), [inputs, classes]),
+      );
+      const h = 1e-6;
+      const fd = new Float64Array(w.length);
+      for (let i = 0; i < w.length; i++) {
+        const p = w.slice(), m = w.slice();
+        p[i] += h;
+        m[i] -= h;
+        fd[i] = 2.5 * (penaltyF64(p, inputs, classes) - penaltyF64(m, inputs, classes)) / (2 * h);
+      }
+      // float32 autodiff vs float64 central differences
+      assertAllClose(grad.dataSync(), fd, 1e-4, `d penalty / dW, ${inputs}x${classes}, ${path}`);
+    }
+  }, true);
 });
 
 Deno.test("orthogonalTemplates() rejects invalid λ and kernels", async (t) => {
