@@ -33,8 +33,9 @@
  * `--ab=winograd-filter`: Winograd's filter transforms in training (`G g Gᵀ`, the filter
  * gradient's `Gᵀ S G`) by one generated kernel and as a product on XNNPACK with copies;
  * `--ab=small-matmul`: a dense layer's products (batch 1, small) by the generated kernel and on
- * XNNPACK; `--ab=transforms-products`: the twenty-fourth session's two kernels together (the
- * filter transforms, the small products) and neither; `--ab=softmax-ce`: the loss (softmax
+ * XNNPACK; `--ab=step-kernels`: the twenty-fourth session's five changes together (the filter
+ * transforms, the small products, the cross-entropy, the moving statistics, the penalty) and none
+ * of them; `--ab=softmax-ce`: the loss (softmax
  * cross-entropy, as `train()` computes it) as one kernel forward and one backward, and as
  * `tf.losses.softmaxCrossEntropy` of a one-hot; `--ab=moving-averages`: a batch-norm layer's
  * moving statistics updated by one kernel and by tfjs-layers' six ops; `--lambda=λ` adds λ times
@@ -57,7 +58,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=transforms-products | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=step-kernels | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -384,11 +385,14 @@ if (BACKEND === "webgpu") {
       labels: ["A/B: small products, own kernel", "A/B: small products, XNNPACK"],
       set: (on) => (wasmSmallMatMul.enabled = on),
     },
-    "ab=transforms-products": {
-      labels: ["A/B: filter transforms, small products", "A/B: without them"],
+    "ab=step-kernels": {
+      labels: ["A/B: this session's five kernels", "A/B: without them"],
       set: (on) => {
         wasmWinograd.filterKernel = on;
         wasmSmallMatMul.enabled = on;
+        fusedSoftmaxCrossEntropy.enabled = on;
+        fusedBatchNormLayer.movingAverages = on;
+        fusedOrthogonalityPenalty.enabled = on;
       },
     },
     "ab=softmax-ce": {
