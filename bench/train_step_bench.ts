@@ -385,16 +385,6 @@ if (BACKEND === "webgpu") {
       labels: ["A/B: small products, own kernel", "A/B: small products, XNNPACK"],
       set: (on) => (wasmSmallMatMul.enabled = on),
     },
-    "ab=step-kernels": {
-      labels: ["A/B: this session's five kernels", "A/B: without them"],
-      set: (on) => {
-        wasmWinograd.filterKernel = on;
-        wasmSmallMatMul.enabled = on;
-        fusedSoftmaxCrossEntropy.enabled = on;
-        fusedBatchNormLayer.movingAverages = on;
-        fusedOrthogonalityPenalty.enabled = on;
-      },
-    },
     "ab=softmax-ce": {
       labels: ["A/B: cross-entropy, two kernels", "A/B: cross-entropy, tfjs's ops"],
       set: (on) => (fusedSoftmaxCrossEntropy.enabled = on),
@@ -407,8 +397,18 @@ if (BACKEND === "webgpu") {
       labels: ["A/B: penalty, two kernels", "A/B: penalty, tfjs's ops"],
       set: (on) => (fusedOrthogonalityPenalty.enabled = on),
     },
+    "ab=step-kernels": {
+      labels: ["A/B: 24th session's changes", "A/B: without them"],
+      set: (on) => {
+        wasmWinograd.filterKernel = on;
+        wasmSmallMatMul.enabled = on;
+        fusedSoftmaxCrossEntropy.enabled = on;
+        fusedBatchNormLayer.movingAverages = on;
+        fusedOrthogonalityPenalty.enabled = on;
+      },
+    },
     "ab=recent": {
-      labels: ["A/B: this session's kernels", "A/B: without them"],
+      labels: ["A/B: 23rd session's kernels", "A/B: without them"],
       set: (on) => {
         reluGrad(on);
         for (const s of [wasmConvGemm, wasmFilterFlip, wasmAdamSimd, wasmSliceRuns]) s.enabled = on;
