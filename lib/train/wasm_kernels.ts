@@ -37,7 +37,7 @@ import {
 } from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
-import { smallMatMul, smallMatMulApplies } from "./_wasm_small_matmul.ts";
+import { smallMatMul, smallMatMulApplies, type SmallMatMulShape } from "./_wasm_small_matmul.ts";
 import {
   ORTHOGONALITY_PENALTY,
   ORTHOGONALITY_PENALTY_GRAD,
@@ -1108,15 +1108,31 @@ function movingAverages(args: KernelArgs): Info[] {
   return outs;
 }
 
-/** `WᵀW` `[C, C]` of `kernel` `[K, C]` by the small products' kernel (a new heap tensor). */
+/** `out = A · B` by the small products' kernel, for the penalty's kernels (they need the heap). */
+function heapProduct(
+  backend: WasmBackendLike,
+  shape: SmallMatMulShape,
+  [a, b, out]: readonly Info[],
+): void {
+  const at = (t: Info) => backend.typedArrayFromHeap(t).byteOffset;
+  if (!smallMatMul(backend, shape, [at(a), at(b), 0, at(out)])) {
+    throw new Error(`Cannot run ${ORTHOGONALITY_PENALTY}: the wasm heap was not found`);
+  }
+}
+
+/** `WᵀW` `[C, C]` of `kernel` `[K, C]` (a new heap tensor). */
 function gramOnHeap(backend: WasmBackendLike, kernel: Info): Info {
   const [k, c] = kernel.shape;
   const g = backend.makeOutput([c, c], "float32");
-  const at = (t: Info) => backend.typedArrayFromHeap(t).byteOffset;
-  const shape = { m: c, k, n: c, transposeA: true, bias: false, relu: false };
-  if (!smallMatMul(backend, shape, [at(kernel), at(kernel), 0, at(g)])) {
+  try {
+    heapProduct(backend, { m: c, k, n: c, transposeA: true, bias: false, relu: false }, [
+      kernel,
+      kernel,
+      g,
+    ]);
+  } catch (e) {
     free(backend, g);
-    throw new Error(`Cannot run ${ORTHOGONALITY_PENALTY}: the wasm heap was not found`);
+    throw e;
   }
   return g;
 }
@@ -1141,10 +1157,15 @@ function orthogonalityPenaltyGrad(args: KernelArgs): Info {
   const out = backend.makeOutput([k, c], "float32");
   const [d, gv, hv] = [dy, g, h].map((t) => backend.typedArrayFromHeap(t));
   orthogonalityPenaltyValues.gradFactor(gv, c, d[0], hv as Float32Array);
-  const at = (t: Info) => backend.typedArrayFromHeap(t).byteOffset;
-  const shape = { m: k, k: c, n: c, transposeA: false, bias: false, relu: false };
-  smallMatMul(backend, shape, [at(kernel), at(h), 0, at(out)]);
-  free(backend, g, h);
+  try {
+    const shape = { m: k, k: c, n: c, transposeA: false, bias: false, relu: false };
+    heapProduct(backend, shape, [kernel, h, out]);
+  } catch (e) {
+    free(backend, out);
+    throw e;
+  } finally {
+    free(backend, g, h);
+  }
   return out;
 }
 
@@ -1201,8 +1222,11 @@ function install(name: string, fn: (args: KernelArgs) => Info): void {
  * `FusedBatchNorm`, of `Mean`/`Sum` over leading axes and of `Relu` use them (globally, falling
  * back to tfjs's gradients on backends without these kernels), and runs the `BatchNormalization` layer's training pass as one kernel,
  * `MasokitBatchNormTrain` (the batch's moments and the normalization; its gradient in two
- * passes: `MasokitBatchNormTrainGrad`; 1.14–1.31× a smallCNN step, bench/RESULTS.md). Unless `fuseAdam` is false it adds `MasokitAdamUpdate` and runs every
- * tfjs Adam optimizer's update on `wasm` through it: one kernel call a variable instead of ≈12,
+ * passes: `MasokitBatchNormTrainGrad`; 1.14–1.31× a smallCNN step, bench/RESULTS.md). It always
+ * adds `MasokitMovingAverages` (the layer's moving statistics, bit for bit tfjs-layers' ops),
+ * `MasokitSoftmaxCrossEntropy` and its gradient (`train`'s loss) and `MasokitOrthogonalityPenalty`
+ * and its gradient (eq. 13), each used where it is registered for the active backend. Unless
+ * `fuseAdam` is false it adds `MasokitAdamUpdate` and runs every tfjs Adam optimizer's update on `wasm` through it: one kernel call a variable instead of ≈12,
  * bit for bit the same (lib/train/_fused_adam.ts). Idempotent; nothing is registered at import
  * time. Call it before or after `tf.setBackend("wasm")`.
  *

@@ -1015,8 +1015,8 @@ export function winogradFilterValues(
  * the engine's rules take it ({@linkcode winogradConvReady}, {@linkcode winogradTileFor}) and
  * the conv is large enough (`wasmWinograd.minFilterMacs`), inside {@linkcode withWinogradConvs}: the
  * transformed filters made on the heap in float32 (`G g Gᵀ` by one generated kernel,
- * `filterFunction`, then given back), with padding `pad` (top, bottom, left, right, ≥ 0), `bias` `[cout]` and a
- * ReLU where given. Null where the rules do not take it (the caller runs its own conv).
+ * `filterFunction`, then given back), with padding `pad` (top, bottom, left, right, ≥ 0), `bias`
+ * `[cout]` and a ReLU where given. Null where the rules do not take it (the caller runs its own conv).
  *
  * @param backend The tfjs-wasm backend.
  * @param x The input.
