@@ -10,6 +10,8 @@ import {
   evaluateClosedForm,
 } from "../affine/closed_form.ts";
 import { forward } from "../network/forward.ts";
+import { codeDifferences } from "../partition/code_differences.ts";
+import { modelCodes } from "./_model_codes.ts";
 import { affineFormulaFactorsFigure, affineFormulaScatterFigure } from "../plot/affine_formula.ts";
 import type { Claim, ExperimentOptions, ExperimentResult } from "./experiment.ts";
 import { quickTrainPreset, trainQuick } from "./_train_quick.ts";
@@ -69,8 +71,23 @@ export interface AffineFormulaData {
   readonly maxAbsoluteErrorTfjs: number;
   /** max_n ‖A·x+B − z_float64‖∞ / ‖z_float64‖∞ against the engine's float64 forward pass. */
   readonly maxRelativeErrorFloat64: number;
-  /** max_n ‖A[x] − ∂z/∂x‖∞ / ‖∂z/∂x‖∞ against tfjs autodiff (float32). */
+  /**
+   * max_n ‖A[x] − ∂z/∂x‖∞ / ‖∂z/∂x‖∞ against tfjs autodiff (float32), over the images whose
+   * float32 forward pass (tfjs `model.predict`) falls in the float64 region of eq. (7): autodiff
+   * follows the float32 pass's region.
+   */
   readonly maxRelativeErrorTemplates: number;
+  /**
+   * Images whose float32 forward pass falls in another region than the float64 one, each at a
+   * near tie (float32 rounding decided a ReLU or max-pool the other way): left out of
+   * `maxRelativeErrorTemplates`.
+   */
+  readonly templatesOffRegion: number;
+  /**
+   * Codes of the float32 forward pass that differ from the float64 ones at a clear decision or
+   * an exact tie (a bug, not rounding): 0 expected.
+   */
+  readonly templatesUnexplained: number;
   /** The tfjs layers forming W^(L), b_W^(L): the last affine factor (e.g. `["flatten", "dense"]`). */
   readonly classifierLayers: string[];
   /** z^(L−1)(x): the tfjs model's features entering the classifier W^(L) (float32), `[N][F]`. */
@@ -235,6 +252,13 @@ export async function runAffineFormula(
   const featuresTfjs = Float64Array.from(await zf.data());
   const tfjsWidth = zf.shape[1];
   zf.dispose();
+  // autodiff follows the float32 forward pass's region: images where float32 rounding decides a
+  // near tie the other way are in another region than eq. (7)'s float64 one, and left out
+  const differences = codeDifferences(
+    net,
+    { data: xData, shape: [N, ...net.inputShape] },
+    modelCodes(model, net, x),
+  );
   x.dispose();
   if (tfjsWidth !== F) {
     throw new RangeError(
@@ -246,7 +270,18 @@ export async function runAffineFormula(
   const maxAbsoluteErrorTfjs = zClosed.reduce((m, v, i) => Math.max(m, Math.abs(v - zTfjs[i])), 0);
   const maxRelativeErrorTfjs = rowRelativeError(zClosed, zTfjs, C);
   const maxRelativeErrorFloat64 = rowRelativeError(zClosed, z64, C);
-  const maxRelativeErrorTemplates = rowRelativeError(templates, grads, C * D);
+  const offRegion = new Set(differences.map((d) => d.example));
+  const templatesUnexplained =
+    differences.filter((d) => d.kind === "clear" || d.kind === "exact tie").length;
+  let maxRelativeErrorTemplates = 0;
+  for (let n = 0; n < N; n++) {
+    if (offRegion.has(n)) continue;
+    const at = (v: Float64Array) => v.subarray(n * C * D, (n + 1) * C * D);
+    maxRelativeErrorTemplates = Math.max(
+      maxRelativeErrorTemplates,
+      rowRelativeError(at(templates), at(grads), C * D),
+    );
+  }
 
   const codeLayers: AffineFormulaCodeLayer[] = [], affineFactors: AffineFormulaAffineFactor[] = [];
   summarize(factors.factors, N, codeLayers, affineFactors, net.codeLayers.map((l) => l.kind));
@@ -264,6 +299,8 @@ export async function runAffineFormula(
     maxAbsoluteErrorTfjs,
     maxRelativeErrorFloat64,
     maxRelativeErrorTemplates,
+    templatesOffRegion: offRegion.size,
+    templatesUnexplained,
     classifierLayers: [...classifier.names],
     features: rows(featuresTfjs, F),
     featuresClosedForm: rows(featuresClosed, F),
@@ -296,11 +333,15 @@ export async function runAffineFormula(
     },
     {
       claim:
-        "Sec. 5.2: the template A[x]_c of eq. (7) is the gradient ∂z_c/∂x (checked against tfjs autodiff, float32; bound 1e-4)",
-      measured: `max relative error ${
-        e(maxRelativeErrorTemplates)
-      } over ${N} images × ${C} templates`,
-      held: maxRelativeErrorTemplates <= 1e-4,
+        "Sec. 5.2: the template A[x]_c of eq. (7) is the gradient ∂z_c/∂x (checked against tfjs autodiff, float32, which follows the float32 forward pass's region: on the images whose float32 pass falls in the float64 region, the others each at a near tie; bound 1e-4)",
+      measured:
+        `max relative error ${e(maxRelativeErrorTemplates)} over ${
+          N - offRegion.size
+        } images × ${C} templates; ${offRegion.size} of ${N} images in another region at a near ` +
+        `tie (float32 rounding decides a ReLU or max-pool the other way)` +
+        (templatesUnexplained > 0 ? `; ${templatesUnexplained} codes differ at no near tie` : ""),
+      held: maxRelativeErrorTemplates <= 1e-4 && templatesUnexplained === 0 &&
+        offRegion.size < N,
     },
   ];
   return {

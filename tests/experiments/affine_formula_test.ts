@@ -49,6 +49,9 @@ Deno.test({
       assert(result.maxRelativeErrorTfjs <= 1e-4, `${result.maxRelativeErrorTfjs}`);
       assert(result.maxRelativeErrorFloat64 <= 1e-9, `${result.maxRelativeErrorFloat64}`);
       assert(result.maxRelativeErrorTemplates <= 1e-4, `${result.maxRelativeErrorTemplates}`);
+      // autodiff's regions: any image off the float64 one is so at a near tie, never a clear one
+      assertStrictEquals(result.templatesUnexplained, 0);
+      assert(result.templatesOffRegion < N, `${result.templatesOffRegion} of ${N}`);
       assert(result.claims.every((c) => c.held));
     });
 
