@@ -26,15 +26,17 @@ export function modelCodes(
   x: tf.Tensor,
 ): (Uint32Array | Uint16Array)[] {
   const n = x.shape[0];
-  return net.codeLayers.map((info) => {
-    const sub = tf.model({
-      inputs: model.inputs,
-      outputs: model.getLayer(info.name).input as tf.SymbolicTensor,
-    });
-    const t = sub.predict(x) as tf.Tensor;
-    const v = t.dataSync();
+  // every code layer's input from one forward pass
+  const sub = tf.model({
+    inputs: model.inputs,
+    outputs: net.codeLayers.map((info) => model.getLayer(info.name).input as tf.SymbolicTensor),
+  });
+  const outs = [sub.predict(x)].flat() as tf.Tensor[];
+  const inputs = outs.map((t) => t.dataSync());
+  tf.dispose(outs);
+  return net.codeLayers.map((info, i) => {
+    const v = inputs[i];
     const per = v.length / n;
-    t.dispose();
     const layer = info.layer;
     if (layer.kind !== "max-pool") {
       const words = Math.ceil(info.units / 32), bits = new Uint32Array(n * words);

@@ -468,6 +468,9 @@ function maxPoolGrad2x2(
   }
 }
 
+/** Whether all of `t`'s axes before the last two are 1. */
+const batchOne = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
+
 /**
  * A product of batch 1 small enough for the generated kernel (`smallMatMul`,
  * lib/train/_wasm_small_matmul.ts: a dense layer's forward pass and gradients), `B` transposed
@@ -482,7 +485,6 @@ function smallProduct(
   bias: Info | undefined,
   relu: boolean,
 ): Info | null {
-  const batchOne = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
   if (
     a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2 ||
     !batchOne(a) || !batchOne(b)
@@ -527,7 +529,6 @@ function batchMatMul(args: KernelArgs): Info {
   const ta = attrs.transposeA === true, tb = attrs.transposeB === true;
   const small = smallProduct(backend, a, b, ta, tb, undefined, false);
   if (small !== null) return small;
-  const batchOne = (t: Info) => t.shape.slice(0, -2).every((d) => d === 1);
   if (
     (!ta && !tb) || a.dtype !== "float32" || b.dtype !== "float32" || !batchOne(a) ||
     !batchOne(b)
