@@ -28,7 +28,8 @@
  *   Winograd and by products; with `--ab-conv-gemm`, the convs Winograd does not take (the passes
  *   that record codes) by masokit's direct kernel (lib/backend/tfjs/_wasm_conv_gemm.ts) and on
  *   XNNPACK; with `--ab-helpers`,
- *   masokit's heap kernels on helper threads and on the calling thread alone.
+ *   masokit's heap kernels on helper threads and on the calling thread alone; with `--ab-spin`,
+ *   the heap's threads polling 100 µs for their next part before they sleep, and sleeping at once.
  *
  * `--no-reference` leaves the float64 CPU reference out (on largeCNN it takes minutes).
  *
@@ -37,7 +38,7 @@
  *
  * Run: `deno run -A bench/affine_compare.ts [--net=smallCNN|largeCNN] [--batch=N] [--reps=5] [--rounds=4]
  * [--no-reference] [--peer] [--ab-pool] [--ab-relu] [--ab-few] [--ab-fused] [--ab-scatter] [--ab-tiles]
- * [--ab-winograd] [--ab-winograd-products] [--ab-ties-free] [--ab-conv-gemm] [--ab-helpers]`
+ * [--ab-winograd] [--ab-winograd-products] [--ab-ties-free] [--ab-conv-gemm] [--ab-helpers] [--ab-spin]`
  *
  * @module
  */
@@ -133,7 +134,7 @@ for (const backend of ["wasm", ...(r.enabled ? ["wasm-t2"] : [])]) {
   ]);
 }
 
-const helpers = heapThreads.helpers;
+const { helpers, spinMicros } = heapThreads;
 /** Paired A/B modes: label and the switches to set. */
 type Mode = readonly [string, () => void];
 const abModes: Record<string, Mode[]> = {
@@ -217,6 +218,12 @@ const abModes: Record<string, Mode[]> = {
     ["heap kernels on helper threads", () => (heapThreads.helpers = helpers)],
     ["heap kernels on one thread", () => (heapThreads.helpers = 0)],
   ],
+  // helper threads polling for the next part a while (and the calling thread for theirs)
+  // before they sleep, or sleeping at once
+  "--ab-spin": [
+    ["heap threads poll 100 µs", () => (heapThreads.spinMicros = 100)],
+    ["heap threads sleep at once", () => (heapThreads.spinMicros = 0)],
+  ],
 };
 for (const [flag, modes] of Object.entries(abModes)) {
   if (!Deno.args.includes(flag)) continue;
@@ -243,7 +250,7 @@ for (const [flag, modes] of Object.entries(abModes)) {
   wasmSignMaskKernel.enabled = true;
   wasmConvFewOutputs.enabled = true;
   Object.assign(wasmConvPool, { transpose: true, gather: true, tiles: true, scatterRule: true });
-  heapThreads.helpers = helpers;
+  Object.assign(heapThreads, { helpers, spinMicros });
   Object.assign(wasmWinograd, { enabled: true, tile: "auto", tiesFree: true });
   wasmConvGemm.enabled = true;
 }

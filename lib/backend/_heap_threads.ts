@@ -18,7 +18,7 @@ import type { Worker } from "node:worker_threads";
 
 /** Control block slots (Int32). */
 const STATE = 0, DONE = 1, READY = 2, MODULE = 3, FN = 4, NARGS = 5, FAILED = 6, BYTES = 7;
-const ARGS = 8, MAX_ARGS = 16, SLOTS = ARGS + MAX_ARGS;
+const ARGS = 8, MAX_ARGS = 16, SPIN = ARGS + MAX_ARGS, SLOTS = SPIN + 1;
 /** STATE values. */
 const IDLE = 0, JOB = 1, QUIT = 2;
 /** Largest module the helpers are handed (bytes). */
@@ -32,6 +32,9 @@ parentPort.once("message", ({ ctl, bytes, memory }) => {
   const modules = new Map();
   Atomics.store(ctl, ${READY}, 1);
   for (;;) {
+    // poll a while before sleeping: the next job often follows within microseconds
+    const until = performance.now() + ctl[${SPIN}] / 1000;
+    while (Atomics.load(ctl, ${STATE}) === ${IDLE} && performance.now() < until);
     Atomics.wait(ctl, ${STATE}, ${IDLE});
     if (Atomics.load(ctl, ${STATE}) === ${QUIT}) return;
     let failed = 0;
@@ -82,9 +85,17 @@ const pools = new WeakMap<WebAssembly.Memory, Pool>();
 /**
  * The most helper threads for a memory (and the switch: 0 turns them off): one fewer than the
  * cores, at most 7. A threaded backend's own count (its XNNPACK threads − 1) applies below it.
+ * `spinMicros`: how long a helper polls for its next part after finishing one, and the calling
+ * thread for the helpers' parts, before sleeping (`Atomics.wait`): waking a sleeping thread took
+ * 60–75 µs a hand-off on the 2-core machine (a scratch ping-pong), and a training step hands off
+ * dozens of small kernels' parts in quick succession. 100 µs: smallCNN's step at batch 10
+ * 1.11–1.15× against sleeping at once, batch 64 1.04×, largeCNN 1.03×; longer polls steal
+ * XNNPACK's threads' core (1,000 µs: 0.94×; `bench/train_step_bench.ts --ab=spin [--spin=N]`,
+ * bench/RESULTS.md).
  */
-export const heapThreads = {
+export const heapThreads: { helpers: number; spinMicros: number } = {
   helpers: Math.max(0, Math.min(7, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)),
+  spinMicros: 100,
 };
 
 /** How many parts have run on helper threads, for all memories (tests check that kernels split). */
@@ -254,6 +265,7 @@ function round(
     ctl[MODULE] = module.id;
     ctl[FN] = fnIndex;
     ctl[NARGS] = parts[i].length;
+    ctl[SPIN] = heapThreads.spinMicros;
     parts[i].forEach((a, j) => (ctl[ARGS + j] = a));
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, STATE, JOB);
@@ -273,7 +285,8 @@ function round(
 }
 
 function wait(pool: Pool, h: Helper): void {
-  const start = performance.now();
+  const start = performance.now(), until = start + heapThreads.spinMicros / 1000;
+  while (Atomics.load(h.ctl, DONE) === 0 && performance.now() < until);
   while (Atomics.load(h.ctl, DONE) === 0) {
     Atomics.wait(h.ctl, DONE, 0, 1000);
     if (performance.now() - start > JOB_TIMEOUT_MS) {

@@ -11,6 +11,7 @@ import {
 } from "../../lib/backend/_wasm_ops.ts";
 import {
   heapThreads,
+  heapThreadStats,
   runningHeapThreads,
   stopHeapThreads,
 } from "../../lib/backend/_heap_threads.ts";
@@ -107,6 +108,28 @@ Deno.test({
         assertEquals(v.slice(0, 1000).every((x) => x === 7), true);
         assertEquals(v.slice(1000).every((x) => x === 9), true);
         backend.disposeData(buf.dataId);
+      });
+      await t.step("back-to-back and spaced calls, with the threads polling or not", async () => {
+        // a helper polls `spinMicros` for its next part after one, then sleeps: calls that come
+        // at once (found while polling), after a pause (asleep), and with polling off
+        const spin = heapThreads.spinMicros;
+        const buf = backend.makeOutput([2000], "int32");
+        const parts = heapThreadStats.helperParts;
+        try {
+          for (let i = 0; i < 60; i++) {
+            heapThreads.spinMicros = [spin, 0, 50][i % 3];
+            if (i % 4 === 3) await new Promise((r) => setTimeout(r, 2));
+            const a = (backend.typedArrayFromHeap(buf) as Int32Array).byteOffset;
+            heapRun(backend, "test fill", fillModule, "fill", [[a, 1000, i], [a + 4000, 1000, -i]]);
+            const v = backend.typedArrayFromHeap(buf) as Int32Array;
+            assert(v.slice(0, 1000).every((x) => x === i), `call ${i}: the calling thread's part`);
+            assert(v.slice(1000).every((x) => x === -i), `call ${i}: the helper's part`);
+          }
+        } finally {
+          heapThreads.spinMicros = spin;
+          backend.disposeData(buf.dataId);
+        }
+        assertEquals(heapThreadStats.helperParts - parts, 60);
       });
       await t.step("a part that traps on a helper throws here; helpers keep working", () => {
         const memory = heapMemory(backend)!;
