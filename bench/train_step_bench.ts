@@ -38,7 +38,11 @@
  * of them; `--ab=softmax-ce`: the loss (softmax
  * cross-entropy, as `train()` computes it) as one kernel forward and one backward, and as
  * `tf.losses.softmaxCrossEntropy` of a one-hot; `--ab=moving-averages`: a batch-norm layer's
- * moving statistics updated by one kernel and by tfjs-layers' six ops; `--lambda=λ` adds λ times
+ * moving statistics updated by one kernel and by tfjs-layers' six ops; `--ab=spin`: the heap's
+ * threads polling `--spin=µs` (default 100) for their next part before sleeping, and sleeping at
+ * once; `--ab=pointwise`: a 1×1 conv's filter gradient by the register-blocked products and by
+ * the direct kernel; `--ab=session25`: both (the twenty-fifth session's changes) and neither;
+ * `--lambda=λ` adds λ times
  * the orthogonality penalty of eq. (13) to the loss, as `train()` does (`--ab=orthogonality`: the
  * penalty as one kernel forward and one backward, and as tfjs's ops; λ = 1 unless given);
  * `--min-filter-macs=N` sets `wasmWinograd.minFilterMacs`, the fewest multiply-adds of a conv
@@ -58,7 +62,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=step-kernels | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=step-kernels | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality | --ab=spin | --ab=pointwise | --ab=session25] [--spin=µs] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -70,6 +74,7 @@ import {
 import { orthogonalityPenalty } from "../lib/train/orthogonality.ts";
 import { fusedOrthogonalityPenalty } from "../lib/train/_orthogonality_kernel.ts";
 import { wasmSmallMatMul } from "../lib/train/_wasm_small_matmul.ts";
+import { wasmPointwiseFilterGrad } from "../lib/train/_wasm_pointwise_filter_grad.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { selectBackend } from "../lib/train/backend.ts";
@@ -156,6 +161,9 @@ function minimizer(
     );
 }
 
+/** Steps `--profile` profiles. */
+const PROFILE_STEPS = 10;
+
 async function measure(
   label: string,
   steps: number,
@@ -188,15 +196,26 @@ async function measure(
   const median = times[Math.floor(times.length / 2)];
   let profile = "";
   if (options.profile) {
-    const info = await tf.profile(async () => await step());
+    // each kernel's time and calls a step, averaged over PROFILE_STEPS profiled steps, and the
+    // kernels' total against the profiled steps' own time (the rest: tfjs's bookkeeping)
     const agg = new Map<string, [number, number]>();
-    for (const k of info.kernels) {
-      if (k.name.endsWith("__op")) continue;
-      const [ms, n] = agg.get(k.name) ?? [0, 0];
-      agg.set(k.name, [ms + ((await k.kernelTimeMs) as number), n + 1]);
+    let total = 0, wall = 0;
+    for (let i = 0; i < PROFILE_STEPS; i++) {
+      const t0 = performance.now();
+      const info = await tf.profile(async () => await step());
+      wall += performance.now() - t0;
+      for (const k of info.kernels) {
+        if (k.name.endsWith("__op")) continue;
+        const [ms, n] = agg.get(k.name) ?? [0, 0];
+        const kernelMs = (await k.kernelTimeMs) as number;
+        total += kernelMs;
+        agg.set(k.name, [ms + kernelMs, n + 1]);
+      }
     }
-    profile = [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 16)
-      .map(([k, [ms, n]]) => `${k} ${ms.toFixed(1)}ms/${n}`).join(", ");
+    const per = (v: number) => (v / PROFILE_STEPS).toFixed(2);
+    profile = `kernels ${per(total)} of ${per(wall)} ms a profiled step; ` +
+      [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)
+        .map(([k, [ms, n]]) => `${k} ${per(ms)}ms/${n / PROFILE_STEPS}`).join(", ");
   }
   tf.dispose([x, y, ...model.weights.map((w) => w.read())]);
   opt.dispose();
@@ -254,7 +273,7 @@ function print(results: Measured[], peerFigure: number | null): void {
         `(median ${r.medianMs.toFixed(1)} ms/step over ${r.steps} steps` +
         (peerFigure ? `; ${(r.imgPerSec / peerFigure).toFixed(3)}× peer)` : ")"),
     );
-    if (r.profile) console.log(`    kernel ms/calls, one step: ${r.profile}`);
+    if (r.profile) console.log(`    kernel ms/calls a step (${PROFILE_STEPS} steps): ${r.profile}`);
   }
 }
 
@@ -305,6 +324,7 @@ if (BACKEND === "webgpu") {
   // Paired A/B modes: the flag (after `--`), the two arms' labels, and how to switch the change
   // on or off (every switch is on by default; the mode's own is switched on again afterwards).
   const helpers = heapThreads.helpers;
+  const SPIN = arg("spin", 100);
   const reluGrad = (on: boolean) => {
     // without the kernel, ReLU's gradient falls back to tfjs's
     if (on) registerWasmTrainingKernels();
@@ -339,6 +359,21 @@ if (BACKEND === "webgpu") {
     "ab=helpers": {
       labels: ["A/B: heap kernels on helper threads", "A/B: heap kernels on one thread"],
       set: (on) => (heapThreads.helpers = on ? helpers : 0),
+    },
+    "ab=spin": {
+      labels: [`A/B: helpers poll ${SPIN} µs`, "A/B: helpers sleep at once"],
+      set: (on) => (heapThreads.spinMicros = on ? SPIN : 0),
+    },
+    "ab=pointwise": {
+      labels: ["A/B: 1×1 filter grad, products", "A/B: 1×1 filter grad, direct kernel"],
+      set: (on) => (wasmPointwiseFilterGrad.enabled = on),
+    },
+    "ab=session25": {
+      labels: ["A/B: 25th session's changes", "A/B: without them"],
+      set: (on) => {
+        heapThreads.spinMicros = on ? SPIN : 0;
+        wasmPointwiseFilterGrad.enabled = on;
+      },
     },
     "ab=adam": {
       labels: ["A/B: Adam's update fused", "A/B: Adam's update, tfjs's ops"],

@@ -37,6 +37,7 @@ import {
 } from "../backend/tfjs/_wasm_winograd.ts";
 import { batchNormSimdFor, SUM_BLOCK_ROWS } from "./_wasm_batch_norm_simd.ts";
 import { filterGradApplies, filterGradDirect, type FilterGradShape } from "./_wasm_filter_grad.ts";
+import { pointwiseFilterGrad, pointwiseFilterGradApplies } from "./_wasm_pointwise_filter_grad.ts";
 import { smallMatMul, smallMatMulApplies, type SmallMatMulShape } from "./_wasm_small_matmul.ts";
 import {
   ORTHOGONALITY_PENALTY,
@@ -138,7 +139,8 @@ function checkNhwc(kernel: string, dataFormat: unknown): void {
 /**
  * dW[kh, kw, c, co] = Σ_{n, y, x} xpad[n, y·sh + kh, x·sw + kw, c] · dy[n, y, x, co].
  *
- * Four formulations: (d) for stride-1 3×3 convs of 16+ channels and at least
+ * Five formulations: (e) for 1×1 stride-1 unpadded convs of channels in multiples of 4,
+ * `xᵀ · dy` by one register-blocked product (`pointwiseFilterGrad`); (d) for stride-1 3×3 convs of 16+ channels and at least
  * `wasmWinograd.minFilterMacs` multiply-adds, inside `withWinogradConvs`, by Winograd
  * (`winogradFilterGrad`); (c) where it applies (a multiple of 4 output channels, see
  * `_wasm_filter_grad.ts`), one generated SIMD kernel reading x and dy in place; otherwise, on
@@ -179,6 +181,12 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   if (sh === 1 && sw === 1 && kh === 3 && kw === 3) {
     // (d) by Winograd, for 3×3 convs of 16+ channels and enough work
     const dw = winogradFilterGrad(backend, x, dy, [top, bottom, left, right]);
+    if (dw !== null) return dw;
+  }
+
+  if (pointwiseFilterGradApplies({ kh, kw, sh, sw, padded, c, co })) {
+    // (e) a 1×1 conv's xᵀ · dy by the register-blocked products
+    const dw = pointwiseFilterGrad(backend, x, dy, n * oh * ow, c, co);
     if (dw !== null) return dw;
   }
 

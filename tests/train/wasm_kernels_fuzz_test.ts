@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/train/wasm_kernels.ts";
 import { wasmFilterGradKernel } from "../../lib/train/_wasm_filter_grad.ts";
+import { wasmPointwiseFilterGrad } from "../../lib/train/_wasm_pointwise_filter_grad.ts";
 import { wasmBatchNormSimd } from "../../lib/train/_wasm_batch_norm_simd.ts";
 import { assertAllClose, assertThrows, largestMagnitude } from "../_assert.ts";
 import { fuzzRng as rng, on } from "./_backends.ts";
@@ -30,15 +31,22 @@ async function sameAsCpu(
     }
   } finally {
     Object.assign(wasmFilterGradKernel, savedFilterGrad);
+    wasmPointwiseFilterGrad.enabled = true;
     wasmBatchNormSimd.enabled = true;
   }
 }
 
 const savedFilterGrad = { ...wasmFilterGradKernel };
-/** The filter gradient's three formulations: as chosen, XNNPACK only, the direct SIMD kernel. */
+/**
+ * The filter gradient's formulations: as chosen, XNNPACK only, the direct SIMD kernel (also for
+ * 1×1 convs, which the pointwise products take otherwise).
+ */
 const filterGradPaths = [
   () => Object.assign(wasmFilterGradKernel, savedFilterGrad),
-  () => Object.assign(wasmFilterGradKernel, { enabled: false }),
+  () => {
+    Object.assign(wasmFilterGradKernel, { enabled: false });
+    wasmPointwiseFilterGrad.enabled = false;
+  },
   () => Object.assign(wasmFilterGradKernel, { enabled: true, maxTaps: Infinity }),
 ];
 const simdOnOff = [

@@ -628,9 +628,16 @@ const GRAD_DEPTH = 128;
  * products, each summed by one thread in a fixed order. Register blocks of 4 input × 8 output
  * channels: each depth one vec4 load of `V`'s four channels, four shuffles splatting them, two
  * vec4 loads of `W`, eight multiply-adds (or multiplies and adds); the sums reloaded every
- * {@linkcode GRAD_DEPTH} tiles so that `V[ξ]` and `W[ξ]`'s rows stay in the caches.
+ * {@linkcode GRAD_DEPTH} tiles so that `V[ξ]` and `W[ξ]`'s rows stay in the caches. A 1×1
+ * conv's filter gradient `xᵀ · dy` runs on it too (lib/train/_wasm_pointwise_filter_grad.ts).
+ * `cin` and `cout` must be multiples of 4.
+ *
+ * @param cin `V`'s columns.
+ * @param cout `W`'s columns.
+ * @param fma Whether to use relaxed SIMD's multiply-add.
+ * @returns The function.
  */
-function gradProductsFunction(cin: number, cout: number, fma: boolean): FunctionBuilder {
+export function gradProductsFunction(cin: number, cout: number, fma: boolean): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32]);
   const [vTable, wTable, sums, xi0, xi1, count] = [0, 1, 2, 3, 4, 5];
   const [xi, va, wa, ca, kb, kbEnd, i, iEnd, o, oEnd, pv, pw, pc, kEnd] = Array.from(
