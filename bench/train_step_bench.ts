@@ -42,6 +42,8 @@
  * threads polling `--spin=µs` (default 100) for their next part before sleeping, and sleeping at
  * once; `--ab=pointwise`: a 1×1 conv's filter gradient by the register-blocked products and by
  * the direct kernel; `--ab=session25`: both (the twenty-fifth session's changes) and neither;
+ * `--ab=row-copies`: the direct conv's im2col copying a receptive field's row at once where the
+ * input channels are not a multiple of 4 (the first layer), and tap by tap;
  * `--lambda=λ` adds λ times
  * the orthogonality penalty of eq. (13) to the loss, as `train()` does (`--ab=orthogonality`: the
  * penalty as one kernel forward and one backward, and as tfjs's ops; λ = 1 unless given);
@@ -62,7 +64,7 @@
  * `/tmp/deno run -A .gpu/train_step.bundle.js --backend=webgpu --no-bn`.
  *
  * Run: `deno run -A bench/train_step_bench.ts [--steps=20] [--cpu-steps=1] [--threads=2]
- * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=step-kernels | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality | --ab=spin | --ab=pointwise | --ab=session25] [--spin=µs] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
+ * [--no-fused] [--ab | --ab=input | --ab=pool | --ab=filter | --ab=bn-simd | --ab=bn-layer | --ab=helpers | --ab=adam | --ab=winograd | --ab=winograd-products | --ab=conv-gemm | --ab=adam-simd | --ab=relu-grad | --ab=slice | --ab=recent | --ab=flip | --ab=gather | --ab=winograd-filter | --ab=small-matmul | --ab=step-kernels | --ab=softmax-ce | --ab=moving-averages | --ab=orthogonality | --ab=spin | --ab=pointwise | --ab=session25 | --ab=row-copies] [--spin=µs] [--lambda=λ] [--net=smallCNN|largeCNN] [--batch=N] [--min-filter-macs=N] [--input-grad] [--peer] [--profile] [--warmup=3]`, or
  * `deno run -A bench/train_step_bench.ts --backend=webgpu [--steps=20] [--no-bn]`.
  *
  * @module
@@ -367,6 +369,10 @@ if (BACKEND === "webgpu") {
     "ab=pointwise": {
       labels: ["A/B: 1×1 filter grad, products", "A/B: 1×1 filter grad, direct kernel"],
       set: (on) => (wasmPointwiseFilterGrad.enabled = on),
+    },
+    "ab=row-copies": {
+      labels: ["A/B: im2col rows at once", "A/B: im2col tap by tap"],
+      set: (on) => (wasmConvGemm.rowCopies = on),
     },
     "ab=session25": {
       labels: ["A/B: 25th session's changes", "A/B: without them"],

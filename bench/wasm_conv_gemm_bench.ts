@@ -8,8 +8,11 @@
  * The times are of the kernel call alone (tfjs-wasm computes as it is called), not of reading the
  * output back.
  *
+ * With `--ab-row-copies` the other arm is ours with the im2col copying tap by tap
+ * (`wasmConvGemm.rowCopies` off) instead of XNNPACK.
+ *
  * Run: `deno run -A bench/wasm_conv_gemm_bench.ts [--reps=15] [--fresh-filter] [--block-bytes=N]
- * [--only=TEXT]` (`--only`: the shapes whose label contains TEXT).
+ * [--only=TEXT] [--ab-row-copies]` (`--only`: the shapes whose label contains TEXT).
  *
  * @module
  */
@@ -25,6 +28,8 @@ const REPS = arg("reps", 15);
 const FRESH = Deno.args.includes("--fresh-filter");
 wasmConvGemm.blockBytes = arg("block-bytes", wasmConvGemm.blockBytes);
 const ONLY = Deno.args.find((s) => s.startsWith("--only="))?.slice(7);
+// --ab-row-copies: the other arm is ours with im2col copying tap by tap (`rowCopies` off)
+const AB_ROWS = Deno.args.includes("--ab-row-copies");
 
 tf.env().set("PROD", true);
 const choice = await selectBackend({ prefer: "wasm", wasmThreads: 2 });
@@ -57,7 +62,9 @@ console.log(
     }; ${choice.reason}`,
 );
 console.log(
-  "| conv | x → cout | XNNPACK | ours | ratio | G multiply-adds/s (ours) | max rel. diff |",
+  `| conv | x → cout | ${
+    AB_ROWS ? "ours, tap-by-tap im2col" : "XNNPACK"
+  } | ours | ratio | G multiply-adds/s (ours) | max rel. diff |`,
 );
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const [xs, k, co, s, pad, what] of shapes) {
@@ -75,7 +82,8 @@ for (const [xs, k, co, s, pad, what] of shapes) {
       activation: "relu",
     });
   const time = async (ours: boolean) => {
-    wasmConvGemm.enabled = ours;
+    if (AB_ROWS) Object.assign(wasmConvGemm, { enabled: true, rowCopies: ours });
+    else wasmConvGemm.enabled = ours;
     const w = FRESH ? tf.add(w0, 0) : w0;
     // tfjs-wasm runs a kernel when it is called: the time leaves out reading the output back
     const t0 = performance.now();
@@ -100,7 +108,7 @@ for (const [xs, k, co, s, pad, what] of shapes) {
     ms[0].push((await time(false)).ms);
     ms[1].push((await time(true)).ms);
   }
-  wasmConvGemm.enabled = true;
+  Object.assign(wasmConvGemm, { enabled: true, rowCopies: true });
   const [xn, ours] = ms.map(median);
   const oh = pad === "same" ? Math.ceil(xs[1] / s) : Math.ceil((xs[1] - k + 1) / s);
   const ow = pad === "same" ? Math.ceil(xs[2] / s) : Math.ceil((xs[2] - k + 1) / s);

@@ -89,7 +89,7 @@ const pools = new WeakMap<WebAssembly.Memory, Pool>();
  * thread for the helpers' parts, before sleeping (`Atomics.wait`): waking a sleeping thread took
  * 60–75 µs a hand-off on the 2-core machine (a scratch ping-pong), and a training step hands off
  * dozens of small kernels' parts in quick succession. 100 µs: smallCNN's step at batch 10
- * 1.11–1.15× against sleeping at once, batch 64 1.04×, largeCNN 1.03×; longer polls steal
+ * 1.06–1.15× against sleeping at once, batch 64 1.02–1.04×, largeCNN 1.03×; longer polls steal
  * XNNPACK's threads' core (1,000 µs: 0.94×; `bench/train_step_bench.ts --ab=spin [--spin=N]`,
  * bench/RESULTS.md).
  */

@@ -110,6 +110,7 @@ const cases: [number[], number[], number, number[], number[], boolean][] = [
   [[1, 3, 3, 8], [3, 3], 36, [1, 1], [0, 0, 0, 0], true], // one output pixel, 9 quads
   [[40, 12, 12, 16], [3, 3], 16, [1, 1], [1, 1, 1, 1], true], // many pixels: threads, blocks
   [[3, 8, 8, 12], [3, 2], 8, [2, 1], [0, 1, 1, 0], false], // a 3×2 kernel, uneven strides
+  [[1, 2, 2, 3], [3, 3], 4, [1, 1], [1, 1, 1, 1], true], // a kernel wider than the image
 ];
 
 function checkAll(): void {
@@ -198,6 +199,22 @@ Deno.test("the direct conv equals a float64 brute-force conv on wasm, exact ties
     });
     await t.step("without relaxed SIMD's multiply-add", () => {
       withSettings(wasmConvGemm, { fma: false }, checkAll);
+    });
+    await t.step("im2col tap by tap instead of a row at once", () => {
+      withSettings(wasmConvGemm, { rowCopies: false }, checkAll);
+    });
+    await t.step("a row copied at once or tap by tap: the same bits", () => {
+      for (const [shape, kernel, cout, strides, pad] of cases) {
+        if (shape[3] % 4 === 0) continue; // whole vectors a tap: no row copies
+        const x = lcgValues(shape.reduce((a, b) => a * b), 11);
+        const k = lcgValues(kernel[0] * kernel[1] * shape[3] * cout, 12);
+        const rows = direct(x, shape, k, kernel, cout, strides, pad).values;
+        let taps: Float32Array = new Float32Array();
+        withSettings(wasmConvGemm, { rowCopies: false }, () => {
+          taps = direct(x, shape, k, kernel, cout, strides, pad).values;
+        });
+        assertEquals(Array.from(rows), Array.from(taps), `x [${shape}] ⊛ ${kernel.join("×")}`);
+      }
     });
     await t.step("equal receptive fields give equal bits", checkTies);
     await t.step("which shapes it takes; refusals name the values", () => {

@@ -31,14 +31,16 @@ import { gemmFunction } from "./_wasm_winograd.ts";
  * Switches and counters: `enabled` (else the caller runs tfjs-wasm's kernel), `fma` (relaxed
  * SIMD's multiply-add where validated), `blockBytes` (the most bytes of a block's im2col rows:
  * they stay in the cache while the products pass over them once per 8 output channels),
- * `runs` (convs run: tests check that a path took the kernel).
+ * `rowCopies` (where `cin` is not a multiple of 4, a receptive field's row wholly inside the image
+ * copied at once in vectors rather than tap by tap in scalars: a first layer's im2col), `runs` (convs run: tests check that a path took the kernel).
  */
 export const wasmConvGemm: {
   enabled: boolean;
   fma: boolean;
   blockBytes: number;
+  rowCopies: boolean;
   runs: number;
-} = { enabled: true, fma: true, blockBytes: 96 << 10, runs: 0 };
+} = { enabled: true, fma: true, blockBytes: 96 << 10, rowCopies: true, runs: 0 };
 
 /** The geometry of one conv (padding before the first row and column; output size). */
 export interface ConvGemmShape {
@@ -78,7 +80,7 @@ function depthOf(s: ConvGemmShape): number {
  * images, row-major) as rows of `depth` floats at `a` (zero outside the image and past
  * `kh·kw·cin`).
  */
-function im2colFunction(s: ConvGemmShape): FunctionBuilder {
+function im2colFunction(s: ConvGemmShape, rowCopies: boolean): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32]);
   const [x, a, p0, p1] = [0, 1, 2, 3];
   const [p, oy, ox, iy0, ix0, img, rowOk, src, dst, q] = Array.from(
@@ -113,11 +115,29 @@ function im2colFunction(s: ConvGemmShape): FunctionBuilder {
     for (; c + 16 <= bytes; c += 16) f.get(dst).v128Zero().v128Store(at + c);
     for (; c < bytes; c += 4) f.get(dst).i32(0).mem(Op.i32Store, 2, at + c);
   };
+  // a kernel row's kw·cin floats lie contiguous in x: where the row is wholly inside the image
+  // (most pixels), one copy of them in vectors (cin not a multiple of 4: per tap, cin scalars)
+  const rowCopy = rowCopies && s.cin % 4 !== 0 && s.kw <= s.w;
+  const rowBytesOut = s.kw * cinBytes;
   f.get(p0).set(p);
   f.forLoop(p, p1, 1, () => {
     for (let i = 0; i < s.kh; i++) {
       // rowOk = (unsigned) (iy0 + i) < h; src row = img + (iy0 + i)·rowBytes
       f.get(iy0).i32(i).op(Op.i32Add).i32(s.h).op(Op.i32LtU).set(rowOk);
+      if (rowCopy) {
+        // inside: rowOk and 0 ≤ ix0 ≤ w − kw (one unsigned comparison)
+        f.get(rowOk).get(ix0).i32(s.w - s.kw + 1).op(Op.i32LtU).op(Op.i32And);
+        f.op(Op.if, 0x40);
+        f.get(img).get(iy0).i32(i).op(Op.i32Add).i32(rowBytes).op(Op.i32Mul).op(Op.i32Add);
+        f.get(ix0).i32(cinBytes).op(Op.i32Mul).op(Op.i32Add).set(src);
+        const at = i * rowBytesOut;
+        let c = 0;
+        for (; c + 16 <= rowBytesOut; c += 16) f.get(dst).get(src).v128Load(c).v128Store(at + c);
+        for (; c < rowBytesOut; c += 4) {
+          f.get(dst).get(src).mem(Op.i32Load, 2, c).mem(Op.i32Store, 2, at + c);
+        }
+        f.op(Op.else);
+      }
       for (let j = 0; j < s.kw; j++) {
         const at = (i * s.kw + j) * cinBytes;
         f.get(rowOk).get(ix0).i32(j).op(Op.i32Add).i32(s.w).op(Op.i32LtU).op(Op.i32And);
@@ -129,6 +149,7 @@ function im2colFunction(s: ConvGemmShape): FunctionBuilder {
         zero(at, cinBytes);
         f.op(Op.end);
       }
+      if (rowCopy) f.op(Op.end);
     }
     const k = s.kh * s.kw * cinBytes;
     zero(k, depth * 4 - k);
@@ -187,6 +208,7 @@ function convModule(
   bias: boolean,
   relu: boolean,
   fma: boolean,
+  rowCopies: boolean,
 ): Record<string, FunctionBuilder> {
   const depth = depthOf(s);
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
@@ -205,7 +227,7 @@ function convModule(
     f.get(products).get(out).get(b).get(p).get(end).op(Op.call, EPILOGUE);
   });
   return {
-    im2col: im2colFunction(s),
+    im2col: im2colFunction(s, rowCopies),
     gemm: gemmFunction(depth, s.cout, { fma }),
     epilogue: epilogueFunction(s.cout, bias, relu),
     conv: f,
@@ -242,7 +264,8 @@ export function convGemm(
   const most = Math.max(1, Math.floor(wasmConvGemm.blockBytes / (depth * 4) / ROWS)) * ROWS;
   const block = Math.min(Math.ceil(part / ROWS) * ROWS, most);
   const fma = wasmConvGemm.fma && relaxedSimd();
-  const key = `conv gemm ${block} ${fma} ${relu} ${bias !== undefined} ${
+  const rows = wasmConvGemm.rowCopies;
+  const key = `conv gemm ${block} ${fma} ${relu} ${bias !== undefined} ${rows} ${
     Object.values(s).join("x")
   }`;
   const scratchBytes = block * (depth + s.cout) * 4;
@@ -271,7 +294,7 @@ export function convGemm(
     const ran = heapRun(
       backend,
       key,
-      () => convModule(s, block, bias !== undefined, relu, fma),
+      () => convModule(s, block, bias !== undefined, relu, fma, rows),
       "conv",
       ranges.map(([p0, c], i) => [...at, p0, p0 + c, sAt + i * scratchBytes]),
     );
