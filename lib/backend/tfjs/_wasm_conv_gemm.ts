@@ -31,8 +31,9 @@ import { gemmFunction } from "./_wasm_winograd.ts";
  * Switches and counters: `enabled` (else the caller runs tfjs-wasm's kernel), `fma` (relaxed
  * SIMD's multiply-add where validated), `blockBytes` (the most bytes of a block's im2col rows:
  * they stay in the cache while the products pass over them once per 8 output channels),
- * `rowCopies` (where `cin` is not a multiple of 4, a receptive field's row wholly inside the image
- * copied at once in vectors rather than tap by tap in scalars: a first layer's im2col), `runs` (convs run: tests check that a path took the kernel).
+ * `rowCopies` (where `cin` is not a multiple of 4, a receptive field's row wholly inside the
+ * image copied at once in vectors rather than tap by tap in scalars: a first layer's im2col),
+ * `runs` (convs run: tests check that a path took the kernel).
  */
 export const wasmConvGemm: {
   enabled: boolean;
@@ -264,8 +265,8 @@ export function convGemm(
   const most = Math.max(1, Math.floor(wasmConvGemm.blockBytes / (depth * 4) / ROWS)) * ROWS;
   const block = Math.min(Math.ceil(part / ROWS) * ROWS, most);
   const fma = wasmConvGemm.fma && relaxedSimd();
-  const rows = wasmConvGemm.rowCopies;
-  const key = `conv gemm ${block} ${fma} ${relu} ${bias !== undefined} ${rows} ${
+  const { rowCopies } = wasmConvGemm;
+  const key = `conv gemm ${block} ${fma} ${relu} ${bias !== undefined} ${rowCopies} ${
     Object.values(s).join("x")
   }`;
   const scratchBytes = block * (depth + s.cout) * 4;
@@ -294,7 +295,7 @@ export function convGemm(
     const ran = heapRun(
       backend,
       key,
-      () => convModule(s, block, bias !== undefined, relu, fma, rows),
+      () => convModule(s, block, bias !== undefined, relu, fma, rowCopies),
       "conv",
       ranges.map(([p0, c], i) => [...at, p0, p0 + c, sAt + i * scratchBytes]),
     );
