@@ -49,8 +49,10 @@ export const WINOGRAD_CONV = "MasokitWinogradConv";
 /**
  * Switches for benchmarks and tests: whether the engine runs its 3×3 convs by Winograd on
  * tfjs-wasm, with which tile (`"auto"`: {@linkcode winogradTileFor}, F(2) or F(4); F(6) only
- * where set: on 2 threads it ran largeCNN's transposed convs 1.4–1.6× slower than F(4),
- * `bench/wasm_winograd_bench.ts`), from how many input and
+ * where set: its rounding error is 10× F(4)'s, and its speed depends on the caches — on 2 threads
+ * it ran largeCNN's transposed convs 1.4–1.6× slower than F(4) on one machine, a 192-channel conv
+ * 1.57× faster on another with 1.25 MiB of L2 a core, `bench/wasm_winograd_bench.ts`,
+ * bench/RESULTS.md), from how many input and
  * output channels on, whether the transforms and products run as one fused kernel (`fused`; the
  * filter gradient's products by masokit's code too),
  * the most bytes of `V` and `M` a thread's block of tiles holds there (`blockBytes`: within
