@@ -165,6 +165,8 @@ function minimizer(
 
 /** Steps `--profile` profiles. */
 const PROFILE_STEPS = 10;
+/** `--profile=shapes`: each kernel's time by its input shapes too. */
+const PROFILE_SHAPES = Deno.args.includes("--profile=shapes");
 
 async function measure(
   label: string,
@@ -208,15 +210,18 @@ async function measure(
       wall += performance.now() - t0;
       for (const k of info.kernels) {
         if (k.name.endsWith("__op")) continue;
-        const [ms, n] = agg.get(k.name) ?? [0, 0];
+        const key = PROFILE_SHAPES
+          ? `${k.name}${JSON.stringify(k.inputShapes).replaceAll("],[", "]·[")}`
+          : k.name;
+        const [ms, n] = agg.get(key) ?? [0, 0];
         const kernelMs = (await k.kernelTimeMs) as number;
         total += kernelMs;
-        agg.set(k.name, [ms + kernelMs, n + 1]);
+        agg.set(key, [ms + kernelMs, n + 1]);
       }
     }
     const per = (v: number) => (v / PROFILE_STEPS).toFixed(2);
     profile = `kernels ${per(total)} of ${per(wall)} ms a profiled step; ` +
-      [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)
+      [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, PROFILE_SHAPES ? 40 : 20)
         .map(([k, [ms, n]]) => `${k} ${per(ms)}ms/${n / PROFILE_STEPS}`).join(", ");
   }
   tf.dispose([x, y, ...model.weights.map((w) => w.read())]);
@@ -283,7 +288,7 @@ if (BACKEND === "webgpu") {
   const choice = await selectBackend({ prefer: "webgpu" });
   console.log(`smallCNN train step, batch ${BATCH}, Adam, ${choice.reason}:`);
   const results: Measured[] = [];
-  const profile = flag("profile");
+  const profile = flag("profile") || PROFILE_SHAPES;
   unregisterWebGpuTrainingKernels();
   if (flag("no-bn")) {
     results.push(await measure("webgpu, no BN, stock", STEPS, WARMUP, { batchNorm: false }));
@@ -321,7 +326,7 @@ if (BACKEND === "webgpu") {
   });
   if (flag("no-fused")) registerWasmTrainingKernels({ fuseBatchNorm: false });
   const label = `wasm${flag("no-fused") ? " (no fused BN)" : ""}`;
-  const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") });
+  const wasm = await measure(label, STEPS, WARMUP, { profile: flag("profile") || PROFILE_SHAPES });
   const results = [wasm];
   // Paired A/B modes: the flag (after `--`), the two arms' labels, and how to switch the change
   // on or off (every switch is on by default; the mode's own is switched on again afterwards).
