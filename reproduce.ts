@@ -29,10 +29,13 @@ const EXPERIMENTS: Record<string, (o: ExperimentOptions) => Promise<ExperimentRe
   templates: runTemplates,
   memorization: runMemorization,
   // the λ sweep writes its resumable JSONL under the output folder; --shard i/n runs one
-  // shard of it (a cluster job array), --cifar100/--svhn give the user's dataset folders
+  // shard of it (a cluster job array), --cifar100/--svhn give the user's dataset folders;
+  // its runs train in --threads workers of one thread each (the same results, sooner)
   orthogonality: (o) =>
     runOrthogonality({
       ...o,
+      workers: threads,
+      workerThreads: 1,
       outDir: `${values.out}/sweep-${o.scale}`,
       paths: { cifar100: values.cifar100, svhn: values.svhn },
       ...(shard ? { shard } : {}),

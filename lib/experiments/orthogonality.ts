@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Claim, ExperimentOptions, ExperimentResult } from "./experiment.ts";
 import { paperSweepRegistry, type PaperSweepRegistryOptions } from "./sweep_registry.ts";
+import { sweepInWorkers } from "./_orthogonality_workers.ts";
 import {
   linspace,
   planSweep,
@@ -265,6 +266,17 @@ export interface OrthogonalityOptions extends ExperimentOptions {
   readonly templateImages?: number;
   /** Extra builder options per architecture (tiny uses narrow smallCNN filters). */
   readonly models?: PaperSweepRegistryOptions["models"];
+  /**
+   * Train the runs in this many Deno workers at once (default 1: in this thread), each on
+   * `workerThreads` tfjs-wasm threads and a shard of the runs (within `shard`), all writing to
+   * `outDir`; the results are then read back as a resumed sweep, the same as trained here
+   * (tests/experiments/orthogonality_workers_test.ts). On 2 cores, 2 workers train the quick
+   * sweep's batches of 10 faster than one thread on both cores (bench/RESULTS.md). Needs
+   * `schedule` to be data, not a function, and read access to this module's folder.
+   */
+  readonly workers?: number;
+  /** tfjs-wasm threads in each worker (default ⌊cores ÷ workers⌋, at least 1). */
+  readonly workerThreads?: number;
 }
 
 /** One finished run with its measurements of the trained model (absent for runs resumed
@@ -681,6 +693,25 @@ export async function runOrthogonality(
   positiveInt("trainSize", options.trainSize);
   positiveInt("testSize", options.testSize);
   positiveInt("batchSize", options.batchSize);
+  const workers = options.workers ?? 1;
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 16)) {
+    throw new RangeError(
+      `Cannot run the orthogonality experiment: workers is ${workers}, expected an integer in [1, 16]`,
+    );
+  }
+  const workerThreads = options.workerThreads ??
+    Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / workers));
+  if (!(Number.isInteger(workerThreads) && workerThreads >= 1 && workerThreads <= 8)) {
+    throw new RangeError(
+      `Cannot run the orthogonality experiment: workerThreads is ${workerThreads}, expected an integer in [1, 8]`,
+    );
+  }
+  if (workers > 1 && typeof options.schedule === "function") {
+    throw new RangeError(
+      "Cannot run the orthogonality experiment in workers: schedule is a function, which " +
+        'cannot be sent to a worker; give it as data ({ kind: "step", … }) or use workers: 1',
+    );
+  }
   const templateImages = options.templateImages ?? preset.templateImages;
   if (!(Number.isInteger(templateImages) && templateImages >= 0)) {
     throw new RangeError(
@@ -740,6 +771,46 @@ export async function runOrthogonality(
         );
       }
     } else await writeFileAtomic(specPath, fingerprint + "\n");
+
+    const specOf = (dataset: string): SweepSpec => ({
+      architectures: archs,
+      datasets: [dataset],
+      lambdas,
+      runs,
+      seed,
+      train: {
+        epochs: epochsOf(dataset),
+        batchSize: batchOf(dataset),
+        learningRate,
+        schedule,
+        progress: options.progress ? "auto" : "silent",
+      },
+      lastEpochs: 3,
+    });
+    if (workers > 1) {
+      // the runs still to do, over every dataset: workers only where two or more are left
+      const done = new Set(
+        (await readSweepResults([resultsPath], { allowMissing: true })).results.map((r) => r.key),
+      );
+      const left = datasets.flatMap((d) => {
+        const plan = planSweep(specOf(d));
+        return (options.shard ? shardRuns(plan, options.shard) : plan).filter((r) =>
+          !done.has(r.key)
+        );
+      }).length;
+      if (left >= 2) {
+        const count = Math.min(workers, left);
+        log(`orthogonality: ${left} runs in ${count} workers, ${workerThreads} thread(s) each`);
+        const { onProgress: _, ...rest } = options;
+        await sweepInWorkers(
+          { ...rest, outDir, progress: false },
+          count,
+          workerThreads,
+          tf.env().getBool("PROD"),
+          (m) => log(`orthogonality: ${m}`),
+        );
+      }
+    }
 
     const baseRegistry = paperSweepRegistry({
       cacheDir: options.cacheDir,
@@ -808,21 +879,7 @@ export async function runOrthogonality(
     const grid = new Set<string>();
     try {
       for (const dataset of datasets) {
-        const spec: SweepSpec = {
-          architectures: archs,
-          datasets: [dataset],
-          lambdas,
-          runs,
-          seed,
-          train: {
-            epochs: epochsOf(dataset),
-            batchSize: batchOf(dataset),
-            learningRate,
-            schedule,
-            progress: options.progress ? "auto" : "silent",
-          },
-          lastEpochs: 3,
-        };
+        const spec = specOf(dataset);
         const plan = planSweep(spec);
         for (const r of plan) grid.add(r.key);
         const mine = options.shard ? shardRuns(plan, options.shard) : plan;
