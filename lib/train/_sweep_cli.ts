@@ -18,6 +18,7 @@ import {
   type SweepSpec,
 } from "./sweep.ts";
 import type { LearningRateSchedule } from "./train.ts";
+import { selectBackend, type SelectBackendOptions } from "./backend.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
 const USAGE = `Usage:
@@ -25,12 +26,15 @@ const USAGE = `Usage:
                  [--runs 15] [--epochs 150] [--batch-size 50] [--lr 1e-3]
                  [--schedule constant | exp:RATE | step:E1,E2,...:FACTOR] [--seed 0]
                  --out results.jsonl [--shard i/n | --shards n] [--checkpoints DIR]
-                 [--registry ./module.ts] [--quiet]
+                 [--registry ./module.ts] [--backend auto|wasm|cpu|webgpu]
+                 [--threads N] [--quiet]
   sweep.ts plan  (same grid options) [--shard i/n | --shards n]
   sweep.ts merge FILE.jsonl... [--out merged.jsonl] [--json]
 
 With --shards n and no --shard, the shard index is read from SLURM_ARRAY_TASK_ID
-or JOB_COMPLETION_INDEX (Kubernetes Indexed Job). Shard i runs plan indices i, i+n, i+2n, ...`;
+or JOB_COMPLETION_INDEX (Kubernetes Indexed Job). Shard i runs plan indices i, i+n, i+2n, ...
+--backend picks tfjs' backend (default auto: wasm with masokit's training kernels) and
+--threads its wasm threads (default: all cores; 1 for shards run side by side on one machine).`;
 
 /**
  * Resolves the shard from `--shard i/n`, or from `--shards n` plus the
@@ -140,6 +144,8 @@ export async function sweepMain(
         shards: { type: "string" },
         checkpoints: { type: "string" },
         registry: { type: "string" },
+        backend: { type: "string" },
+        threads: { type: "string" },
         quiet: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -203,6 +209,14 @@ export async function sweepMain(
       },
     };
     const shard = resolveShard(values, context.env);
+    const prefer = values.backend ?? "auto";
+    if (!["auto", "wasm", "cpu", "webgpu"].includes(prefer)) {
+      throw new RangeError(`Unknown --backend '${prefer}': expected auto, wasm, cpu or webgpu`);
+    }
+    const threads = values.threads === undefined ? undefined : num("threads", values.threads, 1);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 8)) {
+      throw new RangeError(`Cannot use --threads ${values.threads}: expected an integer in [1, 8]`);
+    }
     if (command === "plan") {
       const plan = planSweep(spec, registry);
       const mine = shard ? shardRuns(plan, shard) : plan;
@@ -211,6 +225,12 @@ export async function sweepMain(
       return 0;
     }
     if (!values.out) throw new RangeError(`Missing --out\n${USAGE}`);
+    planSweep(spec, registry); // unknown names are refused before a backend starts
+    const chosen = await selectBackend({
+      prefer: prefer as SelectBackendOptions["prefer"],
+      wasmThreads: threads,
+    });
+    if (!values.quiet) error(`sweep: tfjs backend ${chosen.backend} (${chosen.reason})`);
     const res = await runSweep(spec, {
       registry,
       out: values.out,
