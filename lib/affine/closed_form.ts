@@ -169,72 +169,168 @@ export function closedFormFactors(net: SplineNetwork, x: BatchInput): ClosedForm
   };
 }
 
-/** `M·F` for the row block M (`C × width`) through factors from the last to the first. */
+/** A block of rows, each sparse: its nonzero columns in ascending order and their values. */
+interface SparseRows {
+  /** Columns of the block. */
+  readonly width: number;
+  /** Each row's nonzero columns, ascending. */
+  readonly idx: Int32Array[];
+  /** Each row's values at those columns. */
+  readonly val: Float64Array[];
+}
+
+/**
+ * An accumulator of one row (Gustavson's): `add` sums into columns in the order called; `take`
+ * gives the nonzero columns in ascending order with their sums, and resets. A row begun
+ * `dense` (its input row holds many nonzeros) is summed without marking the columns touched,
+ * and read off by a pass over all columns.
+ */
+class RowAccumulator {
+  /** The sums, by column (a row begun dense may add to it directly). */
+  readonly sum: Float64Array;
+  private seen: Uint8Array;
+  private touched: Int32Array;
+  private count = 0;
+  private marking = true;
+  constructor(width: number) {
+    this.sum = new Float64Array(width);
+    this.seen = new Uint8Array(width);
+    this.touched = new Int32Array(width);
+  }
+  begin(dense: boolean): void {
+    this.marking = !dense;
+  }
+  add(col: number, v: number): void {
+    if (this.marking && !this.seen[col]) {
+      this.seen[col] = 1;
+      this.touched[this.count++] = col;
+    }
+    this.sum[col] += v;
+  }
+  take(): { idx: Int32Array; val: Float64Array } {
+    const { sum, seen } = this;
+    let idx: Int32Array;
+    if (!this.marking) {
+      // every nonzero sum, in one pass (a column summed to exactly 0 adds nothing later)
+      let k = 0;
+      for (let col = 0; col < sum.length; col++) if (sum[col] !== 0) this.touched[k++] = col;
+      idx = this.touched.slice(0, k);
+    } else if (this.count * 16 < seen.length) idx = this.touched.slice(0, this.count).sort();
+    else {
+      idx = new Int32Array(this.count);
+      for (let col = 0, k = 0; k < this.count; col++) if (seen[col]) idx[k++] = col;
+    }
+    const val = new Float64Array(idx.length);
+    for (let e = 0; e < idx.length; e++) {
+      const col = idx[e];
+      val[e] = sum[col];
+      sum[col] = 0;
+      seen[col] = 0;
+    }
+    this.count = 0;
+    return { idx, val };
+  }
+}
+
+/**
+ * `M·F` for the row block M (`C` sparse rows) through factors from the last to the first, with
+ * the offsets `B` the biases add on the way. Each row keeps only its nonzero columns, and each
+ * sum is taken over ascending columns, as a dense `C × width` block would (the same bits): a
+ * template is nonzero on few units of each layer (the active ReLUs, the max-pools' winners in
+ * its receptive field), which a dense block would visit all of, row by row.
+ */
 function sweep(
   factors: readonly ClosedFormFactor[],
-  M0: Float64Array,
-  C: number,
+  M0: SparseRows,
   n: number,
-): { M: Float64Array; B: Float64Array } {
+): { M: SparseRows; B: Float64Array } {
   let M = M0;
+  const C = M.idx.length;
   const B = new Float64Array(C);
   for (let f = factors.length - 1; f >= 0; f--) {
     const fac = factors[f];
-    const width = M.length / C;
+    const width = M.width;
     switch (fac.kind) {
       case "affine": {
         const { C: Cm, b } = fac;
-        if (b) {
-          for (let c = 0; c < C; c++) {
+        const acc = new RowAccumulator(Cm.cols);
+        const idx: Int32Array[] = [], val: Float64Array[] = [];
+        for (let c = 0; c < C; c++) {
+          const [ri, rv] = [M.idx[c], M.val[c]];
+          if (b) {
             let s = 0;
-            for (let i = 0; i < width; i++) s += M[c * width + i] * b[i];
+            for (let e = 0; e < ri.length; e++) s += rv[e] * b[ri[e]];
             B[c] += s;
           }
-        }
-        const next = new Float64Array(C * Cm.cols);
-        for (let c = 0; c < C; c++) {
-          for (let i = 0; i < Cm.rows; i++) {
-            const mi = M[c * width + i];
+          const dense = ri.length * 8 > width, { sum } = acc;
+          acc.begin(dense);
+          for (let e = 0; e < ri.length; e++) {
+            const i = ri[e], mi = rv[e];
             if (mi === 0) continue;
-            for (let j = Cm.rowPtr[i]; j < Cm.rowPtr[i + 1]; j++) {
-              next[c * Cm.cols + Cm.col[j]] += mi * Cm.val[j];
-            }
+            const [j0, j1] = [Cm.rowPtr[i], Cm.rowPtr[i + 1]];
+            if (dense) { for (let j = j0; j < j1; j++) sum[Cm.col[j]] += mi * Cm.val[j]; }
+            else for (let j = j0; j < j1; j++) acc.add(Cm.col[j], mi * Cm.val[j]);
           }
+          const row = acc.take();
+          idx.push(row.idx);
+          val.push(row.val);
         }
-        M = next;
+        M = { width: Cm.cols, idx, val };
         break;
       }
       case "slopes": {
-        const next = new Float64Array(M.length);
+        const idx: Int32Array[] = [], val: Float64Array[] = [];
+        const at = n * width;
         for (let c = 0; c < C; c++) {
-          for (let i = 0; i < width; i++) {
-            next[c * width + i] = M[c * width + i] * fac.slopes[n * width + i];
+          const [ri, rv] = [M.idx[c], M.val[c]];
+          // entries a zero slope (an inactive ReLU) sends to 0 are dropped: they add nothing
+          let kept = 0;
+          const oi = new Int32Array(ri.length), ov = new Float64Array(ri.length);
+          for (let e = 0; e < ri.length; e++) {
+            const v = rv[e] * fac.slopes[at + ri[e]];
+            if (v === 0) continue;
+            oi[kept] = ri[e];
+            ov[kept++] = v;
           }
+          idx.push(oi.slice(0, kept));
+          val.push(ov.slice(0, kept));
         }
-        M = next;
+        M = { width, idx, val };
         break;
       }
       case "selection": {
-        const units = width;
-        const inWidth = fac.inputSize;
-        const next = new Float64Array(C * inWidth);
+        const acc = new RowAccumulator(fac.inputSize);
+        const idx: Int32Array[] = [], val: Float64Array[] = [];
+        const at = n * width;
         for (let c = 0; c < C; c++) {
-          for (let k = 0; k < units; k++) {
-            next[c * inWidth + fac.indices[n * units + k]] += M[c * width + k];
-          }
+          const [ri, rv] = [M.idx[c], M.val[c]];
+          acc.begin(ri.length * 8 > width);
+          for (let e = 0; e < ri.length; e++) acc.add(fac.indices[at + ri[e]], rv[e]);
+          const row = acc.take();
+          idx.push(row.idx);
+          val.push(row.val);
         }
-        M = next;
+        M = { width: fac.inputSize, idx, val };
         break;
       }
       case "residual": {
-        let sum: Float64Array | null = null;
-        for (const p of fac.paths) {
-          const r = sweep(p, M, C, n);
-          for (let c = 0; c < C; c++) B[c] += r.B[c];
-          if (!sum) sum = Float64Array.from(r.M);
-          else for (let i = 0; i < sum.length; i++) sum[i] += r.M[i];
+        const results = fac.paths.map((p) => sweep(p, M, n));
+        for (const r of results) for (let c = 0; c < C; c++) B[c] += r.B[c];
+        const out = results[0].M.width;
+        const acc = new RowAccumulator(out);
+        const idx: Int32Array[] = [], val: Float64Array[] = [];
+        for (let c = 0; c < C; c++) {
+          // the paths' sums in path order, as dense blocks added one after the other
+          acc.begin(results.some((r) => r.M.idx[c].length * 8 > out));
+          for (const r of results) {
+            const [ri, rv] = [r.M.idx[c], r.M.val[c]];
+            for (let e = 0; e < ri.length; e++) acc.add(ri[e], rv[e]);
+          }
+          const row = acc.take();
+          idx.push(row.idx);
+          val.push(row.val);
         }
-        M = sum!;
+        M = { width: out, idx, val };
         break;
       }
     }
@@ -261,8 +357,16 @@ export function evaluateClosedForm(
     throw new RangeError(`Cannot evaluate eq. (7): example ${n} is not in [0, ${factors.count})`);
   }
   const C = factors.outputSize;
-  const eye = new Float64Array(C * C);
-  for (let c = 0; c < C; c++) eye[c * C + c] = 1;
-  const { M, B } = sweep(factors.factors, eye, C, n);
-  return { A: M, B };
+  const eye: SparseRows = {
+    width: C,
+    idx: Array.from({ length: C }, (_, c) => Int32Array.of(c)),
+    val: Array.from({ length: C }, () => Float64Array.of(1)),
+  };
+  const { M, B } = sweep(factors.factors, eye, n);
+  const D = M.width, A = new Float64Array(C * D);
+  for (let c = 0; c < C; c++) {
+    const [ri, rv] = [M.idx[c], M.val[c]];
+    for (let e = 0; e < ri.length; e++) A[c * D + ri[e]] = rv[e];
+  }
+  return { A, B };
 }

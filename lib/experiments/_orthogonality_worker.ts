@@ -24,7 +24,8 @@ self.onmessage = async (e: MessageEvent<OrthogonalityWorkerTask>) => {
     await selectBackend({ prefer: "wasm", wasmThreads: threads });
     await runOrthogonality({
       ...(options as OrthogonalityOptions),
-      onProgress: (log) => say({ log }),
+      // the caller prefixes the experiment's name and the worker's
+      onProgress: (log) => say({ log: log.replace(/^orthogonality: /, "") }),
     });
     say({ done: true });
   } catch (err) {
