@@ -13,13 +13,21 @@ import { sweepMain } from "./lib/train/_sweep_cli.ts";
 import { toyRegistry } from "./lib/train/_toy_registry.ts";
 import { paperSweepRegistry } from "./lib/experiments/sweep_registry.ts";
 
+// the paper's architectures (smallCNN, largeCNN, resNet) and datasets, plus a toy pair (mlp on
+// synthetic blobs) for trying the machinery in seconds; exported for `run --workers`, whose
+// workers import this module for it
+const paper = paperSweepRegistry();
+export const registry = {
+  models: { ...toyRegistry.models, ...paper.models },
+  datasets: { ...toyRegistry.datasets, ...paper.datasets },
+};
+
 if (import.meta.main) {
-  // the paper's architectures (smallCNN, largeCNN, resNet) and datasets, plus a toy pair
-  // (mlp on synthetic blobs) for trying the machinery in seconds
-  const paper = paperSweepRegistry();
-  const registry = {
-    models: { ...toyRegistry.models, ...paper.models },
-    datasets: { ...toyRegistry.datasets, ...paper.datasets },
-  };
-  Deno.exit(await sweepMain(Deno.args, { registry, env: Deno.env.toObject() }));
+  Deno.exit(
+    await sweepMain(Deno.args, {
+      registry,
+      registryModule: import.meta.url,
+      env: Deno.env.toObject(),
+    }),
+  );
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Shard } from "../train/sweep.ts";
+import { type Shard, subShard } from "../train/sweep.ts";
 
 /** What a worker is told: its `runOrthogonality` options (structured-cloneable), its thread
  * count, and whether tfjs runs in production mode (no warnings) as in the caller. */
@@ -29,23 +29,8 @@ export type OrthogonalityWorkerMessage =
   | { readonly error: string };
 
 /**
- * The shard of worker `w` of `count` within `shard` (the whole plan where undefined): runs
- * whose index is `shard.index + shard.count·w` modulo `shard.count·count`, so that the
- * workers' shards partition the caller's.
- *
- * @param shard The caller's shard, or undefined.
- * @param w The worker, in [0, count).
- * @param count The workers.
- * @returns The worker's shard.
- */
-export function workerShard(shard: Shard | undefined, w: number, count: number): Shard {
-  const { index, count: n } = shard ?? { index: 0, count: 1 };
-  return { index: index + n * w, count: n * count };
-}
-
-/**
  * Trains the experiment's runs in `count` workers, each on `threads` tfjs-wasm threads and its
- * shard of `options.shard` ({@linkcode workerShard}); resolves when all have finished, rejects
+ * shard of `options.shard` (`subShard`); resolves when all have finished, rejects
  * (stopping the others) with the first failure, naming the worker.
  *
  * @param options The caller's options, structured-cloneable, `outDir` set (the workers write
@@ -82,7 +67,7 @@ export async function sweepInWorkers(
           reject(new Error(`orthogonality ${tag} failed: ${e.message}`));
         };
         const task: OrthogonalityWorkerTask = {
-          options: { ...options, workers: 1, shard: workerShard(options.shard, w, count) },
+          options: { ...options, workers: 1, shard: subShard(options.shard, w, count) },
           threads,
           prod,
         };

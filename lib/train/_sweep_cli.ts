@@ -19,6 +19,7 @@ import {
 } from "./sweep.ts";
 import type { LearningRateSchedule } from "./train.ts";
 import { selectBackend, type SelectBackendOptions } from "./backend.ts";
+import { sweepInWorkers } from "./_sweep_cli_workers.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
 const USAGE = `Usage:
@@ -27,14 +28,16 @@ const USAGE = `Usage:
                  [--schedule constant | exp:RATE | step:E1,E2,...:FACTOR] [--seed 0]
                  --out results.jsonl [--shard i/n | --shards n] [--checkpoints DIR]
                  [--registry ./module.ts] [--backend auto|wasm|cpu|webgpu]
-                 [--threads N] [--quiet]
+                 [--threads N] [--workers N] [--quiet]
   sweep.ts plan  (same grid options) [--shard i/n | --shards n]
   sweep.ts merge FILE.jsonl... [--out merged.jsonl] [--json]
 
 With --shards n and no --shard, the shard index is read from SLURM_ARRAY_TASK_ID
 or JOB_COMPLETION_INDEX (Kubernetes Indexed Job). Shard i runs plan indices i, i+n, i+2n, ...
 --backend picks tfjs' backend (default auto: wasm with masokit's training kernels) and
---threads its wasm threads (default: all cores; 1 for shards run side by side on one machine).`;
+--threads its wasm threads (default: all cores; 1 for shards run side by side on one machine).
+--workers N trains the shard's runs N at a time in Deno workers (default --threads 1 each),
+all appending to --out: small batches keep the cores busier that way.`;
 
 /**
  * Resolves the shard from `--shard i/n`, or from `--shards n` plus the
@@ -117,6 +120,8 @@ export async function sweepMain(
   args: string[],
   context: {
     registry: SweepRegistry;
+    /** A module exporting `registry` (this one), for `run --workers`'s workers to import. */
+    registryModule?: string;
     env: Record<string, string | undefined>;
     print?: (s: string) => void;
     error?: (s: string) => void;
@@ -146,6 +151,7 @@ export async function sweepMain(
         registry: { type: "string" },
         backend: { type: "string" },
         threads: { type: "string" },
+        workers: { type: "string" },
         quiet: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -217,6 +223,12 @@ export async function sweepMain(
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 8)) {
       throw new RangeError(`Cannot use --threads ${values.threads}: expected an integer in [1, 8]`);
     }
+    const workers = num("workers", values.workers, 1);
+    if (!(Number.isInteger(workers) && workers >= 1 && workers <= 16)) {
+      throw new RangeError(
+        `Cannot use --workers ${values.workers}: expected an integer in [1, 16]`,
+      );
+    }
     if (command === "plan") {
       const plan = planSweep(spec, registry);
       const mine = shard ? shardRuns(plan, shard) : plan;
@@ -225,7 +237,22 @@ export async function sweepMain(
       return 0;
     }
     if (!values.out) throw new RangeError(`Missing --out\n${USAGE}`);
-    planSweep(spec, registry); // unknown names are refused before a backend starts
+    const plan = planSweep(spec, registry); // unknown names are refused before a backend starts
+    if (workers > 1) {
+      if (context.registryModule === undefined) {
+        throw new RangeError("Cannot use --workers here: no registry module for the workers");
+      }
+      const count = Math.min(workers, (shard ? shardRuns(plan, shard) : plan).length);
+      if (count > 1) {
+        const status = await sweepInWorkers(args, shard, count, {
+          registryModule: context.registryModule,
+          threads: threads ?? 1,
+          log: values.quiet ? () => {} : error,
+          print,
+        });
+        return status;
+      }
+    }
     const chosen = await selectBackend({
       prefer: prefer as SelectBackendOptions["prefer"],
       wasmThreads: threads,

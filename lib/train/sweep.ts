@@ -313,6 +313,32 @@ export function shardRuns(plan: SweepRun[], shard: Shard): SweepRun[] {
 }
 
 /**
+ * Part `part` of `parts` of a shard (the whole plan where `shard` is undefined): the runs
+ * whose index is `shard.index + shard.count·part` modulo `shard.count·parts`, so that the parts
+ * partition the shard (a shard's runs spread over workers on one machine).
+ *
+ * @param shard The shard, or undefined for the whole plan.
+ * @param part The part, in [0, parts).
+ * @param parts How many parts.
+ * @returns The part, as a shard of the whole plan.
+ * @example
+ * ```ts
+ * import { planSweep, shardRuns, subShard } from "./sweep.ts";
+ * import { deepEqual } from "node:assert/strict";
+ * const plan = planSweep({
+ *   architectures: ["a"], datasets: ["d"], lambdas: [0, 1, 2], runs: 3, train: { epochs: 1 },
+ * });
+ * const shard = { index: 1, count: 2 };
+ * const parts = [0, 1, 2].flatMap((w) => shardRuns(plan, subShard(shard, w, 3)));
+ * deepEqual(parts.map((r) => r.index).sort((a, b) => a - b), shardRuns(plan, shard).map((r) => r.index));
+ * ```
+ */
+export function subShard(shard: Shard | undefined, part: number, parts: number): Shard {
+  const { index, count } = shard ?? { index: 0, count: 1 };
+  return checkShard({ index: index + count * part, count: count * parts });
+}
+
+/**
  * The paper's per-run statistic: a metric averaged over the last `n` epochs.
  *
  * @param history Per-epoch records.

@@ -4,8 +4,6 @@ import {
   type OrthogonalityResult,
   runOrthogonality,
 } from "../../lib/experiments/orthogonality.ts";
-import { workerShard } from "../../lib/experiments/_orthogonality_workers.ts";
-import { planSweep, shardRuns } from "../../lib/train/sweep.ts";
 import { selectBackend } from "../../lib/train/backend.ts";
 
 await selectBackend({ prefer: "wasm" });
@@ -81,27 +79,6 @@ Deno.test("runOrthogonality: workers split the caller's shard, and one run left 
   });
   assertEquals(single.runs.length, 1);
   assert(!one.some((m) => /worker/.test(m)), one.join("\n"));
-});
-
-Deno.test("workerShard: the workers' shards partition the caller's", () => {
-  const plan = planSweep({
-    architectures: ["a", "b"],
-    datasets: ["d"],
-    lambdas: [0, 0.5, 1],
-    runs: 5,
-    train: { epochs: 1 },
-  });
-  for (const shard of [undefined, { index: 0, count: 1 }, { index: 2, count: 3 }]) {
-    const mine = (shard ? shardRuns(plan, shard) : plan).map((r) => r.index);
-    for (const count of [2, 3, 7]) {
-      const parts = Array.from(
-        { length: count },
-        (_, w) => shardRuns(plan, workerShard(shard, w, count)).map((r) => r.index),
-      );
-      assertEquals(parts.flat().sort((a, b) => a - b), mine);
-      assert(parts.every((p) => p.every((i) => mine.includes(i))));
-    }
-  }
 });
 
 Deno.test("runOrthogonality: bad workers options and a worker's failure are named", async () => {
