@@ -85,6 +85,11 @@ export {
 } from "./lib/experiments/sweep_registry.ts";
 export * from "./lib/plot/orthogonality.ts";
 export * from "./lib/plot/partition_knn.ts";
+export { slicePoints, sliceThrough } from "./lib/geometry/input_slice.ts";
+export type { CheckedSlice, InputSlice, SliceThroughOptions } from "./lib/geometry/input_slice.ts";
+export * from "./lib/geometry/slice_partition.ts";
+export * from "./lib/geometry/slice_region_at.ts";
+export * from "./lib/plot/slice_partition.ts";
 export * from "./lib/affine/affine_map_async.ts";
 export * from "./lib/affine/template_inner_products_async.ts";
 export * from "./lib/partition/codes_async.ts";

@@ -33,7 +33,7 @@ export interface TrainData {
   /** Number of classes C. */
   classes: number;
   /** Class names (unused by training). */
-  labels?: string[];
+  labels?: readonly string[];
 }
 
 /**

@@ -27,7 +27,12 @@ import { zeroPadApply, zeroPadTranspose } from "./zero_pad.ts";
 export type LayerCodes = Map<NonlinearLayer, Uint8Array | Uint16Array>;
 
 /** Applies an affine layer to `rows` rows, with or without its bias. */
-function affineApply(l: AffineLayer, x: Float64Array, rows: number, bias: boolean): Float64Array {
+export function affineApply(
+  l: AffineLayer,
+  x: Float64Array,
+  rows: number,
+  bias: boolean,
+): Float64Array {
   switch (l.kind) {
     case "dense":
       return denseApply(l, x, rows, bias);

@@ -1,0 +1,131 @@
+/**
+ * The exact partition of a 2D slice (lib/geometry/slice_partition.ts) against brute force, the
+ * way to see a slice's regions without the geometry: the engine's partition codes at a G × G
+ * grid of the slice, counting distinct codes. Models trained here on MNIST (2,000 images):
+ * an MLP 784-64-64-10 on the plane through a 1, a 3 and a 7 (the triangle grown by a quarter),
+ * and smallCNN (batch-norm) on a square of side 0.006 at the triangle's centre (notebook 06).
+ *
+ *   deno run --allow-read=data,node_modules --allow-write=data --allow-env --allow-sys --allow-net \
+ *     bench/slice_partition_compare.ts
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  fromLayersModel,
+  loadDataset,
+  mlp,
+  partitionCodes,
+  selectBackend,
+  slicePartition,
+  slicePoints,
+  sliceThrough,
+  smallCNN,
+  type SplineNetwork,
+  train,
+} from "../mod.ts";
+import type { InputSlice } from "../mod.ts";
+
+await selectBackend({ prefer: "wasm" });
+const mnist = await loadDataset("mnist", {
+  trainSize: 2000,
+  testSize: 200,
+  cacheDir: "data/cache",
+});
+const labels = Array.from(mnist.test.y.dataSync());
+const three = tf.gather(mnist.test.x, [1, 3, 7].map((d) => labels.indexOf(d)));
+
+/** Whether (u, v) is inside the convex counter-clockwise polygon. */
+function inDomain(p: number[], u: number, v: number): boolean {
+  for (let i = 0, n = p.length / 2; i < n; i++) {
+    const j = (i + 1) % n;
+    if (
+      (p[2 * j] - p[2 * i]) * (v - p[2 * i + 1]) - (p[2 * j + 1] - p[2 * i + 1]) * (u - p[2 * i]) <
+        0
+    ) return false;
+  }
+  return true;
+}
+
+function bruteForce(net: SplineNetwork, slice: InputSlice & { domain: number[] }, G: number) {
+  const us = slice.domain.filter((_, i) => i % 2 === 0),
+    vs = slice.domain.filter((_, i) => i % 2 === 1);
+  const [u0, u1, v0, v1] = [Math.min(...us), Math.max(...us), Math.min(...vs), Math.max(...vs)];
+  const t0 = performance.now(), keys = new Set<string>();
+  for (let i = 0; i < G; i++) { // one grid column per call
+    const uv: number[] = [];
+    for (let j = 0; j < G; j++) {
+      const u = u0 + (u1 - u0) * (i + 0.5) / G, v = v0 + (v1 - v0) * (j + 0.5) / G;
+      if (inDomain(slice.domain, u, v)) uv.push(u, v);
+    }
+    if (uv.length === 0) continue;
+    const codes = partitionCodes(net, slicePoints(net, slice, uv), { backend: "cpu" });
+    for (let n = 0; n < uv.length / 2; n++) {
+      keys.add(
+        codes.map((l) =>
+          l.kind === "max-pool"
+            ? l.argmax.subarray(n * l.units, (n + 1) * l.units).join(",")
+            : l.bits.subarray(n * l.words, (n + 1) * l.words).join(",")
+        ).join("|"),
+      );
+    }
+  }
+  return { seconds: (performance.now() - t0) / 1000, regions: keys.size };
+}
+
+const rows: Record<string, string | number>[] = [];
+function measure(
+  name: string,
+  net: SplineNetwork,
+  slice: InputSlice & { domain: number[] },
+  grids: number[],
+) {
+  const t0 = performance.now();
+  const p = slicePartition(net, slice);
+  const exact = (performance.now() - t0) / 1000;
+  rows.push({
+    case: name,
+    method: "slicePartition (exact)",
+    seconds: +exact.toFixed(2),
+    regions: p.regions.length,
+    "found": "all",
+  });
+  for (const G of grids) {
+    const b = bruteForce(net, slice, G);
+    rows.push({
+      case: name,
+      method: `grid ${G}×${G}, partitionCodes`,
+      seconds: +b.seconds.toFixed(2),
+      regions: b.regions,
+      found: `${(100 * b.regions / p.regions.length).toFixed(0)}% (${
+        (b.seconds / exact).toFixed(1)
+      }× the time)`,
+    });
+  }
+}
+
+const m = mlp({
+  inputShape: [28, 28, 1],
+  hidden: [64, 64],
+  batchNorm: false,
+  classes: 10,
+  seed: 1,
+});
+await train(m, mnist, { epochs: 3, silent: true });
+const mlpNet = fromLayersModel(m);
+const plane = sliceThrough(mlpNet, three) as InputSlice & { domain: number[] };
+measure("MLP 784-64-64-10, plane through 3 digits", mlpNet, {
+  ...plane,
+  domain: Array.from(plane.domain),
+}, [100, 300]);
+
+const cnn = smallCNN({ inputShape: [28, 28, 1], classes: 10, seed: 1 });
+await train(cnn, mnist, { epochs: 2, silent: true });
+const cnnNet = fromLayersModel(cnn);
+const c = 1 / 3, s = 0.003;
+const square = [c - s, c - s, c + s, c - s, c + s, c + s, c - s, c + s];
+measure("smallCNN (BN), square at the triangle's centre", cnnNet, {
+  ...sliceThrough(cnnNet, three, { margin: 0 }),
+  domain: square,
+}, [50, 100]);
+console.table(rows);
