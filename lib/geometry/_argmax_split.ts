@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { clipPolygon, polygonArea, vertexValues } from "./_polygon.ts";
+import {
+  affineRange,
+  clipPolygon,
+  polygonArea,
+  polygonCentroid,
+  vertexValues,
+} from "./_polygon.ts";
 
 /**
  * Candidates `[a₀, b₀, c₀, a₁, b₁, c₁, …]` (`h_i = a_i·u + b_i·v + c_i`): the indices of
@@ -15,7 +21,7 @@ import { clipPolygon, polygonArea, vertexValues } from "./_polygon.ts";
  * first), or not identical and `h_i − h_j ≤ 0` at every vertex.
  */
 export function liveCandidates(poly: Float64Array, cand: Float64Array): number[] {
-  const k = cand.length / 3, n = poly.length / 2, live: number[] = [];
+  const k = cand.length / 3, live: number[] = [], range = new Float64Array(2);
   for (let i = 0; i < k; i++) {
     let out = false;
     for (let j = 0; j < k && !out; j++) {
@@ -26,18 +32,15 @@ export function liveCandidates(poly: Float64Array, cand: Float64Array): number[]
         out = j < i;
         continue;
       }
-      let max = -Infinity;
-      for (let v = 0; v < n; v++) max = Math.max(max, da * poly[2 * v] + db * poly[2 * v + 1] + dc);
-      out = max <= 0;
+      affineRange(poly, da, db, dc, range);
+      out = range[1] <= 0;
     }
     if (!out) live.push(i);
   }
   if (live.length > 0) return live;
   // rounding can make two equal functions each "below" the other: take the first largest
   // at the centroid
-  let u = 0, v = 0;
-  for (let i = 0; i < n; i++) (u += poly[2 * i]), (v += poly[2 * i + 1]);
-  u /= n, v /= n;
+  const [u, v] = polygonCentroid(poly);
   let best = 0;
   for (let i = 1; i < k; i++) {
     const hi = cand[3 * i] * u + cand[3 * i + 1] * v + cand[3 * i + 2];

@@ -24,6 +24,27 @@ export function polygonCentroid(p: Float64Array): [number, number] {
   return [u / n, v / n];
 }
 
+/**
+ * The smallest and largest value of `a·u + b·v + c` on the polygon (at its vertices), into
+ * `range[0]` and `range[1]` (a caller's scratch array: no allocation in hot loops).
+ */
+export function affineRange(
+  p: Float64Array,
+  a: number,
+  b: number,
+  c: number,
+  range: Float64Array,
+): void {
+  let min = Infinity, max = -Infinity;
+  for (let i = 0, n = p.length / 2; i < n; i++) {
+    const h = a * p[2 * i] + b * p[2 * i + 1] + c;
+    if (h < min) min = h;
+    if (h > max) max = h;
+  }
+  range[0] = min;
+  range[1] = max;
+}
+
 /** `a·u + b·v + c` at every vertex. */
 export function vertexValues(p: Float64Array, a: number, b: number, c: number): Float64Array {
   const n = p.length / 2, h = new Float64Array(n);

@@ -20,7 +20,7 @@ import type {
 import { SplineError } from "../util/errors.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { argmaxPieces, liveCandidates } from "./_argmax_split.ts";
-import { polygonArea } from "./_polygon.ts";
+import { affineRange, polygonArea } from "./_polygon.ts";
 import { type CheckedSlice, checkSlice, type InputSlice } from "./input_slice.ts";
 
 /** One region of a slice's partition: a convex polygon in `(u, v)`. */
@@ -203,18 +203,13 @@ function applyCode(
 
 /** The code each unit takes on the whole polygon where it is decided, and the others as items. */
 function signCodes(value: Float64Array, poly: Float64Array): { base: Uint8Array; items: Item[] } {
-  const units = value.length / 3, n = poly.length / 2;
+  const units = value.length / 3, range = new Float64Array(2);
   const base = new Uint8Array(units), items: Item[] = [];
   for (let k = 0; k < units; k++) {
     const a = value[k], b = value[units + k], c = value[2 * units + k];
-    let min = Infinity, max = -Infinity;
-    for (let v = 0; v < n; v++) {
-      const h = a * poly[2 * v] + b * poly[2 * v + 1] + c;
-      if (h < min) min = h;
-      if (h > max) max = h;
-    }
-    if (max <= 0) continue;
-    if (min >= 0) base[k] = 1;
+    affineRange(poly, a, b, c, range);
+    if (range[1] <= 0) continue;
+    if (range[0] >= 0) base[k] = 1;
     else items.push({ unit: k, cand: Float64Array.of(0, 0, 0, a, b, c), codes: SIGN_CODES });
   }
   return { base, items };
@@ -228,25 +223,19 @@ function maxPoolCodes(
   const size = value.length / 3, C = l.inputShape[2], [OH, OW] = l.outputShape;
   const { start, pos, slot } = poolWindows(l);
   const base = new Uint16Array(OH * OW * C), items: Item[] = [];
-  const n = poly.length / 2,
-    lo = new Float64Array(poolSize(start)),
-    hi = new Float64Array(lo.length);
+  const window = l.poolSize[0] * l.poolSize[1], range = new Float64Array(2);
+  const lo = new Float64Array(window), hi = new Float64Array(window);
   for (let o = 0; o < OH * OW; o++) {
     const k0 = start[o], m = start[o + 1] - k0;
     for (let c = 0; c < C; c++) {
       // the usual case first: one candidate at least as large everywhere (ties to the first)
       let w = 0;
       for (let j = 0; j < m; j++) {
-        const i = pos[k0 + j] * C + c, a = value[i], b = value[size + i], d = value[2 * size + i];
-        let min = Infinity, max = -Infinity;
-        for (let v = 0; v < n; v++) {
-          const h = a * poly[2 * v] + b * poly[2 * v + 1] + d;
-          if (h < min) min = h;
-          if (h > max) max = h;
-        }
-        lo[j] = min;
-        hi[j] = max;
-        if (min > lo[w]) w = j;
+        const i = pos[k0 + j] * C + c;
+        affineRange(poly, value[i], value[size + i], value[2 * size + i], range);
+        lo[j] = range[0];
+        hi[j] = range[1];
+        if (lo[j] > lo[w]) w = j;
       }
       let wins = true;
       for (let j = 0; j < m && wins; j++) {
@@ -278,13 +267,6 @@ function maxPoolCodes(
     }
   }
   return { base, items };
-}
-
-/** The largest number of inputs of one pooling window. */
-function poolSize(start: Int32Array): number {
-  let m = 0;
-  for (let o = 1; o < start.length; o++) m = Math.max(m, start[o] - start[o - 1]);
-  return m;
 }
 
 /**
