@@ -27,6 +27,7 @@ import {
 } from "../mod.ts";
 import type { InputSlice } from "../mod.ts";
 import { polygonContains } from "../lib/geometry/_polygon.ts";
+import { codeKeys } from "./_code_keys.ts";
 
 await selectBackend({ prefer: "wasm" });
 const mnist = await loadDataset("mnist", {
@@ -51,15 +52,7 @@ function bruteForce(net: SplineNetwork, slice: InputSlice & { domain: number[] }
     }
     if (uv.length === 0) continue;
     const codes = partitionCodes(net, slicePoints(net, slice, uv), { backend: "cpu" });
-    for (let n = 0; n < uv.length / 2; n++) {
-      keys.add(
-        codes.map((l) =>
-          l.kind === "max-pool"
-            ? l.argmax.subarray(n * l.units, (n + 1) * l.units).join(",")
-            : l.bits.subarray(n * l.words, (n + 1) * l.words).join(",")
-        ).join("|"),
-      );
-    }
+    for (const k of codeKeys(codes, uv.length / 2)) keys.add(k);
   }
   return { seconds: (performance.now() - t0) / 1000, regions: keys.size };
 }

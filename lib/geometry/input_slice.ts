@@ -7,6 +7,7 @@
 import { type Batch, type BatchInput, readBatch } from "../network/batch.ts";
 import type { SplineNetwork } from "../network/spline_network.ts";
 import { checkOptionKeys } from "../util/options.ts";
+import { inputVector } from "./_input_vector.ts";
 import { polygonArea } from "./_polygon.ts";
 
 /** A 2D slice of input space: `x(u, v) = origin + u·directions[0] + v·directions[1]`. */
@@ -106,26 +107,7 @@ export function checkSlice(net: SplineNetwork, slice: InputSlice, what: string):
   }
   checkOptionKeys(slice, { origin: true, directions: true, domain: true }, what);
   const D = net.inputSize;
-  const vector = (v: unknown, name: string): Float64Array => {
-    if (
-      v === null || typeof v !== "object" || typeof (v as ArrayLike<number>).length !== "number"
-    ) {
-      throw new TypeError(
-        `${what}: ${name} is ${v === null ? "null" : typeof v}, expected ${D} numbers`,
-      );
-    }
-    const a = Float64Array.from(v as ArrayLike<number>);
-    if (a.length !== D) {
-      throw new RangeError(
-        `${what}: ${name} has ${a.length} values, expected ${D} (the network's input size, shape [${net.inputShape}])`,
-      );
-    }
-    const bad = a.findIndex((t) => !Number.isFinite(t));
-    if (bad >= 0) {
-      throw new RangeError(`${what}: ${name}[${bad}] is ${a[bad]}, expected a finite number`);
-    }
-    return a;
-  };
+  const vector = (v: unknown, name: string) => inputVector(net, v, name, what);
   const origin = vector(slice.origin, "origin");
   if (!Array.isArray(slice.directions) || slice.directions.length !== 2) {
     throw new TypeError(`${what}: directions must be a list of two vectors of ${D} numbers`);

@@ -6,20 +6,18 @@
  * @module
  */
 import { affineApply } from "../backend/cpu/run.ts";
-import { type SignLayer, signMasked } from "../backend/cpu/activation.ts";
-import { maxPoolMasked } from "../backend/cpu/max_pool.ts";
 import { poolWindows } from "../backend/cpu/_windows.ts";
 import type {
   AffineLayer,
   CodeKind,
   MaxPool2DLayer,
   NonlinearLayer,
-  SplineLayer,
   SplineNetwork,
 } from "../network/spline_network.ts";
 import { SplineError } from "../util/errors.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { argmaxPieces, liveCandidates } from "./_argmax_split.ts";
+import { applyAffine, applyCode, type Frame, layerSteps, residualStep } from "./_layer_steps.ts";
 import { affineRange, polygonArea } from "./_polygon.ts";
 import { type CheckedSlice, checkSlice, type InputSlice } from "./input_slice.ts";
 
@@ -83,48 +81,6 @@ export interface SlicePartitionOptions {
   minArea?: number;
 }
 
-type Op =
-  | { readonly op: "affine"; readonly layer: AffineLayer }
-  | { readonly op: "code"; readonly layer: NonlinearLayer; readonly level: number }
-  | { readonly op: "enter" | "path" | "add" | "leave" };
-
-/** The layers as one list of steps, a residual block's paths between enter and leave. */
-function compile(
-  layers: readonly SplineLayer[],
-  ops: Op[],
-  levels: Map<NonlinearLayer, number>,
-): Op[] {
-  for (const l of layers) {
-    switch (l.kind) {
-      case "relu":
-      case "leaky-relu":
-      case "abs":
-      case "max-pool":
-        ops.push({ op: "code", layer: l, level: levels.get(l)! });
-        break;
-      case "residual":
-        ops.push({ op: "enter" });
-        for (const p of l.paths) {
-          ops.push({ op: "path" });
-          compile(p, ops, levels);
-          ops.push({ op: "add" });
-        }
-        ops.push({ op: "leave" });
-        break;
-      default:
-        ops.push({ op: "affine", layer: l });
-    }
-  }
-  return ops;
-}
-
-/** A residual block's saved input and running sum. */
-interface Frame {
-  readonly input: Float64Array;
-  readonly sum: Float64Array | null;
-  readonly up: Frame | null;
-}
-
 /** A region waiting to go on through the steps from `pc`. */
 interface Task {
   readonly polygon: Float64Array;
@@ -177,29 +133,6 @@ interface Decision {
 }
 
 const SIGN_CODES = Int32Array.of(0, 1);
-
-/** An affine layer applied to rows `[3, size]`: the bias only on the constant row. */
-function applyAffine(l: AffineLayer, value: Float64Array): Float64Array {
-  if (l.kind === "flatten") return value;
-  const size = value.length / 3;
-  const uv = affineApply(l, value.subarray(0, 2 * size), 2, false);
-  const c = affineApply(l, value.subarray(2 * size), 1, true);
-  const out = new Float64Array(uv.length + c.length);
-  out.set(uv);
-  out.set(c, uv.length);
-  return out;
-}
-
-/** A code layer's code applied to rows `[3, size]`. */
-function applyCode(
-  l: NonlinearLayer,
-  value: Float64Array,
-  code: Uint8Array | Uint16Array,
-): Float64Array {
-  return l.kind === "max-pool"
-    ? maxPoolMasked(l, value, code as Uint16Array, { rowsPerCode: 3, transpose: false })
-    : signMasked(l as SignLayer, value, code as Uint8Array, 3);
-}
 
 /** The code each unit takes on the whole polygon where it is decided, and the others as items. */
 function signCodes(value: Float64Array, poly: Float64Array): { base: Uint8Array; items: Item[] } {
@@ -358,8 +291,7 @@ export function slicePartition(
   }
   const s = checkSlice(net, slice, what);
   const minArea = minFraction * polygonArea(s.domain);
-  const levelOf = new Map(net.codeLayers.map((c) => [c.layer, c.index]));
-  const ops = compile(net.layers, [], levelOf);
+  const ops = layerSteps(net);
   const levels = net.codeLayers.map((c) => ({
     layer: c.index,
     name: c.name,
@@ -380,7 +312,7 @@ export function slicePartition(
     let { polygon, value, frame, parent } = t;
     let pc = t.pc, split = false;
     if (t.pending) {
-      value = applyCode(t.pending.layer, value, pendingCode(t.pending));
+      value = applyCode(t.pending.layer, value, pendingCode(t.pending), 3);
       const sh = t.pending.shared;
       if (sh) {
         let delta: Float64Array = new Float64Array(value.length);
@@ -396,26 +328,13 @@ export function slicePartition(
       const op = ops[pc];
       switch (op.op) {
         case "affine":
-          value = applyAffine(op.layer, value);
+          value = applyAffine(op.layer, value, 3);
           break;
         case "enter":
-          frame = { input: value, sum: null, up: frame };
-          break;
         case "path":
-          value = frame!.input;
-          break;
-        case "add": {
-          let sum = value;
-          if (frame!.sum) {
-            sum = Float64Array.from(frame!.sum);
-            for (let i = 0; i < sum.length; i++) sum[i] += value[i];
-          }
-          frame = { input: frame!.input, sum, up: frame!.up };
-          break;
-        }
+        case "add":
         case "leave":
-          value = frame!.sum ?? new Float64Array(value.length);
-          frame = frame!.up;
+          ({ value, frame } = residualStep(op.op, value, frame));
           break;
         case "code": {
           const l = op.layer;
@@ -436,10 +355,10 @@ export function slicePartition(
           let next = pc + 1;
           while (next < ops.length && ops[next].op === "affine") next++;
           if (leaves.length > 1 && next > pc + 1) {
-            const coded = applyCode(l, value, base);
+            const coded = applyCode(l, value, base, 3);
             let out = coded;
             for (let j = pc + 1; j < next; j++) {
-              out = applyAffine((ops[j] as { layer: AffineLayer }).layer, out);
+              out = applyAffine((ops[j] as { layer: AffineLayer }).layer, out, 3);
             }
             shared = { coded, out, next };
           }
@@ -451,7 +370,7 @@ export function slicePartition(
           if (tasks.length === 1) {
             polygon = tasks[0].polygon;
             parent = tasks[0].parent;
-            value = applyCode(l, value, pendingCode(tasks[0].pending!));
+            value = applyCode(l, value, pendingCode(tasks[0].pending!), 3);
           } else {
             for (let i = tasks.length - 1; i >= 0; i--) stack.push(tasks[i]);
             split = true;

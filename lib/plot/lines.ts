@@ -5,20 +5,7 @@
  * @module
  */
 import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
-
-/** plotly.js's default colour cycle (used so a band and its line share a colour). */
-const PALETTE = [
-  "#1f77b4",
-  "#ff7f0e",
-  "#2ca02c",
-  "#d62728",
-  "#9467bd",
-  "#8c564b",
-  "#e377c2",
-  "#7f7f7f",
-  "#bcbd22",
-  "#17becf",
-];
+import { PALETTE, rgba } from "./_palette.ts";
 
 /** One series of {@linkcode lineFigure}. */
 export interface LineSeries {
@@ -52,12 +39,6 @@ export interface LineFigureOptions {
   xType?: "linear" | "log" | "category";
   /** y-axis type; default plotly's guess (linear for numbers). */
   yType?: "linear" | "log";
-}
-
-function rgba(hex: string, alpha: number): string {
-  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
-  if (!m) return hex;
-  return `rgba(${parseInt(m[1], 16)},${parseInt(m[2], 16)},${parseInt(m[3], 16)},${alpha})`;
 }
 
 /**

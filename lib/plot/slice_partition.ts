@@ -7,20 +7,7 @@
 import type { SlicePartition } from "../geometry/slice_partition.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
-
-/** Pale fills, one per class (plotly's colour cycle, lightened), then repeated. */
-const FILLS = [
-  "rgba(31,119,180,0.35)",
-  "rgba(255,127,14,0.35)",
-  "rgba(44,160,44,0.35)",
-  "rgba(214,39,40,0.35)",
-  "rgba(148,103,189,0.35)",
-  "rgba(140,86,75,0.35)",
-  "rgba(227,119,194,0.35)",
-  "rgba(127,127,127,0.35)",
-  "rgba(188,189,34,0.35)",
-  "rgba(23,190,207,0.35)",
-];
+import { PALETTE, rgba } from "./_palette.ts";
 
 /** A marked point of the slice, e.g. one of the inputs it passes through. */
 export interface SlicePoint {
@@ -147,7 +134,7 @@ export function slicePartitionFigure(
       mode: "lines",
       ...outlines(byLabel.get(label)!),
       fill: "toself",
-      fillcolor: FILLS[label % FILLS.length],
+      fillcolor: rgba(PALETTE[label % PALETTE.length], 0.35),
       line: { width: 0 },
       hoverinfo: "name",
       name: names?.[label] ?? `class ${label}`,

@@ -1,0 +1,126 @@
+/**
+ * The exact partition of a line (lib/geometry/line_partition.ts) against sampling, the usual
+ * way to count the regions a path crosses: the engine's partition codes at N evenly spaced
+ * points, one region per run of equal codes (float64 on the CPU engine, or float32 on tfjs
+ * wasm, the fastest engine here). Models trained here on MNIST (2,000 images), as
+ * in bench/slice_partition_compare.ts: an MLP 784-64-64-10 and smallCNN (batch-norm), on the
+ * segment from a test 1 to a test 7 and on the line through them from t = −1 to 2.
+ *
+ *   deno run --allow-read=data,node_modules --allow-write=data --allow-env --allow-sys --allow-net \
+ *     bench/line_partition_compare.ts
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  fromLayersModel,
+  type InputLine,
+  linePartition,
+  linePoints,
+  lineThrough,
+  loadDataset,
+  mlp,
+  partitionCodes,
+  selectBackend,
+  smallCNN,
+  type SplineNetwork,
+  train,
+} from "../mod.ts";
+import { codeKeys } from "./_code_keys.ts";
+
+await selectBackend({ prefer: "wasm" });
+const mnist = await loadDataset("mnist", {
+  trainSize: 2000,
+  testSize: 200,
+  cacheDir: "data/cache",
+});
+const labels = Array.from(mnist.test.y.dataSync());
+const pair = tf.gather(mnist.test.x, [1, 7].map((d) => labels.indexOf(d)));
+
+/** Regions seen at N evenly spaced points: runs of equal codes. */
+function sampled(net: SplineNetwork, line: InputLine, N: number, backend: "cpu" | "tfjs") {
+  const [lo, hi] = line.range!, t0 = performance.now();
+  let runs = 0, last = "";
+  for (let a = 0; a < N; a += 2000) {
+    const t: number[] = [];
+    for (let i = a; i < Math.min(N, a + 2000); i++) t.push(lo + (hi - lo) * (i + 0.5) / N);
+    const codes = partitionCodes(net, linePoints(net, line, t), { backend });
+    for (const k of codeKeys(codes, t.length)) {
+      if (k !== last) runs++;
+      last = k;
+    }
+  }
+  return { seconds: (performance.now() - t0) / 1000, regions: runs };
+}
+
+const rows: Record<string, string | number>[] = [];
+function measure(
+  name: string,
+  net: SplineNetwork,
+  line: InputLine,
+  samples: [number, "cpu" | "tfjs"][],
+) {
+  const t0 = performance.now();
+  const p = linePartition(net, line);
+  const exact = (performance.now() - t0) / 1000, regions = p.breaks.length - 1;
+  rows.push({
+    case: name,
+    method: "linePartition (exact)",
+    seconds: +exact.toFixed(3),
+    regions,
+    found: "all",
+    "per layer": p.levels.map((l) => l.breaks.length - 1).join(" → "),
+  });
+  for (const [N, backend] of samples) {
+    const b = sampled(net, line, N, backend);
+    rows.push({
+      case: name,
+      method: `${N} points, partitionCodes (${
+        backend === "cpu" ? "float64" : "tfjs wasm, float32"
+      })`,
+      seconds: +b.seconds.toFixed(3),
+      regions: b.regions,
+      found: `${(100 * b.regions / regions).toFixed(0)}% (${
+        (b.seconds / exact).toFixed(1)
+      }× the time)`,
+    });
+  }
+}
+
+const m = mlp({
+  inputShape: [28, 28, 1],
+  hidden: [64, 64],
+  batchNorm: false,
+  classes: 10,
+  seed: 1,
+});
+await train(m, mnist, { epochs: 3, silent: true });
+const mlpNet = fromLayersModel(m);
+measure("MLP 784-64-64-10, segment 1 → 7", mlpNet, lineThrough(mlpNet, pair), [
+  [1000, "cpu"],
+  [10_000, "cpu"],
+  [100_000, "cpu"],
+]);
+measure(
+  "MLP 784-64-64-10, line 1 → 7, t ∈ [−1, 2]",
+  mlpNet,
+  lineThrough(mlpNet, pair, { range: [-1, 2] }),
+  [[10_000, "cpu"], [100_000, "cpu"]],
+);
+
+const cnn = smallCNN({ inputShape: [28, 28, 1], classes: 10, seed: 1 });
+await train(cnn, mnist, { epochs: 2, silent: true });
+const cnnNet = fromLayersModel(cnn);
+measure("smallCNN (BN), segment 1 → 7", cnnNet, lineThrough(cnnNet, pair), [
+  [1000, "cpu"],
+  [10_000, "cpu"],
+  [10_000, "tfjs"],
+  [100_000, "tfjs"],
+]);
+measure(
+  "smallCNN (BN), line 1 → 7, t ∈ [−1, 2]",
+  cnnNet,
+  lineThrough(cnnNet, pair, { range: [-1, 2] }),
+  [[10_000, "cpu"], [100_000, "tfjs"]],
+);
+console.table(rows);

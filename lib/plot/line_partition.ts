@@ -1,0 +1,150 @@
+/**
+ * A line's partition as a plotly {@linkcode Figure}: the network's outputs along the line
+ * (exactly piecewise linear), the breaks of one level, and the predicted class as shading.
+ *
+ * @module
+ */
+import type { LinePartition } from "../geometry/line_partition.ts";
+import { checkOptionKeys } from "../util/options.ts";
+import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
+import { PALETTE, rgba } from "./_palette.ts";
+
+/** A marked point of the line, e.g. one of the inputs it passes through. */
+export interface LinePoint {
+  /** Where on the line. */
+  t: number;
+  /** Label shown above it. */
+  text: string;
+}
+
+/** Options of {@linkcode linePartitionFigure}. */
+export interface LinePartitionFigureOptions {
+  /** File-name-safe figure name. */
+  name: string;
+  /** Figure title. */
+  title: string;
+  /** The level whose breaks are drawn (index into `levels`); default the last. */
+  level?: number;
+  /** Class names for the legend; default `class 0`, `class 1`, … */
+  classNames?: readonly string[];
+  /** Points to mark. */
+  points?: readonly LinePoint[];
+}
+
+/**
+ * Draws a {@linkcode LinePartition}: each output `z_c(t)` as a line through its values at
+ * the region breaks (where alone it bends), one level's breaks as a rug of ticks below, the
+ * predicted class as a shaded band per decision interval, and marked points.
+ *
+ * @param partition The line's partition.
+ * @param options Name, title, level, class names, points.
+ * @returns The figure.
+ *
+ * @example
+ * ```ts
+ * import { SplineNetwork } from "../network/spline_network.ts";
+ * import { linePartition } from "../geometry/line_partition.ts";
+ * import { linePartitionFigure } from "./line_partition.ts";
+ * import { equal } from "node:assert/strict";
+ * const net = new SplineNetwork([1], [{ kind: "abs", name: "a", inputShape: [1], outputShape: [1] }]);
+ * const p = linePartition(net, { origin: [-0.5], direction: [1] });
+ * const fig = linePartitionFigure(p, { name: "abs", title: "|t − ½|" });
+ * equal(fig.data[0].y[1], 0);
+ * ```
+ */
+export function linePartitionFigure(
+  partition: LinePartition,
+  options: LinePartitionFigureOptions,
+): Figure {
+  const what = "Cannot draw the line's partition";
+  checkOptionKeys(
+    options,
+    { name: true, title: true, level: true, classNames: true, points: true },
+    what,
+  );
+  checkFigureName(options.name, what);
+  const { levels, breaks, maps, outputs: C, decision } = partition;
+  const level = options.level ?? levels.length - 1;
+  if (levels.length > 0 && !(Number.isInteger(level) && level >= 0 && level < levels.length)) {
+    throw new RangeError(
+      `${what}: level is ${level}, expected an integer in [0, ${levels.length - 1}]`,
+    );
+  }
+  const names = options.classNames;
+  if (names !== undefined && names.length < C) {
+    throw new RangeError(`${what}: ${names.length} class names for ${C} outputs`);
+  }
+  const name = (c: number) => names?.[c] ?? `class ${c}`;
+  const R = breaks.length - 1;
+  // z at each break, from the region starting there (the last break: the last region)
+  const z = (c: number, i: number) => {
+    const r = Math.min(i, R - 1);
+    return breaks[i] * maps[r * 2 * C + c] + maps[r * 2 * C + C + c];
+  };
+  const data: PlotlyTrace[] = [];
+  let lo = Infinity, hi = -Infinity;
+  for (let c = 0; c < C; c++) {
+    const y = Array.from(breaks, (_, i) => z(c, i));
+    for (const v of y) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      x: Array.from(breaks),
+      y,
+      line: { width: 1.5, color: PALETTE[c % PALETTE.length] },
+      name: name(c),
+    });
+  }
+  const cuts = levels.length > 0 ? levels[level].breaks.subarray(1, -1) : new Float64Array(0);
+  // the breaks as a rug of ticks below the outputs (thousands of full-height lines would hide them)
+  const span = hi - lo || 1, y0 = lo - 0.08 * span, y1 = lo - 0.02 * span;
+  const x: (number | null)[] = [], y: (number | null)[] = [];
+  for (const b of cuts) x.push(b, b, null), y.push(y0, y1, null);
+  data.push({
+    type: "scatter",
+    mode: "lines",
+    x,
+    y,
+    line: { width: 0.5, color: "rgba(0,0,0,0.6)" },
+    hoverinfo: "skip",
+    name: levels.length > 0 ? `${cuts.length + 1} regions (${levels[level].name})` : "one region",
+  });
+  if (options.points && options.points.length > 0) {
+    data.push({
+      type: "scatter",
+      mode: "markers+text",
+      x: options.points.map((p) => p.t),
+      y: options.points.map(() => hi),
+      text: options.points.map((p) => p.text),
+      textposition: "top center",
+      marker: { size: 9, color: "black", symbol: "triangle-down" },
+      name: "points",
+    });
+  }
+  const shapes = Array.from(decision.labels, (label, i) => ({
+    type: "rect",
+    xref: "x",
+    yref: "paper",
+    x0: decision.breaks[i],
+    x1: decision.breaks[i + 1],
+    y0: 0,
+    y1: 1,
+    fillcolor: rgba(PALETTE[label % PALETTE.length], 0.15),
+    line: { width: 0 },
+    layer: "below",
+  }));
+  return {
+    name: options.name,
+    title: options.title,
+    data,
+    layout: {
+      title: { text: options.title },
+      xaxis: { title: { text: "t" }, zeroline: false },
+      yaxis: { title: { text: "output z(t)" } },
+      shapes,
+      showlegend: true,
+      width: 760,
+      height: 440,
+    },
+  };
+}
