@@ -21,7 +21,7 @@ import {
 } from "./_layer_steps.ts";
 
 /** Moves of the walk between two full passes. */
-const REFRESH = 64;
+const REFRESH = 256;
 import { type CheckedLine, checkLine, type InputLine } from "./input_line.ts";
 
 /** The partition of the line by the code layers up to one of them. */
@@ -89,8 +89,31 @@ interface CodeState {
   readonly code: Uint8Array | Uint16Array;
   /** The first `t` past the probe where each unit's code changes (∞: never on the line). */
   readonly cross: Float64Array;
+  /** The smallest of `cross` in each block of {@linkcode BLOCK} units. */
+  readonly block: Float64Array;
   /** The smallest of `cross`. */
   min: number;
+}
+
+/** Units per block of a code step's crossings (a move re-reads only blocks with a crossing by then). */
+const BLOCK = 64;
+
+/** Recomputes block `b`'s smallest crossing. */
+function blockMin(s: CodeState, b: number): void {
+  let m = Infinity;
+  const end = Math.min(s.cross.length, (b + 1) * BLOCK);
+  for (let k = b * BLOCK; k < end; k++) if (s.cross[k] < m) m = s.cross[k];
+  s.block[b] = m;
+}
+
+/** Recomputes every block's smallest crossing (`all`) or none, then the step's. */
+function stepMin(s: CodeState, all: boolean): void {
+  let m = Infinity;
+  for (let b = 0; b < s.block.length; b++) {
+    if (all) blockMin(s, b);
+    if (s.block[b] < m) m = s.block[b];
+  }
+  s.min = m;
 }
 
 /**
@@ -181,13 +204,14 @@ class LineWalk {
           input: value,
           code: pool ? new Uint16Array(units) : new Uint8Array(units),
           cross: new Float64Array(units),
+          block: new Float64Array(Math.ceil(units / BLOCK)),
           min: Infinity,
         };
         if (pool) {
           const win = poolWindows(l), C = l.inputShape[2];
           for (let u = 0; u < units; u++) poolUnit(win, value, C, u, t, s);
         } else for (let k = 0; k < units; k++) signUnit(value, units, k, t, s);
-        s.min = s.cross.reduce((m, x) => Math.min(m, x), Infinity);
+        stepMin(s, true);
         const old = this.states[pc];
         if (old && op.level < first && !sameCode(old.code, s.code)) first = op.level;
         this.states[pc] = s;
@@ -236,11 +260,16 @@ class LineWalk {
           const x: Float64Array = d ? plus(old, d) : old;
           s.input = x;
           const l = op.layer, size = x.length / 2;
-          let out: Float64Array | null = null, read = false, changed = false;
+          let out: Float64Array | null = null, changed = false;
+          const dirty = new Uint8Array(s.block.length);
           if (l.kind === "max-pool") {
             const win = poolWindows(l), C = l.inputShape[2], units = s.code.length;
             const { start, pos, slot } = win;
             for (let u = 0; u < units; u++) {
+              if (u % BLOCK === 0 && !d && s.block[u / BLOCK] > t) {
+                u += BLOCK - 1;
+                continue;
+              }
               const o = (u / C) | 0, c = u - o * C;
               let touched = false;
               if (d) {
@@ -252,7 +281,7 @@ class LineWalk {
               if (!touched && s.cross[u] > t) continue;
               const was = s.code[u];
               poolUnit(win, x, C, u, t, s);
-              read = true;
+              dirty[(u / BLOCK) | 0] = 1;
               changed ||= s.code[u] !== was;
               let iOld = -1, iNew = -1;
               for (let j = start[o]; j < start[o + 1]; j++) {
@@ -269,11 +298,15 @@ class LineWalk {
           } else {
             const s0 = inactiveSlope(l as SignLayer);
             for (let k = 0; k < size; k++) {
+              if (k % BLOCK === 0 && !d && s.block[k / BLOCK] > t) {
+                k += BLOCK - 1;
+                continue;
+              }
               const touched = d !== null && (d[k] !== 0 || d[size + k] !== 0);
               if (!touched && s.cross[k] > t) continue;
               const was = s.code[k];
               signUnit(x, size, k, t, s);
-              read = true;
+              dirty[(k / BLOCK) | 0] = 1;
               changed ||= s.code[k] !== was;
               const a0 = was ? 1 : s0, a1 = s.code[k] ? 1 : s0;
               const e0 = a1 * x[k] - a0 * old[k], e1 = a1 * x[size + k] - a0 * old[size + k];
@@ -284,7 +317,8 @@ class LineWalk {
               }
             }
           }
-          if (read) s.min = s.cross.reduce((m, v) => Math.min(m, v), Infinity);
+          for (let b = 0; b < dirty.length; b++) if (dirty[b]) blockMin(s, b);
+          stepMin(s, false);
           if (changed && op.level < first) first = op.level;
           d = out;
           break;

@@ -255,6 +255,40 @@ for (const c of cases(2)) {
   });
 }
 
+Deno.test("linePartition() over hundreds of regions: the moves between full passes, a residual net and a pooled CNN", () => {
+  // more regions than moves between two full passes (256): both ways of moving are checked
+  for (const k of [2, 4]) {
+    const net = fromLayersModel(cases(2)[k].model);
+    const p = linePartition(net, { ...randomLine(net, 7, 0.2), range: [-5, 5] });
+    assert(p.breaks.length > 300, `${p.breaks.length - 1} regions`);
+    checkOnLine(net, p, 3000);
+  }
+});
+
+Deno.test("linePartition() merges a region shorter than minLength into the next", () => {
+  // relu(t − 0.5) and relu(t − 0.5 − 10⁻⁷): a region of length 10⁻⁷ between them
+  const net = new SplineNetwork([1], [
+    {
+      kind: "dense",
+      name: "d",
+      inputShape: [1],
+      outputShape: [2],
+      units: 2,
+      kernel: Float64Array.of(1, 1),
+      bias: Float64Array.of(-0.5, -0.5 - 1e-7),
+    },
+    { kind: "relu", name: "r", inputShape: [2], outputShape: [2] },
+  ] as never);
+  const line = { origin: [0], direction: [1] };
+  const fine = linePartition(net, line);
+  assertStrictEquals(fine.breaks.length, 4);
+  assert(Math.abs(fine.breaks[2] - fine.breaks[1] - 1e-7) < 1e-15, `${fine.breaks}`);
+  const coarse = linePartition(net, line, { minLength: 1e-6 });
+  assertEquals(Array.from(coarse.breaks), [0, 0.5, 1]);
+  // the merged region takes the codes read past the short one: both units active
+  assertEquals(Array.from(coarse.maps.subarray(4, 8)), [1, 1, -0.5, -0.5 - 1e-7]);
+});
+
 Deno.test("lineThrough() puts the two inputs at t = 0 and t = 1", () => {
   const c = cases(3)[1];
   const net = fromLayersModel(c.model);
