@@ -92,6 +92,7 @@ export * from "./lib/geometry/slice_region_at.ts";
 export { linePoints, lineThrough } from "./lib/geometry/input_line.ts";
 export type { CheckedLine, InputLine, LineThroughOptions } from "./lib/geometry/input_line.ts";
 export * from "./lib/geometry/line_partition.ts";
+export * from "./lib/geometry/local_complexity.ts";
 export * from "./lib/plot/slice_partition.ts";
 export * from "./lib/plot/line_partition.ts";
 export * from "./lib/affine/affine_map_async.ts";

@@ -4,7 +4,8 @@
  * points, one region per run of equal codes (float64 on the CPU engine, or float32 on tfjs
  * wasm, the fastest engine here). Models trained here on MNIST (2,000 images), as
  * in bench/slice_partition_compare.ts: an MLP 784-64-64-10 and smallCNN (batch-norm), on the
- * segment from a test 1 to a test 7 and on the line through them from t = −1 to 2.
+ * segment from a test 1 to a test 7 and on the line through them from t = −1 to 2; and the
+ * MLP's local complexity (16 random chords of half-length 1 through each of 100 test digits).
  *
  *   deno run --allow-read=data,node_modules --allow-write=data --allow-env --allow-sys --allow-net \
  *     bench/line_partition_compare.ts
@@ -19,6 +20,7 @@ import {
   linePoints,
   lineThrough,
   loadDataset,
+  localComplexity,
   mlp,
   partitionCodes,
   selectBackend,
@@ -107,6 +109,44 @@ measure(
   lineThrough(mlpNet, pair, { range: [-1, 2] }),
   [[10_000, "cpu"], [100_000, "cpu"]],
 );
+
+// local complexity: 16 chords of half-length 1 through each of 100 test digits, exact against
+// 1,000 float64 samples per chord
+{
+  const digits = tf.slice(mnist.test.x, 0, 100);
+  const t0 = performance.now();
+  const lc = localComplexity(mlpNet, digits, { radius: 1, lines: 16 });
+  const exact = (performance.now() - t0) / 1000;
+  const crossings = lc.levels.at(-1)!.crossings.reduce((a, b) => a + b, 0);
+  rows.push({
+    case: "MLP, local complexity: 100 digits × 16 chords, r = 1",
+    method: "localComplexity (exact)",
+    seconds: +exact.toFixed(3),
+    regions: crossings + 1600,
+    found: "all",
+  });
+  const xs = digits.dataSync(), D = mlpNet.inputSize, t1 = performance.now();
+  let seen = 0;
+  for (let n = 0; n < 100; n++) {
+    for (let j = 0; j < 16; j++) {
+      const line = {
+        origin: xs.subarray(n * D, (n + 1) * D),
+        direction: lc.directions.subarray(j * D, (j + 1) * D),
+        range: [-1, 1] as const,
+      };
+      seen += sampled(mlpNet, line, 1000, "cpu").regions;
+    }
+  }
+  const s = (performance.now() - t1) / 1000;
+  rows.push({
+    case: "MLP, local complexity: 100 digits × 16 chords, r = 1",
+    method: "1000 points per chord, partitionCodes (float64)",
+    seconds: +s.toFixed(3),
+    regions: seen,
+    found: `${(100 * seen / (crossings + 1600)).toFixed(0)}% (${(s / exact).toFixed(1)}× the time)`,
+  });
+  digits.dispose();
+}
 
 const cnn = smallCNN({ inputShape: [28, 28, 1], classes: 10, seed: 1 });
 await train(cnn, mnist, { epochs: 2, silent: true });
