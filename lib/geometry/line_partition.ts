@@ -379,7 +379,8 @@ function upperEnvelope(
  * window's argmax changes (ties to the first), through residual sums too. Inside a region
  * every activation is affine in `t`, so the region ends at the first zero crossing (or
  * overtaking, for a max-pool) of any unit under its current codes; the computation walks the
- * line region by region in float64, recomputing from the first code layer that changes. The
+ * line region by region in float64, re-reading only the units whose code may change there and
+ * carrying what they change through the following layers as a sparse difference. The
  * final regions carry the network's affine map `z = A[x]·x(t) + B[x]` as a function of `t`;
  * the levels give the intervals of constant codes up to each layer, and the decision where
  * the largest output changes.
