@@ -95,6 +95,7 @@ export * from "./lib/geometry/line_partition.ts";
 export * from "./lib/geometry/local_complexity.ts";
 export * from "./lib/plot/slice_partition.ts";
 export * from "./lib/plot/line_partition.ts";
+export type { PartitionFigureOptions } from "./lib/plot/_partition_figure.ts";
 export * from "./lib/affine/affine_map_async.ts";
 export * from "./lib/affine/template_inner_products_async.ts";
 export * from "./lib/partition/codes_async.ts";

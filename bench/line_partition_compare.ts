@@ -14,29 +14,18 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  fromLayersModel,
   type InputLine,
   linePartition,
   linePoints,
   lineThrough,
-  loadDataset,
   localComplexity,
-  mlp,
   partitionCodes,
-  selectBackend,
-  smallCNN,
   type SplineNetwork,
-  train,
 } from "../mod.ts";
 import { codeKeys } from "./_code_keys.ts";
+import { mnistBenchModels } from "./_mnist_models.ts";
 
-await selectBackend({ prefer: "wasm" });
-const mnist = await loadDataset("mnist", {
-  trainSize: 2000,
-  testSize: 200,
-  cacheDir: "data/cache",
-});
-const labels = Array.from(mnist.test.y.dataSync());
+const { mnist, labels, mlpNet, cnnNet } = await mnistBenchModels();
 const pair = tf.gather(mnist.test.x, [1, 7].map((d) => labels.indexOf(d)));
 
 /** Regions seen at N evenly spaced points: runs of equal codes. */
@@ -89,15 +78,6 @@ function measure(
   }
 }
 
-const m = mlp({
-  inputShape: [28, 28, 1],
-  hidden: [64, 64],
-  batchNorm: false,
-  classes: 10,
-  seed: 1,
-});
-await train(m, mnist, { epochs: 3, silent: true });
-const mlpNet = fromLayersModel(m);
 measure("MLP 784-64-64-10, segment 1 → 7", mlpNet, lineThrough(mlpNet, pair), [
   [1000, "cpu"],
   [10_000, "cpu"],
@@ -148,9 +128,6 @@ measure(
   digits.dispose();
 }
 
-const cnn = smallCNN({ inputShape: [28, 28, 1], classes: 10, seed: 1 });
-await train(cnn, mnist, { epochs: 2, silent: true });
-const cnnNet = fromLayersModel(cnn);
 measure("smallCNN (BN), segment 1 → 7", cnnNet, lineThrough(cnnNet, pair), [
   [1000, "cpu"],
   [10_000, "cpu"],

@@ -13,29 +13,18 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  fromLayersModel,
-  loadDataset,
-  mlp,
   partitionCodes,
-  selectBackend,
   slicePartition,
   slicePoints,
   sliceThrough,
-  smallCNN,
   type SplineNetwork,
-  train,
 } from "../mod.ts";
 import type { InputSlice } from "../mod.ts";
 import { polygonContains } from "../lib/geometry/_polygon.ts";
 import { codeKeys } from "./_code_keys.ts";
+import { mnistBenchModels } from "./_mnist_models.ts";
 
-await selectBackend({ prefer: "wasm" });
-const mnist = await loadDataset("mnist", {
-  trainSize: 2000,
-  testSize: 200,
-  cacheDir: "data/cache",
-});
-const labels = Array.from(mnist.test.y.dataSync());
+const { mnist, labels, mlpNet, cnnNet } = await mnistBenchModels();
 const three = tf.gather(mnist.test.x, [1, 3, 7].map((d) => labels.indexOf(d)));
 
 function bruteForce(net: SplineNetwork, slice: InputSlice & { domain: number[] }, G: number) {
@@ -88,24 +77,12 @@ function measure(
   }
 }
 
-const m = mlp({
-  inputShape: [28, 28, 1],
-  hidden: [64, 64],
-  batchNorm: false,
-  classes: 10,
-  seed: 1,
-});
-await train(m, mnist, { epochs: 3, silent: true });
-const mlpNet = fromLayersModel(m);
 const plane = sliceThrough(mlpNet, three) as InputSlice & { domain: number[] };
 measure("MLP 784-64-64-10, plane through 3 digits", mlpNet, {
   ...plane,
   domain: Array.from(plane.domain),
 }, [100, 300]);
 
-const cnn = smallCNN({ inputShape: [28, 28, 1], classes: 10, seed: 1 });
-await train(cnn, mnist, { epochs: 2, silent: true });
-const cnnNet = fromLayersModel(cnn);
 const c = 1 / 3, s = 0.003;
 const square = [c - s, c - s, c + s, c - s, c + s, c + s, c - s, c + s];
 measure("smallCNN (BN), square at the triangle's centre", cnnNet, {

@@ -87,7 +87,7 @@ export function argmaxPieces(
         cand[3 * i + 1] - cand[3 * j + 1],
         cand[3 * i + 2] - cand[3 * j + 2],
       );
-      p = clipPolygon(p, h, 1);
+      p = clipPolygon(p, h);
     }
     if (p === null) continue;
     const area = polygonArea(p), piece = { polygon: p, winner: i };

@@ -53,16 +53,15 @@ export function vertexValues(p: Float64Array, a: number, b: number, c: number): 
 }
 
 /**
- * The part of a convex polygon where an affine function is `≥ 0` (`keep: 1`) or `≤ 0`
- * (`keep: -1`), from its values `h` at the vertices (Sutherland–Hodgman for one line):
- * where an edge changes sign, the new vertex is where the function interpolates to 0.
- * Returns `null` when nothing of positive area is left.
+ * The part of a convex polygon where an affine function is `≥ 0`, from its values `h` at the
+ * vertices (Sutherland–Hodgman for one line): where an edge changes sign, the new vertex is
+ * where the function interpolates to 0. Returns `null` when nothing of positive area is left.
  */
-export function clipPolygon(p: Float64Array, h: Float64Array, keep: 1 | -1): Float64Array | null {
+export function clipPolygon(p: Float64Array, h: Float64Array): Float64Array | null {
   const n = h.length, out: number[] = [];
   for (let i = 0; i < n; i++) {
     const j = (i + 1) % n;
-    const hi = keep * h[i], hj = keep * h[j];
+    const hi = h[i], hj = h[j];
     if (hi >= 0) out.push(p[2 * i], p[2 * i + 1]);
     if ((hi > 0 && hj < 0) || (hi < 0 && hj > 0)) {
       const t = hi / (hi - hj);

@@ -8,7 +8,12 @@
 import { poolWindows, type Windows } from "../backend/cpu/_windows.ts";
 import { inactiveSlope, type SignLayer } from "../backend/cpu/activation.ts";
 import { affineApply } from "../backend/cpu/run.ts";
-import { type CodeKind, shapeSize, type SplineNetwork } from "../network/spline_network.ts";
+import {
+  type CodeKind,
+  type MaxPool2DLayer,
+  shapeSize,
+  type SplineNetwork,
+} from "../network/spline_network.ts";
 import { SplineError } from "../util/errors.ts";
 import { checkOptionKeys } from "../util/options.ts";
 import {
@@ -174,6 +179,92 @@ interface DeltaFrame {
   readonly up: DeltaFrame | null;
 }
 
+/** What re-reading a code step's units gives: its output's difference (null: none), and whether a code changed. */
+interface Reread {
+  readonly out: Float64Array | null;
+  readonly changed: boolean;
+}
+
+/**
+ * Re-reads the units of a sign step that may change at `t`: those whose crossing came, and
+ * those whose input changed by `d` (then `s.input` is `old + d`); marks their blocks `dirty`.
+ */
+function rereadSign(
+  l: SignLayer,
+  s: CodeState,
+  old: Float64Array,
+  d: Float64Array | null,
+  t: number,
+  dirty: Uint8Array,
+): Reread {
+  const x = s.input, size = x.length / 2, s0 = inactiveSlope(l);
+  let out: Float64Array | null = null, changed = false;
+  for (let k = 0; k < size; k++) {
+    if (k % BLOCK === 0 && !d && s.block[k / BLOCK] > t) {
+      k += BLOCK - 1;
+      continue;
+    }
+    const touched = d !== null && (d[k] !== 0 || d[size + k] !== 0);
+    if (!touched && s.cross[k] > t) continue;
+    const was = s.code[k];
+    signUnit(x, size, k, t, s);
+    dirty[(k / BLOCK) | 0] = 1;
+    changed ||= s.code[k] !== was;
+    const a0 = was ? 1 : s0, a1 = s.code[k] ? 1 : s0;
+    const e0 = a1 * x[k] - a0 * old[k], e1 = a1 * x[size + k] - a0 * old[size + k];
+    if (e0 !== 0 || e1 !== 0) {
+      out ??= new Float64Array(2 * size);
+      out[k] = e0;
+      out[size + k] = e1;
+    }
+  }
+  return { out, changed };
+}
+
+/** {@linkcode rereadSign} for a max-pool step: a unit is touched when any entry of its window is. */
+function rereadPool(
+  l: MaxPool2DLayer,
+  s: CodeState,
+  old: Float64Array,
+  d: Float64Array | null,
+  t: number,
+  dirty: Uint8Array,
+): Reread {
+  const x = s.input, size = x.length / 2, win = poolWindows(l), C = l.inputShape[2];
+  const { start, pos, slot } = win, units = s.code.length;
+  let out: Float64Array | null = null, changed = false;
+  for (let u = 0; u < units; u++) {
+    if (u % BLOCK === 0 && !d && s.block[u / BLOCK] > t) {
+      u += BLOCK - 1;
+      continue;
+    }
+    const o = (u / C) | 0, c = u - o * C;
+    let touched = false;
+    for (let j = start[o]; d && j < start[o + 1] && !touched; j++) {
+      const i = pos[j] * C + c;
+      touched = d[i] !== 0 || d[size + i] !== 0;
+    }
+    if (!touched && s.cross[u] > t) continue;
+    const was = s.code[u];
+    poolUnit(win, x, C, u, t, s);
+    dirty[(u / BLOCK) | 0] = 1;
+    changed ||= s.code[u] !== was;
+    // the output is the selected entry: before, the old one of the old input; now, the new one
+    let iOld = -1, iNew = -1;
+    for (let j = start[o]; j < start[o + 1]; j++) {
+      if (slot[j] === was) iOld = pos[j] * C + c;
+      if (slot[j] === s.code[u]) iNew = pos[j] * C + c;
+    }
+    const e0 = x[iNew] - old[iOld], e1 = x[size + iNew] - old[size + iOld];
+    if (e0 !== 0 || e1 !== 0) {
+      out ??= new Float64Array(2 * units);
+      out[u] = e0;
+      out[units + u] = e1;
+    }
+  }
+  return { out, changed };
+}
+
 /**
  * The walk along the line: the state of every code step at the current point, and the
  * network's output as rows `[2, C]` (slopes, values at `t = 0`).
@@ -257,70 +348,15 @@ class LineWalk {
           break;
         case "code": {
           const s = this.states[pc]!, old = s.input;
-          const x: Float64Array = d ? plus(old, d) : old;
-          s.input = x;
-          const l = op.layer, size = x.length / 2;
-          let out: Float64Array | null = null, changed = false;
-          const dirty = new Uint8Array(s.block.length);
-          if (l.kind === "max-pool") {
-            const win = poolWindows(l), C = l.inputShape[2], units = s.code.length;
-            const { start, pos, slot } = win;
-            for (let u = 0; u < units; u++) {
-              if (u % BLOCK === 0 && !d && s.block[u / BLOCK] > t) {
-                u += BLOCK - 1;
-                continue;
-              }
-              const o = (u / C) | 0, c = u - o * C;
-              let touched = false;
-              if (d) {
-                for (let j = start[o]; j < start[o + 1] && !touched; j++) {
-                  const i = pos[j] * C + c;
-                  touched = d[i] !== 0 || d[size + i] !== 0;
-                }
-              }
-              if (!touched && s.cross[u] > t) continue;
-              const was = s.code[u];
-              poolUnit(win, x, C, u, t, s);
-              dirty[(u / BLOCK) | 0] = 1;
-              changed ||= s.code[u] !== was;
-              let iOld = -1, iNew = -1;
-              for (let j = start[o]; j < start[o + 1]; j++) {
-                if (slot[j] === was) iOld = pos[j] * C + c;
-                if (slot[j] === s.code[u]) iNew = pos[j] * C + c;
-              }
-              const e0 = x[iNew] - old[iOld], e1 = x[size + iNew] - old[size + iOld];
-              if (e0 !== 0 || e1 !== 0) {
-                out ??= new Float64Array(2 * units);
-                out[u] = e0;
-                out[units + u] = e1;
-              }
-            }
-          } else {
-            const s0 = inactiveSlope(l as SignLayer);
-            for (let k = 0; k < size; k++) {
-              if (k % BLOCK === 0 && !d && s.block[k / BLOCK] > t) {
-                k += BLOCK - 1;
-                continue;
-              }
-              const touched = d !== null && (d[k] !== 0 || d[size + k] !== 0);
-              if (!touched && s.cross[k] > t) continue;
-              const was = s.code[k];
-              signUnit(x, size, k, t, s);
-              dirty[(k / BLOCK) | 0] = 1;
-              changed ||= s.code[k] !== was;
-              const a0 = was ? 1 : s0, a1 = s.code[k] ? 1 : s0;
-              const e0 = a1 * x[k] - a0 * old[k], e1 = a1 * x[size + k] - a0 * old[size + k];
-              if (e0 !== 0 || e1 !== 0) {
-                out ??= new Float64Array(2 * size);
-                out[k] = e0;
-                out[size + k] = e1;
-              }
-            }
-          }
+          s.input = d ? plus(old, d) : old;
+          const l = op.layer, dirty = new Uint8Array(s.block.length);
+          const r = l.kind === "max-pool"
+            ? rereadPool(l, s, old, d, t, dirty)
+            : rereadSign(l as SignLayer, s, old, d, t, dirty);
           for (let b = 0; b < dirty.length; b++) if (dirty[b]) blockMin(s, b);
           stepMin(s, false);
-          if (changed && op.level < first) first = op.level;
-          d = out;
+          if (r.changed && op.level < first) first = op.level;
+          d = r.out;
           break;
         }
       }

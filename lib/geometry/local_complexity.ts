@@ -119,10 +119,11 @@ export function localComplexity(
   }));
   const regions = new Float64Array(N);
   const lineOptions = options.maxRegions === undefined ? {} : { maxRegions: options.maxRegions };
+  const chords = directions.map((t) => t * radius);
   for (let n = 0; n < N; n++) {
     const origin = data.subarray(n * D, (n + 1) * D);
     for (let j = 0; j < lines; j++) {
-      const direction = directions.slice(j * D, (j + 1) * D).map((t) => t * radius);
+      const direction = chords.subarray(j * D, (j + 1) * D);
       const p = linePartition(net, { origin, direction, range: [-1, 1] }, lineOptions);
       p.levels.forEach((l, i) => (levels[i].crossings[n * lines + j] = l.breaks.length - 2));
       regions[n] += (p.breaks.length - 1) / lines;

@@ -4,6 +4,7 @@
  * @module
  */
 import { checkOptionKeys } from "../util/options.ts";
+import { levelIndex } from "./_level_index.ts";
 import { polygonContains } from "./_polygon.ts";
 import type { SlicePartition } from "./slice_partition.ts";
 
@@ -45,12 +46,7 @@ export function sliceRegionAt(
   const what = "Cannot locate points in the slice";
   checkOptionKeys(options, { level: true }, what);
   const levels = partition.levels;
-  const level = options.level ?? levels.length - 1;
-  if (levels.length > 0 && !(Number.isInteger(level) && level >= 0 && level < levels.length)) {
-    throw new RangeError(
-      `${what}: level is ${level}, expected an integer in [0, ${levels.length - 1}]`,
-    );
-  }
+  const level = levelIndex(options.level, levels.length, what);
   if (uv.length % 2 !== 0) {
     throw new RangeError(
       `${what}: got ${uv.length} coordinates, expected pairs [u0, v0, u1, v1, …]`,

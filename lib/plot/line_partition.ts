@@ -5,8 +5,12 @@
  * @module
  */
 import type { LinePartition } from "../geometry/line_partition.ts";
-import { checkOptionKeys } from "../util/options.ts";
-import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
+import type { Figure, PlotlyTrace } from "./figure.ts";
+import {
+  checkPartitionFigure,
+  checkPoints,
+  type PartitionFigureOptions,
+} from "./_partition_figure.ts";
 import { PALETTE, rgba } from "./_palette.ts";
 
 /** A marked point of the line, e.g. one of the inputs it passes through. */
@@ -17,16 +21,8 @@ export interface LinePoint {
   text: string;
 }
 
-/** Options of {@linkcode linePartitionFigure}. */
-export interface LinePartitionFigureOptions {
-  /** File-name-safe figure name. */
-  name: string;
-  /** Figure title. */
-  title: string;
-  /** The level whose breaks are drawn (index into `levels`); default the last. */
-  level?: number;
-  /** Class names for the legend; default `class 0`, `class 1`, … */
-  classNames?: readonly string[];
+/** Options of {@linkcode linePartitionFigure}: `level` is the level whose breaks are drawn. */
+export interface LinePartitionFigureOptions extends PartitionFigureOptions {
   /** Points to mark. */
   points?: readonly LinePoint[];
 }
@@ -57,24 +53,9 @@ export function linePartitionFigure(
   options: LinePartitionFigureOptions,
 ): Figure {
   const what = "Cannot draw the line's partition";
-  checkOptionKeys(
-    options,
-    { name: true, title: true, level: true, classNames: true, points: true },
-    what,
-  );
-  checkFigureName(options.name, what);
   const { levels, breaks, maps, outputs: C, decision } = partition;
-  const level = options.level ?? levels.length - 1;
-  if (levels.length > 0 && !(Number.isInteger(level) && level >= 0 && level < levels.length)) {
-    throw new RangeError(
-      `${what}: level is ${level}, expected an integer in [0, ${levels.length - 1}]`,
-    );
-  }
-  const names = options.classNames;
-  if (names !== undefined && names.length < C) {
-    throw new RangeError(`${what}: ${names.length} class names for ${C} outputs`);
-  }
-  const name = (c: number) => names?.[c] ?? `class ${c}`;
+  const { level, className: name } = checkPartitionFigure(options, levels.length, C, what);
+  checkPoints(options.points, ["t"], what);
   const R = breaks.length - 1;
   // z at each break, from the region starting there (the last break: the last region)
   const z = (c: number, i: number) => {

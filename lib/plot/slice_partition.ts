@@ -5,8 +5,12 @@
  * @module
  */
 import type { SlicePartition } from "../geometry/slice_partition.ts";
-import { checkOptionKeys } from "../util/options.ts";
-import { checkFigureName, type Figure, type PlotlyTrace } from "./figure.ts";
+import type { Figure, PlotlyTrace } from "./figure.ts";
+import {
+  checkPartitionFigure,
+  checkPoints,
+  type PartitionFigureOptions,
+} from "./_partition_figure.ts";
 import { PALETTE, rgba } from "./_palette.ts";
 
 /** A marked point of the slice, e.g. one of the inputs it passes through. */
@@ -19,16 +23,8 @@ export interface SlicePoint {
   text: string;
 }
 
-/** Options of {@linkcode slicePartitionFigure}. */
-export interface SlicePartitionFigureOptions {
-  /** File-name-safe figure name. */
-  name: string;
-  /** Figure title. */
-  title: string;
-  /** The level whose regions are outlined (index into `levels`); default the last. */
-  level?: number;
-  /** Class names for the legend; default `class 0`, `class 1`, … */
-  classNames?: readonly string[];
+/** Options of {@linkcode slicePartitionFigure}: `level` is the level whose regions are outlined. */
+export interface SlicePartitionFigureOptions extends PartitionFigureOptions {
   /** Points to mark. */
   points?: readonly SlicePoint[];
 }
@@ -104,23 +100,14 @@ export function slicePartitionFigure(
   options: SlicePartitionFigureOptions,
 ): Figure {
   const what = "Cannot draw the slice's partition";
-  checkOptionKeys(
+  const levels = partition.levels;
+  const { level, className } = checkPartitionFigure(
     options,
-    { name: true, title: true, level: true, classNames: true, points: true },
+    levels.length,
+    partition.outputs,
     what,
   );
-  checkFigureName(options.name, what);
-  const levels = partition.levels;
-  const level = options.level ?? levels.length - 1;
-  if (levels.length > 0 && !(Number.isInteger(level) && level >= 0 && level < levels.length)) {
-    throw new RangeError(
-      `${what}: level is ${level}, expected an integer in [0, ${levels.length - 1}]`,
-    );
-  }
-  const names = options.classNames;
-  if (names !== undefined && names.length < partition.outputs) {
-    throw new RangeError(`${what}: ${names.length} class names for ${partition.outputs} outputs`);
-  }
+  checkPoints(options.points, ["u", "v"], what);
   const data: PlotlyTrace[] = [];
   const byLabel = new Map<number, Float64Array[]>();
   for (const d of partition.decision) {
@@ -137,7 +124,7 @@ export function slicePartitionFigure(
       fillcolor: rgba(PALETTE[label % PALETTE.length], 0.35),
       line: { width: 0 },
       hoverinfo: "name",
-      name: names?.[label] ?? `class ${label}`,
+      name: className(label),
     });
   }
   const boundary = decisionBoundary(partition);

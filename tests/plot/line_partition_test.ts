@@ -55,4 +55,9 @@ Deno.test("linePartitionFigure() refuses a bad level, too few class names, a bad
     "1 class names for 2 outputs",
   );
   assertThrows(() => linePartitionFigure(p, { name: "a b", title: "t" }), Error, "a b");
+  assertThrows(
+    () => linePartitionFigure(p, { name: "a", title: "t", points: [{ t: NaN, text: "x" }] }),
+    RangeError,
+    "points[0].t is NaN",
+  );
 });

@@ -69,4 +69,14 @@ Deno.test("slicePartitionFigure() refuses a bad level, too few class names, a ba
     "1 class names for 2 outputs",
   );
   assertThrows(() => slicePartitionFigure(p, { name: "a b", title: "t" }), Error, "a b");
+  assertThrows(
+    () =>
+      slicePartitionFigure(p, {
+        name: "a",
+        title: "t",
+        points: [{ u: 0, v: Infinity, text: "x" }],
+      }),
+    RangeError,
+    "points[0].v is Infinity",
+  );
 });
