@@ -1,7 +1,7 @@
 /**
  * masokit: the spline theory of deep networks (Balestriero & Baraniuk, ICML 2018) for
- * Deno. Turn a tfjs model built of max-affine spline operators into a
- * {@linkcode SplineNetwork} and, for any input, compute exactly the affine map
+ * Deno. Turn a tfjs model (or an ONNX file, e.g. from PyTorch) built of max-affine spline
+ * operators into a {@linkcode SplineNetwork} and, for any input, compute exactly the affine map
  * `z(x) = A[x]·x + B[x]` it applies, its class templates, the partition region the
  * input falls in at every layer, and distances between regions.
  *
@@ -29,6 +29,8 @@ export * from "./lib/network/spline_network.ts";
 export * from "./lib/network/batch.ts";
 export * from "./lib/network/from_layers_model.ts";
 export * from "./lib/network/from_layers_model_async.ts";
+export * from "./lib/network/from_onnx.ts";
+export * from "./lib/network/layout.ts";
 export * from "./lib/network/forward.ts";
 export * from "./lib/affine/affine_map.ts";
 export * from "./lib/affine/template_inner_products.ts";
