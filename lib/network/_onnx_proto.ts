@@ -82,6 +82,8 @@ export interface OnnxModel {
 }
 
 const TWO_64 = 2n ** 64n, TWO_63 = 2n ** 63n;
+/** Typed arrays read little-endian here (ONNX's raw data is little-endian). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A protobuf message's bytes, read field by field. */
 class Reader {
@@ -259,18 +261,25 @@ function tensor(r: Reader): OnnxTensor {
         }`,
       );
     }
-    const view = new DataView(r.bytes.buffer, r.bytes.byteOffset + s, e - s);
-    values = new Float64Array(count);
-    for (let k = 0; k < count; k++) {
-      values[k] = dataType === 1
-        ? view.getFloat32(4 * k, true)
-        : dataType === 11
-        ? view.getFloat64(8 * k, true)
-        : dataType === 6
-        ? view.getInt32(4 * k, true)
-        : dataType === 7
-        ? Number(view.getBigInt64(8 * k, true))
-        : half(view.getUint16(2 * k, true));
+    if ((dataType === 1 || dataType === 11) && LITTLE_ENDIAN) {
+      // the common case, a float32 or float64 weight: read through a typed view of a copy
+      // (the copy aligns it)
+      const copy = r.bytes.slice(s, e).buffer;
+      values = dataType === 1 ? new Float64Array(new Float32Array(copy)) : new Float64Array(copy);
+    } else {
+      const view = new DataView(r.bytes.buffer, r.bytes.byteOffset + s, e - s);
+      values = new Float64Array(count);
+      for (let k = 0; k < count; k++) {
+        values[k] = dataType === 1
+          ? view.getFloat32(4 * k, true)
+          : dataType === 11
+          ? view.getFloat64(8 * k, true)
+          : dataType === 6
+          ? view.getInt32(4 * k, true)
+          : dataType === 7
+          ? Number(view.getBigInt64(8 * k, true))
+          : half(view.getUint16(2 * k, true));
+      }
     }
   } else {
     if (listed.length !== count) {

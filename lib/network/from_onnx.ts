@@ -23,8 +23,8 @@ export interface FromOnnxOptions {
 /** What {@linkcode fromOnnx} converts, for error messages. */
 const SUPPORTED = "Conv (group 1, dilation 1), Gemm, MatMul by a constant, BatchNormalization, " +
   "Add/Sub/Mul/Div by a per-channel constant, Relu, LeakyRelu, PRelu with one slope, Abs, " +
-  "MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Pad (constant 0), Flatten, " +
-  "Reshape to a vector, Dropout, Identity, Add of two paths (residual), and a final " +
+  "Clip to [0, ∞), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Pad (constant 0), " +
+  "Flatten, Reshape or Squeeze to a vector, Dropout, Identity, Add of two paths (residual), and a final " +
   "Softmax or LogSoftmax";
 
 /** The data path's state: the per-example shape in ONNX layout and the order of a vector. */
@@ -275,7 +275,8 @@ class Converter {
     if (t.dims.length !== dims) {
       this.fail(n, `its ${what} '${name}' is shaped [${t.dims}], expected ${dims} dimensions`);
     }
-    const bad = t.values.findIndex((x) => !Number.isFinite(x));
+    let bad = -1;
+    for (let i = 0; i < t.values.length && bad < 0; i++) if (!Number.isFinite(t.values[i])) bad = i;
     if (bad >= 0) {
       this.fail(
         n,
@@ -355,6 +356,19 @@ class Converter {
         return keep([]);
       case "Relu":
         return keep([{ ...base(s.shape), kind: "relu" }]);
+      case "Clip": {
+        // clamp(x, min=0) is a ReLU; an upper bound is not convex (ReLU6)
+        const bound = (k: number, key: string, none: number) =>
+          n.inputs[k] ? this.value(n.inputs[k], n).values[0] : a.get(key)?.f ?? none;
+        const lo = bound(1, "min", -Infinity), hi = bound(2, "max", Infinity);
+        if (hi !== Infinity || (lo !== 0 && lo !== -Infinity)) {
+          this.fail(
+            n,
+            `clipping to [${lo}, ${hi}] is not a max-affine spline (supported: min 0 or none, no max)`,
+          );
+        }
+        return keep(lo === 0 ? [{ ...base(s.shape), kind: "relu" }] : []);
+      }
       case "Abs":
         return keep([{ ...base(s.shape), kind: "abs" }]);
       case "LeakyRelu":
@@ -593,9 +607,25 @@ class Converter {
         };
       }
       case "Flatten":
+      case "Squeeze":
       case "Reshape": {
         let target: number[];
-        if (n.opType === "Flatten") {
+        if (n.opType === "Squeeze") {
+          // e.g. [C, 1, 1] → [C] after a global pool; never the batch axis
+          const r = s.shape.length + 1;
+          const listed = n.inputs[1] ? [...this.value(n.inputs[1], n).values] : a.get("axes")?.ints;
+          const axes = (listed ?? [...s.shape.keys()].filter((k) =>
+            s.shape[k] === 1
+          ).map((k) => k + 1))
+            .map((v) => (v < 0 ? v + r : v));
+          if (axes.some((v) => v < 1 || v >= r || s.shape[v - 1] !== 1)) {
+            this.fail(
+              n,
+              `axes [${listed}] are not axes of size 1 of [batch, ${s.shape}] other than the batch`,
+            );
+          }
+          target = s.shape.filter((_, k) => !axes.includes(k + 1));
+        } else if (n.opType === "Flatten") {
           const axis = a.get("axis")?.i ?? 1;
           if (axis !== 1) {
             this.fail(n, `axis ${axis} is not supported (1: each example to a vector)`);
@@ -652,14 +682,16 @@ class Converter {
  * (e.g. input normalisation), Relu, LeakyRelu, PRelu with a single slope, Abs, MaxPool
  * (`ceil_mode` too), AveragePool (with or without the padding in each mean), GlobalAveragePool,
  * GlobalMaxPool, Pad with zeros, Flatten, Reshape to a vector (shape arithmetic such as
- * `x.view(x.size(0), -1)` is evaluated), Dropout and Identity, the Add of two paths that fork
- * and rejoin (residual blocks, nested too), and a final Softmax or LogSoftmax (the paper's g,
- * dropped). Anything else throws a {@linkcode SplineError} naming the node.
+ * `x.view(x.size(0), -1)` is evaluated), Squeeze to a vector, Clip to [0, ∞) (a ReLU),
+ * Dropout and Identity, the Add of two paths that fork and rejoin (residual blocks, nested
+ * too), and a final Softmax or LogSoftmax (the paper's g, dropped). Anything else throws a
+ * {@linkcode SplineError} naming the node.
  *
  * ONNX images are channels-first; masokit's are channels-last. The network's input shape is
- * `[H, W, C]` for an ONNX input `[N, C, H, W]`: give it images as `[N, H, W, C]` (in PyTorch
- * `x.permute(0, 2, 3, 1)`; for one channel the values are in the same order), and read
- * templates `A[x]_c` in that layout. Flattening a channels-first map is reordered into the next
+ * `[H, W, C]` for an ONNX input `[N, C, H, W]`: give it images as `[N, H, W, C]`
+ * ({@linkcode channelsLast}, or `x.permute(0, 2, 3, 1)` in PyTorch; for one channel the values
+ * are in the same order), and read templates `A[x]_c` in that layout ({@linkcode channelsFirst}
+ * turns them back). Flattening a channels-first map is reordered into the next
  * dense layer's columns, so outputs equal the ONNX model's. Weights become float64.
  *
  * @param bytes The model file's bytes (`await Deno.readFile("model.onnx")`), weights inside.

@@ -230,7 +230,7 @@ Deno.test({
     const cases: [string, RegExp][] = [
       ["bad_grouped", /node '\/0\/Conv' \(Conv\): group 4 is not supported/],
       ["bad_dilated", /node '\/0\/Conv' \(Conv\): dilations \[2,2\] are not supported/],
-      ["bad_relu6", /node '\/1\/Clip' \(Clip\): not a max-affine spline operator/],
+      ["bad_relu6", /node '\/1\/Clip' \(Clip\): clipping to \[0, 6\] is not a max-affine spline/],
       ["bad_flat_end", /channels-first feature map flattened to a vector \(12 values\)/],
       ["bad_nan_weight", /node '\/2\/Gemm' \(Gemm\): its weight '2\.weight' holds NaN at index 6/],
       ["dynamic", /input 'x' is shaped \[batch,1,h,w\].*pass options\.inputShape/],
@@ -482,6 +482,39 @@ Deno.test("fromOnnx() of hand-written graphs equals a plain NCHW evaluation: SAM
       assertEquals(mlp.codeLayers.map((l) => l.kind), ["leaky-relu", "abs"]);
     },
   );
+
+  await t.step("a global pool squeezed to a vector, clamp(min=0) as a ReLU", () => {
+    const w = values(2 * 3, 10);
+    const model = writeOnnx([
+      { op: "GlobalAveragePool", inputs: ["x"], outputs: ["g"] },
+      { op: "Squeeze", inputs: ["g", "axes"], outputs: ["v"] },
+      { op: "Sub", inputs: ["v", "half"], outputs: ["u"] },
+      { op: "Clip", inputs: ["u", "zero", ""], outputs: ["r"] },
+      { op: "Gemm", inputs: ["r", "w"], outputs: ["z"] },
+    ], [
+      { name: "axes", dims: [2], values: [-2, 3], type: 7 },
+      { name: "half", dims: [], values: [0.5] },
+      { name: "zero", dims: [], values: [0] },
+      { name: "w", dims: [2, 3], values: w },
+    ], ["N", C, H, W]);
+    const g = fromOnnx(model);
+    assertEquals(g.layers.map((l) => l.kind), [
+      "avg-pool",
+      "flatten",
+      "channel-affine",
+      "relu",
+      "dense",
+    ]);
+    const mean = Array.from({ length: N * C }, (_, k) => {
+      let sum = 0;
+      for (let p = 0; p < H * W; p++) sum += x.v[k * H * W + p];
+      return Math.max(sum / (H * W) - 0.5, 0);
+    });
+    const want = gemm({ dims: [N, C], v: Float64Array.from(mean) }, w, 3, false).v;
+    const got = forward(g, { data: nhwc(x.v, x.dims), shape: [N, ...g.inputShape] }).data;
+    const err = maxRelativeError(got, want, largestMagnitude(want));
+    assert(err <= 1e-13, `differs by ${err}`);
+  });
 });
 
 Deno.test("fromOnnx() refuses hand-written graphs it cannot convert, naming the node", async (t) => {
