@@ -78,6 +78,11 @@ export interface AffineFormulaData {
    */
   readonly maxRelativeErrorTemplates: number;
   /**
+   * Per image, ‖A[x] − ∂z/∂x‖∞ / ‖∂z/∂x‖∞; null for an image left out (off the float64 region):
+   * the detail behind `maxRelativeErrorTemplates`.
+   */
+  readonly templateRelativeErrors: (number | null)[];
+  /**
    * Images whose float32 forward pass falls in another region than the float64 one, each at a
    * near tie (float32 rounding decided a ReLU or max-pool the other way): left out of
    * `maxRelativeErrorTemplates`.
@@ -273,15 +278,12 @@ export async function runAffineFormula(
   const offRegion = new Set(differences.map((d) => d.example));
   const templatesUnexplained =
     differences.filter((d) => d.kind === "clear" || d.kind === "exact tie").length;
-  let maxRelativeErrorTemplates = 0;
-  for (let n = 0; n < N; n++) {
-    if (offRegion.has(n)) continue;
+  const templateRelativeErrors = Array.from({ length: N }, (_, n) => {
+    if (offRegion.has(n)) return null;
     const at = (v: Float64Array) => v.subarray(n * C * D, (n + 1) * C * D);
-    maxRelativeErrorTemplates = Math.max(
-      maxRelativeErrorTemplates,
-      rowRelativeError(at(templates), at(grads), C * D),
-    );
-  }
+    return rowRelativeError(at(templates), at(grads), C * D);
+  });
+  const maxRelativeErrorTemplates = Math.max(0, ...templateRelativeErrors.map((e) => e ?? 0));
 
   const codeLayers: AffineFormulaCodeLayer[] = [], affineFactors: AffineFormulaAffineFactor[] = [];
   summarize(factors.factors, N, codeLayers, affineFactors, net.codeLayers.map((l) => l.kind));
@@ -299,6 +301,7 @@ export async function runAffineFormula(
     maxAbsoluteErrorTfjs,
     maxRelativeErrorFloat64,
     maxRelativeErrorTemplates,
+    templateRelativeErrors,
     templatesOffRegion: offRegion.size,
     templatesUnexplained,
     classifierLayers: [...classifier.names],

@@ -48,7 +48,19 @@ Deno.test({
     await t.step("eq. (7) holds: errors within the stated bounds, and the claims say so", () => {
       assert(result.maxRelativeErrorTfjs <= 1e-4, `${result.maxRelativeErrorTfjs}`);
       assert(result.maxRelativeErrorFloat64 <= 1e-9, `${result.maxRelativeErrorFloat64}`);
-      assert(result.maxRelativeErrorTemplates <= 1e-4, `${result.maxRelativeErrorTemplates}`);
+      // on failure, what it takes to tell a near tie from an engine error (a one-time CI failure
+      // at 0.27 was not reproduced: keep the evidence if it comes back)
+      assert(
+        result.maxRelativeErrorTemplates <= 1e-4,
+        `template errors per image ${JSON.stringify(result.templateRelativeErrors)}, ` +
+          `off-region ${result.templatesOffRegion}, unexplained ${result.templatesUnexplained}, ` +
+          `tfjs backend ${tf.getBackend()}, model: ${result.model}`,
+      );
+      assertEquals(result.templateRelativeErrors.length, N);
+      assertStrictEquals(
+        Math.max(0, ...result.templateRelativeErrors.map((e) => e ?? 0)),
+        result.maxRelativeErrorTemplates,
+      );
       // autodiff's regions: any image off the float64 one is so at a near tie, never a clear one
       assertStrictEquals(result.templatesUnexplained, 0);
       assert(result.templatesOffRegion < N, `${result.templatesOffRegion} of ${N}`);
