@@ -371,17 +371,18 @@ function valueInfo(r: Reader): OnnxValueInfo {
 /**
  * Reads an ONNX model file's graph.
  *
- * @param bytes The file's bytes.
+ * @param file The file's bytes.
  * @returns Its nodes, initializers, inputs and outputs, producer and opset.
  */
-export function readOnnx(bytes: Uint8Array): OnnxModel {
+export function readOnnx(file: Uint8Array | ArrayBuffer): OnnxModel {
+  const bytes = file instanceof ArrayBuffer ? new Uint8Array(file) : file;
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(
       `Cannot read the ONNX model: got ${
         bytes === null || typeof bytes !== "object"
           ? bytes
           : `a ${(bytes as object).constructor?.name}`
-      }, expected the file's bytes as a Uint8Array (Deno.readFile)`,
+      }, expected the file's bytes as a Uint8Array (Deno.readFile) or an ArrayBuffer (fetch)`,
     );
   }
   const r = new Reader(bytes, 0, bytes.length);

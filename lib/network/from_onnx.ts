@@ -694,7 +694,8 @@ class Converter {
  * turns them back). Flattening a channels-first map is reordered into the next
  * dense layer's columns, so outputs equal the ONNX model's. Weights become float64.
  *
- * @param bytes The model file's bytes (`await Deno.readFile("model.onnx")`), weights inside.
+ * @param bytes The model file's bytes (`await Deno.readFile("model.onnx")`, or an `ArrayBuffer`
+ *   from `fetch`), weights inside.
  * @param options `inputShape` (ONNX layout) when the file leaves a dimension symbolic.
  * @returns The network.
  *
@@ -705,7 +706,10 @@ class Converter {
  * throws(() => fromOnnx(new Uint8Array([0x0a, 0x05, 0x01])), /Cannot read the ONNX model/);
  * ```
  */
-export function fromOnnx(bytes: Uint8Array, options: FromOnnxOptions = {}): SplineNetwork {
+export function fromOnnx(
+  bytes: Uint8Array | ArrayBuffer,
+  options: FromOnnxOptions = {},
+): SplineNetwork {
   const model = readOnnx(bytes);
   const c = new Converter(model);
   const inputs = model.inputs.filter((i) => !model.initializers.has(i.name));

@@ -269,8 +269,10 @@ Deno.test({
       assertThrows(() => fromOnnx(new Uint8Array(0)), /hold no graph/);
       assertThrows(
         () => fromOnnx("model.onnx" as unknown as Uint8Array),
-        /expected the file's bytes as a Uint8Array/,
+        /expected the file's bytes as a Uint8Array \(Deno\.readFile\) or an ArrayBuffer/,
       );
+      // an ArrayBuffer (what fetch gives) is read like its bytes
+      assertEquals(fromOnnx(bytes.slice().buffer).layers.length, fromOnnx(bytes).layers.length);
     });
   },
 });
