@@ -55,7 +55,7 @@ function gather(dims: readonly number[], at: (index: number[]) => number): Float
  *
  * @param n The node.
  * @param arg Its k-th input's value.
- * @param shapeOf The shape (batch 1) of a data tensor, for `Shape`.
+ * @param shapeOf The shape (batch 1) of a data tensor, for `Shape` (undefined for a constant).
  * @returns Its first output.
  */
 export function evaluateStatic(
@@ -96,8 +96,8 @@ export function evaluateStatic(
       return fail("a Constant without a value");
     }
     case "Shape": {
-      const s = shapeOf(n.inputs[0]);
-      if (!s) return fail(`the shape of '${n.inputs[0]}' is not known here`);
+      // a data tensor's shape as converted so far, else a constant's own
+      const s = shapeOf(n.inputs[0]) ?? arg(0).dims;
       const r = s.length;
       const norm = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
       const dims = s.slice(norm(int("start", 0)), norm(int("end", r)));

@@ -64,6 +64,8 @@ class Converter {
   /** ONNX shapes (with the batch as 1) of the data tensors converted so far. */
   readonly shapes = new Map<string, number[]>();
   input = "";
+  /** The last ceil-mode pool that dropped a window starting past its input (PyTorch's rule). */
+  dropped: string | null = null;
 
   constructor(readonly model: OnnxModel) {
     model.nodes.forEach((n, i) => n.outputs.forEach((o) => this.producer.set(o, i)));
@@ -311,12 +313,21 @@ class Converter {
     const out = [H, W].map((d, i) => {
       const span = d + padding[2 * i] + padding[2 * i + 1] - k[i];
       if (span < 0) {
-        this.fail(n, `its ${k[0]} × ${k[1]} window is larger than its padded ${H} × ${W} input`);
+        this.fail(
+          n,
+          `its ${k[0]} × ${k[1]} window is larger than its padded ${H} × ${W} input` +
+            (this.dropped === null
+              ? ""
+              : `; pool '${this.dropped}' (ceil_mode) dropped a last window that would start past its input, as PyTorch does and ONNX's size formula does not, and this file's later sizes follow ONNX's (an exporter's inconsistency: PyTorch computes the smaller size)`),
+        );
       }
       if (!ceil) return Math.floor(span / strides[i]) + 1;
       let o = Math.ceil(span / strides[i]) + 1;
       // the last window must start inside the input or its leading padding
-      if ((o - 1) * strides[i] >= d + padding[2 * i]) o--;
+      if ((o - 1) * strides[i] >= d + padding[2 * i]) {
+        o--;
+        this.dropped = this.nodeName(n);
+      }
       padding[2 * i + 1] += Math.max((o - 1) * strides[i] + k[i] - span - k[i], 0);
       return o;
     });

@@ -52,6 +52,8 @@ interface Reference {
   z: number[];
   jacobian: number[];
   torch: string;
+  /** PyTorch's description of the model. */
+  model: string;
 }
 
 let exported: Promise<string> | null = null;
@@ -137,6 +139,30 @@ Deno.test({
         const zErr = maxRelativeError(zAB, ref.z, largestMagnitude(ref.z));
         assert(zErr <= 1e-12, `${name}: A·x + B differs from PyTorch by ${zErr}`);
       });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fromOnnx() of 40 random PyTorch networks (sizes, strides, paddings, pools, residuals) equals PyTorch",
+  ignore,
+  async fn() {
+    const dir = await exports();
+    const names: string[] = JSON.parse(await Deno.readTextFile(`${dir}/fuzz.json`));
+    assertStrictEquals(names.length, 40);
+    for (const name of names) {
+      const { net, ref, x, N } = await load(name);
+      const what = `${name}, PyTorch's ${ref.model}`;
+      const err = maxRelativeError(forward(net, x).data, ref.z, largestMagnitude(ref.z));
+      assert(err <= 1e-12, `${what}\noutputs differ by ${err}`);
+      const { A } = affineMap(net, x);
+      const C = net.outputSize;
+      const templates = ref.shape.length === 4
+        ? channelsFirst({ data: A.data, shape: [N * C, ...net.inputShape] }).data
+        : A.data;
+      const tErr = maxRelativeError(templates, ref.jacobian, largestMagnitude(ref.jacobian));
+      assert(tErr <= 1e-11, `${what}\ntemplates differ by ${tErr}`);
     }
   },
 });
@@ -234,6 +260,10 @@ Deno.test({
       ["bad_flat_end", /channels-first feature map flattened to a vector \(12 values\)/],
       ["bad_nan_weight", /node '\/2\/Gemm' \(Gemm\): its weight '2\.weight' holds NaN at index 6/],
       ["dynamic", /input 'x' is shaped \[batch,1,h,w\].*pass options\.inputShape/],
+      [
+        "bad_ceil_then_adaptive",
+        /\(MaxPool\): its 4 × 5 window is larger than its padded 4 × 4 input; pool '\/0\/MaxPool' \(ceil_mode\) dropped a last window/,
+      ],
     ];
     for (const [name, message] of cases) {
       await t.step(name, async () => {
