@@ -23,7 +23,8 @@ export interface FromOnnxOptions {
 /** What {@linkcode fromOnnx} converts, for error messages. */
 const SUPPORTED = "Conv (group 1, dilation 1), Gemm, MatMul by a constant, BatchNormalization, " +
   "Add/Sub/Mul/Div by a per-channel constant, Relu, LeakyRelu, PRelu with one slope, Abs, " +
-  "Clip to [0, ∞), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Pad (constant 0), " +
+  "Clip to [0, ∞), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean and " +
+  "ReduceMax over the height and width, Pad (constant 0), " +
   "Flatten, Reshape or Squeeze to a vector, Dropout, Identity, Add of two paths (residual), and a final " +
   "Softmax or LogSoftmax";
 
@@ -573,19 +574,41 @@ class Converter {
         };
       }
       case "GlobalAveragePool":
-      case "GlobalMaxPool": {
+      case "GlobalMaxPool":
+      case "ReduceMean":
+      case "ReduceMax": {
         spatial();
         const [C, H, W] = s.shape, shape = [C, 1, 1];
-        const kind = n.opType === "GlobalMaxPool" ? "max-pool" : "avg-pool";
+        const max = n.opType === "GlobalMaxPool" || n.opType === "ReduceMax";
+        // x.mean((2, 3)), x.amax((2, 3)): a global pool, then (keepdims 0) a flatten
+        let keep = true;
+        if (n.opType.startsWith("Reduce")) {
+          const listed = n.inputs[1] ? [...this.value(n.inputs[1], n).values] : a.get("axes")?.ints;
+          const axes = (listed ?? []).map((v) => (v < 0 ? v + 4 : v)).sort();
+          if (axes.join() !== "2,3") {
+            this.fail(
+              n,
+              `axes [${listed ?? "all"}] are not supported (the height and width: [2, 3])`,
+            );
+          }
+          keep = (a.get("keepdims")?.i ?? 1) === 1;
+        }
+        const pool: SplineLayer = {
+          ...base(shape),
+          kind: max ? "max-pool" : "avg-pool",
+          poolSize: [H, W],
+          strides: [H, W],
+          padding: [0, 0, 0, 0],
+        };
+        if (keep) return { layers: [pool], state: { shape, order: null } };
         return {
-          layers: [{
-            ...base(shape),
-            kind,
-            poolSize: [H, W],
-            strides: [H, W],
-            padding: [0, 0, 0, 0],
+          layers: [pool, {
+            name: `${name}/flatten`,
+            inputShape: ours(shape, name),
+            outputShape: [C],
+            kind: "flatten",
           }],
-          state: { shape, order: null },
+          state: { shape: [C], order: null },
         };
       }
       case "Pad": {
@@ -692,7 +715,8 @@ class Converter {
  * `scale = γ/√(σ²+ε)`, `shift = β − μ·scale`), Add/Sub/Mul/Div by a constant per channel
  * (e.g. input normalisation), Relu, LeakyRelu, PRelu with a single slope, Abs, MaxPool
  * (`ceil_mode` too), AveragePool (with or without the padding in each mean), GlobalAveragePool,
- * GlobalMaxPool, Pad with zeros, Flatten, Reshape to a vector (shape arithmetic such as
+ * GlobalMaxPool, ReduceMean and ReduceMax over the height and width (`x.mean((2, 3))`), Pad with
+ * zeros, Flatten, Reshape to a vector (shape arithmetic such as
  * `x.view(x.size(0), -1)` is evaluated), Squeeze to a vector, Clip to [0, ∞) (a ReLU),
  * Dropout and Identity, the Add of two paths that fork and rejoin (residual blocks, nested
  * too), and a final Softmax or LogSoftmax (the paper's g, dropped). Anything else throws a

@@ -148,6 +148,16 @@ class ClampZero(nn.Module):
         return torch.clamp(x, min=0)
 
 
+class SpatialMean(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3))
+
+
+class SpatialMax(nn.Module):
+    def forward(self, x):
+        return x.amax((-1, -2), keepdim=True)
+
+
 class Residual(nn.Module):
     def __init__(self, main, short):
         super().__init__()
@@ -224,12 +234,10 @@ def fuzz_model(r):
             layers += [Residual(main, short), act()]
         if h < 1 or w < 1:
             return fuzz_model(r)  # too small: draw again
-    head = "flatten" if dropped else r.choice(["flatten", "avg", "max"])
-    if head == "avg":
-        layers += [nn.AdaptiveAvgPool2d(1)]
-        h = w = 1
-    elif head == "max":
-        layers += [nn.AdaptiveMaxPool2d(1)]
+    head = "flatten" if dropped else r.choice(["flatten", "avg", "max", "mean", "amax"])
+    if head in ("avg", "max", "mean", "amax"):
+        layers += [{"avg": nn.AdaptiveAvgPool2d(1), "max": nn.AdaptiveMaxPool2d(1), "mean": SpatialMean(),
+                    "amax": SpatialMax()}[head]]
         h = w = 1
     layers += [nn.Flatten(), nn.Linear(c * h * w, r.randint(1, 5))]
     return nn.Sequential(*layers), shape

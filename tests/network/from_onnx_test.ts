@@ -616,6 +616,15 @@ Deno.test("fromOnnx() refuses hand-written graphs it cannot convert, naming the 
       /node 'shift' \(Add\): its constant 'c' is shaped \[2\], expected one value, or one per channel \(2\)/,
     ],
     [
+      "a mean over the channels",
+      writeOnnx(
+        [{ op: "ReduceMean", inputs: ["x"], outputs: ["z"], name: "mean", ints: { axes: [1] } }],
+        [],
+        x,
+      ),
+      /node 'mean' \(ReduceMean\): axes \[1\] are not supported \(the height and width: \[2, 3\]\)/,
+    ],
+    [
       "two inputs",
       writeOnnx([{ op: "Add", inputs: ["x", "y"], outputs: ["z"] }], [], x, ["y"]),
       /it has 2 inputs and 1 outputs, expected 1 and 1/,
