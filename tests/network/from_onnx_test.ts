@@ -16,10 +16,14 @@ import {
 import { fromOnnx } from "../../lib/network/from_onnx.ts";
 import { forward } from "../../lib/network/forward.ts";
 import { affineMap } from "../../lib/affine/affine_map.ts";
+import { affineMapAsync } from "../../lib/affine/affine_map_async.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
 import { SplineError } from "../../lib/util/errors.ts";
 import type { Batch } from "../../lib/network/batch.ts";
 import { writeOnnx } from "./_onnx_writer.ts";
+import * as tf from "@tensorflow/tfjs";
+import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
+import { assertAffineAgrees } from "../backend/webgpu/_affine_agrees.ts";
 import { channelsFirst, channelsLast } from "../../lib/network/layout.ts";
 
 /** A Python that imports torch, or why there is none. */
@@ -163,6 +167,37 @@ Deno.test({
         : A.data;
       const tErr = maxRelativeError(templates, ref.jacobian, largestMagnitude(ref.jacobian));
       assert(tErr <= 1e-11, `${what}\ntemplates differ by ${tErr}`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fromOnnx() networks on the float32 engines: tfjs and WebGPU agree with the float64 reference",
+  ignore,
+  async fn(t) {
+    const dir = await exports();
+    const names: string[] = [...MODELS, ...JSON.parse(await Deno.readTextFile(`${dir}/fuzz.json`))];
+    const gpu = await webgpuContext();
+    await tf.setBackend("cpu");
+    for (const name of names) {
+      await t.step(name, async () => {
+        const { net, x } = await load(name);
+        const exact = affineMap(net, x).A.data;
+        const xt = tf.tensor(Float32Array.from(x.data), x.shape as number[]);
+        const { A, B } = affineMap(net, xt, { backend: "tfjs" });
+        const scale = largestMagnitude(exact);
+        // a random network can be dead on these inputs (every template 0): then exactly 0
+        const err = maxRelativeError(await A.data(), exact, Math.max(scale, 1e-300));
+        tf.dispose([xt, A, B]);
+        assert(err <= 1e-4, `${name}: tfjs engine's templates differ by ${err}`);
+        if (gpu !== null && scale > 0) {
+          await assertAffineAgrees(net, { data: x.data, shape: [...x.shape] }, `${name} on WebGPU`);
+        } else if (gpu !== null) {
+          const g = await affineMapAsync(net, x, { backend: "webgpu" });
+          assert(g.A.data.every((v) => v === 0), `${name}: WebGPU's templates of a dead network`);
+        }
+      });
     }
   },
 });
