@@ -28,6 +28,9 @@ const SUPPORTED = "Conv (group 1, dilation 1), Gemm, MatMul by a constant, Batch
   "Flatten, Reshape or Squeeze to a vector, Dropout, Identity, Add of two paths (residual), and a final " +
   "Softmax or LogSoftmax";
 
+/** The ops that only reshape. */
+const RESHAPES = new Set(["Flatten", "Squeeze", "Unsqueeze", "Reshape"]);
+
 /** The data path's state: the per-example shape in ONNX layout and the order of a vector. */
 interface State {
   /** `[C, H, W]` or `[F]` (ONNX layout, no batch). */
@@ -339,6 +342,49 @@ class Converter {
     };
   }
 
+  /** The per-example shape a Flatten, Squeeze, Unsqueeze or Reshape of `shape` gives. */
+  reshapeTarget(n: OnnxNode, shape: readonly number[]): number[] {
+    const a = n.attributes;
+    const r = shape.length + 1;
+    const listed = () => n.inputs[1] ? [...this.value(n.inputs[1], n).values] : a.get("axes")?.ints;
+    if (n.opType === "Squeeze") {
+      // e.g. [C, 1, 1] → [C] after a global pool; never the batch axis
+      const given = listed();
+      const axes = (given ?? [...shape.keys()].filter((k) => shape[k] === 1).map((k) => k + 1))
+        .map((v) => (v < 0 ? v + r : v));
+      if (axes.some((v) => v < 1 || v >= r || shape[v - 1] !== 1)) {
+        this.fail(
+          n,
+          `axes [${given}] are not axes of size 1 of [batch, ${shape}] other than the batch`,
+        );
+      }
+      return shape.filter((_, k) => !axes.includes(k + 1));
+    }
+    if (n.opType === "Unsqueeze") {
+      const given = listed() ?? [];
+      const rank = r + given.length;
+      const axes = given.map((v) => (v < 0 ? v + rank : v)).sort((x, y) => x - y);
+      if (axes.some((v) => v < 1 || v >= rank)) {
+        this.fail(n, `axes [${given}] are not axes of [batch, ${shape}] other than the batch`);
+      }
+      const out = [1, ...shape];
+      for (const v of axes) out.splice(v, 0, 1);
+      return out.slice(1);
+    }
+    if (n.opType === "Flatten") {
+      const axis = a.get("axis")?.i ?? 1;
+      if (axis !== 1) this.fail(n, `axis ${axis} is not supported (1: each example to a vector)`);
+      return [shapeSize(shape)];
+    }
+    const want = [...this.value(n.inputs[1], n).values];
+    const full = [1, ...shape];
+    const dims = want.map((d, i) => (d === 0 && (a.get("allowzero")?.i ?? 0) === 0 ? full[i] : d));
+    const known = dims.filter((d) => d !== -1).reduce((x, y) => x * y, 1);
+    const filled = dims.map((d) => (d === -1 ? shapeSize(full) / known : d));
+    if (filled[0] !== 1) this.fail(n, `its target shape [${want}] changes the batch dimension`);
+    return filled.slice(1);
+  }
+
   /** One node's spline layers. */
   layer(n: OnnxNode, s: State): { layers: SplineLayer[]; state: State } {
     const name = this.nodeName(n);
@@ -643,42 +689,7 @@ class Converter {
       case "Flatten":
       case "Squeeze":
       case "Reshape": {
-        let target: number[];
-        if (n.opType === "Squeeze") {
-          // e.g. [C, 1, 1] → [C] after a global pool; never the batch axis
-          const r = s.shape.length + 1;
-          const listed = n.inputs[1] ? [...this.value(n.inputs[1], n).values] : a.get("axes")?.ints;
-          const axes = (listed ?? [...s.shape.keys()].filter((k) =>
-            s.shape[k] === 1
-          ).map((k) => k + 1))
-            .map((v) => (v < 0 ? v + r : v));
-          if (axes.some((v) => v < 1 || v >= r || s.shape[v - 1] !== 1)) {
-            this.fail(
-              n,
-              `axes [${listed}] are not axes of size 1 of [batch, ${s.shape}] other than the batch`,
-            );
-          }
-          target = s.shape.filter((_, k) => !axes.includes(k + 1));
-        } else if (n.opType === "Flatten") {
-          const axis = a.get("axis")?.i ?? 1;
-          if (axis !== 1) {
-            this.fail(n, `axis ${axis} is not supported (1: each example to a vector)`);
-          }
-          target = [shapeSize(s.shape)];
-        } else {
-          const want = [...this.value(n.inputs[1], n).values];
-          const full = [1, ...s.shape];
-          const dims = want.map((
-            d,
-            i,
-          ) => (d === 0 && (a.get("allowzero")?.i ?? 0) === 0 ? full[i] : d));
-          const known = dims.filter((d) => d !== -1).reduce((x, y) => x * y, 1);
-          const filled = dims.map((d) => (d === -1 ? shapeSize(full) / known : d));
-          if (filled[0] !== 1) {
-            this.fail(n, `its target shape [${want}] changes the batch dimension`);
-          }
-          target = filled.slice(1);
-        }
+        const target = this.reshapeTarget(n, s.shape);
         const same = target.length === s.shape.length && target.every((d, i) => d === s.shape[i]);
         if (same) return keep([]);
         if (target.length !== 1) {
@@ -722,7 +733,9 @@ class Converter {
  * too), and a final Softmax or LogSoftmax (the paper's g, dropped). Anything else throws a
  * {@linkcode SplineError} naming the node.
  *
- * ONNX images are channels-first; masokit's are channels-last. The network's input shape is
+ * ONNX images are channels-first; masokit's are channels-last. A model that first reshapes a
+ * flat input to one-channel images (`x.view(-1, 1, 28, 28)`, `x.unsqueeze(1)`) takes the images:
+ * the same values in the same order. The network's input shape is
  * `[H, W, C]` for an ONNX input `[N, C, H, W]`: give it images as `[N, H, W, C]`
  * ({@linkcode channelsLast}, or `x.permute(0, 2, 3, 1)` in PyTorch; for one channel the values
  * are in the same order), and read templates `A[x]_c` in that layout ({@linkcode channelsFirst}
@@ -786,7 +799,6 @@ export function fromOnnx(
     }
     shape = rest as number[];
   }
-  ours(shape, `input '${input.name}'`);
   // a final Softmax / LogSoftmax is the paper's g, not a layer
   let end = model.outputs[0].name;
   for (;;) {
@@ -796,7 +808,22 @@ export function fromOnnx(
     end = c.dataInputs(n)[0];
   }
   c.shapes.set(input.name, [1, ...shape]);
-  const { layers, state } = c.build(c.chain(end, input.name), { shape, order: null }, input.name);
+  let items = c.chain(end, input.name), from = input.name;
+  // A model that first reshapes its input to one-channel images (`x.view(-1, 1, 28, 28)`,
+  // `x.unsqueeze(1)`): the images hold the same values in the same order in either layout, so the
+  // network takes them as its input.
+  const first = items[0];
+  if (first !== undefined && "node" in first && RESHAPES.has(first.node.opType)) {
+    const target = c.reshapeTarget(first.node, shape);
+    if (target.length === 3 && target[0] === 1 && shape.length !== 3) {
+      shape = target;
+      items = items.slice(1);
+      from = first.node.outputs[0];
+      c.shapes.set(from, [1, ...shape]);
+    }
+  }
+  ours(shape, `input '${input.name}'`);
+  const { layers, state } = c.build(items, { shape, order: null }, from);
   if (state.order !== null) {
     throw new SplineError(
       `Cannot convert the ONNX model: its output is a channels-first feature map flattened to a vector (${

@@ -20,7 +20,7 @@ import { affineMapAsync } from "../../lib/affine/affine_map_async.ts";
 import { partitionCodes } from "../../lib/partition/codes.ts";
 import { SplineError } from "../../lib/util/errors.ts";
 import type { Batch } from "../../lib/network/batch.ts";
-import { writeOnnx } from "./_onnx_writer.ts";
+import { type NodeSpec, writeOnnx } from "./_onnx_writer.ts";
 import * as tf from "@tensorflow/tfjs";
 import { webgpuContext } from "../../lib/backend/webgpu/device.ts";
 import { assertAffineAgrees } from "../backend/webgpu/_affine_agrees.ts";
@@ -547,6 +547,52 @@ Deno.test("fromOnnx() of hand-written graphs equals a plain NCHW evaluation: SAM
       const err = maxRelativeError(got, want, largestMagnitude(want));
       assert(err <= 1e-13, `differs by ${err}`);
       assertEquals(mlp.codeLayers.map((l) => l.kind), ["leaky-relu", "abs"]);
+    },
+  );
+
+  await t.step(
+    "a flat input reshaped to one-channel images first (x.view(-1, 1, 4, 4), x.unsqueeze(1))",
+    () => {
+      const w = values(2 * 9, 11), wd = values(2 * 2 * 2 * 3, 12);
+      const xs: Nchw = { dims: [3, 1, 4, 4], v: Float64Array.from(values(48, 13)) };
+      const none = [0, 0, 0, 0];
+      let r = conv(xs, { dims: [2, 1, 3, 3], v: Float64Array.from(w) }, [0, 0], [1, 1], none);
+      r = { dims: r.dims, v: r.v.map((a) => Math.max(a, 0)) };
+      const want = gemm(r, wd, 3, false).v; // [3, 2·2·2] channels-first · [8, 3]
+      const layers = [
+        { op: "Conv", inputs: ["img", "w"], outputs: ["c"] },
+        { op: "Relu", inputs: ["c"], outputs: ["r"] },
+        { op: "Flatten", inputs: ["r"], outputs: ["f"] },
+        { op: "Gemm", inputs: ["f", "wd"], outputs: ["z"] },
+      ];
+      const weights = [{ name: "w", dims: [2, 1, 3, 3], values: w }, {
+        name: "wd",
+        dims: [8, 3],
+        values: wd,
+      }];
+      const firsts: [NodeSpec, (number | string)[]][] = [
+        [{ op: "Reshape", inputs: ["x", "s"], outputs: ["img"] }, ["N", 16]],
+        [{ op: "Unsqueeze", inputs: ["x"], outputs: ["img"], ints: { axes: [1] } }, ["N", 4, 4]],
+      ];
+      for (const [first, dims] of firsts) {
+        const model = writeOnnx([first, ...layers], [
+          ...weights,
+          { name: "s", dims: [4], values: [-1, 1, 4, 4], type: 7 },
+        ], dims);
+        const v = fromOnnx(model);
+        assertEquals(v.inputShape, [4, 4, 1]);
+        const got = forward(v, { data: xs.v, shape: [3, 4, 4, 1] }).data;
+        const err = maxRelativeError(got, want, largestMagnitude(want));
+        assert(err <= 1e-13, `${first.op}: differs by ${err}`);
+      }
+      // two channels are not the same values in either layout: refused
+      const two = writeOnnx([{ op: "Reshape", inputs: ["x", "s"], outputs: ["z"], name: "view" }], [
+        { name: "s", dims: [4], values: [-1, 2, 4, 4], type: 7 },
+      ], ["N", 32]);
+      assertThrows(
+        () => fromOnnx(two),
+        /node 'view' \(Reshape\): it reshapes \[32\] to \[2,4,4\] per example/,
+      );
     },
   );
 
