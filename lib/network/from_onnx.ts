@@ -309,7 +309,9 @@ class Converter {
       const lo = total.map((t) => (auto === "SAME_UPPER" ? Math.floor(t / 2) : Math.ceil(t / 2)));
       pads = [lo[0], lo[1], total[0] - lo[0], total[1] - lo[1]];
     } else if (auto !== "NOTSET") this.fail(n, `auto_pad '${auto}' is not supported`);
-    if (strides.length !== 2 || pads.length !== 4 || pads.some((p) => p < 0)) {
+    // (an end pad may be negative: older exporters write ceil_mode that way, dropping input rows
+    // or columns that no window reaches)
+    if (strides.length !== 2 || pads.length !== 4 || pads[0] < 0 || pads[1] < 0) {
       this.fail(n, `strides [${strides}] and pads [${pads}] are not a 2-D window's`);
     }
     // ONNX pads are [top, left, bottom, right]; masokit's [top, bottom, left, right]
@@ -325,7 +327,19 @@ class Converter {
               : `; pool '${this.dropped}' (ceil_mode) dropped a last window that would start past its input, as PyTorch does and ONNX's size formula does not, and this file's later sizes follow ONNX's (an exporter's inconsistency: PyTorch computes the smaller size)`),
         );
       }
-      if (!ceil) return Math.floor(span / strides[i]) + 1;
+      if (!ceil) {
+        const o = Math.floor(span / strides[i]) + 1;
+        if (padding[2 * i + 1] < 0) {
+          // the padding the windows need past the input: none when the negative pad only drops
+          // what no window reaches
+          const need = (o - 1) * strides[i] + k[i] - d - padding[2 * i];
+          if (need <= -strides[i]) {
+            this.fail(n, `pads [${pads}] crop the input beyond what its windows leave out`);
+          }
+          padding[2 * i + 1] = Math.max(need, 0);
+        }
+        return o;
+      }
       let o = Math.ceil(span / strides[i]) + 1;
       // the last window must start inside the input or its leading padding
       if ((o - 1) * strides[i] >= d + padding[2 * i]) {

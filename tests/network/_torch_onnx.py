@@ -9,7 +9,8 @@ ResNet is also written as OUT/resnet_folded.onnx exported with the default setti
 fold batch-norm into the convolutions in float32 (so it agrees to float32 rounding only).
 
 Also OUT/fuzz_<i>.onnx and .json for FUZZ_COUNT random networks of the layers fromOnnx
-converts (seeded by FUZZ_SEED; OUT/fuzz.json lists them).
+converts (seeded by FUZZ_SEED; OUT/fuzz.json lists them), exported with operator sets 13, 11 and 9
+in turn.
 
 Usage: python3 _torch_onnx.py OUT [FUZZ_SEED]
 """
@@ -76,6 +77,11 @@ def models():
         nn.AvgPool2d(2, stride=1, padding=1, count_include_pad=False), nn.AdaptiveMaxPool2d(1),
         nn.Flatten(), nn.Linear(5, 4), nn.Softmax(dim=1)), True
     yield "resnet", (4, 3, 16, 16), ResNet(), False
+    # operator set 9 has no ceil_mode: the exporter writes it as pads, here a negative one (the
+    # last input row, which no window reaches, dropped)
+    yield "ceil_opset9", (3, 2, 12, 9), nn.Sequential(
+        nn.MaxPool2d((1, 3), (3, 2), ceil_mode=True), nn.Conv2d(2, 3, 2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(27, 4)), (False, 9)
 
 
 def unsupported():
@@ -104,13 +110,13 @@ def randomize_batch_norm(model, g):
             m.bias.data.copy_(torch.randn(n, generator=g) * 0.2)
 
 
-def export_with_reference(out, name, shape, model, fold, g):
+def export_with_reference(out, name, shape, model, fold, g, opset=13):
     """Exports `model` to OUT/<name>.onnx and writes PyTorch's float64 reference OUT/<name>.json."""
     randomize_batch_norm(model, g)
     model.eval()
     x32 = torch.rand(*shape, generator=g)
     # export as a user would; `fold` False keeps BatchNormalization nodes in the file
-    torch.onnx.export(model, x32, f"{out}/{name}.onnx", opset_version=13,
+    torch.onnx.export(model, x32, f"{out}/{name}.onnx", opset_version=opset,
                       input_names=["x"], output_names=["z"],
                       dynamic_axes={"x": {0: "batch"}, "z": {0: "batch"}},
                       do_constant_folding=fold,
@@ -246,14 +252,16 @@ def fuzz_model(r):
 def main(out, fuzz):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
-    for name, shape, model, fold in models():
-        export_with_reference(out, name, shape, model, fold, g)
+    for name, shape, model, how in models():
+        fold, opset = how if isinstance(how, tuple) else (how, 13)
+        export_with_reference(out, name, shape, model, fold, g, opset)
     r = random.Random(fuzz)
     names = []
     for i in range(FUZZ_COUNT):
         model, shape = fuzz_model(r)
         names.append(f"fuzz_{i}")
-        export_with_reference(out, names[-1], shape, model, False, g)
+        # operator sets 13, 11 and 9 in turn (9 writes ceil_mode as pads, some negative)
+        export_with_reference(out, names[-1], shape, model, False, g, [13, 11, 9][i % 3])
     with open(f"{out}/fuzz.json", "w") as f:
         json.dump(names, f)
 

@@ -90,7 +90,7 @@ async function load(name: string, reference = name) {
   return { net, ref, x, N };
 }
 
-const MODELS = ["mlp", "cnn", "pools", "resnet"];
+const MODELS = ["mlp", "cnn", "pools", "resnet", "ceil_opset9"];
 
 Deno.test({
   name:
