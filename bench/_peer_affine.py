@@ -6,12 +6,9 @@ inference mode, 32x32x3, 10 classes.
   python3 bench/_peer_affine.py [--net smallCNN|largeCNN] [--batch 64]
 Prints 'templates img/s N', 'inner img/s N' and 'inner-forward-ad img/s N'."""
 import argparse
-import time
 
 import torch
-from functorch import jacrev, jvp, vmap
-
-from _peer_models import NETWORKS
+from _peer_models import NETWORKS, images_per_second, inner_of, templates_of
 
 p = argparse.ArgumentParser()
 p.add_argument("--net", default="smallCNN", choices=sorted(NETWORKS))
@@ -24,30 +21,12 @@ torch.manual_seed(0)
 
 model = NETWORKS[args.net]().eval()
 x = torch.randn(args.batch, 3, 32, 32)
-
-
-def f1(xi):
-    return model(xi.unsqueeze(0)).squeeze(0)
-
-
-def templates():
-    with torch.no_grad():
-        return vmap(jacrev(f1))(x)
-
-
-def inner():
-    return jvp(model, (x,), (x,))[1]
+templates = templates_of(model, x)
+inner = inner_of(model, x)
 
 
 def rate(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return args.batch / times[len(times) // 2]
+    return images_per_second(fn, reps, args.batch)
 
 
 print(f"templates img/s {rate(templates, args.reps):.1f}", flush=True)

@@ -14,11 +14,11 @@ prints one JSON line of rates (images/s, median of --reps runs after a warm-up).
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
-from functorch import jacrev, jvp, vmap
+
+from _peer_models import BasicBlock, images_per_second, inner_of, templates_of
 
 p = argparse.ArgumentParser()
 p.add_argument("out")
@@ -29,29 +29,13 @@ torch.set_num_threads(2)
 torch.manual_seed(0)
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = torch.relu(self.b1(self.c1(x)))
-        return torch.relu(self.b2(self.c2(y)) + self.short(x))
-
-
 class ResNet18(nn.Module):
     def __init__(self, classes=10):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
         layers, cin = [], 64
         for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-            layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+            layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
             cin = cout
         self.blocks = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -74,36 +58,14 @@ torch.onnx.export(model, x, f"{args.out}/model.onnx", input_names=["x"], output_
                   dynamic_axes={"x": {0: "batch"}})
 
 
-def f1(xi):
-    return model(xi.unsqueeze(0)).squeeze(0)
-
-
-def templates():
-    with torch.no_grad():
-        return vmap(jacrev(f1))(x)
-
-
-def inner():
-    return jvp(model, (x,), (x,))[1]
-
-
-def rate(fn):
-    fn()
-    times = []
-    for _ in range(args.reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return args.batch / times[len(times) // 2]
-
-
+templates = templates_of(model, x)
+inner = inner_of(model, x)
 x.numpy().astype("float32").tofile(f"{args.out}/x.f32")
 templates().numpy().astype("float32").tofile(f"{args.out}/templates.f32")
 print(json.dumps({
     "torch": torch.__version__,
     "threads": torch.get_num_threads(),
     "parameters": sum(p.numel() for p in model.parameters()),
-    "templates": rate(templates),
-    "inner": rate(inner),
+    "templates": images_per_second(templates, args.reps, args.batch),
+    "inner": images_per_second(inner, args.reps, args.batch),
 }))

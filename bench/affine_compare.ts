@@ -58,6 +58,7 @@ import { activeWasmBackend, heapThreadsReady } from "../lib/backend/_wasm_ops.ts
 import { wasmConvPool } from "../lib/backend/tfjs/_wasm_conv_pool.ts";
 import { wasmWinograd } from "../lib/backend/tfjs/_wasm_winograd.ts";
 import { wasmConvGemm } from "../lib/backend/tfjs/_wasm_conv_gemm.ts";
+import { imagesPerSecond } from "./_images_per_second.ts";
 
 const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const REPS = Number(value("reps") ?? 5);
@@ -82,22 +83,7 @@ const x = tf.randomUniform([BATCH, 32, 32, 3], -1, 1);
 
 /** Median images/s of `reps` runs after one warm-up. */
 function rate(fn: () => tf.Tensor | { data: Float64Array }, reps: number): number {
-  const run = () => {
-    const out = fn();
-    if (out instanceof tf.Tensor) {
-      out.dataSync();
-      out.dispose();
-    }
-  };
-  run();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    run();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return BATCH / (times[Math.floor(times.length / 2)] / 1000);
+  return imagesPerSecond(fn, BATCH, reps);
 }
 
 /** The tfjs engine on the active backend: [templates img/s, ⟨A_c, x⟩ img/s]. */

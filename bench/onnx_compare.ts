@@ -10,7 +10,11 @@
  *   PyTorch's, relative to their largest entry; and masokit's float64 forward pass against the
  *   engine's float32 A·x + B.
  *
- * Run: `deno run -A bench/onnx_compare.ts [--batch=8] [--reps=3]` (needs python3 with torch).
+ * With `--profile`, the templates' time kernel by kernel (`tf.profile`); with `--ab-conv-gemm`, 3
+ * paired rounds with the recording pass's convs by masokit's direct kernel and on XNNPACK.
+ *
+ * Run: `deno run -A bench/onnx_compare.ts [--batch=8] [--reps=3] [--profile] [--ab-conv-gemm]`
+ * (needs python3 with torch).
  *
  * @module
  */
@@ -23,6 +27,8 @@ import { channelsFirst, channelsLast } from "../lib/network/layout.ts";
 import { affineMap } from "../lib/affine/affine_map.ts";
 import { templateInnerProducts } from "../lib/affine/template_inner_products.ts";
 import { forward } from "../lib/network/forward.ts";
+import { wasmConvGemm } from "../lib/backend/tfjs/_wasm_conv_gemm.ts";
+import { imagesPerSecond } from "./_images_per_second.ts";
 
 const value = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const BATCH = Number(value("batch") ?? 8), REPS = Number(value("reps") ?? 3);
@@ -73,29 +79,14 @@ const nchw = new Float32Array((await Deno.readFile(`${dir}/x.f32`)).buffer);
 const xb = channelsLast({ data: nchw, shape: [BATCH, 3, 32, 32] });
 const x = tf.tensor(Float32Array.from(xb.data), xb.shape as number[]);
 
-/** Median images/s of `REPS` runs after one warm-up. */
-function rate(fn: () => tf.Tensor): number {
-  const run = () => {
-    const out = fn();
-    out.dataSync();
-    out.dispose();
-  };
-  run();
-  const times: number[] = [];
-  for (let i = 0; i < REPS; i++) {
-    const t0 = performance.now();
-    run();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return BATCH / (times[Math.floor(times.length / 2)] / 1000);
-}
-
-const templatesRate = rate(() => {
+const rate = (fn: () => tf.Tensor) => imagesPerSecond(fn, BATCH, REPS);
+const templates = () => {
   const { A, B } = affineMap(net, x, { backend: "tfjs" });
   B.dispose();
   return A;
-});
+};
+
+const templatesRate = rate(templates);
 const innerRate = rate(() => templateInnerProducts(net, x, { backend: "tfjs" }));
 
 // agreement with PyTorch's templates, and A·x + B with the float64 forward pass
@@ -149,3 +140,45 @@ console.log(
       (zWorst / zLargest).toExponential(2)
     } of the largest output`,
 );
+
+if (Deno.args.includes("--profile")) {
+  // where one batch's templates spend their time, kernel by kernel (tf.profile)
+  const x2 = tf.tensor(Float32Array.from(xb.data), xb.shape as number[]);
+  const prof = await tf.profile(() => {
+    const { A, B } = affineMap(net, x2, { backend: "tfjs" });
+    A.dataSync();
+    tf.dispose([A, B]);
+  });
+  x2.dispose();
+  const byKernel = new Map<string, number>();
+  for (const k of prof.kernels) {
+    byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+  }
+  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  console.log(`templates of one batch of ${BATCH}, kernel by kernel (${total.toFixed(0)} ms):`);
+  for (const [name, ms] of [...byKernel].sort((p, q) => q[1] - p[1]).slice(0, 8)) {
+    console.log(`  ${name} ${ms.toFixed(0)} ms (${(100 * ms / total).toFixed(0)}%)`);
+  }
+}
+if (Deno.args.includes("--ab-conv-gemm")) {
+  // the recording pass's convs by masokit's direct kernel and on XNNPACK, paired rounds
+  const x3 = tf.tensor(Float32Array.from(xb.data), xb.shape as number[]);
+  const run = () => {
+    const { A, B } = affineMap(net, x3, { backend: "tfjs" });
+    B.dispose();
+    return A;
+  };
+  for (let round = 0; round < 3; round++) {
+    for (const on of round % 2 ? [true, false] : [false, true]) {
+      wasmConvGemm.enabled = on;
+      const r = imagesPerSecond(run, BATCH, REPS);
+      console.log(
+        `round ${round + 1}, recording pass ${on ? "direct conv" : "XNNPACK"}: ${
+          r.toFixed(2)
+        } img/s`,
+      );
+    }
+  }
+  wasmConvGemm.enabled = true;
+  x3.dispose();
+}

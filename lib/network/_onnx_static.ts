@@ -11,7 +11,7 @@ import { SplineError } from "../util/errors.ts";
 import type { OnnxNode, OnnxTensor } from "./_onnx_proto.ts";
 
 /** The operations evaluated here. */
-export const STATIC_OPS = [
+const STATIC_OPS = [
   "Constant",
   "Shape",
   "Gather",

@@ -5,7 +5,7 @@
  */
 import { levelIndex } from "../geometry/_level_index.ts";
 import { checkOptionKeys } from "../util/options.ts";
-import { checkFigureName } from "./figure.ts";
+import { checkFigureName, type PlotlyTrace } from "./figure.ts";
 
 /** Options of the partition figures, less their own marked points. */
 export interface PartitionFigureOptions {
@@ -69,4 +69,31 @@ export function checkPoints<P extends object>(
       }
     }
   });
+}
+
+/**
+ * The trace of marked points, labelled above each marker.
+ *
+ * @param x Their horizontal coordinates.
+ * @param y Their vertical coordinates.
+ * @param text Their labels.
+ * @param symbol The marker (`"x"` on a slice, `"triangle-down"` above a line's outputs).
+ * @returns A plotly scatter trace named "points".
+ */
+export function pointsTrace(
+  x: number[],
+  y: number[],
+  text: string[],
+  symbol: string,
+): PlotlyTrace {
+  return {
+    type: "scatter",
+    mode: "markers+text",
+    x,
+    y,
+    text,
+    textposition: "top center",
+    marker: { size: 9, color: "black", symbol },
+    name: "points",
+  };
 }

@@ -10,6 +10,7 @@ import {
   checkPartitionFigure,
   checkPoints,
   type PartitionFigureOptions,
+  pointsTrace,
 } from "./_partition_figure.ts";
 import { PALETTE, rgba } from "./_palette.ts";
 
@@ -91,16 +92,10 @@ export function linePartitionFigure(
     name: levels.length > 0 ? `${cuts.length + 1} regions (${levels[level].name})` : "one region",
   });
   if (options.points && options.points.length > 0) {
-    data.push({
-      type: "scatter",
-      mode: "markers+text",
-      x: options.points.map((p) => p.t),
-      y: options.points.map(() => hi),
-      text: options.points.map((p) => p.text),
-      textposition: "top center",
-      marker: { size: 9, color: "black", symbol: "triangle-down" },
-      name: "points",
-    });
+    const pts = options.points;
+    data.push(
+      pointsTrace(pts.map((p) => p.t), pts.map(() => hi), pts.map((p) => p.text), "triangle-down"),
+    );
   }
   const shapes = Array.from(decision.labels, (label, i) => ({
     type: "rect",

@@ -10,6 +10,7 @@ import {
   checkPartitionFigure,
   checkPoints,
   type PartitionFigureOptions,
+  pointsTrace,
 } from "./_partition_figure.ts";
 import { PALETTE, rgba } from "./_palette.ts";
 
@@ -148,16 +149,8 @@ export function slicePartitionFigure(
     });
   }
   if (options.points && options.points.length > 0) {
-    data.push({
-      type: "scatter",
-      mode: "markers+text",
-      x: options.points.map((p) => p.u),
-      y: options.points.map((p) => p.v),
-      text: options.points.map((p) => p.text),
-      textposition: "top center",
-      marker: { size: 9, color: "black", symbol: "x" },
-      name: "points",
-    });
+    const pts = options.points;
+    data.push(pointsTrace(pts.map((p) => p.u), pts.map((p) => p.v), pts.map((p) => p.text), "x"));
   }
   return {
     name: options.name,

@@ -63,9 +63,11 @@ model.eval()
 with torch.no_grad():
     logits = torch.cat([model(xte[i:i + 1000]) for i in range(0, len(xte), 1000)])
 pred = logits.argmax(1)
-torch.onnx.export(model, xte[:1], os.path.join(here, "mnist_torch_cnn.onnx"), input_names=["pixels"],
+# each file written whole under a temporary name, then renamed: never left half-written
+onnx_path, json_path = os.path.join(here, "mnist_torch_cnn.onnx"), os.path.join(here, "mnist_torch_cnn.json")
+torch.onnx.export(model, xte[:1], onnx_path + ".tmp", input_names=["pixels"],
                   output_names=["logits"], dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}})
-with open(os.path.join(here, "mnist_torch_cnn.json"), "w") as f:
+with open(json_path + ".tmp", "w") as f:
     json.dump({
         "torch": torch.__version__,
         "architecture": "Normalize → conv 5×5 16 → BN → ReLU → max-pool 2 → conv 5×5 32 → BN → ReLU → "
@@ -76,4 +78,6 @@ with open(os.path.join(here, "mnist_torch_cnn.json"), "w") as f:
         "first1000Predictions": pred[:1000].tolist(),
         "first100Logits": logits[:100].flatten().tolist(),
     }, f)
+os.replace(onnx_path + ".tmp", onnx_path)
+os.replace(json_path + ".tmp", json_path)
 print(f"test accuracy {(pred == yte).float().mean().item():.4f}", file=sys.stderr)

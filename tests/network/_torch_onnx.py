@@ -15,11 +15,16 @@ in turn.
 Usage: python3 _torch_onnx.py OUT [FUZZ_SEED]
 """
 import json
+import os
 import random
 import sys
 
 import torch
 import torch.nn as nn
+
+# the ResNet basic block the benchmarks' peers use too
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from _peer_models import BasicBlock  # noqa: E402
 
 
 FUZZ_COUNT = 40
@@ -30,29 +35,11 @@ class Normalize(nn.Module):
         return (x - 0.5) / 0.25
 
 
-class Block(nn.Module):
-    """A ResNet basic block: two 3x3 convs with batch-norm, shortcut identity or 1x1 conv."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = torch.relu(self.b1(self.c1(x)))
-        return torch.relu(self.b2(self.c2(y)) + self.short(x))
-
-
 class ResNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.BatchNorm2d(8), nn.ReLU())
-        self.blocks = nn.Sequential(Block(8, 8, 1), Block(8, 16, 2))
+        self.blocks = nn.Sequential(BasicBlock(8, 8, 1), BasicBlock(8, 16, 2))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(16, 10)
 
